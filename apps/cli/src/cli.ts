@@ -1,0 +1,63 @@
+import type { Command } from './command.js';
+import { type CliIo, EXIT, type ExitCode } from './io.js';
+import { cliVersion } from './version.js';
+
+const commands: Command[] = [];
+
+function mainHelp(): string {
+  const width = Math.max(8, ...commands.map((c) => c.name.length));
+  const list = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
+  return `contrast ${cliVersion()} — run confidential containers on Kubernetes and verify them.
+
+Usage:
+  contrast <command> [flags]
+  contrast <command> --help     help for one command
+
+Commands:
+${list || '  (none yet: commands arrive as their packages land)'}
+  ${'help'.padEnd(width)}  show this help
+  ${'version'.padEnd(width)}  print the version
+
+Flags:
+  -h, --help      show help
+  -v, --version   print the version
+
+Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
+`;
+}
+
+/** Runs the CLI with `argv` (without node and script). Never throws; returns the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    const cmd = topic ? commands.find((c) => c.name === topic) : undefined;
+    if (topic && !cmd) {
+      io.stderr(`contrast: unknown command "${topic}"; run "contrast --help" for the list\n`);
+      return EXIT.usage;
+    }
+    io.stdout(cmd ? cmd.help : mainHelp());
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (first === '-v' || first === '--version' || first === 'version') {
+    io.stdout(`${cliVersion()}\n`);
+    return EXIT.ok;
+  }
+  const cmd = commands.find((c) => c.name === first);
+  if (!cmd) {
+    io.stderr(`contrast: unknown command "${first}"; run "contrast --help" for the list\n`);
+    return EXIT.usage;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    io.stdout(cmd.help);
+    return EXIT.ok;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (error) {
+    io.stderr(
+      `contrast ${cmd.name}: internal error: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,12 @@
+/** Where a command writes. Tests pass buffers; the binary passes the process streams. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Working directory for relative paths. */
+  cwd: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Exit codes of every command: 0 done, 1 the operation failed, 2 bad usage or bad input. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

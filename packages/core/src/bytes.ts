@@ -1,0 +1,52 @@
+import { ContrastError } from './errors.js';
+
+/** Lower-case hex of some bytes. @public */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/**
+ * Bytes from hex (either case). Throws `invalid-argument` naming `field` when the text is not
+ * hex or, when `length` is given, not that many bytes.
+ * @public
+ */
+export function fromHex(text: string, options: { field?: string; length?: number } = {}): Uint8Array {
+  if (!HEX.test(text)) {
+    throw new ContrastError('invalid-argument', 'not an even-length hex string', { field: options.field });
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  if (options.length !== undefined && out.length !== options.length) {
+    throw new ContrastError(
+      'invalid-argument',
+      `expected ${options.length} bytes of hex, got ${out.length}`,
+      {
+        field: options.field,
+      },
+    );
+  }
+  return out;
+}
+
+/** Constant-time equality for equal lengths; false for different lengths. @public */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** Concatenates byte arrays. @public */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+export {
+  bytesEqual,
+  concatBytes,
+  fromHex,
+  toHex,
+} from './bytes.js';
+export {
+  CONTRAST_ERROR_CODES,
+  ContrastError,
+  type ContrastErrorCode,
+  type ContrastErrorOptions,
+  isContrastError,
+  toContrastError,
+} from './errors.js';
+export {
+  type Evidence,
+  type EvidenceClaims,
+  type EvidenceKind,
+  type Issuer,
+  type IssuerContext,
+  REPORT_DATA_LENGTH,
+  VERIFY_FAILURE_CODES,
+  type Verifier,
+  type VerifierContext,
+  type VerifyExpectations,
+  type VerifyFailure,
+  type VerifyFailureCode,
+  type VerifyResult,
+  verifyFail,
+  verifyOk,
+  verifyWithAny,
+} from './evidence.js';
+export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';
+export {
+  createLogger,
+  LOG_LEVELS,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  noopLogger,
+} from './logger.js';
+export {
+  definePlatform,
+  isPlatform,
+  type NodeInstallerOptions,
+  PLATFORM_API_VERSION,
+  type Platform,
+  type PlatformAttestation,
+  type PlatformPolicy,
+  type PlatformProblem,
+  type PlatformRuntime,
+  type PlatformSpec,
+  type PolicyBinding,
+  runtimeClassName,
+  SUPPORTED_PLATFORM_API_VERSIONS,
+  TEE_FAMILIES,
+  type TeeFamily,
+  validatePlatform,
+} from './platform.js';
+export { createPlatformRegistry, type PlatformRegistry } from './registry.js';
