@@ -1,0 +1,68 @@
+// Shared helpers for benchmarks. Every benchmark ends with exactly one line
+//   <name>: ratio <x> (<what it is relative to>)
+// comparing against a baseline measured in the same run, never a fixed number of seconds.
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Runs `openssl speed` for an algorithm (e.g. `ecdsap384`, `ecdsap256`) and returns its sign/s
+ * and verify/s, as the machine's native baseline.
+ */
+export function opensslSpeed(algorithm, seconds = 3) {
+  const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), algorithm], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const curve = algorithm.replace(/^ecdsa/, 'nist');
+  const line = out.split('\n').find((l) => l.includes(`(${curve})`));
+  if (!line) throw new Error(`cannot read openssl speed output for ${algorithm}`);
+  const nums = line.trim().split(/\s+/).filter((t) => /^[\d.]+$/.test(t)).map(Number);
+  // columns: bits, sign s, verify s, sign/s, verify/s
+  const [signPerSec, verifyPerSec] = nums.slice(-2);
+  return { signPerSec, verifyPerSec };
+}
+
+/** Runs fn repeatedly for at least `seconds` (after a warm-up) and returns operations per second. */
+export async function opsPerSecond(fn, { seconds = 3, warmup = 20 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const limit = BigInt(Math.round(seconds * 1e9));
+  let elapsed = 0n;
+  while (elapsed < limit) {
+    await fn();
+    n++;
+    elapsed = process.hrtime.bigint() - start;
+  }
+  return n / (Number(elapsed) / 1e9);
+}
+
+/** Wall time in ms of one run of a command (the median of `runs`). */
+export function commandMillis(cmd, args, { runs = 15, env = process.env } = {}) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: 'ignore', env });
+    if (r.status !== 0 && r.status !== null && !args.includes('--allow-fail')) {
+      throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return percentile(times, 50);
+}
+
+/** The p-th percentile (0-100) of a list of numbers. */
+export function percentile(values, p) {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const idx = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[idx];
+}
+
+/** Prints the closing line every benchmark ends with. */
+export function printRatio(name, ratio, relativeTo) {
+  console.log(`${name}: ratio ${ratio.toFixed(3)} (${relativeTo})`);
+}
