@@ -19,7 +19,11 @@ export function opensslSpeed(algorithm, seconds = 3) {
   const curve = algorithm.replace(/^ecdsa/, 'nist');
   const line = out.split('\n').find((l) => l.includes(`(${curve})`));
   if (!line) throw new Error(`cannot read openssl speed output for ${algorithm}`);
-  const nums = line.trim().split(/\s+/).filter((t) => /^[\d.]+$/.test(t)).map(Number);
+  const nums = line
+    .trim()
+    .split(/\s+/)
+    .filter((t) => /^[\d.]+$/.test(t))
+    .map(Number);
   // columns: bits, sign s, verify s, sign/s, verify/s
   const [signPerSec, verifyPerSec] = nums.slice(-2);
   return { signPerSec, verifyPerSec };

@@ -25,5 +25,8 @@ if (build.status !== 0) {
   console.error('bench: the build failed');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, [path.join(here, 'benchmarks', `${name}.mjs`), ...args], { stdio: 'inherit', env });
+const r = spawnSync(process.execPath, [path.join(here, 'benchmarks', `${name}.mjs`), ...args], {
+  stdio: 'inherit',
+  env,
+});
 process.exit(r.status ?? 1);
