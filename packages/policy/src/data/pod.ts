@@ -1,0 +1,649 @@
+import { ContrastError } from '@contrast-cc/core';
+import type { PolicySettings } from '../settings.js';
+import type {
+  ConfigInput,
+  ContainerPolicy,
+  ImageFacts,
+  ImageSource,
+  PodSpecInput,
+  PolicyData,
+} from '../types.js';
+import { resolveUser } from './user.js';
+
+type Obj = Record<string, unknown>;
+
+/** Kubernetes' generateName suffix alphabet (k8s.io/apimachinery util/rand). */
+export const GENERATE_NAME_SUFFIX_REGEX = '[bcdfghjklmnpqrstvwxz2456789]+';
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function obj(v: unknown): Obj {
+  return isObj(v) ? v : {};
+}
+function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+function num(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n)) {
+    throw new ContrastError('validation-failed', `expected an integer, got ${JSON.stringify(v)}`, { field });
+  }
+  return n;
+}
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+export function regexEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** containerd's default mounts for a non-pause container (CRI defaults + the cgroup mount). */
+function containerdMounts(privileged: boolean): Obj[] {
+  const sys = privileged ? 'rw' : 'ro';
+  return [
+    { destination: '/proc', source: 'proc', type_: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      source: 'tmpfs',
+      type_: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      source: 'devpts',
+      type_: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    { destination: '/dev/mqueue', source: 'mqueue', type_: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', source: 'sysfs', type_: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sys] },
+    {
+      destination: '/sys/fs/cgroup',
+      source: 'cgroup',
+      type_: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', sys],
+    },
+  ];
+}
+
+const CONTAINERD_MASKED = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+];
+const CONTAINERD_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface PolicyDataInput {
+  pod: PodSpecInput;
+  kind: string;
+  images: ImageSource;
+  settings: PolicySettings;
+  configMaps?: ConfigInput[] | undefined;
+  secrets?: ConfigInput[] | undefined;
+}
+
+/** The sandbox-name regex per workload kind (generated names for controllers). */
+export function sandboxNameRegex(kind: string, pod: PodSpecInput): string {
+  const s = GENERATE_NAME_SUFFIX_REGEX;
+  const name = pod.metadata?.name;
+  const gen = pod.metadata?.generateName;
+  switch (kind) {
+    case 'Pod':
+      if (name) return `^${regexEscape(name)}$`;
+      if (gen) return `^${regexEscape(gen)}${s}$`;
+      throw new ContrastError('validation-failed', 'a Pod needs metadata.name or metadata.generateName', {
+        field: 'metadata.name',
+      });
+    case 'Deployment':
+      return `^${regexEscape(name ?? '')}-${s}-${s}$`;
+    case 'ReplicaSet':
+    case 'ReplicationController':
+    case 'DaemonSet':
+    case 'Job':
+      return `^${regexEscape(name ?? '')}-${s}$`;
+    case 'CronJob':
+      return `^${regexEscape(name ?? '')}-[0-9]+-${s}$`;
+    case 'StatefulSet':
+      return `^${regexEscape(name ?? '')}-[0-9]+$`;
+    default:
+      throw new ContrastError('invalid-argument', `unsupported workload kind ${JSON.stringify(kind)}`, {
+        field: 'kind',
+      });
+  }
+}
+
+function addTag(image: string): string {
+  const lastSlash = image.lastIndexOf('/');
+  const tail = image.slice(lastSlash + 1);
+  if (tail.includes(':') || tail.includes('@')) return image;
+  return `${image}:latest`;
+}
+
+interface EnvContext {
+  pod: PodSpecInput;
+  namespace: string;
+  configMaps: ConfigInput[];
+  secrets: ConfigInput[];
+}
+
+function findConfig(
+  list: ConfigInput[],
+  name: string,
+  kind: string,
+  field: string,
+  optional: boolean,
+): Obj | undefined {
+  const found = list.find((c) => c.metadata.name === name);
+  if (!found) {
+    if (optional) return undefined;
+    throw new ContrastError('not-found', `${kind} ${JSON.stringify(name)} was not given as input`, { field });
+  }
+  const data: Obj = { ...(found.data ?? {}) };
+  if (kind === 'Secret') {
+    for (const [k, v] of Object.entries(found.data ?? {}))
+      data[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(found.stringData ?? {})) data[k] = v;
+  } else {
+    for (const [k, v] of Object.entries(found.binaryData ?? {}))
+      data[k] = Buffer.from(v, 'base64').toString('utf8');
+  }
+  return data;
+}
+
+function fieldRefValue(path: string, ctx: EnvContext, field: string): string {
+  const md = ctx.pod.metadata ?? {};
+  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (m) {
+    const map = (m[1] === 'labels' ? md.labels : md.annotations) ?? {};
+    return map[m[2] as string] ?? '';
+  }
+  switch (path) {
+    case 'metadata.name':
+      return '$(sandbox-name)';
+    case 'metadata.namespace':
+      return ctx.namespace;
+    case 'metadata.uid':
+      return '$(pod-uid)';
+    case 'spec.nodeName':
+      return '$(node-name)';
+    case 'spec.serviceAccountName':
+      return str(ctx.pod.spec.serviceAccountName) ?? 'default';
+    case 'status.podIP':
+    case 'status.podIPs':
+      return '$(pod-ip)';
+    case 'status.hostIP':
+    case 'status.hostIPs':
+      return '$(host-ip)';
+    default:
+      throw new ContrastError('validation-failed', `unsupported fieldRef.fieldPath ${JSON.stringify(path)}`, {
+        field,
+      });
+  }
+}
+
+function substituteVars(s: string, env: Map<string, string>): string {
+  // Kubernetes $(VAR) expansion: $$ escapes, unknown references stay as written.
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, name: string | undefined) => {
+    if (all === '$$') return '$';
+    if (name !== undefined && env.has(name)) return env.get(name) as string;
+    return all;
+  });
+}
+
+function containerEnv(c: Obj, facts: ImageFacts, ctx: EnvContext, field: string, tty: boolean): string[] {
+  const out: string[] = [];
+  const values = new Map<string, string>();
+  const push = (name: string, value: string): void => {
+    const i = out.findIndex((e) => e.startsWith(`${name}=`));
+    if (i >= 0) out.splice(i, 1);
+    out.push(`${name}=${value}`);
+    values.set(name, value);
+  };
+  const imageEnv = facts.config.Env ?? [DEFAULT_PATH];
+  for (const e of imageEnv) {
+    const eq = e.indexOf('=');
+    push(eq < 0 ? e : e.slice(0, eq), eq < 0 ? '' : e.slice(eq + 1));
+  }
+  push('HOSTNAME', '$(host-name)');
+  arr(c.envFrom).forEach((ef, i) => {
+    const f = `${field}.envFrom[${i}]`;
+    const e = obj(ef);
+    const prefix = str(e.prefix) ?? '';
+    const cm = obj(e.configMapRef);
+    const sec = obj(e.secretRef);
+    const data = cm.name
+      ? findConfig(
+          ctx.configMaps,
+          String(cm.name),
+          'ConfigMap',
+          `${f}.configMapRef.name`,
+          cm.optional === true,
+        )
+      : sec.name
+        ? findConfig(ctx.secrets, String(sec.name), 'Secret', `${f}.secretRef.name`, sec.optional === true)
+        : undefined;
+    for (const [k, v] of Object.entries(data ?? {})) push(`${prefix}${k}`, String(v));
+  });
+  arr(c.env).forEach((ev, i) => {
+    const f = `${field}.env[${i}]`;
+    const e = obj(ev);
+    const name = str(e.name);
+    if (!name) throw new ContrastError('validation-failed', 'env entry needs a name', { field: `${f}.name` });
+    if (e.valueFrom === undefined) {
+      push(name, substituteVars(str(e.value) ?? '', values));
+      return;
+    }
+    const vf = obj(e.valueFrom);
+    if (vf.fieldRef)
+      push(name, fieldRefValue(String(obj(vf.fieldRef).fieldPath), ctx, `${f}.valueFrom.fieldRef`));
+    else if (vf.resourceFieldRef) push(name, '$(resource-field)');
+    else if (vf.configMapKeyRef || vf.secretKeyRef) {
+      const isCm = Boolean(vf.configMapKeyRef);
+      const ref = obj(isCm ? vf.configMapKeyRef : vf.secretKeyRef);
+      const data = findConfig(
+        isCm ? ctx.configMaps : ctx.secrets,
+        String(ref.name),
+        isCm ? 'ConfigMap' : 'Secret',
+        `${f}.valueFrom.${isCm ? 'configMapKeyRef' : 'secretKeyRef'}.name`,
+        ref.optional === true,
+      );
+      const v = data?.[String(ref.key)];
+      if (v !== undefined) push(name, String(v));
+    } else {
+      throw new ContrastError('validation-failed', 'unsupported env valueFrom', { field: `${f}.valueFrom` });
+    }
+  });
+  if (tty) push('TERM', 'xterm');
+  return out;
+}
+
+function execCommands(c: Obj): string[][] {
+  const out: string[][] = [];
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const cmd = arr(obj(obj(c[probe]).exec).command);
+    if (cmd.length > 0) out.push(cmd.map(String));
+  }
+  const lc = obj(c.lifecycle);
+  for (const hook of ['postStart', 'preStop']) {
+    const cmd = arr(obj(obj(lc[hook]).exec).command);
+    if (cmd.length > 0) out.push(cmd.map(String));
+  }
+  return out;
+}
+
+function capabilities(sc: Obj, privileged: boolean, common: Obj): Obj {
+  let caps: string[] = privileged
+    ? [...(arr(common.privileged_caps) as string[])]
+    : [...(arr(common.default_caps) as string[])];
+  const c = obj(sc.capabilities);
+  const norm = (x: unknown): string => {
+    const s = String(x).toUpperCase();
+    return s.startsWith('CAP_') ? s : `CAP_${s}`;
+  };
+  const drop = arr(c.drop).map(norm);
+  if (drop.includes('CAP_ALL')) caps = [];
+  else caps = caps.filter((x) => !drop.includes(x));
+  for (const a of arr(c.add).map(norm)) {
+    if (a === 'CAP_ALL') caps = [...(arr(common.privileged_caps) as string[])];
+    else if (!caps.includes(a)) caps.push(a);
+  }
+  return { Ambient: [], Bounding: caps, Effective: caps, Inheritable: [], Permitted: caps };
+}
+
+interface VolumeResult {
+  mounts: Obj[];
+  storages: Obj[];
+}
+
+function volumeMounts(
+  c: Obj,
+  spec: Obj,
+  settings: PolicySettings,
+  field: string,
+  ctx: EnvContext,
+): VolumeResult {
+  const volumes = arr(spec.volumes).map(obj);
+  const templates = obj(settings.volumes);
+  const cluster = obj(settings.cluster_config);
+  const mounts: Obj[] = [];
+  const storages: Obj[] = [];
+  arr(c.volumeMounts).forEach((vmRaw, i) => {
+    const vm = obj(vmRaw);
+    const f = `${field}.volumeMounts[${i}]`;
+    const name = str(vm.name);
+    const vol = volumes.find((v) => v.name === name);
+    if (!vol) {
+      throw new ContrastError(
+        'validation-failed',
+        `volumeMount refers to unknown volume ${JSON.stringify(name)}`,
+        {
+          field: `${f}.name`,
+        },
+      );
+    }
+    const dest = str(vm.mountPath) ?? '';
+    const ro = vm.readOnly === true;
+    const propagation = vm.mountPropagation === 'Bidirectional' ? 'rshared' : 'rprivate';
+    if (vol.emptyDir !== undefined) {
+      const medium = str(obj(vol.emptyDir).medium);
+      const type = str(cluster.emptydir_type) ?? 'shared-fs';
+      if (medium === 'Memory') {
+        const t = obj(templates.emptyDir_memory);
+        mounts.push({
+          destination: dest,
+          source: `${t.mount_source}${name}$`,
+          type_: t.mount_type,
+          options: ['rbind', propagation, ro ? 'ro' : 'rw'],
+        });
+      } else if (type === 'block-encrypted' || type === 'block-plain') {
+        const t = obj(templates[type === 'block-encrypted' ? 'emptyDir_encrypted' : 'emptyDir_plain']);
+        mounts.push({
+          destination: dest,
+          source: t.mount_point,
+          type_: t.mount_type,
+          options: ['rbind', propagation, ro ? 'ro' : 'rw'],
+        });
+        if (!storages.some((s) => s.volume_name === name)) {
+          storages.push({
+            driver: 'blk',
+            driver_options: t.driver_options,
+            source: '^[0-9]+/[0-9]+$',
+            fstype: t.fstype,
+            options: t.options,
+            mount_point: t.mount_point,
+            fs_group: null,
+            shared: t.shared,
+            volume_name: name,
+          });
+        }
+      } else {
+        const t = obj(templates.emptyDir);
+        mounts.push({
+          destination: dest,
+          source: `${t.mount_source}${name}$`,
+          type_: 'local',
+          options: ['rbind', propagation, ro ? 'ro' : 'rw'],
+        });
+      }
+    } else if (
+      vol.configMap !== undefined ||
+      vol.secret !== undefined ||
+      vol.projected !== undefined ||
+      vol.downwardAPI !== undefined
+    ) {
+      const t = obj(templates.configMap);
+      mounts.push({
+        destination: dest,
+        source: `${t.mount_source}${regexEscape(name ?? '')}$`,
+        type_: 'bind',
+        options: ['rbind', 'rprivate', 'ro'],
+      });
+    } else if (vol.hostPath !== undefined) {
+      const hp = obj(vol.hostPath);
+      mounts.push({
+        destination: dest,
+        source: `^$(cpath)/$(bundle-id)-[a-z0-9]{16}-${regexEscape(
+          String(hp.path ?? '')
+            .split('/')
+            .pop() ?? '',
+        )}$`,
+        type_: 'bind',
+        options: ['rbind', propagation, ro ? 'ro' : 'rw'],
+      });
+    } else if (vol.persistentVolumeClaim !== undefined || vol.ephemeral !== undefined) {
+      mounts.push({
+        destination: dest,
+        source: '^$(spath)/',
+        type_: 'bind',
+        options: ['rbind', propagation, ro ? 'ro' : 'rw'],
+      });
+    } else {
+      throw new ContrastError(
+        'validation-failed',
+        `unsupported volume type in volume ${JSON.stringify(name)}`,
+        {
+          field: `spec.volumes[${volumes.indexOf(vol)}]`,
+        },
+      );
+    }
+  });
+  void ctx;
+  return { mounts, storages };
+}
+
+function mergeMounts(base: Obj[], extra: Obj[]): Obj[] {
+  const out = base.filter((m) => !extra.some((e) => e.destination === m.destination));
+  return [...out, ...extra];
+}
+
+async function containerPolicy(
+  input: PolicyDataInput,
+  c: Obj,
+  field: string,
+  isPause: boolean,
+  pauseImage: string,
+  sandboxName: string,
+  namespace: string,
+): Promise<ContainerPolicy> {
+  const settings = input.settings;
+  const common = obj(settings.common);
+  const spec = input.pod.spec;
+  const image = isPause ? pauseImage : str(c.image);
+  if (!image)
+    throw new ContrastError('validation-failed', 'container needs an image', { field: `${field}.image` });
+  const facts = await input.images.resolve(image);
+  const podSc = obj(spec.securityContext);
+  const sc = obj(c.securityContext);
+  const privileged = !isPause && sc.privileged === true;
+  const template = clone(obj(isPause ? settings.pause_container : settings.other_container));
+  const ctx: EnvContext = {
+    pod: input.pod,
+    namespace,
+    configMaps: input.configMaps ?? [],
+    secrets: input.secrets ?? [],
+  };
+
+  // Args: command(+args), else Entrypoint + args, else Entrypoint + Cmd.
+  let args: string[];
+  const envList = isPause
+    ? (facts.config.Env ?? [DEFAULT_PATH])
+    : containerEnv(c, facts, ctx, field, c.tty === true);
+  const envMap = new Map(envList.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  if (isPause) args = [...(facts.config.Entrypoint ?? []), ...(facts.config.Cmd ?? [])];
+  else {
+    const command = arr(c.command).map(String);
+    const cargs = arr(c.args).map(String);
+    if (command.length > 0) args = [...command, ...cargs];
+    else if (cargs.length > 0) args = [...(facts.config.Entrypoint ?? []), ...cargs];
+    else args = [...(facts.config.Entrypoint ?? []), ...(facts.config.Cmd ?? [])];
+    args = args.map((a) => substituteVars(a, envMap));
+  }
+  if (isPause && template.Process && Array.isArray(obj(template.Process).Args) && args.length === 0) {
+    args = arr(obj(template.Process).Args).map(String);
+  }
+
+  const user = resolveUser({
+    imageUser: facts.config.User,
+    passwd: facts.passwd,
+    group: facts.group,
+    runAsUser: isPause
+      ? undefined
+      : num(sc.runAsUser ?? podSc.runAsUser, `${field}.securityContext.runAsUser`),
+    runAsGroup: isPause
+      ? undefined
+      : num(sc.runAsGroup ?? podSc.runAsGroup, `${field}.securityContext.runAsGroup`),
+    supplementalGroups: isPause
+      ? undefined
+      : arr(podSc.supplementalGroups).map(
+          (g, i) => num(g, `spec.securityContext.supplementalGroups[${i}]`) as number,
+        ),
+    fsGroup: isPause ? undefined : num(podSc.fsGroup, 'spec.securityContext.fsGroup'),
+    field: `${field}.image`,
+  });
+
+  const process: Obj = {
+    Terminal: !isPause && c.tty === true,
+    User: user,
+    Args: args,
+    Env: envList,
+    Cwd: facts.config.WorkingDir || '/',
+    Capabilities: capabilities(sc, privileged, common),
+    NoNewPrivileges: isPause ? true : sc.allowPrivilegeEscalation === false,
+  };
+
+  const vols = isPause ? { mounts: [], storages: [] } : volumeMounts(c, spec, settings, field, ctx);
+  let mounts = isPause
+    ? arr(template.Mounts).map(obj)
+    : mergeMounts(containerdMounts(privileged), arr(template.Mounts).map(obj));
+  mounts = mergeMounts(mounts, vols.mounts);
+  if (!isPause) {
+    for (const dest of Object.keys(facts.config.Volumes ?? {})) {
+      if (mounts.some((m) => m.destination === dest)) continue;
+      const t = obj(obj(settings.volumes).image_volume);
+      mounts.push({
+        destination: dest,
+        source: `${t.mount_source}[a-z0-9]+$`,
+        type_: t.mount_type,
+        options: t.options,
+      });
+    }
+  }
+
+  const annotations: Obj = { ...obj(template.Annotations) };
+  for (const [k, v] of Object.entries(input.pod.metadata?.annotations ?? {})) {
+    if (
+      k === 'io.katacontainers.config.hypervisor.cc_init_data' ||
+      k === 'io.katacontainers.config.agent.policy'
+    )
+      continue;
+    annotations[k] = v;
+  }
+  annotations['io.kubernetes.cri.sandbox-name'] = sandboxName;
+  annotations['io.kubernetes.cri.sandbox-namespace'] = namespace;
+  if (!isPause) {
+    annotations['io.kubernetes.cri.container-name'] = String(c.name ?? '');
+    annotations['io.kubernetes.cri.image-name'] = addTag(image);
+  } else {
+    annotations['nerdctl/network-namespace'] =
+      '^/var/run/netns/cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+  }
+  const sortedAnno: Obj = {};
+  for (const k of Object.keys(annotations).sort()) sortedAnno[k] = annotations[k];
+
+  const tLinux = obj(template.Linux);
+  const sysctl: Obj = { ...obj(tLinux.Sysctl) };
+  arr(podSc.sysctls).forEach((s) => {
+    const o = obj(s);
+    sysctl[String(o.name)] = String(o.value);
+  });
+  const linux: Obj = {
+    Namespaces: [
+      { Type: 'ipc', Path: '' },
+      { Type: 'uts', Path: '' },
+      { Type: 'mount', Path: '' },
+    ],
+    MaskedPaths: isPause ? arr(tLinux.MaskedPaths) : privileged ? [] : CONTAINERD_MASKED,
+    ReadonlyPaths: isPause ? arr(tLinux.ReadonlyPaths) : privileged ? [] : CONTAINERD_READONLY,
+    Devices: [],
+    Sysctl: sysctl,
+  };
+  if (isPause && spec.hostNetwork === true)
+    linux.Namespaces = (linux.Namespaces as Obj[]).filter((n) => n.Type !== 'uts');
+
+  const storages: Obj[] = [];
+  if (obj(settings.cluster_config).guest_pull === true) {
+    storages.push({
+      driver: 'image_guest_pull',
+      driver_options: [],
+      source: isPause ? 'pause' : facts.reference,
+      fstype: 'overlay',
+      options: [],
+      mount_point: '$(root_path)',
+      fs_group: null,
+      shared: false,
+    });
+  }
+  storages.push(...vols.storages);
+
+  const root = obj(template.Root);
+  const oci: Obj = {
+    Version: obj(settings.kata_config).oci_version ?? '1.1.0',
+    Process: process,
+    Root: {
+      Path: root.Path ?? '$(root_path)',
+      Readonly: isPause ? root.Readonly === true : sc.readOnlyRootFilesystem === true,
+    },
+    Mounts: mounts,
+    Annotations: sortedAnno,
+    Linux: linux,
+  };
+  return {
+    OCI: oci,
+    storages,
+    devices: [],
+    sandbox_pidns: false,
+    exec_commands: isPause ? [] : execCommands(c),
+    image: isPause ? 'pause' : facts.reference,
+    source_path: isPause ? 'pause' : field,
+  };
+}
+
+/** Builds `policy_data` for one pod template. Containers: pause, init containers, app containers. */
+export async function buildPolicyData(input: PolicyDataInput): Promise<PolicyData> {
+  const { pod, settings } = input;
+  if (!isObj(pod.spec))
+    throw new ContrastError('validation-failed', 'pod template has no spec', { field: 'spec' });
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const sandboxName = sandboxNameRegex(input.kind, pod);
+  const pauseImage = str(obj(settings.cluster_config).pause_container_image);
+  if (!pauseImage) {
+    throw new ContrastError('invalid-argument', 'settings lack cluster_config.pause_container_image', {
+      field: 'cluster_config.pause_container_image',
+    });
+  }
+  const containers: ContainerPolicy[] = [];
+  containers.push(await containerPolicy(input, {}, 'pause', true, pauseImage, sandboxName, namespace));
+  for (const [key, list] of [
+    ['initContainers', arr(pod.spec.initContainers)],
+    ['containers', arr(pod.spec.containers)],
+  ] as const) {
+    for (let i = 0; i < list.length; i++) {
+      containers.push(
+        await containerPolicy(
+          input,
+          obj(list[i]),
+          `spec.${key}[${i}]`,
+          false,
+          pauseImage,
+          sandboxName,
+          namespace,
+        ),
+      );
+    }
+  }
+  if (arr(pod.spec.containers).length === 0) {
+    throw new ContrastError('validation-failed', 'pod template has no containers', {
+      field: 'spec.containers',
+    });
+  }
+  return {
+    containers,
+    common: obj(settings.common),
+    sandbox: obj(settings.sandbox),
+    request_defaults: obj(settings.request_defaults),
+    devices: obj(settings.devices),
+    cluster_config: obj(settings.cluster_config),
+  };
+}

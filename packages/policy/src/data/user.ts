@@ -1,0 +1,126 @@
+import { ContrastError } from '@contrast-cc/core';
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function parsePasswd(text: string | undefined): PasswdEntry[] {
+  if (!text) return [];
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || line.startsWith('#')) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (Number.isInteger(uid) && Number.isInteger(gid)) out.push({ name: f[0] as string, uid, gid });
+  }
+  return out;
+}
+
+export function parseGroup(text: string | undefined): GroupEntry[] {
+  if (!text) return [];
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 3 || line.startsWith('#')) continue;
+    const gid = Number(f[2]);
+    if (!Number.isInteger(gid)) continue;
+    out.push({ name: f[0] as string, gid, members: (f[3] ?? '').split(',').filter(Boolean) });
+  }
+  return out;
+}
+
+/** The process user as containerd computes it from the image and the security context. */
+export interface ResolvedUser {
+  UID: number;
+  GID: number;
+  AdditionalGids: number[];
+  Username: string;
+}
+
+/**
+ * Resolves the container user like containerd's WithUser/WithAdditionalGIDs:
+ * - UID/GID from runAsUser/runAsGroup, else from the image `User` (`name|uid[:group|gid]`)
+ *   resolved through the image's /etc/passwd and /etc/group;
+ * - AdditionalGids = {GID} ∪ groups listing the user's name in /etc/group ∪ supplementalGroups ∪ fsGroup.
+ */
+export function resolveUser(input: {
+  imageUser: string | undefined;
+  passwd: string | undefined;
+  group: string | undefined;
+  runAsUser?: number | undefined;
+  runAsGroup?: number | undefined;
+  supplementalGroups?: number[] | undefined;
+  fsGroup?: number | undefined;
+  field: string;
+}): ResolvedUser {
+  const passwd = parsePasswd(input.passwd);
+  const groups = parseGroup(input.group);
+  const spec = (input.imageUser ?? '').trim();
+  let [userPart, groupPart] =
+    spec === '' ? ['', undefined] : (spec.split(':', 2) as [string, string | undefined]);
+  userPart = userPart ?? '';
+  let uid = 0;
+  let gid: number | undefined;
+  let name: string | undefined;
+  if (input.runAsUser !== undefined) {
+    uid = input.runAsUser;
+    const entry = passwd.find((p) => p.uid === uid);
+    name = entry?.name;
+    gid = entry?.gid;
+  } else if (userPart === '') {
+    uid = 0;
+    const entry = passwd.find((p) => p.uid === 0);
+    name = entry?.name ?? 'root';
+    gid = entry?.gid ?? 0;
+  } else if (/^[0-9]+$/.test(userPart)) {
+    uid = Number(userPart);
+    const entry = passwd.find((p) => p.uid === uid);
+    name = entry?.name;
+    gid = entry?.gid;
+  } else {
+    const entry = passwd.find((p) => p.name === userPart);
+    if (!entry) {
+      throw new ContrastError(
+        'validation-failed',
+        `image user ${JSON.stringify(userPart)} is not in the image's /etc/passwd`,
+        {
+          field: input.field,
+        },
+      );
+    }
+    uid = entry.uid;
+    name = entry.name;
+    gid = entry.gid;
+  }
+  if (groupPart !== undefined && groupPart !== '' && input.runAsUser === undefined) {
+    if (/^[0-9]+$/.test(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (!g) {
+        throw new ContrastError(
+          'validation-failed',
+          `image group ${JSON.stringify(groupPart)} is not in /etc/group`,
+          {
+            field: input.field,
+          },
+        );
+      }
+      gid = g.gid;
+    }
+  }
+  if (input.runAsGroup !== undefined) gid = input.runAsGroup;
+  const finalGid = gid ?? 0;
+  const extra = new Set<number>([finalGid]);
+  if (name !== undefined) for (const g of groups) if (g.members.includes(name)) extra.add(g.gid);
+  for (const g of input.supplementalGroups ?? []) extra.add(g);
+  if (input.fsGroup !== undefined) extra.add(input.fsGroup);
+  return { UID: uid, GID: finalGid, AdditionalGids: [...extra].sort((a, b) => a - b), Username: '' };
+}

@@ -1,0 +1,93 @@
+/**
+ * Public types of the policy generator. The kube pipeline (src/kube) and the CLI build on these.
+ */
+
+/** What an image contributes to a container's policy. */
+export interface ImageFacts {
+  /** The reference pinned by digest, e.g. `registry.k8s.io/pause:3.6@sha256:…`. */
+  reference: string;
+  /** The manifest digest, `sha256:<hex>`. */
+  digest: string;
+  /** The image config's `config` section (the fields genpolicy uses). */
+  config: ImageConfig;
+  /** The effective `/etc/passwd` of the image (all layers applied), if it was needed and exists. */
+  passwd?: string;
+  /** The effective `/etc/group` of the image, if it was needed and exists. */
+  group?: string;
+}
+
+/** The image config fields the policy uses (OCI image config `config` object). */
+export interface ImageConfig {
+  Env?: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  WorkingDir?: string;
+  User?: string;
+  /** Declared image volumes, as in the OCI config (`{"/data": {}}`). */
+  Volumes?: Record<string, unknown>;
+}
+
+/** Resolves an image reference (as written in the pod spec) to its facts. */
+export interface ImageSource {
+  resolve(ref: string): Promise<ImageFacts>;
+}
+
+/** A Kubernetes pod template: metadata + spec, as plain objects (already parsed YAML). */
+export interface PodSpecInput {
+  metadata?: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: Record<string, unknown>;
+}
+
+/** A ConfigMap or Secret given as input (for env valueFrom, envFrom and volumes). */
+export interface ConfigInput {
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+  /** Secrets: base64-encoded values. */
+  binaryData?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+/** How the policy is bound to the TEE. */
+export type PolicyBinding = 'initdata' | 'legacy-policy-annotation';
+
+/** The result of policy generation for one pod template. */
+export interface GeneratedPolicy {
+  /** The full Rego text: rules + `\npolicy_data := ` + JSON. */
+  policyText: string;
+  /** The annotation to put into the pod template's metadata. */
+  annotation: { key: string; value: string };
+  /** Hex digest the TEE binds (HOST_DATA / MRCONFIGID before padding). */
+  digest: string;
+  /** The initdata TOML (only for the `initdata` binding). */
+  initdata?: string;
+  /** The policy data document, as embedded in the text. */
+  policyData: PolicyData;
+}
+
+/** The `policy_data` document. Key order is the serialized order. */
+export interface PolicyData {
+  containers: ContainerPolicy[];
+  common: Record<string, unknown>;
+  sandbox: Record<string, unknown>;
+  request_defaults: Record<string, unknown>;
+  devices: Record<string, unknown>;
+  cluster_config: Record<string, unknown>;
+}
+
+export interface ContainerPolicy {
+  OCI: Record<string, unknown>;
+  storages: Record<string, unknown>[];
+  devices: Record<string, unknown>[];
+  sandbox_pidns: boolean;
+  exec_commands: string[][];
+  /** The image reference as written in the pod (Contrast's digest binding compares the `@` part). */
+  image: string;
+  /** Where this container came from in the pod spec, e.g. `spec.containers[0]` (for explanations). */
+  source_path: string;
+}
