@@ -1,2 +1,28 @@
-// Nothing is exported yet: see README.md.
-export {};
+export { canonicalManifestBytes, canonicalManifestJson, manifestHash } from './canonical.js';
+export { manifestJsonSchema, manifestJsonSchemaText } from './json-schema.js';
+export { seedshareOwnerKeyHex, workloadOwnerKeyDigest, workloadOwnerKeyHex } from './keys.js';
+export {
+  HexStringSchema,
+  type Manifest,
+  ManifestSchema,
+  type PolicyEntry,
+  PolicyEntrySchema,
+  type ReferenceValues,
+  ReferenceValuesSchema,
+  SnpGuestPolicySchema,
+  SnpPlatformInfoSchema,
+  type SnpReferenceValues,
+  SnpReferenceValuesSchema,
+  SnpTcbSchema,
+  type TdxReferenceValues,
+  TdxReferenceValuesSchema,
+} from './schema.js';
+export {
+  checkReferenceValues,
+  formatPath,
+  type ManifestIssue,
+  ManifestValidationError,
+  type ParsedManifest,
+  type ParseManifestOptions,
+  parseManifest,
+} from './validate.js';
