@@ -56,6 +56,14 @@ export const VERIFY_FAILURE_CODES = [
   'field-mismatch',
   'debug-enabled',
   'insecure-platform',
+  /** SNP PLATFORM_INFO lacks a required feature or has a forbidden one. */
+  'platform-info-mismatch',
+  /** The report was produced at another VM privilege level than required. */
+  'vmpl-mismatch',
+  /** The hardware id (SNP CHIP_ID, TDX PIID) is not in the allowed list. */
+  'chip-id-not-allowed',
+  /** A required CPU mitigation is missing from the SNP mitigation vectors. */
+  'mitigation-vector-too-low',
 ] as const;
 
 /** @public */
