@@ -1,2 +1,62 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  CA_NAMES,
+  type CaHierarchy,
+  type CaValidity,
+  type CreateCaOptions,
+  createCaHierarchy,
+  type IssuedCertificate,
+  type MeshCertificate,
+  type MeshCertificateRequest,
+} from './ca.js';
+export {
+  decodeMeshCertificateExtensions,
+  MESH_CERT_OIDS,
+  type MeshCertificateClaims,
+  meshCertificateExtensions,
+  type RawExtension,
+} from './extensions.js';
+export { type PrivateKeyInput, type PublicKeyInput, spkiDer } from './keys.js';
+export { readMeshCertificate } from './read.js';
+export {
+  generateMeshCaKey,
+  generateSalt,
+  generateSeed,
+  MIN_SEED_LENGTH,
+  SALT_LENGTH,
+  SEED_LABELS,
+  SEED_LENGTH,
+  SeedEngine,
+} from './seed-engine.js';
+export {
+  type CreateSeedSharesOptions,
+  createSeedShareDocument,
+  decryptSeedShare,
+  encryptSeedShare,
+  MIN_SEED_SHARE_KEY_BITS,
+  openSeedShare,
+  recoverSeed,
+  SEED_SHARE_OAEP_LABEL,
+  type SeedShare,
+  type SeedShareDocument,
+  seedShareOwnerId,
+  seedShareOwnerKey,
+} from './seed-shares.js';
+export { combineShares, type ShamirShare, splitSecret } from './shamir.js';
+export {
+  decodeLatestTransition,
+  decodeTransition,
+  encodeLatestTransition,
+  encodeTransition,
+  HASH_LENGTH,
+  type LatestTransition,
+  manifestHash,
+  ownerSignedMessage,
+  signLatestTransition,
+  signTransitionAsOwner,
+  type Transition,
+  transitionHash,
+  verifyLatestTransition,
+  verifyOwnerSignature,
+  verifyTransitionChain,
+  ZERO_TRANSITION_HASH,
+} from './transitions.js';

@@ -1,0 +1,145 @@
+import { ContrastError, type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
+import {
+  DER_BOOLEAN,
+  DER_OCTET_STRING,
+  DER_UTF8_STRING,
+  derBoolean,
+  derOctetString,
+  derReadSingle,
+  derUtf8String,
+} from './der.js';
+
+/**
+ * Object identifiers of the mesh-certificate extensions. The WorkloadSecretID keeps upstream's
+ * OID so upstream-style consumers (the transit engine) read it unchanged; the claim extensions
+ * are ours, one per claim, under `1.3.9901.4` (next to upstream's raw-report arc `1.3.9901.2`).
+ * @public
+ */
+export const MESH_CERT_OIDS = Object.freeze({
+  /** OCTET STRING: the UTF-8 WorkloadSecretID (upstream `WorkloadSecretOID`). */
+  workloadSecretId: '1.3.9901.3.1',
+  /** UTF8String: the evidence kind (`snp-report`, `tdx-quote`, ...). */
+  evidenceKind: '1.3.9901.4.1',
+  /** OCTET STRING: the launch measurement (SNP MEASUREMENT, TDX MRTD). */
+  measurement: '1.3.9901.4.2',
+  /** OCTET STRING: the policy digest (SNP HOST_DATA, TDX MRCONFIGID[0:32]); absent when none. */
+  policyDigest: '1.3.9901.4.3',
+  /** OCTET STRING: the 64 bytes of REPORT_DATA the evidence carried. */
+  reportData: '1.3.9901.4.4',
+  /** BOOLEAN: true when the evidence came from an insecure (simulated) platform. */
+  insecure: '1.3.9901.4.5',
+  /** UTF8String: the kind-specific details as JSON with sorted keys (TCB, chip id, RTMRs, ...). */
+  details: '1.3.9901.4.6',
+});
+
+/** An extension as OID + DER value. @public */
+export interface RawExtension {
+  oid: string;
+  critical?: boolean;
+  value: Uint8Array;
+}
+
+/** JSON with object keys sorted at every level, so the same claims give the same bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Uint8Array) return toHex(v);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.keys(v as Record<string, unknown>)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
+    }
+    return v;
+  });
+}
+
+/** The extensions a mesh certificate carries for a WorkloadSecretID and verified claims. @public */
+export function meshCertificateExtensions(input: {
+  workloadSecretId?: string;
+  claims?: EvidenceClaims;
+}): RawExtension[] {
+  const out: RawExtension[] = [];
+  if (input.workloadSecretId !== undefined && input.workloadSecretId !== '') {
+    out.push({
+      oid: MESH_CERT_OIDS.workloadSecretId,
+      value: derOctetString(new TextEncoder().encode(input.workloadSecretId)),
+    });
+  }
+  const c = input.claims;
+  if (c) {
+    out.push({ oid: MESH_CERT_OIDS.evidenceKind, value: derUtf8String(c.kind) });
+    out.push({
+      oid: MESH_CERT_OIDS.measurement,
+      value: derOctetString(fromHex(c.measurement, { field: 'claims.measurement' })),
+    });
+    if (c.policyDigest !== undefined) {
+      out.push({
+        oid: MESH_CERT_OIDS.policyDigest,
+        value: derOctetString(fromHex(c.policyDigest, { field: 'claims.policyDigest' })),
+      });
+    }
+    out.push({ oid: MESH_CERT_OIDS.reportData, value: derOctetString(c.reportData) });
+    out.push({ oid: MESH_CERT_OIDS.insecure, value: derBoolean(c.insecure) });
+    out.push({ oid: MESH_CERT_OIDS.details, value: derUtf8String(canonicalJson(c.details ?? {})) });
+  }
+  return out;
+}
+
+/** What {@link readMeshCertificateExtensions} finds in a certificate. @public */
+export interface MeshCertificateClaims {
+  workloadSecretId?: string;
+  /** Present when the certificate carries the claim extensions. */
+  claims?: EvidenceClaims;
+}
+
+function bad(oid: string): never {
+  throw new ContrastError('invalid-argument', `extension ${oid} is not encoded as expected`, {
+    field: `extensions[${oid}]`,
+  });
+}
+
+/**
+ * Decodes our extensions from a certificate's extension list (OID -> DER value), the inverse of
+ * {@link meshCertificateExtensions}.
+ * @public
+ */
+export function decodeMeshCertificateExtensions(
+  extensions: ReadonlyMap<string, Uint8Array>,
+): MeshCertificateClaims {
+  const out: MeshCertificateClaims = {};
+  const get = (oid: string, tag: number) => {
+    const v = extensions.get(oid);
+    if (v === undefined) return undefined;
+    return derReadSingle(v, tag) ?? bad(oid);
+  };
+  const id = get(MESH_CERT_OIDS.workloadSecretId, DER_OCTET_STRING);
+  if (id) out.workloadSecretId = new TextDecoder().decode(id);
+  const kind = get(MESH_CERT_OIDS.evidenceKind, DER_UTF8_STRING);
+  if (kind) {
+    const measurement = get(MESH_CERT_OIDS.measurement, DER_OCTET_STRING) ?? bad(MESH_CERT_OIDS.measurement);
+    const reportData = get(MESH_CERT_OIDS.reportData, DER_OCTET_STRING) ?? bad(MESH_CERT_OIDS.reportData);
+    const insecure = get(MESH_CERT_OIDS.insecure, DER_BOOLEAN) ?? bad(MESH_CERT_OIDS.insecure);
+    const detailsText = get(MESH_CERT_OIDS.details, DER_UTF8_STRING);
+    const policyDigest = get(MESH_CERT_OIDS.policyDigest, DER_OCTET_STRING);
+    if (insecure.length !== 1) bad(MESH_CERT_OIDS.insecure);
+    let details: Record<string, unknown> = {};
+    if (detailsText) {
+      try {
+        details = JSON.parse(new TextDecoder().decode(detailsText)) as Record<string, unknown>;
+      } catch {
+        bad(MESH_CERT_OIDS.details);
+      }
+    }
+    out.claims = {
+      kind: new TextDecoder().decode(kind),
+      measurement: toHex(measurement),
+      reportData: reportData.slice(),
+      insecure: insecure[0] !== 0,
+      details,
+      ...(policyDigest ? { policyDigest: toHex(policyDigest) } : {}),
+    };
+  }
+  return out;
+}

@@ -1,0 +1,8 @@
+// The one place @peculiar/x509 is set up: reflect-metadata first, then node's webcrypto.
+import 'reflect-metadata';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export { x509 };
