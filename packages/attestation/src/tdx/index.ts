@@ -1,2 +1,39 @@
-// Nothing is exported yet: see ../../README.md.
-export {};
+export {
+  COLLATERAL_FILE_NAMES,
+  type IsvTcbLevel,
+  loadCollateralDir,
+  type QeIdentity,
+  TCB_STATUSES,
+  type TcbInfo,
+  type TcbLevel,
+  type TcbStatus,
+  type TdxCollateral,
+  type TdxModuleIdentity,
+} from './collateral.js';
+export type { PckExtensions, SgxType } from './pck.js';
+export {
+  INTEL_QE_VENDOR_ID,
+  parseTdxQuote,
+  type SgxReportBody,
+  type TdReportBody,
+  type TdxQuote,
+  type TdxQuoteHeader,
+  type TdxQuoteSignatureData,
+} from './quote.js';
+export {
+  DEFAULT_ACCEPTED_TCB_STATUSES,
+  type TdxReferenceValues,
+} from './reference-values.js';
+export { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
+export type { TdxTcbEvaluation, TdxTcbStatus } from './tcb.js';
+export {
+  createTrustAnchors,
+  intelTrustAnchors,
+  TDX_EVIDENCE_KIND,
+  type TdxClaimDetails,
+  type TdxClaims,
+  type TdxTrustAnchors,
+  type TdxVerifyOptions,
+  type TdxVerifyResult,
+  verifyTdxQuote,
+} from './verify.js';

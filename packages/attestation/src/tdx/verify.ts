@@ -1,0 +1,665 @@
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  bytesEqual,
+  type EvidenceClaims,
+  isContrastError,
+  type Logger,
+  noopLogger,
+  toHex,
+  type VerifyFailure,
+} from '@contrast-cc/core';
+import {
+  certificateSubject,
+  type ParsedCrl,
+  parseCrl,
+  parseQeIdentity,
+  parseTcbInfo,
+  type QeIdentity,
+  splitSignedJson,
+  type TcbInfo,
+  type TdxCollateral,
+} from './collateral.js';
+import {
+  certificateExtension,
+  type ParsedCert,
+  type PckExtensions,
+  parseCert,
+  parsePckExtensions,
+  pckExtensionsJson,
+  pemCertificates,
+  SGX_EXTENSIONS_OID,
+} from './pck.js';
+import {
+  ECDSA_P256_KEY_TYPE,
+  INTEL_QE_VENDOR_ID,
+  parseTdxQuote,
+  type TdxQuote,
+  tdReportBodyHex,
+} from './quote.js';
+import {
+  type CompiledReferenceValues,
+  checkReferenceValues,
+  compileReferenceValues,
+  DEFAULT_ACCEPTED_TCB_STATUSES,
+  type TdxReferenceValues,
+} from './reference-values.js';
+import { Reject } from './reject.js';
+import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
+import { evaluateQeIdentity, evaluateTdxTcb, type TdxTcbEvaluation, type TdxTcbStatus } from './tcb.js';
+
+export const TDX_EVIDENCE_KIND = 'tdx-quote';
+
+/** Trust anchors prepared once (parsed, fingerprinted). */
+export interface TdxTrustAnchors {
+  readonly certs: readonly ParsedCert[];
+  /** True when every anchor is Intel's SGX Root CA. */
+  readonly intel: boolean;
+  readonly key: string;
+}
+
+/** Parses trust anchors (PEM text or DER). Throws `invalid-argument` for unparseable input. */
+export function createTrustAnchors(anchors: readonly (string | Uint8Array)[]): TdxTrustAnchors {
+  const certs: ParsedCert[] = [];
+  for (const [i, a] of anchors.entries()) {
+    const ders = typeof a === 'string' ? pemCertificates(a, `trustAnchors[${i}]`) : [a];
+    for (const der of ders) certs.push(parseCert(der, `trustAnchors[${i}]`));
+  }
+  const prints = certs.map((c) => createHash('sha256').update(c.der).digest('hex'));
+  return { certs, intel: prints.every((p) => p === INTEL_SGX_ROOT_CA_SHA256), key: prints.join(',') };
+}
+
+let intelAnchors: TdxTrustAnchors | undefined;
+/** The default trust anchors: the embedded Intel SGX Root CA. */
+export function intelTrustAnchors(): TdxTrustAnchors {
+  intelAnchors ??= createTrustAnchors([INTEL_SGX_ROOT_CA_PEM]);
+  return intelAnchors;
+}
+
+export interface TdxVerifyOptions {
+  /** Intel collateral (any subset); TCB status is evaluated when `tcbInfo` is present. */
+  collateral?: TdxCollateral;
+  /** Reference values (upstream manifest field names); TD attributes default to SEPT_VE_DISABLE only. */
+  referenceValues?: TdxReferenceValues;
+  /** The exact REPORT_DATA the quote must carry (64 bytes). */
+  reportData?: Uint8Array;
+  /** Allowed policy digests (hex of MRCONFIGID[0:32]); absent = not checked. */
+  policyDigests?: readonly string[];
+  /** Time at which certificates and collateral must be valid; default now. */
+  now?: Date;
+  /** Trusted roots; default the embedded Intel SGX Root CA. Claims are `insecure` for any other. */
+  trustAnchors?: TdxTrustAnchors;
+  /** Overrides the reference values' AcceptedTcbStatuses. */
+  acceptedTcbStatuses?: readonly TdxTcbStatus[];
+  /** Fail with `collateral-missing` when no TCB info is given. */
+  requireCollateral?: boolean;
+  logger?: Logger;
+}
+
+/** JSON-friendly claim details of a verified TDX quote. */
+export interface TdxClaimDetails extends Record<string, unknown> {
+  version: number;
+  bodyType: number;
+  teeTcbSvn: string;
+  mrSeam: string;
+  mrSignerSeam: string;
+  seamAttributes: string;
+  tdAttributes: string;
+  xfam: string;
+  mrTd: string;
+  mrConfigId: string;
+  mrOwner: string;
+  mrOwnerConfig: string;
+  rtmrs: string[];
+  debug: boolean;
+  qeSvn: number;
+  pck: Record<string, unknown>;
+  tcbStatus?: TdxTcbStatus;
+  advisoryIds?: string[];
+  tcbDate?: string;
+  tcbEvaluationDataNumber?: number;
+  /** Earliest nextUpdate of the collateral used (RFC 3339), when collateral was given. */
+  collateralNextUpdate?: string;
+}
+
+export interface TdxClaims extends EvidenceClaims {
+  details: TdxClaimDetails;
+  /** The TCB evaluation, when TCB info was given. */
+  tcb?: TdxTcbEvaluation;
+}
+
+/** A core VerifyResult whose failure may carry the TCB evaluation (e.g. a rejected status). */
+export type TdxVerifyResult =
+  | { ok: true; claims: TdxClaims }
+  | { ok: false; reason: VerifyFailure; tcb?: TdxTcbEvaluation };
+
+// --- caches (content-keyed, bounded) ---
+
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+}
+
+interface VerifiedChain {
+  leaf: ParsedCert;
+  intermediate: ParsedCert;
+  anchor: ParsedCert;
+  pck: PckExtensions;
+  pckKey: KeyObject;
+}
+const chainCache = new Lru<VerifiedChain | Reject>(64);
+const keyCache = new Lru<KeyObject>(256);
+
+interface SignedCollateral<T> {
+  value: T;
+  signer: ParsedCert;
+}
+interface VerifiedCollateral {
+  tcbInfo?: SignedCollateral<TcbInfo>;
+  qeIdentity?: SignedCollateral<QeIdentity>;
+  pckCrl?: ParsedCrl;
+  rootCrl?: ParsedCrl;
+}
+const collateralCache = new Lru<VerifiedCollateral | Reject>(64);
+
+function ecdsaOk(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {
+  try {
+    return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, rs);
+  } catch {
+    return false;
+  }
+}
+
+function attestationKey(raw: Uint8Array): KeyObject {
+  const id = toHex(raw);
+  let key = keyCache.get(id);
+  if (!key) {
+    try {
+      key = createPublicKey({
+        key: {
+          kty: 'EC',
+          crv: 'P-256',
+          x: Buffer.from(raw.subarray(0, 32)).toString('base64url'),
+          y: Buffer.from(raw.subarray(32, 64)).toString('base64url'),
+        },
+        format: 'jwk',
+      });
+    } catch {
+      throw new Reject('signature-invalid', 'the attestation key is not a P-256 point', 'attestation_key');
+    }
+    keyCache.set(id, key);
+  }
+  return key;
+}
+
+function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
+  const cacheKey = `${anchors.key}\n${pem}`;
+  const cached = chainCache.get(cacheKey);
+  if (cached instanceof Reject) throw cached;
+  if (cached) return cached;
+  let result: VerifiedChain | Reject;
+  try {
+    result = buildChain(pem, anchors);
+  } catch (e) {
+    if (!(e instanceof Reject)) throw e;
+    result = e;
+  }
+  chainCache.set(cacheKey, result);
+  if (result instanceof Reject) throw result;
+  return result;
+}
+
+function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
+  let certs: ParsedCert[];
+  try {
+    certs = pemCertificates(pem).map((der, i) => parseCert(der, `pck_cert_chain[${i}]`));
+  } catch (e) {
+    if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'pck_cert_chain');
+    throw e;
+  }
+  const [leaf, intermediate, root] = certs;
+  if (!leaf || !intermediate) {
+    throw new Reject('chain-invalid', 'the PCK chain needs a PCK certificate and its CA', 'pck_cert_chain');
+  }
+  const anchor = root
+    ? anchors.certs.find((a) => bytesEqual(a.der, root.der))
+    : anchors.certs.find((a) => intermediate.x509.verify(a.x509.publicKey));
+  if (!anchor) {
+    throw new Reject('chain-invalid', 'the PCK chain does not end in a trusted root', 'pck_cert_chain.root');
+  }
+  if (
+    !intermediate.x509.ca ||
+    !intermediate.x509.checkIssued(anchor.x509) ||
+    !intermediate.x509.verify(anchor.x509.publicKey)
+  ) {
+    throw new Reject(
+      'chain-invalid',
+      'the PCK CA is not signed by the trusted root',
+      'pck_cert_chain.intermediate',
+    );
+  }
+  if (!leaf.x509.checkIssued(intermediate.x509) || !leaf.x509.verify(intermediate.x509.publicKey)) {
+    throw new Reject('chain-invalid', 'the PCK certificate is not signed by the PCK CA', 'pck_certificate');
+  }
+  const key = leaf.x509.publicKey;
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Reject('chain-invalid', 'the PCK key is not a P-256 key', 'pck_certificate');
+  }
+  let pck: PckExtensions;
+  try {
+    const ext = certificateExtension(leaf.der, SGX_EXTENSIONS_OID);
+    if (!ext)
+      throw new Reject(
+        'chain-invalid',
+        'the PCK certificate has no SGX extensions',
+        'pck_certificate.sgx_extensions',
+      );
+    pck = parsePckExtensions(ext);
+  } catch (e) {
+    if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'pck_certificate');
+    throw e;
+  }
+  return { leaf, intermediate, anchor, pck, pckKey: key };
+}
+
+function checkValidity(cert: ParsedCert, now: Date, field: string): void {
+  if (now < cert.notBefore || now > cert.notAfter) {
+    throw new Reject(
+      'certificate-expired',
+      `certificate not valid at ${now.toISOString()} (valid ${cert.notBefore.toISOString()} .. ${cert.notAfter.toISOString()})`,
+      field,
+    );
+  }
+}
+
+function crlSignatureOk(crl: ParsedCrl, issuer: ParsedCert): boolean {
+  const hash = crl.signatureAlgorithm === '1.2.840.10045.4.3.3' ? 'sha384' : 'sha256';
+  if (crl.signatureAlgorithm !== '1.2.840.10045.4.3.2' && hash === 'sha256') return false;
+  if (!bytesEqual(crl.issuer, certificateSubject(issuer.der))) return false;
+  try {
+    return cryptoVerify(hash, crl.tbs, issuer.x509.publicKey, crl.signature);
+  } catch {
+    return false;
+  }
+}
+
+function verifySigned<T>(
+  doc: Uint8Array,
+  chainPem: Uint8Array | undefined,
+  member: string,
+  name: string,
+  parse: (v: unknown) => T,
+  anchors: TdxTrustAnchors,
+): SignedCollateral<T> {
+  if (!chainPem)
+    throw new Reject('collateral-missing', `${name} needs its issuer chain`, `${name}_issuer_chain`);
+  let signer: ParsedCert;
+  let signed: ReturnType<typeof splitSignedJson>;
+  let value: T;
+  try {
+    signer = parseCert(
+      pemCertificates(new TextDecoder().decode(chainPem), `${name}_issuer_chain`)[0]!,
+      `${name}_issuer_chain`,
+    );
+    signed = splitSignedJson(doc, member, name);
+  } catch (e) {
+    if (isContrastError(e)) throw new Reject('collateral-invalid', e.message, e.field ?? name);
+    throw e;
+  }
+  if (!anchors.certs.some((a) => signer.x509.checkIssued(a.x509) && signer.x509.verify(a.x509.publicKey))) {
+    throw new Reject(
+      'collateral-invalid',
+      `the ${name} signer is not signed by a trusted root`,
+      `${name}_issuer_chain`,
+    );
+  }
+  if (!ecdsaOk(signer.x509.publicKey, signed.signed, signed.signature)) {
+    throw new Reject('collateral-invalid', `the ${name} signature does not verify`, `${name}.signature`);
+  }
+  try {
+    value = parse(signed.value);
+  } catch (e) {
+    if (isContrastError(e)) throw new Reject('collateral-invalid', e.message, e.field ?? name);
+    throw e;
+  }
+  return { value, signer };
+}
+
+function verifyCollateral(
+  c: TdxCollateral,
+  chain: VerifiedChain,
+  anchors: TdxTrustAnchors,
+): VerifiedCollateral {
+  const h = createHash('sha256').update(anchors.key).update(chain.intermediate.der);
+  for (const piece of [
+    c.tcbInfo,
+    c.tcbInfoIssuerChain,
+    c.qeIdentity,
+    c.qeIdentityIssuerChain,
+    c.pckCrl,
+    c.rootCaCrl,
+  ]) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(piece ? piece.length + 1 : 0);
+    h.update(len);
+    if (piece) h.update(piece);
+  }
+  const cacheKey = h.digest('hex');
+  const cached = collateralCache.get(cacheKey);
+  if (cached instanceof Reject) throw cached;
+  if (cached) return cached;
+  let result: VerifiedCollateral | Reject;
+  try {
+    result = buildCollateral(c, chain, anchors);
+  } catch (e) {
+    if (!(e instanceof Reject)) throw e;
+    result = e;
+  }
+  collateralCache.set(cacheKey, result);
+  if (result instanceof Reject) throw result;
+  return result;
+}
+
+function buildCollateral(
+  c: TdxCollateral,
+  chain: VerifiedChain,
+  anchors: TdxTrustAnchors,
+): VerifiedCollateral {
+  const out: VerifiedCollateral = {};
+  const crl = (bytes: Uint8Array, field: string) => {
+    try {
+      return parseCrl(bytes, field);
+    } catch (e) {
+      if (isContrastError(e)) throw new Reject('collateral-invalid', e.message, e.field ?? field);
+      throw e;
+    }
+  };
+  if (c.rootCaCrl) {
+    const parsed = crl(c.rootCaCrl, 'root_ca_crl');
+    if (!anchors.certs.some((a) => crlSignatureOk(parsed, a))) {
+      throw new Reject(
+        'collateral-invalid',
+        'the root CA CRL is not signed by a trusted root',
+        'root_ca_crl',
+      );
+    }
+    out.rootCrl = parsed;
+  }
+  if (c.pckCrl) {
+    const parsed = crl(c.pckCrl, 'pck_crl');
+    if (!crlSignatureOk(parsed, chain.intermediate)) {
+      throw new Reject('collateral-invalid', "the PCK CRL is not signed by the quote's PCK CA", 'pck_crl');
+    }
+    out.pckCrl = parsed;
+  }
+  if (c.tcbInfo) {
+    out.tcbInfo = verifySigned(c.tcbInfo, c.tcbInfoIssuerChain, 'tcbInfo', 'tcb_info', parseTcbInfo, anchors);
+    const info = out.tcbInfo.value;
+    if (info.id !== 'TDX')
+      throw new Reject('collateral-invalid', `TCB info id is ${info.id}, not TDX`, 'tcb_info.id');
+  }
+  if (c.qeIdentity) {
+    out.qeIdentity = verifySigned(
+      c.qeIdentity,
+      c.qeIdentityIssuerChain,
+      'enclaveIdentity',
+      'qe_identity',
+      parseQeIdentity,
+      anchors,
+    );
+    if (out.qeIdentity.value.id !== 'TD_QE') {
+      throw new Reject(
+        'collateral-invalid',
+        `QE identity id is ${out.qeIdentity.value.id}, not TD_QE`,
+        'qe_identity.id',
+      );
+    }
+  }
+  return out;
+}
+
+function checkCrlTime(crl: ParsedCrl, now: Date, field: string): void {
+  if (now < crl.thisUpdate || (crl.nextUpdate && now > crl.nextUpdate)) {
+    throw new Reject(
+      'collateral-invalid',
+      `${field} is not current at ${now.toISOString()}`,
+      `${field}.nextUpdate`,
+    );
+  }
+}
+
+function checkIssued(issue: Date, next: Date, now: Date, field: string): void {
+  if (now < issue || now > next) {
+    throw new Reject(
+      'collateral-invalid',
+      `${field} is valid ${issue.toISOString()} .. ${next.toISOString()}, not at ${now.toISOString()}`,
+      `${field}.nextUpdate`,
+    );
+  }
+}
+
+const compiledCache = new WeakMap<TdxReferenceValues, CompiledReferenceValues>();
+function compiled(rv: TdxReferenceValues): CompiledReferenceValues {
+  let c = compiledCache.get(rv);
+  if (!c) {
+    c = compileReferenceValues(rv);
+    compiledCache.set(rv, c);
+  }
+  return c;
+}
+
+/**
+ * Verifies a TDX quote: PCK chain to a trust anchor, QE report signature, attestation-key binding,
+ * quote signature; with collateral the CRLs, TCB info and QE identity (signatures over the exact
+ * received bytes, issuer chains, validity) and Intel's TCB status; then the reference values and
+ * REPORT_DATA. Never throws for bad evidence; throws `invalid-argument` for malformed options.
+ */
+export function verifyTdxQuote(
+  input: Uint8Array | TdxQuote,
+  options: TdxVerifyOptions = {},
+): TdxVerifyResult {
+  const logger = options.logger ?? noopLogger;
+  const rv = options.referenceValues ? compiled(options.referenceValues) : undefined;
+  let tcb: TdxTcbEvaluation | undefined;
+  try {
+    let quote: TdxQuote;
+    if (input instanceof Uint8Array) {
+      try {
+        quote = parseTdxQuote(input);
+      } catch (e) {
+        if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'quote');
+        throw e;
+      }
+    } else {
+      quote = input;
+    }
+    const claims = verifyParsed(quote, options, rv, (t) => {
+      tcb = t;
+    });
+    logger.debug('tdx quote verified', { mrTd: claims.measurement, tcbStatus: claims.details.tcbStatus });
+    return { ok: true, claims };
+  } catch (e) {
+    if (e instanceof Reject) {
+      logger.debug('tdx quote rejected', { code: e.reason.code, field: e.reason.field });
+      return tcb ? { ok: false, reason: e.reason, tcb } : { ok: false, reason: e.reason };
+    }
+    throw e;
+  }
+}
+
+function verifyParsed(
+  quote: TdxQuote,
+  options: TdxVerifyOptions,
+  rv: CompiledReferenceValues | undefined,
+  onTcb: (t: TdxTcbEvaluation) => void,
+): TdxClaims {
+  const now = options.now ?? new Date();
+  const anchors = options.trustAnchors ?? intelTrustAnchors();
+  const { header, body, signatureData: sd } = quote;
+
+  if (header.attestationKeyType !== ECDSA_P256_KEY_TYPE) {
+    throw new Reject(
+      'malformed',
+      `attestation key type ${header.attestationKeyType} is not ECDSA P-256`,
+      'header.att_key_type',
+    );
+  }
+  if (toHex(header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+    throw new Reject('field-mismatch', 'the QE vendor id is not Intel', 'header.qe_vendor_id');
+  }
+
+  // 1. PCK chain (cached by its exact PEM), then validity at `now`.
+  const chain = verifyChain(sd.pckChainPem, anchors);
+  checkValidity(chain.anchor, now, 'pck_cert_chain.root');
+  checkValidity(chain.intermediate, now, 'pck_cert_chain.intermediate');
+  checkValidity(chain.leaf, now, 'pck_certificate');
+
+  // 2. QE report signed by the PCK key; 3. it binds the attestation key; 4. the quote signature.
+  if (!ecdsaOk(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
+    throw new Reject(
+      'signature-invalid',
+      'the QE report signature does not verify with the PCK key',
+      'qe_report_signature',
+    );
+  }
+  const binding = createHash('sha256').update(sd.attestationKey).update(sd.qeAuthData).digest();
+  const rd = sd.qeReport.reportData;
+  if (!bytesEqual(rd.subarray(0, 32), binding) || rd.subarray(32).some((b) => b !== 0)) {
+    throw new Reject(
+      'signature-invalid',
+      'QE report data is not SHA-256(attestation key || QE auth data)',
+      'qe_report.report_data',
+    );
+  }
+  if (!ecdsaOk(attestationKey(sd.attestationKey), quote.signedBytes, sd.signature)) {
+    throw new Reject(
+      'signature-invalid',
+      'the quote signature does not verify with the attestation key',
+      'signature',
+    );
+  }
+
+  // 5. Collateral.
+  const { reportData: _reportData, ...bodyHex } = tdReportBodyHex(body);
+  const details = {
+    version: header.version,
+    bodyType: body.bodyType,
+    ...bodyHex,
+    debug: (body.tdAttributes[0]! & 1) === 1,
+    qeSvn: sd.qeReport.isvSvn,
+    pck: pckExtensionsJson(chain.pck),
+  } as TdxClaimDetails;
+  let tcb: TdxTcbEvaluation | undefined;
+  const c = options.collateral;
+  if (c && Object.values(c).some((v) => v !== undefined)) {
+    const v = verifyCollateral(c, chain, anchors);
+    const nextUpdates: Date[] = [];
+    if (v.rootCrl) {
+      checkCrlTime(v.rootCrl, now, 'root_ca_crl');
+      if (v.rootCrl.nextUpdate) nextUpdates.push(v.rootCrl.nextUpdate);
+      if (v.rootCrl.revoked.has(chain.intermediate.serial)) {
+        throw new Reject('revoked', 'the PCK CA certificate is revoked', 'pck_cert_chain.intermediate');
+      }
+    }
+    if (v.pckCrl) {
+      checkCrlTime(v.pckCrl, now, 'pck_crl');
+      if (v.pckCrl.nextUpdate) nextUpdates.push(v.pckCrl.nextUpdate);
+      if (v.pckCrl.revoked.has(chain.leaf.serial)) {
+        throw new Reject('revoked', 'the PCK certificate is revoked', 'pck_certificate');
+      }
+    }
+    for (const [name, signed] of [
+      ['tcb_info', v.tcbInfo],
+      ['qe_identity', v.qeIdentity],
+    ] as const) {
+      if (!signed) continue;
+      checkValidity(signed.signer, now, `${name}_issuer_chain`);
+      if (v.rootCrl?.revoked.has(signed.signer.serial)) {
+        throw new Reject('revoked', `the ${name} signing certificate is revoked`, `${name}_issuer_chain`);
+      }
+      checkIssued(signed.value.issueDate, signed.value.nextUpdate, now, name);
+      nextUpdates.push(signed.value.nextUpdate);
+    }
+    if (v.tcbInfo) {
+      const info = v.tcbInfo.value;
+      if (!bytesEqual(info.fmspc, chain.pck.fmspc)) {
+        throw new Reject('collateral-invalid', 'TCB info is for another FMSPC', 'tcb_info.fmspc');
+      }
+      if (!bytesEqual(info.pceId, chain.pck.pceId)) {
+        throw new Reject('collateral-invalid', 'TCB info is for another PCE id', 'tcb_info.pceId');
+      }
+      tcb = evaluateTdxTcb(info, chain.pck, body, sd.qeReport, v.qeIdentity?.value);
+      onTcb(tcb);
+      details.tcbStatus = tcb.status;
+      details.advisoryIds = tcb.advisoryIds;
+      if (tcb.platform.tcbDate) details.tcbDate = tcb.platform.tcbDate;
+      details.tcbEvaluationDataNumber = info.tcbEvaluationDataNumber;
+    } else if (v.qeIdentity) {
+      // Without TCB info the QE identity still has to match.
+      details.qeTcbStatus = evaluateQeIdentity(sd.qeReport, v.qeIdentity.value).status;
+    }
+    if (nextUpdates.length > 0) {
+      details.collateralNextUpdate = new Date(Math.min(...nextUpdates.map((d) => d.getTime()))).toISOString();
+    }
+  }
+
+  // 6. Policy: TCB status, reference values, REPORT_DATA.
+  const wantCollateral =
+    options.requireCollateral || rv?.acceptedTcbStatuses || rv?.minTcbEvaluationDataNumber;
+  if (!tcb && wantCollateral) {
+    throw new Reject('collateral-missing', 'TCB info collateral is required', 'tcb_info');
+  }
+  if (tcb) {
+    const accepted = options.acceptedTcbStatuses ?? rv?.acceptedTcbStatuses ?? DEFAULT_ACCEPTED_TCB_STATUSES;
+    if (!accepted.includes(tcb.status)) {
+      throw new Reject(
+        'tcb-status-rejected',
+        tcb.status === 'no-matching-tcb-level'
+          ? 'no TCB level matches the platform'
+          : `TCB status ${tcb.status} is not accepted${tcb.advisoryIds.length ? ` (${tcb.advisoryIds.join(', ')})` : ''}`,
+        'tcbStatus',
+      );
+    }
+    if (
+      rv?.minTcbEvaluationDataNumber !== undefined &&
+      tcb.tcbEvaluationDataNumber < rv.minTcbEvaluationDataNumber
+    ) {
+      throw new Reject(
+        'tcb-too-low',
+        `collateral tcbEvaluationDataNumber ${tcb.tcbEvaluationDataNumber} is below ${rv.minTcbEvaluationDataNumber}`,
+        'tcbEvaluationDataNumber',
+      );
+    }
+  }
+  if (rv) checkReferenceValues(rv, body, chain.pck, sd.qeReport.isvSvn);
+  const policyDigest = toHex(body.mrConfigId.subarray(0, 32));
+  if (options.policyDigests && !options.policyDigests.some((d) => d.toLowerCase() === policyDigest)) {
+    throw new Reject('policy-mismatch', 'MRCONFIGID does not carry an allowed policy digest', 'mrConfigId');
+  }
+  if (options.reportData && !bytesEqual(options.reportData, body.reportData)) {
+    throw new Reject('report-data-mismatch', 'REPORT_DATA differs from the expected value', 'report_data');
+  }
+
+  const claims: TdxClaims = {
+    kind: TDX_EVIDENCE_KIND,
+    reportData: body.reportData,
+    measurement: toHex(body.mrTd),
+    policyDigest,
+    insecure: !anchors.intel,
+    details,
+  };
+  if (tcb) claims.tcb = tcb;
+  return claims;
+}
