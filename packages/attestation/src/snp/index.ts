@@ -1,2 +1,46 @@
-// Nothing is exported yet: see ../../README.md.
-export {};
+export {
+  AMD_OID,
+  amdTrustAnchors,
+  createSnpTrustAnchor,
+  parseSnpKeyExtensions,
+  type SnpKeyExtensions,
+  type SnpTrustAnchor,
+  type SnpTrustAnchorInput,
+} from './certs.js';
+export {
+  compileSnpReferenceValues,
+  type SnpGuestPolicyValues,
+  type SnpMinimumTcb,
+  type SnpPlatformInfoValues,
+  type SnpReferenceValues,
+} from './policy.js';
+export {
+  decodeGuestPolicy,
+  decodePlatformInfo,
+  decodeTcb,
+  encodeTcb,
+  type ParseSnpReportOptions,
+  parseSnpReport,
+  productFromCpuid,
+  productLineOf,
+  SNP_PRODUCT_LINES,
+  SNP_REPORT_OFFSETS,
+  SNP_REPORT_SIZE,
+  SNP_REPORT_VERSIONS,
+  SNP_SIGNED_LENGTH,
+  type SnpGuestPolicy,
+  type SnpPlatformInfo,
+  type SnpProductLine,
+  type SnpReport,
+  type SnpSigningKey,
+  type SnpTcb,
+  snpReportToJson,
+} from './report.js';
+export { AMD_ROOTS, type AmdProductRoots } from './roots.js';
+export {
+  SNP_EVIDENCE_KIND,
+  type SnpClaimDetails,
+  type SnpClaims,
+  type SnpVerifyOptions,
+  verifySnpReport,
+} from './verify.js';

@@ -1,0 +1,379 @@
+// Full SNP report verification. Order (each step has its own failure code):
+// 1. size           -> malformed
+// 2. VCEK/VLEK -> ASK/ASVK -> ARK against the trust anchors (cached)     -> chain-invalid
+// 3. ECDSA P-384 signature over bytes 0x000-0x29F with the leaf key      -> signature-invalid
+// 4. parse by declared version                                          -> malformed
+// 5. certificate validity at `now`, CRL                                  -> certificate-expired, revoked
+// 6. leaf <-> report binding: signing key kind, hwID == CHIP_ID, SPLs == REPORTED_TCB -> chain-invalid
+// 7. REPORT_DATA, then reference values                                  -> report-data-mismatch, ...
+
+import { createHash, verify as cryptoVerify } from 'node:crypto';
+import {
+  bytesEqual,
+  type EvidenceClaims,
+  isContrastError,
+  toHex,
+  type VerifyFailure,
+  type VerifyResult,
+  verifyFail,
+  verifyOk,
+} from '@contrast-cc/core';
+import { loadCertificates, type ParsedCertificate, type ParsedCrl, parseCrl } from '../common/x509.js';
+import {
+  amdTrustAnchors,
+  buildSnpChain,
+  type ChainFailure,
+  checkChainRevocation,
+  checkChainTime,
+  type SnpTrustAnchor,
+  type VerifiedChain,
+} from './certs.js';
+import {
+  type CompiledSnpReferenceValues,
+  checkSnpReferenceValues,
+  compileSnpReferenceValues,
+  type SnpReferenceValues,
+} from './policy.js';
+import {
+  parseSnpReport,
+  SNP_REPORT_SIZE,
+  SNP_SIGNED_LENGTH,
+  type SnpProductLine,
+  type SnpReport,
+  snpReportToJson,
+} from './report.js';
+
+/** The evidence kind of raw SNP reports. @public */
+export const SNP_EVIDENCE_KIND = 'snp-report';
+
+/** Claims of an accepted SNP report. @public */
+export interface SnpClaims extends EvidenceClaims {
+  kind: typeof SNP_EVIDENCE_KIND;
+  /** HOST_DATA as hex. */
+  policyDigest: string;
+  details: SnpClaimDetails;
+}
+
+/** JSON-friendly details of an accepted SNP report. @public */
+export interface SnpClaimDetails extends Record<string, unknown> {
+  product: SnpProductLine;
+  signingKey: 'vcek' | 'vlek';
+  chipId: string;
+  vmpl: number;
+  /** The leaf certificate (VCEK/VLEK): subject, serial, validity. */
+  certificate: { subject: string; issuer: string; serialNumber: string; notBefore: string; notAfter: string };
+  /** Whether a CRL was checked. */
+  revocation: 'checked' | 'not-checked';
+  /** Every parsed report field (see snpReportToJson). */
+  report: Record<string, unknown>;
+}
+
+/** Options of {@link verifySnpReport}. @public */
+export interface SnpVerifyOptions {
+  /** The VCEK or VLEK, DER or PEM. A PEM may also hold the ASK and ARK after the leaf. */
+  vcek?: Uint8Array | string;
+  /** ASK (or ASVK) and ARK, PEM (KDS `cert_chain` form). Optional: the anchors carry them. */
+  certChain?: Uint8Array | string;
+  /** AMD's CRL (DER or PEM), issued by the ARK. */
+  crl?: Uint8Array | string;
+  /** Fail with `collateral-missing` when no CRL is given. */
+  requireCrl?: boolean;
+  /** What the report must satisfy; VMPL defaults to 0 when reference values are given. */
+  referenceValues?: SnpReferenceValues | CompiledSnpReferenceValues;
+  /** The exact REPORT_DATA the report must carry. */
+  reportData?: Uint8Array;
+  /** The time for certificate and CRL validity; defaults to now. */
+  now?: Date;
+  /** Trusted roots; default: AMD's embedded roots for Milan, Genoa and Turin. */
+  trustAnchors?: SnpTrustAnchor[];
+  /** The product line, when known beforehand (else: reference values, CPUID, the VCEK). */
+  product?: SnpProductLine;
+}
+
+const chainCache = new WeakMap<SnpTrustAnchor[], Map<string, VerifiedChain | ChainFailure>>();
+const CHAIN_CACHE_LIMIT = 256;
+const crlCache = new Map<string, ParsedCrl>();
+
+function asBytes(v: Uint8Array | string): Uint8Array {
+  return typeof v === 'string' ? new TextEncoder().encode(v) : v;
+}
+
+function cachedChain(
+  anchors: SnpTrustAnchor[],
+  leafInput: Uint8Array | string,
+  chainInput: Uint8Array | string | undefined,
+  signingKey: 'vcek' | 'vlek',
+  product: SnpProductLine | undefined,
+): VerifiedChain | ChainFailure {
+  let perAnchors = chainCache.get(anchors);
+  if (!perAnchors) {
+    perAnchors = new Map();
+    chainCache.set(anchors, perAnchors);
+  }
+  const h = createHash('sha256').update(asBytes(leafInput)).update('\0');
+  if (chainInput !== undefined) h.update(asBytes(chainInput));
+  const key = `${signingKey}:${product ?? ''}:${h.digest('hex')}`;
+  const hit = perAnchors.get(key);
+  if (hit) return hit;
+  const leafCerts = loadCertificates(leafInput, signingKey);
+  const supplied = [
+    ...leafCerts.slice(1),
+    ...(chainInput === undefined ? [] : loadCertificates(chainInput, 'cert-chain')),
+  ];
+  const result = buildSnpChain(leafCerts[0]!, supplied, anchors, signingKey, product);
+  if (perAnchors.size >= CHAIN_CACHE_LIMIT) perAnchors.delete(perAnchors.keys().next().value!);
+  perAnchors.set(key, result);
+  return result;
+}
+
+function cachedCrl(input: Uint8Array | string): ParsedCrl {
+  const key = createHash('sha256').update(asBytes(input)).digest('hex');
+  let crl = crlCache.get(key);
+  if (!crl) {
+    crl = parseCrl(input);
+    if (crlCache.size >= 32) crlCache.delete(crlCache.keys().next().value!);
+    crlCache.set(key, crl);
+  }
+  return crl;
+}
+
+function isFailure(x: VerifiedChain | ChainFailure): x is ChainFailure {
+  return 'code' in x;
+}
+
+function isCompiled(rv: SnpReferenceValues | CompiledSnpReferenceValues): rv is CompiledSnpReferenceValues {
+  return 'vmpl' in rv && 'measurements' in rv;
+}
+
+/** The product line named by the caller: explicit option first, then reference values. */
+function productHint(options: SnpVerifyOptions, rv: CompiledSnpReferenceValues | undefined) {
+  return options.product ?? rv?.product;
+}
+
+/**
+ * Verifies a raw SNP report (or one parsed before) completely: chain, signature, validity at
+ * `now`, optional CRL, VCEK binding, REPORT_DATA and reference values. Never throws for bad
+ * evidence (returns a failure with a code and field); throws `invalid-argument` for malformed
+ * reference values or trust anchors (misuse).
+ * @public
+ */
+export function verifySnpReport(
+  input: Uint8Array | SnpReport,
+  options: SnpVerifyOptions = {},
+): VerifyResult<SnpClaims> {
+  const rv =
+    options.referenceValues === undefined
+      ? undefined
+      : isCompiled(options.referenceValues)
+        ? options.referenceValues
+        : compileSnpReferenceValues(options.referenceValues);
+  const anchors = options.trustAnchors ?? amdTrustAnchors();
+  try {
+    return verifyInner(input, options, rv, anchors);
+  } catch (e) {
+    if (isContrastError(e)) {
+      return verifyFail('malformed', e.message, e.field ?? 'report');
+    }
+    return verifyFail(
+      'malformed',
+      `unreadable evidence: ${e instanceof Error ? e.message : String(e)}`,
+      'report',
+    );
+  }
+}
+
+function verifyInner(
+  input: Uint8Array | SnpReport,
+  options: SnpVerifyOptions,
+  rv: CompiledSnpReferenceValues | undefined,
+  anchors: SnpTrustAnchor[],
+): VerifyResult<SnpClaims> {
+  const raw = input instanceof Uint8Array ? input : input.raw;
+  if (!(raw instanceof Uint8Array) || raw.length !== SNP_REPORT_SIZE) {
+    return verifyFail(
+      'malformed',
+      `an SNP report is ${SNP_REPORT_SIZE} bytes, got ${raw instanceof Uint8Array ? raw.length : typeof raw}`,
+      'report',
+    );
+  }
+  if (options.vcek === undefined) {
+    return verifyFail('collateral-missing', 'no VCEK or VLEK certificate was given', 'vcek');
+  }
+  const hint = productHint(options, rv);
+  // SIGNING_KEY (bits 4:2 of KEY_INFO at 0x48) selects the leaf kind before parsing.
+  const signingKeyId = (raw[0x48]! >> 2) & 0x7;
+  if (signingKeyId !== 0 && signingKeyId !== 1) {
+    return verifyFail(
+      'signature-invalid',
+      `report SIGNING_KEY is ${signingKeyId}: not signed by a VCEK or VLEK`,
+      'signing_key',
+    );
+  }
+  const signingKey = signingKeyId === 0 ? 'vcek' : 'vlek';
+
+  // 2. chain
+  const chain = cachedChain(anchors, options.vcek, options.certChain, signingKey, hint);
+  if (isFailure(chain)) return verifyFail(chain.code, chain.message, chain.field);
+
+  // 3. signature
+  const failure = checkSignature(raw, chain.leaf);
+  if (failure) return { ok: false, reason: failure };
+
+  // 4. parse
+  let report = input instanceof Uint8Array ? parseSnpReport(raw, { product: chain.product }) : input;
+  if (report.product !== chain.product) {
+    if (report.cpuid && report.product !== undefined) {
+      return verifyFail(
+        'chain-invalid',
+        `report CPUID says ${report.product}, the ${signingKey.toUpperCase()} is for ${chain.product}`,
+        'product',
+      );
+    }
+    report = parseSnpReport(raw, { product: chain.product });
+  }
+
+  // 5. time and revocation
+  const now = options.now ?? new Date();
+  const timeFailure = checkChainTime(chain, now, signingKey);
+  if (timeFailure) return verifyFail(timeFailure.code, timeFailure.message, timeFailure.field);
+  let revocation: SnpClaimDetails['revocation'] = 'not-checked';
+  if (options.crl !== undefined) {
+    const crl = cachedCrl(options.crl);
+    const r = checkChainRevocation(chain, crl, now, signingKey);
+    if (r.failure) return verifyFail(r.failure.code, r.failure.message, r.failure.field);
+    revocation = 'checked';
+  } else if (options.requireCrl) {
+    return verifyFail('collateral-missing', 'a CRL is required but none was given', 'crl');
+  }
+
+  // 6. binding of the leaf to this report
+  const binding = checkBinding(report, chain, signingKey);
+  if (binding) return { ok: false, reason: binding };
+
+  // 7. report data and reference values
+  if (options.reportData !== undefined && !bytesEqual(report.reportData, options.reportData)) {
+    return verifyFail(
+      'report-data-mismatch',
+      'REPORT_DATA does not match the expected binding',
+      'report_data',
+    );
+  }
+  if (rv) {
+    if (rv.product && rv.product !== chain.product) {
+      return verifyFail('chain-invalid', `product is ${chain.product}, expected ${rv.product}`, 'product');
+    }
+    const policyFailure = checkSnpReferenceValues(report, rv);
+    if (policyFailure) return { ok: false, reason: policyFailure };
+  }
+
+  const leaf = chain.leaf;
+  const claims: SnpClaims = {
+    kind: SNP_EVIDENCE_KIND,
+    reportData: report.reportData,
+    measurement: toHex(report.measurement),
+    policyDigest: toHex(report.hostData),
+    insecure: chain.anchor.insecure,
+    details: {
+      product: chain.product,
+      signingKey,
+      chipId: toHex(report.chipId),
+      vmpl: report.vmpl,
+      certificate: {
+        subject: leaf.subjectCommonName,
+        issuer: leaf.issuerCommonName,
+        serialNumber: leaf.serialNumber,
+        notBefore: leaf.notBefore.toISOString(),
+        notAfter: leaf.notAfter.toISOString(),
+      },
+      revocation,
+      report: snpReportToJson(report),
+    },
+  };
+  return verifyOk(claims);
+}
+
+function checkSignature(raw: Uint8Array, leaf: ParsedCertificate): VerifyFailure | undefined {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const algo = view.getUint32(0x34, true);
+  if (algo !== 1) {
+    return {
+      code: 'signature-invalid',
+      message: `unsupported SIGNATURE_ALGO ${algo} (1 = ECDSA P-384/SHA-384)`,
+      field: 'signature_algo',
+    };
+  }
+  const sig = new Uint8Array(96);
+  for (let i = 0; i < 48; i++) {
+    sig[47 - i] = raw[0x2a0 + i]!;
+    sig[95 - i] = raw[0x2e8 + i]!;
+  }
+  let upperZero = true;
+  for (let i = 48; i < 72; i++) if (raw[0x2a0 + i] !== 0 || raw[0x2e8 + i] !== 0) upperZero = false;
+  let ok = false;
+  if (upperZero) {
+    try {
+      ok = cryptoVerify(
+        'sha384',
+        raw.subarray(0, SNP_SIGNED_LENGTH),
+        { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' },
+        sig,
+      );
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return {
+      code: 'signature-invalid',
+      message: `report signature does not verify with the ${leaf.subjectCommonName} key`,
+      field: 'signature',
+    };
+  }
+  return undefined;
+}
+
+function checkBinding(
+  report: SnpReport,
+  chain: VerifiedChain,
+  signingKey: 'vcek' | 'vlek',
+): VerifyFailure | undefined {
+  const ext = chain.extensions;
+  const name = signingKey.toUpperCase();
+  if (signingKey === 'vcek') {
+    if (!ext.hwId)
+      return { code: 'chain-invalid', message: 'the VCEK has no hwID extension', field: 'vcek.hwID' };
+    const prefix = report.chipId.subarray(0, ext.hwId.length);
+    const rest = report.chipId.subarray(ext.hwId.length);
+    if (!bytesEqual(prefix, ext.hwId) || rest.some((b) => b !== 0)) {
+      return {
+        code: 'chain-invalid',
+        message: `the VCEK belongs to chip ${toHex(ext.hwId).slice(0, 16)}…, the report comes from chip ${toHex(report.chipId).slice(0, 16)}…`,
+        field: 'vcek.hwID',
+      };
+    }
+  } else if (ext.hwId) {
+    return {
+      code: 'chain-invalid',
+      message: 'the report is VLEK-signed but the certificate is a VCEK',
+      field: 'vlek',
+    };
+  }
+  const t = report.reportedTcb;
+  const pairs: [string, number, number | undefined][] = [
+    ['blSPL', ext.blSpl, t.bootloader],
+    ['teeSPL', ext.teeSpl, t.tee],
+    ['snpSPL', ext.snpSpl, t.snp],
+    ['ucodeSPL', ext.ucodeSpl, t.microcode],
+  ];
+  if (chain.product === 'Turin') pairs.push(['fmcSPL', ext.fmcSpl ?? 0, t.fmc]);
+  for (const [spl, certValue, reportValue] of pairs) {
+    if (certValue !== reportValue) {
+      return {
+        code: 'chain-invalid',
+        message: `${name} ${spl} ${certValue} does not match REPORTED_TCB (${reportValue})`,
+        field: `${signingKey}.${spl}`,
+      };
+    }
+  }
+  return undefined;
+}
