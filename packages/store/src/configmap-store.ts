@@ -1,0 +1,380 @@
+import { ContrastError, isDnsSubdomain, type Logger, noopLogger } from '@contrast-cc/core';
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1OwnerReference,
+  Watch,
+} from '@kubernetes/client-node';
+import {
+  assertBytes,
+  assertHash,
+  assertKind,
+  assertSignedLatest,
+  checkBlob,
+  decodeSignedLatest,
+  encodeSignedLatest,
+  sha256Hex,
+} from './hash.js';
+import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
+
+/** The label every store ConfigMap carries (as upstream). @public */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/** @public */
+export const MANAGED_BY_VALUE = 'contrast.edgeless.systems';
+/** The label telling which store (name prefix) a ConfigMap belongs to. @public */
+export const STORE_LABEL = 'contrast.edgeless.systems/store';
+/** The label telling what a ConfigMap holds: manifests, policies, transitions or latest. @public */
+export const KEY_KIND_LABEL = 'contrast.edgeless.systems/history-kind';
+
+/** @public */
+export interface ConfigMapStoreOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** ConfigMap name prefix; default `contrast-store` (as upstream). */
+  prefix?: string;
+  /** Set on every ConfigMap created, e.g. the Coordinator StatefulSet, so deleting it collects the history. */
+  ownerReference?: V1OwnerReference;
+  logger?: Logger;
+  /** Delay before re-establishing a watch that ended (ms); doubles up to 30 s. Default 200. */
+  watchRetryMs?: number;
+}
+
+const KIND_SEGMENT: Record<BlobKind, string> = {
+  manifest: 'manifests',
+  policy: 'policies',
+  transition: 'transitions',
+};
+const LATEST_SEGMENT = 'transitions';
+const LATEST_KEY = 'latest';
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const e = error as { code?: unknown; statusCode?: unknown } | null;
+  if (e && typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+function decodeBase64(text: string | undefined, field: string): Uint8Array {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    throw new ContrastError('validation-failed', 'the ConfigMap value is missing or not base64', { field });
+  }
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/**
+ * The history store in Kubernetes ConfigMaps (the production backend), compatible with
+ * upstream's layout: one ConfigMap per key, named `<prefix>-<segment>-<last key segment>`
+ * (`contrast-store-manifests-<sha256>`, `contrast-store-transitions-latest`), the value in
+ * `binaryData[<last key segment>]`. The latest pointer moves by `replace` with the read
+ * `resourceVersion` (the API server answers 409 when another writer got there first).
+ * @public
+ */
+export class ConfigMapHistoryStore implements HistoryStore {
+  readonly namespace: string;
+  readonly prefix: string;
+  readonly #kc: KubeConfig;
+  readonly #api: CoreV1Api;
+  readonly #owner: V1OwnerReference | undefined;
+  readonly #logger: Logger;
+  readonly #retryMs: number;
+  readonly #closers = new Set<() => void>();
+  #closed = false;
+
+  constructor(options: ConfigMapStoreOptions) {
+    if (!options || typeof options !== 'object' || !options.kubeConfig) {
+      throw new ContrastError('invalid-argument', 'a KubeConfig is required', { field: 'kubeConfig' });
+    }
+    if (typeof options.namespace !== 'string' || !isDnsSubdomain(options.namespace)) {
+      throw new ContrastError('invalid-argument', 'not a valid Kubernetes namespace name', {
+        field: 'namespace',
+      });
+    }
+    const prefix = options.prefix ?? 'contrast-store';
+    if (!isDnsSubdomain(`${prefix}-transitions-${'0'.repeat(64)}`) || prefix.length > 100) {
+      throw new ContrastError('invalid-argument', 'the prefix does not make valid ConfigMap names', {
+        field: 'prefix',
+      });
+    }
+    this.namespace = options.namespace;
+    this.prefix = prefix;
+    this.#kc = options.kubeConfig;
+    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#owner = options.ownerReference;
+    this.#logger = (options.logger ?? noopLogger).child({ component: 'store', backend: 'configmap' });
+    this.#retryMs = options.watchRetryMs ?? 200;
+  }
+
+  /** The ConfigMap name of a blob. */
+  blobName(kind: BlobKind, hash: string): string {
+    return `${this.prefix}-${KIND_SEGMENT[kind]}-${hash}`;
+  }
+
+  /** The ConfigMap name of the latest pointer. */
+  get latestName(): string {
+    return `${this.prefix}-${LATEST_SEGMENT}-${LATEST_KEY}`;
+  }
+
+  /** The label selector matching every ConfigMap of this store. */
+  get labelSelector(): string {
+    return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${STORE_LABEL}=${this.prefix}`;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ContrastError('precondition-failed', 'the store is closed');
+  }
+
+  #unavailable(what: string, cause: unknown): ContrastError {
+    const status = statusOf(cause);
+    const code = status === 403 || status === 401 ? 'permission-denied' : 'unavailable';
+    return new ContrastError(code, `${what}: Kubernetes API ${status ?? 'unreachable'}`, { cause });
+  }
+
+  #body(
+    name: string,
+    segment: string,
+    key: string,
+    bytes: Uint8Array,
+    resourceVersion?: string,
+  ): V1ConfigMap {
+    return {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        namespace: this.namespace,
+        labels: {
+          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+          [STORE_LABEL]: this.prefix,
+          [KEY_KIND_LABEL]: segment,
+        },
+        ...(this.#owner ? { ownerReferences: [this.#owner] } : {}),
+        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      },
+      binaryData: { [key]: Buffer.from(bytes).toString('base64') },
+    };
+  }
+
+  async #read(name: string): Promise<V1ConfigMap | null> {
+    try {
+      return await this.#api.readNamespacedConfigMap({ name, namespace: this.namespace });
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw this.#unavailable(`cannot read ConfigMap ${name}`, error);
+    }
+  }
+
+  async putBlob(kind: BlobKind, bytes: Uint8Array): Promise<string> {
+    this.#check();
+    assertKind(kind);
+    assertBytes(bytes, 'bytes');
+    const hash = sha256Hex(bytes);
+    const name = this.blobName(kind, hash);
+    const segment = KIND_SEGMENT[kind];
+    try {
+      await this.#api.createNamespacedConfigMap({
+        namespace: this.namespace,
+        body: this.#body(name, segment, hash, bytes),
+      });
+      return hash;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 422 || status === 413) {
+        throw new ContrastError('invalid-argument', `the ${kind} is too large for a ConfigMap`, {
+          field: 'bytes',
+          cause: error,
+        });
+      }
+      if (status !== 409) throw this.#unavailable(`cannot create ConfigMap ${name}`, error);
+    }
+    // It exists (another replica, or an earlier attempt): fine if intact, else repair it.
+    const existing = await this.#read(name);
+    if (existing !== null) {
+      try {
+        checkBlob(kind, hash, decodeBase64(existing.binaryData?.[hash], `${kind}/${hash}`));
+        return hash;
+      } catch {
+        this.#logger.warn('replacing a corrupted blob', { kind, hash });
+      }
+    }
+    try {
+      if (existing === null) {
+        await this.#api.createNamespacedConfigMap({
+          namespace: this.namespace,
+          body: this.#body(name, segment, hash, bytes),
+        });
+      } else {
+        await this.#api.replaceNamespacedConfigMap({
+          name,
+          namespace: this.namespace,
+          body: this.#body(name, segment, hash, bytes, existing.metadata?.resourceVersion),
+        });
+      }
+    } catch (error) {
+      // A concurrent writer repaired or created it with the same content: check once more.
+      if (statusOf(error) === 409) {
+        await this.getBlob(kind, hash);
+        return hash;
+      }
+      throw this.#unavailable(`cannot write ConfigMap ${name}`, error);
+    }
+    return hash;
+  }
+
+  async getBlob(kind: BlobKind, hash: string): Promise<Uint8Array> {
+    this.#check();
+    assertKind(kind);
+    assertHash(hash, 'hash');
+    const cm = await this.#read(this.blobName(kind, hash));
+    if (cm === null) {
+      throw new ContrastError('not-found', `no ${kind} with hash ${hash}`, { field: `${kind}/${hash}` });
+    }
+    return checkBlob(kind, hash, decodeBase64(cm.binaryData?.[hash], `${kind}/${hash}`));
+  }
+
+  async hasBlob(kind: BlobKind, hash: string): Promise<boolean> {
+    this.#check();
+    assertKind(kind);
+    assertHash(hash, 'hash');
+    return (await this.#read(this.blobName(kind, hash))) !== null;
+  }
+
+  #parseLatest(cm: V1ConfigMap): VersionedLatest {
+    const field = `ConfigMap ${this.latestName}`;
+    const version = cm.metadata?.resourceVersion;
+    if (!version) {
+      throw new ContrastError('validation-failed', 'the latest pointer has no resourceVersion', { field });
+    }
+    const bytes = decodeBase64(cm.binaryData?.[LATEST_KEY], `${field}.binaryData.${LATEST_KEY}`);
+    return { value: decodeSignedLatest(bytes, field), version };
+  }
+
+  async getLatest(): Promise<VersionedLatest | null> {
+    this.#check();
+    const cm = await this.#read(this.latestName);
+    return cm === null ? null : this.#parseLatest(cm);
+  }
+
+  async setLatest(value: SignedLatest, expectedVersion: string | null): Promise<string> {
+    this.#check();
+    assertSignedLatest(value);
+    if (expectedVersion !== null && (typeof expectedVersion !== 'string' || expectedVersion === '')) {
+      throw new ContrastError('invalid-argument', 'not a version of this store', {
+        field: 'expectedVersion',
+      });
+    }
+    const name = this.latestName;
+    const bytes = encodeSignedLatest(value);
+    let written: V1ConfigMap;
+    try {
+      written =
+        expectedVersion === null
+          ? await this.#api.createNamespacedConfigMap({
+              namespace: this.namespace,
+              body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
+            })
+          : await this.#api.replaceNamespacedConfigMap({
+              name,
+              namespace: this.namespace,
+              body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
+            });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 409 || status === 404) {
+        throw new ContrastError(
+          'conflict',
+          expectedVersion === null
+            ? 'the latest pointer already exists'
+            : `the latest pointer is no longer at version ${expectedVersion}`,
+          { field: 'expectedVersion', cause: error },
+        );
+      }
+      throw this.#unavailable('cannot write the latest pointer', error);
+    }
+    const version = written.metadata?.resourceVersion;
+    if (!version) throw new ContrastError('internal', 'the API server returned no resourceVersion');
+    this.#logger.debug('moved the latest pointer', { version, transitionHash: value.transitionHash });
+    return version;
+  }
+
+  /**
+   * Watches the pointer ConfigMap (field selector on its name). Each (re)connection starts
+   * without a resourceVersion, so the API server first sends the current object: nothing is
+   * missed across reconnects, and repeated versions are suppressed.
+   */
+  async watchLatest(onChange: LatestListener, signal: AbortSignal): Promise<void> {
+    this.#check();
+    if (signal.aborted) return;
+    const watch = new Watch(this.#kc);
+    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/configmaps`;
+    let last: string | null | undefined;
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let delay = this.#retryMs;
+    let stopped = false;
+
+    const deliver = (latest: VersionedLatest | null) => {
+      const version = latest?.version ?? null;
+      if (stopped || version === last) return;
+      last = version;
+      onChange(latest);
+    };
+    const stop = () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      controller?.abort();
+      this.#closers.delete(stop);
+    };
+    this.#closers.add(stop);
+    signal.addEventListener('abort', stop, { once: true });
+
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      let established = false;
+      const reconnect = (err: unknown) => {
+        if (stopped) return;
+        if (err) this.#logger.debug('watch ended; reconnecting', { error: String(err), delayMs: delay });
+        timer = setTimeout(() => void connect(), delay);
+        timer.unref();
+        delay = Math.min(delay * 2, 30_000);
+      };
+      // The state before the stream: a deletion during a disconnect is seen here.
+      try {
+        deliver(await this.getLatest());
+      } catch (error) {
+        this.#logger.warn('watch: cannot read the latest pointer', { error: String(error) });
+        reconnect(error);
+        return;
+      }
+      controller = await watch.watch(
+        path,
+        { fieldSelector: `metadata.name=${this.latestName}`, allowWatchBookmarks: false },
+        (phase, obj) => {
+          if (!established) {
+            established = true;
+            delay = this.#retryMs;
+          }
+          if (phase === 'DELETED') return deliver(null);
+          if (phase !== 'ADDED' && phase !== 'MODIFIED') {
+            if (phase === 'ERROR') this.#logger.debug('watch error event', { status: obj?.code });
+            return;
+          }
+          try {
+            deliver(this.#parseLatest(obj as V1ConfigMap));
+          } catch (error) {
+            this.#logger.warn('watch: malformed latest pointer', { error: String(error) });
+          }
+        },
+        reconnect,
+      );
+      if (stopped) controller.abort();
+    };
+    await connect();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const stop of [...this.#closers]) stop();
+  }
+}

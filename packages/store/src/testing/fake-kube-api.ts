@@ -1,0 +1,646 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isDnsSubdomain } from '@contrast-cc/core';
+import { KubeConfig } from '@kubernetes/client-node';
+
+/** A ConfigMap as the fake keeps it (plain JSON, as on the wire). @public */
+export interface FakeConfigMap {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    creationTimestamp: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+    [key: string]: unknown;
+  };
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  immutable?: boolean;
+}
+
+/** One request as the fake saw it. @public */
+export interface FakeRequestRecord {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  status: number;
+}
+
+/** @public */
+export interface FakeKubeApiOptions {
+  /** Loopback address to bind: `127.0.0.1` (default) or `::1`. */
+  host?: '127.0.0.1' | '::1';
+  /** How many past events a watch with a resourceVersion can resume from. Default 1000. */
+  eventHistory?: number;
+}
+
+/** Fault injection: the next `count` requests matching `method` (any when absent) fail. @public */
+export interface FakeFailure {
+  count: number;
+  status: number;
+  method?: string;
+}
+
+/**
+ * A loopback fake of the Kubernetes ConfigMap REST endpoints (core/v1): get, list, create,
+ * replace, delete and watch, with cluster-wide increasing resourceVersions, 409 Conflict on a stale
+ * resourceVersion, 409 AlreadyExists, 404 NotFound, 422 Invalid (names, keys, the 1 MiB size
+ * limit, immutable ConfigMaps), label and field selectors, and watch streams (newline-delimited
+ * JSON events, resumable from a resourceVersion within the kept event history, 410 Gone beyond).
+ * @public
+ */
+export interface FakeKubeApiServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** A KubeConfig whose current context points at this server. */
+  kubeConfig(): KubeConfig;
+  /** A deep copy of a stored ConfigMap. */
+  get(namespace: string, name: string): FakeConfigMap | undefined;
+  /** Names of the stored ConfigMaps of a namespace, sorted. */
+  names(namespace: string): string[];
+  /**
+   * Changes a stored ConfigMap behind the clients' backs (like `kubectl edit`): bumps its
+   * resourceVersion and notifies watches.
+   */
+  edit(namespace: string, name: string, mutate: (cm: FakeConfigMap) => void): void;
+  /** Fails the next matching requests with `status`. */
+  failNext(failure: FakeFailure): void;
+  /** Ends every open watch stream (as an API server restart or timeout would). */
+  dropWatches(): void;
+  /** Number of open watch streams. */
+  readonly openWatches: number;
+  /** Every request served, in order. */
+  readonly requests: readonly FakeRequestRecord[];
+  close(): Promise<void>;
+}
+
+const MAX_CONFIGMAP_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
+const KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+const isBase64 = (v: string) => v.length % 4 === 0 && BASE64_CHARS.test(v);
+const COLLECTION = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?configmaps(?:\/([^/]+))?$/;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function statusBody(status: number, reason: string, message: string, details?: Record<string, unknown>) {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code: status,
+  };
+}
+
+type Requirement =
+  | { op: 'exists' | 'notexists'; key: string }
+  | { op: 'in' | 'notin'; key: string; values: string[] };
+
+/** Parses a label selector (equality- and set-based). */
+export function parseLabelSelector(text: string): Requirement[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur.trim() !== '' || parts.length > 0) parts.push(cur);
+  const out: Requirement[] = [];
+  for (const raw of parts) {
+    const p = raw.trim();
+    const not = p.match(/^!\s*([\w./-]+)$/);
+    const eq = p.match(/^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/);
+    const set = p.match(/^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/);
+    const exists = p.match(/^([\w./-]+)$/);
+    if (not) out.push({ op: 'notexists', key: not[1]! });
+    else if (eq) out.push({ op: eq[2] === '!=' ? 'notin' : 'in', key: eq[1]!, values: [eq[3]!] });
+    else if (set) {
+      const values = set[3]!.split(',').map((v) => v.trim());
+      out.push({ op: set[2] as 'in' | 'notin', key: set[1]!, values });
+    } else if (exists) out.push({ op: 'exists', key: exists[1]! });
+    else throw new HttpError(400, 'BadRequest', `unable to parse requirement: ${JSON.stringify(p)}`);
+  }
+  return out;
+}
+
+function matchesLabels(reqs: Requirement[], labels: Record<string, string> = {}): boolean {
+  return reqs.every((r) => {
+    const has = Object.hasOwn(labels, r.key);
+    switch (r.op) {
+      case 'exists':
+        return has;
+      case 'notexists':
+        return !has;
+      case 'in':
+        return has && r.values.includes(labels[r.key]!);
+      case 'notin':
+        return !has || !r.values.includes(labels[r.key]!);
+    }
+    return false;
+  });
+}
+
+type FieldReq = { field: 'metadata.name' | 'metadata.namespace'; value: string; negate: boolean };
+
+function parseFieldSelector(text: string): FieldReq[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((raw) => {
+    const m = raw.trim().match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
+    if (!m) throw new HttpError(400, 'BadRequest', `invalid field selector: ${JSON.stringify(raw)}`);
+    if (m[1] !== 'metadata.name' && m[1] !== 'metadata.namespace') {
+      throw new HttpError(400, 'BadRequest', `field label not supported: ${m[1]}`);
+    }
+    return { field: m[1], value: m[3]!, negate: m[2] === '!=' };
+  });
+}
+
+function matchesFields(reqs: FieldReq[], cm: FakeConfigMap): boolean {
+  return reqs.every((r) => {
+    const actual = r.field === 'metadata.name' ? cm.metadata.name : cm.metadata.namespace;
+    return (actual === r.value) !== r.negate;
+  });
+}
+
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+interface Watcher {
+  namespace: string | undefined;
+  labels: Requirement[];
+  fields: FieldReq[];
+  res: ServerResponse;
+}
+
+interface StoredEvent {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: FakeConfigMap;
+  previous: FakeConfigMap | undefined;
+}
+
+/** Starts the fake on a loopback port. @public */
+export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): Promise<FakeKubeApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const keep = options.eventHistory ?? 1000;
+  const objects = new Map<string, FakeConfigMap>();
+  const events: StoredEvent[] = [];
+  const watchers = new Set<Watcher>();
+  const requests: FakeRequestRecord[] = [];
+  const failures: FakeFailure[] = [];
+  let rv = 1000;
+
+  const keyOf = (ns: string, name: string) => `${ns}/${name}`;
+
+  const send = (w: Watcher, type: string, object: unknown) => {
+    w.res.write(`${JSON.stringify({ type, object })}\n`);
+  };
+
+  const emit = (type: StoredEvent['type'], object: FakeConfigMap, previous?: FakeConfigMap) => {
+    const ev: StoredEvent = {
+      rv: Number(object.metadata.resourceVersion),
+      type,
+      object: copy(object),
+      previous,
+    };
+    events.push(ev);
+    if (events.length > keep) events.shift();
+    for (const w of watchers) dispatch(w, ev);
+  };
+
+  const visible = (w: Watcher, cm: FakeConfigMap | undefined) =>
+    cm !== undefined &&
+    (w.namespace === undefined || cm.metadata.namespace === w.namespace) &&
+    matchesLabels(w.labels, cm.metadata.labels) &&
+    matchesFields(w.fields, cm);
+
+  const dispatch = (w: Watcher, ev: StoredEvent) => {
+    const now = visible(w, ev.object);
+    const before = ev.type === 'ADDED' ? false : visible(w, ev.previous ?? ev.object);
+    const obj = { kind: 'ConfigMap', apiVersion: 'v1', ...ev.object };
+    if (ev.type === 'DELETED') {
+      if (before) send(w, 'DELETED', obj);
+    } else if (now && !before) send(w, 'ADDED', obj);
+    else if (now && before) send(w, 'MODIFIED', obj);
+    else if (!now && before) send(w, 'DELETED', obj);
+  };
+
+  const validate = (cm: FakeConfigMap) => {
+    const name = cm.metadata.name;
+    const invalid = (msg: string) => new HttpError(422, 'Invalid', `ConfigMap "${name}" is invalid: ${msg}`);
+    if (!isDnsSubdomain(name)) throw invalid(`metadata.name: Invalid value: "${name}"`);
+    let size = 0;
+    for (const [field, map] of [
+      ['data', cm.data],
+      ['binaryData', cm.binaryData],
+    ] as const) {
+      if (map === undefined || map === null) continue;
+      if (typeof map !== 'object') throw invalid(`${field}: must be an object`);
+      for (const [k, v] of Object.entries(map)) {
+        if (!KEY.test(k) || k.length > 253) throw invalid(`${field}[${k}]: Invalid value: "${k}"`);
+        if (typeof v !== 'string') throw invalid(`${field}[${k}]: must be a string`);
+        if (field === 'binaryData') {
+          if (!isBase64(v)) throw invalid(`${field}[${k}]: illegal base64 data`);
+          size += k.length + Buffer.from(v, 'base64').length;
+        } else {
+          if (cm.binaryData && Object.hasOwn(cm.binaryData, k)) {
+            throw invalid(`data[${k}]: Invalid value: "${k}": duplicate of key present in binaryData`);
+          }
+          size += k.length + Buffer.byteLength(v);
+        }
+      }
+    }
+    if (size > MAX_CONFIGMAP_BYTES)
+      throw invalid(`[]: Too long: must have at most ${MAX_CONFIGMAP_BYTES} bytes`);
+  };
+
+  const readBody = async (req: IncomingMessage): Promise<FakeConfigMap> => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of req) {
+      n += (chunk as Buffer).length;
+      if (n > MAX_BODY_BYTES) throw new HttpError(413, 'RequestEntityTooLarge', 'request entity too large');
+      chunks.push(chunk as Buffer);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'BadRequest', 'the body is not valid JSON');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'BadRequest', 'the body must be a JSON object');
+    }
+    const cm = body as FakeConfigMap;
+    if (cm.kind !== undefined && cm.kind !== 'ConfigMap') {
+      throw new HttpError(400, 'BadRequest', `expected kind ConfigMap, got ${String(cm.kind)}`);
+    }
+    if (typeof cm.metadata !== 'object' || cm.metadata === null) {
+      throw new HttpError(422, 'Invalid', 'ConfigMap is invalid: metadata: Required value');
+    }
+    return cm;
+  };
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  const startWatch = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    namespace: string | undefined,
+    query: URLSearchParams,
+  ) => {
+    const w: Watcher = {
+      namespace,
+      labels: parseLabelSelector(query.get('labelSelector') ?? ''),
+      fields: parseFieldSelector(query.get('fieldSelector') ?? ''),
+      res,
+    };
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const from = query.get('resourceVersion');
+    if (from && from !== '0') {
+      const since = Number(from);
+      const oldest = events[0]?.rv;
+      if (!Number.isInteger(since) || (oldest !== undefined && since < oldest - 1)) {
+        send(w, 'ERROR', statusBody(410, 'Expired', `too old resource version: ${from} (${rv})`));
+        res.end();
+        return;
+      }
+      for (const ev of events) if (ev.rv > since) dispatch(w, ev);
+    } else {
+      const current = [...objects.values()].filter((cm) => visible(w, cm));
+      current.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      for (const cm of current) send(w, 'ADDED', { kind: 'ConfigMap', apiVersion: 'v1', ...copy(cm) });
+    }
+    watchers.add(w);
+    const timeout = Number(query.get('timeoutSeconds') ?? '0');
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    const done = () => {
+      watchers.delete(w);
+      if (timer) clearTimeout(timer);
+    };
+    res.on('close', done);
+    req.on('close', done);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = req.method ?? 'GET';
+    const failure = failures.find((f) => f.count > 0 && (f.method === undefined || f.method === method));
+    if (failure) {
+      failure.count--;
+      json(res, failure.status, statusBody(failure.status, 'InternalError', 'injected failure'));
+      return failure.status;
+    }
+    const m = url.pathname.match(COLLECTION);
+    if (!m) throw new HttpError(404, 'NotFound', `the server could not find the requested resource`);
+    const namespace = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
+    const name = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+    const query = url.searchParams;
+
+    if (name === undefined && method === 'GET') {
+      const w = query.get('watch');
+      if (w === 'true' || w === '1') {
+        startWatch(req, res, namespace, query);
+        return 200;
+      }
+      const labels = parseLabelSelector(query.get('labelSelector') ?? '');
+      const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
+      const items = [...objects.values()]
+        .filter(
+          (cm) =>
+            (namespace === undefined || cm.metadata.namespace === namespace) &&
+            matchesLabels(labels, cm.metadata.labels) &&
+            matchesFields(fields, cm),
+        )
+        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+        .map(copy);
+      json(res, 200, {
+        kind: 'ConfigMapList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(rv) },
+        items,
+      });
+      return 200;
+    }
+    if (namespace === undefined)
+      throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method');
+
+    if (name === undefined && method === 'POST') {
+      const cm = await readBody(req);
+      if (cm.metadata.namespace !== undefined && cm.metadata.namespace !== namespace) {
+        throw new HttpError(
+          400,
+          'BadRequest',
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
+      }
+      if (typeof cm.metadata.name !== 'string' || cm.metadata.name === '') {
+        throw new HttpError(
+          422,
+          'Invalid',
+          'ConfigMap is invalid: metadata.name: Required value: name or generateName is required',
+        );
+      }
+      if (cm.metadata.resourceVersion) {
+        throw new HttpError(
+          500,
+          'InternalError',
+          'resourceVersion should not be set on objects to be created',
+        );
+      }
+      validate(cm);
+      const key = keyOf(namespace, cm.metadata.name);
+      if (objects.has(key)) {
+        throw new HttpError(409, 'AlreadyExists', `configmaps "${cm.metadata.name}" already exists`);
+      }
+      rv++;
+      const stored: FakeConfigMap = {
+        ...copy(cm),
+        metadata: {
+          ...copy(cm.metadata),
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: String(rv),
+          creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      };
+      delete stored.apiVersion;
+      delete stored.kind;
+      objects.set(key, stored);
+      emit('ADDED', stored);
+      json(res, 201, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(stored) });
+      return 201;
+    }
+    if (name === undefined)
+      throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method');
+
+    const key = keyOf(namespace, name);
+    const current = objects.get(key);
+    const notFound = () => new HttpError(404, 'NotFound', `configmaps "${name}" not found`);
+
+    if (method === 'GET') {
+      if (!current) throw notFound();
+      json(res, 200, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(current) });
+      return 200;
+    }
+    if (method === 'PUT') {
+      const cm = await readBody(req);
+      if (cm.metadata.name !== name) {
+        throw new HttpError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
+      }
+      if (cm.metadata.namespace !== undefined && cm.metadata.namespace !== namespace) {
+        throw new HttpError(
+          400,
+          'BadRequest',
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
+      }
+      if (!current) throw notFound();
+      const expected = cm.metadata.resourceVersion;
+      if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) {
+        throw new HttpError(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on configmaps "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
+      }
+      validate(cm);
+      if (current.immutable === true) {
+        const same =
+          JSON.stringify(cm.data ?? {}) === JSON.stringify(current.data ?? {}) &&
+          JSON.stringify(cm.binaryData ?? {}) === JSON.stringify(current.binaryData ?? {});
+        if (!same || cm.immutable !== true) {
+          throw new HttpError(
+            422,
+            'Invalid',
+            `ConfigMap "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`,
+          );
+        }
+      }
+      rv++;
+      const stored: FakeConfigMap = {
+        ...copy(cm),
+        metadata: {
+          ...copy(cm.metadata),
+          namespace,
+          uid: current.metadata.uid,
+          creationTimestamp: current.metadata.creationTimestamp,
+          resourceVersion: String(rv),
+        },
+      };
+      delete stored.apiVersion;
+      delete stored.kind;
+      objects.set(key, stored);
+      emit('MODIFIED', stored, current);
+      json(res, 200, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(stored) });
+      return 200;
+    }
+    if (method === 'DELETE') {
+      if (!current) throw notFound();
+      let pre: { resourceVersion?: string; uid?: string } | undefined;
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      if (chunks.length > 0) {
+        try {
+          pre = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { preconditions?: typeof pre })
+            .preconditions;
+        } catch {
+          throw new HttpError(400, 'BadRequest', 'the body is not valid JSON');
+        }
+      }
+      if (
+        (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) ||
+        (pre?.uid && pre.uid !== current.metadata.uid)
+      ) {
+        throw new HttpError(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on configmaps "${name}": precondition failed`,
+        );
+      }
+      objects.delete(key);
+      rv++;
+      const gone = { ...copy(current), metadata: { ...copy(current.metadata), resourceVersion: String(rv) } };
+      emit('DELETED', gone, current);
+      json(res, 200, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, kind: 'configmaps', uid: current.metadata.uid },
+      });
+      return 200;
+    }
+    throw new HttpError(
+      405,
+      'MethodNotAllowed',
+      'the server does not allow this method on the requested resource',
+    );
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const record: FakeRequestRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      status: 0,
+    };
+    requests.push(record);
+    handle(req, res).then(
+      (status) => {
+        record.status = status;
+      },
+      (error: unknown) => {
+        const e =
+          error instanceof HttpError
+            ? error
+            : new HttpError(500, 'InternalError', `internal error: ${String(error)}`);
+        record.status = e.status;
+        if (res.headersSent) {
+          res.end();
+          return;
+        }
+        const details = url.pathname.match(COLLECTION)?.[2];
+        json(
+          res,
+          e.status,
+          statusBody(
+            e.status,
+            e.reason,
+            e.message,
+            details ? { name: details, kind: 'configmaps' } : undefined,
+          ),
+        );
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = host === '::1' ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    kubeConfig() {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+        users: [{ name: 'fake', token: 'fake-token' }],
+        contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace: 'default' }],
+        currentContext: 'fake',
+      });
+      return kc;
+    },
+    get(namespace, name) {
+      const cm = objects.get(keyOf(namespace, name));
+      return cm === undefined ? undefined : copy(cm);
+    },
+    names(namespace) {
+      return [...objects.values()]
+        .filter((cm) => cm.metadata.namespace === namespace)
+        .map((cm) => cm.metadata.name)
+        .sort();
+    },
+    edit(namespace, name, mutate) {
+      const key = keyOf(namespace, name);
+      const current = objects.get(key);
+      if (!current) throw new Error(`no ConfigMap ${key}`);
+      const next = copy(current);
+      mutate(next);
+      rv++;
+      next.metadata.resourceVersion = String(rv);
+      objects.set(key, next);
+      emit('MODIFIED', next, current);
+    },
+    failNext(failure) {
+      failures.push({ ...failure });
+    },
+    dropWatches() {
+      for (const w of [...watchers]) {
+        watchers.delete(w);
+        w.res.end();
+      }
+    },
+    get openWatches() {
+      return watchers.size;
+    },
+    requests,
+    async close() {
+      for (const w of watchers) w.res.destroy();
+      watchers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
