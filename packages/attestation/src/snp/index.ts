@@ -38,6 +38,15 @@ export {
 } from './report.js';
 export { AMD_ROOTS, type AmdProductRoots } from './roots.js';
 export {
+  certificateSerial,
+  createSimulatedSnpChain,
+  createSimulatedSnpIssuer,
+  type SimulatedSnpChain,
+  type SimulatedSnpIssuer,
+  type SimulatedSnpOptions,
+  type SimulatedTcb,
+} from './simulator.js';
+export {
   SNP_EVIDENCE_KIND,
   type SnpClaimDetails,
   type SnpClaims,
