@@ -20,10 +20,12 @@ describe('the Platform contract at the type level', () => {
     const { runtime: _runtime, ...withoutRuntime } = base;
     // @ts-expect-error a platform without runtime does not compile
     const noRuntime: PlatformSpec = withoutRuntime;
+    const magic = { ...base.attestation, policyBinding: 'magic' as const };
     // @ts-expect-error an unknown policy binding does not compile
-    const badBinding: PlatformSpec = { ...base, attestation: { ...base.attestation, policyBinding: 'magic' } };
+    const badBinding: PlatformSpec = { ...base, attestation: magic };
+    const sgx = { ...base.attestation, tee: 'sgx' as const };
     // @ts-expect-error a TEE family outside snp/tdx does not compile
-    const badTee: PlatformSpec = { ...base, attestation: { ...base.attestation, tee: 'sgx' } };
+    const badTee: PlatformSpec = { ...base, attestation: sgx };
     expectTypeOf([noVerifier, noRuntime, badBinding, badTee]).toBeArray();
   });
 
