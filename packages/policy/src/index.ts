@@ -15,6 +15,22 @@ export {
 } from './assemble.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
 export { applyJsonPatch, type JsonPatchOp } from './json-patch.js';
+// Kubernetes resource pipeline (issue #6): read YAML, find workloads, inject, rewrite, manifest.
+export { ResourceInputError, type ResourceProblem } from './kube/errors.js';
+export { collectYamlFiles, loadResourceFiles, parseResourceText, type ResourceFile } from './kube/files.js';
+export { ANNOTATIONS as CONTRAST_ANNOTATIONS, type InjectedImages } from './kube/inject.js';
+export { type AssembledManifest, type AssembleManifestOptions, assembleManifest } from './kube/manifest.js';
+export {
+  defaultWorkloadSecretId,
+  type PatchedFile,
+  type PatchedWorkload,
+  type PatchResourcesOptions,
+  type PatchResult,
+  type PolicyGenerator,
+  patchResources,
+} from './kube/pipeline.js';
+export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './kube/workloads.js';
+export { type FileWrite, joinResourceFiles, writeFilesAtomic } from './kube/write.js';
 export { DEFAULT_SETTINGS } from './rules/default-settings.js';
 export { RULES_REGO } from './rules/rules.js';
 export { applySettingsDropIns, loadPolicySettings, type PolicySettings } from './settings.js';

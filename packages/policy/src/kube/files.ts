@@ -1,0 +1,124 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type Document, parseAllDocuments } from 'yaml';
+import { ResourceInputError, type ResourceProblem } from './errors.js';
+
+/** One input file: its text and its YAML documents (comments and order kept). */
+export interface ResourceFile {
+  /** The path as given or found (relative to the working directory when given relatively). */
+  path: string;
+  /** The absolute path, for reading and writing. */
+  absolutePath: string;
+  text: string;
+  documents: Document.Parsed[];
+}
+
+const YAML_EXT = /\.ya?ml$/i;
+
+/**
+ * Expands files and directories (recursively, `.yml`/`.yaml` only, sorted) into file paths.
+ * A file named explicitly is taken whatever its extension.
+ */
+export async function collectYamlFiles(paths: readonly string[], cwd: string): Promise<string[]> {
+  const out: string[] = [];
+  const problems: ResourceProblem[] = [];
+  async function walk(rel: string, abs: string): Promise<void> {
+    const entries = await readdir(abs, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const childRel = path.join(rel, e.name);
+      const childAbs = path.join(abs, e.name);
+      if (e.isDirectory()) await walk(childRel, childAbs);
+      else if (e.isFile() && YAML_EXT.test(e.name)) out.push(childRel);
+    }
+  }
+  for (const p of paths) {
+    const abs = path.resolve(cwd, p);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) problems.push({ file: p, message: 'no such file or directory' });
+    else if (st.isDirectory()) await walk(p, abs);
+    else out.push(p);
+  }
+  if (problems.length > 0) throw new ResourceInputError(problems, 'not-found');
+  return [...new Set(out)];
+}
+
+/** Parses one file's YAML stream. Syntax errors become problems with line and column. */
+export function parseResourceText(file: string, text: string, absolutePath = file): ResourceFile {
+  const parsed = parseAllDocuments(text, { prettyErrors: false });
+  const documents = Array.isArray(parsed) ? parsed : [];
+  const problems: ResourceProblem[] = [];
+  documents.forEach((doc, i) => {
+    for (const err of doc.errors) {
+      const { line, col } = lineAndColumn(text, err.pos[0]);
+      const where = `line ${line}, column ${col}`;
+      problems.push({
+        file,
+        field: `documents[${i}]`,
+        message: `invalid YAML at ${where}: ${firstLine(err.message)}`,
+      });
+    }
+  });
+  if (problems.length > 0) throw new ResourceInputError(problems);
+  return { path: file, absolutePath, text, documents };
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, col: offset - before.lastIndexOf('\n') };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+/** Reads and parses every file; reports all problems of all files at once. */
+export async function loadResourceFiles(paths: readonly string[], cwd: string): Promise<ResourceFile[]> {
+  const files = await collectYamlFiles(paths, cwd);
+  const out: ResourceFile[] = [];
+  const problems: ResourceProblem[] = [];
+  for (const file of files) {
+    const abs = path.resolve(cwd, file);
+    let text: string;
+    try {
+      text = await readFile(abs, 'utf8');
+    } catch (error) {
+      problems.push({ file, message: `cannot read: ${(error as Error).message}` });
+      continue;
+    }
+    try {
+      out.push(parseResourceText(file, text, abs));
+    } catch (error) {
+      if (error instanceof ResourceInputError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new ResourceInputError(problems);
+  return out;
+}
+
+/**
+ * The file's text with the changed documents re-rendered and every other byte kept: each
+ * document owns the source from the end of the previous one to its own end (its `---`, leading
+ * comments and content).
+ */
+export function renderResourceFile(file: ResourceFile, changed: ReadonlySet<number>): string {
+  if (changed.size === 0) return file.text;
+  let out = '';
+  let prevEnd = 0;
+  file.documents.forEach((doc, i) => {
+    const end = doc.range[2];
+    if (changed.has(i)) {
+      let rendered = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+      // Keep the document's own separator when the source had one before its leading comments.
+      const original = file.text.slice(prevEnd, end);
+      if (i > 0 && !rendered.startsWith('---') && /^\s*---/.test(original)) rendered = `---\n${rendered}`;
+      out += rendered;
+    } else {
+      out += file.text.slice(prevEnd, end);
+    }
+    prevEnd = end;
+  });
+  return out + file.text.slice(prevEnd);
+}

@@ -1,0 +1,240 @@
+import { type Document, isMap, isSeq, type YAMLMap, YAMLSeq } from 'yaml';
+import { formatKubePath, type ResourceProblem } from './errors.js';
+import type { WorkloadRef } from './workloads.js';
+
+/** The annotation and label keys `generate` reads (upstream names). */
+export const ANNOTATIONS = {
+  podRole: 'contrast.edgeless.systems/pod-role',
+  skipInitializer: 'contrast.edgeless.systems/skip-initializer',
+  ingress: 'contrast.edgeless.systems/servicemesh-ingress',
+  egress: 'contrast.edgeless.systems/servicemesh-egress',
+  adminPort: 'contrast.edgeless.systems/servicemesh-admin-interface-port',
+  workloadSecretId: 'contrast.edgeless.systems/workload-secret-id',
+} as const;
+
+export const INITIALIZER_NAME = 'contrast-initializer';
+export const SERVICE_MESH_NAME = 'contrast-service-mesh';
+export const SECRETS_VOLUME = 'contrast-secrets';
+export const SECRETS_MOUNT_PATH = '/contrast';
+
+/** The images of the containers `generate` injects. */
+export interface InjectedImages {
+  initializer: string;
+  serviceMesh: string;
+}
+
+export interface InjectOptions {
+  skipInitializer: boolean;
+  skipServiceMesh: boolean;
+  /** Namespace of the Coordinator (its `coordinator-ready` Service); `default` when none was found. */
+  coordinatorNamespace: string;
+  images: InjectedImages;
+  /** The RuntimeClass name to write (the platform's hashed handler). */
+  runtimeClassName: string;
+  /** Annotations the platform adds to every pod (e.g. vCPUs). */
+  podAnnotations: Record<string, string>;
+  /** `old=new` image replacements applied to every container of the pod. */
+  imageReplacements: ReadonlyMap<string, string>;
+}
+
+/** What injection decided for one workload. */
+export interface InjectResult {
+  isCoordinator: boolean;
+  initializer: boolean;
+  serviceMesh: boolean;
+  problems: ResourceProblem[];
+}
+
+function annotationsOf(meta: unknown): Record<string, string> {
+  const a = (meta as { annotations?: Record<string, string> | null } | undefined)?.annotations;
+  return a ?? {};
+}
+
+/** Whether the pod template marks the Coordinator (annotation or label `pod-role: coordinator`). */
+export function isCoordinatorPod(podMeta: unknown): boolean {
+  const m = podMeta as {
+    annotations?: Record<string, string> | null;
+    labels?: Record<string, string> | null;
+  };
+  return (
+    m?.annotations?.[ANNOTATIONS.podRole] === 'coordinator' ||
+    m?.labels?.[ANNOTATIONS.podRole] === 'coordinator'
+  );
+}
+
+function seqAt(doc: Document, path: readonly (string | number)[]): YAMLSeq | undefined {
+  const node = doc.getIn(path, true);
+  return isSeq(node) ? node : undefined;
+}
+
+/** The seq at path, created (as an empty block sequence) when absent or null. */
+function ensureSeq(doc: Document, path: readonly (string | number)[]): YAMLSeq {
+  const existing = seqAt(doc, path);
+  if (existing) return existing;
+  const seq = new YAMLSeq();
+  doc.setIn(path, seq);
+  return seq;
+}
+
+/** Sets one annotation, creating `metadata`/`annotations` (or replacing a null one) as needed. */
+export function setAnnotation(
+  doc: Document,
+  metaPath: readonly (string | number)[],
+  key: string,
+  value: string,
+): void {
+  const path = [...metaPath, 'annotations'];
+  if (!isMap(doc.getIn(path, true))) doc.setIn(path, doc.createNode({}));
+  (doc.getIn(path, true) as YAMLMap).set(key, value);
+}
+
+/** Removes one annotation if present. */
+export function deleteAnnotation(doc: Document, metaPath: readonly (string | number)[], key: string): void {
+  const node = doc.getIn([...metaPath, 'annotations'], true);
+  if (isMap(node)) node.delete(key);
+}
+
+function itemName(item: unknown): unknown {
+  return isMap(item) ? (item as YAMLMap).get('name') : undefined;
+}
+
+function removeNamed(seq: YAMLSeq, name: string): void {
+  seq.items = seq.items.filter((item) => itemName(item) !== name);
+}
+
+function hasNamed(seq: YAMLSeq | undefined, name: string): boolean {
+  return seq?.items.some((item) => itemName(item) === name) ?? false;
+}
+
+function initializerContainer(opts: InjectOptions, meshInjected: boolean): Record<string, unknown> {
+  const env: { name: string; value: string }[] = [
+    { name: 'COORDINATOR_HOST', value: `coordinator-ready.${opts.coordinatorNamespace}` },
+  ];
+  if (!meshInjected) env.push({ name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' });
+  return {
+    name: INITIALIZER_NAME,
+    image: opts.images.initializer,
+    env,
+    resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
+    securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }],
+  };
+}
+
+function serviceMeshContainer(
+  opts: InjectOptions,
+  annotations: Record<string, string>,
+): Record<string, unknown> {
+  const env = [
+    { name: 'CONTRAST_INGRESS_PROXY_CONFIG', value: annotations[ANNOTATIONS.ingress] ?? '' },
+    { name: 'CONTRAST_EGRESS_PROXY_CONFIG', value: annotations[ANNOTATIONS.egress] ?? '' },
+  ];
+  const adminPort = annotations[ANNOTATIONS.adminPort];
+  const container: Record<string, unknown> = {
+    name: SERVICE_MESH_NAME,
+    image: opts.images.serviceMesh,
+    restartPolicy: 'Always',
+    args: ['-l', 'debug'],
+    env,
+  };
+  if (adminPort !== undefined) {
+    env.push({ name: 'CONTRAST_ADMIN_PORT', value: adminPort });
+    container.ports = [{ name: 'contrast-admin', containerPort: Number(adminPort) }];
+  }
+  Object.assign(container, {
+    resources: { limits: { memory: '100Mi' }, requests: { memory: '100Mi' } },
+    securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
+    startupProbe: {
+      exec: { command: ['test', '-f', '/ready'] },
+      initialDelaySeconds: 1,
+      periodSeconds: 5,
+      failureThreshold: 5,
+    },
+    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }],
+  });
+  return container;
+}
+
+/**
+ * Rewrites one workload's pod template inside its YAML document, as upstream's `patchTargets`:
+ * 1. the initializer init container first (replacing one of the same name), unless skipped by
+ *    flag or annotation, and never for the Coordinator; the `contrast-secrets` memory volume,
+ *    mounted at `/contrast` in every container and init container;
+ * 2. the service-mesh sidecar (restartable init container) right after it when an ingress or
+ *    egress annotation exists (an empty egress value is an error);
+ * 3. image replacements, the platform's RuntimeClass name and pod annotations.
+ * Comments and the order of untouched keys are kept.
+ */
+export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOptions): InjectResult {
+  const problems: ResourceProblem[] = [];
+  const metaPath = [...w.podPath, 'metadata'];
+  const specPath = [...w.podPath, 'spec'];
+  const podMeta = (doc.getIn(metaPath, false) as YAMLMap | undefined) ?? undefined;
+  const metaJs = isMap(podMeta) ? podMeta.toJSON() : podMeta;
+  const annotations = annotationsOf(metaJs);
+  const isCoordinator = isCoordinatorPod(metaJs);
+  const field = (rest: readonly PropertyKey[]) => formatKubePath(['documents', w.documentIndex, ...rest]);
+
+  const wantsMesh =
+    annotations[ANNOTATIONS.ingress] !== undefined || annotations[ANNOTATIONS.egress] !== undefined;
+  if (annotations[ANNOTATIONS.egress] === '') {
+    problems.push({
+      file: w.file.path,
+      field: field([...metaPath, 'annotations', ANNOTATIONS.egress]),
+      message: 'must not be empty (remove it, or list egress rules)',
+    });
+  }
+  const adminPort = annotations[ANNOTATIONS.adminPort];
+  if (adminPort !== undefined && !/^[1-9][0-9]{0,4}$/.test(adminPort)) {
+    problems.push({
+      file: w.file.path,
+      field: field([...metaPath, 'annotations', ANNOTATIONS.adminPort]),
+      message: 'must be a port number',
+    });
+  }
+  const meshInjected = !isCoordinator && !opts.skipServiceMesh && wantsMesh;
+  const initializerInjected =
+    !isCoordinator && !opts.skipInitializer && annotations[ANNOTATIONS.skipInitializer] !== 'true';
+  if (problems.length > 0) return { isCoordinator, initializer: false, serviceMesh: false, problems };
+
+  if (initializerInjected || meshInjected) {
+    const inits = ensureSeq(doc, [...specPath, 'initContainers']);
+    removeNamed(inits, INITIALIZER_NAME);
+    removeNamed(inits, SERVICE_MESH_NAME);
+    const injected = [];
+    if (initializerInjected) injected.push(doc.createNode(initializerContainer(opts, meshInjected)));
+    if (meshInjected) injected.push(doc.createNode(serviceMeshContainer(opts, annotations)));
+    inits.items.unshift(...injected);
+
+    const volumes = ensureSeq(doc, [...specPath, 'volumes']);
+    if (!hasNamed(volumes, SECRETS_VOLUME)) {
+      volumes.items.push(doc.createNode({ name: SECRETS_VOLUME, emptyDir: { medium: 'Memory' } }));
+    }
+    for (const list of ['initContainers', 'containers'] as const) {
+      const seq = seqAt(doc, [...specPath, list]);
+      seq?.items.forEach((_, i) => {
+        const mountsPath = [...specPath, list, i, 'volumeMounts'];
+        if (hasNamed(seqAt(doc, mountsPath), SECRETS_VOLUME)) return;
+        ensureSeq(doc, mountsPath).items.push(
+          doc.createNode({ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }),
+        );
+      });
+    }
+  }
+
+  if (opts.imageReplacements.size > 0) {
+    for (const list of ['initContainers', 'containers'] as const) {
+      seqAt(doc, [...specPath, list])?.items.forEach((_, i) => {
+        const image = doc.getIn([...specPath, list, i, 'image']);
+        const replacement = typeof image === 'string' ? opts.imageReplacements.get(image) : undefined;
+        if (replacement !== undefined) doc.setIn([...specPath, list, i, 'image'], replacement);
+      });
+    }
+  }
+
+  doc.setIn([...specPath, 'runtimeClassName'], opts.runtimeClassName);
+  for (const [key, value] of Object.entries(opts.podAnnotations)) {
+    setAnnotation(doc, metaPath, key, value);
+  }
+  return { isCoordinator, initializer: initializerInjected, serviceMesh: meshInjected, problems };
+}
