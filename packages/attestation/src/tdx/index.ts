@@ -27,6 +27,12 @@ export {
 export { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
 export type { TdxTcbEvaluation, TdxTcbStatus } from './tcb.js';
 export {
+  type CollateralRequest,
+  collateralRequestOf,
+  createTdxVerifier,
+  type TdxVerifierOptions,
+} from './verifier.js';
+export {
   createTrustAnchors,
   intelTrustAnchors,
   TDX_EVIDENCE_KIND,

@@ -1,0 +1,318 @@
+import 'reflect-metadata';
+import {
+  createHash,
+  sign as cryptoSign,
+  generateKeyPairSync,
+  KeyObject,
+  randomBytes,
+  webcrypto,
+} from 'node:crypto';
+import {
+  ContrastError,
+  concatBytes,
+  type Evidence,
+  type Issuer,
+  REPORT_DATA_LENGTH,
+} from '@contrast-cc/core';
+import * as x509 from '@peculiar/x509';
+import { DER, derEncode, derEncodeInt, derEncodeOid, derSequence } from './der.js';
+import { SGX_EXTENSIONS_OID, type SgxType } from './pck.js';
+import { INTEL_QE_VENDOR_ID, TD_REPORT_BODY_10_LENGTH } from './quote.js';
+import { createTrustAnchors, TDX_EVIDENCE_KIND, type TdxTrustAnchors } from './verify.js';
+
+const crypto = webcrypto as unknown as Crypto;
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+/** Quote body fields the simulated TD reports (defaults: zeros, SEPT_VE_DISABLE, the usual XFAM). */
+export interface SimulatedTdFields {
+  teeTcbSvn?: Uint8Array;
+  mrSeam?: Uint8Array;
+  mrSignerSeam?: Uint8Array;
+  seamAttributes?: Uint8Array;
+  tdAttributes?: Uint8Array;
+  xfam?: Uint8Array;
+  mrTd?: Uint8Array;
+  mrConfigId?: Uint8Array;
+  mrOwner?: Uint8Array;
+  mrOwnerConfig?: Uint8Array;
+  rtmrs?: Uint8Array[];
+}
+
+/** The simulated platform as its PCK certificate describes it. */
+export interface SimulatedPlatform {
+  fmspc?: Uint8Array;
+  pceId?: Uint8Array;
+  pceSvn?: number;
+  sgxTcbComponents?: number[];
+  sgxType?: SgxType;
+  piid?: Uint8Array;
+  configuration?: { dynamicPlatform: boolean; cachedKeys: boolean; smtEnabled: boolean };
+}
+
+export interface SimulatedTdxOptions {
+  td?: SimulatedTdFields;
+  platform?: SimulatedPlatform;
+  /** Validity of the generated certificates (default: one day ago .. ten years ahead). */
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/** A simulated TDX issuer: real v4 quote layout, signed by a locally generated chain. */
+export interface SimulatedTdx extends Issuer {
+  readonly kind: typeof TDX_EVIDENCE_KIND;
+  /** Trust anchors to give the verifier: the local root (claims are then `insecure`). */
+  readonly trustAnchors: TdxTrustAnchors;
+  readonly rootCertificatePem: string;
+  /** PEM chain as it appears in the quote: PCK certificate, PCK CA, root. */
+  readonly pckChainPem: string;
+  /** Serial (lower-case hex) of the PCK certificate. */
+  readonly pckSerial: string;
+  /** A raw v4 quote for this REPORT_DATA (optionally overriding TD fields). */
+  quote(reportData: Uint8Array, td?: SimulatedTdFields): Uint8Array;
+  /** A PCK CRL (DER) signed by the simulated PCK CA, revoking the given serials. */
+  createPckCrl(options?: {
+    revokedSerials?: string[];
+    thisUpdate?: Date;
+    nextUpdate?: Date;
+  }): Promise<Uint8Array>;
+}
+
+function sgxExtension(
+  p: Required<Omit<SimulatedPlatform, 'piid' | 'configuration'>> & SimulatedPlatform,
+): Uint8Array {
+  const entry = (suffix: string, value: Uint8Array) =>
+    derSequence(derEncodeOid(`${SGX_EXTENSIONS_OID}.${suffix}`), value);
+  const octets = (b: Uint8Array) => derEncode(DER.OCTET_STRING, b);
+  const cpuSvn = Uint8Array.from(p.sgxTcbComponents);
+  const tcb = derSequence(
+    ...p.sgxTcbComponents.map((svn, i) => entry(`2.${i + 1}`, derEncodeInt(svn))),
+    entry('2.17', derEncodeInt(p.pceSvn)),
+    entry('2.18', octets(cpuSvn)),
+  );
+  const bool = (b: boolean) => derEncode(DER.BOOLEAN, Uint8Array.of(b ? 0xff : 0));
+  const items = [
+    entry('1', octets(new Uint8Array(16).fill(0x5a))),
+    entry('2', tcb),
+    entry('3', octets(p.pceId)),
+    entry('4', octets(p.fmspc)),
+    entry(
+      '5',
+      derEncodeInt(['Standard', 'Scalable', 'ScalableWithIntegrity'].indexOf(p.sgxType), DER.ENUMERATED),
+    ),
+  ];
+  if (p.piid) items.push(entry('6', octets(p.piid)));
+  if (p.configuration) {
+    items.push(
+      entry(
+        '7',
+        derSequence(
+          entry('7.1', bool(p.configuration.dynamicPlatform)),
+          entry('7.2', bool(p.configuration.cachedKeys)),
+          entry('7.3', bool(p.configuration.smtEnabled)),
+        ),
+      ),
+    );
+  }
+  return derSequence(...items);
+}
+
+function u16(v: number): Uint8Array {
+  return Uint8Array.of(v & 0xff, (v >> 8) & 0xff);
+}
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+function fixed(
+  value: Uint8Array | undefined,
+  length: number,
+  field: string,
+  fallback?: Uint8Array,
+): Uint8Array {
+  const v = value ?? fallback ?? new Uint8Array(length);
+  if (v.length !== length) throw new ContrastError('invalid-argument', `must be ${length} bytes`, { field });
+  return v;
+}
+
+/** Serialises a TD report body (TDX 1.0 layout, 584 bytes). */
+function tdBody(td: SimulatedTdFields, reportData: Uint8Array): Uint8Array {
+  const rtmrs = td.rtmrs ?? [];
+  const out = concatBytes(
+    fixed(td.teeTcbSvn, 16, 'teeTcbSvn', Uint8Array.of(3, 1, 2, ...new Array(13).fill(0))),
+    fixed(td.mrSeam, 48, 'mrSeam'),
+    fixed(td.mrSignerSeam, 48, 'mrSignerSeam'),
+    fixed(td.seamAttributes, 8, 'seamAttributes'),
+    fixed(td.tdAttributes, 8, 'tdAttributes', Uint8Array.of(0, 0, 0, 0x10, 0, 0, 0, 0)),
+    fixed(td.xfam, 8, 'xfam', Uint8Array.of(0xe7, 0x02, 0x06, 0, 0, 0, 0, 0)),
+    fixed(td.mrTd, 48, 'mrTd'),
+    fixed(td.mrConfigId, 48, 'mrConfigId'),
+    fixed(td.mrOwner, 48, 'mrOwner'),
+    fixed(td.mrOwnerConfig, 48, 'mrOwnerConfig'),
+    ...[0, 1, 2, 3].map((i) => fixed(rtmrs[i], 48, `rtmrs[${i}]`)),
+    fixed(reportData, REPORT_DATA_LENGTH, 'reportData'),
+  );
+  if (out.length !== TD_REPORT_BODY_10_LENGTH) throw new ContrastError('internal', 'TD report body size');
+  return out;
+}
+
+/** The simulated Quoting Enclave's identity fields (fixed values, not Intel's). */
+export const SIMULATED_QE = {
+  mrSigner: new Uint8Array(32).fill(0x51),
+  mrEnclave: new Uint8Array(32).fill(0x52),
+  isvProdId: 2,
+  isvSvn: 4,
+  attributes: Uint8Array.of(0x11, ...new Array(15).fill(0)),
+};
+
+/**
+ * A TDX issuer for machines without TDX: it generates a root CA, a PCK CA and a PCK certificate
+ * carrying Intel's SGX extensions, a QE report signed by the PCK key that binds a fresh
+ * attestation key, and quotes in the real v4 layout signed by that key — so the real verifier
+ * runs unchanged when told to trust the local root (and marks the claims insecure).
+ */
+export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}): Promise<SimulatedTdx> {
+  const notBefore = options.notBefore ?? new Date(Date.now() - 86_400_000);
+  const notAfter = options.notAfter ?? new Date(Date.now() + 10 * 365 * 86_400_000);
+  const gen = () => crypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  const [rootKeys, caKeys, pckKeys] = await Promise.all([gen(), gen(), gen()]);
+  const serial = () => `01${randomBytes(15).toString('hex')}`;
+  const rootName = 'CN=Contrast Simulated SGX Root CA, O=Contrast Simulator';
+  const caName = 'CN=Contrast Simulated SGX PCK Platform CA, O=Contrast Simulator';
+  const root = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: serial(),
+      name: rootName,
+      notBefore,
+      notAfter,
+      keys: rootKeys,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 1, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
+    },
+    crypto,
+  );
+  const ca = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: serial(),
+      subject: caName,
+      issuer: root.subject,
+      notBefore,
+      notAfter,
+      publicKey: caKeys.publicKey,
+      signingKey: rootKeys.privateKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
+    },
+    crypto,
+  );
+  const p = options.platform ?? {};
+  const platform = {
+    ...p,
+    fmspc: p.fmspc ?? Uint8Array.of(0x90, 0xc0, 0x6f, 0, 0, 0),
+    pceId: p.pceId ?? Uint8Array.of(0, 0),
+    pceSvn: p.pceSvn ?? 13,
+    sgxTcbComponents: p.sgxTcbComponents ?? [3, 3, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0],
+    sgxType: p.sgxType ?? 'Scalable',
+  };
+  const pckSerial = serial();
+  const pck = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: pckSerial,
+      subject: 'CN=Contrast Simulated SGX PCK Certificate, O=Contrast Simulator',
+      issuer: ca.subject,
+      notBefore,
+      notAfter,
+      publicKey: pckKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.Extension(SGX_EXTENSIONS_OID, false, Uint8Array.from(sgxExtension(platform)).buffer),
+      ],
+    },
+    crypto,
+  );
+  const pckPrivate = KeyObject.from(pckKeys.privateKey);
+  const caPrivate = caKeys.privateKey;
+  const rootCertificatePem = root.toString('pem');
+  const pckChainPem = `${pck.toString('pem')}\n${ca.toString('pem')}\n${rootCertificatePem}\n`;
+
+  // The attestation key and the QE report binding it (once per simulated QE).
+  const att = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = att.publicKey.export({ format: 'jwk' });
+  const attPublic = concatBytes(Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url'));
+  const authData = Uint8Array.from({ length: 32 }, (_, i) => i);
+  const qeReport = new Uint8Array(384);
+  qeReport.set(Uint8Array.from(platform.sgxTcbComponents), 0);
+  qeReport.set(SIMULATED_QE.attributes, 48);
+  qeReport.set(SIMULATED_QE.mrEnclave, 64);
+  qeReport.set(SIMULATED_QE.mrSigner, 128);
+  qeReport.set(u16(SIMULATED_QE.isvProdId), 256);
+  qeReport.set(u16(SIMULATED_QE.isvSvn), 258);
+  qeReport.set(createHash('sha256').update(attPublic).update(authData).digest(), 320);
+  const qeSignature = cryptoSign('sha256', qeReport, { key: pckPrivate, dsaEncoding: 'ieee-p1363' });
+  const chainBytes = new TextEncoder().encode(pckChainPem);
+  const qeCertData = concatBytes(
+    qeReport,
+    qeSignature,
+    u16(authData.length),
+    authData,
+    u16(5),
+    u32(chainBytes.length),
+    chainBytes,
+  );
+  const header = concatBytes(
+    u16(4),
+    u16(2),
+    u32(0x81),
+    new Uint8Array(4),
+    Buffer.from(INTEL_QE_VENDOR_ID, 'hex'),
+    new Uint8Array(20),
+  );
+
+  const quote = (reportData: Uint8Array, td?: SimulatedTdFields): Uint8Array => {
+    const signed = concatBytes(header, tdBody({ ...options.td, ...td }, reportData));
+    const signature = cryptoSign('sha256', signed, { key: att.privateKey, dsaEncoding: 'ieee-p1363' });
+    const sigData = concatBytes(signature, attPublic, u16(6), u32(qeCertData.length), qeCertData);
+    return concatBytes(signed, u32(sigData.length), sigData);
+  };
+
+  return {
+    kind: TDX_EVIDENCE_KIND,
+    trustAnchors: createTrustAnchors([rootCertificatePem]),
+    rootCertificatePem,
+    pckChainPem,
+    pckSerial: pck.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    quote,
+    async issue(reportData: Uint8Array): Promise<Evidence> {
+      if (reportData.length !== REPORT_DATA_LENGTH) {
+        throw new ContrastError('invalid-argument', 'REPORT_DATA must be 64 bytes', { field: 'reportData' });
+      }
+      return { kind: TDX_EVIDENCE_KIND, data: quote(reportData) };
+    },
+    async createPckCrl(crlOptions = {}) {
+      const crl = await x509.X509CrlGenerator.create(
+        {
+          issuer: ca.subject,
+          thisUpdate: crlOptions.thisUpdate ?? notBefore,
+          nextUpdate: crlOptions.nextUpdate ?? notAfter,
+          entries: (crlOptions.revokedSerials ?? []).map((serialNumber) => ({
+            serialNumber,
+            revocationDate: notBefore,
+          })),
+          signingKey: caPrivate,
+          signingAlgorithm: ALG,
+        },
+        crypto,
+      );
+      return new Uint8Array(crl.rawData);
+    },
+  };
+}
