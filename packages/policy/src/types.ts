@@ -82,6 +82,8 @@ export interface PolicyData {
 
 export interface ContainerPolicy {
   OCI: Record<string, unknown>;
+  /** Regexes for env entries only known at run time (downward API values). */
+  env_regex: string[];
   storages: Record<string, unknown>[];
   devices: Record<string, unknown>[];
   sandbox_pidns: boolean;

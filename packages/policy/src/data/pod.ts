@@ -362,7 +362,7 @@ function volumeMounts(
             source: '^[0-9]+/[0-9]+$',
             fstype: t.fstype,
             options: t.options,
-            mount_point: t.mount_point,
+            mount_point: `^${t.mount_point}$`,
             fs_group: null,
             shared: t.shared,
             volume_name: name,
@@ -504,6 +504,14 @@ async function containerPolicy(
   };
 
   const vols = isPause ? { mounts: [], storages: [] } : volumeMounts(c, spec, settings, field, ctx);
+  const templateMounts = arr(template.Mounts)
+    .map(obj)
+    .map((m) =>
+      m.source === undefined
+        ? { ...m, source: `$(sfprefix)${regexEscape(String(m.destination).split('/').pop() ?? '')}$` }
+        : m,
+    );
+  template.Mounts = templateMounts;
   let mounts = isPause
     ? arr(template.Mounts).map(obj)
     : mergeMounts(containerdMounts(privileged), arr(template.Mounts).map(obj));
@@ -591,6 +599,7 @@ async function containerPolicy(
   };
   return {
     OCI: oci,
+    env_regex: envRegexes(envList, namespace),
     storages,
     devices: [],
     sandbox_pidns: false,
@@ -598,6 +607,27 @@ async function containerPolicy(
     image: isPause ? 'pause' : facts.reference,
     source_path: isPause ? 'pause' : field,
   };
+}
+
+const ENV_PLACEHOLDERS: Record<string, string> = {
+  '$(pod-ip)': '$(ipv4_a)',
+  '$(host-ip)': '$(ipv4_a)',
+  '$(node-name)': '$(dns_label)',
+  '$(sandbox-name)': '$(dns_label)',
+  '$(pod-uid)': '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
+  '$(resource-field)': '[0-9]+(\\.[0-9]+)?[a-zA-Z]*',
+};
+
+/** Regexes for env entries whose values are only known at run time (downward API). */
+function envRegexes(env: string[], _namespace: string): string[] {
+  const out: string[] = [];
+  for (const e of env) {
+    if (!Object.keys(ENV_PLACEHOLDERS).some((p) => e.includes(p))) continue;
+    let re = regexEscape(e);
+    for (const [p, r] of Object.entries(ENV_PLACEHOLDERS)) re = re.split(regexEscape(p)).join(r);
+    out.push(`^${re}$`);
+  }
+  return out;
 }
 
 /** Builds `policy_data` for one pod template. Containers: pause, init containers, app containers. */
