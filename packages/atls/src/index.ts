@@ -1,2 +1,17 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  ATLS_LABELS,
+  MIN_NONCE_LENGTH,
+  NONCE_LENGTH,
+  type ReportDataInput,
+  reportDataFor,
+  reportDataPreimage,
+} from './binding.js';
+export {
+  type AttestedConnection,
+  type AttestedRequestInit,
+  type AttestedResponse,
+  type ConnectAttestedOptions,
+  connectAttested,
+} from './client.js';
+export { type AttestedServer, type AttestedServerOptions, createAttestedServer } from './server.js';
+export { ATTEST_PATH, type AttestRequest, type AttestResponse } from './wire.js';

@@ -1,0 +1,175 @@
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ContrastError, type Issuer, type Logger, noopLogger, toContrastError } from '@contrast-cc/core';
+import { ATLS_LABELS, NONCE_LENGTH, reportDataFor } from './binding.js';
+import { ATTEST_PATH, type AttestResponse, encodeEvidence, fromB64, MAX_ATTEST_BODY } from './wire.js';
+
+/** Options of {@link createAttestedServer}. @public */
+export interface AttestedServerOptions {
+  /** Produces evidence in the TEE (the platform's issuer). */
+  issuer: Issuer;
+  /** The TLS private key (PEM or KeyObject); its public key is what the evidence binds. */
+  key: string | KeyObject;
+  /** The TLS certificate (PEM, optionally followed by its chain) for that key. */
+  cert: string;
+  /** Domain-separation label; defaults to {@link ATLS_LABELS}.channel. */
+  label?: string;
+  /** The digest of the server's current state, bound into every evidence (read per request). */
+  stateDigest?: () => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Handles every request other than `POST /v1/attest`; 404 when absent. */
+  handler?: (req: IncomingMessage, res: ServerResponse) => void;
+  logger?: Logger;
+}
+
+/** A running (or ready to listen) attested server. @public */
+export interface AttestedServer {
+  /** The underlying node https server. */
+  readonly server: Server;
+  /** DER SPKI of the TLS key the evidence binds. */
+  readonly spki: Uint8Array;
+  /** Listens (loopback by default) and resolves with the bound port. */
+  listen(port?: number, host?: string): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string) {
+  sendJson(res, status, { version: 'v1', code, error: message });
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * An HTTPS server whose evidence binds its TLS key. A client posts a fresh nonce to
+ * `POST /v1/attest` (`{"nonce": base64(32 bytes)}`, `Content-Type: application/json`, at most
+ * 1 KiB) on the TLS connection it wants to trust; the server answers with evidence whose
+ * REPORT_DATA is `reportDataFor({label, nonce, publicKey: SPKI of the TLS key, stateDigest})`.
+ * Every other request goes to `handler`.
+ * @public
+ */
+export function createAttestedServer(options: AttestedServerOptions): AttestedServer {
+  const log = (options.logger ?? noopLogger).child({ component: 'atls-server' });
+  const label = options.label ?? ATLS_LABELS.channel;
+  let key: KeyObject;
+  try {
+    key = typeof options.key === 'string' ? createPrivateKey(options.key) : options.key;
+  } catch {
+    throw new ContrastError('invalid-argument', 'not a valid private key', { field: 'key' });
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(options.cert);
+  } catch {
+    throw new ContrastError('invalid-argument', 'not a PEM certificate', { field: 'cert' });
+  }
+  if (!leaf.publicKey.equals(createPublicKey(key))) {
+    throw new ContrastError('invalid-argument', 'the certificate is not for this key', { field: 'cert' });
+  }
+  const spki = new Uint8Array(leaf.publicKey.export({ type: 'spki', format: 'der' }));
+
+  const attest = async (req: IncomingMessage, res: ServerResponse) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return sendError(res, 415, 'invalid_argument', 'Content-Type must be application/json');
+    }
+    const body = await readBody(req, MAX_ATTEST_BODY);
+    if (body === undefined) {
+      res.setHeader('connection', 'close');
+      res.on('finish', () => req.socket.destroy());
+      return sendError(res, 413, 'invalid_argument', 'body exceeds 1 KiB');
+    }
+    let nonce: Uint8Array;
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { nonce?: unknown };
+      nonce = fromB64(parsed?.nonce, 'nonce');
+      if (nonce.length !== NONCE_LENGTH) throw new Error('length');
+    } catch {
+      return sendError(res, 400, 'invalid_argument', `nonce must be base64 of exactly ${NONCE_LENGTH} bytes`);
+    }
+    try {
+      const stateDigest = await options.stateDigest?.();
+      const reportData = await reportDataFor({
+        label,
+        nonce,
+        publicKey: spki,
+        ...(stateDigest ? { stateDigest } : {}),
+      });
+      const evidence = await options.issuer.issue(reportData);
+      const response: AttestResponse = {
+        version: 'v1',
+        evidence: encodeEvidence(evidence),
+        ...(stateDigest ? { stateDigest: Buffer.from(stateDigest).toString('base64') } : {}),
+      };
+      log.debug('issued evidence', { kind: evidence.kind });
+      sendJson(res, 200, response);
+    } catch (e) {
+      const err = toContrastError(e);
+      log.error('issuing evidence failed', { code: err.code, error: err.message });
+      sendError(res, 500, 'internal', 'issuing evidence failed');
+    }
+  };
+
+  const tlsKey = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const server = createServer({ key: tlsKey, cert: options.cert, minVersion: 'TLSv1.2' }, (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === ATTEST_PATH) {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        return sendError(res, 405, 'invalid_argument', 'use POST');
+      }
+      attest(req, res).catch(() => {
+        if (!res.headersSent) sendError(res, 500, 'internal', 'internal error');
+      });
+      return;
+    }
+    if (options.handler) return options.handler(req, res);
+    sendError(res, 404, 'not_found', 'not found');
+  });
+  server.on('tlsClientError', (err) => log.debug('TLS handshake failed', { error: err.message }));
+
+  return {
+    server,
+    spki,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const addr = server.address() as AddressInfo;
+          log.info('attested server listening', { host: addr.address, port: addr.port });
+          resolve({ host: addr.address, port: addr.port });
+        });
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
