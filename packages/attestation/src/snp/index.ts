@@ -7,6 +7,7 @@ export {
   type SnpTrustAnchor,
   type SnpTrustAnchorInput,
 } from './certs.js';
+export { AMD_KDS_BASE_URL, KdsClient, type KdsClientOptions, type SnpCollateral } from './kds.js';
 export {
   compileSnpReferenceValues,
   type SnpGuestPolicyValues,
@@ -46,6 +47,16 @@ export {
   type SimulatedSnpOptions,
   type SimulatedTcb,
 } from './simulator.js';
+export {
+  createSnpVerifier,
+  describeSnpResult,
+  SNP_EXTRAS,
+  type SnpCliOutcome,
+  type SnpEvidenceFiles,
+  type SnpVerifierOptions,
+  snpClaimsToJson,
+  verifySnpEvidenceFiles,
+} from './verifier.js';
 export {
   SNP_EVIDENCE_KIND,
   type SnpClaimDetails,

@@ -1,0 +1,197 @@
+// Shared helpers for SNP and TDX (src/common): collateral caching and polite fetching.
+//
+// - `DiskCache(dir)`: a small on-disk key -> bytes store with expiry. Files are named by the
+//   SHA-256 of the key (`<hash>.bin` + `<hash>.json` metadata), written atomically (temp file +
+//   rename), so several processes may share a directory.
+// - `RateLimitedFetcher`: fetch() with one queue per host: requests to the same host start at
+//   least `minIntervalMs` apart (AMD KDS allows about one request per 10 s per address), and
+//   429/503 answers are retried after Retry-After or an exponential backoff. `fetch`, `sleep`
+//   and `now` are injectable for tests (which use loopback servers only).
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+
+/** A cached entry. */
+export interface CacheEntry {
+  body: Uint8Array;
+  storedAt: number;
+  /** Epoch ms after which the entry is stale; absent = never. */
+  expiresAt?: number;
+}
+
+/** An on-disk cache of byte values by string key. */
+export class DiskCache {
+  private readonly now: () => number;
+
+  constructor(
+    readonly dir: string,
+    options: { now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private file(key: string): string {
+    return path.join(this.dir, createHash('sha256').update(key).digest('hex'));
+  }
+
+  /** The fresh entry for `key`, or undefined (missing, expired, or unreadable). */
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const base = this.file(key);
+    try {
+      const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as {
+        key: string;
+        storedAt: number;
+        expiresAt?: number;
+      };
+      if (meta.key !== key) return undefined;
+      if (meta.expiresAt !== undefined && meta.expiresAt <= this.now()) return undefined;
+      const body = new Uint8Array(await readFile(`${base}.bin`));
+      return meta.expiresAt === undefined
+        ? { body, storedAt: meta.storedAt }
+        : { body, storedAt: meta.storedAt, expiresAt: meta.expiresAt };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores `body` under `key`; `expiresAt` (epoch ms) or `ttlMs` bound its freshness. */
+  async set(
+    key: string,
+    body: Uint8Array,
+    options: { ttlMs?: number; expiresAt?: number } = {},
+  ): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const base = this.file(key);
+    const storedAt = this.now();
+    const expiresAt =
+      options.expiresAt ?? (options.ttlMs === undefined ? undefined : storedAt + options.ttlMs);
+    const tmp = `.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(`${base}${tmp}`, body);
+    await rename(`${base}${tmp}`, `${base}.bin`);
+    await writeFile(
+      `${base}${tmp}`,
+      JSON.stringify({ key, storedAt, ...(expiresAt === undefined ? {} : { expiresAt }) }),
+    );
+    await rename(`${base}${tmp}`, `${base}.json`);
+  }
+}
+
+/** Options of {@link RateLimitedFetcher}. */
+export interface RateLimitOptions {
+  /** Minimum time between request starts to one host (default 10 000 ms). */
+  minIntervalMs?: number;
+  /** Retries after 429/503 or a network error (default 3). */
+  maxRetries?: number;
+  /** First backoff when the server gives no Retry-After (default = minIntervalMs); doubles each retry. */
+  backoffMs?: number;
+  /** Per-attempt timeout (default 20 000 ms). */
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  logger?: Logger;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A successful response body with its headers. */
+export interface FetchedBody {
+  status: number;
+  body: Uint8Array;
+  headers: Headers;
+}
+
+/** fetch() with a per-host queue, minimum spacing and retry with backoff. */
+export class RateLimitedFetcher {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly last = new Map<string, number>();
+  private readonly o: Required<Omit<RateLimitOptions, 'logger'>> & { logger: Logger };
+
+  constructor(options: RateLimitOptions = {}) {
+    const minIntervalMs = options.minIntervalMs ?? 10_000;
+    this.o = {
+      minIntervalMs,
+      maxRetries: options.maxRetries ?? 3,
+      backoffMs: options.backoffMs ?? minIntervalMs,
+      timeoutMs: options.timeoutMs ?? 20_000,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      sleep: options.sleep ?? realSleep,
+      now: options.now ?? Date.now,
+      logger: options.logger ?? noopLogger,
+    };
+  }
+
+  /**
+   * GETs `url` in its host's queue. Resolves with 2xx bodies; throws ContrastError `not-found`
+   * for 404, `unavailable` when retries are exhausted or for other statuses.
+   */
+  get(url: string): Promise<FetchedBody> {
+    const host = new URL(url).host;
+    const prev = this.tails.get(host) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(() => this.attempts(url, host));
+    this.tails.set(
+      host,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  private async waitTurn(host: string): Promise<void> {
+    const last = this.last.get(host);
+    if (last !== undefined) {
+      const wait = last + this.o.minIntervalMs - this.o.now();
+      if (wait > 0) await this.o.sleep(wait);
+    }
+    this.last.set(host, this.o.now());
+  }
+
+  private async attempts(url: string, host: string): Promise<FetchedBody> {
+    let backoff = this.o.backoffMs;
+    for (let attempt = 0; ; attempt++) {
+      await this.waitTurn(host);
+      let response: Response;
+      try {
+        response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
+      } catch (e) {
+        if (attempt >= this.o.maxRetries) {
+          throw new ContrastError('unavailable', `request to ${host} failed: ${(e as Error).message}`, {
+            cause: e,
+          });
+        }
+        this.o.logger.warn('collateral request failed, retrying', { host, attempt, backoffMs: backoff });
+        await this.o.sleep(backoff);
+        backoff *= 2;
+        continue;
+      }
+      if (response.ok) {
+        return {
+          status: response.status,
+          body: new Uint8Array(await response.arrayBuffer()),
+          headers: response.headers,
+        };
+      }
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status === 404) {
+        throw new ContrastError('not-found', `${new URL(url).pathname} not found on ${host}`);
+      }
+      if ((response.status === 429 || response.status === 503) && attempt < this.o.maxRetries) {
+        const retryAfter = Number(response.headers.get('retry-after'));
+        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff;
+        this.o.logger.warn('collateral server asks to slow down', {
+          host,
+          status: response.status,
+          waitMs: wait,
+        });
+        await this.o.sleep(wait);
+        backoff *= 2;
+        continue;
+      }
+      throw new ContrastError(
+        'unavailable',
+        `${host} answered HTTP ${response.status} for ${new URL(url).pathname}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// AMD Key Distribution Service client. Endpoints (base https://kdsintf.amd.com):
+//   GET /vcek/v1/{product}/{hwid-hex}?blSPL=NN&teeSPL=NN&snpSPL=NN&ucodeSPL=NN[&fmcSPL=NN]  -> VCEK (DER)
+//   GET /{vcek|vlek}/v1/{product}/cert_chain                                            -> ASK|ASVK + ARK (PEM)
+//   GET /{vcek|vlek}/v1/{product}/crl                                                   -> CRL (DER)
+// hwid is the 64-byte CHIP_ID (Turin: its first 8 bytes); SPLs are the REPORTED_TCB components,
+// two-digit decimals. Responses are cached on disk by URL (VCEKs and chains for a long time,
+// CRLs until their nextUpdate) and requests go through a per-host rate limit (one per ~10 s).
+
+import { ContrastError, type Logger, noopLogger, toHex } from '@contrast-cc/core';
+import { DiskCache, RateLimitedFetcher } from '../common/cache.js';
+import { loadCertificates, parseCrl } from '../common/x509.js';
+import { decodeTcb, type SnpProductLine, type SnpReport, type SnpTcb } from './report.js';
+
+/** AMD's KDS. @public */
+export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
+
+/** Options of {@link KdsClient}. @public */
+export interface KdsClientOptions {
+  /** Default https://kdsintf.amd.com; tests point it at a loopback fake. */
+  baseUrl?: string;
+  /** Directory of the on-disk cache; no disk cache when absent. */
+  cacheDir?: string;
+  /** Minimum spacing of requests to one host (default 10 000 ms). */
+  minIntervalMs?: number;
+  /** A shared fetcher (to share one rate limit between clients). */
+  fetcher?: RateLimitedFetcher;
+  fetch?: typeof globalThis.fetch;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  logger?: Logger;
+  /** Lifetime of cached VCEKs and chains (default 30 days). */
+  certTtlMs?: number;
+  /** Lifetime of a cached CRL without nextUpdate (default 1 day). */
+  crlTtlMs?: number;
+}
+
+/** Certificates for one report. @public */
+export interface SnpCollateral {
+  vcek: Uint8Array;
+  certChain: string;
+  crl?: Uint8Array;
+}
+
+const DAY = 86_400_000;
+
+/** A client of AMD KDS with an on-disk cache and a rate limit. @public */
+export class KdsClient {
+  readonly baseUrl: string;
+  private readonly cache: DiskCache | undefined;
+  private readonly fetcher: RateLimitedFetcher;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly certTtlMs: number;
+  private readonly crlTtlMs: number;
+
+  constructor(options: KdsClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? AMD_KDS_BASE_URL).replace(/\/+$/, '');
+    this.now = options.now ?? Date.now;
+    this.cache = options.cacheDir ? new DiskCache(options.cacheDir, { now: this.now }) : undefined;
+    this.logger = (options.logger ?? noopLogger).child({ component: 'kds' });
+    this.fetcher =
+      options.fetcher ??
+      new RateLimitedFetcher({
+        ...(options.minIntervalMs === undefined ? {} : { minIntervalMs: options.minIntervalMs }),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+        now: this.now,
+        logger: this.logger,
+      });
+    this.certTtlMs = options.certTtlMs ?? 30 * DAY;
+    this.crlTtlMs = options.crlTtlMs ?? DAY;
+  }
+
+  /** The VCEK URL for a chip and TCB. @public */
+  vcekUrl(product: SnpProductLine, chipId: Uint8Array, tcb: SnpTcb): string {
+    if (chipId.length !== 64) {
+      throw new ContrastError('invalid-argument', 'CHIP_ID must be 64 bytes', { field: 'chip_id' });
+    }
+    const hwid = toHex(product === 'Turin' ? chipId.subarray(0, 8) : chipId);
+    const n = (v: number | undefined) => String(v ?? 0).padStart(2, '0');
+    const q = [
+      ...(product === 'Turin' ? [`fmcSPL=${n(tcb.fmc)}`] : []),
+      `blSPL=${n(tcb.bootloader)}`,
+      `teeSPL=${n(tcb.tee)}`,
+      `snpSPL=${n(tcb.snp)}`,
+      `ucodeSPL=${n(tcb.microcode)}`,
+    ];
+    return `${this.baseUrl}/vcek/v1/${product}/${hwid}?${q.join('&')}`;
+  }
+
+  private async cached(url: string, ttl: (body: Uint8Array) => number | undefined): Promise<Uint8Array> {
+    const hit = await this.cache?.get(url);
+    if (hit) {
+      this.logger.debug('KDS cache hit', { url });
+      return hit.body;
+    }
+    this.logger.debug('KDS request', { url });
+    const { body } = await this.fetcher.get(url);
+    const expiresAt = ttl(body);
+    await this.cache?.set(url, body, expiresAt === undefined ? {} : { expiresAt });
+    return body;
+  }
+
+  /** The VCEK (DER) of a chip at a TCB (REPORTED_TCB). */
+  async getVcek(product: SnpProductLine, chipId: Uint8Array, tcb: SnpTcb): Promise<Uint8Array> {
+    const url = this.vcekUrl(product, chipId, tcb);
+    return this.cached(url, (body) => {
+      loadCertificates(body, 'kds.vcek');
+      return this.now() + this.certTtlMs;
+    });
+  }
+
+  /** The ASK (or ASVK) and ARK, PEM. */
+  async getCertChain(product: SnpProductLine, key: 'vcek' | 'vlek' = 'vcek'): Promise<string> {
+    const body = await this.cached(`${this.baseUrl}/${key}/v1/${product}/cert_chain`, (b) => {
+      if (loadCertificates(b, 'kds.cert_chain').length < 2) {
+        throw new ContrastError('invalid-argument', 'KDS cert_chain holds fewer than 2 certificates', {
+          field: 'kds.cert_chain',
+        });
+      }
+      return this.now() + this.certTtlMs;
+    });
+    return new TextDecoder().decode(body);
+  }
+
+  /** The product's CRL (DER), cached until its nextUpdate. */
+  async getCrl(product: SnpProductLine, key: 'vcek' | 'vlek' = 'vcek'): Promise<Uint8Array> {
+    return this.cached(`${this.baseUrl}/${key}/v1/${product}/crl`, (body) => {
+      const crl = parseCrl(body, 'kds.crl');
+      return Math.min(crl.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY, this.now() + this.crlTtlMs);
+    });
+  }
+
+  /** VCEK, chain and (optionally) CRL for a parsed report. VLEKs are not served publicly. */
+  async collateralFor(
+    report: SnpReport,
+    options: { crl?: boolean; product?: SnpProductLine } = {},
+  ): Promise<SnpCollateral> {
+    if (report.signingKey !== 'vcek') {
+      throw new ContrastError('not-found', 'KDS serves VCEKs only; a VLEK must come with the evidence', {
+        field: 'signing_key',
+      });
+    }
+    const product = options.product ?? report.product;
+    if (!product) {
+      throw new ContrastError(
+        'invalid-argument',
+        'the product line is unknown (v2 report): pass it explicitly',
+        {
+          field: 'product',
+        },
+      );
+    }
+    const tcb = product === report.product ? report.reportedTcb : decodeTcb(report.reportedTcbRaw, product);
+    const vcek = await this.getVcek(product, report.chipId, tcb);
+    const certChain = await this.getCertChain(product);
+    if (!options.crl) return { vcek, certChain };
+    return { vcek, certChain, crl: await this.getCrl(product) };
+  }
+}
