@@ -278,12 +278,11 @@ export async function verifySnpEvidenceFiles(files: SnpEvidenceFiles): Promise<S
       summary: describeSnpResult(result),
     };
   }
+  if (result.reason.code === 'malformed') {
+    return badInput('malformed', result.reason.message, result.reason.field);
+  }
   const reason = result.reason.field
     ? { code: result.reason.code, message: result.reason.message, field: result.reason.field }
     : { code: result.reason.code, message: result.reason.message };
-  return {
-    exitCode: result.reason.code === 'malformed' ? 2 : 1,
-    json: { ok: false, reason },
-    summary: describeSnpResult(result),
-  };
+  return { exitCode: 1, json: { ok: false, reason }, summary: describeSnpResult(result) };
 }
