@@ -1,0 +1,370 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPlatformRegistry, type Platform } from '@contrast-cc/core';
+import { createFakePlatform } from '@contrast-cc/core/testing';
+import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
+import {
+  decodeInitdataAnnotation,
+  type ImageFacts,
+  type ImageSource,
+  initdataDigest,
+} from '@contrast-cc/policy';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { createGenerateCommand } from './generate.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const shop = path.join(repoRoot, 'examples', 'shop');
+
+/** Facts for any reference (digest = sha256 of the reference), counting lookups. */
+class AnyImageSource implements ImageSource {
+  calls = 0;
+  async resolve(ref: string): Promise<ImageFacts> {
+    this.calls++;
+    const digest = `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+    return { reference: `${ref}@${digest}`, digest, config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'] } };
+  }
+}
+
+function platform(id: string, tee: 'snp' | 'tdx', insecure = false): Platform {
+  const base = createFakePlatform();
+  return createFakePlatform({
+    id,
+    aliases: [],
+    insecure,
+    runtime: { ...base.runtime, runtimeClassNames: [`contrast-cc-${id.toLowerCase()}-89abcdef`] },
+    attestation: {
+      ...base.attestation,
+      tee,
+      defaultReferenceValues: () =>
+        tee === 'snp'
+          ? [{ ProductName: 'Milan', TrustedMeasurement: '01'.repeat(48) }]
+          : [
+              {
+                MrTd: '02'.repeat(48),
+                Rtmrs: ['03', '04', '05', '06'].map((b) => b.repeat(48)),
+                Xfam: 'e702060000000000',
+              },
+            ],
+    },
+  });
+}
+
+const snp = platform('Test-SNP', 'snp');
+const tdx = platform('Test-TDX', 'tdx');
+const sim = platform('Test-Sim', 'snp', true);
+const registry = createPlatformRegistry([snp, tdx, sim]);
+
+let ecPem = '';
+let rsaPem = '';
+beforeAll(() => {
+  ecPem = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({
+    format: 'pem',
+    type: 'sec1',
+  }) as string;
+  rsaPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    format: 'pem',
+    type: 'pkcs1',
+  }) as string;
+});
+
+/** A temp workspace holding a copy of the shop example in `resources/` and (by default) owner keys. */
+function workspace(withKeys = true): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'contrast-generate-'));
+  cpSync(shop, path.join(dir, 'resources'), { recursive: true, filter: (s) => !s.endsWith('README.md') });
+  if (withKeys) {
+    writeFileSync(path.join(dir, 'workload-owner.pem'), ecPem, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'seedshare-owner.pem'), rsaPem, { mode: 0o600 });
+  }
+  return dir;
+}
+
+/** Every file under dir with its bytes and mtime: to prove nothing was touched. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = `${statSync(p).mtimeMs}:${readFileSync(p, 'base64')}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+async function generate(dir: string, args: string[], images = new AnyImageSource()) {
+  let stdout = '';
+  let stderr = '';
+  const cmd = createGenerateCommand({ registry, images });
+  const code = await cmd.run(args, {
+    cwd: dir,
+    env: {},
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+  });
+  return { code, stdout, stderr };
+}
+
+describe('contrast generate', () => {
+  it('patches the shop example in place and writes a valid manifest whose keys are the initdata digests', async () => {
+    const dir = workspace();
+    const r = await generate(dir, ['--reference-values', 'test-snp', 'resources']);
+    expect(r.stderr).not.toContain('contrast generate:');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('✔ Patched 5 workloads in 5 files');
+    expect(r.stdout).toContain('Please fill in');
+    expect(r.stderr).toContain('[5/5]');
+    const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(missing.map((m) => m.path)).toContain('ReferenceValues.snp[0].MinimumTCB.BootloaderVersion');
+    expect(manifest.WorkloadOwnerPubKeys).toEqual([workloadOwnerKeyHex(ecPem)]);
+    expect(manifest.SeedshareOwnerPubKeys).toHaveLength(1);
+    expect(manifest.ReferenceValues.snp?.[0]?.Platform).toBe('Test-SNP');
+
+    const hashes: string[] = [];
+    for (const name of readdirSync(path.join(dir, 'resources'))) {
+      for (const doc of parseAllDocuments(readFileSync(path.join(dir, 'resources', name), 'utf8'))) {
+        const tpl = doc.toJS()?.spec?.template;
+        const annotation = tpl?.metadata?.annotations?.['io.katacontainers.config.hypervisor.cc_init_data'];
+        if (!annotation) continue;
+        expect(tpl.spec.runtimeClassName).toBe('contrast-cc-test-snp-89abcdef');
+        hashes.push(initdataDigest(decodeInitdataAnnotation(annotation)));
+      }
+    }
+    expect(hashes.sort()).toEqual(Object.keys(manifest.Policies).sort());
+    const coordinator = Object.values(manifest.Policies).find((p) => p.Role === 'coordinator');
+    expect(coordinator?.WorkloadSecretID).toBe('apps/v1/StatefulSet/shop/coordinator');
+  });
+
+  it('generates the owner keys on the first run (0600) and adds them to the manifest', async () => {
+    const dir = workspace(false);
+    const r = await generate(dir, ['-p', 'Test-SNP', 'resources', '--json']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.generatedKeys).toEqual(['workload-owner.pem', 'seedshare-owner.pem']);
+    for (const k of ['workload-owner.pem', 'seedshare-owner.pem']) {
+      expect(statSync(path.join(dir, k)).mode & 0o777).toBe(0o600);
+    }
+    const workload = readFileSync(path.join(dir, 'workload-owner.pem'), 'utf8');
+    expect(workload).toContain('BEGIN EC PRIVATE KEY');
+    const seed = readFileSync(path.join(dir, 'seedshare-owner.pem'), 'utf8');
+    expect(seed).toContain('BEGIN RSA PRIVATE KEY');
+    const { manifest } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(manifest.WorkloadOwnerPubKeys).toEqual([workloadOwnerKeyHex(workload)]);
+    expect(manifest.SeedshareOwnerPubKeys?.[0]?.length).toBeGreaterThan(1000); // RSA-4096 PKCS#1
+    // The secret keys never reach the output.
+    const body = workload.split('\n').slice(1, 3).join('');
+    expect(r.stdout + r.stderr).not.toContain(body);
+  });
+
+  it('keeps user-filled reference values and added SANs when updating the manifest', async () => {
+    const dir = workspace();
+    expect((await generate(dir, ['-p', 'Test-SNP', 'resources'])).code).toBe(0);
+    const file = path.join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    m.ReferenceValues.snp[0].MinimumTCB = {
+      BootloaderVersion: 9,
+      TEEVersion: 0,
+      SNPVersion: 23,
+      MicrocodeVersion: 72,
+    };
+    const web = Object.values(
+      m.Policies as Record<string, { SANs: string[]; WorkloadSecretID: string }>,
+    ).find((p) => p.WorkloadSecretID === 'apps/v1/Deployment/shop/web')!;
+    web.SANs.push('shop.example.com');
+    writeFileSync(file, JSON.stringify(m));
+    // change the web workload: new policy hash, same identity
+    const webYml = path.join(dir, 'resources', 'web.yml');
+    writeFileSync(
+      webYml,
+      readFileSync(webYml, 'utf8')
+        .replace('replicas: 2', 'replicas: 3')
+        .replace('--listen=:8080', '--listen=:8088'),
+    );
+    const r = await generate(dir, ['-p', 'Test-SNP', 'resources']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('Please fill in');
+    const { manifest, missing } = parseManifest(readFileSync(file));
+    expect(missing).toEqual([]);
+    expect(manifest.ReferenceValues.snp?.[0]?.MinimumTCB?.SNPVersion).toBe(23);
+    const updated = Object.values(manifest.Policies).find(
+      (p) => p.WorkloadSecretID === 'apps/v1/Deployment/shop/web',
+    )!;
+    expect(updated.SANs).toEqual(['web', '*', 'shop.example.com']);
+  });
+
+  it('--disable-updates leaves no workload owner; -o writes one file and leaves the inputs', async () => {
+    const dir = workspace();
+    const before = snapshot(path.join(dir, 'resources'));
+    const r = await generate(dir, ['-p', 'Test-SNP', '-d', '-o', 'out.yml', 'resources']);
+    expect(r.code).toBe(0);
+    expect(snapshot(path.join(dir, 'resources'))).toEqual(before);
+    const out = readFileSync(path.join(dir, 'out.yml'), 'utf8');
+    expect(parseAllDocuments(out).map((d) => d.toJS()?.kind)).toContain('StatefulSet');
+    expect(out.match(/cc_init_data/g)).toHaveLength(5);
+    const { manifest, warnings } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(manifest.WorkloadOwnerPubKeys).toEqual([]);
+    expect(warnings.map((w) => w.path)).toEqual(['WorkloadOwnerPubKeys']);
+  });
+
+  it('image replacements apply to the workloads and the injected containers', async () => {
+    const dir = workspace();
+    writeFileSync(
+      path.join(dir, 'replacements.txt'),
+      '# pin\ndocker.io/library/postgres:16.4=docker.io/library/postgres:16.4@sha256:' +
+        'ab'.repeat(32) +
+        '\nghcr.io/contrast-cc/initializer:0.0.0=registry.example/initializer:pinned\n',
+    );
+    const cmd = createGenerateCommand({
+      registry,
+      images: new AnyImageSource(),
+      injectedImages: { initializer: 'ghcr.io/contrast-cc/initializer:0.0.0', serviceMesh: 'mesh:1' },
+    });
+    const code = await cmd.run(['-p', 'Test-SNP', '--image-replacements', 'replacements.txt', 'resources'], {
+      cwd: dir,
+      env: {},
+      stdout: () => {},
+      stderr: () => {},
+    });
+    expect(code).toBe(0);
+    const db = readFileSync(path.join(dir, 'resources', 'db.yml'), 'utf8');
+    expect(db).toContain(`image: docker.io/library/postgres:16.4@sha256:${'ab'.repeat(32)}`);
+    expect(db).toContain('image: registry.example/initializer:pinned');
+  });
+
+  it('an insecure platform is reported loudly and cannot join a secure manifest', async () => {
+    const dir = workspace();
+    const r = await generate(dir, ['-p', 'Test-Sim', 'resources']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('WARNING: platform Test-Sim is INSECURE');
+    const before = snapshot(dir);
+    const again = await generate(dir, ['-p', 'Test-SNP', 'resources']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(
+      'manifest.json: ReferenceValues.snp[0]: insecure (simulated) platform mixed',
+    );
+    expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe('contrast generate on bad input: exit 1 or 2, file and field named, nothing written', () => {
+  async function expectUntouched(
+    prepare: (dir: string) => void,
+    args: string[],
+    code: number,
+    message: string | RegExp,
+  ): Promise<void> {
+    const dir = workspace();
+    prepare(dir);
+    const before = snapshot(dir);
+    const r = await generate(dir, args);
+    expect(r.code).toBe(code);
+    if (typeof message === 'string') expect(r.stderr).toContain(message);
+    else expect(r.stderr).toMatch(message);
+    expect(snapshot(dir)).toEqual(before);
+    expect(existsSync(path.join(dir, 'manifest.json'))).toBe(before['manifest.json'] !== undefined);
+  }
+
+  it('malformed YAML', async () => {
+    await expectUntouched(
+      (dir) =>
+        writeFileSync(path.join(dir, 'resources', 'zz-broken.yml'), 'kind: Pod\nmetadata:\n  name: [x\n'),
+      ['-p', 'Test-SNP', 'resources'],
+      2,
+      /resources\/zz-broken\.yml: documents\[0\]: invalid YAML at line \d+, column \d+/,
+    );
+  });
+
+  it('an unknown field in a workload', async () => {
+    await expectUntouched(
+      (dir) => {
+        const f = path.join(dir, 'resources', 'web.yml');
+        writeFileSync(
+          f,
+          readFileSync(f, 'utf8').replace(
+            '          ports:\n            - containerPort: 8080',
+            '          prots:\n            - containerPort: 8080',
+          ),
+        );
+      },
+      ['-p', 'Test-SNP', 'resources'],
+      2,
+      'resources/web.yml: documents[0].spec.template.spec.containers[0].prots: unknown field (Deployment)',
+    );
+  });
+
+  it('a manifest with a wrong field', async () => {
+    await expectUntouched(
+      (dir) =>
+        writeFileSync(
+          path.join(dir, 'manifest.json'),
+          JSON.stringify({
+            Policies: {},
+            ReferenceValues: { snp: [{ ProductName: 'Genoa', MinimumTCB: { BootloaderVersion: 'nine' } }] },
+          }),
+        ),
+      ['-p', 'Test-SNP', 'resources'],
+      2,
+      'manifest.json: ReferenceValues.snp[0].MinimumTCB.BootloaderVersion:',
+    );
+  });
+
+  it('an image that cannot be resolved fails with exit 1, naming the workload', async () => {
+    const dir = workspace();
+    const before = snapshot(dir);
+    const images: ImageSource = {
+      async resolve(ref) {
+        if (ref.includes('postgres')) throw new Error(`registry unreachable for ${ref}`);
+        return new AnyImageSource().resolve(ref);
+      },
+    };
+    const r = await generate(dir, ['-p', 'Test-SNP', 'resources'], images as AnyImageSource);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'resources/db.yml: documents[1] (StatefulSet shop/db): policy generation failed',
+    );
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('no Coordinator among the resources', async () => {
+    await expectUntouched(
+      (dir) =>
+        writeFileSync(
+          path.join(dir, 'resources', 'coordinator.yml'),
+          'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n',
+        ),
+      ['-p', 'Test-SNP', 'resources'],
+      1,
+      'No Coordinator resource found',
+    );
+  });
+
+  it('usage errors: unknown platform, unknown flag, exclusive flags, missing path', async () => {
+    await expectUntouched(
+      () => {},
+      ['-p', 'Nope', 'resources'],
+      2,
+      '--reference-values: unknown platform "Nope" (known: Test-SNP, Test-TDX, Test-Sim)',
+    );
+    await expectUntouched(() => {}, ['--frobnicate', 'resources'], 2, "Unknown option '--frobnicate'");
+    await expectUntouched(() => {}, ['-d', '-w', 'k.pem', 'resources'], 2, 'exclude each other');
+    await expectUntouched(() => {}, ['-p', 'Test-SNP', 'nowhere'], 2, 'nowhere: no such file or directory');
+    await expectUntouched(() => {}, ['resources'], 2, 'needs a platform: pass --reference-values');
+  });
+
+  it('a key file that is not a key is refused without echoing it', async () => {
+    await expectUntouched(
+      (dir) => writeFileSync(path.join(dir, 'workload-owner.pem'), 'TOP-SECRET-NOT-A-KEY'),
+      ['-p', 'Test-SNP', 'resources'],
+      2,
+      'workload-owner.pem: workload owner key: not a PEM key',
+    );
+  });
+});

@@ -1,0 +1,418 @@
+import { generateKeyPair } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { isContrastError, type Platform, type PlatformRegistry } from '@contrast-cc/core';
+import {
+  canonicalManifestJson,
+  type Manifest,
+  ManifestValidationError,
+  manifestHash,
+  parseManifest,
+  seedshareOwnerKeyHex,
+  workloadOwnerKeyHex,
+} from '@contrast-cc/manifest';
+import {
+  assembleManifest,
+  type FileWrite,
+  generatePolicy,
+  type ImageSource,
+  type InjectedImages,
+  joinResourceFiles,
+  loadPolicySettings,
+  loadResourceFiles,
+  type PolicyGenerator,
+  type PolicySettings,
+  patchResources,
+  ResourceInputError,
+  writeFilesAtomic,
+} from '@contrast-cc/policy';
+import type { Command } from '../command.js';
+import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { cliVersion } from '../version.js';
+
+/** What the generate command is wired with; the app passes its platforms and image source. */
+export interface GenerateCommandDeps {
+  /** The platforms `--reference-values` and `contrast-cc-<platform>` choose from. */
+  registry: PlatformRegistry;
+  /** Resolves image references (a registry client, or recorded facts). */
+  images: ImageSource;
+  /** Policy generation; default: `generatePolicy` of @contrast-cc/policy. */
+  generatePolicy?: PolicyGenerator;
+  /** Images of the injected containers; default: ours, tagged with the CLI version. */
+  injectedImages?: InjectedImages;
+}
+
+const HELP = `Usage:
+  contrast generate [flags] paths...
+
+Reads Kubernetes YAML files and directories, injects the Contrast initializer and service mesh
+into every workload whose runtimeClassName is contrast-cc or contrast-cc-<platform>, sets the
+platform's runtime class, writes each pod's policy annotation, and writes or updates the manifest.
+Nothing is written when any input is invalid.
+
+Flags:
+  -p, --reference-values <platform>   platform for runtimeClassName contrast-cc; its reference values
+                                      go into the manifest
+  -m, --manifest <file>               manifest to write or update (default manifest.json)
+  -o, --output <file>                 write all patched resources to one file instead of in place
+  -s, --settings <file|dir>           genpolicy settings (file, or dir with drop-ins)
+  -w, --add-workload-owner-key <pem>  workload owner key to add (repeatable; default workload-owner.pem,
+                                      a P-384 key is generated when that one file is missing)
+      --add-seedshare-owner-key <pem> seed-share owner key to add (repeatable; default seedshare-owner.pem,
+                                      an RSA-4096 key is generated when that one file is missing)
+  -d, --disable-updates               no workload owner keys: the manifest can never be updated
+      --image-replacements <file>     lines "old=new": replace images in all workloads
+      --skip-initializer              do not inject the initializer
+      --skip-service-mesh             do not inject the service mesh sidecar
+      --json                          print a JSON summary on stdout
+  -h, --help                          show this help
+
+Example:
+  contrast generate --reference-values Metal-QEMU-SNP resources/
+
+Exit codes: 0 done, 1 the operation failed, 2 bad usage or bad input (files are left as they were).
+`;
+
+class UsageError extends Error {}
+
+interface Options {
+  paths: string[];
+  referenceValues?: string;
+  manifest: string;
+  output?: string;
+  settings?: string;
+  workloadOwnerKeys: string[];
+  seedshareOwnerKeys: string[];
+  disableUpdates: boolean;
+  imageReplacements?: string;
+  skipInitializer: boolean;
+  skipServiceMesh: boolean;
+  json: boolean;
+}
+
+function parseOptions(args: string[]): Options {
+  let parsed: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'reference-values': { type: 'string', short: 'p' },
+        manifest: { type: 'string', short: 'm' },
+        output: { type: 'string', short: 'o' },
+        settings: { type: 'string', short: 's' },
+        'add-workload-owner-key': { type: 'string', short: 'w', multiple: true },
+        'workload-owner-key': { type: 'string', multiple: true },
+        'add-seedshare-owner-key': { type: 'string', multiple: true },
+        'seedshare-owner-key': { type: 'string', multiple: true },
+        'disable-updates': { type: 'boolean', short: 'd' },
+        'image-replacements': { type: 'string' },
+        'skip-initializer': { type: 'boolean' },
+        'skip-service-mesh': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    });
+  }
+  try {
+    parsed = parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  const ownerKeys = [...(v['add-workload-owner-key'] ?? []), ...(v['workload-owner-key'] ?? [])];
+  if (v['disable-updates'] && ownerKeys.length > 0) {
+    throw new UsageError('--disable-updates and --add-workload-owner-key exclude each other');
+  }
+  if (parsed.positionals.length === 0) throw new UsageError('give at least one file or directory');
+  return {
+    paths: parsed.positionals,
+    referenceValues: v['reference-values'],
+    manifest: v.manifest ?? 'manifest.json',
+    output: v.output,
+    settings: v.settings,
+    workloadOwnerKeys: ownerKeys,
+    seedshareOwnerKeys: [...(v['add-seedshare-owner-key'] ?? []), ...(v['seedshare-owner-key'] ?? [])],
+    disableUpdates: v['disable-updates'] ?? false,
+    imageReplacements: v['image-replacements'],
+    skipInitializer: v['skip-initializer'] ?? false,
+    skipServiceMesh: v['skip-service-mesh'] ?? false,
+    json: v.json ?? false,
+  };
+}
+
+/** A failure with its exit code and a message that names file and field. */
+class Failure extends Error {
+  constructor(
+    readonly exitCode: ExitCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readText(file: string, shown: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Failure(
+      EXIT.usage,
+      `${shown}: cannot read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}
+
+/** `old=new` lines; `#` comments and blank lines ignored. */
+export function parseImageReplacements(text: string, file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    if (eq <= 0 || eq === line.length - 1) {
+      throw new Failure(EXIT.usage, `${file}: line ${i + 1}: expected "old=new"`);
+    }
+    out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  });
+  return out;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+interface OwnerKeys {
+  hex: string[];
+  writes: FileWrite[];
+  generated: string[];
+}
+
+/**
+ * Reads the owner keys; when exactly one path is given and it does not exist, a new key is made
+ * (written later, with everything else, mode 0600). Messages never quote key material.
+ */
+async function ownerKeys(kind: 'workload' | 'seedshare', paths: string[], cwd: string): Promise<OwnerKeys> {
+  const out: OwnerKeys = { hex: [], writes: [], generated: [] };
+  for (const p of paths) {
+    const abs = path.resolve(cwd, p);
+    if (!(await exists(abs))) {
+      if (paths.length !== 1) throw new Failure(EXIT.usage, `${p}: no such key file`);
+      let pem: string;
+      if (kind === 'workload') {
+        const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-384' });
+        pem = privateKey.export({ format: 'pem', type: 'sec1' }) as string;
+      } else {
+        const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 4096 });
+        pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
+      }
+      out.writes.push({ path: abs, data: pem, mode: 0o600 });
+      out.generated.push(p);
+      out.hex.push(kind === 'workload' ? workloadOwnerKeyHex(pem) : seedshareOwnerKeyHex(pem));
+      continue;
+    }
+    const pem = await readText(abs, p);
+    try {
+      out.hex.push(kind === 'workload' ? workloadOwnerKeyHex(pem) : seedshareOwnerKeyHex(pem));
+    } catch (error) {
+      throw new Failure(EXIT.usage, `${p}: ${(error as Error).message}`);
+    }
+  }
+  return out;
+}
+
+function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof ResourceInputError && error.code !== 'validation-failed') {
+    return error.code === 'not-found' ? EXIT.usage : EXIT.failed;
+  }
+  if (error instanceof ResourceInputError || error instanceof ManifestValidationError) return EXIT.usage;
+  if (
+    isContrastError(error) &&
+    (error.code === 'invalid-argument' || error.code === 'validation-failed' || error.code === 'not-found')
+  ) {
+    return EXIT.usage;
+  }
+  return EXIT.failed;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ResourceInputError || error instanceof ManifestValidationError)
+    return error.describe();
+  if (isContrastError(error)) return error.describe();
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
+  const opts = parseOptions(args);
+  const progress = (line: string) => io.stderr(`${line}\n`);
+  const cwd = io.cwd;
+
+  let defaultPlatform: Platform | undefined;
+  if (opts.referenceValues !== undefined) {
+    defaultPlatform = deps.registry.find(opts.referenceValues);
+    if (!defaultPlatform) {
+      const known = deps.registry.ids().join(', ') || 'none registered';
+      throw new UsageError(
+        `--reference-values: unknown platform "${opts.referenceValues}" (known: ${known})`,
+      );
+    }
+  }
+
+  // 1. Read and check every input before anything is generated or written.
+  const files = await loadResourceFiles(opts.paths, cwd);
+  const manifestPath = path.resolve(cwd, opts.manifest);
+  let existing: Manifest | undefined;
+  if (await exists(manifestPath)) {
+    existing = parseManifest(await readText(manifestPath, opts.manifest), { file: opts.manifest }).manifest;
+  }
+  let settings: PolicySettings | undefined;
+  if (opts.settings !== undefined) settings = await loadPolicySettings(path.resolve(cwd, opts.settings));
+  const replacements = opts.imageReplacements
+    ? parseImageReplacements(
+        await readText(path.resolve(cwd, opts.imageReplacements), opts.imageReplacements),
+        opts.imageReplacements,
+      )
+    : new Map<string, string>();
+  const owners = opts.disableUpdates
+    ? { hex: [], writes: [], generated: [] }
+    : await ownerKeys(
+        'workload',
+        opts.workloadOwnerKeys.length > 0 ? opts.workloadOwnerKeys : ['workload-owner.pem'],
+        cwd,
+      );
+  const seedshare = await ownerKeys(
+    'seedshare',
+    opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : ['seedshare-owner.pem'],
+    cwd,
+  );
+
+  // 2. Patch in memory.
+  const version = cliVersion();
+  const result = await patchResources(files, {
+    defaultPlatform,
+    registry: deps.registry,
+    images: deps.images,
+    generatePolicy: deps.generatePolicy ?? generatePolicy,
+    settings,
+    injectedImages: deps.injectedImages ?? {
+      initializer: `ghcr.io/contrast-cc/initializer:${version}`,
+      serviceMesh: `ghcr.io/contrast-cc/service-mesh-proxy:${version}`,
+    },
+    skipInitializer: opts.skipInitializer,
+    skipServiceMesh: opts.skipServiceMesh,
+    imageReplacements: replacements,
+    onWorkload: (done, total, w) =>
+      progress(`[${done}/${total}] ${w.kind} ${w.namespace}/${w.name}: policy ${w.policyHash.slice(0, 16)}…`),
+  });
+  if (result.workloads.length === 0) {
+    throw new Failure(EXIT.failed, "no .yml/.yaml files with 'contrast-cc' runtime found");
+  }
+  if (!result.workloads.some((w) => w.role === 'coordinator')) {
+    throw new Failure(
+      EXIT.failed,
+      'No Coordinator resource found, did you forget to add it to your resources?',
+    );
+  }
+  const platforms = [...result.platforms];
+  if (defaultPlatform && !platforms.includes(defaultPlatform)) platforms.push(defaultPlatform);
+  const assembled = assembleManifest({
+    existing,
+    workloads: result.workloads,
+    platforms,
+    workloadOwnerKeys: owners.hex,
+    seedshareOwnerKeys: seedshare.hex,
+    disableUpdates: opts.disableUpdates,
+    file: opts.manifest,
+  });
+
+  // 3. Write everything at once.
+  const writes: FileWrite[] = [];
+  if (opts.output !== undefined) {
+    writes.push({ path: path.resolve(cwd, opts.output), data: joinResourceFiles(result.files) });
+  } else {
+    for (const f of result.files) if (f.changed) writes.push({ path: f.absolutePath, data: f.text });
+  }
+  const manifestText = canonicalManifestJson(assembled.manifest);
+  writes.push({ path: manifestPath, data: manifestText });
+  writes.push(...owners.writes, ...seedshare.writes);
+  await writeFilesAtomic(writes);
+
+  const written = writes.map((w) => path.relative(cwd, w.path) || w.path);
+  const insecure = platforms.filter((p) => p.insecure);
+  if (opts.json) {
+    io.stdout(
+      `${JSON.stringify(
+        {
+          manifest: opts.manifest,
+          manifestHash: manifestHash(new TextEncoder().encode(manifestText)),
+          written,
+          generatedKeys: [...owners.generated, ...seedshare.generated],
+          workloads: result.workloads.map((w) => ({
+            file: w.file,
+            kind: w.kind,
+            namespace: w.namespace,
+            name: w.name,
+            platform: w.platform.id,
+            role: w.role,
+            policyHash: w.policyHash,
+          })),
+          missing: assembled.missing,
+          warnings: assembled.warnings,
+          insecurePlatforms: insecure.map((p) => p.id),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const changed = opts.output ? result.files.length : result.files.filter((f) => f.changed).length;
+    io.stdout(
+      `✔ Patched ${result.workloads.length} workloads in ${changed} files${opts.output ? ` into ${opts.output}` : ''}\n`,
+    );
+    for (const k of [...owners.generated, ...seedshare.generated]) io.stdout(`✔ Generated ${k}\n`);
+    io.stdout(`✔ Wrote ${opts.manifest}\n`);
+    for (const w of assembled.warnings) io.stdout(`⚠ ${opts.manifest}: ${w.path}: ${w.message}\n`);
+    if (assembled.missing.length > 0) {
+      io.stdout(`⚠ Please fill in these reference values in ${opts.manifest}:\n`);
+      for (const m of assembled.missing) io.stdout(`  ${m.path}: ${m.message}\n`);
+    }
+  }
+  for (const p of insecure) {
+    io.stderr(
+      `WARNING: platform ${p.id} is INSECURE (simulated): its evidence proves nothing. Never use it for real data.\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/**
+ * `contrast generate`, wired with the app's platform registry and image source.
+ */
+export function createGenerateCommand(deps: GenerateCommandDeps): Command {
+  return {
+    name: 'generate',
+    summary: 'inject Contrast into Kubernetes resources, generate policies and the manifest',
+    help: HELP,
+    async run(args, io) {
+      try {
+        return await run(deps, args, io);
+      } catch (error) {
+        if (error instanceof UsageError) {
+          io.stderr(`contrast generate: ${error.message}\nRun "contrast generate --help" for usage.\n`);
+          return EXIT.usage;
+        }
+        if (error instanceof Failure) {
+          io.stderr(`contrast generate: ${error.message}\n`);
+          return error.exitCode;
+        }
+        io.stderr(`contrast generate: ${describe(error).split('\n').join('\ncontrast generate: ')}\n`);
+        return exitCodeOf(error);
+      }
+    },
+  };
+}
