@@ -1,2 +1,61 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  API_LABELS,
+  type CoordinatorStateBinding,
+  coordinatorStateDigest,
+  meshCertReportData,
+  openRecoverySecret,
+  recoverSignedMessage,
+  type SealedSecret,
+  sealRecoverySecret,
+} from './binding.js';
+export {
+  CoordinatorClient,
+  type CoordinatorClientOptions,
+  type MeshCertificateOptions,
+  type RecoverInput,
+  requestMeshCertificate,
+  type SetManifestInput,
+  stateDigestOf,
+} from './client.js';
+export {
+  API_ERROR_CODES,
+  API_ERROR_STATUS,
+  ApiError,
+  type ApiErrorBody,
+  ApiErrorBodySchema,
+  type ApiErrorCode,
+  apiFailure,
+  parseRequest,
+  toApiError,
+} from './errors.js';
+export {
+  API_VERSIONS,
+  Base64Schema,
+  BODY_LIMITS,
+  type CapabilitiesResponse,
+  CapabilitiesResponseSchema,
+  COORDINATOR_STATUSES,
+  type CoordinatorStatus,
+  type EvidenceWire,
+  EvidenceWireSchema,
+  fromBase64,
+  HashHexSchema,
+  LatestTransitionWireSchema,
+  type MeshCertRequest,
+  MeshCertRequestSchema,
+  type MeshCertResponse,
+  MeshCertResponseSchema,
+  type RecoverRequest,
+  RecoverRequestSchema,
+  type RecoverResponse,
+  RecoverResponseSchema,
+  SeedShareDocumentSchema,
+  type SetManifestRequest,
+  SetManifestRequestSchema,
+  type SetManifestResponse,
+  SetManifestResponseSchema,
+  type StateResponse,
+  StateResponseSchema,
+  toBase64,
+} from './schemas.js';
+export { verifiersForReferenceValues } from './verifiers.js';

@@ -1,0 +1,212 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
+import { reportDataFor } from '@contrast-cc/atls';
+import { ContrastError, concatBytes, fromHex } from '@contrast-cc/core';
+import type { CoordinatorStatus } from './schemas.js';
+
+/** Domain-separation labels of this API's bindings. Never change them. @public */
+export const API_LABELS = Object.freeze({
+  state: 'contrast-ts coordinator state v1',
+  meshCert: 'contrast-ts mesh cert v1',
+  channel: 'contrast-ts coordinator channel v1',
+  recoverSeal: 'contrast-ts recover seal v1',
+  recoverSign: 'contrast-ts recover v1',
+});
+
+const STATUS_BYTE: Record<CoordinatorStatus, number> = { uninitialized: 0, active: 1, stale: 2 };
+
+function u32(n: number): Uint8Array {
+  return Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/** Length-prefixed concatenation (u32 big-endian length before each part). */
+function framed(...parts: Uint8Array[]): Uint8Array {
+  return concatBytes(...parts.flatMap((p) => [u32(p.length), p]));
+}
+
+const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** What the Coordinator's evidence binds about its state. @public */
+export interface CoordinatorStateBinding {
+  status: CoordinatorStatus;
+  /** Hex of the latest transition hash (absent when uninitialized). */
+  transitionHash?: string | undefined;
+  /** DER of the root CA certificate (absent unless active). */
+  rootCaDer?: Uint8Array | undefined;
+  /** DER of the mesh CA certificate (absent unless active). */
+  meshCaDer?: Uint8Array | undefined;
+}
+
+/**
+ * The state digest bound into the Coordinator's attestation:
+ * `sha256(framed(label, status byte, transitionHash(32 or empty), sha256(rootCA DER) or empty,
+ * sha256(meshCA DER) or empty))`, where `framed` prefixes each part with its u32 big-endian length.
+ * @public
+ */
+export function coordinatorStateDigest(state: CoordinatorStateBinding): Uint8Array {
+  return sha256(
+    framed(
+      utf8(API_LABELS.state),
+      Uint8Array.of(STATUS_BYTE[state.status]),
+      state.transitionHash
+        ? fromHex(state.transitionHash, { length: 32, field: 'transitionHash' })
+        : new Uint8Array(),
+      state.rootCaDer ? sha256(state.rootCaDer) : new Uint8Array(),
+      state.meshCaDer ? sha256(state.meshCaDer) : new Uint8Array(),
+    ),
+  );
+}
+
+/**
+ * REPORT_DATA of an initializer's evidence for `POST /v1/mesh/cert`:
+ * `reportDataFor({label: "contrast-ts mesh cert v1", nonce, publicKey: SPKI of the certificate key,
+ * stateDigest: sha256(SPKI of the Coordinator's TLS key as the initializer saw it)})`.
+ * Binding the Coordinator's TLS key stops a relay that would terminate TLS itself and forward
+ * the evidence (it would receive the workload secret otherwise).
+ * @public
+ */
+export function meshCertReportData(
+  nonce: Uint8Array,
+  certificateSpki: Uint8Array,
+  coordinatorSpki: Uint8Array,
+): Promise<Uint8Array> {
+  return reportDataFor({
+    label: API_LABELS.meshCert,
+    nonce,
+    publicKey: certificateSpki,
+    stateDigest: sha256(coordinatorSpki),
+  });
+}
+
+/** A recovery secret sealed to the Coordinator's attested TLS key. @public */
+export interface SealedSecret {
+  /** SPKI DER of the ephemeral P-256 key. */
+  ephemeralPublicKey: Uint8Array;
+  /** iv(12) || ciphertext || tag(16). */
+  ciphertext: Uint8Array;
+}
+
+function sealKey(
+  shared: Uint8Array,
+  nonce: Uint8Array,
+  ephemeralSpki: Uint8Array,
+  recipientSpki: Uint8Array,
+) {
+  return new Uint8Array(
+    hkdfSync('sha256', shared, nonce, framed(utf8(API_LABELS.recoverSeal), ephemeralSpki, recipientSpki), 32),
+  );
+}
+
+function spkiOf(key: KeyObject): Uint8Array {
+  return new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+}
+
+/**
+ * Seals `salt(32) || seed` to the Coordinator's TLS public key (ECIES): an ephemeral key of the
+ * same curve, ECDH, HKDF-SHA256(shared, salt = nonce, info = framed(label, ephemeral SPKI,
+ * recipient SPKI)) -> AES-256-GCM key, random 12-byte iv, the nonce as additional data.
+ * @public
+ */
+export function sealRecoverySecret(
+  recipientSpki: Uint8Array,
+  nonce: Uint8Array,
+  seed: Uint8Array,
+  salt: Uint8Array,
+): SealedSecret {
+  let recipient: KeyObject;
+  try {
+    recipient = createPublicKey({ key: Buffer.from(recipientSpki), format: 'der', type: 'spki' });
+  } catch {
+    throw new ContrastError('invalid-argument', 'not an SPKI public key', { field: 'recipientSpki' });
+  }
+  const curve = recipient.asymmetricKeyDetails?.namedCurve;
+  if (recipient.asymmetricKeyType !== 'ec' || !curve) {
+    throw new ContrastError('invalid-argument', 'the Coordinator key must be an EC key', {
+      field: 'recipientSpki',
+    });
+  }
+  const eph = generateKeyPairSync('ec', { namedCurve: curve });
+  const ephSpki = spkiOf(eph.publicKey);
+  const shared = new Uint8Array(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }));
+  const key = sealKey(shared, nonce, ephSpki, recipientSpki);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(nonce);
+  const body = Buffer.concat([cipher.update(concatBytes(salt, seed)), cipher.final()]);
+  key.fill(0);
+  shared.fill(0);
+  return { ephemeralPublicKey: ephSpki, ciphertext: concatBytes(iv, body, cipher.getAuthTag()) };
+}
+
+/**
+ * Opens a sealed recovery secret with the Coordinator's TLS private key. Throws
+ * `permission-denied` (never echoing the content) when it does not open.
+ * @public
+ */
+export function openRecoverySecret(
+  recipientKey: KeyObject,
+  nonce: Uint8Array,
+  sealed: SealedSecret,
+): { seed: Uint8Array; salt: Uint8Array } {
+  const fail = () =>
+    new ContrastError('permission-denied', 'the sealed recovery secret does not open with this key', {
+      field: 'ciphertext',
+    });
+  if (sealed.ciphertext.length < 12 + 16 + 32 + 32) throw fail();
+  let shared: Uint8Array;
+  try {
+    const eph = createPublicKey({ key: Buffer.from(sealed.ephemeralPublicKey), format: 'der', type: 'spki' });
+    shared = new Uint8Array(diffieHellman({ privateKey: recipientKey, publicKey: eph }));
+  } catch {
+    throw new ContrastError('invalid-argument', 'not a valid ephemeral public key', {
+      field: 'ephemeral_public_key',
+    });
+  }
+  const key = sealKey(shared, nonce, sealed.ephemeralPublicKey, spkiOf(createPublicKey(recipientKey)));
+  const c = sealed.ciphertext;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, c.subarray(0, 12));
+    decipher.setAAD(nonce);
+    decipher.setAuthTag(c.subarray(c.length - 16));
+    const plain = new Uint8Array(
+      Buffer.concat([decipher.update(c.subarray(12, c.length - 16)), decipher.final()]),
+    );
+    return { salt: plain.slice(0, 32), seed: plain.slice(32) };
+  } catch {
+    throw fail();
+  } finally {
+    key.fill(0);
+    shared.fill(0);
+  }
+}
+
+/**
+ * The bytes a seed-share owner signs (RSA-PSS-SHA256, salt length 32) to authorize a recovery:
+ * `framed(label, nonce, Coordinator TLS SPKI, force byte, ephemeral SPKI, ciphertext)`.
+ * @public
+ */
+export function recoverSignedMessage(input: {
+  nonce: Uint8Array;
+  coordinatorSpki: Uint8Array;
+  force: boolean;
+  sealed: SealedSecret;
+}): Uint8Array {
+  return framed(
+    utf8(API_LABELS.recoverSign),
+    input.nonce,
+    input.coordinatorSpki,
+    Uint8Array.of(input.force ? 1 : 0),
+    input.sealed.ephemeralPublicKey,
+    input.sealed.ciphertext,
+  );
+}

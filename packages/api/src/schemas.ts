@@ -1,0 +1,170 @@
+import { z } from 'zod';
+
+/** Limits of request bodies (upstream: attest 1 KiB, manifest 16 MiB). @public */
+export const BODY_LIMITS = Object.freeze({
+  default: 64 * 1024,
+  manifest: 16 * 1024 * 1024,
+});
+
+/** The API versions this package speaks. @public */
+export const API_VERSIONS = ['v1'] as const;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Standard base64 (padded) of some bytes. @public */
+export const Base64Schema = z.string().regex(BASE64, 'must be standard base64');
+/** A sha256 hash as 64 lower-case hex digits. @public */
+export const HashHexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits');
+/** A PEM certificate (one or more blocks). @public */
+export const PemSchema = z.string().regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate');
+
+/** Evidence as it travels in JSON. @public */
+export const EvidenceWireSchema = z.strictObject({
+  kind: z.string().min(1).max(64),
+  data: Base64Schema,
+  extras: z.record(z.string(), Base64Schema).optional(),
+});
+/** @public */
+export type EvidenceWire = z.infer<typeof EvidenceWireSchema>;
+
+/** `GET /capabilities`. @public */
+export const CapabilitiesResponseSchema = z.object({
+  apiVersions: z.array(z.string()),
+});
+/** @public */
+export type CapabilitiesResponse = z.infer<typeof CapabilitiesResponseSchema>;
+
+/** The Coordinator's status (RFC 015 names). @public */
+export const COORDINATOR_STATUSES = ['uninitialized', 'active', 'stale'] as const;
+/** @public */
+export type CoordinatorStatus = (typeof COORDINATOR_STATUSES)[number];
+
+/** The signed latest pointer on the wire. @public */
+export const LatestTransitionWireSchema = z.strictObject({
+  transition_hash: HashHexSchema,
+  signature: Base64Schema,
+});
+
+/**
+ * `GET /v1/state`: what `POST /v1/attest` binds (status, latest transition, CAs; see
+ * `coordinatorStateDigest`) plus the history: manifests oldest first and every referenced policy.
+ * @public
+ */
+export const StateResponseSchema = z.strictObject({
+  version: z.literal('v1'),
+  status: z.enum(COORDINATOR_STATUSES),
+  latest_transition: LatestTransitionWireSchema.optional(),
+  root_ca: PemSchema.optional(),
+  mesh_ca: PemSchema.optional(),
+  manifests: z.array(Base64Schema),
+  policies: z.array(Base64Schema),
+});
+/** @public */
+export type StateResponse = z.infer<typeof StateResponseSchema>;
+
+/** `POST /v1/manifest` request. @public */
+export const SetManifestRequestSchema = z.strictObject({
+  /** The manifest bytes, exactly as hashed into the transition. */
+  manifest: Base64Schema,
+  /** Every policy (initdata) document the manifest references. */
+  policies: z.array(Base64Schema).max(10_000),
+  /** `--atomic`: the transition this update must follow (64 zeros for the first manifest). */
+  previous_transition_hash: HashHexSchema.optional(),
+  /** A workload owner's signature over the new transition hash (see `ownerSignedMessage`). */
+  signature: Base64Schema.optional(),
+});
+/** @public */
+export type SetManifestRequest = z.infer<typeof SetManifestRequestSchema>;
+
+/** Seed-share document as upstream's `seed-shares.json`. @public */
+export const SeedShareDocumentSchema = z.strictObject({
+  SeedShares: z.array(z.strictObject({ PublicKey: z.string(), EncryptedSeed: Base64Schema })),
+  salt: Base64Schema,
+  Threshold: z.number().int().min(1).optional(),
+});
+
+/** `POST /v1/manifest` response. @public */
+export const SetManifestResponseSchema = z.strictObject({
+  version: z.literal('v1'),
+  root_ca: PemSchema,
+  mesh_ca: PemSchema,
+  transition_hash: HashHexSchema,
+  /** Only on the first set (trust on first use). */
+  seed_shares_doc: SeedShareDocumentSchema.optional(),
+});
+/** @public */
+export type SetManifestResponse = z.infer<typeof SetManifestResponseSchema>;
+
+/**
+ * `POST /v1/recover` request. Without `nonce` the server answers 401 `challenge_required` with a
+ * fresh nonce. The seed and salt travel sealed to the Coordinator's attested TLS key
+ * (`sealRecoverySecret`); the seed-share owner signs `recoverSignedMessage(...)` with RSA-PSS.
+ * @public
+ */
+export const RecoverRequestSchema = z.strictObject({
+  nonce: Base64Schema.optional(),
+  /** SPKI DER of the sender's ephemeral P-256 key. */
+  ephemeral_public_key: Base64Schema.optional(),
+  /** iv(12) || AES-256-GCM ciphertext || tag(16) of `salt(32) || seed`. */
+  ciphertext: Base64Schema.optional(),
+  /** Hex of the owner's PKCS#1 RSA public key, as in `SeedshareOwnerPubKeys`. */
+  owner_public_key: z
+    .string()
+    .regex(/^[0-9a-fA-F]+$/)
+    .optional(),
+  /** RSA-PSS-SHA256 signature (salt length 32) over the recover message. */
+  signature: Base64Schema.optional(),
+  force: z.boolean().optional(),
+});
+/** @public */
+export type RecoverRequest = z.infer<typeof RecoverRequestSchema>;
+
+/** `POST /v1/recover` response. @public */
+export const RecoverResponseSchema = z.strictObject({
+  version: z.literal('v1'),
+  root_ca: PemSchema,
+  mesh_ca: PemSchema,
+});
+/** @public */
+export type RecoverResponse = z.infer<typeof RecoverResponseSchema>;
+
+/**
+ * `POST /v1/mesh/cert` request. Without `nonce` the server answers 401 `challenge_required`
+ * (header `WWW-Authenticate: contrast-attestation-v1 nonce="<base64>"`). The evidence's
+ * REPORT_DATA is `meshCertReportData(nonce, public_key, the Coordinator's TLS SPKI)`.
+ * @public
+ */
+export const MeshCertRequestSchema = z.strictObject({
+  nonce: Base64Schema.optional(),
+  /** SPKI DER of the key the certificate is for. */
+  public_key: Base64Schema.optional(),
+  evidence: EvidenceWireSchema.optional(),
+});
+/** @public */
+export type MeshCertRequest = z.infer<typeof MeshCertRequestSchema>;
+
+/** `POST /v1/mesh/cert` response. @public */
+export const MeshCertResponseSchema = z.strictObject({
+  version: z.literal('v1'),
+  /** leaf || intermediate, PEM. */
+  cert_chain: PemSchema,
+  mesh_ca: PemSchema,
+  root_ca: PemSchema,
+  /** Hex of the 64-byte workload secret; absent when the policy has no WorkloadSecretID. */
+  workload_secret: z
+    .string()
+    .regex(/^[0-9a-f]+$/)
+    .optional(),
+});
+/** @public */
+export type MeshCertResponse = z.infer<typeof MeshCertResponseSchema>;
+
+/** Standard base64 of bytes. @public */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Bytes of (already schema-checked) base64. @public */
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
