@@ -12,9 +12,9 @@ import {
   toHex,
   type Verifier,
   type VerifyFailure,
-  verifyWithAny,
 } from '@contrast-cc/core';
-import { ATLS_LABELS, NONCE_LENGTH, reportDataFor } from './binding.js';
+import { ATLS_LABELS, NONCE_LENGTH } from './binding.js';
+import { attestationFailed, verifyBoundEvidence } from './verify.js';
 import { ATTEST_PATH, parseAttestResponse } from './wire.js';
 
 /** Options of {@link connectAttested}. @public */
@@ -68,13 +68,6 @@ export interface AttestedConnection {
   readonly evidence: Evidence;
   /** Sends a request over a new TLS connection pinned to {@link AttestedConnection.spki}. */
   fetch(path: string, init?: AttestedRequestInit): Promise<AttestedResponse>;
-}
-
-function attestationFailed(message: string, reason?: VerifyFailure): ContrastError {
-  return new ContrastError('attestation-failed', message, {
-    ...(reason ? { cause: reason } : {}),
-    ...(reason?.field ? { field: reason.field } : {}),
-  });
 }
 
 interface Endpoint {
@@ -199,9 +192,6 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
     servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
     timeoutMs: options.timeoutMs ?? 30_000,
   };
-  const verifiers = Array.isArray(options.verifiers)
-    ? (options.verifiers as readonly Verifier[])
-    : [options.verifiers as Verifier];
   const label = options.label ?? ATLS_LABELS.channel;
   const nonce = new Uint8Array(randomBytes(NONCE_LENGTH));
 
@@ -225,42 +215,25 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
     });
   }
   const { evidence, stateDigest } = parsed;
-  const reportData = await reportDataFor({
-    label,
-    nonce,
-    publicKey: spki,
-    ...(stateDigest ? { stateDigest } : {}),
-  });
-  const result = await verifyWithAny(verifiers, evidence, {
-    reportData,
-    ...(options.now ? { now: options.now } : {}),
-  });
   const spkiHash = createHash('sha256').update(spki).digest('hex');
-  if (!result.ok) {
-    log.warn('peer attestation failed', {
-      code: result.reason.code,
-      field: result.reason.field,
-      spkiSha256: spkiHash,
+  let claims: EvidenceClaims;
+  try {
+    claims = await verifyBoundEvidence({
+      evidence,
+      verifiers: options.verifiers,
+      nonce,
+      publicKey: spki,
+      label,
+      ...(stateDigest ? { stateDigest } : {}),
+      ...(options.expectedStateDigest ? { expectedStateDigest: options.expectedStateDigest } : {}),
+      ...(options.allowInsecure ? { allowInsecure: true } : {}),
+      ...(options.checkClaims ? { checkClaims: options.checkClaims } : {}),
+      ...(options.now ? { now: options.now } : {}),
     });
-    throw attestationFailed(`evidence rejected: ${result.reason.message}`, result.reason);
-  }
-  const claims = result.claims;
-  if (claims.insecure && !options.allowInsecure) {
-    throw attestationFailed('the peer runs on an insecure (simulated) platform', {
-      code: 'insecure-platform',
-      message: 'insecure platform not allowed',
-    });
-  }
-  if (options.expectedStateDigest && !(stateDigest && bytesEqual(stateDigest, options.expectedStateDigest))) {
-    throw attestationFailed('the peer bound another state than expected', {
-      code: 'field-mismatch',
-      message: 'state digest mismatch',
-      field: 'stateDigest',
-    });
-  }
-  const problem = options.checkClaims?.(claims);
-  if (problem !== undefined) {
-    throw attestationFailed(`claims rejected: ${problem}`, { code: 'field-mismatch', message: problem });
+  } catch (e) {
+    const reason = (e as ContrastError).cause as VerifyFailure | undefined;
+    log.warn('peer attestation failed', { code: reason?.code, field: reason?.field, spkiSha256: spkiHash });
+    throw e;
   }
   log.info('attested peer', {
     kind: claims.kind,

@@ -14,4 +14,5 @@ export {
   connectAttested,
 } from './client.js';
 export { type AttestedServer, type AttestedServerOptions, createAttestedServer } from './server.js';
+export { type VerifyBoundEvidenceInput, verifyBoundEvidence } from './verify.js';
 export { ATTEST_PATH, type AttestRequest, type AttestResponse } from './wire.js';
