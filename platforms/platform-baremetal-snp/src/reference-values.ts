@@ -1,0 +1,35 @@
+import type { RuntimeAssets } from './runtime-assets.js';
+
+/**
+ * Default `ReferenceValues.snp` entries for Metal-QEMU-SNP, one per product (Milan, Genoa), as
+ * upstream: guest policy ABI 0.0 with SMT allowed and everything else off, platform with SMT
+ * enabled. `MinimumTCB` is left out on purpose: it depends on the user's firmware (`snphost
+ * show tcb`), and the manifest reports it as "please fill in". `TrustedMeasurement` comes from
+ * the released runtime; while the runtime is unreleased it is absent and manifest validation
+ * fails: no one can deploy on an unreleased runtime by accident.
+ */
+export function metalSnpReferenceValues(platformId: string, assets: RuntimeAssets): unknown[] {
+  return (['Milan', 'Genoa'] as const).map((product) => {
+    const measurement = assets.launchMeasurements[product];
+    return {
+      Platform: platformId,
+      ProductName: product,
+      ...(measurement ? { TrustedMeasurement: measurement } : {}),
+      GuestPolicy: {
+        ABIMinor: 0,
+        ABIMajor: 0,
+        SMT: true,
+        MigrateMA: false,
+        Debug: false,
+        SingleSocket: false,
+        CXLAllowed: false,
+        MemAES256XTS: false,
+        RAPLDis: false,
+        CipherTextHidingDRAM: false,
+      },
+      PlatformInfo: { SMTEnabled: true },
+      MinimumMitigationVector: 0,
+      AllowedChipIDs: [],
+    };
+  });
+}
