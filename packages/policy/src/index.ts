@@ -13,7 +13,16 @@ export {
   parseInitdataToml,
   policyTextFromAny,
 } from './assemble.js';
+export {
+  type CaseResult,
+  type ConformanceSummary,
+  formatConformance,
+  loadRecordedImages,
+  runKataConformance,
+  SKIPPED_CASES,
+} from './conformance/run.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
+export { RecordedImageSource } from './images/recorded.js';
 export { applyJsonPatch, type JsonPatchOp } from './json-patch.js';
 // Kubernetes resource pipeline (issue #6): read YAML, find workloads, inject, rewrite, manifest.
 export { ResourceInputError, type ResourceProblem } from './kube/errors.js';
@@ -31,6 +40,11 @@ export {
 } from './kube/pipeline.js';
 export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './kube/workloads.js';
 export { type FileWrite, joinResourceFiles, writeFilesAtomic } from './kube/write.js';
+export { type AgentDecision, AgentPolicy } from './rego/agent.js';
+export { RegoError, type RegoErrorKind } from './rego/errors.js';
+export { type FailureRecord, type QueryResult, RegoEngine } from './rego/eval.js';
+export { explainDenial } from './rego/explain.js';
+export { normalizeRequest } from './rego/normalize.js';
 export { DEFAULT_SETTINGS } from './rules/default-settings.js';
 export { RULES_REGO } from './rules/rules.js';
 export { applySettingsDropIns, loadPolicySettings, type PolicySettings } from './settings.js';

@@ -510,7 +510,19 @@ async function containerPolicy(
       m.source === undefined
         ? { ...m, source: `$(sfprefix)${regexEscape(String(m.destination).split('/').pop() ?? '')}$` }
         : m,
-    );
+    )
+    .map((m) => {
+      const options = arr(m.options).map(String);
+      if (
+        isPause ||
+        m.type_ !== 'bind' ||
+        options.includes('ro') ||
+        options.includes('rw') ||
+        options.length === 1
+      )
+        return m;
+      return { ...m, options: [...options, 'rw'] };
+    });
   template.Mounts = templateMounts;
   let mounts = isPause
     ? arr(template.Mounts).map(obj)

@@ -49,7 +49,7 @@ export interface ResolvedUser {
  * Resolves the container user like containerd's WithUser/WithAdditionalGIDs:
  * - UID/GID from runAsUser/runAsGroup, else from the image `User` (`name|uid[:group|gid]`)
  *   resolved through the image's /etc/passwd and /etc/group;
- * - AdditionalGids = {GID} ∪ groups listing the user's name in /etc/group ∪ supplementalGroups ∪ fsGroup.
+ * - AdditionalGids = {GID} ∪ supplementalGroups ∪ fsGroup.
  */
 export function resolveUser(input: {
   imageUser: string | undefined;
@@ -119,7 +119,9 @@ export function resolveUser(input: {
   if (input.runAsGroup !== undefined) gid = input.runAsGroup;
   const finalGid = gid ?? 0;
   const extra = new Set<number>([finalGid]);
-  if (name !== undefined) for (const g of groups) if (g.members.includes(name)) extra.add(g.gid);
+  // Group memberships from the image's /etc/group are not added: with guest pull the pod must
+  // state extra groups explicitly (supplementalGroups), as genpolicy requires.
+  void name;
   for (const g of input.supplementalGroups ?? []) extra.add(g);
   if (input.fsGroup !== undefined) extra.add(input.fsGroup);
   return { UID: uid, GID: finalGid, AdditionalGids: [...extra].sort((a, b) => a - b), Username: '' };

@@ -213,6 +213,7 @@ export class RegoEngine {
     const key = `${name}(${args.map(keyOf).join(',')})`;
     if (this.#fnCache.has(key)) return this.#fnCache.get(key);
     this.#stack.push(name);
+    const before = this.#best;
     try {
       const defs = this.#rules.get(name) ?? [];
       let found: Value | undefined;
@@ -234,6 +235,8 @@ export class RegoEngine {
           }
         }
       }
+      // A call that succeeded explains nothing: drop failures recorded inside it.
+      if (found !== undefined) this.#best = before;
       if (found === undefined) {
         const d = this.#defaults.get(name);
         if (d?.value) for (const [v] of this.#evalTerm(d.value, new Map())) found = v;

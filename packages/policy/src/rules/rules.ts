@@ -88,7 +88,9 @@ subst(s, bundle_id, sandbox_id) := out if {
   s5 := replace(s4, "$(bundle-id)", bundle_id)
   s6 := replace(s5, "$(sandbox-id)", sandbox_id)
   s7 := replace(s6, "$(b64_device_id)", "[a-zA-Z0-9_=-]+")
-  out := common_fragments(s7)
+  s8 := replace(s7, "$(sandbox-namespace)", "[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+  s9 := replace(s8, "$(sandbox-name)", "[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+  out := common_fragments(s9)
 }
 
 common_fragments(s) := out if {
@@ -198,7 +200,7 @@ annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
   cri_bookkeeping(key)
 }
 
-cri_bookkeeping(key) if { key in {"io.kubernetes.cri.sandbox-uid", "io.kubernetes.cri.sandbox-log-directory", "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-cpu-period", "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory", "io.kubernetes.cri.container-type"} }
+cri_bookkeeping(key) if { key in {"io.kubernetes.cri.sandbox-uid", "io.kubernetes.cri.sandbox-log-directory", "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-cpu-period", "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory", "io.kubernetes.cri.container-type", "io.kubernetes.cri.podsandbox.image-name"} }
 
 # The digest part (after "@") of two image references; "" when there is none.
 image_digest(ref) := d if {
