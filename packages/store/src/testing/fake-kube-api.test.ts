@@ -132,6 +132,9 @@ describe('the loopback fake Kubernetes API (through @kubernetes/client-node)', (
     expect(await status(api.listNamespacedConfigMap({ namespace: NS, fieldSelector: 'data.k=v' }))).toBe(400);
     const list = await api.listNamespacedConfigMap({ namespace: NS });
     expect(Number(list.metadata?.resourceVersion)).toBeGreaterThan(1000);
+    await api.deleteCollectionNamespacedConfigMap({ namespace: NS, labelSelector: 'app=x' });
+    expect(await names('app')).toEqual(['sel-c']);
+    expect(fake.names('other-ns')).toContain('sel-d');
   });
 
   it('streams ADDED, MODIFIED and DELETED events, resumes from a resourceVersion, and says 410 when too old', async () => {

@@ -49,7 +49,7 @@ export interface FakeFailure {
 
 /**
  * A loopback fake of the Kubernetes ConfigMap REST endpoints (core/v1): get, list, create,
- * replace, delete and watch, with cluster-wide increasing resourceVersions, 409 Conflict on a stale
+ * replace, delete, deletecollection and watch, with cluster-wide increasing resourceVersions, 409 Conflict on a stale
  * resourceVersion, 409 AlreadyExists, 404 NotFound, 422 Invalid (names, keys, the 1 MiB size
  * limit, immutable ConfigMaps), label and field selectors, and watch streams (newline-delimited
  * JSON events, resumable from a resourceVersion within the kept event history, 410 Gone beyond).
@@ -438,6 +438,20 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       emit('ADDED', stored);
       json(res, 201, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(stored) });
       return 201;
+    }
+    if (name === undefined && method === 'DELETE') {
+      // deletecollection
+      const labels = parseLabelSelector(query.get('labelSelector') ?? '');
+      const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
+      for (const [key, cm] of [...objects]) {
+        if (cm.metadata.namespace !== namespace || !matchesLabels(labels, cm.metadata.labels)) continue;
+        if (!matchesFields(fields, cm)) continue;
+        objects.delete(key);
+        rv++;
+        emit('DELETED', { ...copy(cm), metadata: { ...copy(cm.metadata), resourceVersion: String(rv) } }, cm);
+      }
+      json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' });
+      return 200;
     }
     if (name === undefined)
       throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method');
