@@ -14,15 +14,24 @@ import {
 import { applyJsonPatch } from './json-patch.js';
 
 describe('policy assembly and binding', () => {
-  const text = assemblePolicyText('package agent_policy\n', { containers: [], common: { a: "it's" } } as never);
+  const text = assemblePolicyText('package agent_policy\n', {
+    containers: [],
+    common: { a: "it's" },
+  } as never);
 
   it('policy text = rules + "\\npolicy_data := " + pretty JSON', () => {
-    expect(text).toBe('package agent_policy\n\npolicy_data := {\n  "containers": [],\n  "common": {\n    "a": "it\'s"\n  }\n}');
+    expect(text).toBe(
+      'package agent_policy\n\npolicy_data := {\n  "containers": [],\n  "common": {\n    "a": "it\'s"\n  }\n}',
+    );
   });
 
   it('initdata TOML round-trips the exact policy text and hashes its own bytes', () => {
     const toml = buildInitdataToml({ 'policy.rego': text });
-    expect(parseInitdataToml(toml)).toEqual({ version: '0.1.0', algorithm: 'sha256', data: { 'policy.rego': text } });
+    expect(parseInitdataToml(toml)).toEqual({
+      version: '0.1.0',
+      algorithm: 'sha256',
+      data: { 'policy.rego': text },
+    });
     expect(initdataDigest(toml)).toBe(createHash('sha256').update(toml).digest('hex'));
     const t384 = buildInitdataToml({ 'policy.rego': "ends with '" }, { algorithm: 'sha384' });
     expect(parseInitdataToml(t384).data['policy.rego']).toBe("ends with '");
