@@ -1,0 +1,151 @@
+import { parseArgs } from 'node:util';
+import { isContrastError, isDnsLabel, type KubeObject, type PlatformRegistry } from '@contrast-cc/core';
+import { stringify } from 'yaml';
+import type { Command } from '../command.js';
+import { type CliIo, EXIT, type ExitCode } from '../io.js';
+
+/** What the `runtime` command needs: the platforms this program knows. */
+export interface RuntimeCommandDeps {
+  registry: PlatformRegistry;
+}
+
+const DEFAULT_NAMESPACE = 'contrast-system';
+
+function help(registry: PlatformRegistry): string {
+  const ids = registry.ids();
+  return `contrast runtime — print what a cluster needs to run confidential pods on a platform.
+
+Prints the RuntimeClass name(s) of the platform and, as multi-document YAML you can pipe to
+"kubectl apply -f -", the RuntimeClass objects and the node-installer resources (the DaemonSet
+that installs the confidential runtime on every matching node, its ServiceAccount, RBAC and
+configuration). Platforms whose provider installs the runtime print only the RuntimeClass.
+
+Usage:
+  contrast runtime --platform <id> [--namespace <ns>] [--image <ref>] [--json]
+
+Flags:
+  -p, --platform <id>    platform id or alias (required); one of: ${ids.join(', ') || '(none)'}
+  -n, --namespace <ns>   namespace of the node installer (default ${DEFAULT_NAMESPACE}; it must exist)
+      --image <ref>      use this node-installer image instead of the pinned one (e.g. a mirror)
+      --json             print { platform, insecure, runtimeClassNames, namespace, objects } as JSON
+  -h, --help             show this help
+
+Example:
+  contrast runtime --platform Metal-QEMU-SNP | kubectl apply -f -
+
+Exit codes: 0 printed, 1 the platform failed to produce its resources, 2 bad usage or unknown platform.
+`;
+}
+
+function toYaml(objects: KubeObject[]): string {
+  return objects.map((o) => stringify(o, { sortMapEntries: false, lineWidth: 0 })).join('---\n');
+}
+
+function usageError(io: CliIo, message: string): ExitCode {
+  io.stderr(`contrast runtime: ${message}\nRun "contrast runtime --help" for usage.\n`);
+  return EXIT.usage;
+}
+
+/** Builds the `contrast runtime` command over an explicit platform registry. */
+export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command {
+  return {
+    name: 'runtime',
+    summary: 'print RuntimeClass names and node-installer YAML for a platform',
+    get help() {
+      return help(registry);
+    },
+    async run(args: string[], io: CliIo): Promise<ExitCode> {
+      let values: { platform?: string; namespace?: string; image?: string; json?: boolean };
+      try {
+        ({ values } = parseArgs({
+          args,
+          strict: true,
+          allowPositionals: false,
+          options: {
+            platform: { type: 'string', short: 'p' },
+            namespace: { type: 'string', short: 'n' },
+            image: { type: 'string' },
+            json: { type: 'boolean' },
+          },
+        }));
+      } catch (error) {
+        return usageError(io, error instanceof Error ? error.message : String(error));
+      }
+      if (values.platform === undefined || values.platform === '') {
+        return usageError(
+          io,
+          `--platform is required; known platforms: ${registry.ids().join(', ') || '(none registered)'}`,
+        );
+      }
+      const namespace = values.namespace ?? DEFAULT_NAMESPACE;
+      if (!isDnsLabel(namespace)) {
+        return usageError(
+          io,
+          `--namespace "${namespace}" is not a valid namespace (lower-case letters, digits and "-", at most 63)`,
+        );
+      }
+      if (values.image !== undefined && !/^[^\s]+$/.test(values.image)) {
+        return usageError(io, `--image "${values.image}" is not an image reference`);
+      }
+      const platform = registry.find(values.platform);
+      if (!platform) {
+        try {
+          registry.get(values.platform);
+        } catch (error) {
+          return usageError(io, isContrastError(error) ? error.message : String(error));
+        }
+        return usageError(io, `unknown platform "${values.platform}"`);
+      }
+
+      let runtimeClasses: KubeObject[];
+      let installer: KubeObject[];
+      try {
+        runtimeClasses = platform.runtime.runtimeClasses();
+        installer = platform.runtime.nodeInstaller({
+          namespace,
+          ...(values.image ? { image: values.image } : {}),
+        });
+      } catch (error) {
+        const message = isContrastError(error) ? error.describe() : String(error);
+        io.stderr(`contrast runtime: platform ${platform.id} failed to produce its resources: ${message}\n`);
+        return EXIT.failed;
+      }
+      if (platform.insecure) {
+        io.stderr(
+          `contrast runtime: WARNING: ${platform.id} is a SIMULATED platform; its attestation proves nothing. Never use it for real workloads.\n`,
+        );
+      }
+      const names = platform.runtime.runtimeClassNames;
+      if (values.json) {
+        io.stdout(
+          `${JSON.stringify(
+            {
+              platform: platform.id,
+              insecure: platform.insecure,
+              runtimeClassNames: names,
+              namespace,
+              objects: [...runtimeClasses, ...installer],
+            },
+            null,
+            2,
+          )}\n`,
+        );
+        return EXIT.ok;
+      }
+      const header = [
+        `# Platform: ${platform.id} (${platform.displayName})`,
+        `# RuntimeClass: ${names.join(', ')}`,
+        installer.length === 0
+          ? '# Node installer: none (the provider installs the runtime)'
+          : `# Node installer: namespace ${namespace}`,
+      ].join('\n');
+      io.stdout(`${header}\n${toYaml([...runtimeClasses, ...installer])}`);
+      if (installer.length === 0) {
+        io.stderr(
+          `contrast runtime: ${platform.id} needs no node installer; only the RuntimeClass is printed.\n`,
+        );
+      }
+      return EXIT.ok;
+    },
+  };
+}
