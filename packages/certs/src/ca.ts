@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, type KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ContrastError, type EvidenceClaims, type Logger, noopLogger } from '@contrast-cc/core';
+import { spkiPublicKeyBits } from './der.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
 import { type PublicKeyInput, spkiDer, toPublicKey } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
@@ -40,6 +41,11 @@ function serialFrom(bytes: Uint8Array): string {
 }
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits, as hex. */
+function keyId(spki: Uint8Array): string {
+  return createHash('sha1').update(spkiPublicKeyBits(spki)).digest('hex');
+}
 
 async function signingKey(key: KeyObject): Promise<CryptoKey> {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
@@ -146,6 +152,7 @@ export class CaHierarchy {
   readonly meshCa: IssuedCertificate;
   readonly #meshKey: KeyObject;
   readonly #meshSigningKey: CryptoKey;
+  readonly #meshKeyId: string;
   readonly #validity: CaValidity;
   readonly #log: Logger;
 
@@ -163,6 +170,7 @@ export class CaHierarchy {
     this.meshCa = parts.meshCa;
     this.#meshKey = parts.meshKey;
     this.#meshSigningKey = parts.meshSigningKey;
+    this.#meshKeyId = keyId(spkiDer(createPublicKey(parts.meshKey)));
     this.#validity = parts.validity;
     this.#log = parts.logger;
   }
@@ -183,10 +191,10 @@ export class CaHierarchy {
     const meshSpki = spkiDer(createPublicKey(meshKey));
     const meshSigner = await signingKey(meshKey);
 
-    const caExtensions = async (spki: Uint8Array, usage: x509.KeyUsageFlags) => [
+    const caExtensions = (spki: Uint8Array, usage: x509.KeyUsageFlags) => [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(usage, true),
-      await x509.SubjectKeyIdentifierExtension.create(spki as BufferSource),
+      new x509.SubjectKeyIdentifierExtension(keyId(spki)),
     ];
     const caUsage = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign;
 
@@ -201,7 +209,7 @@ export class CaHierarchy {
       publicKey: rootSpki as BufferSource,
       signingKey: rootSigner,
       signingAlgorithm: SIGNING,
-      extensions: await caExtensions(rootSpki, caUsage),
+      extensions: caExtensions(rootSpki, caUsage),
     });
     const intermediate = await x509.X509CertificateGenerator.create({
       serialNumber: serialFrom(randomBytes(16)),
@@ -213,8 +221,8 @@ export class CaHierarchy {
       signingKey: rootSigner,
       signingAlgorithm: SIGNING,
       extensions: [
-        ...(await caExtensions(meshSpki, caUsage)),
-        await x509.AuthorityKeyIdentifierExtension.create(rootSpki as BufferSource),
+        ...caExtensions(meshSpki, caUsage),
+        new x509.AuthorityKeyIdentifierExtension(keyId(rootSpki)),
       ],
     });
     const meshCa = await x509.X509CertificateGenerator.create({
@@ -226,7 +234,7 @@ export class CaHierarchy {
       publicKey: meshSpki as BufferSource,
       signingKey: meshSigner,
       signingAlgorithm: SIGNING,
-      extensions: await caExtensions(meshSpki, caUsage),
+      extensions: caExtensions(meshSpki, caUsage),
     });
     log.info('created CA hierarchy', {
       rootSerial: root.serialNumber,
@@ -256,7 +264,6 @@ export class CaHierarchy {
     const names = classifySans(request.sans);
     const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
     const notBefore = new Date(now.getTime() - (this.#validity.backdateMs ?? HOUR));
-    const meshSpki = spkiDer(createPublicKey(this.#meshKey));
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -264,8 +271,8 @@ export class CaHierarchy {
         x509.ExtendedKeyUsage.clientAuth,
         x509.ExtendedKeyUsage.serverAuth,
       ]),
-      await x509.SubjectKeyIdentifierExtension.create(spki as BufferSource),
-      await x509.AuthorityKeyIdentifierExtension.create(meshSpki as BufferSource),
+      new x509.SubjectKeyIdentifierExtension(keyId(spki)),
+      new x509.AuthorityKeyIdentifierExtension(this.#meshKeyId),
     ];
     if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names));
     const ours = meshCertificateExtensions({

@@ -43,3 +43,30 @@ export function derReadSingle(bytes: Uint8Array, tag: number): Uint8Array | unde
   if (at + length !== bytes.length) return undefined;
   return bytes.subarray(at);
 }
+
+/** Reads the TLV at `offset`: its tag, where its content starts and where it ends. */
+export function derTlvAt(bytes: Uint8Array, offset: number): { tag: number; start: number; end: number } {
+  const tag = bytes[offset];
+  let length = bytes[offset + 1];
+  if (tag === undefined || length === undefined) throw new RangeError('truncated DER');
+  let start = offset + 2;
+  if (length & 0x80) {
+    const n = length & 0x7f;
+    if (n === 0 || n > 4) throw new RangeError('unsupported DER length');
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + (bytes[start + i] ?? Number.NaN);
+    start += n;
+  }
+  const end = start + length;
+  if (!Number.isFinite(end) || end > bytes.length) throw new RangeError('truncated DER');
+  return { tag, start, end };
+}
+
+/** The subjectPublicKey bits of a DER SubjectPublicKeyInfo (without the unused-bits octet). */
+export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
+  const outer = derTlvAt(spki, 0);
+  const algorithm = derTlvAt(spki, outer.start);
+  const bits = derTlvAt(spki, algorithm.end);
+  if (outer.tag !== 0x30 || algorithm.tag !== 0x30 || bits.tag !== 0x03) throw new RangeError('not an SPKI');
+  return spki.subarray(bits.start + 1, bits.end);
+}
