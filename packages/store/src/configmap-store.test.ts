@@ -120,6 +120,12 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
       namespace: NS,
     });
     await expectCode(unreachable.getLatest(), 'unavailable');
+    // A request without an answer in time fails instead of hanging the Coordinator.
+    const impatient = make({ prefix: 'faults', requestTimeoutMs: 100 });
+    fake.failNext({ count: 1, delayMs: 3000, method: 'GET' });
+    const started = Date.now();
+    await expectCode(impatient.getLatest(), 'unavailable');
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('refuses a blob over the 1 MiB ConfigMap limit with invalid-argument', async () => {

@@ -39,7 +39,14 @@ export interface ConfigMapStoreOptions {
   logger?: Logger;
   /** Delay before re-establishing a watch that ended (ms); doubles up to 30 s. Default 200. */
   watchRetryMs?: number;
+  /**
+   * Deadline of each API request (ms); default 10 s, as upstream. A request that misses it fails
+   * with `unavailable` (for setLatest: outcome unknown, re-read the pointer).
+   */
+  requestTimeoutMs?: number;
 }
+
+class RequestTimeout extends Error {}
 
 const KIND_SEGMENT: Record<BlobKind, string> = {
   manifest: 'manifests',
@@ -79,6 +86,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
   readonly #owner: V1OwnerReference | undefined;
   readonly #logger: Logger;
   readonly #retryMs: number;
+  readonly #timeoutMs: number;
   readonly #closers = new Set<() => void>();
   #closed = false;
 
@@ -104,6 +112,19 @@ export class ConfigMapHistoryStore implements HistoryStore {
     this.#owner = options.ownerReference;
     this.#logger = (options.logger ?? noopLogger).child({ component: 'store', backend: 'configmap' });
     this.#retryMs = options.watchRetryMs ?? 200;
+    this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  /** Runs one API request under the deadline. */
+  #call<T>(request: (api: CoreV1Api) => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RequestTimeout(`no answer in ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    return Promise.race([request(this.#api), deadline]).finally(() => clearTimeout(timer));
   }
 
   /** The ConfigMap name of a blob. */
@@ -128,7 +149,9 @@ export class ConfigMapHistoryStore implements HistoryStore {
   #unavailable(what: string, cause: unknown): ContrastError {
     const status = statusOf(cause);
     const code = status === 403 || status === 401 ? 'permission-denied' : 'unavailable';
-    return new ContrastError(code, `${what}: Kubernetes API ${status ?? 'unreachable'}`, { cause });
+    const detail =
+      cause instanceof RequestTimeout ? `timed out (${cause.message})` : String(status ?? 'unreachable');
+    return new ContrastError(code, `${what}: Kubernetes API ${detail}`, { cause });
   }
 
   #body(
@@ -158,7 +181,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
 
   async #read(name: string): Promise<V1ConfigMap | null> {
     try {
-      return await this.#api.readNamespacedConfigMap({ name, namespace: this.namespace });
+      return await this.#call((api) => api.readNamespacedConfigMap({ name, namespace: this.namespace }));
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw this.#unavailable(`cannot read ConfigMap ${name}`, error);
@@ -173,10 +196,12 @@ export class ConfigMapHistoryStore implements HistoryStore {
     const name = this.blobName(kind, hash);
     const segment = KIND_SEGMENT[kind];
     try {
-      await this.#api.createNamespacedConfigMap({
-        namespace: this.namespace,
-        body: this.#body(name, segment, hash, bytes),
-      });
+      await this.#call((api) =>
+        api.createNamespacedConfigMap({
+          namespace: this.namespace,
+          body: this.#body(name, segment, hash, bytes),
+        }),
+      );
       return hash;
     } catch (error) {
       const status = statusOf(error);
@@ -200,16 +225,20 @@ export class ConfigMapHistoryStore implements HistoryStore {
     }
     try {
       if (existing === null) {
-        await this.#api.createNamespacedConfigMap({
-          namespace: this.namespace,
-          body: this.#body(name, segment, hash, bytes),
-        });
+        await this.#call((api) =>
+          api.createNamespacedConfigMap({
+            namespace: this.namespace,
+            body: this.#body(name, segment, hash, bytes),
+          }),
+        );
       } else {
-        await this.#api.replaceNamespacedConfigMap({
-          name,
-          namespace: this.namespace,
-          body: this.#body(name, segment, hash, bytes, existing.metadata?.resourceVersion),
-        });
+        await this.#call((api) =>
+          api.replaceNamespacedConfigMap({
+            name,
+            namespace: this.namespace,
+            body: this.#body(name, segment, hash, bytes, existing.metadata?.resourceVersion),
+          }),
+        );
       }
     } catch (error) {
       // A concurrent writer repaired or created it with the same content: check once more.
@@ -270,15 +299,19 @@ export class ConfigMapHistoryStore implements HistoryStore {
     try {
       written =
         expectedVersion === null
-          ? await this.#api.createNamespacedConfigMap({
-              namespace: this.namespace,
-              body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
-            })
-          : await this.#api.replaceNamespacedConfigMap({
-              name,
-              namespace: this.namespace,
-              body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
-            });
+          ? await this.#call((api) =>
+              api.createNamespacedConfigMap({
+                namespace: this.namespace,
+                body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
+              }),
+            )
+          : await this.#call((api) =>
+              api.replaceNamespacedConfigMap({
+                name,
+                namespace: this.namespace,
+                body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
+              }),
+            );
     } catch (error) {
       const status = statusOf(error);
       if (status === 409 || status === 404) {

@@ -40,10 +40,15 @@ export interface FakeKubeApiOptions {
   eventHistory?: number;
 }
 
-/** Fault injection: the next `count` requests matching `method` (any when absent) fail. @public */
+/**
+ * Fault injection for the next `count` requests matching `method` (any when absent): answered
+ * with `status`, or, with `delayMs`, served normally but only after that delay.
+ * @public
+ */
 export interface FakeFailure {
   count: number;
-  status: number;
+  status?: number;
+  delayMs?: number;
   method?: string;
 }
 
@@ -356,8 +361,13 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
     const failure = failures.find((f) => f.count > 0 && (f.method === undefined || f.method === method));
     if (failure) {
       failure.count--;
-      json(res, failure.status, statusBody(failure.status, 'InternalError', 'injected failure'));
-      return failure.status;
+      if (failure.delayMs !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, failure.delayMs));
+      } else {
+        const status = failure.status ?? 500;
+        json(res, status, statusBody(status, 'InternalError', 'injected failure'));
+        return status;
+      }
     }
     const m = url.pathname.match(COLLECTION);
     if (!m) throw new HttpError(404, 'NotFound', `the server could not find the requested resource`);
