@@ -1,2 +1,10 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  Authority,
+  type AuthorityOptions,
+  type AuthorityState,
+  type MeshCertificateParams,
+  type MeshCertificateResult,
+  type RecoverParams,
+  type SetManifestParams,
+  type SetManifestResult,
+} from './authority.js';

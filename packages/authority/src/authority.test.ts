@@ -1,0 +1,435 @@
+import { createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { meshCertReportData } from '@contrast-cc/api';
+import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
+import { type ContrastError, toHex } from '@contrast-cc/core';
+import { createMemoryLogger, type FakeIssuer } from '@contrast-cc/core/testing';
+import type { DirectoryHistoryStore } from '@contrast-cc/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Authority, type AuthorityOptions, type SetManifestResult } from './authority.js';
+import {
+  channelKey,
+  deployment,
+  keys,
+  ownerSignature,
+  podIssuer,
+  recoverRequest,
+  registry,
+  tempStore,
+} from './test-support/fixtures.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
+});
+
+async function open(store: DirectoryHistoryStore, extra: Partial<AuthorityOptions> = {}) {
+  const a = await Authority.open({
+    store,
+    platforms: registry(),
+    channelKey: channelKey(),
+    allowInsecure: true,
+    ...extra,
+  });
+  cleanup.push(() => a.close());
+  return a;
+}
+
+async function newStore() {
+  const s = await tempStore();
+  cleanup.push(() => s.close());
+  return s;
+}
+
+const spkiOf = (k = generateKeyPairSync('ec', { namedCurve: 'P-256' })) => ({
+  pair: k,
+  spki: new Uint8Array(k.publicKey.export({ type: 'spki', format: 'der' })),
+});
+
+/** What an initializer does, against the authority directly. */
+async function requestCert(a: Authority, issuer: FakeIssuer, options: { coordinatorSpki?: Uint8Array } = {}) {
+  const { spki } = spkiOf();
+  const nonce = a.createNonce();
+  const evidence = await issuer.issue(
+    await meshCertReportData(nonce, spki, options.coordinatorSpki ?? a.channelSpki),
+  );
+  return {
+    spki,
+    nonce,
+    evidence,
+    result: () => a.issueMeshCertificate({ nonce, publicKey: spki, evidence }),
+  };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as ContrastError & { apiCode?: string }).apiCode ?? (e as ContrastError).code;
+  }
+}
+
+function seedFrom(result: SetManifestResult) {
+  const doc = result.seedShareDocument!;
+  return recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]);
+}
+
+const waitFor = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('Authority state machine', () => {
+  it('starts uninitialized, becomes active with the first manifest and returns seed shares', async () => {
+    const a = await open(await newStore());
+    expect(a.status).toBe('uninitialized');
+    const before = toHex(a.stateDigest());
+    const d = deployment();
+    const res = await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    expect(a.status).toBe('active');
+    expect(a.generation).toBe(1);
+    expect(res.seedShareDocument?.SeedShares).toHaveLength(1);
+    expect(toHex(a.stateDigest())).not.toBe(before);
+    const state = await a.state();
+    expect(state.manifests.map((m) => Buffer.from(m).toString())).toEqual([
+      Buffer.from(d.manifest).toString(),
+    ]);
+    expect(state.policies).toHaveLength(4);
+    expect(state.transitionHash).toBe(res.transitionHash);
+  });
+
+  it('refuses a manifest whose policy documents are missing, naming the policy', async () => {
+    const a = await open(await newStore());
+    const d = deployment();
+    const err = await a.setManifest({ manifest: d.manifest, policies: d.policies.slice(1) }).catch((e) => e);
+    expect(err.code).toBe('invalid-argument');
+    expect(err.field).toContain(d.hashes.coordinator);
+    expect(a.status).toBe('uninitialized');
+  });
+
+  it('refuses an invalid manifest with the field path', async () => {
+    const a = await open(await newStore());
+    const err = await a
+      .setManifest({ manifest: new TextEncoder().encode('{"Policies":{}}'), policies: [] })
+      .catch((e) => e);
+    expect(err.code).toBe('validation-failed');
+    expect(err.field).toBeDefined();
+  });
+});
+
+describe('mesh certificates', () => {
+  it('issues a certificate chain verifying against mesh CA and root CA, with the workload secret', async () => {
+    const a = await open(await newStore());
+    const d = deployment();
+    const set = await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const req = await requestCert(a, podIssuer(d.hashes.web!));
+    const res = await req.result();
+    const [leafPem, interPem] = res.certChainPem.split(/(?<=-----END CERTIFICATE-----\n)/);
+    const leaf = new X509Certificate(leafPem!);
+    const inter = new X509Certificate(interPem!);
+    const meshCa = new X509Certificate(res.meshCaPem);
+    const root = new X509Certificate(set.rootCaPem);
+    expect(leaf.verify(meshCa.publicKey)).toBe(true);
+    expect(leaf.verify(inter.publicKey)).toBe(true);
+    expect(inter.verify(root.publicKey)).toBe(true);
+    expect(leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(req.spki))).toBe(true);
+    expect(leaf.subjectAltName).toContain('DNS:web');
+    expect(res.workloadSecret).toHaveLength(64);
+    expect(res.policyHash).toBe(d.hashes.web);
+    // Same WorkloadSecretID, same secret; another ID, another secret.
+    const again = await (await requestCert(a, podIssuer(d.hashes.web!))).result();
+    const db = await (await requestCert(a, podIssuer(d.hashes.db!))).result();
+    expect(toHex(again.workloadSecret!)).toBe(toHex(res.workloadSecret!));
+    expect(toHex(db.workloadSecret!)).not.toBe(toHex(res.workloadSecret!));
+    // The coordinator policy has no WorkloadSecretID: no secret.
+    const coord = await (await requestCert(a, podIssuer(d.hashes.coordinator!))).result();
+    expect(coord.workloadSecret).toBeUndefined();
+  });
+
+  it('refuses replayed evidence, unknown policies, wrong measurements and foreign bindings', async () => {
+    const failures: string[] = [];
+    const a = await open(await newStore(), { onAttestationFailure: (r) => failures.push(r.code) });
+    const d = deployment();
+    expect(await codeOf((await requestCert(a, podIssuer(d.hashes.web!))).result())).toBe('no_manifest');
+    await a.setManifest({ manifest: d.manifest, policies: d.policies });
+
+    const ok = await requestCert(a, podIssuer(d.hashes.web!));
+    await ok.result();
+    // Replay: the same nonce, key and evidence again.
+    expect(await codeOf(ok.result())).toBe('challenge_required');
+    // A nonce this authority never made.
+    const forged = await requestCert(a, podIssuer(d.hashes.web!));
+    expect(
+      await codeOf(
+        a.issueMeshCertificate({
+          nonce: new Uint8Array(randomBytes(32)),
+          publicKey: forged.spki,
+          evidence: forged.evidence,
+        }),
+      ),
+    ).toBe('challenge_required');
+    // A policy hash that is not in the manifest.
+    expect(await codeOf((await requestCert(a, podIssuer('ee'.repeat(32)))).result())).toBe(
+      'permission_denied',
+    );
+    // A measurement that is not the trusted one.
+    expect(await codeOf((await requestCert(a, podIssuer(d.hashes.web!, 'cd'.repeat(48)))).result())).toBe(
+      'attestation_failed',
+    );
+    // Evidence bound to another Coordinator key (a relay).
+    const relayed = await requestCert(a, podIssuer(d.hashes.web!), { coordinatorSpki: spkiOf().spki });
+    expect(await codeOf(relayed.result())).toBe('attestation_failed');
+    // Evidence for one key, certificate asked for another.
+    const swap = await requestCert(a, podIssuer(d.hashes.web!));
+    expect(
+      await codeOf(
+        a.issueMeshCertificate({ nonce: swap.nonce, publicKey: spkiOf().spki, evidence: swap.evidence }),
+      ),
+    ).toBe('attestation_failed');
+    // A tampered document (MAC no longer matches).
+    const tampered = await requestCert(a, podIssuer(d.hashes.web!));
+    const text = new TextDecoder().decode(tampered.evidence.data).replace(d.hashes.web!, d.hashes.db!);
+    expect(
+      await codeOf(
+        a.issueMeshCertificate({
+          nonce: tampered.nonce,
+          publicKey: tampered.spki,
+          evidence: { ...tampered.evidence, data: new TextEncoder().encode(text) },
+        }),
+      ),
+    ).toBe('attestation_failed');
+    expect(failures).toEqual([
+      'policy-mismatch',
+      'measurement-mismatch',
+      'report-data-mismatch',
+      'report-data-mismatch',
+      'signature-invalid',
+    ]);
+  });
+
+  it('refuses simulated evidence unless insecure platforms are allowed', async () => {
+    const a = await open(await newStore(), { allowInsecure: false });
+    const d = deployment();
+    await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const err = await (await requestCert(a, podIssuer(d.hashes.web!))).result().catch((e) => e);
+    expect(err.apiCode).toBe('attestation_failed');
+    expect(err.message).toContain('insecure-platform');
+  });
+});
+
+describe('manifest updates', () => {
+  it('needs a workload owner signature over the new transition; rotates the mesh CA, keeps the root', async () => {
+    const a = await open(await newStore());
+    const d1 = deployment();
+    const first = await a.setManifest({ manifest: d1.manifest, policies: d1.policies });
+    const d2 = deployment(['web', 'db', 'cache', 'api']);
+    expect(await codeOf(a.setManifest({ manifest: d2.manifest, policies: d2.policies }))).toBe(
+      'invalid_signature',
+    );
+    const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    expect(
+      await codeOf(
+        a.setManifest({
+          manifest: d2.manifest,
+          policies: d2.policies,
+          signature: ownerSignature(d2.manifest, first.transitionHash, stranger),
+        }),
+      ),
+    ).toBe('invalid_signature');
+    // A signature over another previous transition does not authorize this one.
+    expect(
+      await codeOf(
+        a.setManifest({
+          manifest: d2.manifest,
+          policies: d2.policies,
+          signature: ownerSignature(d2.manifest, '00'.repeat(32)),
+        }),
+      ),
+    ).toBe('invalid_signature');
+    const second = await a.setManifest({
+      manifest: d2.manifest,
+      policies: d2.policies,
+      signature: ownerSignature(d2.manifest, first.transitionHash),
+      previousTransitionHash: first.transitionHash,
+    });
+    expect(a.generation).toBe(2);
+    expect(second.seedShareDocument).toBeUndefined();
+    expect(second.meshCaPem).not.toBe(first.meshCaPem);
+    expect(
+      new X509Certificate(second.rootCaPem).publicKey.equals(new X509Certificate(first.rootCaPem).publicKey),
+    ).toBe(true);
+    expect((await a.state()).manifests).toHaveLength(2);
+    // --atomic with a stale previous transition loses.
+    const d3 = deployment(['web'], { tag: '3' });
+    expect(
+      await codeOf(
+        a.setManifest({
+          manifest: d3.manifest,
+          policies: d3.policies,
+          signature: ownerSignature(d3.manifest, second.transitionHash),
+          previousTransitionHash: first.transitionHash,
+        }),
+      ),
+    ).toBe('manifest_conflict');
+  });
+
+  it('refuses changes to the seed-share owners and updates when no owner is set', async () => {
+    const a = await open(await newStore());
+    const d1 = deployment();
+    const first = await a.setManifest({ manifest: d1.manifest, policies: d1.policies });
+    const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const d2 = deployment(['web'], {
+      seedOwners: [otherRsa.publicKey.export({ type: 'pkcs1', format: 'der' }).toString('hex')],
+    });
+    expect(
+      await codeOf(
+        a.setManifest({
+          manifest: d2.manifest,
+          policies: d2.policies,
+          signature: ownerSignature(d2.manifest, first.transitionHash),
+        }),
+      ),
+    ).toBe('permission_denied');
+
+    const b = await open(await newStore());
+    const locked = deployment(['web'], { owners: [] });
+    const set = await b.setManifest({ manifest: locked.manifest, policies: locked.policies });
+    const d3 = deployment(['web'], { tag: 'x' });
+    expect(
+      await codeOf(
+        b.setManifest({
+          manifest: d3.manifest,
+          policies: d3.policies,
+          signature: ownerSignature(d3.manifest, set.transitionHash),
+        }),
+      ),
+    ).toBe('permission_denied');
+  });
+});
+
+describe('restart and recovery', () => {
+  it('comes up stale on the same store and recovers with the seed: same root CA, new mesh CA', async () => {
+    const store = await newStore();
+    const a = await open(store);
+    const d = deployment();
+    const set = await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const secret = seedFrom(set);
+    a.close();
+
+    const mem = createMemoryLogger();
+    const b = await open(store, { logger: mem.logger });
+    expect(b.status).toBe('stale');
+    expect(await codeOf((await requestCert(b, podIssuer(d.hashes.web!))).result())).toBe('needs_recovery');
+    expect(await codeOf(b.setManifest({ manifest: d.manifest, policies: d.policies }))).toBe(
+      'needs_recovery',
+    );
+
+    // Wrong owner key, wrong seed: refused.
+    const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret, otherRsa)))).toBe(
+      'permission_denied',
+    );
+    const wrongSeed = { seed: new Uint8Array(randomBytes(64)), salt: secret.salt };
+    expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, wrongSeed)))).toBe(
+      'permission_denied',
+    );
+    // Sealed to another key: does not open.
+    expect(await codeOf(b.recover(recoverRequest(b.createNonce(), spkiOf().spki, secret)))).toBe(
+      'invalid_signature',
+    );
+    expect(b.status).toBe('stale');
+
+    const rec = await b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret));
+    expect(b.status).toBe('active');
+    expect(b.generation).toBe(1);
+    const oldRoot = new X509Certificate(set.rootCaPem);
+    expect(new X509Certificate(rec.rootCaPem).publicKey.equals(oldRoot.publicKey)).toBe(true);
+    expect(rec.meshCaPem).not.toBe(set.meshCaPem);
+    // Certificates issued after recovery chain to the root CA from before.
+    const cert = await (await requestCert(b, podIssuer(d.hashes.web!))).result();
+    const inter = new X509Certificate(cert.certChainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[1]!);
+    expect(inter.verify(oldRoot.publicKey)).toBe(true);
+    expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret)))).toBe(
+      'already_recovered',
+    );
+    // Nothing secret reached the log.
+    const log = mem.text();
+    expect(log).not.toContain(toHex(secret.seed));
+    expect(log).not.toContain(toHex(cert.workloadSecret!));
+  });
+
+  it('refuses recovery of an uninitialized Coordinator', async () => {
+    const a = await open(await newStore());
+    const secret = { seed: new Uint8Array(64), salt: new Uint8Array(32) };
+    expect(await codeOf(a.recover(recoverRequest(a.createNonce(), a.channelSpki, secret)))).toBe(
+      'no_manifest',
+    );
+  });
+});
+
+describe('replicas sharing one store', () => {
+  it('a replica goes stale when another one updates the history, and recovers', async () => {
+    const store = await newStore();
+    const a = await open(store);
+    const b = await open(store);
+    expect(b.status).toBe('uninitialized');
+    const d1 = deployment();
+    const set = await a.setManifest({ manifest: d1.manifest, policies: d1.policies });
+    await waitFor(() => b.status === 'stale');
+    const secret = seedFrom(set);
+    await b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret));
+    expect(b.status).toBe('active');
+
+    const d2 = deployment(['web'], { tag: '2' });
+    await a.setManifest({
+      manifest: d2.manifest,
+      policies: d2.policies,
+      signature: ownerSignature(d2.manifest, set.transitionHash),
+    });
+    await waitFor(() => b.status === 'stale');
+    expect(a.status).toBe('active');
+    await b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret));
+    expect(b.generation).toBe(2);
+    expect((await b.state()).transitionHash).toBe((await a.state()).transitionHash);
+  });
+
+  it('of two concurrent updates exactly one wins', async () => {
+    const store = await newStore();
+    const a = await open(store);
+    const d1 = deployment();
+    const set = await a.setManifest({ manifest: d1.manifest, policies: d1.policies });
+    const b = await open(store);
+    await b.recover(recoverRequest(b.createNonce(), b.channelSpki, seedFrom(set)));
+    const da = deployment(['web'], { tag: 'a' });
+    const db = deployment(['web'], { tag: 'b' });
+    const results = await Promise.allSettled([
+      a.setManifest({
+        manifest: da.manifest,
+        policies: da.policies,
+        signature: ownerSignature(da.manifest, set.transitionHash),
+      }),
+      b.setManifest({
+        manifest: db.manifest,
+        policies: db.policies,
+        signature: ownerSignature(db.manifest, set.transitionHash),
+      }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(['manifest_conflict', 'needs_recovery']).toContain(lost.reason.apiCode);
+  });
+
+  it('the channel key must be an EC private key', async () => {
+    const store = await newStore();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    await expect(Authority.open({ store, platforms: registry(), channelKey: rsa })).rejects.toMatchObject({
+      field: 'channelKey',
+    });
+    await expect(
+      Authority.open({ store, platforms: registry(), channelKey: createPublicKey(channelKey()) }),
+    ).rejects.toMatchObject({ field: 'channelKey' });
+  });
+});

@@ -1,0 +1,632 @@
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  apiFailure,
+  type CoordinatorStateBinding,
+  type CoordinatorStatus,
+  coordinatorStateDigest,
+  meshCertReportData,
+  openRecoverySecret,
+  recoverSignedMessage,
+  verifiersForReferenceValues,
+} from '@contrast-cc/api';
+import {
+  type CaHierarchy,
+  transitionHash as computeTransitionHash,
+  createCaHierarchy,
+  createSeedShareDocument,
+  SeedEngine,
+  type SeedShareDocument,
+  seedShareOwnerKey,
+  signLatestTransition,
+  verifyLatestTransition,
+  verifyOwnerSignature,
+} from '@contrast-cc/certs';
+import {
+  ContrastError,
+  type Evidence,
+  type EvidenceClaims,
+  fromHex,
+  isContrastError,
+  type Logger,
+  noopLogger,
+  type PlatformRegistry,
+  type Verifier,
+  type VerifyFailure,
+  verifyWithAny,
+} from '@contrast-cc/core';
+import { type Manifest, type PolicyEntry, parseManifest } from '@contrast-cc/manifest';
+import { History, type HistoryStore, type VersionedLatest, ZERO_HASH } from '@contrast-cc/store';
+import { NonceStore } from './nonces.js';
+
+/** Options of {@link Authority.open}. @public */
+export interface AuthorityOptions {
+  store: HistoryStore;
+  /** The platforms whose verifiers check evidence against the manifest's reference values. */
+  platforms: PlatformRegistry;
+  /**
+   * The Coordinator's attested channel key (its TLS private key, EC). Mesh-certificate evidence
+   * must bind its public key; recovery secrets are sealed to it.
+   */
+  channelKey: KeyObject;
+  /** Accept evidence from insecure (simulated) platforms. Default false. */
+  allowInsecure?: boolean;
+  /** Lifetime of a challenge nonce (ms). Default 60 s. */
+  nonceTtlMs?: number;
+  /** Clock for certificate issuance and evidence validity. */
+  now?: () => Date;
+  logger?: Logger;
+  /** Called for every refused evidence (metrics). */
+  onAttestationFailure?: (reason: VerifyFailure) => void;
+}
+
+/** Input of {@link Authority.setManifest}. @public */
+export interface SetManifestParams {
+  manifest: Uint8Array;
+  policies: readonly Uint8Array[];
+  /** `--atomic`: the transition this update must follow (ZERO_HASH for the first manifest). */
+  previousTransitionHash?: string;
+  /** A workload owner's signature over the new transition hash. */
+  signature?: Uint8Array;
+}
+
+/** What {@link Authority.setManifest} returns. @public */
+export interface SetManifestResult {
+  rootCaPem: string;
+  meshCaPem: string;
+  transitionHash: string;
+  /** Only for the first manifest (trust on first use), when it names seed-share owners. */
+  seedShareDocument?: SeedShareDocument;
+}
+
+/** Input of {@link Authority.issueMeshCertificate}. @public */
+export interface MeshCertificateParams {
+  nonce: Uint8Array;
+  /** SPKI DER of the key to certify. */
+  publicKey: Uint8Array;
+  evidence: Evidence;
+}
+
+/** What {@link Authority.issueMeshCertificate} returns. @public */
+export interface MeshCertificateResult {
+  certChainPem: string;
+  meshCaPem: string;
+  rootCaPem: string;
+  /** The 64-byte workload secret; absent when the policy has no WorkloadSecretID. */
+  workloadSecret?: Uint8Array;
+  /** The policy hash the evidence bound. */
+  policyHash: string;
+  claims: EvidenceClaims;
+}
+
+/** Input of {@link Authority.recover}. @public */
+export interface RecoverParams {
+  nonce: Uint8Array;
+  ephemeralPublicKey: Uint8Array;
+  ciphertext: Uint8Array;
+  /** Hex PKCS#1 RSA public key of the seed-share owner. */
+  ownerPublicKey: string;
+  /** RSA-PSS-SHA256 (salt length 32) over `recoverSignedMessage`. */
+  signature: Uint8Array;
+  force?: boolean;
+}
+
+/** The history as the state endpoint serves it. @public */
+export interface AuthorityState extends CoordinatorStateBinding {
+  signature?: Uint8Array;
+  rootCaPem?: string;
+  meshCaPem?: string;
+  /** Manifests, oldest first. */
+  manifests: Uint8Array[];
+  /** Every policy document referenced by any manifest of the history. */
+  policies: Uint8Array[];
+}
+
+interface Active {
+  engine: SeedEngine;
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  policies: Map<string, PolicyEntry>;
+  verifiers: Verifier[];
+  ca: CaHierarchy;
+  transitionHash: string;
+  version: string;
+  generation: number;
+}
+
+const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function normalizedPolicies(manifest: Manifest): Map<string, PolicyEntry> {
+  return new Map(Object.entries(manifest.Policies).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function sameKeySet(
+  a: readonly string[] | null | undefined,
+  b: readonly string[] | null | undefined,
+): boolean {
+  const sa = new Set((a ?? []).map((x) => x.toLowerCase()));
+  const sb = new Set((b ?? []).map((x) => x.toLowerCase()));
+  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
+}
+
+/**
+ * The Coordinator's logic independent of HTTP: the state machine (uninitialized / active /
+ * stale), manifest updates with owner signatures and compare-and-swap, mesh-certificate
+ * issuance against attested evidence, and recovery from the seed. State lives in a
+ * {@link HistoryStore} shared by all replicas; secrets live only in memory.
+ * @public
+ */
+export class Authority {
+  readonly #opts: AuthorityOptions;
+  readonly #log: Logger;
+  readonly #nonces: NonceStore;
+  readonly #channelSpki: Uint8Array;
+  readonly #watch = new AbortController();
+  readonly #own = new Set<string>();
+  #active: Active | undefined;
+  /** The latest pointer as last seen in the store (null: none). */
+  #storeLatest: string | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(options: AuthorityOptions) {
+    this.#opts = options;
+    this.#log = (options.logger ?? noopLogger).child({ component: 'authority' });
+    this.#nonces = new NonceStore({ ttlMs: options.nonceTtlMs ?? 60_000 });
+    const key = options.channelKey;
+    if (key?.type !== 'private' || key.asymmetricKeyType !== 'ec') {
+      throw new ContrastError('invalid-argument', 'the channel key must be an EC private key', {
+        field: 'channelKey',
+      });
+    }
+    this.#channelSpki = new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+  }
+
+  /**
+   * Opens the authority on a store: `uninitialized` when the store has no history, `stale` when
+   * it has one (the secrets are gone with the previous process; recovery brings them back).
+   * Starts watching the store's latest pointer.
+   */
+  static async open(options: AuthorityOptions): Promise<Authority> {
+    const a = new Authority(options);
+    const latest = await options.store.getLatest();
+    a.#storeLatest = latest?.value.transitionHash ?? null;
+    a.#log.info('opened', { status: a.status, latest: a.#storeLatest ?? undefined });
+    await options.store.watchLatest((v) => a.#onLatest(v), a.#watch.signal);
+    return a;
+  }
+
+  /** `uninitialized`, `active` or `stale` (recovery mode). */
+  get status(): CoordinatorStatus {
+    if (this.#active) return 'active';
+    return this.#storeLatest === null ? 'uninitialized' : 'stale';
+  }
+
+  /** The manifest generation (number of transitions; 0 when not active). */
+  get generation(): number {
+    return this.#active?.generation ?? 0;
+  }
+
+  /** DER SPKI of the channel key. */
+  get channelSpki(): Uint8Array {
+    return this.#channelSpki;
+  }
+
+  /** The active manifest, if any. */
+  get manifest(): Manifest | undefined {
+    return this.#active?.manifest;
+  }
+
+  /** What the Coordinator's attestation binds. */
+  stateBinding(): CoordinatorStateBinding {
+    const a = this.#active;
+    if (!a) {
+      return this.#storeLatest === null
+        ? { status: 'uninitialized' }
+        : { status: 'stale', transitionHash: this.#storeLatest };
+    }
+    return {
+      status: 'active',
+      transitionHash: a.transitionHash,
+      rootCaDer: a.ca.root.der,
+      meshCaDer: a.ca.meshCa.der,
+    };
+  }
+
+  /** {@link coordinatorStateDigest} of {@link Authority.stateBinding}. */
+  stateDigest(): Uint8Array {
+    return coordinatorStateDigest(this.stateBinding());
+  }
+
+  /** A single-use challenge nonce. */
+  createNonce(): Uint8Array {
+    return this.#nonces.create();
+  }
+
+  /**
+   * The state with its history. Refuses in the stale state (the history cannot be vouched for
+   * without the signing key) as upstream's GetManifests.
+   */
+  async state(): Promise<AuthorityState> {
+    const binding = this.stateBinding();
+    const a = this.#active;
+    if (!a) return { ...binding, manifests: [], policies: [] };
+    const history = this.#history(a.engine);
+    const manifests = await history.manifests(a.transitionHash);
+    const hashes = new Set<string>();
+    for (const m of manifests) {
+      const parsed = parseManifest(m.bytes).manifest;
+      for (const h of Object.keys(parsed.Policies)) hashes.add(h.toLowerCase());
+    }
+    const policies: Uint8Array[] = [];
+    for (const h of [...hashes].sort()) {
+      if (await this.#opts.store.hasBlob('policy', h)) policies.push(await history.getPolicy(h));
+    }
+    const latest = await this.#opts.store.getLatest();
+    return {
+      ...binding,
+      ...(latest && latest.value.transitionHash === a.transitionHash
+        ? { signature: latest.value.signature }
+        : {}),
+      rootCaPem: a.ca.root.pem,
+      meshCaPem: a.ca.meshCa.pem,
+      manifests: manifests.map((m) => m.bytes),
+      policies,
+    };
+  }
+
+  /** Sets the first manifest (trust on first use) or updates it (owner signature required). */
+  setManifest(params: SetManifestParams): Promise<SetManifestResult> {
+    return this.#serialize(() => this.#setManifest(params));
+  }
+
+  async #setManifest(params: SetManifestParams): Promise<SetManifestResult> {
+    const { manifest } = parseManifest(params.manifest);
+    const byHash = new Map<string, Uint8Array>();
+    params.policies.forEach((p) => {
+      byHash.set(sha256Hex(p), p);
+    });
+    const needed: Uint8Array[] = [];
+    for (const hash of Object.keys(manifest.Policies)) {
+      const doc = byHash.get(hash.toLowerCase());
+      if (!doc) {
+        throw apiFailure('invalid_argument', `no policy document in the request hashes to ${hash}`, {
+          field: `Policies[${JSON.stringify(hash)}]`,
+        });
+      }
+      needed.push(doc);
+    }
+    const verifiers = verifiersForReferenceValues(this.#opts.platforms, manifest.ReferenceValues, this.#log);
+    const manifestHash = sha256Hex(params.manifest);
+    const latest = await this.#opts.store.getLatest();
+    this.#storeLatest = latest?.value.transitionHash ?? null;
+
+    let engine: SeedEngine;
+    let seedShareDocument: SeedShareDocument | undefined;
+    let generation: number;
+    if (latest === null) {
+      if (params.previousTransitionHash !== undefined && params.previousTransitionHash !== ZERO_HASH) {
+        throw apiFailure(
+          'manifest_conflict',
+          'there is no previous transition: the Coordinator has no manifest',
+          {
+            field: 'previous_transition_hash',
+          },
+        );
+      }
+      engine = SeedEngine.generate();
+      const owners = manifest.SeedshareOwnerPubKeys ?? [];
+      if (owners.length > 0) {
+        seedShareDocument = createSeedShareDocument({
+          seed: engine.seed(),
+          salt: engine.salt(),
+          ownerPublicKeys: owners.map((hex) => seedShareOwnerKey(hex)),
+          logger: this.#log,
+        });
+      } else {
+        this.#log.warn('the manifest names no seed-share owners: the Coordinator cannot be recovered');
+      }
+      generation = 1;
+    } else {
+      const a = this.#active;
+      if (!a || a.transitionHash !== latest.value.transitionHash) {
+        throw apiFailure('needs_recovery', 'coordinator is in recovery mode');
+      }
+      if (params.previousTransitionHash !== undefined && params.previousTransitionHash !== a.transitionHash) {
+        throw apiFailure(
+          'manifest_conflict',
+          'the latest transition is not the expected previous transition',
+          {
+            field: 'previous_transition_hash',
+          },
+        );
+      }
+      const owners = a.manifest.WorkloadOwnerPubKeys ?? [];
+      if (owners.length === 0) {
+        throw apiFailure(
+          'permission_denied',
+          'setting the manifest is disabled: the manifest has no workload owners',
+        );
+      }
+      const next = computeTransitionHash(fromHex(manifestHash), fromHex(a.transitionHash));
+      if (!params.signature) {
+        throw apiFailure('invalid_signature', 'updating the manifest needs a workload owner signature', {
+          field: 'signature',
+        });
+      }
+      const signature = params.signature;
+      const ok = owners.some((hex) => {
+        try {
+          return verifyOwnerSignature(next, signature, fromHex(hex));
+        } catch {
+          return false;
+        }
+      });
+      if (!ok) {
+        throw apiFailure(
+          'invalid_signature',
+          'the signature is not a workload owner signature over the new transition',
+          {
+            field: 'signature',
+          },
+        );
+      }
+      if (!sameKeySet(a.manifest.SeedshareOwnerPubKeys, manifest.SeedshareOwnerPubKeys)) {
+        throw apiFailure('permission_denied', 'changes to seedshare owners are not allowed', {
+          field: 'SeedshareOwnerPubKeys',
+        });
+      }
+      engine = a.engine;
+      generation = a.generation + 1;
+    }
+
+    const history = this.#history(engine);
+    let committed: Awaited<ReturnType<History['commitManifest']>>;
+    try {
+      committed = await history.commitManifest(params.manifest, needed, latest as VersionedLatest | null);
+    } catch (e) {
+      if (isContrastError(e) && e.code === 'conflict') {
+        throw apiFailure(
+          'manifest_conflict',
+          'another update was committed concurrently; read the state and retry',
+          {
+            cause: e,
+          },
+        );
+      }
+      throw e;
+    }
+    this.#own.add(committed.transitionHash);
+    this.#storeLatest = committed.transitionHash;
+    const ca = await createCaHierarchy(engine, { logger: this.#log, ...this.#nowOption() });
+    this.#active = {
+      engine,
+      manifest,
+      manifestBytes: params.manifest,
+      policies: normalizedPolicies(manifest),
+      verifiers,
+      ca,
+      transitionHash: committed.transitionHash,
+      version: committed.version,
+      generation,
+    };
+    this.#log.info('manifest set', {
+      transitionHash: committed.transitionHash,
+      manifestHash,
+      generation,
+      initial: latest === null,
+    });
+    return {
+      rootCaPem: ca.root.pem,
+      meshCaPem: ca.meshCa.pem,
+      transitionHash: committed.transitionHash,
+      ...(seedShareDocument ? { seedShareDocument } : {}),
+    };
+  }
+
+  /**
+   * Checks an initializer's evidence (nonce, certificate key and this Coordinator's channel key
+   * bound; reference values of the manifest; policy hash in the manifest) and issues its mesh
+   * certificate with the workload secret.
+   */
+  async issueMeshCertificate(params: MeshCertificateParams): Promise<MeshCertificateResult> {
+    if (!this.#nonces.consume(params.nonce)) {
+      throw apiFailure('challenge_required', 'the nonce is unknown, used or expired', { field: 'nonce' });
+    }
+    const a = this.#requireActive();
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: Buffer.from(params.publicKey), format: 'der', type: 'spki' });
+    } catch {
+      throw apiFailure('invalid_argument', 'not a DER SubjectPublicKeyInfo', { field: 'public_key' });
+    }
+    const reportData = await meshCertReportData(params.nonce, params.publicKey, this.#channelSpki);
+    const now = this.#opts.now?.();
+    const result = await verifyWithAny(a.verifiers, params.evidence, { reportData, ...(now ? { now } : {}) });
+    if (!result.ok) return this.#refuse(result.reason);
+    const claims = result.claims;
+    if (claims.insecure && !this.#opts.allowInsecure) {
+      return this.#refuse({
+        code: 'insecure-platform',
+        message: 'evidence from an insecure platform is not allowed',
+      });
+    }
+    const policyHash = claims.policyDigest?.toLowerCase();
+    const entry = policyHash ? a.policies.get(policyHash) : undefined;
+    if (!policyHash || !entry) {
+      this.#opts.onAttestationFailure?.({
+        code: 'policy-mismatch',
+        message: 'policy hash not in manifest',
+        field: 'policyDigest',
+      });
+      throw apiFailure('permission_denied', `policy hash ${policyHash ?? '(none)'} not found in manifest`, {
+        field: 'policyDigest',
+      });
+    }
+    const cert = await a.ca.issueMeshCertificate({
+      publicKey,
+      sans: entry.SANs,
+      ...(entry.WorkloadSecretID ? { workloadSecretId: entry.WorkloadSecretID } : {}),
+      claims,
+      ...(now ? { now } : {}),
+    });
+    return {
+      certChainPem: cert.chainPem,
+      meshCaPem: a.ca.meshCa.pem,
+      rootCaPem: a.ca.root.pem,
+      ...(entry.WorkloadSecretID ? { workloadSecret: a.engine.workloadSecret(entry.WorkloadSecretID) } : {}),
+      policyHash,
+      claims,
+    };
+  }
+
+  /** Recovers a stale Coordinator with the seed and salt, authorized by a seed-share owner. */
+  recover(params: RecoverParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    return this.#serialize(() => this.#recover(params));
+  }
+
+  async #recover(params: RecoverParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    if (!this.#nonces.consume(params.nonce)) {
+      throw apiFailure('challenge_required', 'the nonce is unknown, used or expired', { field: 'nonce' });
+    }
+    if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
+    const unverified = new History({ store: this.#opts.store, logger: this.#log });
+    const latest = await unverified.getLatest({ verify: false });
+    if (!latest) throw apiFailure('no_manifest', 'no state to recover from');
+    const manifestBytes = await unverified.getManifest(latest.manifestHash);
+    const { manifest } = parseManifest(manifestBytes);
+    const owner = params.ownerPublicKey.toLowerCase();
+    if (!(manifest.SeedshareOwnerPubKeys ?? []).some((k) => k.toLowerCase() === owner)) {
+      throw apiFailure('permission_denied', 'the key is not a seed-share owner of the latest manifest', {
+        field: 'owner_public_key',
+      });
+    }
+    const sealed = { ephemeralPublicKey: params.ephemeralPublicKey, ciphertext: params.ciphertext };
+    const message = recoverSignedMessage({
+      nonce: params.nonce,
+      coordinatorSpki: this.#channelSpki,
+      force: params.force ?? false,
+      sealed,
+    });
+    let signed = false;
+    try {
+      signed = cryptoVerify(
+        'sha256',
+        message,
+        { key: seedShareOwnerKey(owner), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+        params.signature,
+      );
+    } catch {
+      signed = false;
+    }
+    if (!signed) {
+      throw apiFailure('invalid_signature', 'the recover request is not signed by that seed-share owner', {
+        field: 'signature',
+      });
+    }
+    const { seed, salt } = openRecoverySecret(this.#opts.channelKey, params.nonce, sealed);
+    let engine: SeedEngine;
+    try {
+      engine = new SeedEngine(seed, salt);
+    } finally {
+      seed.fill(0);
+    }
+    const ok = verifyLatestTransition(
+      { transitionHash: fromHex(latest.transitionHash), signature: latest.signature },
+      engine.transactionSigningPublicKey(),
+    );
+    if (!ok) {
+      throw apiFailure(
+        'permission_denied',
+        'the seed does not match the history (the latest transition signature does not verify)',
+        {
+          field: 'seed',
+        },
+      );
+    }
+    const history = this.#history(engine);
+    const chain = await history.transitions(latest.transitionHash);
+    const verifiers = verifiersForReferenceValues(this.#opts.platforms, manifest.ReferenceValues, this.#log);
+    const ca = await createCaHierarchy(engine, { logger: this.#log, ...this.#nowOption() });
+    this.#storeLatest = latest.transitionHash;
+    this.#active = {
+      engine,
+      manifest,
+      manifestBytes,
+      policies: normalizedPolicies(manifest),
+      verifiers,
+      ca,
+      transitionHash: latest.transitionHash,
+      version: latest.version,
+      generation: chain.length,
+    };
+    this.#log.info('recovered', { transitionHash: latest.transitionHash, generation: chain.length });
+    return { rootCaPem: ca.root.pem, meshCaPem: ca.meshCa.pem };
+  }
+
+  /** Stops watching the store. Does not close the store. */
+  close(): void {
+    this.#watch.abort();
+  }
+
+  #onLatest(latest: VersionedLatest | null): void {
+    const seen = latest?.value.transitionHash ?? null;
+    this.#storeLatest = seen;
+    const a = this.#active;
+    if (!a || seen === a.transitionHash || (seen !== null && this.#own.has(seen))) return;
+    if (seen === null) {
+      this.#log.warn('the history was deleted from the store; going stale');
+      this.#active = undefined;
+      return;
+    }
+    // Another writer moved the pointer. An older pointer (a late event) is harmless; anything
+    // else means another replica changed the history: drop the secrets and wait for recovery.
+    const history = this.#history(a.engine);
+    history
+      .isAncestor(seen, a.transitionHash)
+      .then((older) => {
+        if (older || this.#active !== a) return;
+        this.#log.warn('another Coordinator changed the history; going stale', { latest: seen });
+        this.#active = undefined;
+      })
+      .catch((e: unknown) => {
+        this.#log.error('checking a new latest transition failed; going stale', {
+          error: (e as Error).message,
+        });
+        if (this.#active === a) this.#active = undefined;
+      });
+  }
+
+  #requireActive(): Active {
+    if (this.#active) return this.#active;
+    if (this.#storeLatest === null) throw apiFailure('no_manifest', 'no manifest configured');
+    throw apiFailure('needs_recovery', 'coordinator is in recovery mode');
+  }
+
+  #refuse(reason: VerifyFailure): never {
+    this.#opts.onAttestationFailure?.(reason);
+    this.#log.warn('refused evidence', { code: reason.code, field: reason.field });
+    throw apiFailure('attestation_failed', `evidence rejected (${reason.code}): ${reason.message}`, {
+      ...(reason.field ? { field: `evidence.${reason.field}` } : {}),
+    });
+  }
+
+  #history(engine: SeedEngine): History {
+    return new History({
+      store: this.#opts.store,
+      logger: this.#log,
+      sign: (hash) => signLatestTransition(hash, engine.transactionSigningKey()).signature,
+      verify: (hash, signature) =>
+        verifyLatestTransition({ transitionHash: hash, signature }, engine.transactionSigningPublicKey()),
+    });
+  }
+
+  #nowOption(): { now?: Date } {
+    const now = this.#opts.now?.();
+    return now ? { now } : {};
+  }
+
+  #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}
