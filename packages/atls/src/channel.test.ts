@@ -242,6 +242,25 @@ describe('attested channel', () => {
     ).rejects.toMatchObject({ cause: { code: 'unsupported-evidence-kind' } });
   });
 
+  it('works over IPv6 loopback', async (ctx) => {
+    const server = createAttestedServer({
+      issuer,
+      ...(await identity().then((i) => ({ key: i.key, cert: i.cert }))),
+    });
+    running.push(server);
+    const port = await server.listen(0, '::1').then(
+      (a) => a.port,
+      () => undefined,
+    );
+    if (port === undefined) {
+      console.warn('skipping IPv6 test: ::1 is not available');
+      return ctx.skip();
+    }
+    const conn = await connectAttested({ host: '::1', port, verifiers: verifier, allowInsecure: true });
+    expect(conn.claims.kind).toBe('fake');
+    expect((await conn.fetch('/six')).status).toBe(404); // no handler: the attested server's own 404
+  });
+
   it('server validates the challenge request', async () => {
     const { port } = await start({ id: await identity() });
     const call = (method: string, type: string, body: string) =>
