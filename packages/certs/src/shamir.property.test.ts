@@ -17,7 +17,9 @@ describe('Shamir properties', () => {
           const k = 1 + (kOffset % n);
           const shares = splitSecret(secret, { threshold: k, shares: n });
           // a pseudo-random subset of size k, chosen from the seed
-          const order = shares.map((s, i) => ({ s, r: (i * 2654435761 + seed) >>> 0 })).sort((a, b) => a.r - b.r);
+          const order = shares
+            .map((s, i) => ({ s, r: (i * 2654435761 + seed) >>> 0 }))
+            .sort((a, b) => a.r - b.r);
           const pick = order.slice(0, k).map((o) => o.s);
           expect(toHex(combineShares(pick))).toBe(toHex(secret));
           if (k > 1) expect(() => combineShares(pick.slice(1))).toThrow(/need at least/);
