@@ -7,7 +7,7 @@
 // TCB_VERSION (u64): Milan/Genoa byte0 BOOT_LOADER, byte1 TEE, byte6 SNP, byte7 MICROCODE;
 // Turin byte0 FMC, byte1 BOOT_LOADER, byte2 TEE, byte3 SNP, byte7 MICROCODE.
 
-import { ContrastError, toHex } from '@contrast-cc/core';
+import { ContrastError } from '@contrast-cc/core';
 
 /** The size of an ATTESTATION_REPORT. @public */
 export const SNP_REPORT_SIZE = 0x4a0;
@@ -151,6 +151,11 @@ export interface SnpReport {
   signature: Uint8Array;
   /** True when the upper 24 bytes of the 72-byte r and s fields are zero, as they must be. */
   signatureWellFormed: boolean;
+}
+
+/** Lower-case hex (native Buffer encoding; the verifier's hot path uses it). */
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function hex64(v: bigint): string {
@@ -357,22 +362,22 @@ export function snpReportToJson(report: SnpReport): Record<string, unknown> {
     product: report.product ?? null,
     guestSvn: report.guestSvn,
     policy: report.guestPolicy,
-    familyId: toHex(report.familyId),
-    imageId: toHex(report.imageId),
+    familyId: hex(report.familyId),
+    imageId: hex(report.imageId),
     vmpl: report.vmpl,
     signatureAlgo: report.signatureAlgo,
     platformInfo: report.platform,
     signingKey: report.signingKey,
     authorKeyEn: report.authorKeyEn,
     maskChipKey: report.maskChipKey,
-    reportData: toHex(report.reportData),
-    measurement: toHex(report.measurement),
-    hostData: toHex(report.hostData),
-    idKeyDigest: toHex(report.idKeyDigest),
-    authorKeyDigest: toHex(report.authorKeyDigest),
-    reportId: toHex(report.reportId),
-    reportIdMa: toHex(report.reportIdMa),
-    chipId: toHex(report.chipId),
+    reportData: hex(report.reportData),
+    measurement: hex(report.measurement),
+    hostData: hex(report.hostData),
+    idKeyDigest: hex(report.idKeyDigest),
+    authorKeyDigest: hex(report.authorKeyDigest),
+    reportId: hex(report.reportId),
+    reportIdMa: hex(report.reportIdMa),
+    chipId: hex(report.chipId),
     currentTcb: report.currentTcb,
     reportedTcb: report.reportedTcb,
     committedTcb: report.committedTcb,

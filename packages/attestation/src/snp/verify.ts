@@ -12,7 +12,6 @@ import {
   bytesEqual,
   type EvidenceClaims,
   isContrastError,
-  toHex,
   type VerifyFailure,
   type VerifyResult,
   verifyFail,
@@ -35,6 +34,7 @@ import {
   type SnpReferenceValues,
 } from './policy.js';
 import {
+  hex,
   parseSnpReport,
   SNP_REPORT_SIZE,
   SNP_SIGNED_LENGTH,
@@ -270,13 +270,13 @@ function verifyInner(
   const claims: SnpClaims = {
     kind: SNP_EVIDENCE_KIND,
     reportData: report.reportData,
-    measurement: toHex(report.measurement),
-    policyDigest: toHex(report.hostData),
+    measurement: hex(report.measurement),
+    policyDigest: hex(report.hostData),
     insecure: chain.anchor.insecure,
     details: {
       product: chain.product,
       signingKey,
-      chipId: toHex(report.chipId),
+      chipId: hex(report.chipId),
       vmpl: report.vmpl,
       certificate: {
         subject: leaf.subjectCommonName,
@@ -347,7 +347,7 @@ function checkBinding(
     if (!bytesEqual(prefix, ext.hwId) || rest.some((b) => b !== 0)) {
       return {
         code: 'chain-invalid',
-        message: `the VCEK belongs to chip ${toHex(ext.hwId).slice(0, 16)}…, the report comes from chip ${toHex(report.chipId).slice(0, 16)}…`,
+        message: `the VCEK belongs to chip ${hex(ext.hwId).slice(0, 16)}…, the report comes from chip ${hex(report.chipId).slice(0, 16)}…`,
         field: 'vcek.hwID',
       };
     }
