@@ -10,6 +10,7 @@ export const ANNOTATIONS = {
   egress: 'contrast.edgeless.systems/servicemesh-egress',
   adminPort: 'contrast.edgeless.systems/servicemesh-admin-interface-port',
   workloadSecretId: 'contrast.edgeless.systems/workload-secret-id',
+  securePv: 'contrast.edgeless.systems/secure-pv',
 } as const;
 
 export const INITIALIZER_NAME = 'contrast-initializer';
@@ -106,19 +107,64 @@ function hasNamed(seq: YAMLSeq | undefined, name: string): boolean {
   return seq?.items.some((item) => itemName(item) === name) ?? false;
 }
 
-function initializerContainer(opts: InjectOptions, meshInjected: boolean): Record<string, unknown> {
+function initializerContainer(
+  opts: InjectOptions,
+  meshInjected: boolean,
+  securePv: { device: string; mount: string } | undefined,
+): Record<string, unknown> {
   const env: { name: string; value: string }[] = [
     { name: 'COORDINATOR_HOST', value: `coordinator-ready.${opts.coordinatorNamespace}` },
   ];
   if (!meshInjected) env.push({ name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' });
+  if (!securePv) {
+    return {
+      name: INITIALIZER_NAME,
+      image: opts.images.initializer,
+      env,
+      resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
+      securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+      volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }],
+    };
+  }
+  // With a secure PV the initializer opens the LUKS volume and stays alive as a sidecar.
+  env.push({ name: 'CRYPTSETUP_DEVICE', value: '/dev/csi0' });
   return {
     name: INITIALIZER_NAME,
     image: opts.images.initializer,
+    restartPolicy: 'Always',
     env,
-    resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
-    securityContext: { capabilities: { add: ['NET_ADMIN'] } },
-    volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }],
+    resources: { limits: { memory: '100Mi' }, requests: { memory: '100Mi' } },
+    securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
+    startupProbe: {
+      exec: { command: ['test', '-f', '/done'] },
+      initialDelaySeconds: 1,
+      periodSeconds: 5,
+      failureThreshold: 20,
+    },
+    volumeDevices: [{ name: securePv.device, devicePath: '/dev/csi0' }],
+    volumeMounts: [
+      { name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH },
+      { name: securePv.mount, mountPath: '/state', mountPropagation: 'Bidirectional' },
+    ],
   };
+}
+
+/** Parses and checks `secure-pv: <device volume>:<mount volume>` against the pod's volumes. */
+function securePvOf(
+  value: string | undefined,
+  volumeNames: ReadonlySet<string>,
+  claimNames: ReadonlySet<string>,
+): { device: string; mount: string } | string | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(value);
+  if (!m) return 'must be "<device volume>:<mount volume>"';
+  const device = m[1]!;
+  const mount = m[3]!;
+  if (!volumeNames.has(device) && !claimNames.has(device)) {
+    return `device volume "${device}" is not a volume (or volumeClaimTemplate) of the pod`;
+  }
+  if (!volumeNames.has(mount)) return `mount volume "${mount}" is not a volume of the pod`;
+  return { device, mount };
 }
 
 function serviceMeshContainer(
@@ -195,6 +241,32 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
   const meshInjected = !isCoordinator && !opts.skipServiceMesh && wantsMesh;
   const initializerInjected =
     !isCoordinator && !opts.skipInitializer && annotations[ANNOTATIONS.skipInitializer] !== 'true';
+  const plain = (p: readonly (string | number)[]): unknown[] => {
+    const node = doc.getIn(p, true);
+    const js = isSeq(node) ? node.toJSON() : undefined;
+    return Array.isArray(js) ? js : [];
+  };
+  const volumeNames = new Set(
+    plain([...specPath, 'volumes']).map((v) => String((v as { name?: unknown } | null)?.name ?? '')),
+  );
+  const claimNames = new Set(
+    w.kind === 'StatefulSet'
+      ? plain([...w.objectPath, 'spec', 'volumeClaimTemplates']).map((c) =>
+          String((c as { metadata?: { name?: unknown } } | null)?.metadata?.name ?? ''),
+        )
+      : [],
+  );
+  const securePv = securePvOf(annotations[ANNOTATIONS.securePv], volumeNames, claimNames);
+  const securePvField = field([...metaPath, 'annotations', ANNOTATIONS.securePv]);
+  if (typeof securePv === 'string') {
+    problems.push({ file: w.file.path, field: securePvField, message: securePv });
+  } else if (securePv && !initializerInjected) {
+    problems.push({
+      file: w.file.path,
+      field: securePvField,
+      message: 'a secure PV needs the initializer (not skipped, not the Coordinator)',
+    });
+  }
   if (problems.length > 0) return { isCoordinator, initializer: false, serviceMesh: false, problems };
 
   if (initializerInjected || meshInjected) {
@@ -202,7 +274,10 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
     removeNamed(inits, INITIALIZER_NAME);
     removeNamed(inits, SERVICE_MESH_NAME);
     const injected = [];
-    if (initializerInjected) injected.push(doc.createNode(initializerContainer(opts, meshInjected)));
+    if (initializerInjected) {
+      const pv = typeof securePv === 'object' ? securePv : undefined;
+      injected.push(doc.createNode(initializerContainer(opts, meshInjected, pv)));
+    }
     if (meshInjected) injected.push(doc.createNode(serviceMeshContainer(opts, annotations)));
     inits.items.unshift(...injected);
 

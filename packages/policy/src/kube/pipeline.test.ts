@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPlatformRegistry } from '@contrast-cc/core';
@@ -188,6 +188,48 @@ describe('injection rules', () => {
     expect((error as ResourceInputError).describe()).toBe(
       'bad.yml: documents[0].spec.template.metadata.annotations["contrast.edgeless.systems/servicemesh-egress"]: must not be empty (remove it, or list egress rules)',
     );
+  });
+});
+
+describe('secure PV', () => {
+  const sts = (annotation: string, extra = '') =>
+    `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  serviceName: s\n  selector: {matchLabels: {app: s}}\n  template:\n    metadata:\n      annotations:\n        contrast.edgeless.systems/secure-pv: "${annotation}"${extra}\n    spec:\n      runtimeClassName: contrast-cc\n      containers:\n        - name: s\n          image: x\n      volumes:\n        - name: state\n          emptyDir: {}\n  volumeClaimTemplates:\n    - metadata: {name: dev}\n      spec: {volumeMode: Block}\n`;
+
+  it('turns the initializer into the LUKS sidecar', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'contrast-kube-'));
+    writeFileSync(path.join(dir, 's.yml'), sts('dev:state'));
+    const result = await run(dir);
+    const init = parseAllDocuments(result.files[0]!.text)[0]!.toJS().spec.template.spec.initContainers[0];
+    expect(init.restartPolicy).toBe('Always');
+    expect(init.env).toContainEqual({ name: 'CRYPTSETUP_DEVICE', value: '/dev/csi0' });
+    expect(init.volumeDevices).toEqual([{ name: 'dev', devicePath: '/dev/csi0' }]);
+    expect(init.volumeMounts).toContainEqual({
+      name: 'state',
+      mountPath: '/state',
+      mountPropagation: 'Bidirectional',
+    });
+  });
+
+  it.each([
+    ['dev', 'must be "<device volume>:<mount volume>"'],
+    ['nodev:state', 'device volume "nodev" is not a volume'],
+    ['dev:nostate', 'mount volume "nostate" is not a volume'],
+  ])('refuses %s', async (value, message) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'contrast-kube-'));
+    writeFileSync(path.join(dir, 's.yml'), sts(value));
+    const error = (await run(dir).catch((e: unknown) => e)) as ResourceInputError;
+    expect(error.describe()).toContain(
+      `s.yml: documents[0].spec.template.metadata.annotations["contrast.edgeless.systems/secure-pv"]: ${message}`,
+    );
+  });
+
+  it('needs the initializer', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'contrast-kube-'));
+    writeFileSync(
+      path.join(dir, 's.yml'),
+      sts('dev:state', '\n        contrast.edgeless.systems/skip-initializer: "true"'),
+    );
+    await expect(run(dir)).rejects.toThrow(/a secure PV needs the initializer/);
   });
 });
 
