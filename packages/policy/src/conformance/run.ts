@@ -6,6 +6,7 @@ import { decodeInitdataAnnotation, parseInitdataToml } from '../assemble.js';
 import { generatePolicy } from '../generate.js';
 import { RecordedImageSource } from '../images/recorded.js';
 import { AgentPolicy } from '../rego/agent.js';
+import { explainDenial } from '../rego/explain.js';
 import { normalizeRequest } from '../rego/normalize.js';
 import { loadPolicySettings } from '../settings.js';
 import type { ConfigInput, ImageFacts, ImageSource, PodSpecInput } from '../types.js';
@@ -104,8 +105,14 @@ export async function runCase(
     try {
       const decision = agent.evaluate(step.kind, normalizeRequest(step.kind, step.request));
       allowed = decision.allowed;
-      if (decision.failure)
-        why = ` (deepest failure: ${decision.failure.stack.join(' > ')}: ${decision.failure.text})`;
+      if (!decision.allowed) {
+        const b = decision.failure?.bindings ?? {};
+        const ctx = ['key', 'value', 'i_mount', 'i_storage', 'p_mount']
+          .filter((k) => b[k] !== undefined)
+          .map((k) => `${k}=${b[k]}`)
+          .join(' ');
+        why = ` (${explainDenial(step.kind, decision)}${ctx ? ` {${ctx}}` : ''})`;
+      }
     } catch (e) {
       return {
         name,

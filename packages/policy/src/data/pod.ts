@@ -319,6 +319,8 @@ function volumeMounts(
   const cluster = obj(settings.cluster_config);
   const mounts: Obj[] = [];
   const storages: Obj[] = [];
+  const fsGroup = obj(spec.securityContext).fsGroup;
+  const fsGroupSpec = typeof fsGroup === 'number' ? { group_id: fsGroup, group_change_policy: 0 } : null;
   arr(c.volumeMounts).forEach((vmRaw, i) => {
     const vm = obj(vmRaw);
     const f = `${field}.volumeMounts[${i}]`;
@@ -335,7 +337,8 @@ function volumeMounts(
     }
     const dest = str(vm.mountPath) ?? '';
     const ro = vm.readOnly === true;
-    const propagation = vm.mountPropagation === 'Bidirectional' ? 'rshared' : 'rprivate';
+    // Kata bind-mounts volumes rprivate inside the guest whatever the requested propagation.
+    const propagation = 'rprivate';
     if (vol.emptyDir !== undefined) {
       const medium = str(obj(vol.emptyDir).medium);
       const type = str(cluster.emptydir_type) ?? 'shared-fs';
@@ -351,7 +354,7 @@ function volumeMounts(
         const t = obj(templates[type === 'block-encrypted' ? 'emptyDir_encrypted' : 'emptyDir_plain']);
         mounts.push({
           destination: dest,
-          source: t.mount_point,
+          source: `^${t.mount_point}$`,
           type_: t.mount_type,
           options: ['rbind', propagation, ro ? 'ro' : 'rw'],
         });
@@ -363,7 +366,7 @@ function volumeMounts(
             fstype: t.fstype,
             options: t.options,
             mount_point: `^${t.mount_point}$`,
-            fs_group: null,
+            fs_group: fsGroupSpec,
             shared: t.shared,
             volume_name: name,
           });
@@ -478,12 +481,9 @@ async function containerPolicy(
     imageUser: facts.config.User,
     passwd: facts.passwd,
     group: facts.group,
-    runAsUser: isPause
-      ? undefined
-      : num(sc.runAsUser ?? podSc.runAsUser, `${field}.securityContext.runAsUser`),
-    runAsGroup: isPause
-      ? undefined
-      : num(sc.runAsGroup ?? podSc.runAsGroup, `${field}.securityContext.runAsGroup`),
+    // The pause container takes the pod-level runAsUser/runAsGroup (sc is empty for it).
+    runAsUser: num(sc.runAsUser ?? podSc.runAsUser, `${field}.securityContext.runAsUser`),
+    runAsGroup: num(sc.runAsGroup ?? podSc.runAsGroup, `${field}.securityContext.runAsGroup`),
     supplementalGroups: isPause
       ? undefined
       : arr(podSc.supplementalGroups).map(
@@ -524,9 +524,7 @@ async function containerPolicy(
       return { ...m, options: [...options, 'rw'] };
     });
   template.Mounts = templateMounts;
-  let mounts = isPause
-    ? arr(template.Mounts).map(obj)
-    : mergeMounts(containerdMounts(privileged), arr(template.Mounts).map(obj));
+  let mounts = mergeMounts(containerdMounts(privileged), arr(template.Mounts).map(obj));
   mounts = mergeMounts(mounts, vols.mounts);
   if (!isPause) {
     for (const dest of Object.keys(facts.config.Volumes ?? {})) {
@@ -534,7 +532,7 @@ async function containerPolicy(
       const t = obj(obj(settings.volumes).image_volume);
       mounts.push({
         destination: dest,
-        source: `${t.mount_source}[a-z0-9]+$`,
+        source: `${t.mount_source}${regexEscape(dest.split('/').pop() ?? '')}$`,
         type_: t.mount_type,
         options: t.options,
       });
@@ -551,7 +549,9 @@ async function containerPolicy(
     annotations[k] = v;
   }
   annotations['io.kubernetes.cri.sandbox-name'] = sandboxName;
-  annotations['io.kubernetes.cri.sandbox-namespace'] = namespace;
+  // No namespace in the YAML: the workload may run in any namespace (recorded in state on first use).
+  annotations['io.kubernetes.cri.sandbox-namespace'] =
+    input.pod.metadata?.namespace === undefined ? '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' : namespace;
   if (!isPause) {
     annotations['io.kubernetes.cri.container-name'] = String(c.name ?? '');
     annotations['io.kubernetes.cri.image-name'] = addTag(image);
@@ -587,7 +587,7 @@ async function containerPolicy(
     storages.push({
       driver: 'image_guest_pull',
       driver_options: [],
-      source: isPause ? 'pause' : facts.reference,
+      source: isPause ? 'pause' : image,
       fstype: 'overlay',
       options: [],
       mount_point: '$(root_path)',
@@ -616,7 +616,9 @@ async function containerPolicy(
     devices: [],
     sandbox_pidns: false,
     exec_commands: isPause ? [] : execCommands(c),
-    image: isPause ? 'pause' : facts.reference,
+    // As written in the YAML (Contrast semantics): the rules compare the digest part, so the
+    // binding is only as strong as the pinning in the YAML (the kube pipeline pins images).
+    image: isPause ? 'pause' : image,
     source_path: isPause ? 'pause' : field,
   };
 }

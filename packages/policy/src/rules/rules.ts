@@ -221,6 +221,11 @@ image_ok(p_container, i) if {
   same_image(p_container.image, i.OCI.Annotations["io.kubernetes.cri.image-name"])
 }
 
+image_ok(p_container, i) if {
+  p_container.OCI.Annotations["io.kubernetes.cri.container-type"] == "container"
+  not "io.kubernetes.cri.image-name" in object.keys(i.OCI.Annotations)
+}
+
 # ---- mounts
 
 mounts_ok(p_container, i_oci, bundle_id, sandbox_id) if {
@@ -286,7 +291,7 @@ storage_ok(p_container, p_storage, i_storage, bundle_id, sandbox_id) if {
   p_storage.fstype == i_storage.fstype
   p_storage.options == i_storage.options
   p_storage.shared == i_storage.shared
-  i_storage.fs_group == null
+  i_storage.fs_group == p_storage.fs_group
   matches(p_storage.source, i_storage.source, bundle_id, sandbox_id)
   matches(p_storage.mount_point, i_storage.mount_point, bundle_id, sandbox_id)
 }
@@ -327,12 +332,21 @@ env_var_ok(p_container, var) if {
 }
 
 capabilities_ok(p_caps, i_caps) if {
-  {c | some c in i_caps.Bounding} == {c | some c in p_caps.Bounding}
-  {c | some c in i_caps.Effective} == {c | some c in p_caps.Effective}
-  {c | some c in i_caps.Permitted} == {c | some c in p_caps.Permitted}
-  every c in i_caps.Ambient { c in p_caps.Ambient }
-  every c in i_caps.Inheritable { c in p_caps.Inheritable }
+  caps_set(i_caps.Bounding) == caps_set(p_caps.Bounding)
+  caps_set(i_caps.Effective) == caps_set(p_caps.Effective)
+  caps_set(i_caps.Permitted) == caps_set(p_caps.Permitted)
+  every c in caps_set(i_caps.Ambient) { c in caps_set(p_caps.Ambient) }
+  every c in caps_set(i_caps.Inheritable) { c in caps_set(p_caps.Inheritable) }
 }
+
+# Capability lists may use the $(default_caps) / $(privileged_caps) shorthands.
+caps_set(caps) := {c | some x in caps; some c in expand_caps(x)}
+
+expand_caps(x) := policy_data.common.default_caps if { x == "$(default_caps)" }
+
+expand_caps(x) := policy_data.common.privileged_caps if { x == "$(privileged_caps)" }
+
+expand_caps(x) := [x] if { not startswith(x, "$(") }
 
 # ---- linux
 
