@@ -165,6 +165,14 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
     await eventually(() => seen.at(-1)?.version === v3);
     expect(seen.at(-1)?.value.transitionHash).toBe(sha('w3'));
 
+    // The API server is down for a while: the watch keeps retrying with backoff and recovers.
+    await eventually(() => fake.openWatches > 0);
+    fake.failNext({ count: 4, status: 503, method: 'GET' });
+    fake.dropWatches();
+    await eventually(() => fake.requests.filter((r) => r.status === 503).length >= 4);
+    const v4 = await writer.setLatest({ transitionHash: sha('w4'), signature: enc('s') }, v3);
+    await eventually(() => seen.at(-1)?.version === v4);
+
     await fetch(`${fake.url}/api/v1/namespaces/${NS}/configmaps/rewatch-transitions-latest`, {
       method: 'DELETE',
     });

@@ -364,8 +364,9 @@ export class ConfigMapHistoryStore implements HistoryStore {
 
     const connect = async (): Promise<void> => {
       if (stopped) return;
-      let established = false;
+      let ended = false;
       const reconnect = (err: unknown) => {
+        ended = true;
         if (stopped) return;
         if (err) this.#logger.debug('watch ended; reconnecting', { error: String(err), delayMs: delay });
         timer = setTimeout(() => void connect(), delay);
@@ -384,10 +385,6 @@ export class ConfigMapHistoryStore implements HistoryStore {
         path,
         { fieldSelector: `metadata.name=${this.latestName}`, allowWatchBookmarks: false },
         (phase, obj) => {
-          if (!established) {
-            established = true;
-            delay = this.#retryMs;
-          }
           if (phase === 'DELETED') return deliver(null);
           if (phase !== 'ADDED' && phase !== 'MODIFIED') {
             if (phase === 'ERROR') this.#logger.debug('watch error event', { status: obj?.code });
@@ -402,6 +399,8 @@ export class ConfigMapHistoryStore implements HistoryStore {
         reconnect,
       );
       if (stopped) controller.abort();
+      // The stream is open (the API server answered 200): the next drop retries quickly again.
+      else if (!ended) delay = this.#retryMs;
     };
     await connect();
   }
