@@ -2,30 +2,14 @@ import { generateKeyPair } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { isContrastError, type Platform, type PlatformRegistry } from '@contrast-cc/core';
-import {
-  canonicalManifestJson,
-  type Manifest,
-  ManifestValidationError,
-  manifestHash,
-  parseManifest,
-  seedshareOwnerKeyHex,
-  workloadOwnerKeyHex,
-} from '@contrast-cc/manifest';
-import {
-  assembleManifest,
-  type FileWrite,
-  generatePolicy,
-  type ImageSource,
-  type InjectedImages,
-  joinResourceFiles,
-  loadPolicySettings,
-  loadResourceFiles,
-  type PolicyGenerator,
-  type PolicySettings,
-  patchResources,
-  ResourceInputError,
-  writeFilesAtomic,
+import type { Platform, PlatformRegistry } from '@contrast-cc/core';
+import type { Manifest } from '@contrast-cc/manifest';
+import type {
+  FileWrite,
+  ImageSource,
+  InjectedImages,
+  PolicyGenerator,
+  PolicySettings,
 } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
@@ -75,6 +59,17 @@ Exit codes: 0 done, 1 the operation failed, 2 bad usage or bad input (files are 
 `;
 
 class UsageError extends Error {}
+
+/** The libraries, loaded on first use so that `contrast --help` stays fast. */
+async function libraries() {
+  const [core, manifest, policy] = await Promise.all([
+    import('@contrast-cc/core'),
+    import('@contrast-cc/manifest'),
+    import('@contrast-cc/policy'),
+  ]);
+  return { core, manifest, policy };
+}
+type Libraries = Awaited<ReturnType<typeof libraries>>;
 
 interface Options {
   paths: string[];
@@ -197,7 +192,12 @@ interface OwnerKeys {
  * Reads the owner keys; when exactly one path is given and it does not exist, a new key is made
  * (written later, with everything else, mode 0600). Messages never quote key material.
  */
-async function ownerKeys(kind: 'workload' | 'seedshare', paths: string[], cwd: string): Promise<OwnerKeys> {
+async function ownerKeys(
+  libs: Libraries,
+  kind: 'workload' | 'seedshare',
+  paths: string[],
+  cwd: string,
+): Promise<OwnerKeys> {
   const out: OwnerKeys = { hex: [], writes: [], generated: [] };
   for (const p of paths) {
     const abs = path.resolve(cwd, p);
@@ -213,12 +213,20 @@ async function ownerKeys(kind: 'workload' | 'seedshare', paths: string[], cwd: s
       }
       out.writes.push({ path: abs, data: pem, mode: 0o600 });
       out.generated.push(p);
-      out.hex.push(kind === 'workload' ? workloadOwnerKeyHex(pem) : seedshareOwnerKeyHex(pem));
+      out.hex.push(
+        kind === 'workload'
+          ? libs.manifest.workloadOwnerKeyHex(pem)
+          : libs.manifest.seedshareOwnerKeyHex(pem),
+      );
       continue;
     }
     const pem = await readText(abs, p);
     try {
-      out.hex.push(kind === 'workload' ? workloadOwnerKeyHex(pem) : seedshareOwnerKeyHex(pem));
+      out.hex.push(
+        kind === 'workload'
+          ? libs.manifest.workloadOwnerKeyHex(pem)
+          : libs.manifest.seedshareOwnerKeyHex(pem),
+      );
     } catch (error) {
       throw new Failure(EXIT.usage, `${p}: ${(error as Error).message}`);
     }
@@ -226,13 +234,16 @@ async function ownerKeys(kind: 'workload' | 'seedshare', paths: string[], cwd: s
   return out;
 }
 
-function exitCodeOf(error: unknown): ExitCode {
+function exitCodeOf(libs: Libraries, error: unknown): ExitCode {
+  const { ResourceInputError } = libs.policy;
   if (error instanceof ResourceInputError && error.code !== 'validation-failed') {
     return error.code === 'not-found' ? EXIT.usage : EXIT.failed;
   }
-  if (error instanceof ResourceInputError || error instanceof ManifestValidationError) return EXIT.usage;
+  if (error instanceof ResourceInputError || error instanceof libs.manifest.ManifestValidationError) {
+    return EXIT.usage;
+  }
   if (
-    isContrastError(error) &&
+    libs.core.isContrastError(error) &&
     (error.code === 'invalid-argument' || error.code === 'validation-failed' || error.code === 'not-found')
   ) {
     return EXIT.usage;
@@ -240,14 +251,13 @@ function exitCodeOf(error: unknown): ExitCode {
   return EXIT.failed;
 }
 
-function describe(error: unknown): string {
-  if (error instanceof ResourceInputError || error instanceof ManifestValidationError)
-    return error.describe();
-  if (isContrastError(error)) return error.describe();
+function describe(libs: Libraries, error: unknown): string {
+  if (libs.core.isContrastError(error)) return error.describe();
   return error instanceof Error ? error.message : String(error);
 }
 
-async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
+async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
+  const { manifest: mf, policy } = libs;
   const opts = parseOptions(args);
   const progress = (line: string) => io.stderr(`${line}\n`);
   const cwd = io.cwd;
@@ -264,14 +274,17 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
   }
 
   // 1. Read and check every input before anything is generated or written.
-  const files = await loadResourceFiles(opts.paths, cwd);
+  const files = await policy.loadResourceFiles(opts.paths, cwd);
   const manifestPath = path.resolve(cwd, opts.manifest);
   let existing: Manifest | undefined;
   if (await exists(manifestPath)) {
-    existing = parseManifest(await readText(manifestPath, opts.manifest), { file: opts.manifest }).manifest;
+    existing = mf.parseManifest(await readText(manifestPath, opts.manifest), {
+      file: opts.manifest,
+    }).manifest;
   }
   let settings: PolicySettings | undefined;
-  if (opts.settings !== undefined) settings = await loadPolicySettings(path.resolve(cwd, opts.settings));
+  if (opts.settings !== undefined)
+    settings = await policy.loadPolicySettings(path.resolve(cwd, opts.settings));
   const replacements = opts.imageReplacements
     ? parseImageReplacements(
         await readText(path.resolve(cwd, opts.imageReplacements), opts.imageReplacements),
@@ -281,11 +294,13 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
   const owners = opts.disableUpdates
     ? { hex: [], writes: [], generated: [] }
     : await ownerKeys(
+        libs,
         'workload',
         opts.workloadOwnerKeys.length > 0 ? opts.workloadOwnerKeys : ['workload-owner.pem'],
         cwd,
       );
   const seedshare = await ownerKeys(
+    libs,
     'seedshare',
     opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : ['seedshare-owner.pem'],
     cwd,
@@ -293,11 +308,11 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
 
   // 2. Patch in memory.
   const version = cliVersion();
-  const result = await patchResources(files, {
+  const result = await policy.patchResources(files, {
     defaultPlatform,
     registry: deps.registry,
     images: deps.images,
-    generatePolicy: deps.generatePolicy ?? generatePolicy,
+    generatePolicy: deps.generatePolicy ?? policy.generatePolicy,
     settings,
     injectedImages: deps.injectedImages ?? {
       initializer: `ghcr.io/contrast-cc/initializer:${version}`,
@@ -320,7 +335,7 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
   }
   const platforms = [...result.platforms];
   if (defaultPlatform && !platforms.includes(defaultPlatform)) platforms.push(defaultPlatform);
-  const assembled = assembleManifest({
+  const assembled = policy.assembleManifest({
     existing,
     workloads: result.workloads,
     platforms,
@@ -333,14 +348,14 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
   // 3. Write everything at once.
   const writes: FileWrite[] = [];
   if (opts.output !== undefined) {
-    writes.push({ path: path.resolve(cwd, opts.output), data: joinResourceFiles(result.files) });
+    writes.push({ path: path.resolve(cwd, opts.output), data: policy.joinResourceFiles(result.files) });
   } else {
     for (const f of result.files) if (f.changed) writes.push({ path: f.absolutePath, data: f.text });
   }
-  const manifestText = canonicalManifestJson(assembled.manifest);
+  const manifestText = mf.canonicalManifestJson(assembled.manifest);
   writes.push({ path: manifestPath, data: manifestText });
   writes.push(...owners.writes, ...seedshare.writes);
-  await writeFilesAtomic(writes);
+  await policy.writeFilesAtomic(writes);
 
   const written = writes.map((w) => path.relative(cwd, w.path) || w.path);
   const insecure = platforms.filter((p) => p.insecure);
@@ -349,7 +364,7 @@ async function run(deps: GenerateCommandDeps, args: string[], io: CliIo): Promis
       `${JSON.stringify(
         {
           manifest: opts.manifest,
-          manifestHash: manifestHash(new TextEncoder().encode(manifestText)),
+          manifestHash: mf.manifestHash(new TextEncoder().encode(manifestText)),
           written,
           generatedKeys: [...owners.generated, ...seedshare.generated],
           workloads: result.workloads.map((w) => ({
@@ -399,8 +414,9 @@ export function createGenerateCommand(deps: GenerateCommandDeps): Command {
     summary: 'inject Contrast into Kubernetes resources, generate policies and the manifest',
     help: HELP,
     async run(args, io) {
+      const libs = await libraries();
       try {
-        return await run(deps, args, io);
+        return await run(libs, deps, args, io);
       } catch (error) {
         if (error instanceof UsageError) {
           io.stderr(`contrast generate: ${error.message}\nRun "contrast generate --help" for usage.\n`);
@@ -410,8 +426,8 @@ export function createGenerateCommand(deps: GenerateCommandDeps): Command {
           io.stderr(`contrast generate: ${error.message}\n`);
           return error.exitCode;
         }
-        io.stderr(`contrast generate: ${describe(error).split('\n').join('\ncontrast generate: ')}\n`);
-        return exitCodeOf(error);
+        io.stderr(`contrast generate: ${describe(libs, error).split('\n').join('\ncontrast generate: ')}\n`);
+        return exitCodeOf(libs, error);
       }
     },
   };
