@@ -1,0 +1,130 @@
+import * as fs from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isContrastError } from '@contrast-cc/core';
+import { describe, expect, it } from 'vitest';
+import { type ConfigfsOps, ConfigfsTsmIssuer, parseSnpCertTable } from './tsm.js';
+
+function guidBytes(guid: string): Uint8Array {
+  const h = guid.replace(/-/g, '');
+  const b = Buffer.from(h, 'hex');
+  // mixed endian: first three fields little-endian
+  return Uint8Array.from([
+    ...b.subarray(0, 4).reverse(),
+    ...b.subarray(4, 6).reverse(),
+    ...b.subarray(6, 8).reverse(),
+    ...b.subarray(8),
+  ]);
+}
+
+function certTable(entries: [string, Uint8Array][]): Uint8Array {
+  const header = 24 * (entries.length + 1);
+  const out = new Uint8Array(header + entries.reduce((n, [, c]) => n + c.length, 0));
+  const view = new DataView(out.buffer);
+  let at = header;
+  entries.forEach(([guid, cert], i) => {
+    out.set(guidBytes(guid), 24 * i);
+    view.setUint32(24 * i + 16, at, true);
+    view.setUint32(24 * i + 20, cert.length, true);
+    out.set(cert, at);
+    at += cert.length;
+  });
+  return out;
+}
+
+const VCEK = '63da758d-e664-4564-adc5-f4b93be8accd';
+const ASK = '4ab7b379-bbac-4fe4-a02f-05aef327c782';
+const ARK = 'c0b406a4-a803-4952-9743-3fb6014cd0ae';
+
+/**
+ * Emulates the kernel side of configfs-tsm on a temp directory: a new entry gets `provider` and
+ * `generation`; writing `inblob` bumps the generation and produces `outblob` (a report carrying
+ * the REPORT_DATA at the SNP offset 0x50) and `auxblob`.
+ */
+function kernel(provider: string, options: { raceOnce?: boolean } = {}): ConfigfsOps & { entries: string[] } {
+  const entries: string[] = [];
+  let race = options.raceOnce ?? false;
+  return {
+    entries,
+    access: (f) => fs.access(f),
+    mkdir: async (d) => {
+      await fs.mkdir(d);
+      entries.push(path.basename(d));
+      await fs.writeFile(path.join(d, 'provider'), `${provider}\n`);
+      await fs.writeFile(path.join(d, 'generation'), '0\n');
+    },
+    rmdir: (d) => fs.rm(d, { recursive: true }),
+    writeFile: async (f, data) => {
+      await fs.writeFile(f, data);
+      if (path.basename(f) !== 'inblob') return;
+      const dir = path.dirname(f);
+      const gen = Number((await fs.readFile(path.join(dir, 'generation'), 'utf8')).trim()) + 1;
+      await fs.writeFile(path.join(dir, 'generation'), `${gen}\n`);
+      const report = new Uint8Array(0x4a0);
+      report.set(data as Uint8Array, 0x50);
+      await fs.writeFile(path.join(dir, 'outblob'), report);
+      await fs.writeFile(
+        path.join(dir, 'auxblob'),
+        certTable([
+          [VCEK, new Uint8Array([1, 2, 3])],
+          [ASK, new Uint8Array([4, 5])],
+          [ARK, new Uint8Array([6])],
+        ]),
+      );
+    },
+    readFile: async (f) => {
+      const bytes = new Uint8Array(await fs.readFile(f));
+      if (race && path.basename(f) === 'outblob') {
+        race = false;
+        await fs.writeFile(path.join(path.dirname(f), 'generation'), '99\n');
+      }
+      return bytes;
+    },
+  };
+}
+
+describe('ConfigfsTsmIssuer', () => {
+  it('reads an SNP report through the entry protocol and removes the entry', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const ops = kernel('sev_guest');
+    const issuer = await ConfigfsTsmIssuer.open({ root, ops });
+    expect(issuer.kind).toBe('snp-report');
+    const rd = new Uint8Array(64).map((_, i) => i);
+    const ev = await issuer.issue(rd);
+    expect(ev.kind).toBe('snp-report');
+    expect(Buffer.from(ev.data.subarray(0x50, 0x90)).equals(Buffer.from(rd))).toBe(true);
+    expect(Array.from(ev.extras!.vcek!)).toEqual([1, 2, 3]);
+    expect(new TextDecoder().decode(ev.extras!['cert-chain'])).toContain('BEGIN CERTIFICATE');
+    expect(await fs.readdir(root)).toEqual([]);
+  });
+
+  it('retries when the generation changed while reading; TDX has no auxblob', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const ops = kernel('tdx_guest', { raceOnce: true });
+    const issuer = await ConfigfsTsmIssuer.open({ root, ops });
+    expect(issuer.kind).toBe('tdx-quote');
+    const ev = await issuer.issue(new Uint8Array(64).fill(7));
+    expect(ev.extras).toBeUndefined();
+    expect(ops.entries.length).toBe(3); // probe, raced entry, good entry
+  });
+
+  it('refuses a missing interface, unknown providers and wrong report data sizes', async () => {
+    const missing = await ConfigfsTsmIssuer.open({ root: '/nonexistent/tsm' }).catch((e) => e);
+    expect(isContrastError(missing) && missing.code).toBe('unavailable');
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const unknown = await ConfigfsTsmIssuer.open({ root, ops: kernel('foo_guest') }).catch((e) => e);
+    expect(unknown.field).toBe('provider');
+    const issuer = await ConfigfsTsmIssuer.open({ root, ops: kernel('sev_guest') });
+    await expect(issuer.issue(new Uint8Array(32))).rejects.toMatchObject({ field: 'reportData' });
+  });
+
+  it('parses certificate tables and rejects malformed ones', () => {
+    const table = certTable([[VCEK, new Uint8Array([9, 9])]]);
+    expect(Array.from(parseSnpCertTable(table).vcek!)).toEqual([9, 9]);
+    expect(() => parseSnpCertTable(table.subarray(0, 30))).toThrow(/auxblob|terminated|outside/);
+    const bad = table.slice();
+    new DataView(bad.buffer).setUint32(20, 1000, true);
+    expect(() => parseSnpCertTable(bad)).toThrow(/outside/);
+  });
+});
