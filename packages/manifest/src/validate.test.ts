@@ -227,3 +227,40 @@ describe('checkReferenceValues', () => {
     );
   });
 });
+
+describe('upstream manifests', () => {
+  it('reads the v1.x shape (reference §3.3) with a coordinator entry added', () => {
+    const text = `{
+      "Policies": {
+        "1c24233516f95303d174b7d61dd4bb447a141468186dbcb9eed696cef4461dfc": {
+          "SANs": ["workload", "*"],
+          "WorkloadSecretID": "apps/v1/StatefulSet/continuum-9344c1/workload"
+        },
+        "35628602194aa8081fb2d7d1185176be6faffb1759986b5bf3b21145e1c7b396": {
+          "SANs": ["secret-service", "*", "secret-service-internal.continuum-9344c1.svc.cluster.local"],
+          "WorkloadSecretID": "apps/v1/Deployment/continuum-9344c1/secret-service"
+        },
+        "${COORDINATOR_HASH}": { "SANs": ["coordinator", "*"], "Role": "coordinator" }
+      },
+      "ReferenceValues": {
+        "snp": [{
+          "MinimumTCB": {"BootloaderVersion": 9, "TEEVersion": 0, "SNPVersion": 21, "MicrocodeVersion": 72},
+          "ProductName": "Genoa",
+          "TrustedMeasurement": "92a34339f1e1ec94b911830cafa875082d4f51b9805f3c2638ce468c6fda038be5acaca52fea5cb767e18cc1edfb1f7c"
+        }]
+      },
+      "WorkloadOwnerKeyDigests": ["8972d7e33267e30ae8acdd46ad53856d5cae7eb6b3afb84dd227394e01605cd4"],
+      "SeedshareOwnerPubKeys": ["${testKeys().rsaHex}"]
+    }`;
+    const { manifest, warnings, missing } = parseManifest(text, { file: 'manifest.json' });
+    expect(missing).toEqual([]);
+    expect(warnings.map((w) => w.path)).toEqual(['WorkloadOwnerKeyDigests']);
+    expect(Object.keys(manifest.Policies)).toHaveLength(3);
+  });
+
+  it('refuses the pre-1.0 shape (Policies as SAN lists) with a path', () => {
+    const m = validManifest() as Record<string, unknown>;
+    m.Policies = { [WEB_HASH]: ['web', '*'], [COORDINATOR_HASH]: { SANs: [], Role: 'coordinator' } };
+    expect(issuesOf(m)[0]!.path).toBe(`Policies["${WEB_HASH}"]`);
+  });
+});
