@@ -112,6 +112,8 @@ export class DirectoryHistoryStore implements HistoryStore {
         await fs.mkdir(path.join(abs, sub), { recursive: true, mode: DIR_MODE });
       }
       await syncDir(abs);
+      // Make the root's own entry durable too (best effort: the parent may not be readable).
+      await syncDir(path.dirname(abs)).catch(() => {});
     } catch (cause) {
       throw ioError('cannot create the store directory', cause, abs);
     }

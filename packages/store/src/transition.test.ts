@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeSignedLatest, encodeSignedLatest } from './hash.js';
 import { expectCode } from './test-support/conformance.js';
 import { decodeTransition, encodeTransition, transitionHash, ZERO_HASH } from './transition.js';
 
@@ -33,6 +36,34 @@ describe('transitions', () => {
       ),
       'invalid-argument',
       'transition.manifestHash',
+    );
+  });
+});
+
+describe('transition and pointer encodings (property)', () => {
+  const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+
+  it('round-trips any transition and hashes its exact 64 bytes', () => {
+    fc.assert(
+      fc.property(hex32, hex32, (manifestHash, previousTransitionHash) => {
+        const t = { manifestHash, previousTransitionHash };
+        const bytes = encodeTransition(t);
+        expect(decodeTransition(bytes, 'f')).toEqual(t);
+        const expected = createHash('sha256')
+          .update(Buffer.from(manifestHash + previousTransitionHash, 'hex'))
+          .digest('hex');
+        expect(transitionHash(t)).toBe(expected);
+      }),
+    );
+  });
+
+  it('round-trips any signed pointer in upstream form (hash || signature)', () => {
+    fc.assert(
+      fc.property(hex32, fc.uint8Array({ minLength: 1, maxLength: 200 }), (transitionHash, signature) => {
+        const bytes = encodeSignedLatest({ transitionHash, signature });
+        expect(Buffer.from(bytes.subarray(0, 32)).toString('hex')).toBe(transitionHash);
+        expect(decodeSignedLatest(bytes, 'f')).toEqual({ transitionHash, signature });
+      }),
     );
   });
 });
