@@ -126,7 +126,10 @@ describe('attested channel', () => {
 
   it('binds a state digest and checks the expected one', async () => {
     let state = new Uint8Array(32).fill(1);
-    const { port } = await start({ id: await identity(), stateDigest: () => state });
+    const { port } = await start({
+      id: await identity(),
+      state: () => ({ digest: state, fields: { root_ca: 'PEM', manifests: ['m1'] } }),
+    });
     const conn = await connectAttested({
       host: '127.0.0.1',
       port,
@@ -135,6 +138,7 @@ describe('attested channel', () => {
       expectedStateDigest: new Uint8Array(32).fill(1),
     });
     expect(toHex(conn.stateDigest!)).toBe('01'.repeat(32));
+    expect(conn.attestResponse).toMatchObject({ version: 'v1', root_ca: 'PEM', manifests: ['m1'] });
     state = new Uint8Array(32).fill(2);
     const err = await connectAttested({
       host: '127.0.0.1',
@@ -289,6 +293,16 @@ describe('attested channel', () => {
     expect(await call('POST', 'application/json', JSON.stringify({ nonce: 'AAAA' }))).toBe(400);
     expect(await call('POST', 'application/json', '{')).toBe(400);
     expect(await call('POST', 'application/json', 'x'.repeat(2000))).toBe(413);
+  });
+
+  it('refuses to let state fields shadow the attested ones', async () => {
+    const { port } = await start({
+      id: await identity(),
+      state: () => ({ fields: { stateDigest: 'forged' } }),
+    });
+    await expect(
+      connectAttested({ host: '127.0.0.1', port, verifiers: verifier, allowInsecure: true }),
+    ).rejects.toMatchObject({ code: 'attestation-failed', message: expect.stringContaining('HTTP 500') });
   });
 
   it('refuses a certificate that is not for the key', async () => {

@@ -66,6 +66,11 @@ export interface AttestedConnection {
   readonly stateDigest: Uint8Array | undefined;
   /** The evidence as received. */
   readonly evidence: Evidence;
+  /**
+   * The whole attest response as received, including the server's state fields. Only
+   * `stateDigest` is attested: check the fields against it before trusting them.
+   */
+  readonly attestResponse: Record<string, unknown>;
   /** Sends a request over a new TLS connection pinned to {@link AttestedConnection.spki}. */
   fetch(path: string, init?: AttestedRequestInit): Promise<AttestedResponse>;
 }
@@ -205,8 +210,10 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
     throw attestationFailed(`the server refused the attestation request (HTTP ${res.status})`);
   }
   let parsed: ReturnType<typeof parseAttestResponse>;
+  let raw: Record<string, unknown>;
   try {
-    parsed = parseAttestResponse(res.json());
+    raw = res.json<Record<string, unknown>>();
+    parsed = parseAttestResponse(raw);
   } catch (e) {
     throw attestationFailed(`malformed attest response: ${(e as Error).message}`, {
       code: 'malformed',
@@ -248,6 +255,7 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
     spki,
     stateDigest,
     evidence,
+    attestResponse: raw,
     async fetch(path, init) {
       const { socket: pinned } = await openTls(ep, spki);
       return send(pinned, ep, path, init);

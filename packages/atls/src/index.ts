@@ -13,6 +13,11 @@ export {
   type ConnectAttestedOptions,
   connectAttested,
 } from './client.js';
-export { type AttestedServer, type AttestedServerOptions, createAttestedServer } from './server.js';
+export {
+  type AttestedServer,
+  type AttestedServerOptions,
+  type AttestedState,
+  createAttestedServer,
+} from './server.js';
 export { type VerifyBoundEvidenceInput, verifyBoundEvidence } from './verify.js';
 export { ATTEST_PATH, type AttestRequest, type AttestResponse } from './wire.js';

@@ -18,7 +18,7 @@ describe('no secret material in atls logs or errors', () => {
       key: privateKey,
       cert,
       logger: mem.logger,
-      stateDigest: () => new Uint8Array(32).fill(3),
+      state: () => ({ digest: new Uint8Array(32).fill(3) }),
     });
     const failing = createAttestedServer({
       issuer: { kind: 'fake', issue: () => Promise.reject(new Error('no TEE here')) },

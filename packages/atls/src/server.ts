@@ -16,12 +16,26 @@ export interface AttestedServerOptions {
   cert: string;
   /** Domain-separation label; defaults to {@link ATLS_LABELS}.channel. */
   label?: string;
-  /** The digest of the server's current state, bound into every evidence (read per request). */
-  stateDigest?: () => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /**
+   * The server's current state, read once per challenge: `digest` is bound into the evidence and
+   * `fields` are added to the response (e.g. manifests, root and mesh CA), so a client gets both
+   * from one snapshot and can check that the fields hash to the attested digest.
+   */
+  state?: () => AttestedState | Promise<AttestedState>;
   /** Handles every request other than `POST /v1/attest`; 404 when absent. */
   handler?: (req: IncomingMessage, res: ServerResponse) => void;
   logger?: Logger;
 }
+
+/** One snapshot of the attested server's state. @public */
+export interface AttestedState {
+  /** Bound into REPORT_DATA and returned as `stateDigest`. */
+  digest?: Uint8Array;
+  /** Extra top-level response fields (not `version`, `evidence` or `stateDigest`). */
+  fields?: Record<string, unknown>;
+}
+
+const RESERVED_FIELDS = new Set(['version', 'evidence', 'stateDigest']);
 
 /** A running (or ready to listen) attested server. @public */
 export interface AttestedServer {
@@ -111,7 +125,11 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
       return sendError(res, 400, 'invalid_argument', `nonce must be base64 of exactly ${NONCE_LENGTH} bytes`);
     }
     try {
-      const stateDigest = await options.stateDigest?.();
+      const state = (await options.state?.()) ?? {};
+      const stateDigest = state.digest;
+      const fields = state.fields ?? {};
+      const reserved = Object.keys(fields).find((k) => RESERVED_FIELDS.has(k));
+      if (reserved) throw new ContrastError('internal', `state field "${reserved}" is reserved`);
       const reportData = await reportDataFor({
         label,
         nonce,
@@ -120,6 +138,7 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
       });
       const evidence = await options.issuer.issue(reportData);
       const response: AttestResponse = {
+        ...fields,
         version: 'v1',
         evidence: encodeEvidence(evidence),
         ...(stateDigest ? { stateDigest: Buffer.from(stateDigest).toString('base64') } : {}),

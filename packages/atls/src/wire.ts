@@ -17,6 +17,8 @@ export interface AttestResponse {
   evidence: { kind: string; data: string; extras?: Record<string, string> };
   /** base64 of the state digest bound into REPORT_DATA, when the server binds one. */
   stateDigest?: string;
+  /** Server-specific fields of the same state snapshot (see `AttestedState.fields`). */
+  [field: string]: unknown;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
