@@ -33,6 +33,34 @@ describe('contrast CLI shell', () => {
     expect(c.out()).toContain('Commands:');
     expect(c.out()).toContain('version');
     expect(c.out()).toContain('Exit codes');
+    for (const name of ['runtime', 'evidence']) expect(c.out()).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+  });
+
+  it('prints one command\'s help with "help <command>" and "<command> --help"', async () => {
+    const a = capture();
+    expect(await runCli(['help', 'evidence'], a.io)).toBe(0);
+    expect(a.out()).toContain('contrast evidence verify --snp-report');
+    const b = capture();
+    expect(await runCli(['evidence', '--help'], b.io)).toBe(0);
+    expect(b.out()).toBe(a.out());
+  });
+
+  it('reports a command that throws as an internal error with exit 1', async () => {
+    const c = capture();
+    const boom = {
+      name: 'boom',
+      summary: 'throws',
+      load: async () => ({
+        name: 'boom',
+        summary: '',
+        help: '',
+        run: async () => {
+          throw new Error('kaput');
+        },
+      }),
+    };
+    expect(await runCli(['boom'], c.io, [boom])).toBe(1);
+    expect(c.err()).toBe('contrast boom: internal error: kaput\n');
   });
 
   it('without arguments prints help and exits 2 (usage)', async () => {

@@ -1,10 +1,9 @@
-import type { Command } from './command.js';
+import type { CommandEntry } from './command.js';
+import { COMMANDS } from './commands/index.js';
 import { type CliIo, EXIT, type ExitCode } from './io.js';
 import { cliVersion } from './version.js';
 
-const commands: Command[] = [];
-
-function mainHelp(): string {
+function mainHelp(commands: readonly CommandEntry[]): string {
   const width = Math.max(8, ...commands.map((c) => c.name.length));
   const list = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
   return `contrast ${cliVersion()} — run confidential containers on Kubernetes and verify them.
@@ -27,36 +26,41 @@ Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
 }
 
 /** Runs the CLI with `argv` (without node and script). Never throws; returns the exit code. */
-export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  commands: readonly CommandEntry[] = COMMANDS,
+): Promise<ExitCode> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
-    const cmd = topic ? commands.find((c) => c.name === topic) : undefined;
-    if (topic && !cmd) {
+    const entry = topic ? commands.find((c) => c.name === topic) : undefined;
+    if (topic && !entry) {
       io.stderr(`contrast: unknown command "${topic}"; run "contrast --help" for the list\n`);
       return EXIT.usage;
     }
-    io.stdout(cmd ? cmd.help : mainHelp());
+    io.stdout(entry ? (await entry.load()).help : mainHelp(commands));
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
   if (first === '-v' || first === '--version' || first === 'version') {
     io.stdout(`${cliVersion()}\n`);
     return EXIT.ok;
   }
-  const cmd = commands.find((c) => c.name === first);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === first);
+  if (!entry) {
     io.stderr(`contrast: unknown command "${first}"; run "contrast --help" for the list\n`);
     return EXIT.usage;
   }
-  if (rest.includes('-h') || rest.includes('--help')) {
-    io.stdout(cmd.help);
-    return EXIT.ok;
-  }
   try {
+    const cmd = await entry.load();
+    if (rest.includes('-h') || rest.includes('--help')) {
+      io.stdout(cmd.help);
+      return EXIT.ok;
+    }
     return await cmd.run(rest, io);
   } catch (error) {
     io.stderr(
-      `contrast ${cmd.name}: internal error: ${error instanceof Error ? error.message : String(error)}\n`,
+      `contrast ${entry.name}: internal error: ${error instanceof Error ? error.message : String(error)}\n`,
     );
     return EXIT.failed;
   }

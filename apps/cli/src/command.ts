@@ -9,3 +9,13 @@ export interface Command {
   help: string;
   run(args: string[], io: CliIo): Promise<ExitCode>;
 }
+
+/**
+ * A command as the command list holds it: name and summary at hand, the implementation loaded
+ * only when the command runs, so `contrast --help` stays fast.
+ */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}

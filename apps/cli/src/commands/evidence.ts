@@ -1,0 +1,136 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { verifySnpEvidenceFiles } from '@contrast-cc/attestation/snp';
+import { verifyTdxQuoteFile } from '@contrast-cc/attestation/tdx';
+import { fromHex, isContrastError } from '@contrast-cc/core';
+import type { Command } from '../command.js';
+import { type CliIo, EXIT, type ExitCode } from '../io.js';
+
+const HELP = `contrast evidence verify — verify one piece of attestation evidence offline.
+
+Checks an AMD SEV-SNP report or an Intel TDX quote completely: the signature, the certificate
+chain to the embedded AMD or Intel root, revocation (with a CRL), the TCB (TDX: with collateral),
+and, when given, the expected REPORT_DATA and reference values. Nothing is fetched from the network.
+
+Usage:
+  contrast evidence verify --snp-report <file> [--cert <vcek>] [--cert-chain <pem>] [--crl <file>] [flags]
+  contrast evidence verify --tdx-quote <file> [--collateral <dir>] [flags]
+
+Flags:
+      --snp-report <file>        raw SEV-SNP attestation report (1184 bytes)
+      --cert <file>              the VCEK or VLEK (DER or PEM; a PEM may carry ASK and ARK after it)
+      --cert-chain <file>        ASK/ASVK and ARK (PEM, as AMD's KDS serves cert_chain)
+      --crl <file>               AMD's CRL for the product (DER or PEM)
+      --tdx-quote <file>         raw TDX quote (v4 or v5)
+      --collateral <dir>         Intel collateral in PCS file form (tcb_info.json, qe_identity.json,
+                                 *_issuer_chain.pem, pck_crl.der, root_ca_crl.der; any subset)
+      --reference-values <file>  JSON of one ReferenceValues entry of the manifest (snp or tdx form)
+      --report-data <hex>        the 64 bytes the evidence must bind
+      --at <time>                verify at this RFC 3339 time instead of now (old evidence)
+      --json                     print the result as JSON
+  -h, --help                     show this help
+
+Example:
+  contrast evidence verify --snp-report report.bin --cert vcek.pem --at 2025-10-01T08:00:00Z
+
+Exit codes: 0 valid, 1 rejected, 2 bad usage or unusable input (unreadable file, malformed evidence).
+`;
+
+function usage(io: CliIo, message: string): ExitCode {
+  io.stderr(`contrast evidence verify: ${message}\nRun "contrast evidence --help" for usage.\n`);
+  return EXIT.usage;
+}
+
+async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(
+      `--reference-values ${file}: ${e instanceof SyntaxError ? `not JSON (${e.message})` : 'cannot be read'}`,
+    );
+  }
+}
+
+async function run(argv: string[], io: CliIo): Promise<ExitCode> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'verify') return usage(io, sub ? `unknown subcommand "${sub}"` : 'missing subcommand "verify"');
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'snp-report': { type: 'string' },
+        cert: { type: 'string' },
+        'cert-chain': { type: 'string' },
+        crl: { type: 'string' },
+        'tdx-quote': { type: 'string' },
+        collateral: { type: 'string' },
+        'reference-values': { type: 'string' },
+        'report-data': { type: 'string' },
+        at: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    return usage(io, (e as Error).message);
+  }
+  const snp = values['snp-report'] as string | undefined;
+  const tdx = values['tdx-quote'] as string | undefined;
+  if ((snp === undefined) === (tdx === undefined))
+    return usage(io, 'give exactly one of --snp-report and --tdx-quote');
+  for (const [flag, only] of [
+    ['cert', 'snp'],
+    ['cert-chain', 'snp'],
+    ['crl', 'snp'],
+    ['collateral', 'tdx'],
+  ] as const) {
+    if (values[flag] !== undefined && (only === 'snp' ? snp === undefined : tdx === undefined)) {
+      return usage(io, `--${flag} goes with --${only === 'snp' ? 'snp-report' : 'tdx-quote'}`);
+    }
+  }
+  let referenceValues: unknown;
+  let reportData: Uint8Array | undefined;
+  try {
+    if (values['reference-values'] !== undefined)
+      referenceValues = await readJson(values['reference-values'] as string);
+    if (values['report-data'] !== undefined) {
+      reportData = fromHex(values['report-data'] as string, { field: '--report-data', length: 64 });
+    }
+  } catch (e) {
+    return usage(io, isContrastError(e) ? e.describe() : (e as Error).message);
+  }
+  const at = values.at as string | undefined;
+  const outcome = snp
+    ? await verifySnpEvidenceFiles({
+        reportFile: snp,
+        ...(values.cert ? { certFile: values.cert as string } : {}),
+        ...(values['cert-chain'] ? { certChainFile: values['cert-chain'] as string } : {}),
+        ...(values.crl ? { crlFile: values.crl as string } : {}),
+        ...(at ? { at } : {}),
+        ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
+        ...(reportData ? { reportData } : {}),
+      })
+    : await verifyTdxQuoteFile({
+        quoteFile: tdx!,
+        ...(values.collateral ? { collateralDir: values.collateral as string } : {}),
+        ...(at ? { at } : {}),
+        ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
+        ...(values['report-data'] ? { reportData: values['report-data'] as string } : {}),
+      });
+  if (values.json) io.stdout(`${JSON.stringify(outcome.json, null, 2)}\n`);
+  else if (outcome.exitCode === 0) io.stdout(`${outcome.summary}\n`);
+  else io.stderr(`${outcome.summary}\n`);
+  return outcome.exitCode;
+}
+
+/** `contrast evidence verify`: offline verification of one SNP report or TDX quote. */
+export function createEvidenceCommand(): Command {
+  return {
+    name: 'evidence',
+    summary: 'verify an SEV-SNP report or a TDX quote offline (evidence verify)',
+    help: HELP,
+    run,
+  };
+}

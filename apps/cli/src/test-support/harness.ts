@@ -1,0 +1,35 @@
+// Test helpers of the CLI: captured I/O and the location of ../shared.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CliIo } from '../io.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** `../shared` beside the repository, or CONTRAST_SHARED_DIR; undefined (with a notice) when absent. */
+export function sharedDir(what: string): string | undefined {
+  const dir = process.env.CONTRAST_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
+  if (existsSync(dir)) return dir;
+  console.warn(`skipping ${what}: ${dir} not found (set CONTRAST_SHARED_DIR)`);
+  return undefined;
+}
+
+/** CliIo writing into strings. */
+export function captureIo(cwd = process.cwd()): { io: CliIo; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    io: {
+      stdout: (t) => {
+        out += t;
+      },
+      stderr: (t) => {
+        err += t;
+      },
+      cwd,
+      env: {},
+    },
+    out: () => out,
+    err: () => err,
+  };
+}
