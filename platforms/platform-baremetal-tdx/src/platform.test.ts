@@ -1,0 +1,231 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests walk parsed TOML and Kubernetes documents
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
+import { parse as parseToml } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalRuntimeBytes,
+  createMetalQemuTdxPlatform,
+  METAL_QEMU_TDX_ASSETS,
+  metalQemuTdx,
+  metalQemuTdxRuntimeInfo,
+  runtimeHash,
+} from './index.js';
+import { describeConformance } from './test-support/conformance.js';
+import { sharedPath } from './test-support/shared.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const goldenDir = path.join(here, '__golden__');
+
+// A real TDX quote with its full Intel collateral (Phala dcap-qvl test data), UpToDate at the
+// time its owners use (the collateral's last valid second).
+const vectorDir = sharedPath('testvectors/tdx/dcapqvl-v4-uptodate');
+type Body = Record<'mrtd' | 'mrseam' | 'xfam' | 'report_data' | `rtmr${0 | 1 | 2 | 3}`, string>;
+const body = vectorDir
+  ? (JSON.parse(readFileSync(path.join(vectorDir, 'expected.json'), 'utf8')) as { td_quote_body: Body })
+      .td_quote_body
+  : undefined;
+const verifyAt = new Date('2025-07-19T10:00:34Z');
+
+function vectorReferenceValues(overrides: Record<string, unknown> = {}) {
+  const [entry] = metalQemuTdx.attestation.defaultReferenceValues() as Record<string, unknown>[];
+  return {
+    ...entry,
+    MrTd: body!.mrtd,
+    MrSeam: body!.mrseam,
+    Rtmrs: [body!.rtmr0, body!.rtmr1, body!.rtmr2, body!.rtmr3],
+    Rtmr0Alternatives: [],
+    ...overrides,
+  };
+}
+
+const COLLATERAL_FILES = [
+  'tcb_info.json',
+  'tcb_info_issuer_chain.pem',
+  'qe_identity.json',
+  'qe_identity_issuer_chain.pem',
+  'pck_crl.der',
+  'pck_crl_issuer_chain.pem',
+  'root_ca_crl.der',
+];
+
+function vectorEvidence(without: string[] = []): Evidence {
+  const dir = vectorDir!;
+  const present = new Set(readdirSync(dir));
+  const extras: Record<string, Uint8Array> = {};
+  for (const f of COLLATERAL_FILES) {
+    if (present.has(f) && !without.includes(f)) extras[f] = new Uint8Array(readFileSync(path.join(dir, f)));
+  }
+  // The captured quote carries 70 bytes of zero padding after its signature data; evidence is the
+  // quote exactly (its declared length, 4936 bytes).
+  const data = new Uint8Array(readFileSync(path.join(dir, 'quote.bin'))).slice(0, QUOTE_LENGTH);
+  return { kind: 'tdx-quote', data, extras };
+}
+const QUOTE_LENGTH = 4936;
+
+describeConformance(
+  metalQemuTdx,
+  {
+    goldenDir,
+    goldenEvidence: async () => ({
+      evidence: vectorEvidence(),
+      reportData: fromHex(body!.report_data),
+      now: verifyAt,
+      referenceValues: vectorReferenceValues(),
+    }),
+  },
+  vectorDir !== undefined,
+);
+
+describe('Metal-QEMU-TDX runtime', () => {
+  const info = metalQemuTdxRuntimeInfo();
+
+  it('names the RuntimeClass after the hash of the pinned runtime', () => {
+    expect(metalQemuTdx.runtime.runtimeClassNames).toEqual([
+      `contrast-cc-metal-qemu-tdx-${info.runtimeHash.slice(0, 8)}`,
+    ]);
+  });
+
+  it('hashes a documented canonical encoding that differs from the SNP runtime', async () => {
+    const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-TDX', METAL_QEMU_TDX_ASSETS));
+    await expect(text).toMatchFileSnapshot(path.join(goldenDir, 'runtime-canonical.txt'));
+    expect(text).toContain('/tdx/bin/qemu-system-x86_64');
+  });
+
+  it('changes the handler when a placed file changes', () => {
+    const files = METAL_QEMU_TDX_ASSETS.files.map((f, i) =>
+      i === 3 ? { ...f, integrity: 'sha256-AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' } : f,
+    );
+    const other = createMetalQemuTdxPlatform({ assets: { ...METAL_QEMU_TDX_ASSETS, files } });
+    expect(other.runtime.runtimeClassNames[0]).not.toBe(metalQemuTdx.runtime.runtimeClassNames[0]);
+    expect(runtimeHash('Metal-QEMU-TDX', { ...METAL_QEMU_TDX_ASSETS, files })).not.toBe(info.runtimeHash);
+  });
+
+  it('generates the installer config, Kata configuration and containerd patches (golden)', async () => {
+    await expect(`${JSON.stringify(info.installerConfig, null, 2)}\n`).toMatchFileSnapshot(
+      path.join(goldenDir, 'contrast-node-install.json'),
+    );
+    await expect(info.kataConfiguration).toMatchFileSnapshot(
+      path.join(goldenDir, 'configuration-qemu-tdx.toml'),
+    );
+    await expect(info.containerdPatch.v2).toMatchFileSnapshot(
+      path.join(goldenDir, 'containerd-config-patch.v2.toml'),
+    );
+    await expect(info.containerdPatch.v3).toMatchFileSnapshot(
+      path.join(goldenDir, 'containerd-config-patch.v3.toml'),
+    );
+  });
+
+  it('configures a TDX guest from the placed files', () => {
+    const q = (parseToml(info.kataConfiguration) as any).hypervisor.qemu;
+    const placed = new Set(info.installerConfig.files.map((f) => f.path));
+    for (const key of ['path', 'kernel', 'image', 'firmware']) expect(placed.has(q[key]), key).toBe(true);
+    expect(q.firmware).toBe(`/opt/edgeless/${info.handler}/tdx/share/OVMF.fd`);
+    expect(q.confidential_guest).toBe(true);
+    expect(q).not.toHaveProperty('sev_snp_guest');
+    expect(q.kernel_params).toBe(METAL_QEMU_TDX_ASSETS.kernelParams);
+    expect(info.installerConfig.kataConfigPath).toBe(
+      `/opt/edgeless/${info.handler}/etc/configuration-qemu-tdx.toml`,
+    );
+    const cm = metalQemuTdx.runtime
+      .nodeInstaller({ namespace: 'ops' })
+      .find((o) => o.kind === 'ConfigMap') as any;
+    expect(cm.data['configuration-qemu-tdx.toml']).toBe(info.kataConfiguration);
+  });
+});
+
+describe('Metal-QEMU-TDX reference values', () => {
+  it('leaves MrSeam for the user and MRTD/RTMRs for the release', () => {
+    const [v] = metalQemuTdx.attestation.defaultReferenceValues() as Record<string, unknown>[];
+    expect(v).toMatchObject({ Platform: 'Metal-QEMU-TDX', Xfam: 'e702060000000000', MemoryIntegrity: false });
+    expect(v).not.toHaveProperty('MrSeam');
+    expect(v).not.toHaveProperty('MrTd');
+  });
+
+  it('refuses to build a verifier without MRTD or MRSEAM, naming the field', () => {
+    const [v] = metalQemuTdx.attestation.defaultReferenceValues() as Record<string, unknown>[];
+    const cases: [unknown, string][] = [
+      [v, 'ReferenceValues.tdx[].MrTd'],
+      [{ ...v, MrTd: '00'.repeat(48), Rtmrs: ['00'.repeat(48), '', '', ''] }, 'ReferenceValues.tdx[].MrSeam'],
+    ];
+    for (const [rv, field] of cases) {
+      try {
+        metalQemuTdx.attestation.createVerifier({ referenceValues: rv, logger: noopLogger });
+        expect.unreachable('accepted incomplete reference values');
+      } catch (e) {
+        expect(isContrastError(e) && e.code === 'invalid-argument' && e.field).toBe(field);
+      }
+    }
+  });
+});
+
+describe.skipIf(!vectorDir)('Metal-QEMU-TDX verifier on a real quote with collateral', () => {
+  const verify = (rv: unknown, evidence = vectorEvidence()) =>
+    metalQemuTdx.attestation
+      .createVerifier({ referenceValues: rv, logger: noopLogger })
+      .verify(evidence, { reportData: fromHex(body!.report_data), now: verifyAt });
+
+  it('accepts it and reports MRTD and MRCONFIGID[0:32] as measurement and policy digest', async () => {
+    const r = await verify(vectorReferenceValues());
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.claims.measurement).toBe(body!.mrtd);
+      expect(r.claims.policyDigest).toBe('00'.repeat(32));
+      expect(r.claims.details['tcbStatus']).toBe('UpToDate');
+    }
+  });
+
+  it('rejects another MRSEAM, MRTD or RTMR as measurement-mismatch', async () => {
+    for (const o of [
+      { MrSeam: 'ab'.repeat(48) },
+      { MrTd: 'ab'.repeat(48) },
+      { Rtmrs: [body!.rtmr0, body!.rtmr1, 'ab'.repeat(48), body!.rtmr3] },
+    ]) {
+      const r = await verify(vectorReferenceValues(o));
+      expect(r.ok ? 'accepted' : r.reason.code).toBe('measurement-mismatch');
+    }
+  });
+
+  it('accepts an RTMR0 listed among the alternatives (other vCPU counts)', async () => {
+    const r = await verify(
+      vectorReferenceValues({
+        Rtmrs: ['ab'.repeat(48), body!.rtmr1, body!.rtmr2, body!.rtmr3],
+        Rtmr0Alternatives: [body!.rtmr0],
+      }),
+    );
+    expect(r.ok).toBe(true);
+  });
+
+  it('refuses the padded capture: bytes after the signature data are unauthenticated', async () => {
+    const padded = new Uint8Array(readFileSync(path.join(vectorDir!, 'quote.bin')));
+    expect(padded.length).toBeGreaterThan(QUOTE_LENGTH);
+    const r = await verify(vectorReferenceValues(), { ...vectorEvidence(), data: padded });
+    expect(r.ok ? 'accepted' : r.reason.code).toBe('malformed');
+  });
+
+  it('refuses a quote whose PCK chain has a corrupted (silently droppable) root certificate', async () => {
+    const e = vectorEvidence();
+    const text = new TextDecoder('latin1').decode(e.data);
+    const third = text.indexOf('-----BEGIN', text.indexOf('-----BEGIN', text.indexOf('-----BEGIN') + 1) + 1);
+    for (const at of [third + 23, third + 400]) {
+      const data = e.data.slice();
+      data[at] = data[at]! ^ 0x01;
+      const r = await verify(vectorReferenceValues(), { ...e, data });
+      expect(r.ok ? 'accepted' : r.reason.code).toBe('malformed');
+    }
+  });
+
+  it('requires the collateral (TCB status) and refuses expired collateral', async () => {
+    const r = await verify(vectorReferenceValues(), vectorEvidence(['tcb_info.json']));
+    expect(r.ok ? 'accepted' : r.reason.code).toBe('collateral-missing');
+    const late = await metalQemuTdx.attestation
+      .createVerifier({ referenceValues: vectorReferenceValues(), logger: noopLogger })
+      .verify(vectorEvidence(), {
+        reportData: fromHex(body!.report_data),
+        now: new Date('2025-08-01T00:00:00Z'),
+      });
+    expect(late.ok).toBe(false);
+  });
+});
