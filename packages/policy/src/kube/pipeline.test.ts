@@ -305,6 +305,27 @@ describe('input errors', () => {
   });
 });
 
+describe('secrets', () => {
+  it('never logs Secret values nor puts them into error messages', async () => {
+    const { createMemoryLogger } = await import('@contrast-cc/core/testing');
+    const memory = createMemoryLogger();
+    const dir = copyToTemp(path.join(examplesDir, 'shop'));
+    const db = path.join(dir, 'db.yml');
+    writeFileSync(db, readFileSync(db, 'utf8').replace('POSTGRES_USER: shop', 'POSTGRES_USER: s3cr3t-Val'));
+    await run(dir, { generatePolicy, logger: memory.logger });
+    expect(memory.records.length).toBeGreaterThan(0);
+    expect(memory.text()).not.toContain('s3cr3t-Val');
+    // a broken workload next to the Secret: the error names the field, not the secret
+    writeFileSync(
+      path.join(dir, 'web.yml'),
+      readFileSync(path.join(dir, 'web.yml'), 'utf8').replace('image:', 'imagee:'),
+    );
+    const error = (await run(dir, { logger: memory.logger }).catch((e: unknown) => e)) as ResourceInputError;
+    expect(error.describe()).toContain('web.yml');
+    expect(error.describe()).not.toContain('s3cr3t-Val');
+  });
+});
+
 describe('with the real policy generator', () => {
   it('patches the shop example; each annotation decodes to initdata whose digest is the policy hash', async () => {
     const dir = copyToTemp(path.join(examplesDir, 'shop'));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ContrastError } from '@contrast-cc/core';
 import type { PatchedFile } from './pipeline.js';
@@ -15,7 +15,8 @@ export interface FileWrite {
 /**
  * Writes every file atomically and all-or-nothing as far as a file system allows: first each
  * file's content goes to a temporary file next to it, then all are renamed into place. If any
- * temporary write fails, the temporary files are removed and no target is touched.
+ * temporary write fails, the temporary files are removed and no target is touched. An existing
+ * file keeps its mode unless `mode` is given.
  */
 export async function writeFilesAtomic(writes: readonly FileWrite[]): Promise<void> {
   const temps: { tmp: string; target: string }[] = [];
@@ -26,7 +27,12 @@ export async function writeFilesAtomic(writes: readonly FileWrite[]): Promise<vo
         `.${path.basename(w.path)}.${randomBytes(6).toString('hex')}.tmp`,
       );
       temps.push({ tmp, target: w.path });
-      await writeFile(tmp, w.data, { mode: w.mode ?? 0o644, flag: 'wx' });
+      // An existing file keeps its mode; a new one gets the given mode (default 0644).
+      const existingMode = await stat(w.path).then(
+        (st) => st.mode & 0o777,
+        () => undefined,
+      );
+      await writeFile(tmp, w.data, { mode: w.mode ?? existingMode ?? 0o644, flag: 'wx' });
     }
   } catch (error) {
     await Promise.all(temps.map((t) => rm(t.tmp, { force: true })));
