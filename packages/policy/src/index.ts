@@ -22,7 +22,10 @@ export {
   SKIPPED_CASES,
 } from './conformance/run.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
+export { type EtcFileChange, LayerCache, type LayerEtcFacts } from './images/layer-cache.js';
 export { RecordedImageSource } from './images/recorded.js';
+export { type ImageReference, parseImageReference, pinnedReference } from './images/reference.js';
+export { type RegistryClientOptions, RegistryImageSource } from './images/registry.js';
 export { applyJsonPatch, type JsonPatchOp } from './json-patch.js';
 // Kubernetes resource pipeline (issue #6): read YAML, find workloads, inject, rewrite, manifest.
 export { ResourceInputError, type ResourceProblem } from './kube/errors.js';

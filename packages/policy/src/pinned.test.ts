@@ -13,7 +13,10 @@ import type { GeneratedPolicy } from './types.js';
 
 if (!HAS_KATA_POLICY) console.warn(`skipping pinned-field tests: ${KATA_POLICY_DIR} not found`);
 
-type Req = { OCI: Record<string, any>; storages: Array<Record<string, any>> } & Record<string, unknown>;
+type Req = {
+  OCI: { Process: { Args: string[]; Env: string[] }; Annotations: Record<string, string>; Mounts: unknown[] };
+  storages: Array<Record<string, unknown>>;
+};
 
 describe.skipIf(!HAS_KATA_POLICY)('changing a pinned field is denied', () => {
   const dir = path.join(KATA_POLICY_DIR, 'testdata/createcontainer/gid');

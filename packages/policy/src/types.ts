@@ -29,7 +29,11 @@ export interface ImageConfig {
 
 /** Resolves an image reference (as written in the pod spec) to its facts. */
 export interface ImageSource {
-  resolve(ref: string): Promise<ImageFacts>;
+  /**
+   * `users: true` asks for /etc/passwd and /etc/group even when the image `User` is numeric
+   * (e.g. to find the primary group of a `runAsUser`). Sources may return them anyway.
+   */
+  resolve(ref: string, options?: { users?: boolean }): Promise<ImageFacts>;
 }
 
 /** A Kubernetes pod template: metadata + spec, as plain objects (already parsed YAML). */

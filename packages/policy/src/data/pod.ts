@@ -446,7 +446,12 @@ async function containerPolicy(
   const image = isPause ? pauseImage : str(c.image);
   if (!image)
     throw new ContrastError('validation-failed', 'container needs an image', { field: `${field}.image` });
-  const facts = await input.images.resolve(image);
+  const podScForUsers = obj(spec.securityContext);
+  const scForUsers = obj(c.securityContext);
+  const users =
+    (scForUsers.runAsUser ?? podScForUsers.runAsUser) !== undefined &&
+    (scForUsers.runAsGroup ?? podScForUsers.runAsGroup) === undefined;
+  const facts = await input.images.resolve(image, { users });
   const podSc = obj(spec.securityContext);
   const sc = obj(c.securityContext);
   const privileged = !isPause && sc.privileged === true;
