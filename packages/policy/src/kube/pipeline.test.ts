@@ -272,6 +272,16 @@ describe('input errors', () => {
     );
   });
 
+  it('an invalid image reference', async () => {
+    const msg = await errorOf(
+      'img.yml',
+      pod('  containers:\n    - name: a\n      image: "Docker.io/Library/nginx latest"\n'),
+    );
+    expect(msg).toContain(
+      'img.yml: documents[0].spec.containers[0].image: is not a valid image reference: "Docker.io/Library/nginx latest" (Pod)',
+    );
+  });
+
   it('an unknown platform in the runtime class', async () => {
     const msg = await errorOf(
       'rc.yml',

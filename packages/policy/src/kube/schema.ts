@@ -13,7 +13,7 @@ export interface ShapeIssue {
 
 type Shape =
   | { t: 'any' }
-  | { t: 'string'; message?: string }
+  | { t: 'string'; pattern?: RegExp; hint?: string }
   | { t: 'bool' }
   | { t: 'stringMap' }
   | { t: 'array'; of: Shape; min?: number }
@@ -62,10 +62,17 @@ const VolumeMount = obj(
 
 const EnvVar = obj({ name: str, value: str, valueFrom: any }, ['name']);
 
+/**
+ * An image reference as the distribution grammar allows it: `[host[:port]/]path[:tag][@sha256:digest]`,
+ * path components lower-case.
+ */
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+
 const Container = obj(
   {
     name: str,
-    image: str,
+    image: { t: 'string', pattern: IMAGE_REFERENCE, hint: 'is not a valid image reference' },
     command: arr(str),
     args: arr(str),
     env: arr(EnvVar),
@@ -251,6 +258,9 @@ function check(shape: Shape, value: unknown, path: (string | number)[], out: Sha
       return;
     case 'string':
       if (typeof value !== 'string') out.push({ path, message: `must be a string, got ${typeName(value)}` });
+      else if (shape.pattern && !shape.pattern.test(value)) {
+        out.push({ path, message: `${shape.hint ?? 'has the wrong format'}: ${JSON.stringify(value)}` });
+      }
       return;
     case 'bool':
       if (typeof value !== 'boolean')
