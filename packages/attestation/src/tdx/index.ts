@@ -1,3 +1,4 @@
+export { type TdxQuoteFileOptions, type TdxQuoteFileReport, verifyTdxQuoteFile } from './cli.js';
 export {
   COLLATERAL_FILE_NAMES,
   type IsvTcbLevel,
@@ -11,6 +12,7 @@ export {
   type TdxModuleIdentity,
 } from './collateral.js';
 export type { PckExtensions, SgxType } from './pck.js';
+export { INTEL_PCS_BASE_URL, PcsClient, type PcsClientOptions, type PcsDocument } from './pcs.js';
 export {
   INTEL_QE_VENDOR_ID,
   parseTdxQuote,
@@ -25,6 +27,14 @@ export {
   type TdxReferenceValues,
 } from './reference-values.js';
 export { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
+export {
+  createSimulatedTdxIssuer,
+  SIMULATED_QE,
+  type SimulatedPlatform,
+  type SimulatedTdFields,
+  type SimulatedTdx,
+  type SimulatedTdxOptions,
+} from './simulator.js';
 export type { TdxTcbEvaluation, TdxTcbStatus } from './tcb.js';
 export {
   type CollateralRequest,

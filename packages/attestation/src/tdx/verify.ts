@@ -1,11 +1,16 @@
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  hash as cryptoHash,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import {
   bytesEqual,
   type EvidenceClaims,
   isContrastError,
   type Logger,
   noopLogger,
-  toHex,
   type VerifyFailure,
 } from '@contrast-cc/core';
 import {
@@ -31,6 +36,7 @@ import {
 } from './pck.js';
 import {
   ECDSA_P256_KEY_TYPE,
+  hex,
   INTEL_QE_VENDOR_ID,
   parseTdxQuote,
   type TdxQuote,
@@ -92,6 +98,12 @@ export interface TdxVerifyOptions {
   acceptedTcbStatuses?: readonly TdxTcbStatus[];
   /** Fail with `collateral-missing` when no TCB info is given. */
   requireCollateral?: boolean;
+  /**
+   * Remember verified QE report signatures (per exact report and signature bytes, under the exact
+   * PCK chain) across calls, as the PCK chain and collateral are remembered. Default true; the
+   * quote signature is checked on every call.
+   */
+  cacheQeReport?: boolean;
   logger?: Logger;
 }
 
@@ -157,9 +169,12 @@ interface VerifiedChain {
   intermediate: ParsedCert;
   anchor: ParsedCert;
   pck: PckExtensions;
+  pckJson: Record<string, unknown>;
   pckKey: KeyObject;
+  /** hex(QE report || its signature) already verified with pckKey. */
+  verifiedQeReports: Set<string>;
 }
-const chainCache = new Lru<VerifiedChain | Reject>(64);
+const chainCache = new Lru<{ pem: string; result: VerifiedChain | Reject }>(64);
 const keyCache = new Lru<KeyObject>(256);
 
 interface SignedCollateral<T> {
@@ -174,16 +189,39 @@ interface VerifiedCollateral {
 }
 const collateralCache = new Lru<VerifiedCollateral | Reject>(64);
 
+/** r||s (P-256, 64 bytes) as a DER ECDSA-Sig-Value: Node verifies DER a little faster than P1363. */
+export function rsToDer(rs: Uint8Array): Uint8Array | undefined {
+  if (rs.length !== 64) return undefined;
+  const out = Buffer.allocUnsafe(72);
+  let at = 2;
+  for (const start of [0, 32]) {
+    let i = start;
+    while (i < start + 31 && rs[i] === 0) i++;
+    const pad = rs[i]! & 0x80 ? 1 : 0;
+    const len = start + 32 - i + pad;
+    out[at++] = 0x02;
+    out[at++] = len;
+    if (pad) out[at++] = 0;
+    out.set(rs.subarray(i, start + 32), at);
+    at += start + 32 - i;
+  }
+  out[0] = 0x30;
+  out[1] = at - 2;
+  return out.subarray(0, at);
+}
+
 function ecdsaOk(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {
+  const der = rsToDer(rs);
+  if (!der) return false;
   try {
-    return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, rs);
+    return cryptoVerify('sha256', data, key, der);
   } catch {
     return false;
   }
 }
 
 function attestationKey(raw: Uint8Array): KeyObject {
-  const id = toHex(raw);
+  const id = hex(raw);
   let key = keyCache.get(id);
   if (!key) {
     try {
@@ -205,10 +243,13 @@ function attestationKey(raw: Uint8Array): KeyObject {
 }
 
 function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
-  const cacheKey = `${anchors.key}\n${pem}`;
+  // A short key finds the entry; the full PEM is then compared, so a hit is exact.
+  const cacheKey = `${anchors.key}|${pem.length}|${pem.slice(-96)}`;
   const cached = chainCache.get(cacheKey);
-  if (cached instanceof Reject) throw cached;
-  if (cached) return cached;
+  if (cached && cached.pem === pem) {
+    if (cached.result instanceof Reject) throw cached.result;
+    return cached.result;
+  }
   let result: VerifiedChain | Reject;
   try {
     result = buildChain(pem, anchors);
@@ -216,7 +257,7 @@ function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
     if (!(e instanceof Reject)) throw e;
     result = e;
   }
-  chainCache.set(cacheKey, result);
+  chainCache.set(cacheKey, { pem, result });
   if (result instanceof Reject) throw result;
   return result;
 }
@@ -271,7 +312,15 @@ function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
     if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'pck_certificate');
     throw e;
   }
-  return { leaf, intermediate, anchor, pck, pckKey: key };
+  return {
+    leaf,
+    intermediate,
+    anchor,
+    pck,
+    pckJson: pckExtensionsJson(pck),
+    pckKey: key,
+    verifiedQeReports: new Set(),
+  };
 }
 
 function checkValidity(cert: ParsedCert, now: Date, field: string): void {
@@ -516,7 +565,7 @@ function verifyParsed(
       'header.att_key_type',
     );
   }
-  if (toHex(header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+  if (hex(header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
     throw new Reject('field-mismatch', 'the QE vendor id is not Intel', 'header.qe_vendor_id');
   }
 
@@ -526,17 +575,30 @@ function verifyParsed(
   checkValidity(chain.intermediate, now, 'pck_cert_chain.intermediate');
   checkValidity(chain.leaf, now, 'pck_certificate');
 
-  // 2. QE report signed by the PCK key; 3. it binds the attestation key; 4. the quote signature.
-  if (!ecdsaOk(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
+  // 2. QE report signed by the PCK key (a QE report and its signature are the same for every
+  // quote of a platform until its attestation key changes: verified once per exact bytes unless
+  // the cache is turned off); 3. it binds the attestation key; 4. the quote signature.
+  const useCache = options.cacheQeReport !== false;
+  const qeId = useCache ? hex(sd.qeReport.raw) + hex(sd.qeReportSignature) : '';
+  if (useCache && chain.verifiedQeReports.has(qeId)) {
+    // verified before under this exact chain
+  } else if (ecdsaOk(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
+    if (useCache) {
+      if (chain.verifiedQeReports.size >= 16) chain.verifiedQeReports.clear();
+      chain.verifiedQeReports.add(qeId);
+    }
+  } else {
     throw new Reject(
       'signature-invalid',
       'the QE report signature does not verify with the PCK key',
       'qe_report_signature',
     );
   }
-  const binding = createHash('sha256').update(sd.attestationKey).update(sd.qeAuthData).digest();
+  const binding = cryptoHash('sha256', Buffer.concat([sd.attestationKey, sd.qeAuthData]), 'buffer');
   const rd = sd.qeReport.reportData;
-  if (!bytesEqual(rd.subarray(0, 32), binding) || rd.subarray(32).some((b) => b !== 0)) {
+  let tail = 0;
+  for (let i = 32; i < 64; i++) tail |= rd[i]!;
+  if (!bytesEqual(rd.subarray(0, 32), binding) || tail !== 0) {
     throw new Reject(
       'signature-invalid',
       'QE report data is not SHA-256(attestation key || QE auth data)',
@@ -559,7 +621,7 @@ function verifyParsed(
     ...bodyHex,
     debug: (body.tdAttributes[0]! & 1) === 1,
     qeSvn: sd.qeReport.isvSvn,
-    pck: pckExtensionsJson(chain.pck),
+    pck: chain.pckJson,
   } as TdxClaimDetails;
   let tcb: TdxTcbEvaluation | undefined;
   const c = options.collateral;
@@ -644,7 +706,7 @@ function verifyParsed(
     }
   }
   if (rv) checkReferenceValues(rv, body, chain.pck, sd.qeReport.isvSvn);
-  const policyDigest = toHex(body.mrConfigId.subarray(0, 32));
+  const policyDigest = hex(body.mrConfigId.subarray(0, 32));
   if (options.policyDigests && !options.policyDigests.some((d) => d.toLowerCase() === policyDigest)) {
     throw new Reject('policy-mismatch', 'MRCONFIGID does not carry an allowed policy digest', 'mrConfigId');
   }
@@ -655,7 +717,7 @@ function verifyParsed(
   const claims: TdxClaims = {
     kind: TDX_EVIDENCE_KIND,
     reportData: body.reportData,
-    measurement: toHex(body.mrTd),
+    measurement: hex(body.mrTd),
     policyDigest,
     insecure: !anchors.intel,
     details,
