@@ -101,7 +101,7 @@ export interface SnpPlatformInfo {
 /** Which key signed the report. @public */
 export type SnpSigningKey = 'vcek' | 'vlek' | 'none';
 
-/** A parsed ATTESTATION_REPORT. Byte fields are copies; u64 bit fields are bigint. @public */
+/** A parsed ATTESTATION_REPORT. Byte fields are views into `raw`, a private copy of the input; u64 fields are bigint. @public */
 export interface SnpReport {
   /** The exact report bytes. */
   raw: Uint8Array;
@@ -269,7 +269,8 @@ export function parseSnpReport(bytes: Uint8Array, options: ParseSnpReportOptions
   const O = SNP_REPORT_OFFSETS;
   const u32 = (o: number) => view.getUint32(o, true);
   const u64 = (o: number) => view.getBigUint64(o, true);
-  const slice = (o: number, n: number) => raw.slice(o, o + n);
+  // `raw` is our own copy: fields are views into it.
+  const slice = (o: number, n: number) => raw.subarray(o, o + n);
 
   const version = u32(O.version);
   if (!(SNP_REPORT_VERSIONS as readonly number[]).includes(version)) {

@@ -165,3 +165,25 @@ describe('simulated SNP issuer', () => {
     expect(p.chipId.subarray(8).every((b) => b === 0)).toBe(true);
   }, 120_000);
 });
+
+describe('simulated chain with fixed keys', () => {
+  it('two chains from the same ARK key trust each other (a platform can embed its simulator root)', async () => {
+    const ark = await createSimulatedSnpChain({ product: 'Genoa' });
+    const { generateKeyPairSync } = await import('node:crypto');
+    const arkKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const a = await createSimulatedSnpChain({ product: 'Genoa', keys: { ark: arkKey, ask: arkKey } });
+    const b = await createSimulatedSnpIssuer({
+      chain: await createSimulatedSnpChain({ product: 'Genoa', keys: { ark: arkKey, ask: arkKey } }),
+    });
+    const r = verifySnpReport(b.report(new Uint8Array(64)), {
+      vcek: b.chain.vcekDer,
+      trustAnchors: [a.trustAnchor],
+    });
+    expect(r.ok).toBe(true);
+    const other = verifySnpReport(b.report(new Uint8Array(64)), {
+      vcek: b.chain.vcekDer,
+      trustAnchors: [ark.trustAnchor],
+    });
+    expect(other).toMatchObject({ ok: false, reason: { code: 'chain-invalid' } });
+  }, 120_000);
+});

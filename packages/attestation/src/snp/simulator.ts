@@ -3,7 +3,7 @@
 // SHA-384 signatures, a P-384 VCEK with AMD's TCB and hwID extensions). The real verifier runs
 // on its evidence when given `trustAnchor`; claims are then marked insecure (not an AMD root).
 
-import { createHash, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type Evidence, fromHex, type Issuer, REPORT_DATA_LENGTH } from '@contrast-cc/core';
 import { buildCertificate, buildCrl, CA_EXTENSION, type Signer, x509Name } from '../common/certgen.js';
@@ -82,7 +82,17 @@ function amdName(cn: string): Uint8Array {
  * @public
  */
 export async function createSimulatedSnpChain(
-  options: { product?: SnpProductLine; tcb?: SimulatedTcb; chipId?: Uint8Array; now?: Date } = {},
+  options: {
+    product?: SnpProductLine;
+    tcb?: SimulatedTcb;
+    chipId?: Uint8Array;
+    now?: Date;
+    /**
+     * Fixed private keys (ARK/ASK RSA-4096, VCEK P-384), e.g. so a simulator platform's guest and
+     * verifier agree on one root; fresh keys when absent.
+     */
+    keys?: { ark?: KeyObject; ask?: KeyObject; vcek?: KeyObject };
+  } = {},
 ): Promise<SimulatedSnpChain> {
   const product = options.product ?? 'Genoa';
   const tcb = options.tcb ?? DEFAULT_TCB[product];
@@ -91,10 +101,14 @@ export async function createSimulatedSnpChain(
   chipId.set((options.chipId ?? new Uint8Array(randomBytes(hwIdLength))).subarray(0, hwIdLength));
   const now = options.now ?? new Date();
   const day = 86_400_000;
+  const pair = async (
+    given: KeyObject | undefined,
+    make: () => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>,
+  ) => (given ? { privateKey: given, publicKey: createPublicKey(given) } : make());
   const [ark, ask, vcek] = await Promise.all([
-    generateKeyPairAsync('rsa', { modulusLength: 4096 }),
-    generateKeyPairAsync('rsa', { modulusLength: 4096 }),
-    generateKeyPairAsync('ec', { namedCurve: 'P-384' }),
+    pair(options.keys?.ark, () => generateKeyPairAsync('rsa', { modulusLength: 4096 })),
+    pair(options.keys?.ask, () => generateKeyPairAsync('rsa', { modulusLength: 4096 })),
+    pair(options.keys?.vcek, () => generateKeyPairAsync('ec', { namedCurve: 'P-384' })),
   ]);
   const arkSigner: Signer = { key: ark.privateKey, algorithm: 'rsa-pss-sha384' };
   const askSigner: Signer = { key: ask.privateKey, algorithm: 'rsa-pss-sha384' };

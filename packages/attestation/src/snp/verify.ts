@@ -110,9 +110,7 @@ function cachedChain(
     perAnchors = new Map();
     chainCache.set(anchors, perAnchors);
   }
-  const h = createHash('sha256').update(asBytes(leafInput)).update('\0');
-  if (chainInput !== undefined) h.update(asBytes(chainInput));
-  const key = `${signingKey}:${product ?? ''}:${h.digest('hex')}`;
+  const key = `${signingKey}:${product ?? ''}:${digestOf(leafInput)}:${chainInput === undefined ? '' : digestOf(chainInput)}`;
   const hit = perAnchors.get(key);
   if (hit) return hit;
   const leafCerts = loadCertificates(leafInput, signingKey);
@@ -124,6 +122,18 @@ function cachedChain(
   if (perAnchors.size >= CHAIN_CACHE_LIMIT) perAnchors.delete(perAnchors.keys().next().value!);
   perAnchors.set(key, result);
   return result;
+}
+
+// SHA-256 of certificate inputs, remembered per array object together with a copy of its bytes,
+// so a caller that reuses (or mutates) the same array is still keyed by content.
+const digests = new WeakMap<Uint8Array, { copy: Buffer; digest: string }>();
+function digestOf(input: Uint8Array | string): string {
+  if (typeof input === 'string') return createHash('sha256').update(input).digest('hex');
+  const seen = digests.get(input);
+  if (seen?.copy.equals(input)) return seen.digest;
+  const digest = createHash('sha256').update(input).digest('hex');
+  digests.set(input, { copy: Buffer.from(input), digest });
+  return digest;
 }
 
 function cachedCrl(input: Uint8Array | string): ParsedCrl {
