@@ -129,11 +129,15 @@ function openTls(ep: Endpoint, pin?: Uint8Array): Promise<{ socket: TLSSocket; s
   });
 }
 
+/** The largest attest response read (it may carry manifests and policies). */
+const MAX_ATTEST_RESPONSE = 64 * 1024 * 1024;
+
 function send(
   socket: TLSSocket,
   ep: Endpoint,
   path: string,
   init: AttestedRequestInit = {},
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<AttestedResponse> {
   return new Promise((resolve, reject) => {
     const body =
@@ -157,7 +161,15 @@ function send(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) {
+            req.destroy(new ContrastError('invalid-argument', `response exceeds ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
         res.on('end', () => {
           const bytes = new Uint8Array(Buffer.concat(chunks));
           const text = () => new TextDecoder().decode(bytes);
@@ -201,11 +213,17 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
   const nonce = new Uint8Array(randomBytes(NONCE_LENGTH));
 
   const { socket, spki } = await openTls(ep);
-  const res = await send(socket, ep, ATTEST_PATH, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ nonce: Buffer.from(nonce).toString('base64') }),
-  });
+  const res = await send(
+    socket,
+    ep,
+    ATTEST_PATH,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ nonce: Buffer.from(nonce).toString('base64') }),
+    },
+    MAX_ATTEST_RESPONSE,
+  );
   if (res.status !== 200) {
     throw attestationFailed(`the server refused the attestation request (HTTP ${res.status})`);
   }
