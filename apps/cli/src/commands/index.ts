@@ -14,6 +14,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     },
   },
   {
+    name: 'sign',
+    summary: 'sign a manifest update as a workload owner, offline (or --prepare the hash)',
+    load: async () => (await import('./sign.js')).createSignCommand(),
+  },
+  {
     name: 'evidence',
     summary: 'verify an SEV-SNP report or a TDX quote offline (evidence verify)',
     load: async () => (await import('./evidence.js')).createEvidenceCommand(),

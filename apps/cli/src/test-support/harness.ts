@@ -33,3 +33,33 @@ export function captureIo(cwd = process.cwd()): { io: CliIo; out: () => string; 
     err: () => err,
   };
 }
+
+/** A small valid manifest (one coordinator policy, one SNP entry) with the given owner keys. */
+export function sampleManifest(
+  ownerKeysHex: string[],
+  seedshareKeysHex: string[] = [],
+): Record<string, unknown> {
+  return {
+    Policies: {
+      ['c0'.repeat(32)]: {
+        SANs: ['coordinator', '*'],
+        WorkloadSecretID: 'apps/v1/StatefulSet/default/coordinator',
+        Role: 'coordinator',
+      },
+    },
+    ReferenceValues: {
+      snp: [
+        {
+          Platform: 'Metal-QEMU-SNP',
+          ProductName: 'Genoa',
+          TrustedMeasurement: 'ab'.repeat(48),
+          MinimumTCB: { BootloaderVersion: 9, TEEVersion: 0, SNPVersion: 23, MicrocodeVersion: 72 },
+          GuestPolicy: { ABIMinor: 0, ABIMajor: 0, SMT: true, MigrateMA: false, Debug: false },
+          PlatformInfo: { SMTEnabled: true },
+        },
+      ],
+    },
+    WorkloadOwnerPubKeys: ownerKeysHex,
+    SeedshareOwnerPubKeys: seedshareKeysHex,
+  };
+}

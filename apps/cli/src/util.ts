@@ -1,0 +1,83 @@
+// Small helpers every command shares: reading input files with errors that name file and flag,
+// flag parsing that turns mistakes into usage errors, and the one place exit codes are decided.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { isContrastError } from '@contrast-cc/core';
+import { type CliIo, EXIT, type ExitCode } from './io.js';
+
+/** An expected failure of a command: printed as `contrast <cmd>: <message>`, exits with `code`. */
+export class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: ExitCode,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad usage or bad input: exit 2. */
+export const usageError = (message: string): CliFailure => new CliFailure(message, EXIT.usage);
+/** The operation failed: exit 1. */
+export const operationFailed = (message: string): CliFailure => new CliFailure(message, EXIT.failed);
+
+/** parseArgs with strict flags; a mistake becomes a usage error. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>> {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+/** A path relative to the command's working directory. */
+export function resolveIn(io: CliIo, file: string): string {
+  return path.resolve(io.cwd, file);
+}
+
+/** Reads an input file; a missing or unreadable file is bad input naming the flag and the file. */
+export async function readInput(io: CliIo, file: string, flag: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(resolveIn(io, file)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw usageError(
+      `${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`}`,
+    );
+  }
+}
+
+/** Like readInput, but undefined when the file does not exist (for optional defaults). */
+export async function readOptional(io: CliIo, file: string, flag: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await readFile(resolveIn(io, file)));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw usageError(`${flag} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/**
+ * Runs a command body and maps what it throws to output and an exit code: CliFailure as is,
+ * ContrastError input problems (invalid-argument, validation-failed) as 2, other ContrastErrors as 1.
+ */
+export async function runCommand(name: string, io: CliIo, body: () => Promise<ExitCode>): Promise<ExitCode> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof CliFailure) {
+      io.stderr(`contrast ${name}: ${e.message}\n`);
+      if (e.code === EXIT.usage) io.stderr(`Run "contrast ${name} --help" for usage.\n`);
+      return e.code;
+    }
+    if (isContrastError(e)) {
+      io.stderr(`contrast ${name}: ${e.describe()}\n`);
+      return e.code === 'invalid-argument' || e.code === 'validation-failed' ? EXIT.usage : EXIT.failed;
+    }
+    throw e;
+  }
+}
