@@ -109,6 +109,12 @@ describe('parseManifest', () => {
     expect(issuesOf(m)[0]!.path).toBe('Policies["abcd"]');
   });
 
+  it('warns about upper-case policy hashes (they would never match)', () => {
+    const m = validManifest();
+    m.Policies['AB'.repeat(32)] = { SANs: ['x'] };
+    expect(parseManifest(m).warnings.map((w) => w.path)).toEqual([`Policies["${'AB'.repeat(32)}"]`]);
+  });
+
   it('requires reference values', () => {
     const m = validManifest();
     m.ReferenceValues = {};

@@ -194,6 +194,12 @@ function validateRules(m: Manifest, options: ParseManifestOptions): Collector {
     const path = `Policies[${JSON.stringify(hash)}]`;
     if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
       c.error(path, 'policy hash must be a hex sha256 (64 hex digits)');
+    } else if (hash !== hash.toLowerCase()) {
+      c.warnings.push({
+        path,
+        message:
+          'upper-case hex: the Coordinator looks policy hashes up in lower case, this entry would never match',
+      });
     }
     if (entry.Role === 'coordinator') coordinators++;
   }
