@@ -10,4 +10,8 @@ export {
 } from './platform.js';
 export { METAL_QEMU_SNP_ASSETS, type RuntimeAssets, type RuntimeFile } from './runtime-assets.js';
 export { canonicalRuntimeBytes, runtimeHash } from './runtime-hash.js';
-export { SNP_EXTRAS, snpReferenceValuesFromManifest } from './verifier.js';
+export {
+  createSnpPlatformVerifier,
+  type SnpPlatformVerifierOptions,
+  snpReferenceValuesFromManifest,
+} from './verifier.js';

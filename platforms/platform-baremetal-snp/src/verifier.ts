@@ -1,8 +1,9 @@
 import {
+  createSnpVerifier,
+  type KdsClient,
   SNP_EVIDENCE_KIND,
   type SnpReferenceValues,
   type SnpTrustAnchor,
-  verifySnpReport,
 } from '@contrast-cc/attestation/snp';
 import {
   ContrastError,
@@ -21,16 +22,6 @@ interface ManifestSnpEntry extends Omit<SnpReferenceValues, 'TrustedMeasurement'
   APEIP?: string;
   AllowedChipIDs?: string[] | null;
 }
-
-/** Names of the evidence extras an SNP verifier reads. */
-export const SNP_EXTRAS = {
-  /** The VCEK or VLEK (DER or PEM; a PEM may carry ASK and ARK after it). */
-  vcek: 'vcek',
-  /** ASK/ASVK and ARK (PEM), KDS `cert_chain` form. */
-  certChain: 'cert-chain',
-  /** AMD's CRL for the product (DER or PEM). */
-  crl: 'crl',
-} as const;
 
 const MINIMUM_TCB_FIELDS = ['BootloaderVersion', 'TEEVersion', 'SNPVersion', 'MicrocodeVersion'] as const;
 
@@ -101,49 +92,36 @@ function unsignedTailProblem(data: Uint8Array): VerifyResult | undefined {
 export interface SnpPlatformVerifierOptions {
   /** Trusted roots; default AMD's embedded roots. */
   trustAnchors?: SnpTrustAnchor[];
-  /** Fail when the evidence carries no CRL. */
-  requireCrl?: boolean;
+  /**
+   * Online mode: fetch the VCEK, chain and CRL from AMD KDS when the evidence lacks them (and
+   * then check revocation), as upstream does. Without it the evidence must carry its VCEK.
+   */
+  kds?: KdsClient;
 }
 
 /**
- * A verifier for raw SNP reports (`snp-report`) carrying their VCEK in the evidence extras
+ * A verifier for raw SNP reports (`snp-report`) carrying their VCEK in the evidence extras (or fetched from KDS)
  * (`vcek`, optional `cert-chain` and `crl`), checked against one manifest entry.
  */
 export function createSnpPlatformVerifier(
   context: VerifierContext,
   options: SnpPlatformVerifierOptions = {},
 ): Verifier {
-  const referenceValues = snpReferenceValuesFromManifest(context.referenceValues, 'ReferenceValues.snp[]');
-  const logger = context.logger;
+  const inner = createSnpVerifier({
+    referenceValues: snpReferenceValuesFromManifest(context.referenceValues, 'ReferenceValues.snp[]'),
+    logger: context.logger,
+    ...(context.now ? { now: context.now } : {}),
+    ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
+    ...(options.kds ? { kds: options.kds } : {}),
+  });
   return {
-    kinds: [SNP_EVIDENCE_KIND],
+    kinds: inner.kinds,
     async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
-      if (evidence.kind !== SNP_EVIDENCE_KIND) {
-        return verifyFail(
-          'unsupported-evidence-kind',
-          `expected ${SNP_EVIDENCE_KIND} evidence, got "${evidence.kind}"`,
-          'kind',
-        );
+      if (evidence.kind === SNP_EVIDENCE_KIND) {
+        const tail = unsignedTailProblem(evidence.data);
+        if (tail) return tail;
       }
-      const tail = unsignedTailProblem(evidence.data);
-      if (tail) return tail;
-      const extras = evidence.extras ?? {};
-      const vcek = extras[SNP_EXTRAS.vcek];
-      const certChain = extras[SNP_EXTRAS.certChain];
-      const crl = extras[SNP_EXTRAS.crl];
-      const result = verifySnpReport(evidence.data, {
-        ...(vcek ? { vcek } : {}),
-        ...(certChain ? { certChain } : {}),
-        ...(crl ? { crl } : {}),
-        ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
-        ...(options.requireCrl ? { requireCrl: true } : {}),
-        referenceValues,
-        reportData: expected.reportData,
-        now: expected.now ?? context.now?.() ?? new Date(),
-      });
-      if (result.ok) logger.debug('snp report accepted', { measurement: result.claims.measurement });
-      else logger.debug('snp report rejected', { code: result.reason.code, field: result.reason.field });
-      return result;
+      return inner.verify(evidence, expected);
     },
   };
 }

@@ -10,4 +10,8 @@ export {
 } from './platform.js';
 export { METAL_QEMU_TDX_ASSETS, type RuntimeAssets, type RuntimeFile } from './runtime-assets.js';
 export { canonicalRuntimeBytes, runtimeHash } from './runtime-hash.js';
-export { collateralFromEvidence, tdxReferenceValuesFromManifest } from './verifier.js';
+export {
+  createTdxPlatformVerifier,
+  type TdxPlatformVerifierOptions,
+  tdxReferenceValuesFromManifest,
+} from './verifier.js';

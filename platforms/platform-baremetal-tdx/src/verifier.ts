@@ -1,12 +1,11 @@
 import {
-  COLLATERAL_FILE_NAMES,
+  createTdxVerifier,
   parseTdxQuote,
   TDX_EVIDENCE_KIND,
-  type TdxCollateral,
   type TdxQuote,
   type TdxReferenceValues,
   type TdxTrustAnchors,
-  verifyTdxQuote,
+  type TdxVerifierOptions,
 } from '@contrast-cc/attestation/tdx';
 import {
   ContrastError,
@@ -24,20 +23,6 @@ interface ManifestTdxEntry extends Omit<TdxReferenceValues, 'Rtmr0Alternatives' 
   Insecure?: boolean;
   Rtmr0Alternatives?: string[] | null;
   AllowedPIIDs?: string[] | null;
-}
-
-/**
- * Intel collateral travels in the evidence extras under the PCS file names
- * (`tcb_info.json`, `tcb_info_issuer_chain.pem`, `qe_identity.json`, ... see
- * `COLLATERAL_FILE_NAMES` of `@contrast-cc/attestation/tdx`).
- */
-export function collateralFromEvidence(evidence: Evidence): TdxCollateral {
-  const out: TdxCollateral = {};
-  for (const [key, file] of Object.entries(COLLATERAL_FILE_NAMES) as [keyof TdxCollateral, string][]) {
-    const value = evidence.extras?.[file];
-    if (value) out[key] = value;
-  }
-  return out;
 }
 
 /**
@@ -103,6 +88,8 @@ export interface TdxPlatformVerifierOptions {
    * fetches it. Default true.
    */
   requireCollateral?: boolean;
+  /** Collateral when the evidence carries none, e.g. `PcsClient.getCollateral` (online mode). */
+  collateral?: TdxVerifierOptions['collateral'];
 }
 
 /** A verifier for TDX quotes (`tdx-quote`) with collateral in the extras, against one manifest entry. */
@@ -110,47 +97,47 @@ export function createTdxPlatformVerifier(
   context: VerifierContext,
   options: TdxPlatformVerifierOptions = {},
 ): Verifier {
-  const referenceValues = tdxReferenceValuesFromManifest(context.referenceValues, 'ReferenceValues.tdx[]');
-  const logger = context.logger;
+  const inner = createTdxVerifier({
+    referenceValues: tdxReferenceValuesFromManifest(context.referenceValues, 'ReferenceValues.tdx[]'),
+    requireCollateral: options.requireCollateral ?? true,
+    logger: context.logger,
+    ...(context.now ? { now: context.now } : {}),
+    ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
+    ...(options.collateral ? { collateral: options.collateral } : {}),
+  });
   return {
-    kinds: [TDX_EVIDENCE_KIND],
+    kinds: inner.kinds,
     async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
-      if (evidence.kind !== TDX_EVIDENCE_KIND) {
-        return verifyFail(
-          'unsupported-evidence-kind',
-          `expected ${TDX_EVIDENCE_KIND} evidence, got "${evidence.kind}"`,
-          'kind',
-        );
+      if (evidence.kind === TDX_EVIDENCE_KIND) {
+        const problem = strictnessProblem(evidence.data);
+        if (problem) return problem;
       }
-      let quote: TdxQuote;
-      try {
-        quote = parseTdxQuote(evidence.data);
-      } catch (e) {
-        if (!isContrastError(e)) throw e;
-        return verifyFail('malformed', e.message, e.field ?? 'quote');
-      }
-      // Evidence is the quote byte-exact: padding after the signature data is unauthenticated,
-      // so issuers trim it and verifiers refuse it.
-      if (quote.trailingBytes > 0) {
-        return verifyFail(
-          'malformed',
-          `${quote.trailingBytes} bytes follow the quote's signature data; evidence must be the quote exactly`,
-          'quote',
-        );
-      }
-      const chainProblem = pckChainProblem(quote.signatureData.pckChainPem);
-      if (chainProblem) return verifyFail('malformed', chainProblem, 'pck_cert_chain');
-      const result = verifyTdxQuote(quote, {
-        collateral: collateralFromEvidence(evidence),
-        referenceValues,
-        reportData: expected.reportData,
-        now: expected.now ?? context.now?.() ?? new Date(),
-        requireCollateral: options.requireCollateral ?? true,
-        ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
-        logger,
-      });
-      if (!result.ok) return { ok: false, reason: result.reason };
-      return { ok: true, claims: result.claims };
+      const result = await inner.verify(evidence, expected);
+      return result.ok ? result : { ok: false, reason: result.reason };
     },
   };
+}
+
+/**
+ * Evidence is the quote byte-exact: padding after the signature data is unauthenticated, so
+ * issuers trim it and this verifier refuses it; and the PCK chain must be exactly three
+ * well-formed certificates. Parse failures are left to the inner verifier.
+ */
+function strictnessProblem(data: Uint8Array): VerifyResult | undefined {
+  let quote: TdxQuote;
+  try {
+    quote = parseTdxQuote(data);
+  } catch (e) {
+    if (!isContrastError(e)) throw e;
+    return undefined;
+  }
+  if (quote.trailingBytes > 0) {
+    return verifyFail(
+      'malformed',
+      `${quote.trailingBytes} bytes follow the quote's signature data; evidence must be the quote exactly`,
+      'quote',
+    );
+  }
+  const chainProblem = pckChainProblem(quote.signatureData.pckChainPem);
+  return chainProblem ? verifyFail('malformed', chainProblem, 'pck_cert_chain') : undefined;
 }
