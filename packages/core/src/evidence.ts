@@ -132,6 +132,12 @@ export interface VerifierContext {
 /** What a platform's issuer factory receives (guest side). @public */
 export interface IssuerContext {
   logger: Logger;
+  /**
+   * The policy digest (32 bytes, the initdata sha256) the host binds into the evidence as SNP
+   * HOST_DATA or TDX MRCONFIGID[0:32]. Hardware issuers ignore it (the real host sets it at
+   * launch); simulated issuers put it where the hardware would.
+   */
+  hostData?: Uint8Array;
 }
 
 /** @public */
