@@ -41,6 +41,7 @@ export {
   type PolicyGenerator,
   patchResources,
 } from './kube/pipeline.js';
+export { extractPolicyDocuments, type WorkloadPolicyDocument } from './kube/policies.js';
 export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './kube/workloads.js';
 export { type FileWrite, joinResourceFiles, writeFilesAtomic } from './kube/write.js';
 export { type AgentDecision, AgentPolicy } from './rego/agent.js';
