@@ -120,6 +120,39 @@ describe('fuzz: random, truncated and oversized input never escapes as an except
   });
 
   it.skipIf(!vcek)(
+    'the CLI entry point maps random files to exit 2 (or 1 when a 1184-byte blob parses)',
+    async () => {
+      const v = vcek!;
+      const file = path.join(tmp, 'fuzz.bin');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.uint8Array({ minLength: 0, maxLength: 2500 }),
+            fc.integer({ min: 0, max: 2 * SNP_REPORT_SIZE }).map((n) => {
+              const b = new Uint8Array(n);
+              b.set(v.report!.subarray(0, Math.min(n, SNP_REPORT_SIZE)));
+              return b;
+            }),
+          ),
+          async (bytes) => {
+            writeFileSync(file, bytes);
+            const out = await verifySnpEvidenceFiles({
+              reportFile: file,
+              certFile: path.join(v.dir, 'vcek.der'),
+            });
+            if (bytes.length !== SNP_REPORT_SIZE) expect(out.exitCode).toBe(2);
+            else expect([0, 1, 2]).toContain(out.exitCode);
+            const json = JSON.parse(JSON.stringify(out.json));
+            if (!json.ok)
+              expect(json.reason).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+          },
+        ),
+        { numRuns: 60 },
+      );
+    },
+  );
+
+  it.skipIf(!vcek)(
     'verifySnpReport returns a failure (never throws) for random reports, certs and mutations',
     () => {
       const v = vcek!;
