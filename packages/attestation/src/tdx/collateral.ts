@@ -1,7 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ContrastError, fromHex } from '@contrast-cc/core';
-import { DER, derBytes, derChildren, derContent, derOid, derTime, derUnsignedBytes, readDer } from './der.js';
 import { rawJsonMember } from './json-raw.js';
 
 /**
@@ -340,88 +339,4 @@ export function parseQeIdentity(value: unknown): QeIdentity {
     isvProdId: f.int('isvprodid'),
     tcbLevels: isvLevels(f),
   };
-}
-
-// --- CRLs ---
-
-export interface ParsedCrl {
-  /** DER of the TBSCertList: what the signature covers. */
-  tbs: Uint8Array;
-  /** DER of the issuer Name. */
-  issuer: Uint8Array;
-  thisUpdate: Date;
-  nextUpdate?: Date;
-  /** Revoked serials, lower-case hex without leading zeros. */
-  revoked: Set<string>;
-  signatureAlgorithm: string;
-  /** DER ECDSA-Sig-Value. */
-  signature: Uint8Array;
-}
-
-/** Accepts DER or PEM (`X509 CRL`). */
-export function crlDer(bytes: Uint8Array, field: string): Uint8Array {
-  if (bytes[0] === 0x30) return bytes;
-  const text = new TextDecoder().decode(bytes);
-  const m = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----/.exec(text);
-  if (!m) throw new ContrastError('invalid-argument', 'CRL is neither DER nor PEM', { field });
-  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
-}
-
-export function parseCrl(bytes: Uint8Array, field: string): ParsedCrl {
-  const der = crlDer(bytes, field);
-  const top = readDer(der, 0, der.length, field);
-  if (top.tag !== DER.SEQUENCE || top.end !== der.length) {
-    throw new ContrastError('invalid-argument', 'CRL is not one DER SEQUENCE', { field });
-  }
-  const [tbsEl, algEl, sigEl] = derChildren(der, top, field);
-  if (!tbsEl || !algEl || !sigEl || sigEl.tag !== DER.BIT_STRING) {
-    throw new ContrastError('invalid-argument', 'CRL lacks TBSCertList, algorithm or signature', { field });
-  }
-  const parts = derChildren(der, tbsEl, field);
-  let k = 0;
-  if (parts[k]?.tag === DER.INTEGER) k++;
-  k++; // signature algorithm
-  const issuerEl = parts[k++];
-  const thisEl = parts[k++];
-  if (!issuerEl || !thisEl)
-    throw new ContrastError('invalid-argument', 'CRL TBSCertList is truncated', { field });
-  const crl: ParsedCrl = {
-    tbs: derBytes(der, tbsEl),
-    issuer: derBytes(der, issuerEl),
-    thisUpdate: derTime(der, thisEl, `${field}.thisUpdate`),
-    revoked: new Set(),
-    signatureAlgorithm: derOid(der, derChildren(der, algEl, field)[0]!),
-    signature: derContent(der, sigEl).subarray(1),
-  };
-  let next = parts[k];
-  if (next && (next.tag === DER.UTC_TIME || next.tag === DER.GENERALIZED_TIME)) {
-    crl.nextUpdate = derTime(der, next, `${field}.nextUpdate`);
-    next = parts[++k];
-  }
-  if (next && next.tag === DER.SEQUENCE) {
-    for (const entry of derChildren(der, next, field)) {
-      const [serial] = derChildren(der, entry, field);
-      if (!serial || serial.tag !== DER.INTEGER) {
-        throw new ContrastError('invalid-argument', 'revoked entry lacks a serial', { field });
-      }
-      crl.revoked.add(
-        Buffer.from(derUnsignedBytes(der, serial))
-          .toString('hex')
-          .replace(/^0+(?=.)/, ''),
-      );
-    }
-  }
-  return crl;
-}
-
-/** The DER of a certificate's subject Name (to match a CRL's issuer). */
-export function certificateSubject(der: Uint8Array): Uint8Array {
-  const cert = readDer(der, 0, der.length, 'certificate');
-  const [tbs] = derChildren(der, cert, 'certificate');
-  const parts = derChildren(der, tbs!, 'certificate');
-  const k = parts[0]?.tag === 0xa0 ? 1 : 0;
-  const subject = parts[k + 4];
-  if (!subject)
-    throw new ContrastError('invalid-argument', 'certificate lacks a subject', { field: 'certificate' });
-  return derBytes(der, subject);
 }

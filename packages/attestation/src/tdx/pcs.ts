@@ -1,7 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
-import { parseCrl, type TdxCollateral } from './collateral.js';
+import { parseCrl } from '../common/x509.js';
+import type { TdxCollateral } from './collateral.js';
 import { rawJsonMember } from './json-raw.js';
 import type { CollateralRequest } from './verifier.js';
 

@@ -15,8 +15,8 @@ import {
   REPORT_DATA_LENGTH,
 } from '@contrast-cc/core';
 import * as x509 from '@peculiar/x509';
-import { DER, derEncode, derEncodeInt, derEncodeOid, derSequence } from './der.js';
-import { SGX_EXTENSIONS_OID, type SgxType } from './pck.js';
+import { der } from '../common/der.js';
+import { SGX_EXTENSIONS_OID, SGX_TYPES, type SgxType } from './pck.js';
 import { INTEL_QE_VENDOR_ID, TD_REPORT_BODY_10_LENGTH } from './quote.js';
 import { createTrustAnchors, TDX_EVIDENCE_KIND, type TdxTrustAnchors } from './verify.js';
 
@@ -81,39 +81,35 @@ function sgxExtension(
   p: Required<Omit<SimulatedPlatform, 'piid' | 'configuration'>> & SimulatedPlatform,
 ): Uint8Array {
   const entry = (suffix: string, value: Uint8Array) =>
-    derSequence(derEncodeOid(`${SGX_EXTENSIONS_OID}.${suffix}`), value);
-  const octets = (b: Uint8Array) => derEncode(DER.OCTET_STRING, b);
+    der.seq(der.oid(`${SGX_EXTENSIONS_OID}.${suffix}`), value);
   const cpuSvn = Uint8Array.from(p.sgxTcbComponents);
-  const tcb = derSequence(
-    ...p.sgxTcbComponents.map((svn, i) => entry(`2.${i + 1}`, derEncodeInt(svn))),
-    entry('2.17', derEncodeInt(p.pceSvn)),
-    entry('2.18', octets(cpuSvn)),
+  const tcb = der.seq(
+    ...p.sgxTcbComponents.map((svn, i) => entry(`2.${i + 1}`, der.int(svn))),
+    entry('2.17', der.int(p.pceSvn)),
+    entry('2.18', der.octets(cpuSvn)),
   );
-  const bool = (b: boolean) => derEncode(DER.BOOLEAN, Uint8Array.of(b ? 0xff : 0));
   const items = [
-    entry('1', octets(new Uint8Array(16).fill(0x5a))),
+    entry('1', der.octets(new Uint8Array(16).fill(0x5a))),
     entry('2', tcb),
-    entry('3', octets(p.pceId)),
-    entry('4', octets(p.fmspc)),
-    entry(
-      '5',
-      derEncodeInt(['Standard', 'Scalable', 'ScalableWithIntegrity'].indexOf(p.sgxType), DER.ENUMERATED),
-    ),
+    entry('3', der.octets(p.pceId)),
+    entry('4', der.octets(p.fmspc)),
+    // ENUMERATED
+    entry('5', der.raw(0x0a, Uint8Array.of(SGX_TYPES.indexOf(p.sgxType)))),
   ];
-  if (p.piid) items.push(entry('6', octets(p.piid)));
+  if (p.piid) items.push(entry('6', der.octets(p.piid)));
   if (p.configuration) {
     items.push(
       entry(
         '7',
-        derSequence(
-          entry('7.1', bool(p.configuration.dynamicPlatform)),
-          entry('7.2', bool(p.configuration.cachedKeys)),
-          entry('7.3', bool(p.configuration.smtEnabled)),
+        der.seq(
+          entry('7.1', der.bool(p.configuration.dynamicPlatform)),
+          entry('7.2', der.bool(p.configuration.cachedKeys)),
+          entry('7.3', der.bool(p.configuration.smtEnabled)),
         ),
       ),
     );
   }
-  return derSequence(...items);
+  return der.seq(...items);
 }
 
 function u16(v: number): Uint8Array {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCertificates } from '../common/x509.js';
 import {
   loadCollateralDir,
   parseQeIdentity,
@@ -7,7 +8,7 @@ import {
   splitSignedJson,
   type TcbInfo,
 } from './collateral.js';
-import { certificateExtension, parsePckExtensions, pemCertificates, SGX_EXTENSIONS_OID } from './pck.js';
+import { parsePckExtensions, SGX_EXTENSIONS_OID } from './pck.js';
 import { parseTdxQuote } from './quote.js';
 import { Reject } from './reject.js';
 import { evaluateTdxTcb } from './tcb.js';
@@ -26,7 +27,7 @@ describe.skipIf(!haveVectors)(
       parseQeIdentity(splitSignedJson(c.qeIdentity!, 'enclaveIdentity', 'qe_identity').value);
     const pck = () =>
       parsePckExtensions(
-        certificateExtension(pemCertificates(quote!.signatureData.pckChainPem)[0]!, SGX_EXTENSIONS_OID)!,
+        loadCertificates(quote!.signatureData.pckChainPem)[0]!.extensions.get(SGX_EXTENSIONS_OID)!.value,
       );
     const evaluate = (i: TcbInfo, body = quote!.body) =>
       evaluateTdxTcb(i, pck(), body, quote!.signatureData.qeReport, qeId());

@@ -8,8 +8,9 @@ import {
   type VerifyExpectations,
   verifyFail,
 } from '@contrast-cc/core';
+import { loadCertificates } from '../common/x509.js';
 import { collateralFromExtras, type TdxCollateral } from './collateral.js';
-import { certificateExtension, parsePckExtensions, pemCertificates, SGX_EXTENSIONS_OID } from './pck.js';
+import { parsePckExtensions, SGX_EXTENSIONS_OID } from './pck.js';
 import { parseTdxQuote, type TdxQuote } from './quote.js';
 import { compileReferenceValues, type TdxReferenceValues } from './reference-values.js';
 import type { TdxTcbStatus } from './tcb.js';
@@ -46,8 +47,8 @@ export interface TdxVerifierOptions {
 
 /** FMSPC and PCK CA kind of a quote (from its PCK certificate), to fetch collateral. */
 export function collateralRequestOf(quote: TdxQuote): CollateralRequest {
-  const [leaf] = pemCertificates(quote.signatureData.pckChainPem);
-  const ext = certificateExtension(leaf!, SGX_EXTENSIONS_OID);
+  const [leaf] = loadCertificates(quote.signatureData.pckChainPem, 'pck_cert_chain');
+  const ext = leaf?.extensions.get(SGX_EXTENSIONS_OID)?.value;
   if (!ext) throw new Error('PCK certificate has no SGX extensions');
   const pck = parsePckExtensions(ext);
   const ca = quote.signatureData.pckChainPem.includes('Processor') ? 'processor' : 'platform';

@@ -13,10 +13,16 @@ import {
   noopLogger,
   type VerifyFailure,
 } from '@contrast-cc/core';
+import { DER_TAG, derChildren, derContent, readDerExact } from '../common/der.js';
 import {
-  certificateSubject,
+  loadCertificates,
+  type ParsedCertificate,
   type ParsedCrl,
   parseCrl,
+  verifySignedBy,
+  verifyWithAlgorithm,
+} from '../common/x509.js';
+import {
   parseQeIdentity,
   parseTcbInfo,
   type QeIdentity,
@@ -24,16 +30,7 @@ import {
   type TcbInfo,
   type TdxCollateral,
 } from './collateral.js';
-import {
-  certificateExtension,
-  type ParsedCert,
-  type PckExtensions,
-  parseCert,
-  parsePckExtensions,
-  pckExtensionsJson,
-  pemCertificates,
-  SGX_EXTENSIONS_OID,
-} from './pck.js';
+import { type PckExtensions, parsePckExtensions, pckExtensionsJson, SGX_EXTENSIONS_OID } from './pck.js';
 import {
   ECDSA_P256_KEY_TYPE,
   hex,
@@ -57,7 +54,7 @@ export const TDX_EVIDENCE_KIND = 'tdx-quote';
 
 /** Trust anchors prepared once (parsed, fingerprinted). */
 export interface TdxTrustAnchors {
-  readonly certs: readonly ParsedCert[];
+  readonly certs: readonly ParsedCertificate[];
   /** True when every anchor is Intel's SGX Root CA. */
   readonly intel: boolean;
   readonly key: string;
@@ -65,10 +62,9 @@ export interface TdxTrustAnchors {
 
 /** Parses trust anchors (PEM text or DER). Throws `invalid-argument` for unparseable input. */
 export function createTrustAnchors(anchors: readonly (string | Uint8Array)[]): TdxTrustAnchors {
-  const certs: ParsedCert[] = [];
+  const certs: ParsedCertificate[] = [];
   for (const [i, a] of anchors.entries()) {
-    const ders = typeof a === 'string' ? pemCertificates(a, `trustAnchors[${i}]`) : [a];
-    for (const der of ders) certs.push(parseCert(der, `trustAnchors[${i}]`));
+    certs.push(...loadCertificates(a, `trustAnchors[${i}]`));
   }
   const prints = certs.map((c) => createHash('sha256').update(c.der).digest('hex'));
   return { certs, intel: prints.every((p) => p === INTEL_SGX_ROOT_CA_SHA256), key: prints.join(',') };
@@ -165,9 +161,9 @@ class Lru<V> {
 }
 
 interface VerifiedChain {
-  leaf: ParsedCert;
-  intermediate: ParsedCert;
-  anchor: ParsedCert;
+  leaf: ParsedCertificate;
+  intermediate: ParsedCertificate;
+  anchor: ParsedCertificate;
   pck: PckExtensions;
   pckJson: Record<string, unknown>;
   pckKey: KeyObject;
@@ -179,7 +175,7 @@ const keyCache = new Lru<KeyObject>(256);
 
 interface SignedCollateral<T> {
   value: T;
-  signer: ParsedCert;
+  signer: ParsedCertificate;
 }
 interface VerifiedCollateral {
   tcbInfo?: SignedCollateral<TcbInfo>;
@@ -263,9 +259,9 @@ function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
 }
 
 function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
-  let certs: ParsedCert[];
+  let certs: ParsedCertificate[];
   try {
-    certs = pemCertificates(pem).map((der, i) => parseCert(der, `pck_cert_chain[${i}]`));
+    certs = loadCertificates(pem, 'pck_cert_chain');
   } catch (e) {
     if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'pck_cert_chain');
     throw e;
@@ -276,31 +272,27 @@ function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
   }
   const anchor = root
     ? anchors.certs.find((a) => bytesEqual(a.der, root.der))
-    : anchors.certs.find((a) => intermediate.x509.verify(a.x509.publicKey));
+    : anchors.certs.find((a) => verifySignedBy(intermediate, a));
   if (!anchor) {
     throw new Reject('chain-invalid', 'the PCK chain does not end in a trusted root', 'pck_cert_chain.root');
   }
-  if (
-    !intermediate.x509.ca ||
-    !intermediate.x509.checkIssued(anchor.x509) ||
-    !intermediate.x509.verify(anchor.x509.publicKey)
-  ) {
+  if (!isCa(intermediate) || !verifySignedBy(intermediate, anchor)) {
     throw new Reject(
       'chain-invalid',
       'the PCK CA is not signed by the trusted root',
       'pck_cert_chain.intermediate',
     );
   }
-  if (!leaf.x509.checkIssued(intermediate.x509) || !leaf.x509.verify(intermediate.x509.publicKey)) {
+  if (!verifySignedBy(leaf, intermediate)) {
     throw new Reject('chain-invalid', 'the PCK certificate is not signed by the PCK CA', 'pck_certificate');
   }
-  const key = leaf.x509.publicKey;
+  const key = leaf.publicKey;
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Reject('chain-invalid', 'the PCK key is not a P-256 key', 'pck_certificate');
   }
   let pck: PckExtensions;
   try {
-    const ext = certificateExtension(leaf.der, SGX_EXTENSIONS_OID);
+    const ext = leaf.extensions.get(SGX_EXTENSIONS_OID)?.value;
     if (!ext)
       throw new Reject(
         'chain-invalid',
@@ -323,7 +315,7 @@ function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
   };
 }
 
-function checkValidity(cert: ParsedCert, now: Date, field: string): void {
+function checkValidity(cert: ParsedCertificate, now: Date, field: string): void {
   if (now < cert.notBefore || now > cert.notAfter) {
     throw new Reject(
       'certificate-expired',
@@ -333,12 +325,18 @@ function checkValidity(cert: ParsedCert, now: Date, field: string): void {
   }
 }
 
-function crlSignatureOk(crl: ParsedCrl, issuer: ParsedCert): boolean {
-  const hash = crl.signatureAlgorithm === '1.2.840.10045.4.3.3' ? 'sha384' : 'sha256';
-  if (crl.signatureAlgorithm !== '1.2.840.10045.4.3.2' && hash === 'sha256') return false;
-  if (!bytesEqual(crl.issuer, certificateSubject(issuer.der))) return false;
+function crlSignatureOk(crl: ParsedCrl, issuer: ParsedCertificate): boolean {
+  if (!bytesEqual(crl.issuerDer, issuer.subjectDer)) return false;
+  return verifyWithAlgorithm(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
+}
+
+/** basicConstraints cA = TRUE. */
+function isCa(cert: ParsedCertificate): boolean {
+  const bc = cert.extensions.get('2.5.29.19');
+  if (!bc) return false;
   try {
-    return cryptoVerify(hash, crl.tbs, issuer.x509.publicKey, crl.signature);
+    const [first] = derChildren(readDerExact(bc.value, 'basicConstraints'), 'basicConstraints');
+    return first?.tag === DER_TAG.boolean && derContent(first)[0] !== 0;
   } catch {
     return false;
   }
@@ -354,27 +352,24 @@ function verifySigned<T>(
 ): SignedCollateral<T> {
   if (!chainPem)
     throw new Reject('collateral-missing', `${name} needs its issuer chain`, `${name}_issuer_chain`);
-  let signer: ParsedCert;
+  let signer: ParsedCertificate;
   let signed: ReturnType<typeof splitSignedJson>;
   let value: T;
   try {
-    signer = parseCert(
-      pemCertificates(new TextDecoder().decode(chainPem), `${name}_issuer_chain`)[0]!,
-      `${name}_issuer_chain`,
-    );
+    signer = loadCertificates(chainPem, `${name}_issuer_chain`)[0]!;
     signed = splitSignedJson(doc, member, name);
   } catch (e) {
     if (isContrastError(e)) throw new Reject('collateral-invalid', e.message, e.field ?? name);
     throw e;
   }
-  if (!anchors.certs.some((a) => signer.x509.checkIssued(a.x509) && signer.x509.verify(a.x509.publicKey))) {
+  if (!anchors.certs.some((a) => verifySignedBy(signer, a))) {
     throw new Reject(
       'collateral-invalid',
       `the ${name} signer is not signed by a trusted root`,
       `${name}_issuer_chain`,
     );
   }
-  if (!ecdsaOk(signer.x509.publicKey, signed.signed, signed.signature)) {
+  if (!ecdsaOk(signer.publicKey, signed.signed, signed.signature)) {
     throw new Reject('collateral-invalid', `the ${name} signature does not verify`, `${name}.signature`);
   }
   try {
@@ -631,14 +626,14 @@ function verifyParsed(
     if (v.rootCrl) {
       checkCrlTime(v.rootCrl, now, 'root_ca_crl');
       if (v.rootCrl.nextUpdate) nextUpdates.push(v.rootCrl.nextUpdate);
-      if (v.rootCrl.revoked.has(chain.intermediate.serial)) {
+      if (v.rootCrl.revoked.has(chain.intermediate.serialNumber)) {
         throw new Reject('revoked', 'the PCK CA certificate is revoked', 'pck_cert_chain.intermediate');
       }
     }
     if (v.pckCrl) {
       checkCrlTime(v.pckCrl, now, 'pck_crl');
       if (v.pckCrl.nextUpdate) nextUpdates.push(v.pckCrl.nextUpdate);
-      if (v.pckCrl.revoked.has(chain.leaf.serial)) {
+      if (v.pckCrl.revoked.has(chain.leaf.serialNumber)) {
         throw new Reject('revoked', 'the PCK certificate is revoked', 'pck_certificate');
       }
     }
@@ -648,7 +643,7 @@ function verifyParsed(
     ] as const) {
       if (!signed) continue;
       checkValidity(signed.signer, now, `${name}_issuer_chain`);
-      if (v.rootCrl?.revoked.has(signed.signer.serial)) {
+      if (v.rootCrl?.revoked.has(signed.signer.serialNumber)) {
         throw new Reject('revoked', `the ${name} signing certificate is revoked`, `${name}_issuer_chain`);
       }
       checkIssued(signed.value.issueDate, signed.value.nextUpdate, now, name);
