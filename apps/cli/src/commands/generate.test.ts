@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { createPlatformRegistry, type Platform } from '@contrast-cc/core';
 import { createFakePlatform } from '@contrast-cc/core/testing';
 import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
+import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
+import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
 import {
   decodeInitdataAnnotation,
   type ImageFacts,
@@ -366,5 +368,42 @@ describe('contrast generate on bad input: exit 1 or 2, file and field named, not
       2,
       'workload-owner.pem: workload owner key: not a PEM key',
     );
+  });
+});
+
+describe('contrast generate with the real platform plugins', () => {
+  it('uses their runtime class and binding; refuses (exit 2, nothing written) while their reference values are incomplete', async () => {
+    const dir = workspace();
+    const before = snapshot(dir);
+    let stderr = '';
+    const cmd = createGenerateCommand({
+      registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]),
+      images: new AnyImageSource(),
+    });
+    const code = await cmd.run(['--reference-values', 'metal-qemu-snp', 'resources'], {
+      cwd: dir,
+      env: {},
+      stdout: () => {},
+      stderr: (t) => {
+        stderr += t;
+      },
+    });
+    const rc = metalQemuSnp.runtime.runtimeClassNames[0]!;
+    if (code === 0) {
+      // Released runtime: every workload runs on the platform's handler and the manifest is valid.
+      const { manifest } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+      expect(manifest.ReferenceValues.snp?.every((v) => v.Platform === 'Metal-QEMU-SNP')).toBe(true);
+      expect(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8')).toContain(
+        `runtimeClassName: ${rc}`,
+      );
+    } else {
+      // Unreleased runtime: no launch measurement yet, so no manifest may be produced.
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        'manifest.json: ReferenceValues.snp[0].TrustedMeasurement: default reference values of platform Metal-QEMU-SNP',
+      );
+      expect(stderr).toContain(`[5/5]`);
+      expect(snapshot(dir)).toEqual(before);
+    }
   });
 });
