@@ -105,14 +105,7 @@ export async function runCase(
     try {
       const decision = agent.evaluate(step.kind, normalizeRequest(step.kind, step.request));
       allowed = decision.allowed;
-      if (!decision.allowed) {
-        const b = decision.failure?.bindings ?? {};
-        const ctx = ['key', 'value', 'i_mount', 'i_storage', 'p_mount']
-          .filter((k) => b[k] !== undefined)
-          .map((k) => `${k}=${b[k]}`)
-          .join(' ');
-        why = ` (${explainDenial(step.kind, decision)}${ctx ? ` {${ctx}}` : ''})`;
-      }
+      if (!decision.allowed) why = ` (${explainDenial(step.kind, decision)})`;
     } catch (e) {
       return {
         name,

@@ -233,7 +233,7 @@ export class RegistryImageSource implements ImageSource {
       );
     }
     const header = res.headers.get('docker-content-digest');
-    if (header && header.startsWith('sha256:') && header !== digest) {
+    if (header?.startsWith('sha256:') && header !== digest) {
       throw new ContrastError(
         'attestation-failed',
         `manifest of ${ref.repository}: Docker-Content-Digest ${header} != content ${digest}`,

@@ -1,5 +1,8 @@
 import type { AgentDecision } from './agent.js';
 
+/** Bindings worth showing: the input item being checked when the failure happened. */
+const CONTEXT_VARS = ['var', 'key', 'value', 'i_mount', 'i_storage', 'args'];
+
 /** A one-line explanation of a denial: the rule chain and the deepest failing expression. */
 export function explainDenial(kind: string, decision: AgentDecision): string {
   if (decision.allowed) return `${kind} allowed`;
@@ -7,5 +10,8 @@ export function explainDenial(kind: string, decision: AgentDecision): string {
   if (!f) return `${kind} denied by default (no rule body applies)`;
   const operands =
     f.left !== undefined ? `: ${f.left} ${f.op === '==' ? '!=' : `not ${f.op}`} ${f.right}` : '';
-  return `${kind} denied: ${f.stack.join(' > ')} (policy line ${f.loc.line}): \`${f.text}\` failed${operands}`;
+  const ctx = CONTEXT_VARS.filter((k) => f.bindings[k] !== undefined)
+    .map((k) => `${k} = ${f.bindings[k]}`)
+    .join(', ');
+  return `${kind} denied: ${f.stack.join(' > ')} (policy line ${f.loc.line}): \`${f.text}\` failed${operands}${ctx ? ` [${ctx}]` : ''}`;
 }

@@ -1,0 +1,1496 @@
+package agent_policy
+
+import future.keywords.in
+import future.keywords.every
+import future.keywords.if
+
+default AllowRequestsFailingPolicy := false
+
+default AddARPNeighborsRequest := false
+default AddSwapRequest := false
+default AddSwapPathRequest := false
+default CloseStdinRequest := false
+default CopyFileRequest := false
+default CreateContainerRequest := {"allowed": false}
+default CreateSandboxRequest := false
+default ExecProcessRequest := false
+default GetDiagnosticDataRequest := false
+default GetIPTablesRequest := false
+default GetMetricsRequest := false
+default ListInterfacesRequest := false
+default ListRoutesRequest := false
+default MemHotplugByProbeRequest := false
+default PauseContainerRequest := false
+default ReadStreamRequest := false
+default ReseedRandomDevRequest := false
+default ResizeVolumeRequest := false
+default ResumeContainerRequest := false
+default SetGuestDateTimeRequest := false
+default SetIPTablesRequest := false
+default SetPolicyRequest := false
+default StartTracingRequest := false
+default StopTracingRequest := false
+default UpdateContainerRequest := false
+default UpdateEphemeralMountsRequest := false
+default UpdateInterfaceRequest := false
+default UpdateRoutesRequest := false
+default VolumeStatsRequest := false
+default WriteStreamRequest := false
+
+default DestroySandboxRequest := true
+default GetOOMEventRequest := true
+default GuestDetailsRequest := true
+default OnlineCPUMemRequest := true
+default RemoveContainerRequest := {"allowed": true}
+default RemoveStaleVirtiofsShareMountsRequest := true
+default SignalProcessRequest := true
+default StartContainerRequest := true
+default StatsContainerRequest := true
+default TtyWinResizeRequest := true
+default WaitProcessRequest := true
+
+CloseStdinRequest if { policy_data.request_defaults.CloseStdinRequest == true }
+GetDiagnosticDataRequest if { policy_data.request_defaults.GetDiagnosticDataRequest == true }
+ReadStreamRequest if { policy_data.request_defaults.ReadStreamRequest == true }
+WriteStreamRequest if { policy_data.request_defaults.WriteStreamRequest == true }
+UpdateEphemeralMountsRequest if { policy_data.request_defaults.UpdateEphemeralMountsRequest == true }
+
+# ---------------------------------------------------------------- state
+
+# ops that record key := value, [] when already recorded with that value; undefined on mismatch.
+state_ops(key, value) := [] if {
+  key in object.keys(data.pstate)
+  data.pstate[key] == value
+}
+
+state_ops(key, value) := [{"op": "add", "path": concat("/", ["", "pstate", key]), "value": value}] if {
+  not key in object.keys(data.pstate)
+}
+
+# ---------------------------------------------------------------- placeholders
+
+subst(s, bundle_id, sandbox_id) := out if {
+  c := policy_data.common
+  s1 := replace(s, "$(sfprefix)", c.sfprefix)
+  s2 := replace(s1, "$(root_path)", c.root_path)
+  s3 := replace(s2, "$(cpath)", c.cpath)
+  s4 := replace(s3, "$(spath)", c.spath)
+  s5 := replace(s4, "$(bundle-id)", bundle_id)
+  s6 := replace(s5, "$(sandbox-id)", sandbox_id)
+  s7 := replace(s6, "$(b64_device_id)", "[a-zA-Z0-9_=-]+")
+  s8 := replace(s7, "$(sandbox-namespace)", "[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+  s9 := replace(s8, "$(sandbox-name)", "[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+  out := common_fragments(s9)
+}
+
+common_fragments(s) := out if {
+  c := policy_data.common
+  s1 := replace(s, "$(ipv4_a)", c.ipv4_a)
+  s2 := replace(s1, "$(ip_p)", c.ip_p)
+  s3 := replace(s2, "$(svc_name_downward_env)", c.svc_name_downward_env)
+  out := replace(s3, "$(dns_label)", c.dns_label)
+}
+
+# A policy value matches: regex when it starts with "^", else equality.
+matches(p, i, bundle_id, sandbox_id) if {
+  startswith(subst(p, bundle_id, sandbox_id), "^")
+  regex.match(subst(p, bundle_id, sandbox_id), i)
+}
+
+matches(p, i, bundle_id, sandbox_id) if {
+  not startswith(subst(p, bundle_id, sandbox_id), "^")
+  subst(p, bundle_id, sandbox_id) == i
+}
+
+# ---------------------------------------------------------------- CreateContainerRequest
+
+CreateContainerRequest := {"allowed": true, "ops": ops} if {
+  create_input_ok
+  i_oci := input.OCI
+  sandbox_name := i_oci.Annotations["io.kubernetes.cri.sandbox-name"]
+  name_ops := state_ops("sandbox_name", sandbox_name)
+  namespace := i_oci.Annotations["io.kubernetes.cri.sandbox-namespace"]
+  ns_ops := state_ops("namespace", namespace)
+  some idx, p_container in policy_data.containers
+  container_matches(p_container, input)
+  netns_ops := network_namespace_ops(p_container, i_oci)
+  id_ops := state_ops(input.container_id, idx)
+  ops := array.concat(array.concat(name_ops, ns_ops), array.concat(netns_ops, id_ops))
+}
+
+create_input_ok if {
+  input.string_user == null
+  count(input.shared_mounts) == 0
+  input.OCI.Hooks == null
+  input.OCI.Solaris == null
+  input.OCI.Windows == null
+  count(input.OCI.Linux.UIDMappings) == 0
+  count(input.OCI.Linux.GIDMappings) == 0
+  input.OCI.Linux.Seccomp == null
+  input.OCI.Linux.MountLabel == ""
+  input.OCI.Process.SelinuxLabel == ""
+  input.OCI.Process.User.Username == ""
+  count(input.devices) == 0
+  count(input.OCI.Linux.Devices) == 0
+}
+
+container_matches(p_container, i) if {
+  p_oci := p_container.OCI
+  i_oci := i.OCI
+  i.sandbox_pidns == p_container.sandbox_pidns
+  i_oci.Root.Readonly == p_oci.Root.Readonly
+  p_oci.Annotations["io.kubernetes.cri.container-type"] == i_oci.Annotations["io.kubernetes.cri.container-type"]
+  regex.match(p_oci.Annotations["io.kubernetes.cri.sandbox-name"], i_oci.Annotations["io.kubernetes.cri.sandbox-name"])
+  container_name_matches(p_oci, i_oci)
+  ids := bundle_and_sandbox_id(i_oci)
+  bundle_id := ids[0]
+  sandbox_id := ids[1]
+  annotations_ok(p_container, i_oci, bundle_id, sandbox_id)
+  image_ok(p_container, i)
+  mounts_ok(p_container, i_oci, bundle_id, sandbox_id)
+  storages_ok(p_container, i, bundle_id, sandbox_id)
+  process_ok(p_container, i_oci.Process)
+  linux_ok(p_oci, i_oci)
+}
+
+container_name_matches(p_oci, i_oci) if {
+  p_oci.Annotations["io.kubernetes.cri.container-type"] == "sandbox"
+}
+
+container_name_matches(p_oci, i_oci) if {
+  p_oci.Annotations["io.kubernetes.cri.container-type"] == "container"
+  p_oci.Annotations["io.kubernetes.cri.container-name"] == i_oci.Annotations["io.kubernetes.cri.container-name"]
+}
+
+bundle_and_sandbox_id(i_oci) := [bundle_id, sandbox_id] if {
+  root_re := concat("", ["^", replace(policy_data.common.root_path, "$(bundle-id)", "([a-z0-9]{1,128})"), "$"])
+  found := regex.find_all_string_submatch_n(root_re, i_oci.Root.Path, 1)
+  bundle_id := found[0][1]
+  sandbox_id := i_oci.Annotations["io.kubernetes.cri.sandbox-id"]
+}
+
+# Every input annotation is known to the policy (or is a CRI bookkeeping key) and matches.
+annotations_ok(p_container, i_oci, bundle_id, sandbox_id) if {
+  every key, value in i_oci.Annotations {
+    annotation_ok(p_container.OCI.Annotations, key, value, bundle_id, sandbox_id)
+  }
+}
+
+annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
+  not key in {"io.kubernetes.cri.image-name", "io.kubernetes.cri.sandbox-name"}
+  matches(p_annotations[key], value, bundle_id, sandbox_id)
+}
+
+annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
+  key in {"io.kubernetes.cri.image-name", "io.kubernetes.cri.sandbox-name"}
+}
+
+annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
+  not key in object.keys(p_annotations)
+  cri_bookkeeping(key)
+}
+
+cri_bookkeeping(key) if { key in {"io.kubernetes.cri.sandbox-uid", "io.kubernetes.cri.sandbox-log-directory", "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-cpu-period", "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory", "io.kubernetes.cri.container-type", "io.kubernetes.cri.podsandbox.image-name"} }
+
+# The digest part (after "@") of two image references; "" when there is none.
+image_digest(ref) := d if {
+  m := regex.find_all_string_submatch_n("^[^@]+(@.+)?$", ref, 1)
+  d := m[0][1]
+}
+
+same_image(p_image, i_image) if {
+  image_digest(p_image) == image_digest(i_image)
+}
+
+image_ok(p_container, i) if {
+  p_container.OCI.Annotations["io.kubernetes.cri.container-type"] == "sandbox"
+}
+
+image_ok(p_container, i) if {
+  p_container.OCI.Annotations["io.kubernetes.cri.container-type"] == "container"
+  same_image(p_container.image, i.OCI.Annotations["io.kubernetes.cri.image-name"])
+}
+
+image_ok(p_container, i) if {
+  p_container.OCI.Annotations["io.kubernetes.cri.container-type"] == "container"
+  not "io.kubernetes.cri.image-name" in object.keys(i.OCI.Annotations)
+}
+
+# ---- mounts
+
+mounts_ok(p_container, i_oci, bundle_id, sandbox_id) if {
+  count({m.destination | some m in i_oci.Mounts}) == count(i_oci.Mounts)
+  every i_mount in i_oci.Mounts {
+    some p_mount in p_container.OCI.Mounts
+    mount_ok(p_mount, i_mount, bundle_id, sandbox_id)
+  }
+}
+
+mount_ok(p_mount, i_mount, bundle_id, sandbox_id) if {
+  p_mount.destination == i_mount.destination
+  p_mount.type_ == i_mount.type_
+  matches(object.get(p_mount, "source", ""), i_mount.source, bundle_id, sandbox_id)
+  mount_options_ok(p_mount, i_mount)
+}
+
+mount_options_ok(p_mount, i_mount) if {
+  p_mount.options == i_mount.options
+}
+
+mount_options_ok(p_mount, i_mount) if {
+  p_mount.type_ == "cgroup"
+  extras := {o | some o in i_mount.options; not o in p_mount.options}
+  every o in extras { o in policy_data.cluster_config.cgroup_mount_extras_allowed }
+  [o | some o in i_mount.options; o in p_mount.options] == p_mount.options
+}
+
+# ---- storages
+
+storages_ok(p_container, i, bundle_id, sandbox_id) if {
+  every i_storage in i.storages {
+    some p_storage in p_container.storages
+    storage_ok(p_container, p_storage, i_storage, bundle_id, sandbox_id)
+  }
+}
+
+storage_ok(p_container, p_storage, i_storage, bundle_id, sandbox_id) if {
+  p_storage.driver == "image_guest_pull"
+  i_storage.driver == "image_guest_pull"
+  i_storage.fstype == "overlay"
+  i_storage.fs_group == null
+  i_storage.shared == false
+  count(i_storage.options) == 0
+  i_storage.mount_point == subst(p_storage.mount_point, bundle_id, sandbox_id)
+  guest_pull_source_ok(p_container, p_storage, i_storage)
+}
+
+guest_pull_source_ok(p_container, p_storage, i_storage) if {
+  p_storage.source == "pause"
+  i_storage.source == "pause"
+}
+
+guest_pull_source_ok(p_container, p_storage, i_storage) if {
+  p_storage.source != "pause"
+  same_image(p_container.image, i_storage.source)
+}
+
+storage_ok(p_container, p_storage, i_storage, bundle_id, sandbox_id) if {
+  p_storage.driver != "image_guest_pull"
+  p_storage.driver == i_storage.driver
+  p_storage.driver_options == i_storage.driver_options
+  p_storage.fstype == i_storage.fstype
+  p_storage.options == i_storage.options
+  p_storage.shared == i_storage.shared
+  i_storage.fs_group == p_storage.fs_group
+  matches(p_storage.source, i_storage.source, bundle_id, sandbox_id)
+  matches(p_storage.mount_point, i_storage.mount_point, bundle_id, sandbox_id)
+}
+
+# ---- process
+
+process_ok(p_container, i_process) if {
+  p_process := p_container.OCI.Process
+  i_process.Terminal == p_process.Terminal
+  i_process.Cwd == p_process.Cwd
+  i_process.NoNewPrivileges == p_process.NoNewPrivileges
+  i_process.Args == p_process.Args
+  i_process.User.UID == p_process.User.UID
+  i_process.User.GID == p_process.User.GID
+  {g | some g in i_process.User.AdditionalGids} == {g | some g in p_process.User.AdditionalGids}
+  env_ok(p_container, i_process.Env)
+  capabilities_ok(p_process.Capabilities, i_process.Capabilities)
+}
+
+env_ok(p_container, i_env) if {
+  every var in i_env {
+    env_var_ok(p_container, var)
+  }
+}
+
+env_var_ok(p_container, var) if {
+  var in p_container.OCI.Process.Env
+}
+
+env_var_ok(p_container, var) if {
+  some re in p_container.env_regex
+  regex.match(common_fragments(re), var)
+}
+
+env_var_ok(p_container, var) if {
+  some re in policy_data.request_defaults.CreateContainerRequest.allow_env_regex
+  regex.match(common_fragments(re), var)
+}
+
+capabilities_ok(p_caps, i_caps) if {
+  caps_set(i_caps.Bounding) == caps_set(p_caps.Bounding)
+  caps_set(i_caps.Effective) == caps_set(p_caps.Effective)
+  caps_set(i_caps.Permitted) == caps_set(p_caps.Permitted)
+  every c in caps_set(i_caps.Ambient) { c in caps_set(p_caps.Ambient) }
+  every c in caps_set(i_caps.Inheritable) { c in caps_set(p_caps.Inheritable) }
+}
+
+# Capability lists may use the $(default_caps) / $(privileged_caps) shorthands.
+caps_set(caps) := {c | some x in caps; some c in expand_caps(x)}
+
+expand_caps(x) := policy_data.common.default_caps if { x == "$(default_caps)" }
+
+expand_caps(x) := policy_data.common.privileged_caps if { x == "$(privileged_caps)" }
+
+expand_caps(x) := [x] if { not startswith(x, "$(") }
+
+# ---- linux
+
+linux_ok(p_oci, i_oci) if {
+  i_ns := {[n.Type, n.Path] | some n in i_oci.Linux.Namespaces; n.Type != "network"; n.Type != "cgroup"}
+  p_ns := {[n.Type, n.Path] | some n in p_oci.Linux.Namespaces}
+  i_ns == p_ns
+  every path in p_oci.Linux.MaskedPaths { path in i_oci.Linux.MaskedPaths }
+  every path in p_oci.Linux.ReadonlyPaths { path in i_oci.Linux.ReadonlyPaths }
+  every key, value in i_oci.Linux.Sysctl { p_oci.Linux.Sysctl[key] == value }
+}
+
+network_namespace_ops(p_container, i_oci) := ops if {
+  paths := [n.Path | some n in i_oci.Linux.Namespaces; n.Type == "network"]
+  count(paths) == 0
+  ops := state_ops("network_namespace", "")
+}
+
+network_namespace_ops(p_container, i_oci) := ops if {
+  paths := [n.Path | some n in i_oci.Linux.Namespaces; n.Type == "network"]
+  count(paths) == 1
+  ops := state_ops("network_namespace", paths[0])
+}
+
+# ---------------------------------------------------------------- RemoveContainerRequest
+
+RemoveContainerRequest := {"allowed": true, "ops": [{"op": "remove", "path": concat("/", ["", "pstate", input.container_id])}]} if {
+  input.container_id in object.keys(data.pstate)
+}
+
+# ---------------------------------------------------------------- CreateSandboxRequest
+
+CreateSandboxRequest if {
+  input.sandbox_pidns == false
+  input.guest_hook_path == ""
+  count(input.kernel_modules) == 0
+  every i_storage in input.storages { i_storage in policy_data.sandbox.storages }
+}
+
+# ---------------------------------------------------------------- ExecProcessRequest
+
+ExecProcessRequest if {
+  idx := data.pstate[input.container_id]
+  p_container := policy_data.containers[idx]
+  exec_process_ok(p_container, input.process)
+  exec_command_allowed(p_container, input.process.Args)
+}
+
+exec_process_ok(p_container, i_process) if {
+  input.string_user == null
+  p_process := p_container.OCI.Process
+  i_process.Terminal == false
+  i_process.Capabilities == null
+  i_process.Cwd == p_process.Cwd
+  i_process.NoNewPrivileges == p_process.NoNewPrivileges
+  i_process.SelinuxLabel == ""
+  i_process.ApparmorProfile == ""
+  i_process.User.UID == p_process.User.UID
+  i_process.User.GID == p_process.User.GID
+  {g | some g in i_process.User.AdditionalGids} == {g | some g in p_process.User.AdditionalGids}
+  env_ok(p_container, i_process.Env)
+}
+
+exec_command_allowed(p_container, args) if {
+  some cmd in p_container.exec_commands
+  cmd == args
+}
+
+exec_command_allowed(p_container, args) if {
+  some cmd in policy_data.request_defaults.ExecProcessRequest.allowed_commands
+  cmd == args
+}
+
+exec_command_allowed(p_container, args) if {
+  some re in policy_data.request_defaults.ExecProcessRequest.regex
+  regex.match(re, concat(" ", args))
+}
+
+# ---------------------------------------------------------------- CopyFileRequest
+
+CopyFileRequest if {
+  input.file_type in {"Regular", "Directory"}
+  copy_path_ok(input.path, ".+")
+}
+
+CopyFileRequest if {
+  input.file_type == "Symlink"
+  copy_path_ok(input.path, "[^/]+/.+")
+  not startswith(input.symlink_target, "/")
+  no_parent_components(input.symlink_target)
+}
+
+copy_path_ok(path, suffix) if {
+  no_parent_components(path)
+  some prefix in policy_data.request_defaults.CopyFileRequest
+  re := concat("", [subst(prefix, "[a-z0-9]{64}", "[a-z0-9]{64}"), suffix, "$"])
+  regex.match(re, path)
+}
+
+no_parent_components(path) if {
+  not ".." in split(path, "/")
+}
+
+# ---------------------------------------------------------------- network
+
+UpdateInterfaceRequest if {
+  d := policy_data.request_defaults.UpdateInterfaceRequest
+  i := input.interface
+  not i.name in d.forbidden_names
+  not i.hwAddr in d.forbidden_hw_addrs
+  bits.and(i.raw_flags, bits.negate(d.allow_raw_flags)) == 0
+}
+
+UpdateRoutesRequest if {
+  d := policy_data.request_defaults.UpdateRoutesRequest
+  every route in input.routes.Routes {
+    not route.device in d.forbidden_device_names
+    every re in d.forbidden_source_regex { not regex.match(re, route.source) }
+  }
+}
+
+AddARPNeighborsRequest if {
+  d := policy_data.request_defaults.AddARPNeighborsRequest
+  every n in input.neighbors.ARPNeighbors {
+    not n.device in d.forbidden_device_names
+    every re in d.forbidden_cidrs_regex { not regex.match(re, n.toIPAddress.address) }
+    n.state in d.allowed_states
+    bits.and(n.flags, bits.negate(136)) == 0
+  }
+}
+
+policy_data := {
+  "containers": [
+    {
+      "OCI": {
+        "Version": "1.1.0",
+        "Process": {
+          "Terminal": false,
+          "User": {
+            "UID": 65535,
+            "GID": 65535,
+            "AdditionalGids": [
+              65535
+            ],
+            "Username": ""
+          },
+          "Args": [
+            "/pause"
+          ],
+          "Env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+          ],
+          "Cwd": "/",
+          "Capabilities": {
+            "Ambient": [],
+            "Bounding": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Effective": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Inheritable": [],
+            "Permitted": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ]
+          },
+          "NoNewPrivileges": true
+        },
+        "Root": {
+          "Path": "$(root_path)",
+          "Readonly": true
+        },
+        "Mounts": [
+          {
+            "destination": "/proc",
+            "source": "proc",
+            "type_": "proc",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/dev",
+            "source": "tmpfs",
+            "type_": "tmpfs",
+            "options": [
+              "nosuid",
+              "strictatime",
+              "mode=755",
+              "size=65536k"
+            ]
+          },
+          {
+            "destination": "/dev/pts",
+            "source": "devpts",
+            "type_": "devpts",
+            "options": [
+              "nosuid",
+              "noexec",
+              "newinstance",
+              "ptmxmode=0666",
+              "mode=0620",
+              "gid=5"
+            ]
+          },
+          {
+            "destination": "/dev/mqueue",
+            "source": "mqueue",
+            "type_": "mqueue",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/sys",
+            "source": "sysfs",
+            "type_": "sysfs",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/sys/fs/cgroup",
+            "source": "cgroup",
+            "type_": "cgroup",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "relatime",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/dev/shm",
+            "type_": "bind",
+            "source": "/run/kata-containers/sandbox/shm",
+            "options": [
+              "rbind"
+            ]
+          },
+          {
+            "destination": "/etc/resolv.conf",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "ro",
+              "nosuid",
+              "nodev",
+              "noexec"
+            ],
+            "source": "$(sfprefix)resolv\\.conf$"
+          }
+        ],
+        "Annotations": {
+          "io.katacontainers.pkg.oci.bundle_path": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/$(bundle-id)",
+          "io.katacontainers.pkg.oci.container_type": "pod_sandbox",
+          "io.kubernetes.cri.container-type": "sandbox",
+          "io.kubernetes.cri.sandbox-id": "^[a-z0-9]{64}$",
+          "io.kubernetes.cri.sandbox-log-directory": "^/var/log/pods/$(sandbox-namespace)_$(sandbox-name)_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+          "io.kubernetes.cri.sandbox-name": "^web-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]+$",
+          "io.kubernetes.cri.sandbox-namespace": "shop",
+          "nerdctl/network-namespace": "^/var/run/netns/cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        },
+        "Linux": {
+          "Namespaces": [
+            {
+              "Type": "ipc",
+              "Path": ""
+            },
+            {
+              "Type": "uts",
+              "Path": ""
+            },
+            {
+              "Type": "mount",
+              "Path": ""
+            }
+          ],
+          "MaskedPaths": [
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi"
+          ],
+          "ReadonlyPaths": [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+          ],
+          "Devices": [],
+          "Sysctl": {
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 2147483647"
+          }
+        }
+      },
+      "env_regex": [],
+      "storages": [
+        {
+          "driver": "image_guest_pull",
+          "driver_options": [],
+          "source": "pause",
+          "fstype": "overlay",
+          "options": [],
+          "mount_point": "$(root_path)",
+          "fs_group": null,
+          "shared": false
+        }
+      ],
+      "devices": [],
+      "sandbox_pidns": false,
+      "exec_commands": [],
+      "image": "pause",
+      "source_path": "pause"
+    },
+    {
+      "OCI": {
+        "Version": "1.1.0",
+        "Process": {
+          "Terminal": false,
+          "User": {
+            "UID": 1000,
+            "GID": 1000,
+            "AdditionalGids": [
+              1000,
+              2000
+            ],
+            "Username": ""
+          },
+          "Args": [
+            "/web",
+            "migrate"
+          ],
+          "Env": [
+            "PATH=/bin",
+            "HOSTNAME=$(host-name)"
+          ],
+          "Cwd": "/srv",
+          "Capabilities": {
+            "Ambient": [],
+            "Bounding": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Effective": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Inheritable": [],
+            "Permitted": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ]
+          },
+          "NoNewPrivileges": false
+        },
+        "Root": {
+          "Path": "$(root_path)",
+          "Readonly": false
+        },
+        "Mounts": [
+          {
+            "destination": "/proc",
+            "source": "proc",
+            "type_": "proc",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/dev",
+            "source": "tmpfs",
+            "type_": "tmpfs",
+            "options": [
+              "nosuid",
+              "strictatime",
+              "mode=755",
+              "size=65536k"
+            ]
+          },
+          {
+            "destination": "/dev/pts",
+            "source": "devpts",
+            "type_": "devpts",
+            "options": [
+              "nosuid",
+              "noexec",
+              "newinstance",
+              "ptmxmode=0666",
+              "mode=0620",
+              "gid=5"
+            ]
+          },
+          {
+            "destination": "/dev/mqueue",
+            "source": "mqueue",
+            "type_": "mqueue",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/sys",
+            "source": "sysfs",
+            "type_": "sysfs",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/sys/fs/cgroup",
+            "source": "cgroup",
+            "type_": "cgroup",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "relatime",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/etc/hosts",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)hosts$"
+          },
+          {
+            "destination": "/dev/termination-log",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)termination-log$"
+          },
+          {
+            "destination": "/etc/hostname",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)hostname$"
+          },
+          {
+            "destination": "/etc/resolv.conf",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)resolv\\.conf$"
+          },
+          {
+            "destination": "/dev/shm",
+            "type_": "bind",
+            "source": "/run/kata-containers/sandbox/shm",
+            "options": [
+              "rbind"
+            ]
+          },
+          {
+            "destination": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "ro"
+            ],
+            "source": "$(sfprefix)serviceaccount$"
+          },
+          {
+            "destination": "/var/run/secrets/azure/tokens",
+            "source": "$(sfprefix)tokens$",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "ro"
+            ]
+          }
+        ],
+        "Annotations": {
+          "io.katacontainers.pkg.oci.bundle_path": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/$(bundle-id)",
+          "io.katacontainers.pkg.oci.container_type": "pod_container",
+          "io.kubernetes.cri.container-name": "init",
+          "io.kubernetes.cri.container-type": "container",
+          "io.kubernetes.cri.image-name": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "io.kubernetes.cri.sandbox-id": "^[a-z0-9]{64}$",
+          "io.kubernetes.cri.sandbox-name": "^web-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]+$",
+          "io.kubernetes.cri.sandbox-namespace": "shop"
+        },
+        "Linux": {
+          "Namespaces": [
+            {
+              "Type": "ipc",
+              "Path": ""
+            },
+            {
+              "Type": "uts",
+              "Path": ""
+            },
+            {
+              "Type": "mount",
+              "Path": ""
+            }
+          ],
+          "MaskedPaths": [
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware"
+          ],
+          "ReadonlyPaths": [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+          ],
+          "Devices": [],
+          "Sysctl": {
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 2147483647"
+          }
+        }
+      },
+      "env_regex": [],
+      "storages": [
+        {
+          "driver": "image_guest_pull",
+          "driver_options": [],
+          "source": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "fstype": "overlay",
+          "options": [],
+          "mount_point": "$(root_path)",
+          "fs_group": null,
+          "shared": false
+        }
+      ],
+      "devices": [],
+      "sandbox_pidns": false,
+      "exec_commands": [],
+      "image": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "source_path": "spec.initContainers[0]"
+    },
+    {
+      "OCI": {
+        "Version": "1.1.0",
+        "Process": {
+          "Terminal": false,
+          "User": {
+            "UID": 1000,
+            "GID": 1000,
+            "AdditionalGids": [
+              1000,
+              2000
+            ],
+            "Username": ""
+          },
+          "Args": [
+            "/web",
+            "--port=9090"
+          ],
+          "Env": [
+            "PATH=/bin",
+            "HOSTNAME=$(host-name)",
+            "MODE=prod",
+            "POD_IP=$(pod-ip)",
+            "URL=http://$(pod-ip):9090"
+          ],
+          "Cwd": "/srv",
+          "Capabilities": {
+            "Ambient": [],
+            "Bounding": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Effective": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ],
+            "Inheritable": [],
+            "Permitted": [
+              "CAP_CHOWN",
+              "CAP_DAC_OVERRIDE",
+              "CAP_FSETID",
+              "CAP_FOWNER",
+              "CAP_MKNOD",
+              "CAP_NET_RAW",
+              "CAP_SETGID",
+              "CAP_SETUID",
+              "CAP_SETFCAP",
+              "CAP_SETPCAP",
+              "CAP_NET_BIND_SERVICE",
+              "CAP_SYS_CHROOT",
+              "CAP_KILL",
+              "CAP_AUDIT_WRITE"
+            ]
+          },
+          "NoNewPrivileges": false
+        },
+        "Root": {
+          "Path": "$(root_path)",
+          "Readonly": false
+        },
+        "Mounts": [
+          {
+            "destination": "/proc",
+            "source": "proc",
+            "type_": "proc",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/dev",
+            "source": "tmpfs",
+            "type_": "tmpfs",
+            "options": [
+              "nosuid",
+              "strictatime",
+              "mode=755",
+              "size=65536k"
+            ]
+          },
+          {
+            "destination": "/dev/pts",
+            "source": "devpts",
+            "type_": "devpts",
+            "options": [
+              "nosuid",
+              "noexec",
+              "newinstance",
+              "ptmxmode=0666",
+              "mode=0620",
+              "gid=5"
+            ]
+          },
+          {
+            "destination": "/dev/mqueue",
+            "source": "mqueue",
+            "type_": "mqueue",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev"
+            ]
+          },
+          {
+            "destination": "/sys",
+            "source": "sysfs",
+            "type_": "sysfs",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/sys/fs/cgroup",
+            "source": "cgroup",
+            "type_": "cgroup",
+            "options": [
+              "nosuid",
+              "noexec",
+              "nodev",
+              "relatime",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/etc/hosts",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)hosts$"
+          },
+          {
+            "destination": "/dev/termination-log",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)termination-log$"
+          },
+          {
+            "destination": "/etc/hostname",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)hostname$"
+          },
+          {
+            "destination": "/etc/resolv.conf",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ],
+            "source": "$(sfprefix)resolv\\.conf$"
+          },
+          {
+            "destination": "/dev/shm",
+            "type_": "bind",
+            "source": "/run/kata-containers/sandbox/shm",
+            "options": [
+              "rbind"
+            ]
+          },
+          {
+            "destination": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "ro"
+            ],
+            "source": "$(sfprefix)serviceaccount$"
+          },
+          {
+            "destination": "/var/run/secrets/azure/tokens",
+            "source": "$(sfprefix)tokens$",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "ro"
+            ]
+          },
+          {
+            "destination": "/cache",
+            "source": "^$(spath)/$(b64_device_id)$",
+            "type_": "bind",
+            "options": [
+              "rbind",
+              "rprivate",
+              "rw"
+            ]
+          }
+        ],
+        "Annotations": {
+          "io.katacontainers.pkg.oci.bundle_path": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/$(bundle-id)",
+          "io.katacontainers.pkg.oci.container_type": "pod_container",
+          "io.kubernetes.cri.container-name": "web",
+          "io.kubernetes.cri.container-type": "container",
+          "io.kubernetes.cri.image-name": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "io.kubernetes.cri.sandbox-id": "^[a-z0-9]{64}$",
+          "io.kubernetes.cri.sandbox-name": "^web-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]+$",
+          "io.kubernetes.cri.sandbox-namespace": "shop"
+        },
+        "Linux": {
+          "Namespaces": [
+            {
+              "Type": "ipc",
+              "Path": ""
+            },
+            {
+              "Type": "uts",
+              "Path": ""
+            },
+            {
+              "Type": "mount",
+              "Path": ""
+            }
+          ],
+          "MaskedPaths": [
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/proc/scsi",
+            "/sys/firmware"
+          ],
+          "ReadonlyPaths": [
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+          ],
+          "Devices": [],
+          "Sysctl": {
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 2147483647"
+          }
+        }
+      },
+      "env_regex": [
+        "^POD_IP=$(ipv4_a)$",
+        "^URL=http://$(ipv4_a):9090$"
+      ],
+      "storages": [
+        {
+          "driver": "image_guest_pull",
+          "driver_options": [],
+          "source": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+          "fstype": "overlay",
+          "options": [],
+          "mount_point": "$(root_path)",
+          "fs_group": null,
+          "shared": false
+        },
+        {
+          "driver": "blk",
+          "driver_options": [
+            "encryption_key=ephemeral",
+            "create_filesystem"
+          ],
+          "source": "^[0-9]+/[0-9]+$",
+          "fstype": "ext4",
+          "options": [],
+          "mount_point": "^$(spath)/$(b64_device_id)$",
+          "fs_group": null,
+          "shared": true,
+          "volume_name": "cache"
+        }
+      ],
+      "devices": [],
+      "sandbox_pidns": false,
+      "exec_commands": [
+        [
+          "/web",
+          "health"
+        ]
+      ],
+      "image": "registry.example/shop/web:1.0@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+      "source_path": "spec.containers[0]"
+    }
+  ],
+  "common": {
+    "cpath": "/run/kata-containers/shared/containers(?:/passthrough)?",
+    "spath": "/run/kata-containers/sandbox/storage",
+    "root_path": "/run/kata-containers/$(bundle-id)/rootfs",
+    "sfprefix": "^$(cpath)/(watchable/)?$(bundle-id)-[a-z0-9]{16}-",
+    "ip_p": "[0-9]{1,5}",
+    "ipv4_a": "(([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])",
+    "svc_name_downward_env": "[A-Z](?:[A-Z0-9_]{0,61}[A-Z0-9])?",
+    "dns_label": "[a-zA-Z0-9_\\.\\-]+",
+    "default_caps": [
+      "CAP_CHOWN",
+      "CAP_DAC_OVERRIDE",
+      "CAP_FSETID",
+      "CAP_FOWNER",
+      "CAP_MKNOD",
+      "CAP_NET_RAW",
+      "CAP_SETGID",
+      "CAP_SETUID",
+      "CAP_SETFCAP",
+      "CAP_SETPCAP",
+      "CAP_NET_BIND_SERVICE",
+      "CAP_SYS_CHROOT",
+      "CAP_KILL",
+      "CAP_AUDIT_WRITE"
+    ],
+    "privileged_caps": [
+      "CAP_CHOWN",
+      "CAP_DAC_OVERRIDE",
+      "CAP_DAC_READ_SEARCH",
+      "CAP_FOWNER",
+      "CAP_FSETID",
+      "CAP_KILL",
+      "CAP_SETGID",
+      "CAP_SETUID",
+      "CAP_SETPCAP",
+      "CAP_LINUX_IMMUTABLE",
+      "CAP_NET_BIND_SERVICE",
+      "CAP_NET_BROADCAST",
+      "CAP_NET_ADMIN",
+      "CAP_NET_RAW",
+      "CAP_IPC_LOCK",
+      "CAP_IPC_OWNER",
+      "CAP_SYS_MODULE",
+      "CAP_SYS_RAWIO",
+      "CAP_SYS_CHROOT",
+      "CAP_SYS_PTRACE",
+      "CAP_SYS_PACCT",
+      "CAP_SYS_ADMIN",
+      "CAP_SYS_BOOT",
+      "CAP_SYS_NICE",
+      "CAP_SYS_RESOURCE",
+      "CAP_SYS_TIME",
+      "CAP_SYS_TTY_CONFIG",
+      "CAP_MKNOD",
+      "CAP_LEASE",
+      "CAP_AUDIT_WRITE",
+      "CAP_AUDIT_CONTROL",
+      "CAP_SETFCAP",
+      "CAP_MAC_OVERRIDE",
+      "CAP_MAC_ADMIN",
+      "CAP_SYSLOG",
+      "CAP_WAKE_ALARM",
+      "CAP_BLOCK_SUSPEND",
+      "CAP_AUDIT_READ",
+      "CAP_PERFMON",
+      "CAP_BPF",
+      "CAP_CHECKPOINT_RESTORE"
+    ],
+    "image_layer_verification": "none"
+  },
+  "sandbox": {
+    "storages": [
+      {
+        "driver": "ephemeral",
+        "driver_options": [],
+        "source": "shm",
+        "fstype": "tmpfs",
+        "options": [
+          "noexec",
+          "nosuid",
+          "nodev",
+          "mode=1777",
+          "size=67108864"
+        ],
+        "mount_point": "/run/kata-containers/sandbox/shm",
+        "fs_group": null
+      }
+    ]
+  },
+  "request_defaults": {
+    "CreateContainerRequest": {
+      "allow_env_regex": [
+        "^HOSTNAME=$(dns_label)$",
+        "^$(svc_name_downward_env)_PORT_$(ip_p)_(TCP|UDP)=(tcp|udp)://$(ipv4_a):$(ip_p)$",
+        "^$(svc_name_downward_env)_PORT_$(ip_p)_(TCP|UDP)_PROTO=(tcp|udp)$",
+        "^$(svc_name_downward_env)_PORT_$(ip_p)_(TCP|UDP)_PORT=$(ip_p)$",
+        "^$(svc_name_downward_env)_PORT_$(ip_p)_(TCP|UDP)_ADDR=$(ipv4_a)$",
+        "^$(svc_name_downward_env)_SERVICE_HOST=$(ipv4_a)$",
+        "^$(svc_name_downward_env)_SERVICE_PORT=$(ip_p)$",
+        "^$(svc_name_downward_env)_SERVICE_PORT_$(dns_label)=$(ip_p)$",
+        "^$(svc_name_downward_env)_PORT=(tcp|udp)://$(ipv4_a):$(ip_p)$",
+        "^JOB_COMPLETION_INDEX=[0-9]+$",
+        "^AZURE_CLIENT_ID=[A-Fa-f0-9-]*$",
+        "^AZURE_TENANT_ID=[A-Fa-f0-9-]*$",
+        "^AZURE_FEDERATED_TOKEN_FILE=/var/run/secrets/azure/tokens/azure-identity-token$",
+        "^AZURE_AUTHORITY_HOST=https://login\\.microsoftonline\\.com/$",
+        "^TERM=xterm$"
+      ]
+    },
+    "UpdateInterfaceRequest": {
+      "allow_raw_flags": 128,
+      "forbidden_names": [
+        "lo"
+      ],
+      "forbidden_hw_addrs": [
+        "00:00:00:00:00:00"
+      ]
+    },
+    "CopyFileRequest": [
+      "$(sfprefix)"
+    ],
+    "ExecProcessRequest": {
+      "allowed_commands": [],
+      "regex": []
+    },
+    "UpdateRoutesRequest": {
+      "forbidden_device_names": [
+        "lo"
+      ],
+      "forbidden_source_regex": [
+        "^(?:0{0,4}:){0,7}0{0,3}1$",
+        "^127\\.(?:[0-9]{1,3}\\.){2}[0-9]{1,3}$"
+      ]
+    },
+    "AddARPNeighborsRequest": {
+      "forbidden_device_names": [
+        "lo"
+      ],
+      "forbidden_cidrs_regex": [
+        "^127\\.(?:[0-9]{1,3}\\.){2}[0-9]{1,3}$"
+      ],
+      "allowed_states": [
+        2,
+        128
+      ]
+    },
+    "CloseStdinRequest": false,
+    "GetDiagnosticDataRequest": false,
+    "ReadStreamRequest": true,
+    "UpdateEphemeralMountsRequest": false,
+    "WriteStreamRequest": false
+  },
+  "devices": {
+    "vfio": {
+      "device_path": "/dev/vfio/devices/vfio",
+      "anno_key_regex": "^cdi\\.k8s\\.io/vfio[0-9]+$",
+      "nvidia": {
+        "gpu_anno_value_regex": "^nvidia\\.com/gpu=[0-9]+$",
+        "gpu_gk_device_type": "vfio-pci-gk",
+        "pgpu_resource_keys": [
+          "nvidia.com/pgpu"
+        ]
+      }
+    }
+  },
+  "cluster_config": {
+    "pause_container_image": "ghcr.io/edgelesssys/kubernetes/pause:3.6",
+    "guest_pull": true,
+    "emptydir_type": "block-encrypted",
+    "cgroup_mount_extras_allowed": [
+      "nsdelegate",
+      "memory_recursiveprot"
+    ]
+  }
+}

@@ -1,0 +1,128 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeInitdataAnnotation,
+  initdataDigest,
+  legacyPolicyDigest,
+  parseInitdataToml,
+} from './assemble.js';
+import { generatePolicy } from './generate.js';
+import { RecordedImageSource } from './images/recorded.js';
+import { DEFAULT_SETTINGS } from './rules/default-settings.js';
+import type { PodSpecInput } from './types.js';
+
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '__golden__');
+const update = process.env.UPDATE_GOLDEN === '1';
+
+function golden(name: string, actual: string): void {
+  const file = path.join(GOLDEN, name);
+  if (update || !existsSync(file)) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, actual);
+    if (!update) throw new Error(`golden ${name} was missing and has been written; re-run`);
+  }
+  expect(actual).toBe(readFileSync(file, 'utf8'));
+}
+
+const PAUSE = 'ghcr.io/edgelesssys/kubernetes/pause:3.6';
+const APP = `registry.example/shop/web:1.0@sha256:${'a'.repeat(64)}`;
+const images = new RecordedImageSource({
+  [PAUSE]: {
+    reference: `${PAUSE}@sha256:${'b'.repeat(64)}`,
+    digest: `sha256:${'b'.repeat(64)}`,
+    config: { Entrypoint: ['/pause'], User: '65535:65535' },
+  },
+  [APP]: {
+    reference: APP,
+    digest: `sha256:${'a'.repeat(64)}`,
+    config: {
+      Env: ['PATH=/bin'],
+      Entrypoint: ['/web'],
+      Cmd: ['--port=8080'],
+      WorkingDir: '/srv',
+      User: 'web',
+    },
+    passwd: 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1000::/srv:/bin/sh\n',
+    group: 'root:x:0:\nweb:x:1000:\n',
+  },
+});
+
+const pod: PodSpecInput = {
+  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
+  spec: {
+    securityContext: { supplementalGroups: [2000] },
+    initContainers: [{ name: 'init', image: APP, command: ['/web', 'migrate'] }],
+    containers: [
+      {
+        name: 'web',
+        image: APP,
+        args: ['--port=9090'],
+        env: [
+          { name: 'MODE', value: 'prod' },
+          { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+          { name: 'URL', value: 'http://$(POD_IP):9090' },
+        ],
+        volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
+        readinessProbe: { exec: { command: ['/web', 'health'] } },
+      },
+    ],
+    volumes: [{ name: 'cache', emptyDir: {} }],
+  },
+};
+
+describe('generatePolicy golden output', () => {
+  it('initdata binding: policy text, TOML and digest are stable', async () => {
+    const g = await generatePolicy({
+      pod,
+      kind: 'Deployment',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    });
+    golden('web-deployment.policy.rego', g.policyText);
+    golden('web-deployment.initdata.toml', g.initdata as string);
+    expect(g.annotation.key).toBe('io.katacontainers.config.hypervisor.cc_init_data');
+    const toml = decodeInitdataAnnotation(g.annotation.value);
+    expect(toml).toBe(g.initdata);
+    expect(parseInitdataToml(toml).data['policy.rego']).toBe(g.policyText);
+    expect(g.digest).toBe(initdataDigest(toml));
+    const c = g.policyData.containers;
+    expect(c.map((x) => x.source_path)).toEqual(['pause', 'spec.initContainers[0]', 'spec.containers[0]']);
+    const web = c[2]?.OCI.Process as Record<string, unknown>;
+    expect(web.Args).toEqual(['/web', '--port=9090']);
+    expect(web.User).toEqual({ UID: 1000, GID: 1000, AdditionalGids: [1000, 2000], Username: '' });
+    expect(web.Env).toContain('URL=http://$(pod-ip):9090');
+    expect(c[2]?.exec_commands).toEqual([['/web', 'health']]);
+  });
+
+  it('legacy binding: base64 policy annotation and sha256 of the text', async () => {
+    const g = await generatePolicy({
+      pod,
+      kind: 'Deployment',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'legacy-policy-annotation',
+    });
+    expect(g.annotation.key).toBe('io.katacontainers.config.agent.policy');
+    expect(Buffer.from(g.annotation.value, 'base64').toString('utf8')).toBe(g.policyText);
+    expect(g.digest).toBe(legacyPolicyDigest(g.policyText));
+    expect(g.initdata).toBeUndefined();
+  });
+
+  it('bad input names the field', async () => {
+    await expect(
+      generatePolicy({
+        pod: { metadata: { name: 'x' }, spec: { containers: [{ name: 'c' }] } },
+        kind: 'Pod',
+        images,
+        settings: DEFAULT_SETTINGS,
+        binding: 'initdata',
+      }),
+    ).rejects.toMatchObject({ field: 'spec.containers[0].image' });
+    await expect(
+      generatePolicy({ pod, kind: 'Frobnicator', images, settings: DEFAULT_SETTINGS, binding: 'initdata' }),
+    ).rejects.toMatchObject({ field: 'kind' });
+  });
+});
