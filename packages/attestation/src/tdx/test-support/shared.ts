@@ -1,19 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { hasShared, sharedPath } from '../../common/test-support/shared.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..');
-
-/** The team's shared directory (test vectors), outside the repository. */
-export const sharedDir = process.env['CONTRAST_SHARED_DIR'] ?? path.resolve(repoRoot, '../shared');
-export const tdxVectorsDir = path.join(sharedDir, 'testvectors', 'tdx');
-export const intelRootsDir = path.join(sharedDir, 'testvectors', 'intel-roots');
-export const haveVectors = existsSync(tdxVectorsDir);
-
-if (!haveVectors) {
-  // biome-ignore lint/suspicious/noConsole: a visible notice that real-vector tests are skipped
-  console.warn(`skipping TDX real-vector tests: ${tdxVectorsDir} not found`);
-}
+// The shared-directory resolution lives in src/common/test-support/shared.ts (one place).
+export const tdxVectorsDir = sharedPath('testvectors', 'tdx');
+export const intelRootsDir = sharedPath('testvectors', 'intel-roots');
+export const haveVectors = hasShared('testvectors/tdx');
 
 export function vectorFile(vector: string, file: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(tdxVectorsDir, vector, file)));
