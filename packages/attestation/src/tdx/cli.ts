@@ -23,7 +23,7 @@ export interface TdxQuoteFileReport {
   result: TdxVerifyResult;
   /** Lines for a person. */
   summary: string;
-  /** The `--json` document: `{ ok, kind, claims | reason }` with bytes as hex. */
+  /** The `--json` document: `{ ok, kind: "tdx", claims | reason }` (as the SNP entry point, kind "snp") with bytes as hex. */
   json: Record<string, unknown>;
 }
 
@@ -33,7 +33,7 @@ function usage(message: string, field: string): TdxQuoteFileReport {
     exitCode: 2,
     result,
     summary: `TDX quote: unusable input: ${field}: ${message}`,
-    json: { ok: false, kind: 'tdx-quote', reason: result.reason },
+    json: { ok: false, kind: 'tdx', reason: result.reason },
   };
 }
 
@@ -82,7 +82,7 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
       summary: `TDX quote REJECTED: ${result.reason.code}${result.reason.field ? ` [${result.reason.field}]` : ''}: ${result.reason.message}${tcb}`,
       json: {
         ok: false,
-        kind: 'tdx-quote',
+        kind: 'tdx',
         reason: result.reason,
         ...(result.tcb ? { tcb: result.tcb } : {}),
       },
@@ -112,7 +112,7 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
     summary: lines.join('\n'),
     json: {
       ok: true,
-      kind: 'tdx-quote',
+      kind: 'tdx',
       claims: { ...claims, reportData: toHex(c.reportData), ...(tcb ? { tcb } : {}) },
     },
   };
