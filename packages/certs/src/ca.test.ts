@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { type EvidenceClaims, toHex } from '@contrast-cc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CA_NAMES, type CaHierarchy, createCaHierarchy } from './ca.js';
@@ -6,6 +6,7 @@ import { MESH_CERT_OIDS } from './extensions.js';
 import { spkiDer } from './keys.js';
 import { readMeshCertificate } from './read.js';
 import { SeedEngine } from './seed-engine.js';
+import { golden } from './test-support/golden.js';
 import { hasOpenssl, opensslDir } from './test-support/openssl.js';
 
 const sha = (alg: string, text: string) => new Uint8Array(createHash(alg).update(text).digest());
@@ -55,6 +56,22 @@ describe('CA hierarchy', () => {
     expect(
       new X509Certificate(shared.meshCa.pem).publicKey.equals(new X509Certificate(ca.meshCa.pem).publicKey),
     ).toBe(true);
+  });
+
+  it('makes the root certificate byte-deterministic from the seed (RFC 6979), golden', async () => {
+    const rootNotBefore = new Date('2026-01-01T00:00:00Z');
+    const a = await createCaHierarchy(engine, { rootNotBefore });
+    const b = await createCaHierarchy(engine, { rootNotBefore, now: new Date('2027-05-05T00:00:00Z') });
+    expect(a.root.pem).toBe(b.root.pem);
+    const root = new X509Certificate(a.root.pem);
+    expect(root.verify(root.publicKey)).toBe(true);
+    expect(root.publicKey.equals(createPublicKey(engine.rootCaKey()))).toBe(true);
+    expect({ rootNotBefore: rootNotBefore.toISOString(), rootPem: a.root.pem }).toEqual(
+      golden('root-ca.json', { rootNotBefore: rootNotBefore.toISOString(), rootPem: a.root.pem }),
+    );
+    // another notBefore gives another certificate with the same key
+    const c = await createCaHierarchy(engine, { rootNotBefore: new Date('2026-01-02T00:00:00Z') });
+    expect(c.root.pem).not.toBe(a.root.pem);
   });
 
   it('issues a mesh certificate with SANs, WorkloadSecretID and claim extensions', async () => {

@@ -2,6 +2,7 @@ import { createHash, createPublicKey, type KeyObject, randomBytes, webcrypto } f
 import { isIP } from 'node:net';
 import { ContrastError, type EvidenceClaims, type Logger, noopLogger } from '@contrast-cc/core';
 import { spkiPublicKeyBits } from './der.js';
+import { encodeSignatureP1363, signDigestP384 } from './ecdsa.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
 import { type PublicKeyInput, spkiDer, toPublicKey } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
@@ -41,6 +42,38 @@ function serialFrom(bytes: Uint8Array): string {
 }
 
 const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
+
+/**
+ * A WebCrypto provider for @peculiar/x509 whose `sign` is deterministic ECDSA P-384 / SHA-384
+ * (RFC 6979) with `key`; everything else is node's WebCrypto. Used for the root certificate, so
+ * the same seed (and notBefore) gives the same root certificate bytes.
+ */
+function deterministicSigner(key: KeyObject): Crypto {
+  const subtle = new Proxy(webcrypto.subtle, {
+    get(target, prop) {
+      if (prop === 'sign') {
+        return async (algorithm: { hash?: unknown }, _key: unknown, data: BufferSource) => {
+          const hash =
+            typeof algorithm.hash === 'string' ? algorithm.hash : (algorithm.hash as { name?: string })?.name;
+          if (hash !== 'SHA-384')
+            throw new ContrastError('internal', 'root certificates are signed with SHA-384');
+          const bytes = ArrayBuffer.isView(data)
+            ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+            : new Uint8Array(data);
+          const digest = new Uint8Array(createHash('sha384').update(bytes).digest());
+          return encodeSignatureP1363(signDigestP384(key, digest, true)).buffer;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    subtle,
+    getRandomValues: webcrypto.getRandomValues.bind(webcrypto),
+    randomUUID: webcrypto.randomUUID.bind(webcrypto),
+  } as unknown as Crypto;
+}
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits, as hex. */
 function keyId(spki: Uint8Array): string {
@@ -199,18 +232,23 @@ export class CaHierarchy {
     const caUsage = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign;
 
     const rootNotBefore = options.rootNotBefore ?? notBefore;
-    const root = await x509.X509CertificateGenerator.create({
-      // Derived from the root key, so the root certificate's identity is stable with the seed.
-      serialNumber: serialFrom(createHash('sha256').update('contrast root serial').update(rootSpki).digest()),
-      subject: `CN=${CA_NAMES.root}`,
-      issuer: `CN=${CA_NAMES.root}`,
-      notBefore: rootNotBefore,
-      notAfter: addValidity(rootNotBefore, validity.caMs, 10),
-      publicKey: rootSpki as BufferSource,
-      signingKey: rootSigner,
-      signingAlgorithm: SIGNING,
-      extensions: caExtensions(rootSpki, caUsage),
-    });
+    const root = await x509.X509CertificateGenerator.create(
+      {
+        // Derived from the root key, so the root certificate's identity is stable with the seed.
+        serialNumber: serialFrom(
+          createHash('sha256').update('contrast root serial').update(rootSpki).digest(),
+        ),
+        subject: `CN=${CA_NAMES.root}`,
+        issuer: `CN=${CA_NAMES.root}`,
+        notBefore: rootNotBefore,
+        notAfter: addValidity(rootNotBefore, validity.caMs, 10),
+        publicKey: rootSpki as BufferSource,
+        signingKey: rootSigner,
+        signingAlgorithm: SIGNING,
+        extensions: caExtensions(rootSpki, caUsage),
+      },
+      deterministicSigner(rootKey),
+    );
     const intermediate = await x509.X509CertificateGenerator.create({
       serialNumber: serialFrom(randomBytes(16)),
       subject: `CN=${CA_NAMES.intermediate}`,

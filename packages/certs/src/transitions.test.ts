@@ -99,6 +99,19 @@ describe('latest transition signed by the transaction key', () => {
     expect(verifyLatestTransition(again, restored.transactionSigningPublicKey())).toBe(true);
   });
 
+  it('is deterministic (RFC 6979) and matches the golden signature', () => {
+    const a = signLatestTransition(th, engine.transactionSigningKey());
+    const b = signLatestTransition(th, engine.transactionSigningKey());
+    expect(toHex(a.signature)).toBe(toHex(b.signature));
+    const actual = {
+      seed: toHex(engine.seed()),
+      salt: toHex(engine.salt()),
+      transitionHash: toHex(th),
+      latestTransition: toHex(encodeLatestTransition(a)),
+    };
+    expect(actual).toEqual(golden('latest-transition.json', actual));
+  });
+
   it('rejects tampered hashes, tampered signatures and other keys', () => {
     const latest = signLatestTransition(th, engine.transactionSigningKey());
     const badHash = { ...latest, transitionHash: latest.transitionHash.slice() };
@@ -196,13 +209,30 @@ describe.skipIf(!hasOpenssl)('owner signatures interoperate with openssl dgst', 
     },
   );
 
-  it('openssl verifies the latest-transition signature with the transaction public key', () => {
+  it('openssl verifies the latest-transition signature as a raw-digest ECDSA signature (upstream format)', () => {
     const engine = SeedEngine.generate();
     const latest = signLatestTransition(th, engine.transactionSigningKey());
     d.file('tx.pub', engine.transactionSigningPublicKey().export({ type: 'spki', format: 'pem' }) as string);
     d.file('latest.sig', latest.signature);
     d.file('latest.bin', latest.transitionHash);
-    const r = d.run(['dgst', '-sha256', '-verify', 'tx.pub', '-signature', 'latest.sig', 'latest.bin']);
-    expect(r.out).toContain('Verified OK');
+    const r = d.run([
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      'tx.pub',
+      '-in',
+      'latest.bin',
+      '-sigfile',
+      'latest.sig',
+    ]);
+    expect(r.out).toContain('Signature Verified Successfully');
+    // and a signature openssl makes over the raw hash (as Go's ecdsa.SignASN1 does) verifies with us
+    d.file('tx.pem', engine.transactionSigningKey().export({ type: 'pkcs8', format: 'pem' }) as string);
+    d.runOk(['pkeyutl', '-sign', '-inkey', 'tx.pem', '-in', 'latest.bin', '-out', 'theirs.sig']);
+    const theirs = new Uint8Array(readFileSync(`${d.dir}/theirs.sig`));
+    expect(
+      verifyLatestTransition({ transitionHash: th, signature: theirs }, engine.transactionSigningPublicKey()),
+    ).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash, sign, verify } from 'node:crypto';
 import { bytesEqual, ContrastError, concatBytes, toHex } from '@contrast-cc/core';
+import { decodeSignatureDer, encodeSignatureDer, signDigestP384, verifyDigestP384 } from './ecdsa.js';
 import { type PrivateKeyInput, type PublicKeyInput, toPrivateKey, toPublicKey } from './keys.js';
 
 /** Size of every hash in the history (SHA-256). @public */
@@ -62,19 +63,29 @@ export function transitionHash(
 /** The latest transition as the Coordinator signs it. @public */
 export interface LatestTransition {
   transitionHash: Uint8Array;
-  /** ECDSA (P-384 transaction signing key) over SHA-256 of the 32 raw hash bytes, ASN.1 DER. */
+  /**
+   * ECDSA with the P-384 transaction signing key where the 32-byte transition hash itself is the
+   * hash value (no further hashing), ASN.1 DER — upstream's `ecdsa.SignASN1(key, hash)`.
+   */
   signature: Uint8Array;
 }
 
-/** Signs the latest transition with the transaction signing key. @public */
+/**
+ * Signs the latest transition with the transaction signing key (P-384), upstream-compatible. The
+ * nonce follows RFC 6979 (HMAC-SHA-384), so the same key and hash give the same signature.
+ * @public
+ */
 export function signLatestTransition(
   hash: Uint8Array,
   transactionSigningKey: PrivateKeyInput,
 ): LatestTransition {
   const key = toPrivateKey(transactionSigningKey, 'transactionSigningKey');
-  const signature = new Uint8Array(
-    sign('sha256', hash32(hash, 'transitionHash'), { key, dsaEncoding: 'der' }),
-  );
+  if (key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
+    throw new ContrastError('invalid-argument', 'the transaction signing key must be a P-384 key', {
+      field: 'transactionSigningKey',
+    });
+  }
+  const signature = encodeSignatureDer(signDigestP384(key, hash32(hash, 'transitionHash'), true));
   return { transitionHash: hash.slice(), signature };
 }
 
@@ -84,12 +95,10 @@ export function verifyLatestTransition(
   transactionSigningPublicKey: PublicKeyInput,
 ): boolean {
   const key = toPublicKey(transactionSigningPublicKey, 'transactionSigningPublicKey');
-  if (latest.transitionHash.length !== HASH_LENGTH || latest.signature.length === 0) return false;
-  try {
-    return verify('sha256', latest.transitionHash, { key, dsaEncoding: 'der' }, latest.signature);
-  } catch {
-    return false;
-  }
+  if (latest.transitionHash.length !== HASH_LENGTH) return false;
+  const sig = decodeSignatureDer(latest.signature);
+  if (!sig) return false;
+  return verifyDigestP384(key, latest.transitionHash, sig.r, sig.s);
 }
 
 /** Stored form of the latest transition: `transitionHash(32) || signature`. @public */
