@@ -1,4 +1,5 @@
 import { isContrastError } from '@contrast-cc/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   COORDINATOR_HASH,
@@ -268,5 +269,48 @@ describe('upstream manifests', () => {
     const m = validManifest() as Record<string, unknown>;
     m.Policies = { [WEB_HASH]: ['web', '*'], [COORDINATOR_HASH]: { SANs: [], Role: 'coordinator' } };
     expect(issuesOf(m)[0]!.path).toBe(`Policies["${WEB_HASH}"]`);
+  });
+});
+
+describe('parseManifest never crashes', () => {
+  it('on arbitrary JSON values: a valid result or a ManifestValidationError', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        try {
+          parseManifest(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ManifestValidationError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('on a valid manifest with one field replaced by an arbitrary value', () => {
+    const paths: (string | number)[][] = [
+      ['Policies'],
+      ['ReferenceValues'],
+      ['ReferenceValues', 'snp'],
+      ['ReferenceValues', 'snp', 0, 'MinimumTCB'],
+      ['ReferenceValues', 'snp', 0, 'GuestPolicy'],
+      ['ReferenceValues', 'tdx', 0, 'Rtmrs'],
+      ['WorkloadOwnerPubKeys'],
+      ['SeedshareOwnerPubKeys', 0],
+    ];
+    fc.assert(
+      fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {
+        const m = validManifest() as Record<string | number, unknown>;
+        let cur: Record<string | number, unknown> = m;
+        for (const key of path.slice(0, -1)) cur = cur[key] as Record<string | number, unknown>;
+        cur[path.at(-1)!] = value;
+        try {
+          parseManifest(m);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ManifestValidationError);
+          expect((error as ManifestValidationError).issues.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
