@@ -1,7 +1,24 @@
 import type { CommandEntry } from '../command.js';
 
+const registry = async () => (await import('../platforms.js')).cliPlatformRegistry();
+
 /** Every command of the contrast CLI; implementations load on use. */
 export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'set',
+    summary: 'attest the Coordinator and set the manifest',
+    load: async () => (await import('./set.js')).createSetCommand({ registry: await registry() }),
+  },
+  {
+    name: 'verify',
+    summary: 'attest the Coordinator, fetch its history, check it runs your manifest',
+    load: async () => (await import('./verify.js')).createVerifyCommand({ registry: await registry() }),
+  },
+  {
+    name: 'recover',
+    summary: 'give a restarted Coordinator its seed back (seed-share owner)',
+    load: async () => (await import('./recover.js')).createRecoverCommand({ registry: await registry() }),
+  },
   {
     name: 'runtime',
     summary: 'print the RuntimeClass and node-installer resources of a platform',

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fromBase64 } from '@contrast-cc/api';
+import { bytesEqual, type PlatformRegistry } from '@contrast-cc/core';
+import { type FileWrite, writeFilesAtomic } from '@contrast-cc/policy';
+import type { Command } from '../command.js';
+import { connectCoordinator, loadManifest } from '../coordinator.js';
+import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { operationFailed, parseFlags, resolveIn, runCommand } from '../util.js';
+
+const HELP = `contrast verify — attest the Coordinator and check that it runs your manifest.
+
+Attests the Coordinator against the manifest's reference values, fetches its manifest history and
+policies, writes them to verify/ in the workspace, and checks that the active manifest is byte for
+byte the one you have. Read the history and the policies in verify/: they are what the deployment
+trusts. verify/coordinator-root-ca.pem is the one certificate clients need to trust the deployment.
+
+Usage:
+  contrast verify -c <host:port> [flags]
+
+Flags:
+  -c, --coordinator <host:port>   the Coordinator (required)
+  -m, --manifest <file>           the manifest you expect (default manifest.json)
+      --workspace-dir <dir>       where verify/ is written (default .)
+      --insecure                  accept simulated platforms (demo and tests only)
+      --json                      print { status, transitionHash, manifests, policies, matches } as JSON
+  -h, --help                      show this help
+
+verify/ holds: coordinator-root-ca.pem, mesh-ca.pem, manifest.<i>.json (oldest first),
+policy.<sha256> (one per policy document), latest-transition (hex).
+
+Exit codes: 0 verified, 1 the Coordinator failed attestation, is in recovery, or runs another
+manifest, 2 bad usage or bad input.
+`;
+
+async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
+  const { values } = parseFlags(args, {
+    coordinator: { type: 'string', short: 'c' },
+    manifest: { type: 'string', short: 'm', default: 'manifest.json' },
+    'workspace-dir': { type: 'string', default: '.' },
+    insecure: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  const loaded = await loadManifest(io, values.manifest);
+  io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
+  const client = await connectCoordinator(io, {
+    address: values.coordinator as string,
+    loaded,
+    registry,
+    allowInsecure: values.insecure,
+  });
+  const state = await client.state();
+  if (state.status === 'stale') {
+    throw operationFailed(
+      'the Coordinator is in recovery mode: run "contrast recover" with a seed-share owner key',
+    );
+  }
+  if (!state.latest_transition || state.manifests.length === 0 || !state.root_ca || !state.mesh_ca) {
+    throw operationFailed('the Coordinator has no manifest yet: run "contrast set" first');
+  }
+  const manifests = state.manifests.map(fromBase64);
+  const policies = state.policies.map(fromBase64);
+  const enc = new TextEncoder();
+  const files: FileWrite[] = [
+    { path: 'coordinator-root-ca.pem', data: enc.encode(state.root_ca) },
+    { path: 'mesh-ca.pem', data: enc.encode(state.mesh_ca) },
+    { path: 'latest-transition', data: enc.encode(`${state.latest_transition.transition_hash}\n`) },
+    ...manifests.map((m, i) => ({ path: `manifest.${i}.json`, data: m })),
+    ...policies.map((p) => ({ path: `policy.${createHash('sha256').update(p).digest('hex')}`, data: p })),
+  ];
+  // Replace verify/ as a whole: write a fresh folder beside it, then swap.
+  const workspace = resolveIn(io, values['workspace-dir']);
+  const target = path.join(workspace, 'verify');
+  const staging = path.join(workspace, `.verify.${process.pid}.${Date.now()}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    await writeFilesAtomic(files.map((f) => ({ ...f, path: path.join(staging, f.path) })));
+    await rm(target, { recursive: true, force: true });
+    await rename(staging, target);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  const matches = bytesEqual(manifests.at(-1)!, loaded.bytes);
+  if (values.json) {
+    io.stdout(
+      `${JSON.stringify({ status: state.status, transitionHash: state.latest_transition.transition_hash, manifests: manifests.length, policies: policies.length, matches, insecure: client.claims.insecure })}\n`,
+    );
+  }
+  if (!matches) {
+    throw operationFailed(
+      `the Coordinator's active manifest (verify/manifest.${manifests.length - 1}.json) differs from ${values.manifest}`,
+    );
+  }
+  if (!values.json) {
+    io.stdout(
+      `Coordinator verified${client.claims.insecure ? ' (SIMULATED: insecure)' : ''}: it runs ${values.manifest} (transition ${state.latest_transition.transition_hash}).\n`,
+    );
+    io.stdout(
+      `Wrote verify/ with ${manifests.length} manifest(s) and ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}. Please review the manifest history and the policies there.\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/** `contrast verify`, over the CLI's platform registry. */
+export function createVerifyCommand({ registry }: { registry: PlatformRegistry }): Command {
+  return {
+    name: 'verify',
+    summary: 'attest the Coordinator, fetch its history, check it runs your manifest',
+    help: HELP,
+    run: (args, io) => runCommand('verify', io, () => run(args, io, registry)),
+  };
+}

@@ -1,0 +1,78 @@
+// What set, verify and recover share: the manifest they act on, and an attested connection to
+// the Coordinator built from that manifest's reference values.
+import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
+import type { PlatformRegistry } from '@contrast-cc/core';
+import { type Manifest, parseManifest } from '@contrast-cc/manifest';
+import type { CliIo } from './io.js';
+import { readInput, usageError } from './util.js';
+
+/** `host:port`, `[v6]:port`; the port is required. */
+export function parseCoordinatorAddress(text: string | undefined): { host: string; port: number } {
+  if (!text) throw usageError('--coordinator <host:port> is required');
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port < 1 || port > 65535)
+    throw usageError(`--coordinator "${text}" is not host:port (e.g. 127.0.0.1:1313, [::1]:1313)`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export interface LoadedManifest {
+  file: string;
+  bytes: Uint8Array;
+  manifest: Manifest;
+}
+
+/** Reads and validates the manifest; warnings go to stderr, invalid fields fail with exit 2. */
+export async function loadManifest(io: CliIo, file: string): Promise<LoadedManifest> {
+  const bytes = await readInput(io, file, '--manifest');
+  const parsed = parseManifest(bytes, { file });
+  for (const w of parsed.warnings) io.stderr(`warning: ${file}: ${w.path}: ${w.message}\n`);
+  return { file, bytes, manifest: parsed.manifest };
+}
+
+/** Whether the manifest trusts a simulated (insecure) platform. */
+export function insecurePlatforms(manifest: Manifest, registry: PlatformRegistry): string[] {
+  const ids = new Set<string>();
+  for (const tee of ['snp', 'tdx'] as const) {
+    for (const entry of manifest.ReferenceValues[tee] ?? []) {
+      const p = entry.Platform ? registry.find(entry.Platform) : undefined;
+      if (p?.insecure) ids.add(p.id);
+    }
+  }
+  return [...ids];
+}
+
+/**
+ * Attests the Coordinator against the manifest (its reference values, its coordinator policies)
+ * and returns a client pinned to the attested key. Simulated platforms need `allowInsecure`, and
+ * then the CLI says loudly that nothing is proven.
+ */
+export async function connectCoordinator(
+  io: CliIo,
+  options: { address: string; loaded: LoadedManifest; registry: PlatformRegistry; allowInsecure: boolean },
+): Promise<CoordinatorClient> {
+  const { host, port } = parseCoordinatorAddress(options.address);
+  const { manifest } = options.loaded;
+  const insecure = insecurePlatforms(manifest, options.registry);
+  if (insecure.length > 0) {
+    if (!options.allowInsecure) {
+      throw usageError(
+        `the manifest trusts simulated platforms (${insecure.join(', ')}): their evidence proves nothing; pass --insecure to go on anyway`,
+      );
+    }
+    io.stderr(
+      `WARNING: INSECURE: the manifest trusts simulated platforms (${insecure.join(', ')}); nothing here is protected by hardware\n`,
+    );
+  }
+  const verifiers = verifiersForReferenceValues(options.registry, manifest.ReferenceValues);
+  const coordinatorPolicyHashes = Object.entries(manifest.Policies)
+    .filter(([, entry]) => entry.Role === 'coordinator')
+    .map(([hash]) => hash);
+  return CoordinatorClient.connect({
+    host,
+    port,
+    verifiers,
+    coordinatorPolicyHashes,
+    allowInsecure: insecure.length > 0,
+  });
+}
