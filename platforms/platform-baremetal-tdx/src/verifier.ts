@@ -74,7 +74,7 @@ function pckChainProblem(pem: string): string | undefined {
     count++;
   }
   const rest = pem.replace(PEM_BLOCK, '');
-  if (!/^[\s]*\0?$/.test(rest)) return 'the PCK chain holds data outside its PEM certificates';
+  if (!/^[\r\n]*\0?$/.test(rest)) return 'the PCK chain holds data outside its PEM certificates';
   if (count !== 3) return `the PCK chain has ${count} certificates, expected 3 (PCK, PCK CA, root)`;
   return undefined;
 }

@@ -1,2 +1,12 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  createSimulatedSnpPlatform,
+  createSimulatedTdxPlatform,
+  SIMULATED_MEASUREMENTS,
+  type SimulatedPlatformOptions,
+  simulatedRuntimeHash,
+  simulatedSnp,
+  simulatedSnpReferenceValues,
+  simulatedTdx,
+  simulatedTdxReferenceValues,
+} from './platforms.js';
+export { createSimulatorTrust, type SimulatorTrust, type StoredSnpRoot } from './trust.js';

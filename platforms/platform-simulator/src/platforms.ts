@@ -1,0 +1,367 @@
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  createSimulatedSnpChain,
+  createSimulatedSnpIssuer,
+  createSnpVerifier,
+  type SimulatedSnpChain,
+  SNP_EVIDENCE_KIND,
+  type SnpReferenceValues,
+  type SnpTrustAnchor,
+} from '@contrast-cc/attestation/snp';
+import {
+  createSimulatedTdxIssuer,
+  createTdxVerifier,
+  type SimulatedTdFields,
+  type SimulatedTdx,
+  TDX_EVIDENCE_KIND,
+  type TdxReferenceValues,
+  type TdxTrustAnchors,
+} from '@contrast-cc/attestation/tdx';
+import {
+  ContrastError,
+  concatBytes,
+  definePlatform,
+  type Evidence,
+  type IssuerContext,
+  type KubeObject,
+  type Platform,
+  runtimeClassName,
+  toHex,
+  type Verifier,
+  type VerifierContext,
+  type VerifyExpectations,
+  type VerifyResult,
+  verifyFail,
+} from '@contrast-cc/core';
+import { snpUnsignedTailProblem, tdxStrictnessProblem } from './strict.js';
+import { createSimulatorTrust, type SimulatorTrust } from './trust.js';
+
+/** A fixed 48-byte value of the simulated runtime, derived from a label. */
+function label(name: string): Uint8Array {
+  return new Uint8Array(createHash('sha384').update(`contrast-cc simulator: ${name}`).digest());
+}
+
+/** The simulated launch measurements (fixed, so reference values can name them). @public */
+export const SIMULATED_MEASUREMENTS = {
+  snp: { measurement: toHex(label('Simulated-SNP launch measurement')) },
+  tdx: {
+    mrTd: toHex(label('Simulated-TDX MRTD')),
+    mrSeam: toHex(label('Simulated-TDX MRSEAM')),
+    rtmrs: [0, 1, 2, 3].map((i) => toHex(label(`Simulated-TDX RTMR${i}`))),
+  },
+} as const;
+
+/** TCB of the simulated Genoa chain (the attestation simulator's default). */
+const SIMULATED_SNP_TCB = { bootloader: 10, tee: 0, snp: 23, microcode: 84 } as const;
+
+/**
+ * The runtime hash of a simulated platform: sha256 over `contrast-simulated-runtime/v1`, the
+ * platform id and its measurements, one `key<TAB>value` line each, LF-terminated.
+ */
+export function simulatedRuntimeHash(platformId: string, measurements: Record<string, string>): string {
+  const lines = [
+    'contrast-simulated-runtime/v1',
+    `platform\t${platformId}`,
+    ...Object.entries(measurements).map(([k, v]) => `${k}\t${v}`),
+  ];
+  return createHash('sha256')
+    .update(`${lines.join('\n')}\n`)
+    .digest('hex');
+}
+
+function runtimeClass(handler: string): KubeObject {
+  return {
+    apiVersion: 'node.k8s.io/v1',
+    kind: 'RuntimeClass',
+    metadata: {
+      name: handler,
+      labels: { 'addonmanager.kubernetes.io/mode': 'Reconcile' },
+      annotations: {
+        'contrast.edgeless.systems/insecure': 'true: simulated platform, attestation proves nothing',
+      },
+    },
+    handler,
+  };
+}
+
+function hostDataOf(context: IssuerContext): Uint8Array {
+  const h = context.hostData ?? new Uint8Array(32);
+  if (h.length !== 32) {
+    throw new ContrastError('invalid-argument', `hostData must be 32 bytes, got ${h.length}`, {
+      field: 'hostData',
+    });
+  }
+  return h;
+}
+
+/** Resolves the trust directory on first use: `$CONTRAST_SIMULATOR_DIR` or `<tmp>/contrast-simulator`. */
+function lazyDefaultTrust(): SimulatorTrust {
+  let trust: SimulatorTrust | undefined;
+  const get = () => {
+    trust ??= createSimulatorTrust({
+      dir: process.env['CONTRAST_SIMULATOR_DIR'] ?? path.join(tmpdir(), 'contrast-simulator'),
+    });
+    return trust;
+  };
+  return {
+    get dir() {
+      return get().dir;
+    },
+    registerSnpRoot: (r) => get().registerSnpRoot(r),
+    registerTdxRoot: (p) => get().registerTdxRoot(p),
+    snpTrustAnchors: () => get().snpTrustAnchors(),
+    tdxTrustAnchors: () => get().tdxTrustAnchors(),
+  };
+}
+
+/** Options of the simulated platforms. @public */
+export interface SimulatedPlatformOptions {
+  /** The shared trust directory; default `$CONTRAST_SIMULATOR_DIR` or `<tmp>/contrast-simulator`. */
+  trust?: SimulatorTrust;
+}
+
+const SIM_SNP = 'Simulated-SNP';
+const SIM_TDX = 'Simulated-TDX';
+
+/** Default `ReferenceValues.snp` entry of Simulated-SNP: complete (nothing to fill in), insecure. */
+export function simulatedSnpReferenceValues(): Record<string, unknown> {
+  return {
+    Platform: SIM_SNP,
+    Insecure: true,
+    ProductName: 'Genoa',
+    TrustedMeasurement: SIMULATED_MEASUREMENTS.snp.measurement,
+    MinimumTCB: {
+      BootloaderVersion: SIMULATED_SNP_TCB.bootloader,
+      TEEVersion: SIMULATED_SNP_TCB.tee,
+      SNPVersion: SIMULATED_SNP_TCB.snp,
+      MicrocodeVersion: SIMULATED_SNP_TCB.microcode,
+    },
+    GuestPolicy: {
+      ABIMinor: 0,
+      ABIMajor: 0,
+      SMT: true,
+      MigrateMA: false,
+      Debug: false,
+      SingleSocket: false,
+      CXLAllowed: false,
+      MemAES256XTS: false,
+      RAPLDis: false,
+      CipherTextHidingDRAM: false,
+    },
+    PlatformInfo: { SMTEnabled: true },
+    MinimumMitigationVector: 0,
+    AllowedChipIDs: [],
+  };
+}
+
+/** Default `ReferenceValues.tdx` entry of Simulated-TDX: complete, insecure. */
+export function simulatedTdxReferenceValues(): Record<string, unknown> {
+  return {
+    Platform: SIM_TDX,
+    Insecure: true,
+    MrTd: SIMULATED_MEASUREMENTS.tdx.mrTd,
+    MrSeam: SIMULATED_MEASUREMENTS.tdx.mrSeam,
+    Rtmrs: [...SIMULATED_MEASUREMENTS.tdx.rtmrs],
+    Rtmr0Alternatives: [],
+    Xfam: 'e702060000000000',
+    AllowedPIIDs: [],
+    MemoryIntegrity: false,
+    SMTDisabled: false,
+    StaticPlatform: false,
+    MinTCBEvaluationDataNumber: 0,
+  };
+}
+
+function asObject(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ContrastError('invalid-argument', 'reference values must be an object', { field });
+  }
+  return v as Record<string, unknown>;
+}
+
+/** A verifier whose trust anchors are read from the trust directory at each verification. */
+function lazyAnchoredVerifier<A extends object>(
+  kind: string,
+  loadAnchors: () => Promise<A | undefined>,
+  build: (anchors: A) => Verifier,
+  strict: (data: Uint8Array) => VerifyResult | undefined,
+  dir: () => string,
+): Verifier {
+  let cached: { anchors: A; verifier: Verifier } | undefined;
+  return {
+    kinds: [kind],
+    async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
+      if (evidence.kind !== kind) {
+        return verifyFail(
+          'unsupported-evidence-kind',
+          `expected ${kind} evidence, got "${evidence.kind}"`,
+          'kind',
+        );
+      }
+      const problem = strict(evidence.data);
+      if (problem) return problem;
+      const anchors = await loadAnchors();
+      if (!anchors || (Array.isArray(anchors) && anchors.length === 0)) {
+        return verifyFail('chain-invalid', `no simulated root is registered in ${dir()}`, 'trust');
+      }
+      if (cached?.anchors !== anchors) cached = { anchors, verifier: build(anchors) };
+      return cached.verifier.verify(evidence, expected);
+    },
+  };
+}
+
+/** Builds Simulated-SNP over a trust directory. @public */
+export function createSimulatedSnpPlatform(options: SimulatedPlatformOptions = {}): Platform {
+  const trust = options.trust ?? lazyDefaultTrust();
+  const handler = runtimeClassName(SIM_SNP, simulatedRuntimeHash(SIM_SNP, SIMULATED_MEASUREMENTS.snp));
+  let chain: Promise<SimulatedSnpChain> | undefined;
+  const getChain = () => {
+    chain ??= (async () => {
+      const c = await createSimulatedSnpChain({ product: 'Genoa', tcb: { ...SIMULATED_SNP_TCB } });
+      await trust.registerSnpRoot({ product: c.product, ark: c.arkPem, ask: c.askPem });
+      return c;
+    })();
+    chain.catch(() => {
+      chain = undefined;
+    });
+    return chain;
+  };
+  return definePlatform({
+    id: SIM_SNP,
+    aliases: ['simulated-snp-insecure', 'sim-snp'],
+    displayName: 'Simulated AMD SEV-SNP (INSECURE, local key chain)',
+    insecure: true,
+    runtime: {
+      runtimeClassNames: [handler],
+      runtimeClasses: () => [runtimeClass(handler)],
+      nodeInstaller: () => [],
+    },
+    attestation: {
+      tee: 'snp',
+      evidenceKinds: [SNP_EVIDENCE_KIND],
+      defaultReferenceValues: () => [simulatedSnpReferenceValues()],
+      createVerifier(context: VerifierContext) {
+        const rv = asObject(context.referenceValues, 'ReferenceValues.snp[]') as SnpReferenceValues;
+        createSnpVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
+        return lazyAnchoredVerifier<SnpTrustAnchor[]>(
+          SNP_EVIDENCE_KIND,
+          () => trust.snpTrustAnchors(),
+          (trustAnchors) =>
+            createSnpVerifier({
+              referenceValues: rv,
+              trustAnchors,
+              logger: context.logger,
+              ...(context.now ? { now: context.now } : {}),
+            }),
+          snpUnsignedTailProblem,
+          () => trust.dir,
+        );
+      },
+      createIssuer(context: IssuerContext) {
+        const hostData = hostDataOf(context);
+        return {
+          kind: SNP_EVIDENCE_KIND,
+          async issue(reportData: Uint8Array): Promise<Evidence> {
+            const issuer = await createSimulatedSnpIssuer({
+              chain: await getChain(),
+              measurement: label('Simulated-SNP launch measurement'),
+              hostData,
+            });
+            return issuer.issue(reportData);
+          },
+        };
+      },
+      policyBinding: 'initdata',
+    },
+    policy: { settingsPatch: {}, guestPull: false },
+  });
+}
+
+/** Builds Simulated-TDX over a trust directory. @public */
+export function createSimulatedTdxPlatform(options: SimulatedPlatformOptions = {}): Platform {
+  const trust = options.trust ?? lazyDefaultTrust();
+  const m = SIMULATED_MEASUREMENTS.tdx;
+  const handler = runtimeClassName(
+    SIM_TDX,
+    simulatedRuntimeHash(SIM_TDX, {
+      mrTd: m.mrTd,
+      mrSeam: m.mrSeam,
+      ...Object.fromEntries(m.rtmrs.map((r, i) => [`rtmr${i}`, r])),
+    }),
+  );
+  const td: SimulatedTdFields = {
+    mrTd: label('Simulated-TDX MRTD'),
+    mrSeam: label('Simulated-TDX MRSEAM'),
+    rtmrs: [0, 1, 2, 3].map((i) => label(`Simulated-TDX RTMR${i}`)),
+  };
+  let sim: Promise<SimulatedTdx> | undefined;
+  const getSim = () => {
+    sim ??= (async () => {
+      const s = await createSimulatedTdxIssuer({ td });
+      await trust.registerTdxRoot(s.rootCertificatePem);
+      return s;
+    })();
+    sim.catch(() => {
+      sim = undefined;
+    });
+    return sim;
+  };
+  return definePlatform({
+    id: SIM_TDX,
+    aliases: ['simulated-tdx-insecure', 'sim-tdx'],
+    displayName: 'Simulated Intel TDX (INSECURE, local key chain)',
+    insecure: true,
+    runtime: {
+      runtimeClassNames: [handler],
+      runtimeClasses: () => [runtimeClass(handler)],
+      nodeInstaller: () => [],
+    },
+    attestation: {
+      tee: 'tdx',
+      evidenceKinds: [TDX_EVIDENCE_KIND],
+      defaultReferenceValues: () => [simulatedTdxReferenceValues()],
+      createVerifier(context: VerifierContext) {
+        const rv = asObject(context.referenceValues, 'ReferenceValues.tdx[]') as TdxReferenceValues;
+        createTdxVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
+        return lazyAnchoredVerifier<TdxTrustAnchors>(
+          TDX_EVIDENCE_KIND,
+          () => trust.tdxTrustAnchors(),
+          (trustAnchors) =>
+            createTdxVerifier({
+              referenceValues: rv,
+              trustAnchors,
+              requireCollateral: false, // the simulator has no Intel collateral
+              logger: context.logger,
+              ...(context.now ? { now: context.now } : {}),
+            }),
+          tdxStrictnessProblem,
+          () => trust.dir,
+        );
+      },
+      createIssuer(context: IssuerContext) {
+        const mrConfigId = concatBytes(hostDataOf(context), new Uint8Array(16));
+        return {
+          kind: TDX_EVIDENCE_KIND,
+          async issue(reportData: Uint8Array): Promise<Evidence> {
+            if (reportData.length !== 64) {
+              throw new ContrastError('invalid-argument', 'REPORT_DATA must be 64 bytes', {
+                field: 'reportData',
+              });
+            }
+            const s = await getSim();
+            return { kind: TDX_EVIDENCE_KIND, data: s.quote(reportData, { ...td, mrConfigId }) };
+          },
+        };
+      },
+      policyBinding: 'initdata',
+    },
+    policy: { settingsPatch: {}, guestPull: false },
+  });
+}
+
+/** Simulated-SNP over the default trust directory. @public */
+export const simulatedSnp: Platform = createSimulatedSnpPlatform();
+/** Simulated-TDX over the default trust directory. @public */
+export const simulatedTdx: Platform = createSimulatedTdxPlatform();
