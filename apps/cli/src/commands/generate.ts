@@ -291,21 +291,6 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
         opts.imageReplacements,
       )
     : new Map<string, string>();
-  const owners = opts.disableUpdates
-    ? { hex: [], writes: [], generated: [] }
-    : await ownerKeys(
-        libs,
-        'workload',
-        opts.workloadOwnerKeys.length > 0 ? opts.workloadOwnerKeys : ['workload-owner.pem'],
-        cwd,
-      );
-  const seedshare = await ownerKeys(
-    libs,
-    'seedshare',
-    opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : ['seedshare-owner.pem'],
-    cwd,
-  );
-
   // 2. Patch in memory.
   const version = cliVersion();
   const result = await policy.patchResources(files, {
@@ -333,6 +318,22 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
       'No Coordinator resource found, did you forget to add it to your resources?',
     );
   }
+  // Owner keys after the resources checked out: a new RSA-4096 key takes a moment.
+  const owners = opts.disableUpdates
+    ? { hex: [], writes: [], generated: [] }
+    : await ownerKeys(
+        libs,
+        'workload',
+        opts.workloadOwnerKeys.length > 0 ? opts.workloadOwnerKeys : ['workload-owner.pem'],
+        cwd,
+      );
+  const seedshare = await ownerKeys(
+    libs,
+    'seedshare',
+    opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : ['seedshare-owner.pem'],
+    cwd,
+  );
+
   const platforms = [...result.platforms];
   if (defaultPlatform && !platforms.includes(defaultPlatform)) platforms.push(defaultPlatform);
   const assembled = policy.assembleManifest({
