@@ -92,6 +92,8 @@ export interface ContainerPolicy {
   devices: Record<string, unknown>[];
   sandbox_pidns: boolean;
   exec_commands: string[][];
+  /** Number of pass-through GPUs (VFIO) the container requests. */
+  gpus: number;
   /** The image reference as written in the pod (Contrast's digest binding compares the `@` part). */
   image: string;
   /** Where this container came from in the pod spec, e.g. `spec.containers[0]` (for explanations). */

@@ -3,7 +3,7 @@ import { CONFORMANCE_FIXTURE, HAS_KATA_POLICY, KATA_POLICY_DIR } from '../test-s
 import { formatConformance, loadRecordedImages, runKataConformance } from './run.js';
 
 /** The pass count we reached; the suite must not regress below it. */
-const MIN_PASSED = 21;
+const MIN_PASSED = 22;
 
 if (!HAS_KATA_POLICY) {
   console.warn(`skipping Kata policy conformance: ${KATA_POLICY_DIR} not found`);

@@ -12,9 +12,7 @@ import { loadPolicySettings } from '../settings.js';
 import type { ConfigInput, ImageFacts, ImageSource, PodSpecInput } from '../types.js';
 
 /** Cases that do not apply to our platforms, with the reason. */
-export const SKIPPED_CASES: Record<string, string> = {
-  'createcontainer/gpu_vfio_cdi': 'NVIDIA GPU VFIO/CDI pass-through is not supported by these rules yet',
-};
+export const SKIPPED_CASES: Record<string, string> = {};
 
 export interface CaseResult {
   name: string;

@@ -621,6 +621,7 @@ async function containerPolicy(
     devices: [],
     sandbox_pidns: false,
     exec_commands: isPause ? [] : execCommands(c),
+    gpus: isPause ? 0 : gpuCount(c, settings),
     // As written in the YAML (Contrast semantics): the rules compare the digest part, so the
     // binding is only as strong as the pinning in the YAML (the kube pipeline pins images).
     image: isPause ? 'pause' : image,
@@ -647,6 +648,18 @@ function envRegexes(env: string[], _namespace: string): string[] {
     out.push(`^${re}$`);
   }
   return out;
+}
+
+/** GPUs requested through the settings' pass-through resource keys (e.g. nvidia.com/pgpu). */
+function gpuCount(c: Obj, settings: PolicySettings): number {
+  const keys = arr(obj(obj(obj(settings.devices).vfio).nvidia).pgpu_resource_keys).map(String);
+  const res = obj(c.resources);
+  let n = 0;
+  for (const k of keys) {
+    const v = obj(res.limits)[k] ?? obj(res.requests)[k];
+    if (v !== undefined) n += Number(v);
+  }
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** Builds `policy_data` for one pod template. Containers: pause, init containers, app containers. */

@@ -140,7 +140,6 @@ create_input_ok if {
   input.OCI.Linux.MountLabel == ""
   input.OCI.Process.SelinuxLabel == ""
   input.OCI.Process.User.Username == ""
-  count(input.devices) == 0
   count(input.OCI.Linux.Devices) == 0
 }
 
@@ -161,6 +160,7 @@ container_matches(p_container, i) if {
   storages_ok(p_container, i, bundle_id, sandbox_id)
   process_ok(p_container, i_oci.Process)
   linux_ok(p_oci, i_oci)
+  devices_ok(p_container, i)
 }
 
 container_name_matches(p_oci, i_oci) if {
@@ -198,6 +198,11 @@ annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
 annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
   not key in object.keys(p_annotations)
   cri_bookkeeping(key)
+}
+
+# CDI GPU annotations are checked together with the devices (devices_ok).
+annotation_ok(p_annotations, key, value, bundle_id, sandbox_id) if {
+  regex.match(policy_data.devices.vfio.anno_key_regex, key)
 }
 
 cri_bookkeeping(key) if { key in {"io.kubernetes.cri.sandbox-uid", "io.kubernetes.cri.sandbox-log-directory", "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-cpu-period", "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory", "io.kubernetes.cri.container-type", "io.kubernetes.cri.podsandbox.image-name"} }
@@ -369,6 +374,31 @@ network_namespace_ops(p_container, i_oci) := ops if {
   paths := [n.Path | some n in i_oci.Linux.Namespaces; n.Type == "network"]
   count(paths) == 1
   ops := state_ops("network_namespace", paths[0])
+}
+
+# ---- devices: VFIO GPUs (NVIDIA, cold-plug or hot-plug with CDI annotations)
+
+devices_ok(p_container, i) if {
+  vfio := policy_data.devices.vfio
+  cdi := {k: v | some k, v in i.OCI.Annotations; regex.match(vfio.anno_key_regex, k)}
+  count(cdi) == object.get(p_container, "gpus", 0)
+  every k, v in cdi { regex.match(vfio.nvidia.gpu_anno_value_regex, v) }
+  gpu_devices_ok(vfio, cdi, i.devices)
+}
+
+# Cold-plug: the GPUs are already in the VM; no devices in the request.
+gpu_devices_ok(vfio, cdi, devices) if {
+  count(devices) == 0
+}
+
+# Hot-plug: one VFIO device per CDI annotation, paths correlated by number.
+gpu_devices_ok(vfio, cdi, devices) if {
+  count(devices) > 0
+  paths := {d.container_path | some d in devices}
+  count(paths) == count(devices)
+  every d in devices { d.type_ == vfio.nvidia.gpu_gk_device_type }
+  cdi_paths := {concat("", [vfio.device_path, trim_prefix(k, "cdi.k8s.io/vfio")]) | some k, _ in cdi}
+  paths == cdi_paths
 }
 
 # ---------------------------------------------------------------- RemoveContainerRequest
