@@ -177,6 +177,15 @@ function multiply(k: bigint, p: Jacobian): Jacobian {
   return result;
 }
 
+/** u*G: natively (node's ECDH) for u in [1, n-1], else by the BigInt ladder. Public values only. */
+function baseMultiply(u: bigint): Jacobian {
+  if (u <= 0n || u >= N) return multiply(u, { ...G, z: 1n });
+  const ecdh = createECDH('secp384r1');
+  ecdh.setPrivateKey(toBytes(u));
+  const pt = ecdh.getPublicKey();
+  return { x: toBig(pt.subarray(1, 1 + BYTES)), y: toBig(pt.subarray(1 + BYTES)), z: 1n };
+}
+
 function affineX(p: Jacobian): bigint | undefined {
   if (p.z === 0n) return undefined;
   const zi = inv(p.z, P);
@@ -203,7 +212,7 @@ export function verifyDigestP384(publicKey: KeyObject, digest: Uint8Array, r: bi
   const w = inv(s, N);
   const u1 = (mod(bits2int(digest), N) * w) % N;
   const u2 = (r * w) % N;
-  const x = affineX(add(multiply(u1, { ...G, z: 1n }), multiply(u2, q)));
+  const x = affineX(add(baseMultiply(u1), multiply(u2, q)));
   return x !== undefined && x % N === r;
 }
 
