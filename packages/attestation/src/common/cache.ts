@@ -141,8 +141,11 @@ export class RateLimitedFetcher {
   private async waitTurn(host: string): Promise<void> {
     const last = this.last.get(host);
     if (last !== undefined) {
-      const wait = last + this.o.minIntervalMs - this.o.now();
-      if (wait > 0) await this.o.sleep(wait);
+      // Loop: timers may fire a millisecond early.
+      for (let wait = last + this.o.minIntervalMs - this.o.now(); wait > 0; ) {
+        await this.o.sleep(wait);
+        wait = last + this.o.minIntervalMs - this.o.now();
+      }
     }
     this.last.set(host, this.o.now());
   }

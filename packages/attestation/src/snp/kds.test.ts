@@ -180,6 +180,22 @@ describe('online verification with CRL (simulated chain served by the loopback K
   });
 });
 
+describe('KdsClient in-process cache', () => {
+  it('without a cache directory, a second request for the same URL is served from memory', async () => {
+    kds.routes.set('/vcek/v1/Turin/cert_chain', {
+      body: kds.routes.get('/vcek/v1/Genoa/cert_chain')!.body,
+      type: 'application/x-pem-file',
+    });
+    const client = new KdsClient({ baseUrl: kds.url, minIntervalMs: 1 });
+    const before = kds.log.length;
+    const a = await client.getCertChain('Turin');
+    const b = await client.getCertChain('Turin');
+    expect(a).toBe(b);
+    expect(a).toContain('BEGIN CERTIFICATE');
+    expect(kds.log.length - before).toBe(1);
+  });
+});
+
 describe('RateLimitedFetcher', () => {
   it('spaces requests to one host by the minimum interval (default 10 s), other hosts independent', async () => {
     let t = 1_000_000;
@@ -203,7 +219,17 @@ describe('RateLimitedFetcher', () => {
   });
 
   it('queues real requests on loopback at least minIntervalMs apart and retries a 429', async () => {
-    const f = new RateLimitedFetcher({ minIntervalMs: 150, backoffMs: 10 });
+    // Spacing is asserted where the limiter acts (when fetch is called), not at the server, whose
+    // arrival times also carry connection set-up delays on a loaded machine.
+    const started: number[] = [];
+    const f = new RateLimitedFetcher({
+      minIntervalMs: 150,
+      backoffMs: 10,
+      fetch: (url, init) => {
+        started.push(Date.now());
+        return globalThis.fetch(url, init);
+      },
+    });
     kds.routes.set('/rl/1', { body: 'one', type: 'text/plain' });
     kds.routes.set('/rl/2', { body: 'two', type: 'text/plain' });
     kds.throttleOnce.add('/rl/2');
@@ -212,16 +238,31 @@ describe('RateLimitedFetcher', () => {
     expect(bodies.map((b) => new TextDecoder().decode(b.body))).toEqual(['one', 'two']);
     const hits = kds.log.slice(start);
     expect(hits.map((h) => h.path)).toEqual(['/rl/1', '/rl/2', '/rl/2']);
-    for (let i = 1; i < hits.length; i++) expect(hits[i]!.at - hits[i - 1]!.at).toBeGreaterThanOrEqual(140);
+    expect(started).toHaveLength(3);
+    for (let i = 1; i < started.length; i++)
+      expect(started[i]! - started[i - 1]!).toBeGreaterThanOrEqual(150);
   });
 
   it('gives up with unavailable after the retries', async () => {
+    let t = 0;
+    const sleeps: number[] = [];
+    let calls = 0;
     const f = new RateLimitedFetcher({
       maxRetries: 2,
-      fetch: async () => new Response('busy', { status: 503 }),
-      sleep: async () => {},
+      fetch: async () => {
+        calls++;
+        return new Response('busy', { status: 503 });
+      },
+      now: () => t,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
     });
     await expect(f.get('https://kds.example/x')).rejects.toMatchObject({ code: 'unavailable' });
+    expect(calls).toBe(3);
+    // backoff 10 s then 20 s (each also satisfies the 10 s spacing)
+    expect(sleeps).toEqual([10_000, 20_000]);
   });
 });
 

@@ -18,7 +18,7 @@ export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
 export interface KdsClientOptions {
   /** Default https://kdsintf.amd.com; tests point it at a loopback fake. */
   baseUrl?: string;
-  /** Directory of the on-disk cache; no disk cache when absent. */
+  /** Directory of the on-disk cache; only an in-process cache when absent. */
   cacheDir?: string;
   /** Minimum spacing of requests to one host (default 10 000 ms). */
   minIntervalMs?: number;
@@ -47,6 +47,8 @@ const DAY = 86_400_000;
 export class KdsClient {
   readonly baseUrl: string;
   private readonly cache: DiskCache | undefined;
+  /** In-process cache in front of the disk cache (and the only one without `cacheDir`). */
+  private readonly memory = new Map<string, { body: Uint8Array; expiresAt?: number }>();
   private readonly fetcher: RateLimitedFetcher;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -89,16 +91,25 @@ export class KdsClient {
   }
 
   private async cached(url: string, ttl: (body: Uint8Array) => number | undefined): Promise<Uint8Array> {
+    const mem = this.memory.get(url);
+    if (mem && (mem.expiresAt === undefined || mem.expiresAt > this.now())) return mem.body;
     const hit = await this.cache?.get(url);
     if (hit) {
       this.logger.debug('KDS cache hit', { url });
+      this.remember(url, hit.body, hit.expiresAt);
       return hit.body;
     }
     this.logger.debug('KDS request', { url });
     const { body } = await this.fetcher.get(url);
     const expiresAt = ttl(body);
     await this.cache?.set(url, body, expiresAt === undefined ? {} : { expiresAt });
+    this.remember(url, body, expiresAt);
     return body;
+  }
+
+  private remember(url: string, body: Uint8Array, expiresAt: number | undefined): void {
+    if (this.memory.size >= 256) this.memory.delete(this.memory.keys().next().value!);
+    this.memory.set(url, expiresAt === undefined ? { body } : { body, expiresAt });
   }
 
   /** The VCEK (DER) of a chip at a TCB (REPORTED_TCB). */
