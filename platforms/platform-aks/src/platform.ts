@@ -1,0 +1,212 @@
+import {
+  createSnpVerifier,
+  type KdsClient,
+  SNP_EVIDENCE_KIND,
+  type SnpReferenceValues,
+  type SnpTrustAnchor,
+} from '@contrast-cc/attestation/snp';
+import {
+  ContrastError,
+  definePlatform,
+  type Evidence,
+  type Issuer,
+  type KubeObject,
+  type Platform,
+  type Verifier,
+  type VerifierContext,
+  type VerifyExpectations,
+  type VerifyResult,
+  verifyFail,
+} from '@contrast-cc/core';
+import type { AksVcekSource } from './vcek-source.js';
+
+const ID = 'AKS-CLH-SNP';
+
+/** The RuntimeClass AKS provides on node pools created with `--workload-runtime KataCcIsolation`. @public */
+export const AKS_RUNTIME_CLASS = 'kata-cc-isolation';
+/** The containerd handler behind it on AKS nodes. @public */
+export const AKS_RUNTIME_HANDLER = 'kata-cc';
+/** The node label AKS sets on Kata CC nodes; the RuntimeClass schedules onto it. @public */
+export const AKS_NODE_SELECTOR = { 'kubernetes.azure.com/kata-cc-isolation': 'true' } as const;
+
+/**
+ * The RuntimeClass as AKS defines it (for reference and `contrast runtime`; AKS installs and
+ * reconciles it, so never apply it yourself). Its handler is `kata-cc`, not its name.
+ */
+function aksRuntimeClass(): KubeObject {
+  return {
+    apiVersion: 'node.k8s.io/v1',
+    kind: 'RuntimeClass',
+    metadata: { name: AKS_RUNTIME_CLASS },
+    handler: AKS_RUNTIME_HANDLER,
+    scheduling: { nodeSelector: { ...AKS_NODE_SELECTOR } },
+  };
+}
+
+/**
+ * Default `ReferenceValues.snp` entry for AKS, as upstream embedded it: Milan, minimum TCB
+ * prefilled (bootloader 3, TEE 0, SNP 8, microcode 115), guest policy ABI 0.31 with SMT. The
+ * `TrustedMeasurement` (launch digest of the IGVM image of your AKS node image) is not known to
+ * this package: fill it in from your node pool.
+ * @public
+ */
+export function aksReferenceValues(): Record<string, unknown>[] {
+  return [
+    {
+      Platform: ID,
+      ProductName: 'Milan',
+      MinimumTCB: { BootloaderVersion: 3, TEEVersion: 0, SNPVersion: 8, MicrocodeVersion: 115 },
+      GuestPolicy: {
+        ABIMinor: 31,
+        ABIMajor: 0,
+        SMT: true,
+        MigrateMA: false,
+        Debug: false,
+        SingleSocket: false,
+        CXLAllowed: false,
+        MemAES256XTS: false,
+        RAPLDis: false,
+        CipherTextHidingDRAM: false,
+      },
+      PlatformInfo: { SMTEnabled: true },
+      MinimumMitigationVector: 0,
+      AllowedChipIDs: [],
+    },
+  ];
+}
+
+/** The manifest entry as the attestation package's reference values; refuses incomplete ones. */
+function referenceValuesFromManifest(entry: unknown): SnpReferenceValues {
+  const base = 'ReferenceValues.snp[]';
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new ContrastError('invalid-argument', 'reference values must be an object', { field: base });
+  }
+  const rv = entry as Record<string, unknown> & SnpReferenceValues;
+  if (typeof rv.TrustedMeasurement !== 'string' || rv.TrustedMeasurement === '') {
+    throw new ContrastError(
+      'invalid-argument',
+      'please fill in the TrustedMeasurement: the launch digest of the IGVM image of your AKS node pool',
+      { field: `${base}.TrustedMeasurement` },
+    );
+  }
+  for (const f of ['BootloaderVersion', 'TEEVersion', 'SNPVersion', 'MicrocodeVersion'] as const) {
+    const v = rv.MinimumTCB?.[f];
+    if (v === undefined || v === null) {
+      throw new ContrastError('invalid-argument', 'the minimum TCB must be complete', {
+        field: `${base}.MinimumTCB.${f}`,
+      });
+    }
+  }
+  const { Insecure: _i, APEIP: _a, AllowedChipIDs, ...rest } = rv as Record<string, unknown>;
+  return {
+    ...(rest as SnpReferenceValues),
+    ...(Array.isArray(AllowedChipIDs) && AllowedChipIDs.length > 0 ? { AllowedChipIDs } : {}),
+  };
+}
+
+// Reserved bytes after R and S in the signature field are outside the signed range: refuse
+// anything there (the attestation verifier does not check them yet).
+function unsignedTailProblem(data: Uint8Array): VerifyResult | undefined {
+  if (data.length !== 0x4a0) return undefined;
+  for (let i = 0x330; i < 0x4a0; i++) {
+    if (data[i] !== 0) {
+      return verifyFail(
+        'malformed',
+        `reserved byte 0x${i.toString(16)} of the signature field is not zero`,
+        'signature',
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Options of {@link createAksPlatform}. @public */
+export interface AksPlatformOptions {
+  trustAnchors?: SnpTrustAnchor[];
+  /** Verifier-side fallback: fetch a VCEK from KDS when the evidence carries none. */
+  kds?: KdsClient;
+}
+
+function createAksVerifier(context: VerifierContext, options: AksPlatformOptions): Verifier {
+  const inner = createSnpVerifier({
+    referenceValues: referenceValuesFromManifest(context.referenceValues),
+    product: 'Milan',
+    logger: context.logger,
+    ...(context.now ? { now: context.now } : {}),
+    ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
+    ...(options.kds ? { kds: options.kds } : {}),
+  });
+  return {
+    kinds: inner.kinds,
+    async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
+      if (evidence.kind === SNP_EVIDENCE_KIND) {
+        const problem = unsignedTailProblem(evidence.data);
+        if (problem) return problem;
+      }
+      return inner.verify(evidence, expected);
+    },
+  };
+}
+
+/** Options of {@link createAksIssuer}. @public */
+export interface AksIssuerOptions {
+  /**
+   * Produces the raw 1184-byte SNP report for a REPORT_DATA (inside the pod VM: configfs-tsm or
+   * /dev/sev-guest). Injected: this package does not talk to the hardware itself.
+   */
+  getReport(reportData: Uint8Array): Promise<Uint8Array>;
+  vcekSource: AksVcekSource;
+}
+
+/**
+ * The guest-side issuer for AKS pod VMs: the hardware report plus the VCEK and ASK/ARK from
+ * THIM (or KDS), as `snp-report` evidence with `vcek` and `cert-chain` extras.
+ * @public
+ */
+export function createAksIssuer(options: AksIssuerOptions): Issuer {
+  return {
+    kind: SNP_EVIDENCE_KIND,
+    async issue(reportData: Uint8Array): Promise<Evidence> {
+      const data = await options.getReport(reportData);
+      const c = await options.vcekSource.collateralFor(data);
+      return {
+        kind: SNP_EVIDENCE_KIND,
+        data,
+        extras: { vcek: c.vcek, 'cert-chain': new TextEncoder().encode(c.certChain) },
+      };
+    },
+  };
+}
+
+/**
+ * Builds the AKS-CLH-SNP platform: Kata CC pods on AKS (cloud-hypervisor, IGVM, Microsoft's
+ * Kata), runtime class `kata-cc-isolation` installed by AKS, policy bound by the legacy
+ * `io.katacontainers.config.agent.policy` annotation (sha256 of the policy text = HOST_DATA).
+ * Upstream Contrast dropped AKS; this project keeps it for its users.
+ * @public
+ */
+export function createAksPlatform(options: AksPlatformOptions = {}): Platform {
+  return definePlatform({
+    id: ID,
+    aliases: ['aks'],
+    displayName: 'Azure Kubernetes Service, Cloud Hypervisor, AMD SEV-SNP',
+    runtime: {
+      runtimeClassNames: [AKS_RUNTIME_CLASS],
+      runtimeClasses: () => [aksRuntimeClass()],
+      nodeInstaller: () => [],
+    },
+    attestation: {
+      tee: 'snp',
+      evidenceKinds: [SNP_EVIDENCE_KIND],
+      defaultReferenceValues: aksReferenceValues,
+      createVerifier: (context) => createAksVerifier(context, options),
+      policyBinding: 'legacy-policy-annotation',
+    },
+    // Images are pulled on the host and mounted through the tardev snapshotter (dm-verity
+    // layers); the Microsoft genpolicy settings apply, so no patch over the base here.
+    policy: { settingsPatch: {}, guestPull: false },
+  });
+}
+
+/** AKS-CLH-SNP with AMD's roots and no online fallback. @public */
+export const aksClhSnp: Platform = createAksPlatform();
