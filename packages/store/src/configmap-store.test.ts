@@ -181,6 +181,24 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
     await eventually(() => fake.openWatches === 0);
   });
 
+  it('does not miss a deletion between the initial read and the start of the stream', async () => {
+    const watcher = make({ prefix: 'gap' });
+    const writer = make({ prefix: 'gap' });
+    const v1 = await writer.setLatest({ transitionHash: sha('g1'), signature: enc('s') }, null);
+    const seen: (VersionedLatest | null)[] = [];
+    const ac = new AbortController();
+    fake.failNext({ count: 1, delayMs: 300, watch: true });
+    const watching = watcher.watchLatest((l) => seen.push(l), ac.signal);
+    await eventually(() => seen.length === 1);
+    expect(seen[0]?.version).toBe(v1);
+    await fetch(`${fake.url}/api/v1/namespaces/${NS}/configmaps/gap-transitions-latest`, {
+      method: 'DELETE',
+    });
+    await watching;
+    await eventually(() => seen.at(-1) === null);
+    ac.abort();
+  });
+
   it('validates its options, naming the field', () => {
     expect(() => new ConfigMapHistoryStore({ kubeConfig: fake.kubeConfig(), namespace: 'Bad_NS' })).toThrow(
       expect.objectContaining({ code: 'invalid-argument', field: 'namespace' }),

@@ -332,9 +332,9 @@ export class ConfigMapHistoryStore implements HistoryStore {
   }
 
   /**
-   * Watches the pointer ConfigMap (field selector on its name). Each (re)connection starts
-   * without a resourceVersion, so the API server first sends the current object: nothing is
-   * missed across reconnects, and repeated versions are suppressed.
+   * Watches the pointer ConfigMap (field selector on its name). Each (re)connection reads the
+   * pointer and then watches from its resourceVersion (410 Gone or a dropped stream: read again),
+   * so nothing is missed across reconnects; repeated versions are suppressed.
    */
   async watchLatest(onChange: LatestListener, signal: AbortSignal): Promise<void> {
     this.#check();
@@ -373,9 +373,21 @@ export class ConfigMapHistoryStore implements HistoryStore {
         timer.unref();
         delay = Math.min(delay * 2, 30_000);
       };
-      // The state before the stream: a deletion during a disconnect is seen here.
+      // List-then-watch: read the pointer, then stream the events after the version read, so no
+      // change in between (a deletion included) is missed. Without a pointer, the stream starts
+      // at "now" and a pointer created meanwhile arrives as its initial ADDED event.
+      let from: string | undefined;
       try {
-        deliver(await this.getLatest());
+        const cm = await this.#read(this.latestName);
+        from = cm?.metadata?.resourceVersion;
+        if (cm === null) deliver(null);
+        else {
+          try {
+            deliver(this.#parseLatest(cm));
+          } catch (error) {
+            this.#logger.warn('watch: malformed latest pointer', { error: String(error) });
+          }
+        }
       } catch (error) {
         this.#logger.warn('watch: cannot read the latest pointer', { error: String(error) });
         reconnect(error);
@@ -383,7 +395,11 @@ export class ConfigMapHistoryStore implements HistoryStore {
       }
       controller = await watch.watch(
         path,
-        { fieldSelector: `metadata.name=${this.latestName}`, allowWatchBookmarks: false },
+        {
+          fieldSelector: `metadata.name=${this.latestName}`,
+          allowWatchBookmarks: false,
+          ...(from !== undefined ? { resourceVersion: from } : {}),
+        },
         (phase, obj) => {
           if (phase === 'DELETED') return deliver(null);
           if (phase !== 'ADDED' && phase !== 'MODIFIED') {

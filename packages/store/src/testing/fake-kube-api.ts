@@ -50,6 +50,8 @@ export interface FakeFailure {
   status?: number;
   delayMs?: number;
   method?: string;
+  /** Only watch requests (true) or only other requests (false). */
+  watch?: boolean;
 }
 
 /**
@@ -358,7 +360,13 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
-    const failure = failures.find((f) => f.count > 0 && (f.method === undefined || f.method === method));
+    const isWatch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+    const failure = failures.find(
+      (f) =>
+        f.count > 0 &&
+        (f.method === undefined || f.method === method) &&
+        (f.watch === undefined || f.watch === isWatch),
+    );
     if (failure) {
       failure.count--;
       if (failure.delayMs !== undefined) {
