@@ -1,2 +1,3 @@
-// Nothing is exported yet: see README.md.
-export {};
+export { type CoordinatorConfig, CoordinatorConfigSchema, parseConfig } from './config.js';
+export { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
+export { createTlsIdentity, type TlsIdentity } from './tls.js';

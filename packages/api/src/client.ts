@@ -86,6 +86,21 @@ export function stateDigestOf(state: StateResponse): Uint8Array {
   });
 }
 
+/** The state fields of an attest answer, when they parse. */
+function snapshotOf(conn: AttestedConnection): StateResponse | undefined {
+  const r = conn.attestResponse;
+  const parsed = StateResponseSchema.safeParse({
+    version: 'v1',
+    status: r.status,
+    ...(r.latest_transition !== undefined ? { latest_transition: r.latest_transition } : {}),
+    ...(r.root_ca !== undefined ? { root_ca: r.root_ca } : {}),
+    ...(r.mesh_ca !== undefined ? { mesh_ca: r.mesh_ca } : {}),
+    manifests: r.manifests,
+    policies: r.policies,
+  });
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Options of {@link CoordinatorClient.connect}. @public */
 export interface CoordinatorClientOptions {
   host: string;
@@ -133,11 +148,13 @@ export class CoordinatorClient {
   readonly #options: CoordinatorClientOptions;
   readonly #log: Logger;
   #conn: AttestedConnection;
+  #unreadSnapshot: StateResponse | undefined;
 
   private constructor(options: CoordinatorClientOptions, conn: AttestedConnection) {
     this.#options = options;
     this.#log = (options.logger ?? noopLogger).child({ component: 'coordinator-client' });
     this.#conn = conn;
+    this.#unreadSnapshot = snapshotOf(conn);
   }
 
   /** Attests the Coordinator and returns a client pinned to its key. Throws `attestation-failed`. */
@@ -200,7 +217,10 @@ export class CoordinatorClient {
    */
   async state(): Promise<StateResponse> {
     for (let attempt = 0; ; attempt++) {
-      const { value } = await this.#call(StateResponseSchema, '/v1/state', 'state');
+      // The attest answer carries the state snapshot the evidence bound; use it once, then ask.
+      const fromAttest = this.#unreadSnapshot;
+      this.#unreadSnapshot = undefined;
+      const value = fromAttest ?? (await this.#call(StateResponseSchema, '/v1/state', 'state')).value;
       const bound = this.#conn.stateDigest;
       if (bound && bytesEqual(stateDigestOf(value), bound)) return value;
       if (attempt >= 2) {
@@ -210,6 +230,7 @@ export class CoordinatorClient {
       }
       this.#log.info('state changed since attestation; attesting again');
       this.#conn = await CoordinatorClient.#attest(this.#options);
+      this.#unreadSnapshot = snapshotOf(this.#conn);
     }
   }
 
@@ -296,6 +317,21 @@ interface RawAnswer {
   peerSpki: Uint8Array;
 }
 
+// Node returns the peer certificate only on the first getPeerX509Certificate() call of a socket;
+// a keep-alive connection carries several requests, so the key is remembered per socket.
+const peerKeys = new WeakMap<TLSSocket, Uint8Array>();
+function peerSpki(socket: TLSSocket | undefined): Uint8Array | undefined {
+  if (!socket) return undefined;
+  let spki = peerKeys.get(socket);
+  if (!spki) {
+    const cert = socket.getPeerX509Certificate?.();
+    if (!cert) return undefined;
+    spki = new Uint8Array(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    peerKeys.set(socket, spki);
+  }
+  return spki;
+}
+
 function post(
   agent: Agent,
   options: MeshCertificateOptions,
@@ -316,24 +352,27 @@ function post(
         timeout: options.timeoutMs ?? 30_000,
       },
       (res) => {
-        const socket = res.socket as TLSSocket;
-        const cert = socket.getPeerX509Certificate?.();
+        const peer = peerSpki((res.socket ?? tlsSocket) as TLSSocket | undefined);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          if (!cert) {
+          if (!peer) {
             reject(new ContrastError('unavailable', 'the Coordinator presented no TLS certificate'));
             return;
           }
           resolve({
             status: res.statusCode ?? 0,
             text: Buffer.concat(chunks).toString('utf8'),
-            peerSpki: new Uint8Array(cert.publicKey.export({ type: 'spki', format: 'der' })),
+            peerSpki: peer,
           });
         });
       },
     );
+    let tlsSocket: TLSSocket | undefined;
+    req.on('socket', (socket) => {
+      tlsSocket = socket as TLSSocket;
+    });
     req.on('timeout', () =>
       req.destroy(new ContrastError('unavailable', 'the Coordinator did not answer in time')),
     );

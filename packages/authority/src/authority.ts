@@ -129,6 +129,8 @@ interface Active {
   verifiers: Verifier[];
   ca: CaHierarchy;
   transitionHash: string;
+  /** A signature over the transition hash with the transaction signing key. */
+  signature: Uint8Array;
   version: string;
   generation: number;
 }
@@ -219,9 +221,7 @@ export class Authority {
   stateBinding(): CoordinatorStateBinding {
     const a = this.#active;
     if (!a) {
-      return this.#storeLatest === null
-        ? { status: 'uninitialized' }
-        : { status: 'stale', transitionHash: this.#storeLatest };
+      return this.#storeLatest === null ? { status: 'uninitialized' } : { status: 'stale' };
     }
     return {
       status: 'active',
@@ -405,6 +405,8 @@ export class Authority {
       verifiers,
       ca,
       transitionHash: committed.transitionHash,
+      signature: signLatestTransition(fromHex(committed.transitionHash), engine.transactionSigningKey())
+        .signature,
       version: committed.version,
       generation,
     };
@@ -555,6 +557,7 @@ export class Authority {
       verifiers,
       ca,
       transitionHash: latest.transitionHash,
+      signature: latest.signature,
       version: latest.version,
       generation: chain.length,
     };

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** The Coordinator's configuration from the environment (flags override, see `main.ts`). */
+export const CoordinatorConfigSchema = z.object({
+  CONTRAST_LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
+  CONTRAST_API_PORT: port.default(1314),
+  /** Probes and metrics; `off` disables them. */
+  CONTRAST_METRICS_PORT: z.union([z.literal('off'), port]).default(9102),
+  CONTRAST_STORE: z.enum(['dir', 'configmap']).optional(),
+  CONTRAST_STORE_DIR: z.string().min(1).default('/var/lib/contrast/history'),
+  CONTRAST_NAMESPACE: z.string().optional(),
+  CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  CONTRAST_ALLOW_INSECURE_RUNTIMES: bool,
+  /** Where evidence comes from: the guest's configfs-tsm, or (insecure, tests and demo) the fake issuer. */
+  CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
+  CONTRAST_TSM_PATH: z.string().optional(),
+  CONTRAST_FAKE_POLICY_HASH: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  CONTRAST_FAKE_MEASUREMENT: z
+    .string()
+    .regex(/^[0-9a-f]{96}$/)
+    .optional(),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  HOSTNAME: z.string().optional(),
+});
+
+/** @public */
+export type CoordinatorConfig = z.infer<typeof CoordinatorConfigSchema>;
+
+/** Parses the environment; throws an Error naming the variable. */
+export function parseConfig(env: Record<string, string | undefined>): CoordinatorConfig {
+  const parsed = CoordinatorConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
+    throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
+  }
+  return c;
+}

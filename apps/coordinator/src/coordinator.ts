@@ -1,0 +1,135 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { coordinatorStateDigest } from '@contrast-cc/api';
+import { createAttestedServer } from '@contrast-cc/atls';
+import { Authority } from '@contrast-cc/authority';
+import { type Issuer, type Logger, noopLogger, type PlatformRegistry } from '@contrast-cc/core';
+import type { HistoryStore } from '@contrast-cc/store';
+import { createApiHandler, stateToWire } from './http.js';
+import { createMetrics } from './metrics.js';
+import { createTlsIdentity, type TlsIdentity } from './tls.js';
+
+/** Options of {@link startCoordinator}. */
+export interface CoordinatorOptions {
+  /** The history store (a directory or ConfigMaps); shared by all replicas. */
+  store: HistoryStore;
+  /** Platforms whose verifiers check workload evidence against the manifest. */
+  platforms: PlatformRegistry;
+  /** The Coordinator's own evidence issuer (configfs-tsm in a guest, the simulator in the demo). */
+  issuer: Issuer;
+  /** API listen address (default 127.0.0.1) and port (default 0: any free port; upstream 1314). */
+  host?: string;
+  port?: number;
+  /** Probes and metrics listen address (default the API host) and port (default 0); `null` disables. */
+  metricsHost?: string;
+  metricsPort?: number | null;
+  /** Accept evidence from insecure (simulated) platforms. */
+  allowInsecure?: boolean;
+  /** The TLS identity; a fresh one per process when absent. */
+  tls?: TlsIdentity;
+  logger?: Logger;
+}
+
+/** A running Coordinator. */
+export interface RunningCoordinator {
+  host: string;
+  port: number;
+  /** Port of `/metrics` and `/probe/*`, when enabled. */
+  metricsPort: number | undefined;
+  authority: Authority;
+  /** Stops accepting, closes connections and the servers; leaves the store open. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Starts the Coordinator in this process: the authority on the store (uninitialized, or stale
+ * when the store has a history), the attested HTTPS API, and the probes/metrics server.
+ */
+export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
+  const log = (options.logger ?? noopLogger).child({ component: 'coordinator' });
+  const tls = options.tls ?? (await createTlsIdentity());
+  let authority: Authority | undefined;
+  const metrics = createMetrics({
+    generation: () => authority?.generation ?? 0,
+    status: () => authority?.status ?? 'uninitialized',
+  });
+  authority = await Authority.open({
+    store: options.store,
+    platforms: options.platforms,
+    channelKey: tls.key,
+    allowInsecure: options.allowInsecure ?? false,
+    logger: log,
+    onAttestationFailure: (reason) => metrics.attestationFailures.inc({ reason: reason.code }),
+  });
+  const auth = authority;
+  const api = createAttestedServer({
+    issuer: options.issuer,
+    key: tls.key,
+    cert: tls.certPem,
+    // One snapshot: its digest is bound into the evidence, its fields travel in the same answer.
+    state: async () => {
+      const snapshot = await auth.state();
+      const { version: _v, ...fields } = stateToWire(snapshot);
+      return { digest: coordinatorStateDigest(snapshot), fields };
+    },
+    handler: createApiHandler(auth, metrics, log),
+    logger: log,
+  });
+  const host = options.host ?? '127.0.0.1';
+  const bound = await api.listen(options.port ?? 0, host);
+
+  let probes: Server | undefined;
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== null) {
+    probes = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      const reply = (status: number, text: string, type = 'text/plain') => {
+        res.writeHead(status, { 'content-type': type });
+        res.end(text);
+      };
+      if (path === '/probe/startup' || path === '/probe/liveness') return reply(200, 'ok\n');
+      if (path === '/probe/readiness') {
+        return auth.status === 'active' ? reply(200, 'ok\n') : reply(503, `${auth.status}\n`);
+      }
+      if (path === '/metrics') {
+        metrics.registry.metrics().then(
+          (text) => reply(200, text, metrics.registry.contentType),
+          () => reply(500, 'metrics failed\n'),
+        );
+        return;
+      }
+      reply(404, 'not found\n');
+    });
+    metricsPort = await listen(probes, options.metricsPort ?? 0, options.metricsHost ?? host);
+  }
+  log.info('coordinator started', { host, port: bound.port, metricsPort, status: auth.status });
+
+  return {
+    host,
+    port: bound.port,
+    metricsPort,
+    authority: auth,
+    async close() {
+      auth.close();
+      await api.close();
+      if (probes) {
+        const p = probes;
+        await new Promise<void>((resolve) => {
+          p.closeAllConnections();
+          p.close(() => resolve());
+        });
+      }
+      log.info('coordinator stopped');
+    },
+  };
+}

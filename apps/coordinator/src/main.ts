@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
+import {
+  createLogger,
+  createPlatformRegistry,
+  type Issuer,
+  type Logger,
+  type Platform,
+} from '@contrast-cc/core';
+import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
+import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
+import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
+import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
+import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
+import { type CoordinatorConfig, parseConfig } from './config.js';
+import { startCoordinator } from './coordinator.js';
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function jsonLogger(level: CoordinatorConfig['CONTRAST_LOG_LEVEL']): Logger {
+  return createLogger(
+    (r) => {
+      process.stdout.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
+      );
+    },
+    { level },
+  );
+}
+
+async function ownerReference(kc: KubeConfig, namespace: string, pod: string | undefined, log: Logger) {
+  if (!pod) return undefined;
+  try {
+    const p = await kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: pod, namespace });
+    const owner = p.metadata?.ownerReferences?.find((o) => o.kind === 'StatefulSet');
+    if (!owner) return undefined;
+    const ref: V1OwnerReference = {
+      apiVersion: owner.apiVersion,
+      kind: owner.kind,
+      name: owner.name,
+      uid: owner.uid,
+    };
+    return ref;
+  } catch (e) {
+    log.warn('cannot read the own pod; ConfigMaps get no owner reference', { error: (e as Error).message });
+    return undefined;
+  }
+}
+
+async function openStore(c: CoordinatorConfig, log: Logger): Promise<HistoryStore> {
+  const backend = c.CONTRAST_STORE ?? (c.KUBERNETES_SERVICE_HOST ? 'configmap' : 'dir');
+  if (backend === 'dir') return DirectoryHistoryStore.open(c.CONTRAST_STORE_DIR, { logger: log });
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const namespace = c.CONTRAST_NAMESPACE ?? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+  const owner = await ownerReference(kc, namespace, c.HOSTNAME, log);
+  return new ConfigMapHistoryStore({
+    kubeConfig: kc,
+    namespace,
+    logger: log,
+    ...(owner ? { ownerReference: owner } : {}),
+  });
+}
+
+async function openIssuer(c: CoordinatorConfig, log: Logger): Promise<Issuer> {
+  if (c.CONTRAST_ISSUER === 'fake') {
+    log.warn('INSECURE: using the fake issuer; this Coordinator proves nothing');
+    return new FakeIssuer({
+      ...(c.CONTRAST_FAKE_POLICY_HASH ? { policyDigest: c.CONTRAST_FAKE_POLICY_HASH } : {}),
+      ...(c.CONTRAST_FAKE_MEASUREMENT ? { measurement: c.CONTRAST_FAKE_MEASUREMENT } : {}),
+    });
+  }
+  return ConfigfsTsmIssuer.open({
+    ...(c.CONTRAST_TSM_PATH ? { root: c.CONTRAST_TSM_PATH } : {}),
+    logger: log,
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      listen: { type: 'string' },
+      port: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      store: { type: 'string' },
+      'store-dir': { type: 'string' },
+    },
+  });
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (values.listen) env.CONTRAST_LISTEN_ADDRESS = values.listen;
+  if (values.port) env.CONTRAST_API_PORT = values.port;
+  if (values['metrics-port']) env.CONTRAST_METRICS_PORT = values['metrics-port'];
+  if (values.store) env.CONTRAST_STORE = values.store;
+  if (values['store-dir']) env.CONTRAST_STORE_DIR = values['store-dir'];
+  const config = parseConfig(env);
+  const log = jsonLogger(config.CONTRAST_LOG_LEVEL);
+
+  const platforms: Platform[] = [metalQemuSnp, metalQemuTdx];
+  if (config.CONTRAST_ALLOW_INSECURE_RUNTIMES && config.CONTRAST_ISSUER === 'fake') {
+    platforms.push(
+      createFakePlatform({
+        attestation: {
+          ...createFakePlatform().attestation,
+          createVerifier: ({ referenceValues }) => {
+            const rv = referenceValues as { TrustedMeasurement?: string };
+            return new FakeVerifier(rv.TrustedMeasurement ? { measurement: rv.TrustedMeasurement } : {});
+          },
+        },
+      }),
+    );
+  }
+  const store = await openStore(config, log);
+  const issuer = await openIssuer(config, log);
+  const running = await startCoordinator({
+    store,
+    platforms: createPlatformRegistry(platforms),
+    issuer,
+    host: config.CONTRAST_LISTEN_ADDRESS,
+    port: config.CONTRAST_API_PORT,
+    metricsPort: config.CONTRAST_METRICS_PORT === 'off' ? null : config.CONTRAST_METRICS_PORT,
+    allowInsecure: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
+    logger: log,
+  });
+  log.info('listening', { port: running.port, metricsPort: running.metricsPort });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    running
+      .close()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`coordinator: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exit(1);
+});
