@@ -174,6 +174,25 @@ describe('the loopback fake Kubernetes API (through @kubernetes/client-node)', (
     ctrl2.abort();
   });
 
+  it('serves ?watch=1 as newline-delimited JSON to a plain HTTP client', async () => {
+    await api.createNamespacedConfigMap({ namespace: NS, body: cm('raw-watch', {}, { k: 'v' }) });
+    const ac = new AbortController();
+    const res = await fetch(
+      `${fake.url}/api/v1/namespaces/${NS}/configmaps?watch=1&fieldSelector=metadata.name%3Draw-watch`,
+      { signal: ac.signal },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first.endsWith('\n')).toBe(true);
+    const event = JSON.parse(first.trim()) as { type: string; object: V1ConfigMap };
+    expect(event.type).toBe('ADDED');
+    expect(event.object.kind).toBe('ConfigMap');
+    expect(event.object.data).toEqual({ k: 'v' });
+    ac.abort();
+  });
+
   it('expires watches older than its event history with 410 Gone', async () => {
     const small = await startFakeKubeApiServer({ eventHistory: 2 });
     const api2 = small.kubeConfig().makeApiClient(CoreV1Api);
