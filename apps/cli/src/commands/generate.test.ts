@@ -8,6 +8,7 @@ import { createFakePlatform } from '@contrast-cc/core/testing';
 import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
 import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
 import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
+import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
 import {
   decodeInitdataAnnotation,
   type ImageFacts,
@@ -405,5 +406,82 @@ describe('contrast generate with the real platform plugins', () => {
       expect(stderr).toContain(`[5/5]`);
       expect(snapshot(dir)).toEqual(before);
     }
+  });
+});
+
+describe('contrast generate with the simulator platforms (insecure, complete reference values)', () => {
+  const realRegistry = () => createPlatformRegistry([metalQemuSnp, metalQemuTdx, simulatedSnp, simulatedTdx]);
+
+  async function runReal(dir: string, args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const cmd = createGenerateCommand({ registry: realRegistry(), images: new AnyImageSource() });
+    const code = await cmd.run(args, {
+      cwd: dir,
+      env: {},
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+    });
+    return { code, stdout, stderr };
+  }
+
+  it('produces a complete manifest, marked insecure, and says so loudly', async () => {
+    const dir = workspace();
+    const r = await runReal(dir, ['--reference-values', 'Simulated-SNP', 'resources']);
+    expect(r.stderr).not.toContain('contrast generate:');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('WARNING: platform Simulated-SNP is INSECURE');
+    const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(missing).toEqual([]);
+    expect(
+      manifest.ReferenceValues.snp?.every((v) => v.Insecure === true && v.Platform === 'Simulated-SNP'),
+    ).toBe(true);
+    const rc = simulatedSnp.runtime.runtimeClassNames[0]!;
+    expect(readFileSync(path.join(dir, 'resources', 'db.yml'), 'utf8')).toContain(`runtimeClassName: ${rc}`);
+  });
+
+  it('multi-runtime: a workload on contrast-cc-simulated-tdx adds TDX reference values and its handler', async () => {
+    const dir = workspace();
+    const web = path.join(dir, 'resources', 'web.yml');
+    writeFileSync(
+      web,
+      readFileSync(web, 'utf8').replace(
+        'runtimeClassName: contrast-cc',
+        'runtimeClassName: contrast-cc-simulated-tdx',
+      ),
+    );
+    const r = await runReal(dir, ['-p', 'simulated-snp', 'resources']);
+    expect(r.code).toBe(0);
+    const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(missing).toEqual([]);
+    expect(manifest.ReferenceValues.snp?.[0]?.Platform).toBe('Simulated-SNP');
+    expect(manifest.ReferenceValues.tdx?.[0]?.Platform).toBe('Simulated-TDX');
+    expect(readFileSync(web, 'utf8')).toContain(
+      `runtimeClassName: ${simulatedTdx.runtime.runtimeClassNames[0]}`,
+    );
+  });
+
+  it('a workload on a secure platform next to the simulator is refused, nothing written', async () => {
+    const dir = workspace();
+    const api = path.join(dir, 'resources', 'api.yml');
+    writeFileSync(
+      api,
+      readFileSync(api, 'utf8').replace(
+        'runtimeClassName: contrast-cc',
+        'runtimeClassName: contrast-cc-metal-qemu-snp',
+      ),
+    );
+    const before = snapshot(dir);
+    const r = await runReal(dir, ['-p', 'simulated-snp', 'resources']);
+    expect(r.code).toBe(2);
+    // Refused either for the mix or, while the bare-metal runtime is unreleased, for its missing measurement.
+    expect(r.stderr).toMatch(
+      /manifest\.json: ReferenceValues\.snp\[\d\](\.TrustedMeasurement: default reference values of platform Metal-QEMU-SNP|: insecure \(simulated\) platform mixed)/,
+    );
+    expect(snapshot(dir)).toEqual(before);
   });
 });
