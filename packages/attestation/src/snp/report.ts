@@ -236,12 +236,6 @@ export function decodePlatformInfo(info: bigint): SnpPlatformInfo {
   };
 }
 
-function reversed(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = bytes[bytes.length - 1 - i]!;
-  return out;
-}
-
 /** Options for {@link parseSnpReport}. @public */
 export interface ParseSnpReportOptions {
   /** Decode TCB fields for this product (otherwise: from CPUID on v3+, else the Milan/Genoa layout). */
@@ -301,12 +295,19 @@ export function parseSnpReport(bytes: Uint8Array, options: ParseSnpReportOptions
     committed: u64(O.committedTcb),
     launch: u64(O.launchTcb),
   };
-  const r = raw.subarray(O.signatureR, O.signatureR + 72);
-  const s = raw.subarray(O.signatureS, O.signatureS + 72);
-  const upperZero = [...r.subarray(48), ...s.subarray(48)].every((b) => b === 0);
+  // r and s: 72-byte little-endian fields; P-384 uses the low 48 bytes, the rest must be zero.
   const signature = new Uint8Array(96);
-  signature.set(reversed(r.subarray(0, 48)), 0);
-  signature.set(reversed(s.subarray(0, 48)), 48);
+  let upperZero = true;
+  for (let i = 0; i < 72; i++) {
+    const r = raw[O.signatureR + i]!;
+    const s = raw[O.signatureS + i]!;
+    if (i < 48) {
+      signature[47 - i] = r;
+      signature[95 - i] = s;
+    } else if (r !== 0 || s !== 0) {
+      upperZero = false;
+    }
+  }
   const fw = (major: number, minor: number, build: number) => `${raw[major]!}.${raw[minor]!}.${raw[build]!}`;
 
   const report: SnpReport = {
