@@ -1,3 +1,11 @@
+export {
+  type CcelEvent,
+  type CcelTable,
+  checkCcelAgainstQuote,
+  parseCcelEventLog,
+  parseCcelTable,
+  replayCcelRtmrs,
+} from './ccel.js';
 export { type TdxQuoteFileOptions, type TdxQuoteFileReport, verifyTdxQuoteFile } from './cli.js';
 export {
   COLLATERAL_FILE_NAMES,
