@@ -1,0 +1,80 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const register = path.join(here, 'ts-register.mjs');
+
+/** A program of this repo started from its TypeScript sources, as a separate process. */
+export interface Spawned {
+  child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  lines: Record<string, unknown>[];
+  stderr: string[];
+  /** Resolves with the first log line matching. */
+  waitFor(match: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | NodeJS.Signals | null>;
+}
+
+export function spawnTs(script: string, env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, ['--conditions=@contrast-cc/source', '--import', register, script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    for (const text of parts) {
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        line = { msg: text };
+      }
+      lines.push(line);
+      for (const w of waiters.splice(0)) {
+        if (w.match(line)) w.resolve(line);
+        else waiters.push(w);
+      }
+    }
+  });
+  child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  return {
+    child,
+    lines,
+    stderr,
+    exited,
+    waitFor(match, ms = 30_000) {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for a log line; stderr: ${stderr.join('')}`)),
+          ms,
+        );
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`exited (${String(code)}) before the log line; stderr: ${stderr.join('')}`));
+        });
+      });
+    },
+  };
+}
