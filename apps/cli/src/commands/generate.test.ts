@@ -415,7 +415,14 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
   async function runReal(dir: string, args: string[]) {
     let stdout = '';
     let stderr = '';
-    const cmd = createGenerateCommand({ registry: realRegistry(), images: new AnyImageSource() });
+    let seenCwd = '';
+    const cmd = createGenerateCommand({
+      registry: realRegistry(),
+      images: (io) => {
+        seenCwd = io.cwd;
+        return new AnyImageSource();
+      },
+    });
     const code = await cmd.run(args, {
       cwd: dir,
       env: {},
@@ -426,6 +433,7 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
         stderr += t;
       },
     });
+    expect(seenCwd).toBe(dir);
     return { code, stdout, stderr };
   }
 

@@ -19,8 +19,11 @@ import { cliVersion } from '../version.js';
 export interface GenerateCommandDeps {
   /** The platforms `--reference-values` and `contrast-cc-<platform>` choose from. */
   registry: PlatformRegistry;
-  /** Resolves image references (a registry client, or recorded facts). */
-  images: ImageSource;
+  /**
+   * Resolves image references (a registry client, or recorded facts); a function gets the
+   * command's io (e.g. to read `CONTRAST_CACHE_DIR` or `DOCKER_CONFIG` from `io.env`).
+   */
+  images: ImageSource | ((io: CliIo) => ImageSource);
   /** Policy generation; default: `generatePolicy` of @contrast-cc/policy. */
   generatePolicy?: PolicyGenerator;
   /** Images of the injected containers; default: ours, tagged with the CLI version. */
@@ -296,7 +299,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   const result = await policy.patchResources(files, {
     defaultPlatform,
     registry: deps.registry,
-    images: deps.images,
+    images: typeof deps.images === 'function' ? deps.images(io) : deps.images,
     generatePolicy: deps.generatePolicy ?? policy.generatePolicy,
     settings,
     injectedImages: deps.injectedImages ?? {
