@@ -1,7 +1,10 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests walk parsed TOML and Kubernetes documents
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KdsClient } from '@contrast-cc/attestation/snp';
 import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
 import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
@@ -250,5 +253,47 @@ describe.skipIf(!vectorDir)('Metal-QEMU-SNP verifier on a real Genoa report', ()
     const { vcek: _v, ...rest } = vectorEvidence().extras!;
     const r2 = await verify(vectorReferenceValues(), { ...vectorEvidence(), extras: rest });
     expect(r2.ok ? 'accepted' : r2.reason.code).toBe('collateral-missing');
+  });
+});
+
+describe.skipIf(!vectorDir)('Metal-QEMU-SNP online mode (loopback fake of AMD KDS)', () => {
+  it('fetches the missing VCEK for the report chip and TCB, and fails closed without a CRL', async () => {
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      requests.push(url);
+      if (url === '/vcek/v1/Genoa/cert_chain')
+        return void res.end(readFileSync(path.join(vectorDir!, 'cert_chain.pem')));
+      if (url.startsWith('/vcek/v1/Genoa/') && !url.endsWith('/crl'))
+        return void res.end(readFileSync(path.join(vectorDir!, 'vcek.der')));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const platform = createMetalQemuSnpPlatform({
+        kds: new KdsClient({ baseUrl: base, minIntervalMs: 0 }),
+      });
+      const { vcek: _v, 'cert-chain': _c, ...noCerts } = vectorEvidence().extras!;
+      const r = await platform.attestation
+        .createVerifier({ referenceValues: vectorReferenceValues(), logger: noopLogger })
+        .verify(
+          { ...vectorEvidence(), extras: noCerts },
+          { reportData: fromHex(expected!.report.report_data), now: verifyAt },
+        );
+      const chipId = (
+        JSON.parse(readFileSync(path.join(vectorDir!, 'expected.json'), 'utf8')) as {
+          report: { chip_id: string };
+        }
+      ).report.chip_id;
+      expect(requests.some((u) => u.startsWith(`/vcek/v1/Genoa/${chipId}?`) && u.includes('snpSPL=25'))).toBe(
+        true,
+      );
+      expect(requests).toContain('/vcek/v1/Genoa/crl');
+      // Revocation is checked in online mode: no CRL, no acceptance.
+      expect(r.ok ? 'accepted' : `${r.reason.code}:${r.reason.field}`).toBe('collateral-missing:crl');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
