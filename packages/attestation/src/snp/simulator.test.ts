@@ -150,6 +150,12 @@ describe('simulated SNP issuer', () => {
       ok: false,
       reason: { code: 'chain-invalid', field: 'vcek.snpSPL' },
     });
+    const c = issuer.report(reportData);
+    c[0x189] = 0x01; // CPUID model of a Milan, VCEK of a Genoa
+    expect(verifyEvidence(chain.signReport(c))).toMatchObject({
+      ok: false,
+      reason: { code: 'chain-invalid', field: 'product' },
+    });
   });
 
   it('Turin: the simulator uses the Turin TCB layout and 8-byte hwID', async () => {

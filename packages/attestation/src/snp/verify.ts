@@ -36,6 +36,7 @@ import {
 import {
   hex,
   parseSnpReport,
+  productFromCpuid,
   SNP_REPORT_SIZE,
   SNP_SIGNED_LENGTH,
   type SnpProductLine,
@@ -161,7 +162,7 @@ function productHint(options: SnpVerifyOptions, rv: CompiledSnpReferenceValues |
 }
 
 /**
- * Verifies a raw SNP report (or one parsed before) completely: chain, signature, validity at
+ * Verifies a raw SNP report (or one parsed before: only its `raw` bytes are used) completely: chain, signature, validity at
  * `now`, optional CRL, VCEK binding, REPORT_DATA and reference values. Never throws for bad
  * evidence (returns a failure with a code and field); throws `invalid-argument` for malformed
  * reference values or trust anchors (misuse).
@@ -229,18 +230,17 @@ function verifyInner(
   const failure = checkSignature(raw, chain.leaf);
   if (failure) return { ok: false, reason: failure };
 
-  // 4. parse
-  let report = input instanceof Uint8Array ? parseSnpReport(raw, { product: chain.product }) : input;
-  if (report.product !== chain.product) {
-    if (report.cpuid && report.product !== undefined) {
-      return verifyFail(
-        'chain-invalid',
-        `report CPUID says ${report.product}, the ${signingKey.toUpperCase()} is for ${chain.product}`,
-        'product',
-      );
-    }
-    report = parseSnpReport(raw, { product: chain.product });
+  // 4. parse (always from the signed bytes, never from a caller's parsed object)
+  let report = parseSnpReport(raw);
+  const cpuProduct = report.cpuid ? productFromCpuid(report.cpuid.family, report.cpuid.model) : undefined;
+  if (cpuProduct && cpuProduct !== chain.product) {
+    return verifyFail(
+      'chain-invalid',
+      `report CPUID says ${cpuProduct}, the ${signingKey.toUpperCase()} is for ${chain.product}`,
+      'product',
+    );
   }
+  if (report.product !== chain.product) report = parseSnpReport(raw, { product: chain.product });
 
   // 5. time and revocation
   const now = options.now ?? new Date();
