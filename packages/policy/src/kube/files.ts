@@ -105,6 +105,8 @@ export async function loadResourceFiles(paths: readonly string[], cwd: string): 
  */
 export function renderResourceFile(file: ResourceFile, changed: ReadonlySet<number>): string {
   if (changed.size === 0) return file.text;
+  // Re-rendered documents follow the file's line endings (CRLF files stay CRLF).
+  const crlf = file.text.includes('\r\n');
   let out = '';
   let prevEnd = 0;
   file.documents.forEach((doc, i) => {
@@ -114,7 +116,7 @@ export function renderResourceFile(file: ResourceFile, changed: ReadonlySet<numb
       // Keep the document's own separator when the source had one before its leading comments.
       const original = file.text.slice(prevEnd, end);
       if (i > 0 && !rendered.startsWith('---') && /^\s*---/.test(original)) rendered = `---\n${rendered}`;
-      out += rendered;
+      out += crlf ? rendered.replace(/\r?\n/g, '\r\n') : rendered;
     } else {
       out += file.text.slice(prevEnd, end);
     }
