@@ -134,6 +134,17 @@ describe.skipIf(!haveVectors)(`tampering with ${V}`, () => {
     });
   });
 
+  it('re-verifies when a remembered collateral object gets another byte array', () => {
+    const c: TdxCollateral = { ...collateral };
+    expect(run(quote, { collateral: c })).toMatchObject({ ok: true, status: 'UpToDate' });
+    const tcb = new TextDecoder().decode(collateral.tcbInfo);
+    c.tcbInfo = new TextEncoder().encode(tcb.replace('"pceId":"0000"', '"pceId":"0001"'));
+    expect(run(quote, { collateral: c })).toMatchObject({
+      code: 'collateral-invalid',
+      field: 'tcb_info.signature',
+    });
+  });
+
   it('rejects flipped CRL bytes', () => {
     const pck = collateral.pckCrl!;
     expect(run(quote, { collateral: { ...collateral, pckCrl: flip(pck, pck.length - 20) } })).toMatchObject({

@@ -381,20 +381,56 @@ function verifySigned<T>(
   return { value, signer };
 }
 
+/**
+ * Collateral verified for one TdxCollateral object, keyed by the identity of its byte arrays (the
+ * PcsClient and loadCollateralDir hand out the same arrays until they refresh): a hit costs no
+ * hashing. Byte arrays passed as collateral must not be mutated afterwards.
+ */
+const collateralByObject = new WeakMap<
+  TdxCollateral,
+  {
+    pieces: (Uint8Array | undefined)[];
+    intermediate: ParsedCertificate;
+    anchors: string;
+    result: VerifiedCollateral;
+  }
+>();
+
 function verifyCollateral(
   c: TdxCollateral,
   chain: VerifiedChain,
   anchors: TdxTrustAnchors,
 ): VerifiedCollateral {
-  const h = createHash('sha256').update(anchors.key).update(chain.intermediate.der);
-  for (const piece of [
+  const pieces = [
     c.tcbInfo,
     c.tcbInfoIssuerChain,
     c.qeIdentity,
     c.qeIdentityIssuerChain,
     c.pckCrl,
     c.rootCaCrl,
-  ]) {
+  ];
+  const known = collateralByObject.get(c);
+  if (
+    known &&
+    known.intermediate === chain.intermediate &&
+    known.anchors === anchors.key &&
+    known.pieces.every((p, i) => p === pieces[i])
+  ) {
+    return known.result;
+  }
+  const result = verifyCollateralByContent(c, pieces, chain, anchors);
+  collateralByObject.set(c, { pieces, intermediate: chain.intermediate, anchors: anchors.key, result });
+  return result;
+}
+
+function verifyCollateralByContent(
+  c: TdxCollateral,
+  pieces: (Uint8Array | undefined)[],
+  chain: VerifiedChain,
+  anchors: TdxTrustAnchors,
+): VerifiedCollateral {
+  const h = createHash('sha256').update(anchors.key).update(chain.intermediate.der);
+  for (const piece of pieces) {
     const len = Buffer.alloc(4);
     len.writeUInt32BE(piece ? piece.length + 1 : 0);
     h.update(len);
