@@ -1,2 +1,3 @@
-// Nothing is exported yet: see README.md.
-export {};
+export { type InitializerConfig, InitializerConfigSchema, parseConfig } from './config.js';
+export { OUTPUT_FILES, writeFileAtomic } from './files.js';
+export { type InitializerOptions, type InitializerResult, runInitializer } from './initializer.js';

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** The initializer's configuration from the environment. */
+export const InitializerConfigSchema = z.object({
+  /** `host:port` of the Coordinator's API (upstream `coordinator-ready:7777`; here the HTTPS API port). */
+  CONTRAST_COORDINATOR: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, 'must be host:port')
+    .default('coordinator-ready:1314'),
+  CONTRAST_OUT_DIR: z.string().min(1).default('/contrast'),
+  CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
+  CONTRAST_TSM_PATH: z.string().optional(),
+  CONTRAST_ALLOW_INSECURE_RUNTIMES: z
+    .enum(['1', '0', 'true', 'false', ''])
+    .optional()
+    .transform((v) => v === '1' || v === 'true'),
+  CONTRAST_FAKE_POLICY_HASH: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  CONTRAST_FAKE_MEASUREMENT: z
+    .string()
+    .regex(/^[0-9a-f]{96}$/)
+    .optional(),
+  CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Give up after this many seconds (0: never). */
+  CONTRAST_DEADLINE_SECONDS: z.coerce.number().int().min(0).default(0),
+});
+
+export type InitializerConfig = z.infer<typeof InitializerConfigSchema>;
+
+export function parseConfig(
+  env: Record<string, string | undefined>,
+): InitializerConfig & { host: string; port: number } {
+  const parsed = InitializerConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
+    throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
+  }
+  const at = c.CONTRAST_COORDINATOR.lastIndexOf(':');
+  const host = c.CONTRAST_COORDINATOR.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(c.CONTRAST_COORDINATOR.slice(at + 1));
+  if (port < 1 || port > 65535) throw new Error('CONTRAST_COORDINATOR: the port must be 1-65535');
+  return { ...c, host, port };
+}

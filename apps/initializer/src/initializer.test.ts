@@ -1,0 +1,152 @@
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fromBase64, meshCertReportData } from '@contrast-cc/api';
+import { FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runInitializer } from './initializer.js';
+
+const POLICY = 'aa'.repeat(32);
+
+function selfSigned(dir: string) {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'k.pem'),
+      '-out',
+      path.join(dir, 'c.pem'),
+      '-subj',
+      '/CN=fake-coordinator',
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    key: execFileSync('cat', [path.join(dir, 'k.pem')]).toString(),
+    cert: execFileSync('cat', [path.join(dir, 'c.pem')]).toString(),
+  };
+}
+
+/** A loopback stand-in for the Coordinator's mesh API: no manifest for the first `notReady` calls. */
+async function fakeCoordinator(notReady: number) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'fake-coord-'));
+  const { key, cert } = selfSigned(dir);
+  const spki = new Uint8Array(new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }));
+  const nonces = new Set<string>();
+  const verifier = new FakeVerifier({ policyDigests: [POLICY] });
+  let calls = 0;
+  const issued: Uint8Array[] = [];
+  const server: Server = createServer({ key, cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      calls++;
+      if (calls <= notReady)
+        return send(412, { version: 'v1', code: 'no_manifest', error: 'no manifest configured' });
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+        nonce?: string;
+        public_key: string;
+        evidence: { kind: string; data: string };
+      };
+      if (!body.nonce || !nonces.delete(body.nonce)) {
+        const n = randomBytes(32).toString('base64');
+        nonces.add(n);
+        return send(401, { version: 'v1', code: 'challenge_required', error: 'nonce', nonce: n });
+      }
+      const publicKey = fromBase64(body.public_key);
+      const rd = await meshCertReportData(fromBase64(body.nonce), publicKey, spki);
+      const r = await verifier.verify(
+        { kind: body.evidence.kind, data: fromBase64(body.evidence.data) },
+        { reportData: rd },
+      );
+      if (!r.ok) return send(403, { version: 'v1', code: 'attestation_failed', error: r.reason.message });
+      issued.push(publicKey);
+      send(200, {
+        version: 'v1',
+        cert_chain: '-----BEGIN CERTIFICATE-----\nleaf\n-----END CERTIFICATE-----\n',
+        mesh_ca: '-----BEGIN CERTIFICATE-----\nmesh\n-----END CERTIFICATE-----\n',
+        root_ca: '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n',
+        workload_secret: 'ab'.repeat(64),
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port, issued, calls: () => calls };
+}
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+describe('runInitializer', () => {
+  it('retries while the Coordinator has no manifest, then writes all files atomically', async () => {
+    const fake = await fakeCoordinator(2);
+    servers.push(fake.server);
+    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
+    const result = await runInitializer({
+      host: '127.0.0.1',
+      port: fake.port,
+      issuer: new FakeIssuer({ policyDigest: POLICY }),
+      outDir,
+      initialDelayMs: 20,
+    });
+    expect(result.attempts).toBe(3);
+    expect(result.files).toContain('tls-config/certChain.pem');
+    const keyPem = await readFile(path.join(outDir, 'tls-config/key.pem'), 'utf8');
+    const spki = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    expect(Buffer.from(fake.issued[0]!).equals(spki)).toBe(true);
+    expect((await stat(path.join(outDir, 'tls-config/key.pem'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(path.join(outDir, 'secrets/workload-secret-seed'), 'utf8')).toBe('ab'.repeat(64));
+    expect((await stat(path.join(outDir, 'secrets/workload-secret-seed'))).mode & 0o777).toBe(0o600);
+    for (const f of ['mesh-ca.pem', 'coordinator-root-ca.pem', 'certChain.pem']) {
+      expect(await readFile(path.join(outDir, 'tls-config', f), 'utf8')).toContain('BEGIN CERTIFICATE');
+    }
+  });
+
+  it('gives up at the deadline and refuses evidence the Coordinator rejects', async () => {
+    const fake = await fakeCoordinator(1000);
+    servers.push(fake.server);
+    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
+    const err = await runInitializer({
+      host: '127.0.0.1',
+      port: fake.port,
+      issuer: new FakeIssuer({ policyDigest: POLICY }),
+      outDir,
+      initialDelayMs: 20,
+      deadlineMs: 300,
+    }).catch((e) => e);
+    expect(err.code).toBe('unavailable');
+    expect(err.message).toContain('no_manifest');
+
+    const strict = await fakeCoordinator(0);
+    servers.push(strict.server);
+    const wrong = await runInitializer({
+      host: '127.0.0.1',
+      port: strict.port,
+      issuer: new FakeIssuer({ policyDigest: 'bb'.repeat(32) }),
+      outDir,
+      initialDelayMs: 20,
+      deadlineMs: 300,
+    }).catch((e) => e);
+    expect(wrong.message).toContain('attestation_failed');
+    expect(strict.issued).toHaveLength(0);
+  });
+});

@@ -1,0 +1,106 @@
+import { generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { ApiError, type MeshCertResponse, requestMeshCertificate } from '@contrast-cc/api';
+import { ContrastError, type Issuer, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { OUTPUT_FILES, writeFileAtomic } from './files.js';
+
+/** Options of {@link runInitializer}. */
+export interface InitializerOptions {
+  /** The Coordinator's mesh API (upstream `coordinator-ready.<ns>`). */
+  host: string;
+  port: number;
+  /** The platform issuer in the guest. */
+  issuer: Issuer;
+  /** Where to write `tls-config/` and `secrets/` (upstream `/contrast`). */
+  outDir: string;
+  /** First retry delay (ms, default 1 s); doubles up to `maxDelayMs` (default 30 s), with jitter. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Give up after this long (ms); default: never. */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** What {@link runInitializer} wrote. */
+export interface InitializerResult {
+  files: string[];
+  attempts: number;
+}
+
+/** Refusals that will not heal by retrying the same request. */
+function permanent(e: unknown): boolean {
+  return e instanceof ApiError && e.apiCode === 'invalid_argument';
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new ContrastError('unavailable', 'aborted'));
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * The initializer: makes a fresh P-256 key, asks the Coordinator for a mesh certificate with
+ * evidence binding the key (retrying with backoff while the Coordinator has no manifest, is
+ * recovering or unreachable), then writes the certificate chain, key, mesh CA, root CA and the
+ * workload secret atomically.
+ */
+export async function runInitializer(options: InitializerOptions): Promise<InitializerResult> {
+  const log = (options.logger ?? noopLogger).child({ component: 'initializer' });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const started = Date.now();
+  let delay = options.initialDelayMs ?? 1000;
+  const maxDelay = options.maxDelayMs ?? 30_000;
+  let response: MeshCertResponse | undefined;
+  let attempts = 0;
+  while (!response) {
+    attempts++;
+    try {
+      response = await requestMeshCertificate({
+        host: options.host,
+        port: options.port,
+        issuer: options.issuer,
+        publicKey: spki,
+        logger: log,
+      });
+    } catch (e) {
+      if (permanent(e)) throw e;
+      const reason = e instanceof ApiError ? e.apiCode : isContrastError(e) ? e.code : 'error';
+      if (options.deadlineMs !== undefined && Date.now() - started + delay > options.deadlineMs) {
+        throw new ContrastError(
+          'unavailable',
+          `no mesh certificate after ${attempts} attempts (last: ${reason})`,
+          {
+            cause: e,
+          },
+        );
+      }
+      log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
+      await sleep(delay * (0.75 + Math.random() / 2), options.signal);
+      delay = Math.min(maxDelay, delay * 2);
+    }
+  }
+  const out = (f: string) => path.join(options.outDir, f);
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const files: string[] = [];
+  const write = async (name: string, data: string, mode?: number) => {
+    await writeFileAtomic(out(name), data, mode);
+    files.push(name);
+  };
+  // The key first and the chain last: a reader that sees the chain finds everything else.
+  await write(OUTPUT_FILES.key, keyPem, 0o600);
+  await write(OUTPUT_FILES.meshCa, response.mesh_ca);
+  await write(OUTPUT_FILES.rootCa, response.root_ca);
+  if (response.workload_secret) await write(OUTPUT_FILES.workloadSecret, response.workload_secret, 0o600);
+  await write(OUTPUT_FILES.certChain, response.cert_chain);
+  log.info('wrote mesh certificate', { files, attempts });
+  return { files, attempts };
+}

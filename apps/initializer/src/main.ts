@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
+import { createLogger, type Issuer } from '@contrast-cc/core';
+import { FakeIssuer } from '@contrast-cc/core/testing';
+import { parseConfig } from './config.js';
+import { runInitializer } from './initializer.js';
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.env);
+  const log = createLogger(
+    (r) => {
+      process.stdout.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
+      );
+    },
+    { level: config.CONTRAST_LOG_LEVEL },
+  );
+  let issuer: Issuer;
+  if (config.CONTRAST_ISSUER === 'fake') {
+    log.warn('INSECURE: using the fake issuer; this pod proves nothing');
+    issuer = new FakeIssuer({
+      ...(config.CONTRAST_FAKE_POLICY_HASH ? { policyDigest: config.CONTRAST_FAKE_POLICY_HASH } : {}),
+      ...(config.CONTRAST_FAKE_MEASUREMENT ? { measurement: config.CONTRAST_FAKE_MEASUREMENT } : {}),
+    });
+  } else {
+    issuer = await ConfigfsTsmIssuer.open({
+      ...(config.CONTRAST_TSM_PATH ? { root: config.CONTRAST_TSM_PATH } : {}),
+      logger: log,
+    });
+  }
+  const abort = new AbortController();
+  process.on('SIGTERM', () => abort.abort());
+  await runInitializer({
+    host: config.host,
+    port: config.port,
+    issuer,
+    outDir: config.CONTRAST_OUT_DIR,
+    signal: abort.signal,
+    logger: log,
+    ...(config.CONTRAST_DEADLINE_SECONDS > 0 ? { deadlineMs: config.CONTRAST_DEADLINE_SECONDS * 1000 } : {}),
+  });
+  log.info('done');
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`initializer: ${(e as Error)?.message ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
