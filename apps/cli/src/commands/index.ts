@@ -5,6 +5,17 @@ const registry = async () => (await import('../platforms.js')).cliPlatformRegist
 /** Every command of the contrast CLI; implementations load on use. */
 export const COMMANDS: readonly CommandEntry[] = [
   {
+    name: 'generate',
+    summary: 'patch Kubernetes resources for Contrast and write their policies into the manifest',
+    load: async () => {
+      const [{ createGenerateCommand }, { cliImageSource }] = await Promise.all([
+        import('./generate.js'),
+        import('../images.js'),
+      ]);
+      return createGenerateCommand({ registry: await registry(), images: cliImageSource });
+    },
+  },
+  {
     name: 'set',
     summary: 'attest the Coordinator and set the manifest',
     load: async () => (await import('./set.js')).createSetCommand({ registry: await registry() }),
