@@ -28,7 +28,8 @@ try {
 }
 
 const first = verifyTdxQuote(quote, options);
-if (!first.ok) throw new Error(`benchmark quote does not verify: ${first.reason.code} ${first.reason.message}`);
+if (!first.ok)
+  throw new Error(`benchmark quote does not verify: ${first.reason.code} ${first.reason.message}`);
 console.log(`input: ${what}; TCB status ${first.claims.details.tcbStatus ?? 'n/a'}`);
 
 // `openssl speed` divides by its user CPU time (not wall time, unless -elapsed), so quote rates
@@ -68,7 +69,9 @@ const wallRate = await opsPerSecond(cpuRate(options).once, { seconds: 1 });
 console.log(`wall clock (default options, this load): ${wallRate.toFixed(0)} quotes/s`);
 const best = rounds.reduce((a, b) => (b.strict / b.baseline > a.strict / a.baseline ? b : a));
 const bestCached = Math.max(...rounds.map((r) => r.cached / r.baseline));
-console.log(`default options (QE report remembered, 1 verify per quote): best ratio ${bestCached.toFixed(3)}`);
+console.log(
+  `default options (QE report remembered, 1 verify per quote): best ratio ${bestCached.toFixed(3)}`,
+);
 printRatio(
   'tdx-verify',
   best.strict / best.baseline,

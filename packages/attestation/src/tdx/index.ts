@@ -9,6 +9,8 @@ export {
 export { type TdxQuoteFileOptions, type TdxQuoteFileReport, verifyTdxQuoteFile } from './cli.js';
 export {
   COLLATERAL_FILE_NAMES,
+  collateralFromExtras,
+  collateralToExtras,
   type IsvTcbLevel,
   loadCollateralDir,
   type QeIdentity,

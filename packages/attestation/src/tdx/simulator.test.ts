@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fromHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
+import { collateralToExtras } from './collateral.js';
 import type { TdxReferenceValues } from './reference-values.js';
 import { createSimulatedTdxIssuer } from './simulator.js';
 import { createTdxVerifier } from './verifier.js';
@@ -92,6 +93,18 @@ describe('simulated TDX issuer', () => {
     const foreign = await other.createPckCrl({ revokedSerials: [] });
     const f = verifyTdxQuote(quote, { trustAnchors: anchors, collateral: { pckCrl: foreign } });
     expect(f.ok ? 'ok' : f.reason).toMatchObject({ code: 'collateral-invalid', field: 'pck_crl' });
+  });
+
+  it('takes collateral from Evidence.extras by PCS file name, before the verifier-wide collateral', async () => {
+    const revoking = await sim.createPckCrl({ revokedSerials: [sim.pckSerial] });
+    const clean = await sim.createPckCrl();
+    const v = createTdxVerifier({ trustAnchors: anchors, collateral: { pckCrl: clean } });
+    const ev = await sim.issue(rd);
+    expect((await v.verify(ev, { reportData: rd })).ok).toBe(true);
+    const withExtras = { ...ev, extras: collateralToExtras({ pckCrl: revoking }) };
+    expect(Object.keys(withExtras.extras)).toEqual(['pck_crl.der']);
+    const r = await v.verify(withExtras, { reportData: rd });
+    expect(r.ok ? 'ok' : r.reason).toMatchObject({ code: 'revoked', field: 'pck_certificate' });
   });
 
   it('rejects a quote from another simulated platform chain (PCK of another platform)', async () => {
