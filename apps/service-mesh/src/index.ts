@@ -1,2 +1,14 @@
-// Nothing is exported yet: see README.md.
-export {};
+export {
+  type EgressRule,
+  type IngressMode,
+  type IngressRule,
+  parseEgressConfig,
+  parseIngressConfig,
+} from './config.js';
+export {
+  type MeshCredentials,
+  type MeshProxy,
+  type MeshProxyOptions,
+  readMeshCredentials,
+  startMeshProxy,
+} from './proxy.js';
