@@ -117,9 +117,9 @@ export function pckExtensionsJson(ext: PckExtensions): Record<string, unknown> {
     pceId: toHex(ext.pceId),
     pceSvn: ext.pceSvn,
     cpuSvn: toHex(ext.cpuSvn),
-    sgxTcbComponents: ext.sgxTcbComponents,
+    sgxTcbComponents: [...ext.sgxTcbComponents],
     sgxType: ext.sgxType,
     ...(ext.platformInstanceId ? { piid: toHex(ext.platformInstanceId) } : {}),
-    ...(ext.configuration ? { configuration: ext.configuration } : {}),
+    ...(ext.configuration ? { configuration: { ...ext.configuration } } : {}),
   };
 }

@@ -87,7 +87,7 @@ export function evaluateQeIdentity(
   const level = isvLevel(identity.tcbLevels, report.isvSvn);
   // Intel's QVL treats a QE ISVSVN below every listed level as revoked.
   if (!level) return { status: 'Revoked', advisoryIds: [] };
-  return { status: level.tcbStatus, tcbDate: level.tcbDate, advisoryIds: level.advisoryIds };
+  return { status: level.tcbStatus, tcbDate: level.tcbDate, advisoryIds: [...level.advisoryIds] };
 }
 
 /**
@@ -106,7 +106,7 @@ export function evaluateTdxTcb(
   const tee = body.teeTcbSvn;
   const level = info.tcbLevels.find((l) => levelMatches(l, pck, tee));
   const platform: TdxTcbEvaluation['platform'] = level
-    ? { status: level.tcbStatus, tcbDate: level.tcbDate, advisoryIds: level.advisoryIds }
+    ? { status: level.tcbStatus, tcbDate: level.tcbDate, advisoryIds: [...level.advisoryIds] }
     : { status: 'no-matching-tcb-level', advisoryIds: [] };
   let status: TdxTcbStatus = platform.status;
   const advisories = new Set(platform.advisoryIds);
@@ -151,7 +151,7 @@ export function evaluateTdxTcb(
     }
     const ml = isvLevel(identity.tcbLevels, minor);
     const moduleResult: NonNullable<TdxTcbEvaluation['tdxModule']> = ml
-      ? { id, status: ml.tcbStatus, tcbDate: ml.tcbDate, advisoryIds: ml.advisoryIds }
+      ? { id, status: ml.tcbStatus, tcbDate: ml.tcbDate, advisoryIds: [...ml.advisoryIds] }
       : { id, status: 'no-matching-tcb-level', advisoryIds: [] };
     evaluation.tdxModule = moduleResult;
     status = converge(status, moduleResult.status);

@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
 import { parseTdxQuote } from './quote.js';
 import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorFile, vectorJson } from './test-support/shared.js';
+import { collateralRequestOf } from './verifier.js';
 import { verifyTdxQuote } from './verify.js';
 
 interface Expected {
+  pck_issuer: string;
   quote: Record<string, unknown>;
   td_quote_body: Record<string, string>;
   qe_report: Record<string, string | number>;
@@ -96,6 +98,12 @@ describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () 
         expect(r.claims.policyDigest).toBe(expected.td_quote_body['mrconfigid']!.slice(0, 64));
         expect(r.claims.insecure).toBe(false);
         expect(toHex(r.claims.reportData)).toBe(expected.td_quote_body['report_data']);
+      });
+
+      it('names its FMSPC and PCK CA for a collateral request', () => {
+        const req = collateralRequestOf(parseTdxQuote(bytes));
+        expect(req.fmspc).toBe(expected.pck_cert_sgx_extensions['fmspc']);
+        expect(req.ca).toBe(expected.pck_issuer.includes('Processor') ? 'processor' : 'platform');
       });
 
       if (v.expectedTcb) {

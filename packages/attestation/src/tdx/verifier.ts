@@ -47,11 +47,12 @@ export interface TdxVerifierOptions {
 
 /** FMSPC and PCK CA kind of a quote (from its PCK certificate), to fetch collateral. */
 export function collateralRequestOf(quote: TdxQuote): CollateralRequest {
-  const [leaf] = loadCertificates(quote.signatureData.pckChainPem, 'pck_cert_chain');
+  const [leaf, intermediate] = loadCertificates(quote.signatureData.pckChainPem, 'pck_cert_chain');
   const ext = leaf?.extensions.get(SGX_EXTENSIONS_OID)?.value;
   if (!ext) throw new Error('PCK certificate has no SGX extensions');
   const pck = parsePckExtensions(ext);
-  const ca = quote.signatureData.pckChainPem.includes('Processor') ? 'processor' : 'platform';
+  // "Intel SGX PCK Platform CA" or "Intel SGX PCK Processor CA".
+  const ca = intermediate?.subjectCommonName.includes('Processor') ? 'processor' : 'platform';
   return { fmspc: toHex(pck.fmspc), ca };
 }
 

@@ -165,7 +165,6 @@ interface VerifiedChain {
   intermediate: ParsedCertificate;
   anchor: ParsedCertificate;
   pck: PckExtensions;
-  pckJson: Record<string, unknown>;
   pckKey: KeyObject;
   /** hex(QE report || its signature) already verified with pckKey. */
   verifiedQeReports: Set<string>;
@@ -309,7 +308,6 @@ function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
     intermediate,
     anchor,
     pck,
-    pckJson: pckExtensionsJson(pck),
     pckKey: key,
     verifiedQeReports: new Set(),
   };
@@ -652,7 +650,7 @@ function verifyParsed(
     ...bodyHex,
     debug: (body.tdAttributes[0]! & 1) === 1,
     qeSvn: sd.qeReport.isvSvn,
-    pck: chain.pckJson,
+    pck: pckExtensionsJson(chain.pck),
   } as TdxClaimDetails;
   let tcb: TdxTcbEvaluation | undefined;
   const c = options.collateral;
