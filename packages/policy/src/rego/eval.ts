@@ -52,7 +52,7 @@ export class RegoEngine {
   #prints: string[] = [];
   #stack: string[] = [];
   #suppress = 0;
-  #best: { score: number; rec: FailureRecord } | undefined;
+  #best: { score: number; expr: Expr; env: Env; stack: string[] } | undefined;
   #steps = 0;
   /** Guard against runaway evaluation. */
   maxSteps = 5_000_000;
@@ -111,8 +111,8 @@ export class RegoEngine {
     this.#stack = [];
     this.#steps = 0;
     const value = this.#ruleValue(name);
-    const best = this.#best as { rec: FailureRecord } | undefined;
-    return { value, prints: this.#prints, failure: best?.rec };
+    const best = this.#best as { expr: Expr; env: Env; stack: string[] } | undefined;
+    return { value, prints: this.#prints, failure: best ? this.#renderFailure(best) : undefined };
   }
 
   #hasRule(name: string): boolean {
@@ -209,8 +209,21 @@ export class RegoEngine {
     if (!any && def.elseRule) yield* this.#definitionValues(def.elseRule, env);
   }
 
+  readonly #ids = new WeakMap<object, number>();
+  #nextId = 0;
+  /** Cache key of an argument: scalars by value, collections by identity (cheap, still correct). */
+  #argKey(v: Value): string {
+    if (v === null || typeof v !== 'object') return JSON.stringify(v);
+    let id = this.#ids.get(v);
+    if (id === undefined) {
+      id = ++this.#nextId;
+      this.#ids.set(v, id);
+    }
+    return `#${id}`;
+  }
+
   #callFunction(name: string, args: Value[], loc: SourceLocation): Value | undefined {
-    const key = `${name}(${args.map(keyOf).join(',')})`;
+    const key = `${name}(${args.map((a) => this.#argKey(a)).join(',')})`;
     if (this.#fnCache.has(key)) return this.#fnCache.get(key);
     this.#stack.push(name);
     const before = this.#best;
@@ -276,9 +289,15 @@ export class RegoEngine {
   #recordFailure(expr: Expr, index: number, env: Env): void {
     const score = this.#stack.length * 10_000 + index;
     if (this.#best && this.#best.score > score) return;
+    // Rendering is deferred to the end of the query: most failures are overwritten.
+    this.#best = { score, expr, env, stack: [...this.#stack] };
+  }
+
+  #renderFailure(b: { expr: Expr; env: Env; stack: string[] }): FailureRecord {
+    const { expr, env } = b;
     const bindings: Record<string, string> = {};
     for (const [k, v] of env) if (v !== UNBOUND && !k.startsWith('_$')) bindings[k] = show(v as Value, 120);
-    const rec: FailureRecord = { stack: [...this.#stack], text: expr.text, loc: expr.loc, bindings };
+    const rec: FailureRecord = { stack: b.stack, text: expr.text, loc: expr.loc, bindings };
     if (
       expr.k === 'term' &&
       expr.term.t === 'binop' &&
@@ -297,7 +316,7 @@ export class RegoEngine {
         this.#suppress--;
       }
     }
-    this.#best = { score, rec };
+    return rec;
   }
 
   *#evalExpr(expr: Expr, env: Env): Generator<Env> {
@@ -407,7 +426,48 @@ export class RegoEngine {
 
   // ---- terms ----
 
+  readonly #groundValues = new WeakMap<Term, Value>();
+  readonly #groundness = new WeakMap<Term, boolean>();
+
+  /** Literal terms without variables, refs or calls: evaluated once, then shared (never mutated). */
+  #isGround(t: Term): boolean {
+    const known = this.#groundness.get(t);
+    if (known !== undefined) return known;
+    let g: boolean;
+    switch (t.t) {
+      case 'scalar':
+        g = true;
+        break;
+      case 'array':
+      case 'set':
+        g = t.items.every((x) => this.#isGround(x));
+        break;
+      case 'object':
+        g = t.entries.every(([k, v]) => this.#isGround(k) && this.#isGround(v));
+        break;
+      default:
+        g = false;
+    }
+    this.#groundness.set(t, g);
+    return g;
+  }
+
   *#evalTerm(t: Term, env: Env): Generator<[Value, Env]> {
+    if ((t.t === 'array' || t.t === 'object' || t.t === 'set') && this.#isGround(t)) {
+      let v = this.#groundValues.get(t);
+      if (v === undefined) {
+        const first = this.#evalComposite(t, env).next();
+        if (first.done) return;
+        v = first.value[0];
+        this.#groundValues.set(t, v);
+      }
+      yield [v, env];
+      return;
+    }
+    yield* this.#evalComposite(t, env);
+  }
+
+  *#evalComposite(t: Term, env: Env): Generator<[Value, Env]> {
     switch (t.t) {
       case 'scalar':
         yield [t.v, env];
@@ -534,8 +594,20 @@ export class RegoEngine {
       yield [acc, env];
       return;
     }
-    for (const [v, e] of this.#evalTerm(terms[i] as Term, env))
-      yield* this.#evalMany(terms, i + 1, e, [...acc, v]);
+    // Fast path: a term with at most one value (no iteration) needs no backtracking copy.
+    const t = terms[i] as Term;
+    if (
+      t.t === 'scalar' ||
+      t.t === 'var' ||
+      ((t.t === 'array' || t.t === 'object' || t.t === 'set') && this.#isGround(t))
+    ) {
+      const r = this.#evalTerm(t, env).next();
+      if (r.done) return;
+      acc.push(r.value[0]);
+      yield* this.#evalMany(terms, i + 1, r.value[1], acc);
+      return;
+    }
+    for (const [v, e] of this.#evalTerm(t, env)) yield* this.#evalMany(terms, i + 1, e, [...acc, v]);
   }
 
   #dataRoot(): Value {

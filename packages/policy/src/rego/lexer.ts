@@ -13,6 +13,13 @@ export interface Token {
   end: number;
 }
 
+function isIdentStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || (c >= 48 && c <= 57);
+}
+
 const PUNCT = [
   ':=',
   '==',
@@ -67,9 +74,9 @@ export function tokenize(src: string): Token[] {
       while (i < src.length && src[i] !== '\n') i++;
       continue;
     }
-    if (/[A-Za-z_]/.test(c)) {
+    if (isIdentStart(c.charCodeAt(0))) {
       const start = i;
-      while (i < src.length && /[A-Za-z0-9_]/.test(src[i] as string)) i++;
+      while (i < src.length && isIdentPart(src.charCodeAt(i))) i++;
       push('ident', src.slice(start, i), start);
       continue;
     }
@@ -87,6 +94,18 @@ export function tokenize(src: string): Token[] {
       i++;
       let s = '';
       while (i < src.length && src[i] !== '"') {
+        // Copy the run up to the next quote, backslash or newline in one slice.
+        let j = i;
+        while (j < src.length) {
+          const cj = src.charCodeAt(j);
+          if (cj === 34 || cj === 92 || cj === 10) break;
+          j++;
+        }
+        if (j > i) {
+          s += src.slice(i, j);
+          i = j;
+          continue;
+        }
         if (src[i] === '\n')
           throw new RegoError('parse', 'unterminated string', { line, col: start - lineStart + 1 });
         if (src[i] === '\\') {

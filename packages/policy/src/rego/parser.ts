@@ -3,6 +3,8 @@ import { RegoError, type SourceLocation } from './errors.js';
 import { type Token, tokenize } from './lexer.js';
 
 const COMPARE = ['==', '!=', '<', '<=', '>', '>='];
+/** Binary operator precedence, lowest first. */
+const LEVELS: string[][] = [['|'], ['&'], ['in'], COMPARE, ['+', '-'], ['*', '/', '%']];
 
 /** Parses a Rego module (the subset documented in README.md). */
 export function parseModule(src: string): Module {
@@ -26,7 +28,9 @@ class Parser {
     while (this.#toks[this.#i]?.type === 'nl') this.#i++;
   }
   #peek(offset = 0): Token {
-    if (this.#nl[this.#nl.length - 1]) this.#skipNl();
+    const ignoreNl = this.#nl[this.#nl.length - 1];
+    if (offset === 0 && !ignoreNl) return this.#toks[this.#i] as Token;
+    if (ignoreNl) this.#skipNl();
     let j = this.#i;
     let n = offset;
     for (;;) {
@@ -41,8 +45,9 @@ class Parser {
     }
   }
   #next(): Token {
-    const t = this.#peek();
-    this.#i = this.#toks.indexOf(t, this.#i) + 1;
+    if (this.#nl[this.#nl.length - 1]) this.#skipNl();
+    const t = this.#toks[this.#i] as Token;
+    if (t.type !== 'eof') this.#i++;
     return t;
   }
   #is(value: string, offset = 0): boolean {
@@ -291,7 +296,7 @@ class Parser {
   }
 
   #binary(level: number, noIn: boolean): Term {
-    const levels: string[][] = [['|'], ['&'], ['in'], COMPARE, ['+', '-'], ['*', '/', '%']];
+    const levels = LEVELS;
     if (level >= levels.length) return this.#unary();
     let l = this.#binary(level + 1, noIn);
     for (;;) {
