@@ -205,7 +205,8 @@ export function rsToDer(rs: Uint8Array): Uint8Array | undefined {
   return out.subarray(0, at);
 }
 
-function ecdsaOk(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {
+/** ECDSA P-256 / SHA-256 check of an r||s signature (as in quotes and PCS JSON). */
+export function ecdsaP256Ok(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {
   const der = rsToDer(rs);
   if (!der) return false;
   try {
@@ -367,7 +368,7 @@ function verifySigned<T>(
       `${name}_issuer_chain`,
     );
   }
-  if (!ecdsaOk(signer.publicKey, signed.signed, signed.signature)) {
+  if (!ecdsaP256Ok(signer.publicKey, signed.signed, signed.signature)) {
     throw new Reject('collateral-invalid', `the ${name} signature does not verify`, `${name}.signature`);
   }
   try {
@@ -611,7 +612,7 @@ function verifyParsed(
   const qeId = useCache ? hex(sd.qeReport.raw) + hex(sd.qeReportSignature) : '';
   if (useCache && chain.verifiedQeReports.has(qeId)) {
     // verified before under this exact chain
-  } else if (ecdsaOk(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
+  } else if (ecdsaP256Ok(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
     if (useCache) {
       if (chain.verifiedQeReports.size >= 16) chain.verifiedQeReports.clear();
       chain.verifiedQeReports.add(qeId);
@@ -634,7 +635,7 @@ function verifyParsed(
       'qe_report.report_data',
     );
   }
-  if (!ecdsaOk(attestationKey(sd.attestationKey), quote.signedBytes, sd.signature)) {
+  if (!ecdsaP256Ok(attestationKey(sd.attestationKey), quote.signedBytes, sd.signature)) {
     throw new Reject(
       'signature-invalid',
       'the quote signature does not verify with the attestation key',
