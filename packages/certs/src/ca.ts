@@ -1,12 +1,28 @@
-import { createHash, createPublicKey, type KeyObject, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ContrastError, type EvidenceClaims, type Logger, noopLogger } from '@contrast-cc/core';
-import { spkiPublicKeyBits } from './der.js';
-import { encodeSignatureP1363, signDigestP384 } from './ecdsa.js';
+import { ContrastError, type EvidenceClaims, type Logger, noopLogger, toHex } from '@contrast-cc/core';
+import {
+  authorityKeyIdentifierExtension,
+  basicConstraintsExtension,
+  certificateDer,
+  certificatePem,
+  commonNameDer,
+  extensionDer,
+  ipAddressBytes,
+  KEY_USAGE,
+  keyIdentifier,
+  keyUsageExtension,
+  type SanEntry,
+  subjectAltNameExtension,
+  subjectKeyIdentifierExtension,
+  TLS_EXT_KEY_USAGE,
+  tbsCertificate,
+} from './certificate.js';
+import { derOid } from './der.js';
+import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
 import { type PublicKeyInput, spkiDer, toPublicKey } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
-import { x509 } from './x509.js';
 
 /** Subject common names, as upstream. @public */
 export const CA_NAMES = Object.freeze({
@@ -35,66 +51,31 @@ function addValidity(from: Date, ms: number | undefined, years: number): Date {
 }
 
 /** A positive 16-byte serial with the top byte in 0x40..0x7f, so its DER is exactly 16 bytes. */
-function serialFrom(bytes: Uint8Array): string {
-  const s = Buffer.from(bytes.subarray(0, 16));
+function serialFrom(bytes: Uint8Array): Uint8Array {
+  const s = Uint8Array.from(bytes.subarray(0, 16));
   s[0] = (s[0]! & 0x3f) | 0x40;
-  return s.toString('hex');
+  return s;
 }
 
-const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
-
-/**
- * A WebCrypto provider for @peculiar/x509 whose `sign` is deterministic ECDSA P-384 / SHA-384
- * (RFC 6979) with `key`; everything else is node's WebCrypto. Used for the root certificate, so
- * the same seed (and notBefore) gives the same root certificate bytes.
- */
-function deterministicSigner(key: KeyObject): Crypto {
-  const subtle = new Proxy(webcrypto.subtle, {
-    get(target, prop) {
-      if (prop === 'sign') {
-        return async (algorithm: { hash?: unknown }, _key: unknown, data: BufferSource) => {
-          const hash =
-            typeof algorithm.hash === 'string' ? algorithm.hash : (algorithm.hash as { name?: string })?.name;
-          if (hash !== 'SHA-384')
-            throw new ContrastError('internal', 'root certificates are signed with SHA-384');
-          const bytes = ArrayBuffer.isView(data)
-            ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-            : new Uint8Array(data);
-          const digest = new Uint8Array(createHash('sha384').update(bytes).digest());
-          return encodeSignatureP1363(signDigestP384(key, digest, true)).buffer;
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+/** ECDSA P-384 / SHA-384 with node's native signer on the libuv thread pool; DER ECDSA-Sig-Value. */
+function signSha384(key: KeyObject, data: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    sign('sha384', data, { key, dsaEncoding: 'der' }, (error, signature) => {
+      if (error) reject(error);
+      else resolve(new Uint8Array(signature.buffer, signature.byteOffset, signature.byteLength));
+    });
   });
-  return {
-    subtle,
-    getRandomValues: webcrypto.getRandomValues.bind(webcrypto),
-    randomUUID: webcrypto.randomUUID.bind(webcrypto),
-  } as unknown as Crypto;
 }
 
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits, as hex. */
-function keyId(spki: Uint8Array): string {
-  return createHash('sha1').update(spkiPublicKeyBits(spki)).digest('hex');
-}
-
-async function signingKey(key: KeyObject): Promise<CryptoKey> {
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
+function caKey(key: KeyObject): KeyObject {
+  if (
+    key?.type !== 'private' ||
+    key.asymmetricKeyType !== 'ec' ||
+    key.asymmetricKeyDetails?.namedCurve !== 'secp384r1'
+  ) {
     throw new ContrastError('invalid-argument', 'CA keys must be P-384 EC private keys', { field: 'key' });
   }
-  return (await webcrypto.subtle.importKey(
-    'pkcs8',
-    key.export({ type: 'pkcs8', format: 'der' }),
-    { name: 'ECDSA', namedCurve: 'P-384' },
-    false,
-    ['sign'],
-  )) as unknown as CryptoKey;
-}
-
-function toExtension(e: RawExtension): x509.Extension {
-  return new x509.Extension(e.oid, e.critical ?? false, e.value as BufferSource);
+  return key;
 }
 
 /** An issued certificate in the forms callers need. @public */
@@ -103,8 +84,8 @@ export interface IssuedCertificate {
   pem: string;
 }
 
-function issued(cert: x509.X509Certificate): IssuedCertificate {
-  return { der: new Uint8Array(cert.rawData), pem: `${cert.toString('pem')}\n` };
+function issued(der: Uint8Array): IssuedCertificate {
+  return { der, pem: certificatePem(der) };
 }
 
 /** Input of {@link CaHierarchy.issueMeshCertificate}. @public */
@@ -133,18 +114,38 @@ const DNS_NAME =
   /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
-/** Sorts SANs into IP, URI and DNS entries as upstream does; throws naming the bad entry. */
-export function classifySans(sans: readonly string[]): { type: 'ip' | 'url' | 'dns'; value: string }[] {
+const isAscii = (text: string) => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+};
+
+/**
+ * Sorts SANs into IP, URI and DNS entries as upstream does; throws naming the bad entry. A URI must
+ * be ASCII (IA5String, RFC 5280 4.2.1.6) and an IP address cannot carry an IPv6 zone index.
+ */
+export function classifySans(sans: readonly string[]): SanEntry[] {
   return sans.map((san, i) => {
     if (typeof san !== 'string' || san === '') {
       throw new ContrastError('invalid-argument', 'SAN must be a non-empty string', { field: `sans[${i}]` });
     }
-    if (isIP(san)) return { type: 'ip' as const, value: san };
+    if (isIP(san)) {
+      if (!ipAddressBytes(san)) {
+        throw new ContrastError('invalid-argument', `"${san}": an IP SAN cannot carry a zone index`, {
+          field: `sans[${i}]`,
+        });
+      }
+      return { type: 'ip' as const, value: san };
+    }
     if (URI_SCHEME.test(san)) {
       try {
         new URL(san);
       } catch {
         throw new ContrastError('invalid-argument', `"${san}" is not a valid URI`, { field: `sans[${i}]` });
+      }
+      if (!isAscii(san)) {
+        throw new ContrastError('invalid-argument', `"${san}": a URI SAN must be ASCII (percent-encode it)`, {
+          field: `sans[${i}]`,
+        });
       }
       return { type: 'url' as const, value: san };
     }
@@ -172,11 +173,35 @@ export interface CreateCaOptions {
   logger?: Logger;
 }
 
+const ROOT_NAME = commonNameDer(CA_NAMES.root);
+const INTERMEDIATE_NAME = commonNameDer(CA_NAMES.intermediate);
+const CA_KEY_USAGE = keyUsageExtension([KEY_USAGE.digitalSignature, KEY_USAGE.keyCertSign]);
+const CA_BASIC_CONSTRAINTS = basicConstraintsExtension(true);
+/** BasicConstraints CA:false, KeyUsage digitalSignature (both critical), EKU clientAuth+serverAuth. */
+const LEAF_FIXED_EXTENSIONS = [
+  basicConstraintsExtension(false),
+  keyUsageExtension([KEY_USAGE.digitalSignature]),
+  TLS_EXT_KEY_USAGE,
+] as const;
+/** Extensions a caller cannot add again through `extraExtensions` (RFC 5280: one instance each). */
+const LEAF_EXTENSION_OIDS = new Set([
+  '2.5.29.19',
+  '2.5.29.15',
+  '2.5.29.37',
+  '2.5.29.14',
+  '2.5.29.35',
+  '2.5.29.17',
+]);
+
 /**
  * The Coordinator's certificate authority for one manifest generation: the root CA (key from the
  * seed), the intermediate (mesh CA key, signed by the root) and the mesh CA (same key and name,
  * self-signed). Leaves are signed by the mesh CA key with the intermediate/mesh CA name as issuer,
  * so they verify both against the mesh CA alone and against the root via the intermediate.
+ *
+ * Certificates are encoded directly as DER (src/certificate.ts) and signed with node's native
+ * ECDSA; everything constant per CA (issuer name, fixed extensions, authority key identifier) is
+ * encoded once here.
  * @public
  */
 export class CaHierarchy {
@@ -184,8 +209,7 @@ export class CaHierarchy {
   readonly intermediate: IssuedCertificate;
   readonly meshCa: IssuedCertificate;
   readonly #meshKey: KeyObject;
-  readonly #meshSigningKey: CryptoKey;
-  readonly #meshKeyId: string;
+  readonly #authorityKeyId: Uint8Array;
   readonly #validity: CaValidity;
   readonly #log: Logger;
 
@@ -194,7 +218,7 @@ export class CaHierarchy {
     intermediate: IssuedCertificate;
     meshCa: IssuedCertificate;
     meshKey: KeyObject;
-    meshSigningKey: CryptoKey;
+    meshKeyId: Uint8Array;
     validity: CaValidity;
     logger: Logger;
   }) {
@@ -202,8 +226,7 @@ export class CaHierarchy {
     this.intermediate = parts.intermediate;
     this.meshCa = parts.meshCa;
     this.#meshKey = parts.meshKey;
-    this.#meshSigningKey = parts.meshSigningKey;
-    this.#meshKeyId = keyId(spkiDer(createPublicKey(parts.meshKey)));
+    this.#authorityKeyId = authorityKeyIdentifierExtension(parts.meshKeyId);
     this.#validity = parts.validity;
     this.#log = parts.logger;
   }
@@ -217,73 +240,66 @@ export class CaHierarchy {
     const notBefore = new Date(now.getTime() - backdate);
     const caNotAfter = addValidity(notBefore, validity.caMs, 10);
 
-    const rootKey = engine.rootCaKey();
+    const rootKey = caKey(engine.rootCaKey());
     const rootSpki = spkiDer(createPublicKey(rootKey));
-    const rootSigner = await signingKey(rootKey);
-    const meshKey = options.meshCaKey ?? engine.generateMeshCaKey();
+    const rootKeyId = keyIdentifier(rootSpki);
+    const meshKey = caKey(options.meshCaKey ?? engine.generateMeshCaKey());
     const meshSpki = spkiDer(createPublicKey(meshKey));
-    const meshSigner = await signingKey(meshKey);
-
-    const caExtensions = (spki: Uint8Array, usage: x509.KeyUsageFlags) => [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(usage, true),
-      new x509.SubjectKeyIdentifierExtension(keyId(spki)),
+    const meshKeyId = keyIdentifier(meshSpki);
+    const caExtensions = (keyId: Uint8Array) => [
+      CA_BASIC_CONSTRAINTS,
+      CA_KEY_USAGE,
+      subjectKeyIdentifierExtension(keyId),
     ];
-    const caUsage = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign;
 
     const rootNotBefore = options.rootNotBefore ?? notBefore;
-    const root = await x509.X509CertificateGenerator.create(
-      {
-        // Derived from the root key, so the root certificate's identity is stable with the seed.
-        serialNumber: serialFrom(
-          createHash('sha256').update('contrast root serial').update(rootSpki).digest(),
-        ),
-        subject: `CN=${CA_NAMES.root}`,
-        issuer: `CN=${CA_NAMES.root}`,
-        notBefore: rootNotBefore,
-        notAfter: addValidity(rootNotBefore, validity.caMs, 10),
-        publicKey: rootSpki as BufferSource,
-        signingKey: rootSigner,
-        signingAlgorithm: SIGNING,
-        extensions: caExtensions(rootSpki, caUsage),
-      },
-      deterministicSigner(rootKey),
+    // Derived from the root key, so the root certificate's identity is stable with the seed.
+    const rootSerial = serialFrom(
+      createHash('sha256').update('contrast root serial').update(rootSpki).digest(),
     );
-    const intermediate = await x509.X509CertificateGenerator.create({
-      serialNumber: serialFrom(randomBytes(16)),
-      subject: `CN=${CA_NAMES.intermediate}`,
-      issuer: `CN=${CA_NAMES.root}`,
+    const rootTbs = tbsCertificate({
+      serial: rootSerial,
+      issuer: ROOT_NAME,
+      notBefore: rootNotBefore,
+      notAfter: addValidity(rootNotBefore, validity.caMs, 10),
+      subject: ROOT_NAME,
+      spki: rootSpki,
+      extensions: caExtensions(rootKeyId),
+    });
+    // deterministic ECDSA (RFC 6979): the same seed and notBefore give the same root certificate
+    const rootDigest = new Uint8Array(createHash('sha384').update(rootTbs).digest());
+    const root = certificateDer(rootTbs, encodeSignatureDer(signDigestP384(rootKey, rootDigest, true)));
+
+    const intermediateTbs = tbsCertificate({
+      serial: serialFrom(randomBytes(16)),
+      issuer: ROOT_NAME,
       notBefore,
       notAfter: caNotAfter,
-      publicKey: meshSpki as BufferSource,
-      signingKey: rootSigner,
-      signingAlgorithm: SIGNING,
-      extensions: [
-        ...caExtensions(meshSpki, caUsage),
-        new x509.AuthorityKeyIdentifierExtension(keyId(rootSpki)),
-      ],
+      subject: INTERMEDIATE_NAME,
+      spki: meshSpki,
+      extensions: [...caExtensions(meshKeyId), authorityKeyIdentifierExtension(rootKeyId)],
     });
-    const meshCa = await x509.X509CertificateGenerator.create({
-      serialNumber: serialFrom(randomBytes(16)),
-      subject: `CN=${CA_NAMES.intermediate}`,
-      issuer: `CN=${CA_NAMES.intermediate}`,
+    const meshSerial = serialFrom(randomBytes(16));
+    const meshTbs = tbsCertificate({
+      serial: meshSerial,
+      issuer: INTERMEDIATE_NAME,
       notBefore,
       notAfter: caNotAfter,
-      publicKey: meshSpki as BufferSource,
-      signingKey: meshSigner,
-      signingAlgorithm: SIGNING,
-      extensions: caExtensions(meshSpki, caUsage),
+      subject: INTERMEDIATE_NAME,
+      spki: meshSpki,
+      extensions: caExtensions(meshKeyId),
     });
-    log.info('created CA hierarchy', {
-      rootSerial: root.serialNumber,
-      meshCaSerial: meshCa.serialNumber,
-    });
+    const [intermediateSig, meshSig] = await Promise.all([
+      signSha384(rootKey, intermediateTbs),
+      signSha384(meshKey, meshTbs),
+    ]);
+    log.info('created CA hierarchy', { rootSerial: toHex(rootSerial), meshCaSerial: toHex(meshSerial) });
     return new CaHierarchy({
       root: issued(root),
-      intermediate: issued(intermediate),
-      meshCa: issued(meshCa),
+      intermediate: issued(certificateDer(intermediateTbs, intermediateSig)),
+      meshCa: issued(certificateDer(meshTbs, meshSig)),
       meshKey,
-      meshSigningKey: meshSigner,
+      meshKeyId,
       validity,
       logger: log,
     });
@@ -297,47 +313,70 @@ export class CaHierarchy {
   /** Issues a mesh certificate for a workload's public key. */
   async issueMeshCertificate(request: MeshCertificateRequest): Promise<MeshCertificate> {
     const now = request.now ?? new Date();
-    const publicKey = toPublicKey(request.publicKey, 'publicKey');
-    const spki = spkiDer(publicKey);
+    const spki = spkiDer(toPublicKey(request.publicKey, 'publicKey'));
     const names = classifySans(request.sans);
     const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
     const notBefore = new Date(now.getTime() - (this.#validity.backdateMs ?? HOUR));
-    const extensions: x509.Extension[] = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([
-        x509.ExtendedKeyUsage.clientAuth,
-        x509.ExtendedKeyUsage.serverAuth,
-      ]),
-      new x509.SubjectKeyIdentifierExtension(keyId(spki)),
-      new x509.AuthorityKeyIdentifierExtension(this.#meshKeyId),
+    const extensions: Uint8Array[] = [
+      ...LEAF_FIXED_EXTENSIONS,
+      subjectKeyIdentifierExtension(keyIdentifier(spki)),
+      this.#authorityKeyId,
     ];
-    if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names));
+    if (names.length > 0) extensions.push(subjectAltNameExtension(names));
     const ours = meshCertificateExtensions({
       ...(request.workloadSecretId !== undefined ? { workloadSecretId: request.workloadSecretId } : {}),
       ...(request.claims ? { claims: request.claims } : {}),
     });
-    for (const e of [...ours, ...(request.extraExtensions ?? [])]) extensions.push(toExtension(e));
+    const seen = new Set(LEAF_EXTENSION_OIDS);
+    for (const e of ours) {
+      seen.add(e.oid);
+      seen.add(e.oid);
+      extensions.push(extensionDer(derOid(e.oid)!, e.critical === true, e.value));
+    }
+    for (const [i, e] of (request.extraExtensions ?? []).entries())
+      extensions.push(extraExtension(e, i, seen));
 
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serialFrom(randomBytes(16)),
-      subject: [{ CN: [cn] }],
-      issuer: `CN=${CA_NAMES.intermediate}`,
+    const serial = serialFrom(randomBytes(16));
+    const tbs = tbsCertificate({
+      serial,
+      issuer: INTERMEDIATE_NAME,
       notBefore,
       notAfter: addValidity(notBefore, this.#validity.leafMs, 1),
-      publicKey: spki as BufferSource,
-      signingKey: this.#meshSigningKey,
-      signingAlgorithm: SIGNING,
+      subject: commonNameDer(cn),
+      spki,
       extensions,
     });
+    const der = certificateDer(tbs, await signSha384(this.#meshKey, tbs));
     this.#log.info('issued mesh certificate', {
-      serial: cert.serialNumber,
+      serial: toHex(serial),
       sans: request.sans,
       workloadSecretId: request.workloadSecretId,
     });
-    const leaf = issued(cert);
+    const leaf = issued(der);
     return { ...leaf, chainPem: leaf.pem + this.intermediate.pem };
   }
+}
+
+/** One caller-supplied extension, checked: a valid OID, bytes, not a duplicate. */
+function extraExtension(e: RawExtension, i: number, seen: Set<string>): Uint8Array {
+  const oid = typeof e?.oid === 'string' ? derOid(e.oid) : undefined;
+  if (!oid) {
+    throw new ContrastError('invalid-argument', 'not a dotted object identifier', {
+      field: `extraExtensions[${i}].oid`,
+    });
+  }
+  if (seen.has(e.oid)) {
+    throw new ContrastError('invalid-argument', `extension ${e.oid} is already in the certificate`, {
+      field: `extraExtensions[${i}].oid`,
+    });
+  }
+  if (!(e.value instanceof Uint8Array)) {
+    throw new ContrastError('invalid-argument', 'the extension value must be DER bytes', {
+      field: `extraExtensions[${i}].value`,
+    });
+  }
+  seen.add(e.oid);
+  return extensionDer(oid, e.critical === true, e.value);
 }
 
 /** Builds the CA hierarchy for one manifest generation. @public */
