@@ -1,16 +1,8 @@
 import { SNP_EVIDENCE_KIND } from '@contrast-cc/attestation/snp';
-import { definePlatform, type Platform, runtimeClassName } from '@contrast-cc/core';
-import {
-  containerdPatch,
-  type InstallerFlavor,
-  installerConfig,
-  kataConfiguration,
-  nodeInstallerObjects,
-  runtimeClassObject,
-} from './installer.js';
+import { definePlatform, type Platform } from '@contrast-cc/core';
+import { createQemuRuntime, type QemuRuntime, type QemuRuntimeInfo } from '@contrast-cc/node-installer';
 import { metalSnpReferenceValues } from './reference-values.js';
-import { METAL_QEMU_SNP_ASSETS, type RuntimeAssets } from './runtime-assets.js';
-import { runtimeHash } from './runtime-hash.js';
+import { METAL_QEMU_SNP_ASSETS, type MetalQemuSnpAssets } from './runtime-assets.js';
 import { createSnpPlatformVerifier, type SnpPlatformVerifierOptions } from './verifier.js';
 
 const ID = 'Metal-QEMU-SNP';
@@ -25,42 +17,31 @@ export const METAL_QEMU_SNP_POD_OVERHEAD = { memory: '1152Mi', cpu: '250m' } as 
  */
 export const METAL_QEMU_SNP_NODE_SELECTOR = { 'contrast.edgeless.systems/tee': 'sev-snp' } as const;
 
-/**
- * genpolicy settings for this runtime (JSON merge patch over the base settings): images are
- * pulled inside the guest (the Kata config sets `experimental_force_guest_pull`), so the policy
- * expects `image_guest_pull` storages. Everything else keeps the base settings.
- */
-export const METAL_QEMU_SETTINGS_PATCH = { cluster_config: { guest_pull: true } } as const;
-
 /** Options of {@link createMetalQemuSnpPlatform}. */
 export interface MetalQemuSnpOptions extends SnpPlatformVerifierOptions {
   /** Runtime release data; default the pinned {@link METAL_QEMU_SNP_ASSETS}. */
-  assets?: RuntimeAssets;
+  assets?: MetalQemuSnpAssets;
 }
 
-/** What the platform generates for its runtime, for tools and tests. */
-export interface MetalQemuSnpRuntimeInfo {
-  runtimeHash: string;
-  handler: string;
-  installerConfig: ReturnType<typeof installerConfig>;
-  kataConfiguration: string;
-  containerdPatch: { v2: string; v3: string };
+function snpRuntime(assets: MetalQemuSnpAssets): QemuRuntime {
+  return createQemuRuntime({
+    platformId: ID,
+    tee: 'snp',
+    assets,
+    podOverhead: METAL_QEMU_SNP_POD_OVERHEAD,
+    nodeSelector: METAL_QEMU_SNP_NODE_SELECTOR,
+  });
 }
 
 /** Builds the Metal-QEMU-SNP platform (e.g. with another release's assets or trust anchors). */
 export function createMetalQemuSnpPlatform(options: MetalQemuSnpOptions = {}): Platform {
   const assets = options.assets ?? METAL_QEMU_SNP_ASSETS;
-  const flavor = snpFlavor(assets);
+  const runtime = snpRuntime(assets);
   return definePlatform({
     id: ID,
     aliases: ['baremetal-snp', 'metal-snp'],
     displayName: 'Bare metal, QEMU, AMD SEV-SNP',
-    runtime: {
-      runtimeClassNames: [flavor.handler],
-      runtimeClasses: () => [runtimeClassObject(flavor)],
-      nodeInstaller: (o) => nodeInstallerObjects(flavor, o),
-      podOverhead: { ...METAL_QEMU_SNP_POD_OVERHEAD },
-    },
+    runtime: runtime.platformRuntime(),
     attestation: {
       tee: 'snp',
       evidenceKinds: [SNP_EVIDENCE_KIND],
@@ -68,34 +49,13 @@ export function createMetalQemuSnpPlatform(options: MetalQemuSnpOptions = {}): P
       createVerifier: (context) => createSnpPlatformVerifier(context, options),
       policyBinding: 'initdata',
     },
-    policy: { settingsPatch: structuredClone(METAL_QEMU_SETTINGS_PATCH), guestPull: true },
+    policy: runtime.platformPolicy(),
   });
 }
 
-function snpFlavor(assets: RuntimeAssets): InstallerFlavor {
-  const handler = runtimeClassName(ID, runtimeHash(ID, assets));
-  return {
-    platformId: ID,
-    tee: 'snp',
-    handler,
-    assets,
-    podOverhead: { ...METAL_QEMU_SNP_POD_OVERHEAD },
-    nodeSelector: { ...METAL_QEMU_SNP_NODE_SELECTOR },
-  };
-}
-
 /** The generated runtime configuration (hash, handler, installer config, Kata TOML, containerd patches). */
-export function metalQemuSnpRuntimeInfo(
-  assets: RuntimeAssets = METAL_QEMU_SNP_ASSETS,
-): MetalQemuSnpRuntimeInfo {
-  const flavor = snpFlavor(assets);
-  return {
-    runtimeHash: runtimeHash(ID, assets),
-    handler: flavor.handler,
-    installerConfig: installerConfig(flavor),
-    kataConfiguration: kataConfiguration(flavor),
-    containerdPatch: { v2: containerdPatch(flavor, 2), v3: containerdPatch(flavor, 3) },
-  };
+export function metalQemuSnpRuntimeInfo(assets: MetalQemuSnpAssets = METAL_QEMU_SNP_ASSETS): QemuRuntimeInfo {
+  return snpRuntime(assets).info();
 }
 
 /** The Metal-QEMU-SNP platform with the pinned runtime and AMD's roots. @public */

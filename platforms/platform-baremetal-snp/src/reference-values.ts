@@ -1,4 +1,4 @@
-import type { RuntimeAssets } from './runtime-assets.js';
+import type { MetalQemuSnpAssets } from './runtime-assets.js';
 
 /**
  * Default `ReferenceValues.snp` entries for Metal-QEMU-SNP, one per product (Milan, Genoa), as
@@ -8,7 +8,7 @@ import type { RuntimeAssets } from './runtime-assets.js';
  * the released runtime; while the runtime is unreleased it is absent and manifest validation
  * fails: no one can deploy on an unreleased runtime by accident.
  */
-export function metalSnpReferenceValues(platformId: string, assets: RuntimeAssets): unknown[] {
+export function metalSnpReferenceValues(platformId: string, assets: MetalQemuSnpAssets): unknown[] {
   return (['Milan', 'Genoa'] as const).map((product) => {
     const measurement = assets.launchMeasurements[product];
     return {

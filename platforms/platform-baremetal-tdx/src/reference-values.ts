@@ -1,4 +1,4 @@
-import type { RuntimeAssets } from './runtime-assets.js';
+import type { MetalQemuTdxAssets } from './runtime-assets.js';
 
 /**
  * The default `ReferenceValues.tdx` entry for Metal-QEMU-TDX: XFAM `e702060000000000`, no memory
@@ -7,7 +7,7 @@ import type { RuntimeAssets } from './runtime-assets.js';
  * the manifest reports it as "please fill in". MRTD and RTMR0-3 come from the released runtime;
  * while it is unreleased they are absent and manifest validation fails.
  */
-export function metalTdxReferenceValues(platformId: string, assets: RuntimeAssets): unknown[] {
+export function metalTdxReferenceValues(platformId: string, assets: MetalQemuTdxAssets): unknown[] {
   const m = assets.launchMeasurements;
   return [
     {

@@ -16,6 +16,7 @@ import type { RuntimeAssets } from './runtime-assets.js';
  * Only what changes the runtime on the node enters: the placed files (by integrity) and the VM
  * settings. Image references do not (they only deliver the files), so mirroring an image keeps
  * the handler name.
+ * @public
  */
 export function canonicalRuntimeBytes(platformId: string, assets: RuntimeAssets): Uint8Array {
   const clean = (s: string, what: string) => {
@@ -36,7 +37,7 @@ export function canonicalRuntimeBytes(platformId: string, assets: RuntimeAssets)
   return new TextEncoder().encode(`${lines.join('\n')}\n`);
 }
 
-/** sha256 (lower-case hex) of {@link canonicalRuntimeBytes}. */
+/** sha256 (lower-case hex) of {@link canonicalRuntimeBytes}. @public */
 export function runtimeHash(platformId: string, assets: RuntimeAssets): string {
   return createHash('sha256').update(canonicalRuntimeBytes(platformId, assets)).digest('hex');
 }

@@ -1,0 +1,22 @@
+export {
+  createQemuRuntime,
+  GUEST_PULL_SETTINGS_PATCH,
+  INSTALLER_CONFIG_KEYS,
+  type InstallerConfig,
+  QEMU_TEE_PROFILES,
+  type QemuRuntime,
+  type QemuRuntimeInfo,
+  type QemuRuntimeOptions,
+  type QemuTee,
+  type QemuTeeProfile,
+} from './qemu-runtime.js';
+export {
+  bundledFile,
+  RUNTIME_NAME_PLACEHOLDER,
+  RUNTIME_ROOT,
+  type RuntimeAssets,
+  type RuntimeFile,
+  UNRELEASED_IMAGE_DIGEST,
+  UNRELEASED_INTEGRITY,
+} from './runtime-assets.js';
+export { canonicalRuntimeBytes, runtimeHash } from './runtime-hash.js';
