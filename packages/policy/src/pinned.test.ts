@@ -74,6 +74,24 @@ describe.skipIf(!HAS_KATA_POLICY)('changing a pinned field is denied', () => {
     expect(r.why).toMatch(/image|guest_pull_source_ok|storage/);
   });
 
+  it('fields the rules reject outright (hooks, rlimits, AppArmor override, OCI hooks)', () => {
+    for (const mutate of [
+      (q: Req) => {
+        (q.OCI as Record<string, unknown>).Hooks = { Prestart: [{ Path: '/bin/evil' }] };
+      },
+      (q: Req) => {
+        (q.OCI.Process as Record<string, unknown>).Rlimits = [{ Type: 'RLIMIT_NOFILE', Hard: 1, Soft: 1 }];
+      },
+      (q: Req) => {
+        (q.OCI.Process as Record<string, unknown>).ApparmorProfile = 'unconfined';
+      },
+    ]) {
+      const r = decide(mutate);
+      expect(r.allowed).toBe(false);
+      expect(r.why).toMatch(/create_input_ok/);
+    }
+  });
+
   it('mount', () => {
     const r = decide((q) => {
       q.OCI.Mounts.push({ destination: '/host', source: '/', type_: 'bind', options: ['rbind', 'rw'] });

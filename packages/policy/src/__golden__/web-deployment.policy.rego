@@ -130,6 +130,10 @@ create_input_ok if {
   input.OCI.Linux.MountLabel == ""
   input.OCI.Process.SelinuxLabel == ""
   input.OCI.Process.User.Username == ""
+  count(input.OCI.Process.Rlimits) == 0
+  input.OCI.Process.ApparmorProfile in {"", "cri-containerd.apparmor.d"}
+  input.OCI.Linux.IntelRdt == null
+  input.OCI.Linux.RootfsPropagation == ""
   count(input.OCI.Linux.Devices) == 0
 }
 
