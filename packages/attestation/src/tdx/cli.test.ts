@@ -38,6 +38,20 @@ describe.skipIf(!haveVectors)('verifyTdxQuoteFile (for `contrast evidence verify
     expect(expired.json['reason']).toMatchObject({ code: 'certificate-expired' });
     expect((await verifyTdxQuoteFile({ quoteFile: path.join(dir, 'missing') })).exitCode).toBe(2);
     expect((await verifyTdxQuoteFile({ quoteFile: quoteFile(), at: 'yesterday' })).exitCode).toBe(2);
+    const badRv = await verifyTdxQuoteFile({
+      quoteFile: quoteFile(),
+      at: AT,
+      referenceValues: { MrTd: 'zz' },
+    });
+    expect(badRv.exitCode).toBe(2);
+    expect(badRv.json['reason']).toMatchObject({ field: 'ReferenceValues.tdx.MrTd' });
+    const mismatch = await verifyTdxQuoteFile({
+      quoteFile: quoteFile(),
+      at: AT,
+      referenceValues: { MrTd: '00'.repeat(48) },
+    });
+    expect(mismatch.exitCode).toBe(1);
+    expect(mismatch.summary).toContain('measurement-mismatch [mrTd]');
     expect(
       (await verifyTdxQuoteFile({ quoteFile: quoteFile(), collateralDir: path.join(dir, 'nope') })).exitCode,
     ).toBe(2);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ContrastError, fromHex, toHex } from '@contrast-cc/core';
+import { ContrastError, fromHex, isContrastError, toHex } from '@contrast-cc/core';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
 import type { TdxReferenceValues } from './reference-values.js';
 import { type TdxTrustAnchors, type TdxVerifyResult, verifyTdxQuote } from './verify.js';
@@ -67,13 +67,20 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
       return usage(e instanceof ContrastError ? e.message : String(e), '--collateral');
     }
   }
-  const result = verifyTdxQuote(quote, {
-    now,
-    ...(collateral ? { collateral } : {}),
-    ...(options.referenceValues ? { referenceValues: options.referenceValues } : {}),
-    ...(reportData ? { reportData } : {}),
-    ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
-  });
+  let result: TdxVerifyResult;
+  try {
+    result = verifyTdxQuote(quote, {
+      now,
+      ...(collateral ? { collateral } : {}),
+      ...(options.referenceValues ? { referenceValues: options.referenceValues } : {}),
+      ...(reportData ? { reportData } : {}),
+      ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
+    });
+  } catch (e) {
+    // Misuse, not bad evidence: malformed reference values.
+    if (isContrastError(e)) return usage(e.message, e.field ?? 'referenceValues');
+    throw e;
+  }
   if (!result.ok) {
     const tcb = result.tcb ? ` (TCB status ${result.tcb.status})` : '';
     return {
