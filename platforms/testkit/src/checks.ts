@@ -1,6 +1,7 @@
 import {
   bytesEqual,
   type Evidence,
+  isDnsLabel,
   isDnsSubdomain,
   isPlatform,
   type KubeObject,
@@ -48,6 +49,8 @@ export type GoldenMatcher = (file: string, actual: string) => Promise<void>;
 /** One conformance check: throws an Error with a precise message when the platform breaks the rule. @public */
 export interface ConformanceCheck {
   name: string;
+  /** True for the checks that verify the golden evidence (they cannot run without it). */
+  needsEvidence: boolean;
   run(matchGolden: GoldenMatcher): Promise<void>;
 }
 
@@ -58,6 +61,9 @@ class ConformanceFailure extends Error {
 function fail(message: string): never {
   throw new ConformanceFailure(message);
 }
+
+/** RuntimeClasses of Contrast's own runtimes; their handler must equal their name. */
+const CONTRAST_RUNTIME_PREFIX = 'contrast-cc-';
 
 const CLUSTER_SCOPED = new Set([
   'Namespace',
@@ -140,6 +146,7 @@ export function platformConformanceChecks(
   return [
     {
       name: 'descriptor: is a branded platform of a supported contract version',
+      needsEvidence: false,
       async run() {
         if (!isPlatform(platform)) fail('not built with definePlatform() (missing $$type brand)');
         if (!SUPPORTED_PLATFORM_API_VERSIONS.includes(platform.apiVersion)) {
@@ -151,13 +158,15 @@ export function platformConformanceChecks(
     },
     {
       name: 'descriptor: identity, runtime, attestation and policy fields follow the contract',
+      needsEvidence: false,
       async run() {
         const problems = validatePlatform(platform);
         if (problems.length > 0) fail(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
       },
     },
     {
-      name: 'runtime: one RuntimeClass per declared name, with matching handler and overhead',
+      name: 'runtime: one RuntimeClass per declared name, with a valid handler and matching overhead',
+      needsEvidence: false,
       async run() {
         const objects = platform.runtime.runtimeClasses();
         const names = objects.map((o) => o.metadata?.name);
@@ -170,8 +179,18 @@ export function platformConformanceChecks(
           if (o.apiVersion !== 'node.k8s.io/v1' || o.kind !== 'RuntimeClass') {
             fail(`${o.metadata.name}: expected node.k8s.io/v1 RuntimeClass, got ${o.apiVersion} ${o.kind}`);
           }
-          if (o['handler'] !== o.metadata.name)
-            fail(`${o.metadata.name}: handler "${String(o['handler'])}" differs from its name`);
+          const handler = o['handler'];
+          if (typeof handler !== 'string' || !isDnsLabel(handler)) {
+            fail(`${o.metadata.name}: handler "${String(handler)}" is not an RFC 1123 label`);
+          }
+          // Upstream's naming contract: a Contrast runtime's RuntimeClass is named after its
+          // containerd handler. Classes a provider installs (AKS: kata-cc-isolation -> kata-cc)
+          // keep their own handler.
+          if (o.metadata.name.startsWith(CONTRAST_RUNTIME_PREFIX) && handler !== o.metadata.name) {
+            fail(
+              `${o.metadata.name}: handler "${handler}" differs from its name (required for ${CONTRAST_RUNTIME_PREFIX}* classes)`,
+            );
+          }
           const overhead = (o['overhead'] as { podFixed?: unknown } | undefined)?.podFixed;
           if (
             platform.runtime.podOverhead &&
@@ -186,6 +205,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'runtime: node-installer objects are valid and live in the requested namespace',
+      needsEvidence: false,
       async run() {
         for (const [i, o] of platform.runtime.nodeInstaller({ namespace }).entries()) {
           if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string')
@@ -203,12 +223,14 @@ export function platformConformanceChecks(
     },
     {
       name: 'runtime: RuntimeClass output equals the golden file',
+      needsEvidence: false,
       async run(matchGolden) {
         await matchGolden('runtime-classes.yaml', toYamlDocuments(platform.runtime.runtimeClasses()));
       },
     },
     {
       name: 'runtime: node-installer output equals the golden file',
+      needsEvidence: false,
       async run(matchGolden) {
         await matchGolden(
           'node-installer.yaml',
@@ -218,6 +240,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: default reference values are plain JSON data',
+      needsEvidence: false,
       async run() {
         const values = platform.attestation.defaultReferenceValues();
         if (!Array.isArray(values)) fail('defaultReferenceValues() must return a list');
@@ -228,6 +251,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: golden evidence is accepted and its claims are bound',
+      needsEvidence: true,
       async run() {
         const g = await getGolden();
         const result = await verifySafely(await makeVerifier(), g.evidence, g.reportData, g.now);
@@ -243,6 +267,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: evidence checked against another REPORT_DATA is rejected as report-data-mismatch',
+      needsEvidence: true,
       async run() {
         const g = await getGolden();
         const other = g.reportData.slice();
@@ -254,6 +279,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: every tampered byte is rejected',
+      needsEvidence: true,
       async run() {
         const g = await getGolden();
         const verifier = await makeVerifier();
@@ -268,6 +294,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: a foreign evidence kind is refused as unsupported-evidence-kind',
+      needsEvidence: true,
       async run() {
         const g = await getGolden();
         const foreign = fixtures.foreignEvidence ?? {
@@ -284,6 +311,7 @@ export function platformConformanceChecks(
     },
     {
       name: 'attestation: truncated, empty and random evidence are failures, never exceptions',
+      needsEvidence: true,
       async run() {
         const g = await getGolden();
         const verifier = await makeVerifier();

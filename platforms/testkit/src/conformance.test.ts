@@ -3,9 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Platform, type PlatformSpec, verifyOk } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type ConformanceFixtures, runPlatformConformance } from './checks.js';
 import { describePlatformConformance } from './describe.js';
+import { sharedTestDir, sharedTestPath } from './shared.js';
 
 const goldenDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '__golden__', 'fake-platform');
 const reportData = new Uint8Array(64).map((_, i) => i);
@@ -117,17 +118,48 @@ describe('the conformance suite catches broken platforms', () => {
     );
   });
 
-  it('catches a RuntimeClass whose handler differs from its name, and the golden drift', async () => {
-    const broken = createFakePlatform({
+  const RUNTIME_CLASS_RULE =
+    'runtime: one RuntimeClass per declared name, with a valid handler and matching overhead';
+  const withRuntimeClass = (name: string, handler: string) =>
+    createFakePlatform({
       runtime: {
         ...fake.runtime,
-        runtimeClasses: () => fake.runtime.runtimeClasses().map((o) => ({ ...o, handler: 'kata' })),
+        runtimeClassNames: [name],
+        runtimeClasses: () =>
+          fake.runtime.runtimeClasses().map((o) => ({ ...o, metadata: { ...o.metadata, name }, handler })),
       },
     });
-    expect(await failedChecks(broken)).toEqual([
-      'runtime: one RuntimeClass per declared name, with matching handler and overhead',
+
+  it('catches a contrast-cc-* RuntimeClass whose handler differs from its name, and the golden drift', async () => {
+    const name = fake.runtime.runtimeClassNames[0]!;
+    expect(name.startsWith('contrast-cc-')).toBe(true);
+    expect(await failedChecks(withRuntimeClass(name, 'kata'))).toEqual([
+      RUNTIME_CLASS_RULE,
       'runtime: RuntimeClass output equals the golden file',
     ]);
+  });
+
+  it('catches a handler that is not an RFC 1123 label, whatever the class name', async () => {
+    for (const [name, handler] of [
+      ['kata-cc-isolation', 'Kata_CC'],
+      ['kata-cc-isolation', ''],
+      ['kata-cc-isolation', `k${'a'.repeat(63)}`],
+    ] as const) {
+      expect(await failedChecks(withRuntimeClass(name, handler))).toContain(RUNTIME_CLASS_RULE);
+    }
+  });
+
+  it('accepts a provider-installed class whose handler differs from its name (AKS: kata-cc-isolation -> kata-cc)', async () => {
+    const failed = await failedChecks(withRuntimeClass('kata-cc-isolation', 'kata-cc'));
+    expect(failed).not.toContain(RUNTIME_CLASS_RULE);
+    expect(failed).toContain('runtime: RuntimeClass output equals the golden file');
+  });
+
+  it('catches RuntimeClass objects whose names differ from the declared names', async () => {
+    const broken = createFakePlatform({
+      runtime: { ...fake.runtime, runtimeClassNames: ['kata-cc-isolation'] },
+    });
+    expect(await failedChecks(broken)).toContain(RUNTIME_CLASS_RULE);
   });
 
   it('catches installer objects outside the requested namespace', async () => {
@@ -148,5 +180,38 @@ describe('the conformance suite catches broken platforms', () => {
       'golden file runtime-classes.yaml is missing',
       'golden file node-installer.yaml is missing',
     ]);
+  });
+});
+
+// With the evidence unavailable, the evidence checks are skipped (a goldenEvidence that throws
+// would fail them) while the descriptor and runtime checks still run against the goldens.
+describePlatformConformance(
+  createFakePlatform(),
+  {
+    goldenDir,
+    goldenEvidence: async () => {
+      throw new Error('evidence checks must be skipped');
+    },
+  },
+  { skipEvidence: 'testing the skip option' },
+);
+
+describe('sharedTestPath', () => {
+  const saved = process.env['CONTRAST_SHARED_DIR'];
+  afterEach(() => {
+    if (saved === undefined) delete process.env['CONTRAST_SHARED_DIR'];
+    else process.env['CONTRAST_SHARED_DIR'] = saved;
+  });
+
+  it('resolves under $CONTRAST_SHARED_DIR and returns undefined (with a notice) for a missing path', () => {
+    process.env['CONTRAST_SHARED_DIR'] = goldenDir;
+    expect(sharedTestPath('runtime-classes.yaml')).toBe(path.join(goldenDir, 'runtime-classes.yaml'));
+    expect(sharedTestPath('no-such-vector')).toBeUndefined();
+  });
+
+  it('falls back to <workspace root>/../shared', () => {
+    delete process.env['CONTRAST_SHARED_DIR'];
+    const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+    expect(sharedTestDir()).toBe(path.resolve(repoRoot, '../shared'));
   });
 });

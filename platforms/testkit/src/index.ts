@@ -8,4 +8,5 @@ export {
   runPlatformConformance,
   toYamlDocuments,
 } from './checks.js';
-export { describePlatformConformance } from './describe.js';
+export { type DescribeConformanceOptions, describePlatformConformance } from './describe.js';
+export { sharedTestDir, sharedTestPath } from './shared.js';
