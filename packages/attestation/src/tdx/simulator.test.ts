@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fromHex } from '@contrast-cc/core';
+import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { describe, expect, it } from 'vitest';
 import { collateralToExtras } from './collateral.js';
 import type { TdxReferenceValues } from './reference-values.js';
@@ -105,6 +106,20 @@ describe('simulated TDX issuer', () => {
     expect(Object.keys(withExtras.extras)).toEqual(['pck_crl.der']);
     const r = await v.verify(withExtras, { reportData: rd });
     expect(r.ok ? 'ok' : r.reason).toMatchObject({ code: 'revoked', field: 'pck_certificate' });
+  });
+
+  it('logs outcomes with code and field through the injected logger, nothing else', async () => {
+    const mem = createMemoryLogger();
+    const v = createTdxVerifier({ trustAnchors: anchors, logger: mem.logger });
+    await v.verify(await sim.issue(rd), { reportData: rd });
+    await v.verify(await sim.issue(rd), { reportData: new Uint8Array(64) });
+    expect(mem.records.map((r) => r.message)).toEqual(['tdx quote verified', 'tdx quote rejected']);
+    expect(mem.records[1]!.fields).toMatchObject({
+      component: 'tdx-verifier',
+      code: 'report-data-mismatch',
+      field: 'report_data',
+    });
+    expect(mem.text()).not.toContain('PRIVATE');
   });
 
   it('rejects a quote from another simulated platform chain (PCK of another platform)', async () => {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
+import { loadCertificates } from '../common/x509.js';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
 import { parseTdxQuote } from './quote.js';
 import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorFile, vectorJson } from './test-support/shared.js';
@@ -8,6 +9,7 @@ import { collateralRequestOf } from './verifier.js';
 import { verifyTdxQuote } from './verify.js';
 
 interface Expected {
+  pck_chain: { cn: string; notBefore: string; notAfter: string; serial: string }[];
   pck_issuer: string;
   quote: Record<string, unknown>;
   td_quote_body: Record<string, string>;
@@ -78,6 +80,21 @@ describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () 
           isvsvn: qe.isvSvn,
         }).toEqual(expected.qe_report);
         expect(toHex(q.signatureData.qeAuthData)).toBe(expected.qe_auth_data);
+        expect(q.length - q.signedBytes.length - 4).toBe(e['sig_data_len']);
+        const chain = loadCertificates(q.signatureData.pckChainPem).map((c) => ({
+          cn: c.subjectCommonName,
+          notBefore: c.notBefore.getTime(),
+          notAfter: c.notAfter.getTime(),
+          serial: c.serialNumber,
+        }));
+        expect(chain).toEqual(
+          expected.pck_chain.map((c) => ({
+            cn: c.cn,
+            notBefore: Date.parse(c.notBefore),
+            notAfter: Date.parse(c.notAfter),
+            serial: c.serial.replace(/^0+(?=.)/, ''),
+          })),
+        );
       });
 
       it(`verifies (quote only) at ${v.at}`, () => {
