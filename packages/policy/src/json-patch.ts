@@ -1,4 +1,5 @@
 import { ContrastError } from '@contrast-cc/core';
+import { setOwn } from './rego/value.js';
 
 /** One RFC 6902 operation. */
 export interface JsonPatchOp {
@@ -43,7 +44,7 @@ function canon(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canon);
   if (isObject(v)) {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = canon(v[k]);
+    for (const k of Object.keys(v).sort()) setOwn(out, k, canon(v[k]));
     return out;
   }
   return v;
@@ -91,7 +92,7 @@ function addAt(doc: Json, tokens: string[], value: Json, field: string): Json {
       parent.splice(i, 0, value);
     }
   } else if (isObject(parent)) {
-    parent[key] = value;
+    setOwn(parent, key, value);
   } else {
     throw new ContrastError('invalid-argument', 'JSON patch target parent is not a container', { field });
   }

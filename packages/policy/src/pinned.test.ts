@@ -92,6 +92,21 @@ describe.skipIf(!HAS_KATA_POLICY)('changing a pinned field is denied', () => {
     }
   });
 
+  it('an unknown annotation is denied, even one named __proto__ (no prototype tricks)', () => {
+    for (const key of ['example.com/extra', '__proto__', 'constructor']) {
+      const req = structuredClone(base);
+      const raw = JSON.parse(JSON.stringify(req)) as Req;
+      const annotations = JSON.parse(
+        JSON.stringify(raw.OCI.Annotations).replace(/^\{/, `{${JSON.stringify(key)}: "x", `),
+      ) as Record<string, string>;
+      expect(Object.keys(annotations)).toContain(key);
+      const r = decide((q) => {
+        q.OCI.Annotations = annotations;
+      });
+      expect(r.allowed, key).toBe(false);
+    }
+  });
+
   it('mount', () => {
     const r = decide((q) => {
       q.OCI.Mounts.push({ destination: '/host', source: '/', type_: 'bind', options: ['rbind', 'rw'] });

@@ -2,7 +2,7 @@ import type { Expr, Module, Rule, Term } from './ast.js';
 import { BuiltinError, callBuiltin } from './builtins.js';
 import { RegoError, type SourceLocation } from './errors.js';
 import { parseModule } from './parser.js';
-import { compareValues, equal, isObject, keyOf, RegoSet, show, type Value } from './value.js';
+import { compareValues, equal, isObject, keyOf, RegoSet, setOwn, show, type Value } from './value.js';
 
 const UNBOUND = Symbol('unbound');
 type Slot = Value | typeof UNBOUND;
@@ -158,7 +158,7 @@ export class RegoEngine {
                     def.loc,
                   );
                 }
-                obj[ks] = v;
+                setOwn(obj, ks, v);
               }
             }
           }
@@ -510,7 +510,7 @@ export class RegoEngine {
           const o: { [k: string]: Value } = {};
           for (let i = 0; i < vals.length; i += 2) {
             const k = vals[i] as Value;
-            o[typeof k === 'string' ? k : keyOf(k)] = vals[i + 1] as Value;
+            setOwn(o, typeof k === 'string' ? k : keyOf(k), vals[i + 1] as Value);
           }
           yield [o, e];
         }
@@ -534,7 +534,7 @@ export class RegoEngine {
                       `object comprehension has conflicting values for key ${ks}`,
                     );
                   }
-                  obj[ks] = v;
+                  setOwn(obj, ks, v);
                 }
               }
             } else {

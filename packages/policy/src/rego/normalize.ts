@@ -1,4 +1,5 @@
 import { ContrastError } from '@contrast-cc/core';
+import { setOwn } from './value.js';
 
 /**
  * Request normalization like the Kata agent's protobuf round-trip: every field of the message
@@ -109,7 +110,7 @@ function value(t: FieldType, v: unknown, field: string): unknown {
       throw new ContrastError('invalid-argument', 'expected a map', { field });
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v).sort())
-      out[k] = single(t.base, (v as Record<string, unknown>)[k], `${field}.${k}`);
+      setOwn(out, k, single(t.base, (v as Record<string, unknown>)[k], `${field}.${k}`));
     return out;
   }
   return single(t.base, v, field);

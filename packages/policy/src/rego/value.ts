@@ -84,7 +84,7 @@ export function toJson(v: Value): unknown {
   if (Array.isArray(v)) return v.map(toJson);
   if (isObject(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toJson(x);
+    for (const [k, x] of Object.entries(v)) setOwn(out, k, toJson(x));
     return out;
   }
   return v;
@@ -95,4 +95,12 @@ export function show(v: Value | undefined, max = 200): string {
   if (v === undefined) return 'undefined';
   const s = JSON.stringify(toJson(v));
   return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/**
+ * Sets an own, enumerable property even for keys like `__proto__` (plain assignment would change
+ * the prototype and hide the key from iteration — attacker-controlled annotation keys must not).
+ */
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
