@@ -28,7 +28,11 @@ async function fakePcs(c: TdxCollateral) {
       res.writeHead(200, headers).end(Buffer.from(body));
     };
     const chain = (b: Uint8Array | undefined) => encodeURIComponent(new TextDecoder().decode(b));
-    if (url.pathname === '/tdx/certification/v4/tcb' && url.searchParams.get('fmspc') === 'B0C06F000000') {
+    if (
+      url.pathname === '/tdx/certification/v4/tcb' &&
+      url.searchParams.get('fmspc') === 'B0C06F000000' &&
+      ['17', null].includes(url.searchParams.get('tcbEvaluationDataNumber'))
+    ) {
       return send(c.tcbInfo, { 'TCB-Info-Issuer-Chain': chain(c.tcbInfoIssuerChain) });
     }
     if (url.pathname === '/tdx/certification/v4/qe/identity') {
@@ -115,6 +119,26 @@ describe.skipIf(!haveVectors)('PcsClient against a loopback fake PCS', () => {
     expect(down.requests).toBe(1);
     expect(doc.body.length).toBeGreaterThan(0);
     pcs.setDown(false);
+  });
+
+  it('asks for TCB info at the reference MinTCBEvaluationDataNumber and enforces it', async () => {
+    const client = new PcsClient({ baseUrl: pcs.baseUrl, now: () => AT });
+    const quote = vectorFile(V, 'quote.bin');
+    const reportData = quote.subarray(48 + 520, 48 + 584);
+    const ok = createTdxVerifier({
+      collateral: (req) => client.getCollateral(req),
+      referenceValues: { MinTCBEvaluationDataNumber: 17 },
+    });
+    const r = await ok.verify({ kind: 'tdx-quote', data: quote }, { reportData, now: AT });
+    expect(r.ok ? 'ok' : r.reason).toBe('ok');
+    expect(pcs.seen.some((u) => u.includes('tcbEvaluationDataNumber=17'))).toBe(true);
+    const tooNew = createTdxVerifier({
+      collateral: (req) => client.getCollateral(req),
+      referenceValues: { MinTCBEvaluationDataNumber: 18 },
+    });
+    const t = await tooNew.verify({ kind: 'tdx-quote', data: quote }, { reportData, now: AT });
+    // PCS (the fake) has no TCB info at 18: the fetch fails and the verifier reports missing collateral.
+    expect(t.ok ? 'ok' : t.reason).toMatchObject({ code: 'collateral-missing' });
   });
 
   it('de-duplicates concurrent requests and reports unavailability as a typed error', async () => {

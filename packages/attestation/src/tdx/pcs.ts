@@ -112,7 +112,7 @@ export class PcsClient {
   /** Everything the verifier uses for one platform, in {@link TdxCollateral} form. */
   async getCollateral(request: CollateralRequest): Promise<TdxCollateral> {
     const [tcb, qe, pckCrl, rootCrl] = await Promise.all([
-      this.getTcbInfo(request.fmspc),
+      this.getTcbInfo(request.fmspc, request.tcbEvaluationDataNumber),
       this.getQeIdentity(),
       this.getPckCrl(request.ca),
       this.getRootCaCrl(),

@@ -27,6 +27,8 @@ import {
 export interface CollateralRequest {
   fmspc: string;
   ca: 'platform' | 'processor';
+  /** Ask PCS for TCB info at this evaluation data number (reference value MinTCBEvaluationDataNumber). */
+  tcbEvaluationDataNumber?: number;
 }
 
 export interface TdxVerifierOptions {
@@ -79,6 +81,8 @@ export function createTdxVerifier(options: TdxVerifierOptions = {}): Verifier<Td
         let request: CollateralRequest;
         try {
           request = collateralRequestOf(quote);
+          const min = options.referenceValues?.MinTCBEvaluationDataNumber;
+          if (min !== undefined && min > 0) request.tcbEvaluationDataNumber = min;
         } catch (e) {
           return verifyFail('malformed', e instanceof Error ? e.message : String(e), 'pck_certificate');
         }
