@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KdsClient } from '@contrast-cc/attestation/snp';
 import { type Evidence, fromHex, isContrastError, noopLogger, toHex } from '@contrast-cc/core';
-import { platformConformanceChecks } from '@contrast-cc/platform-testkit';
+import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AKS_RUNTIME_HANDLER,
@@ -16,15 +16,14 @@ import {
   createAksVcekSource,
   THIM_PATH,
 } from './index.js';
-import { sharedPath } from './test-support/shared.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenDir = path.join(here, '__golden__');
 
 // A real Milan report from an Azure confidential VM (trustee / go-sev-guest test data): ABI 0.31
 // guest policy and a TCB exactly at the AKS minimum (bootloader 3, SNP 8, microcode 115).
-const vectorDir = sharedPath('testvectors/snp/azure-milan-v2-hcl');
-const genoaDir = sharedPath('testvectors/snp/azure-genoa-v3-hcl');
+const vectorDir = sharedTestPath('testvectors/snp/azure-milan-v2-hcl');
+const genoaDir = sharedTestPath('testvectors/snp/azure-genoa-v3-hcl');
 const expected = vectorDir
   ? (JSON.parse(readFileSync(path.join(vectorDir, 'expected.json'), 'utf8')) as {
       report: { measurement: string; report_data: string; reported_tcb: string };
@@ -55,12 +54,9 @@ const vectorReferenceValues = (o: Record<string, unknown> = {}) => ({
   ...o,
 });
 
-// The conformance suite, with one documented exception: AKS's own RuntimeClass
-// `kata-cc-isolation` runs the containerd handler `kata-cc`, so "handler equals name" cannot
-// hold for a runtime the provider installs (tested separately below).
-const HANDLER_RULE = 'runtime: one RuntimeClass per declared name, with matching handler and overhead';
-describe(`platform conformance: ${aksClhSnp.id}`, () => {
-  const checks = platformConformanceChecks(aksClhSnp, {
+describePlatformConformance(
+  aksClhSnp,
+  {
     goldenDir,
     goldenEvidence: async () => ({
       evidence: vectorEvidence(),
@@ -68,15 +64,11 @@ describe(`platform conformance: ${aksClhSnp.id}`, () => {
       now: verifyAt,
       referenceValues: vectorReferenceValues(),
     }),
-  });
-  for (const check of checks) {
-    const needsEvidence = check.name.startsWith('attestation:') && !check.name.includes('default reference');
-    it.skipIf(check.name === HANDLER_RULE || (needsEvidence && !vectorDir))(check.name, async () => {
-      await check.run(async (file, actual) => {
-        await expect(actual).toMatchFileSnapshot(path.join(goldenDir, file));
-      });
-    });
-  }
+  },
+  { skipEvidence: vectorDir ? undefined : 'the shared test vector is not found' },
+);
+
+describe(`${aksClhSnp.id} runtime`, () => {
   it('RuntimeClass: AKS provides kata-cc-isolation (handler kata-cc) on kata-cc-isolation nodes; nothing to install', () => {
     expect(aksClhSnp.runtime.runtimeClassNames).toEqual(['kata-cc-isolation']);
     const [rc] = aksClhSnp.runtime.runtimeClasses();

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { KdsClient } from '@contrast-cc/attestation/snp';
 import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
 import { canonicalRuntimeBytes, runtimeHash } from '@contrast-cc/node-installer';
+import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { describe, expect, it } from 'vitest';
 import {
   createMetalQemuSnpPlatform,
@@ -13,14 +14,12 @@ import {
   metalQemuSnp,
   metalQemuSnpRuntimeInfo,
 } from './index.js';
-import { describeConformance } from './test-support/conformance.js';
-import { sharedPath } from './test-support/shared.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenDir = path.join(here, '__golden__');
 
 // A real Genoa report (project-oak test data), verified at the time its owners use.
-const vectorDir = sharedPath('testvectors/snp/oak-genoa-v5-vcek');
+const vectorDir = sharedTestPath('testvectors/snp/oak-genoa-v5-vcek');
 const expected = vectorDir
   ? (JSON.parse(readFileSync(path.join(vectorDir, 'expected.json'), 'utf8')) as {
       report: { measurement: string; report_data: string };
@@ -52,7 +51,7 @@ function vectorEvidence(): Evidence {
   };
 }
 
-describeConformance(
+describePlatformConformance(
   metalQemuSnp,
   {
     goldenDir,
@@ -63,7 +62,7 @@ describeConformance(
       referenceValues: vectorReferenceValues(),
     }),
   },
-  vectorDir !== undefined,
+  { skipEvidence: vectorDir ? undefined : 'the shared test vector is not found' },
 );
 
 describe('Metal-QEMU-SNP runtime', () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
 import { canonicalRuntimeBytes, runtimeHash } from '@contrast-cc/node-installer';
+import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { describe, expect, it } from 'vitest';
 import {
   createMetalQemuTdxPlatform,
@@ -10,15 +11,13 @@ import {
   metalQemuTdx,
   metalQemuTdxRuntimeInfo,
 } from './index.js';
-import { describeConformance } from './test-support/conformance.js';
-import { sharedPath } from './test-support/shared.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenDir = path.join(here, '__golden__');
 
 // A real TDX quote with its full Intel collateral (Phala dcap-qvl test data), UpToDate at the
 // time its owners use (the collateral's last valid second).
-const vectorDir = sharedPath('testvectors/tdx/dcapqvl-v4-uptodate');
+const vectorDir = sharedTestPath('testvectors/tdx/dcapqvl-v4-uptodate');
 type Body = Record<'mrtd' | 'mrseam' | 'xfam' | 'report_data' | `rtmr${0 | 1 | 2 | 3}`, string>;
 const body = vectorDir
   ? (JSON.parse(readFileSync(path.join(vectorDir, 'expected.json'), 'utf8')) as { td_quote_body: Body })
@@ -62,7 +61,7 @@ function vectorEvidence(without: string[] = []): Evidence {
 }
 const QUOTE_LENGTH = 4936;
 
-describeConformance(
+describePlatformConformance(
   metalQemuTdx,
   {
     goldenDir,
@@ -73,7 +72,7 @@ describeConformance(
       referenceValues: vectorReferenceValues(),
     }),
   },
-  vectorDir !== undefined,
+  { skipEvidence: vectorDir ? undefined : 'the shared test vector is not found' },
 );
 
 describe('Metal-QEMU-TDX runtime', () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createSnpVerifier } from '@contrast-cc/attestation/snp';
 import { createTdxVerifier } from '@contrast-cc/attestation/tdx';
 import { isContrastError, noopLogger, type Platform, toHex } from '@contrast-cc/core';
+import { describePlatformConformance } from '@contrast-cc/platform-testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createSimulatedSnpPlatform,
@@ -13,7 +14,6 @@ import {
   SIMULATED_MEASUREMENTS,
   simulatedSnpReferenceValues,
 } from './index.js';
-import { describeConformance } from './test-support/conformance.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(path.join(tmpdir(), 'contrast-sim-test-'));
@@ -30,19 +30,13 @@ const reportData = new Uint8Array(64).map((_, i) => (i * 7 + 3) & 0xff);
 const hostData = new Uint8Array(32).map((_, i) => 0xa0 + i);
 
 for (const platform of [snp, tdx]) {
-  describeConformance(
-    platform,
-    {
-      goldenDir: path.join(here, '__golden__', platform.id),
-      goldenEvidence: async () => ({
-        evidence: await platform.attestation.createIssuer!({ logger: noopLogger, hostData }).issue(
-          reportData,
-        ),
-        reportData,
-      }),
-    },
-    true,
-  );
+  describePlatformConformance(platform, {
+    goldenDir: path.join(here, '__golden__', platform.id),
+    goldenEvidence: async () => ({
+      evidence: await platform.attestation.createIssuer!({ logger: noopLogger, hostData }).issue(reportData),
+      reportData,
+    }),
+  });
 }
 
 const verifierOf = (p: Platform) =>
