@@ -1,4 +1,5 @@
 import { ContrastError } from '@contrast-cc/core';
+import { setOwn } from '../rego/value.js';
 import type { PolicySettings } from '../settings.js';
 import type {
   ConfigInput,
@@ -153,11 +154,11 @@ function findConfig(
   const data: Obj = { ...(found.data ?? {}) };
   if (kind === 'Secret') {
     for (const [k, v] of Object.entries(found.data ?? {}))
-      data[k] = Buffer.from(v, 'base64').toString('utf8');
-    for (const [k, v] of Object.entries(found.stringData ?? {})) data[k] = v;
+      setOwn(data, k, Buffer.from(v, 'base64').toString('utf8'));
+    for (const [k, v] of Object.entries(found.stringData ?? {})) setOwn(data, k, v);
   } else {
     for (const [k, v] of Object.entries(found.binaryData ?? {}))
-      data[k] = Buffer.from(v, 'base64').toString('utf8');
+      setOwn(data, k, Buffer.from(v, 'base64').toString('utf8'));
   }
   return data;
 }
@@ -551,7 +552,7 @@ async function containerPolicy(
       k === 'io.katacontainers.config.agent.policy'
     )
       continue;
-    annotations[k] = v;
+    setOwn(annotations, k, v);
   }
   annotations['io.kubernetes.cri.sandbox-name'] = sandboxName;
   // No namespace in the YAML: the workload may run in any namespace (recorded in state on first use).
@@ -565,13 +566,13 @@ async function containerPolicy(
       '^/var/run/netns/cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
   }
   const sortedAnno: Obj = {};
-  for (const k of Object.keys(annotations).sort()) sortedAnno[k] = annotations[k];
+  for (const k of Object.keys(annotations).sort()) setOwn(sortedAnno, k, annotations[k]);
 
   const tLinux = obj(template.Linux);
   const sysctl: Obj = { ...obj(tLinux.Sysctl) };
   arr(podSc.sysctls).forEach((s) => {
     const o = obj(s);
-    sysctl[String(o.name)] = String(o.value);
+    setOwn(sysctl, String(o.name), String(o.value));
   });
   const linux: Obj = {
     Namespaces: [
