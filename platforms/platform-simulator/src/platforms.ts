@@ -5,7 +5,6 @@ import {
   createSimulatedSnpChain,
   createSimulatedSnpIssuer,
   createSnpVerifier,
-  type SimulatedSnpChain,
   SNP_EVIDENCE_KIND,
   type SnpReferenceValues,
   type SnpTrustAnchor,
@@ -14,7 +13,6 @@ import {
   createSimulatedTdxIssuer,
   createTdxVerifier,
   type SimulatedTdFields,
-  type SimulatedTdx,
   TDX_EVIDENCE_KIND,
   type TdxReferenceValues,
   type TdxTrustAnchors,
@@ -24,6 +22,7 @@ import {
   concatBytes,
   definePlatform,
   type Evidence,
+  type Issuer,
   type IssuerContext,
   type KubeObject,
   type Platform,
@@ -212,70 +211,103 @@ function lazyAnchoredVerifier<A extends object>(
   };
 }
 
+/** Memoizes an async setup; a failed attempt is forgotten so that the next call retries. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= make();
+    pending.catch(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+}
+
+/** What differs between the two simulated platforms. */
+interface SimulatedSpec {
+  id: string;
+  tee: 'snp' | 'tdx';
+  evidenceKind: string;
+  aliases: string[];
+  displayName: string;
+  handler: string;
+  referenceValues: () => Record<string, unknown>;
+  createVerifier: (context: VerifierContext) => Verifier;
+  createIssuer: (context: IssuerContext) => Issuer;
+}
+
+/** A simulated platform: insecure, a RuntimeClass but nothing to install, initdata binding, no guest pull. */
+function defineSimulatedPlatform(spec: SimulatedSpec): Platform {
+  return definePlatform({
+    id: spec.id,
+    aliases: spec.aliases,
+    displayName: spec.displayName,
+    insecure: true,
+    runtime: {
+      runtimeClassNames: [spec.handler],
+      runtimeClasses: () => [runtimeClass(spec.handler)],
+      nodeInstaller: () => [],
+    },
+    attestation: {
+      tee: spec.tee,
+      evidenceKinds: [spec.evidenceKind],
+      defaultReferenceValues: () => [spec.referenceValues()],
+      createVerifier: spec.createVerifier,
+      createIssuer: spec.createIssuer,
+      policyBinding: 'initdata',
+    },
+    policy: { settingsPatch: {}, guestPull: false },
+  });
+}
+
 /** Builds Simulated-SNP over a trust directory. @public */
 export function createSimulatedSnpPlatform(options: SimulatedPlatformOptions = {}): Platform {
   const trust = options.trust ?? lazyDefaultTrust();
   const handler = runtimeClassName(SIM_SNP, simulatedRuntimeHash(SIM_SNP, SIMULATED_MEASUREMENTS.snp));
-  let chain: Promise<SimulatedSnpChain> | undefined;
-  const getChain = () => {
-    chain ??= (async () => {
-      const c = await createSimulatedSnpChain({ product: 'Genoa', tcb: { ...SIMULATED_SNP_TCB } });
-      await trust.registerSnpRoot({ product: c.product, ark: c.arkPem, ask: c.askPem });
-      return c;
-    })();
-    chain.catch(() => {
-      chain = undefined;
-    });
-    return chain;
-  };
-  return definePlatform({
+  const getChain = once(async () => {
+    const c = await createSimulatedSnpChain({ product: 'Genoa', tcb: { ...SIMULATED_SNP_TCB } });
+    await trust.registerSnpRoot({ product: c.product, ark: c.arkPem, ask: c.askPem });
+    return c;
+  });
+  return defineSimulatedPlatform({
     id: SIM_SNP,
+    tee: 'snp',
+    evidenceKind: SNP_EVIDENCE_KIND,
     aliases: ['simulated-snp-insecure', 'sim-snp'],
     displayName: 'Simulated AMD SEV-SNP (INSECURE, local key chain)',
-    insecure: true,
-    runtime: {
-      runtimeClassNames: [handler],
-      runtimeClasses: () => [runtimeClass(handler)],
-      nodeInstaller: () => [],
+    handler,
+    referenceValues: simulatedSnpReferenceValues,
+    createVerifier(context: VerifierContext) {
+      const rv = asObject(context.referenceValues, 'ReferenceValues.snp[]') as SnpReferenceValues;
+      createSnpVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
+      return lazyAnchoredVerifier<SnpTrustAnchor[]>(
+        SNP_EVIDENCE_KIND,
+        () => trust.snpTrustAnchors(),
+        (trustAnchors) =>
+          createSnpVerifier({
+            referenceValues: rv,
+            trustAnchors,
+            logger: context.logger,
+            ...(context.now ? { now: context.now } : {}),
+          }),
+        snpUnsignedTailProblem,
+        () => trust.dir,
+      );
     },
-    attestation: {
-      tee: 'snp',
-      evidenceKinds: [SNP_EVIDENCE_KIND],
-      defaultReferenceValues: () => [simulatedSnpReferenceValues()],
-      createVerifier(context: VerifierContext) {
-        const rv = asObject(context.referenceValues, 'ReferenceValues.snp[]') as SnpReferenceValues;
-        createSnpVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
-        return lazyAnchoredVerifier<SnpTrustAnchor[]>(
-          SNP_EVIDENCE_KIND,
-          () => trust.snpTrustAnchors(),
-          (trustAnchors) =>
-            createSnpVerifier({
-              referenceValues: rv,
-              trustAnchors,
-              logger: context.logger,
-              ...(context.now ? { now: context.now } : {}),
-            }),
-          snpUnsignedTailProblem,
-          () => trust.dir,
-        );
-      },
-      createIssuer(context: IssuerContext) {
-        const hostData = hostDataOf(context);
-        return {
-          kind: SNP_EVIDENCE_KIND,
-          async issue(reportData: Uint8Array): Promise<Evidence> {
-            const issuer = await createSimulatedSnpIssuer({
-              chain: await getChain(),
-              measurement: label('Simulated-SNP launch measurement'),
-              hostData,
-            });
-            return issuer.issue(reportData);
-          },
-        };
-      },
-      policyBinding: 'initdata',
+    createIssuer(context: IssuerContext) {
+      const hostData = hostDataOf(context);
+      return {
+        kind: SNP_EVIDENCE_KIND,
+        async issue(reportData: Uint8Array): Promise<Evidence> {
+          const issuer = await createSimulatedSnpIssuer({
+            chain: await getChain(),
+            measurement: label('Simulated-SNP launch measurement'),
+            hostData,
+          });
+          return issuer.issue(reportData);
+        },
+      };
     },
-    policy: { settingsPatch: {}, guestPull: false },
   });
 }
 
@@ -296,68 +328,52 @@ export function createSimulatedTdxPlatform(options: SimulatedPlatformOptions = {
     mrSeam: label('Simulated-TDX MRSEAM'),
     rtmrs: [0, 1, 2, 3].map((i) => label(`Simulated-TDX RTMR${i}`)),
   };
-  let sim: Promise<SimulatedTdx> | undefined;
-  const getSim = () => {
-    sim ??= (async () => {
-      const s = await createSimulatedTdxIssuer({ td });
-      await trust.registerTdxRoot(s.rootCertificatePem);
-      return s;
-    })();
-    sim.catch(() => {
-      sim = undefined;
-    });
-    return sim;
-  };
-  return definePlatform({
+  const getSim = once(async () => {
+    const s = await createSimulatedTdxIssuer({ td });
+    await trust.registerTdxRoot(s.rootCertificatePem);
+    return s;
+  });
+  return defineSimulatedPlatform({
     id: SIM_TDX,
+    tee: 'tdx',
+    evidenceKind: TDX_EVIDENCE_KIND,
     aliases: ['simulated-tdx-insecure', 'sim-tdx'],
     displayName: 'Simulated Intel TDX (INSECURE, local key chain)',
-    insecure: true,
-    runtime: {
-      runtimeClassNames: [handler],
-      runtimeClasses: () => [runtimeClass(handler)],
-      nodeInstaller: () => [],
+    handler,
+    referenceValues: simulatedTdxReferenceValues,
+    createVerifier(context: VerifierContext) {
+      const rv = asObject(context.referenceValues, 'ReferenceValues.tdx[]') as TdxReferenceValues;
+      createTdxVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
+      return lazyAnchoredVerifier<TdxTrustAnchors>(
+        TDX_EVIDENCE_KIND,
+        () => trust.tdxTrustAnchors(),
+        (trustAnchors) =>
+          createTdxVerifier({
+            referenceValues: rv,
+            trustAnchors,
+            requireCollateral: false, // the simulator has no Intel collateral
+            logger: context.logger,
+            ...(context.now ? { now: context.now } : {}),
+          }),
+        tdxStrictnessProblem,
+        () => trust.dir,
+      );
     },
-    attestation: {
-      tee: 'tdx',
-      evidenceKinds: [TDX_EVIDENCE_KIND],
-      defaultReferenceValues: () => [simulatedTdxReferenceValues()],
-      createVerifier(context: VerifierContext) {
-        const rv = asObject(context.referenceValues, 'ReferenceValues.tdx[]') as TdxReferenceValues;
-        createTdxVerifier({ referenceValues: rv }); // validates the shape now (throws on misuse)
-        return lazyAnchoredVerifier<TdxTrustAnchors>(
-          TDX_EVIDENCE_KIND,
-          () => trust.tdxTrustAnchors(),
-          (trustAnchors) =>
-            createTdxVerifier({
-              referenceValues: rv,
-              trustAnchors,
-              requireCollateral: false, // the simulator has no Intel collateral
-              logger: context.logger,
-              ...(context.now ? { now: context.now } : {}),
-            }),
-          tdxStrictnessProblem,
-          () => trust.dir,
-        );
-      },
-      createIssuer(context: IssuerContext) {
-        const mrConfigId = concatBytes(hostDataOf(context), new Uint8Array(16));
-        return {
-          kind: TDX_EVIDENCE_KIND,
-          async issue(reportData: Uint8Array): Promise<Evidence> {
-            if (reportData.length !== 64) {
-              throw new ContrastError('invalid-argument', 'REPORT_DATA must be 64 bytes', {
-                field: 'reportData',
-              });
-            }
-            const s = await getSim();
-            return { kind: TDX_EVIDENCE_KIND, data: s.quote(reportData, { ...td, mrConfigId }) };
-          },
-        };
-      },
-      policyBinding: 'initdata',
+    createIssuer(context: IssuerContext) {
+      const mrConfigId = concatBytes(hostDataOf(context), new Uint8Array(16));
+      return {
+        kind: TDX_EVIDENCE_KIND,
+        async issue(reportData: Uint8Array): Promise<Evidence> {
+          if (reportData.length !== 64) {
+            throw new ContrastError('invalid-argument', 'REPORT_DATA must be 64 bytes', {
+              field: 'reportData',
+            });
+          }
+          const s = await getSim();
+          return { kind: TDX_EVIDENCE_KIND, data: s.quote(reportData, { ...td, mrConfigId }) };
+        },
+      };
     },
-    policy: { settingsPatch: {}, guestPull: false },
   });
 }
 
