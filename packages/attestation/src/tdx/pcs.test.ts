@@ -149,7 +149,7 @@ describe.skipIf(!haveVectors)('PcsClient against a loopback fake PCS', () => {
       client.getPckCrl('platform'),
     ]);
     expect(client.requests).toBe(1);
-    await expect(client.getTcbInfo('000000000000')).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(client.getTcbInfo('000000000000')).rejects.toMatchObject({ code: 'not-found' });
     const offline = new PcsClient({ offline: true });
     await expect(offline.getRootCaCrl()).rejects.toMatchObject({ code: 'unavailable' });
     expect(() => client.getTcbInfo('xyz')).toThrowError(expect.objectContaining({ field: 'fmspc' }));

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { RateLimitedFetcher } from '../common/cache.js';
 import { parseCrl } from '../common/x509.js';
 import type { TdxCollateral } from './collateral.js';
 import { rawJsonMember } from './json-raw.js';
@@ -20,6 +21,10 @@ export interface PcsClientOptions {
   offline?: boolean;
   /** Minimum spacing between two requests to PCS (rate limit). Default 0. */
   minIntervalMs?: number;
+  /** Retries after 429/503 or a network error (default 3). */
+  maxRetries?: number;
+  /** First backoff without Retry-After (default 1000 ms), doubling per retry. */
+  backoffMs?: number;
   fetch?: typeof fetch;
   logger?: Logger;
   now?: () => Date;
@@ -58,16 +63,21 @@ export class PcsClient {
   readonly baseUrl: string;
   private readonly memory = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<PcsDocument>>();
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetcher: RateLimitedFetcher;
   private readonly logger: Logger;
   private readonly now: () => Date;
-  private lastRequest = 0;
   /** Number of HTTP requests made (for tests and metrics). */
   requests = 0;
 
   constructor(private readonly options: PcsClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? INTEL_PCS_BASE_URL).replace(/\/+$/, '');
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetcher = new RateLimitedFetcher({
+      minIntervalMs: options.minIntervalMs ?? 0,
+      maxRetries: options.maxRetries ?? 3,
+      backoffMs: options.backoffMs ?? 1000,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      logger: options.logger ?? noopLogger,
+    });
     this.logger = (options.logger ?? noopLogger).child({ component: 'pcs-client' });
     this.now = options.now ?? (() => new Date());
   }
@@ -171,20 +181,11 @@ export class PcsClient {
     chainHeader: string | undefined,
     nextUpdate: (body: Uint8Array) => number,
   ): Promise<PcsDocument> {
-    const wait = this.lastRequest + (this.options.minIntervalMs ?? 0) - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    this.lastRequest = Date.now();
     this.requests++;
     const url = `${this.baseUrl}${pathAndQuery}`;
-    let res: Response;
-    try {
-      res = await this.fetchImpl(url);
-    } catch (cause) {
-      throw new ContrastError('unavailable', `cannot reach PCS for ${key}`, { cause, field: key });
-    }
-    if (!res.ok)
-      throw new ContrastError('unavailable', `PCS answered ${res.status} for ${key}`, { field: key });
-    let body = new Uint8Array(await res.arrayBuffer());
+    // Spacing, retries on 429/503 (Retry-After or backoff) and timeouts: src/common's fetcher.
+    const res = await this.fetcher.get(url);
+    let body = res.body;
     // Some PCS versions serve the root CA CRL as hex text.
     if (
       key === 'root-ca-crl' &&
