@@ -56,6 +56,9 @@ export function aksReferenceValues(): Record<string, unknown>[] {
       Platform: ID,
       ProductName: 'Milan',
       MinimumTCB: { BootloaderVersion: 3, TEEVersion: 0, SNPVersion: 8, MicrocodeVersion: 115 },
+      // Repeated on purpose in platform-baremetal-snp and platform-simulator (there with ABI 0.0):
+      // each platform owns its defaults (a trust decision), platforms cannot share code, and a
+      // shared default would belong with the manifest schema.
       GuestPolicy: {
         ABIMinor: 31,
         ABIMajor: 0,
@@ -104,6 +107,9 @@ function referenceValuesFromManifest(entry: unknown): SnpReferenceValues {
   };
 }
 
+// TO MOVE into @contrast-cc/attestation (the SNP verifier): this checks the evidence format itself.
+// Until the attestation verifier does, each platform that needs it keeps one copy (platforms
+// may not import each other): platform-aks, platform-baremetal-snp, platform-simulator.
 // Reserved bytes after R and S in the signature field are outside the signed range: refuse
 // anything there (the attestation verifier does not check them yet).
 function unsignedTailProblem(data: Uint8Array): VerifyResult | undefined {

@@ -15,6 +15,9 @@ export function metalSnpReferenceValues(platformId: string, assets: MetalQemuSnp
       Platform: platformId,
       ProductName: product,
       ...(measurement ? { TrustedMeasurement: measurement } : {}),
+      // Repeated on purpose in platform-simulator (Simulated-SNP) and, with ABI 0.31, platform-aks:
+      // each platform owns its defaults (a trust decision), platforms cannot share code, and a
+      // shared default would belong with the manifest schema.
       GuestPolicy: {
         ABIMinor: 0,
         ABIMajor: 0,

@@ -69,6 +69,9 @@ export function snpReferenceValuesFromManifest(entry: unknown, base: string): Sn
   };
 }
 
+// TO MOVE into @contrast-cc/attestation (the SNP verifier): this checks the evidence format itself.
+// Until the attestation verifier does, each platform that needs it keeps one copy (platforms
+// may not import each other): platform-aks, platform-baremetal-snp, platform-simulator.
 // The signature field is 0x2A0-0x49F: R (72 bytes), S (72 bytes), then reserved bytes that must be
 // zero. They are outside the signed range, so the signature cannot vouch for them; refuse
 // anything there instead of carrying unauthenticated bytes along.

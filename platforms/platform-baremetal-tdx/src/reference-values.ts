@@ -13,6 +13,9 @@ export function metalTdxReferenceValues(platformId: string, assets: MetalQemuTdx
     {
       Platform: platformId,
       ...(m ? { MrTd: m.mrTd, Rtmrs: [...m.rtmrs], Rtmr0Alternatives: [...m.rtmr0Alternatives] } : {}),
+      // Repeated on purpose in platform-simulator (Simulated-TDX): each platform owns its defaults
+      // (a trust decision), platforms cannot share code, and a shared default would belong with the
+      // manifest schema.
       Xfam: 'e702060000000000',
       AllowedPIIDs: [],
       MemoryIntegrity: false,

@@ -57,6 +57,9 @@ export function tdxReferenceValuesFromManifest(entry: unknown, base: string): Td
   };
 }
 
+// TO MOVE into @contrast-cc/attestation (the TDX verifier): this checks the evidence format itself.
+// Until the attestation verifier does, each platform that needs it keeps one copy (platforms
+// may not import each other): platform-baremetal-tdx, platform-simulator.
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
 
 /**

@@ -137,6 +137,9 @@ export function simulatedSnpReferenceValues(): Record<string, unknown> {
       SNPVersion: SIMULATED_SNP_TCB.snp,
       MicrocodeVersion: SIMULATED_SNP_TCB.microcode,
     },
+    // Repeated on purpose in platform-baremetal-snp (and, with ABI 0.31, platform-aks): each
+    // platform owns its defaults (a trust decision), platforms cannot share code, and a shared
+    // default would belong with the manifest schema.
     GuestPolicy: {
       ABIMinor: 0,
       ABIMajor: 0,
@@ -164,6 +167,9 @@ export function simulatedTdxReferenceValues(): Record<string, unknown> {
     MrSeam: SIMULATED_MEASUREMENTS.tdx.mrSeam,
     Rtmrs: [...SIMULATED_MEASUREMENTS.tdx.rtmrs],
     Rtmr0Alternatives: [],
+    // Repeated on purpose in platform-baremetal-tdx: each platform owns its defaults (a trust
+    // decision), platforms cannot share code, and a shared default would belong with the manifest
+    // schema.
     Xfam: 'e702060000000000',
     AllowedPIIDs: [],
     MemoryIntegrity: false,
