@@ -6,6 +6,7 @@ import {
   basicConstraintsExtension,
   certificateDer,
   certificatePem,
+  certificateSpki,
   commonNameDer,
   extensionDer,
   ipAddressBytes,
@@ -313,7 +314,7 @@ export class CaHierarchy {
   /** Issues a mesh certificate for a workload's public key. */
   async issueMeshCertificate(request: MeshCertificateRequest): Promise<MeshCertificate> {
     const now = request.now ?? new Date();
-    const spki = spkiDer(toPublicKey(request.publicKey, 'publicKey'));
+    const spki = certificateSpki(toPublicKey(request.publicKey, 'publicKey'));
     const names = classifySans(request.sans);
     const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
     const notBefore = new Date(now.getTime() - (this.#validity.backdateMs ?? HOUR));

@@ -1,9 +1,21 @@
-import { createHash, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { type EvidenceClaims, toHex } from '@contrast-cc/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, type CaValidity, createCaHierarchy, type MeshCertificateRequest } from './ca.js';
-import { certificatePem, commonNameDer, ipAddressBytes, keyUsageExtension } from './certificate.js';
+import {
+  certificatePem,
+  certificateSpki,
+  commonNameDer,
+  ipAddressBytes,
+  keyUsageExtension,
+} from './certificate.js';
 import { derOid, derTime, derTlv, derTlvAt, derUnsignedInteger } from './der.js';
 import { SeedEngine } from './seed-engine.js';
 import { hasOpenssl, opensslDir } from './test-support/openssl.js';
@@ -279,6 +291,38 @@ describe('DER writer', () => {
     expect(text('1950-01-01T00:00:00Z')).toBe('17:500101000000Z');
     expect(text('1949-12-31T23:59:59Z')).toBe('18:19491231235959Z');
     expect(() => derTime(new Date(Number.NaN))).toThrow(RangeError);
+  });
+
+  it('encodes public keys as node does (from the JWK, EC uncompressed)', () => {
+    const publicKeys = [
+      ...['P-256', 'P-384', 'P-521', 'secp256k1'].map(
+        (namedCurve) => generateKeyPairSync('ec', { namedCurve }).publicKey,
+      ),
+      ...(['ed25519', 'ed448', 'x25519', 'x448'] as const).map(
+        (t) => generateKeyPairSync(t as 'ed25519').publicKey,
+      ),
+      keys.rsa,
+      generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 3 }).publicKey,
+      generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).publicKey,
+      generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).publicKey,
+      generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }).publicKey,
+    ];
+    for (const k of publicKeys) {
+      const name = `${k.asymmetricKeyType} ${k.asymmetricKeyDetails?.namedCurve ?? k.asymmetricKeyDetails?.modulusLength ?? ''}`;
+      expect(hex(certificateSpki(k)), name).toBe(hex(k.export({ type: 'spki', format: 'der' })));
+    }
+    // a compressed P-256 point (openssl ec -conv_form compressed) is certified uncompressed
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const jwk = k.export({ format: 'jwk' });
+    const y = Buffer.from(jwk.y ?? '', 'base64url');
+    const compressed = Buffer.concat([
+      Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
+      Buffer.of(0x02 | (y[31]! & 1)),
+      Buffer.from(jwk.x ?? '', 'base64url'),
+    ]);
+    const fromCompressed = createPublicKey({ key: compressed, format: 'der', type: 'spki' });
+    expect(hex(fromCompressed.export({ type: 'spki', format: 'der' }))).toBe(hex(compressed));
+    expect(hex(certificateSpki(fromCompressed))).toBe(hex(k.export({ type: 'spki', format: 'der' })));
   });
 
   it('encodes names, key usage and IP addresses as RFC 5280 asks', () => {

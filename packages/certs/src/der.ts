@@ -44,6 +44,8 @@ export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
   return m[0]! & 0x80 ? derTlv(0x02, Uint8Array.of(0), m) : derTlv(0x02, m);
 }
 
+export const derNull = Uint8Array.of(0x05, 0x00);
+
 /** A BIT STRING with `unusedBits` unused bits in its last octet. */
 export const derBitString = (bits: Uint8Array, unusedBits = 0) =>
   derTlv(0x03, Uint8Array.of(unusedBits), bits);
