@@ -38,6 +38,9 @@ spec:
           env:
             - name: MODE
               value: prod
+          readinessProbe:
+            exec:
+              command: [/web, health]
 `;
 
 // biome-ignore lint/suspicious/noExplicitAny: a free-form request body mutated by each test
@@ -158,6 +161,32 @@ describe('explanations', () => {
       yaml: YAML,
     });
     expect(env).toMatchObject({ allowed: false, field: 'spec.containers[0].env', line: 16 });
+
+    const exec = (args: string[]) =>
+      explainRequest({
+        policy: gen.policyText,
+        kind: 'ExecProcessRequest',
+        history: [{ kind: 'CreateContainerRequest', request: request() }],
+        request: {
+          container_id: 'c'.repeat(64),
+          exec_id: 'e1',
+          process: {
+            Args: args,
+            Cwd: '/srv',
+            Env: ['PATH=/bin'],
+            User: { UID: 0, GID: 0, AdditionalGids: [0] },
+          },
+        },
+        yaml: YAML,
+      });
+    expect(exec(['/web', 'health']).allowed).toBe(true);
+    const badExec = exec(['sh', '-c', 'cat /secret']);
+    expect(badExec).toMatchObject({
+      allowed: false,
+      container: 'spec.containers[0]',
+      field: 'spec.containers[0].readinessProbe',
+      line: 19,
+    });
     expect(env.message).toContain('MODE=debug');
   });
 });

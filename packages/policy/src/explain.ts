@@ -19,7 +19,8 @@ export interface RequestExplanation {
 
 /** Which pod-spec field a failing rule or expression is about. */
 const FIELD_HINTS: Array<[RegExp, string[]]> = [
-  [/Args|exec_command/, ['command', 'args']],
+  [/exec_command/, ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle']],
+  [/Args/, ['command', 'args']],
   [/Env|env_/, ['env', 'envFrom']],
   [/image|guest_pull_source/, ['image']],
   [/mount|Mounts/, ['volumeMounts']],
@@ -31,7 +32,12 @@ const FIELD_HINTS: Array<[RegExp, string[]]> = [
   [/Terminal/, ['tty']],
 ];
 
-function containerFor(policyText: string, kind: string, input: Record<string, unknown>): string | undefined {
+function containerFor(
+  policyText: string,
+  kind: string,
+  input: Record<string, unknown>,
+  state: Record<string, unknown>,
+): string | undefined {
   const m = /\npolicy_data := ([\s\S]*)$/.exec(policyText);
   if (!m) return undefined;
   let data: { containers?: Array<{ source_path?: string; OCI?: { Annotations?: Record<string, string> } }> };
@@ -39,6 +45,10 @@ function containerFor(policyText: string, kind: string, input: Record<string, un
     data = JSON.parse(m[1] as string);
   } catch {
     return undefined;
+  }
+  if (kind === 'ExecProcessRequest') {
+    const idx = state[String(input.container_id)];
+    return typeof idx === 'number' ? data.containers?.[idx]?.source_path : undefined;
   }
   if (kind !== 'CreateContainerRequest') return undefined;
   const anno = ((input.OCI as { Annotations?: Record<string, string> } | null)?.Annotations ?? {}) as Record<
@@ -51,7 +61,7 @@ function containerFor(policyText: string, kind: string, input: Record<string, un
     ?.source_path;
 }
 
-/** Finds the 1-based line of a dotted/indexed path (`spec.containers[0].command`) in YAML text. */
+/** The 1-based line of a dotted/indexed path (`spec.containers[0].command`) in YAML text; undefined when absent. */
 export function yamlLineOf(
   yamlText: string,
   fieldPath: string,
@@ -71,17 +81,17 @@ export function yamlLineOf(
   for (const k of keys) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === k);
-      if (!pair) return line;
+      if (!pair) return undefined;
       const range = (pair.key as { range?: [number, number, number] }).range;
       if (range) line = lc.linePos(range[0]).line;
       node = pair.value;
     } else if (isSeq(node) && typeof k === 'number') {
       const item = node.items[k] as { range?: [number, number, number] } | undefined;
-      if (!item) return line;
+      if (!item) return undefined;
       if (item.range) line = lc.linePos(item.range[0]).line;
       node = item;
     } else {
-      return line;
+      return undefined;
     }
   }
   return line;
@@ -110,7 +120,7 @@ export function explainRequest(options: {
     message: explainDenial(options.kind, decision),
   };
   if (decision.allowed) return out;
-  const container = containerFor(policyText, options.kind, input);
+  const container = containerFor(policyText, options.kind, input, agent.state as Record<string, unknown>);
   if (container) out.container = container;
   const f = decision.failure;
   const hay = f ? `${f.stack.join(' ')} ${f.text}` : '';
