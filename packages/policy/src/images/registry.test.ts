@@ -231,6 +231,35 @@ describe.skipIf(!HAS_REGISTRY)('RegistryImageSource against a real docker-regist
       expect(facts.config.Entrypoint).toEqual(['/app']);
     });
 
+    it('uses a docker credential helper (credHelpers)', async () => {
+      const dir = path.join(tmp, 'docker-helper');
+      const bin = path.join(tmp, 'bin');
+      const fsp = await import('node:fs/promises');
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.mkdir(bin, { recursive: true });
+      await writeFile(
+        path.join(dir, 'config.json'),
+        JSON.stringify({ credHelpers: { [proxyHost]: 'contrasttest' } }),
+      );
+      const helper = path.join(bin, 'docker-credential-contrasttest');
+      await writeFile(
+        helper,
+        '#!/bin/sh\nread server\nprintf \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\' "$server"\n',
+        { mode: 0o755 },
+      );
+      const oldPath = process.env.PATH;
+      process.env.PATH = `${bin}:${oldPath ?? ''}`;
+      try {
+        const facts = await new RegistryImageSource({
+          insecureRegistries: [proxyHost],
+          dockerConfigDir: dir,
+        }).resolve(`${proxyHost}/plain/app:v1`);
+        expect(facts.config.Entrypoint).toEqual(['/app']);
+      } finally {
+        process.env.PATH = oldPath;
+      }
+    });
+
     it('fails with permission-denied without credentials, and never leaks the secret', async () => {
       const err = await client({ insecureRegistries: [proxyHost] })
         .resolve(`${proxyHost}/plain/app:v1`)
