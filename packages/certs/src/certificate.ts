@@ -7,6 +7,7 @@ import {
   DER_PRINTABLE_STRING,
   derAscii,
   derBitString,
+  derBitStringOf,
   derExplicit,
   derNull,
   derOctetString,
@@ -98,7 +99,7 @@ const OKP_ALGORITHMS = new Map([
   ['X448', derSequence(oid('1.3.101.111'))],
 ]);
 const JWK_KEY_TYPES = new Set(['ec', 'rsa', 'ed25519', 'ed448', 'x25519', 'x448']);
-const b64url = (text: string | undefined) => new Uint8Array(Buffer.from(text ?? '', 'base64url'));
+const b64url = (text: string | undefined) => Buffer.from(text ?? '', 'base64url') as Uint8Array;
 
 /**
  * The SubjectPublicKeyInfo DER of a public key, for the certificate. EC (named curves, uncompressed
@@ -114,7 +115,7 @@ export function certificateSpki(key: KeyObject): Uint8Array {
       const jwk = key.export({ format: 'jwk' });
       const curve = jwk.kty === 'EC' ? EC_CURVES.get(jwk.crv ?? '') : undefined;
       if (curve) {
-        const point = derBitString(new Uint8Array([0x04, ...b64url(jwk.x), ...b64url(jwk.y)]));
+        const point = derBitStringOf(Uint8Array.of(0x04), b64url(jwk.x), b64url(jwk.y));
         return derSequence(derSequence(ID_EC_PUBLIC_KEY, curve), point);
       }
       const okp = jwk.kty === 'OKP' ? OKP_ALGORITHMS.get(jwk.crv ?? '') : undefined;

@@ -50,6 +50,9 @@ export const derNull = Uint8Array.of(0x05, 0x00);
 export const derBitString = (bits: Uint8Array, unusedBits = 0) =>
   derTlv(0x03, Uint8Array.of(unusedBits), bits);
 
+/** A BIT STRING without unused bits whose content is the concatenation of `parts`. */
+export const derBitStringOf = (...parts: Uint8Array[]) => derTlv(0x03, Uint8Array.of(0), ...parts);
+
 const OID_TEXT = /^[0-2](\.(0|[1-9][0-9]*))+$/;
 const oidCache = new Map<string, Uint8Array>();
 
