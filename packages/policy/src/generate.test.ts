@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
   decodeInitdataAnnotation,
@@ -124,5 +125,57 @@ describe('generatePolicy golden output', () => {
     await expect(
       generatePolicy({ pod, kind: 'Frobnicator', images, settings: DEFAULT_SETTINGS, binding: 'initdata' }),
     ).rejects.toMatchObject({ field: 'kind' });
+  });
+
+  it('resolves env from ConfigMaps and Secrets; secrets never reach logs or errors', async () => {
+    const mem = createMemoryLogger();
+    const withRefs: PodSpecInput = {
+      metadata: { name: 'cfg', namespace: 'shop' },
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: APP,
+            envFrom: [{ configMapRef: { name: 'settings' }, prefix: 'CFG_' }],
+            env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'creds', key: 'token' } } }],
+          },
+        ],
+      },
+    };
+    const g = await generatePolicy({
+      pod: withRefs,
+      kind: 'Pod',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+      configMaps: [{ metadata: { name: 'settings' }, data: { LEVEL: 'debug' } }],
+      secrets: [
+        { metadata: { name: 'creds' }, data: { token: Buffer.from('hunter2-secret').toString('base64') } },
+      ],
+      logger: mem.logger,
+    });
+    const env = (g.policyData.containers[1]?.OCI.Process as { Env: string[] }).Env;
+    expect(env).toContain('CFG_LEVEL=debug');
+    // The value is pinned in the policy (as genpolicy does; see README blind spots) ...
+    expect(env).toContain('TOKEN=hunter2-secret');
+    // ... but never logged.
+    expect(mem.text()).not.toContain('hunter2');
+    const err = await generatePolicy({
+      pod: withRefs,
+      kind: 'Pod',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+      configMaps: [{ metadata: { name: 'settings' }, data: { LEVEL: 'debug' } }],
+      secrets: [
+        { metadata: { name: 'other' }, data: { token: Buffer.from('hunter2-secret').toString('base64') } },
+      ],
+      logger: mem.logger,
+    }).catch((e: Error) => e);
+    expect(err).toMatchObject({
+      code: 'not-found',
+      field: 'spec.containers[0].env[0].valueFrom.secretKeyRef.name',
+    });
+    expect(String((err as Error).message)).not.toContain('hunter2');
   });
 });
