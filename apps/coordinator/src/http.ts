@@ -189,6 +189,8 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         const { status, body } = toApiError(error);
         if (body.code === 'internal') {
           log.error('request failed', { route, error: (error as Error)?.message });
+        } else if (body.code === 'challenge_required') {
+          log.debug('challenge', { route });
         } else {
           log.info('request refused', { route, code: body.code, field: body.field });
         }
