@@ -257,19 +257,30 @@ export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
 
 /** The body's fields as lower-case hex, for claims and printing. */
 export function tdReportBodyHex(body: TdReportBody): Record<string, string | string[]> {
+  // One native hex conversion of the whole body when the fields are views of one buffer (as the
+  // parser makes them), then substrings; else field by field.
+  const base = body.teeTcbSvn;
+  const whole =
+    body.reportData.buffer === base.buffer && body.reportData.byteOffset === base.byteOffset + 520
+      ? hex(new Uint8Array(base.buffer, base.byteOffset, 584))
+      : undefined;
+  const f = (b: Uint8Array, at: number) =>
+    whole && b.buffer === base.buffer && b.byteOffset === base.byteOffset + at
+      ? whole.slice(2 * at, 2 * (at + b.length))
+      : hex(b);
   const out: Record<string, string | string[]> = {
-    teeTcbSvn: hex(body.teeTcbSvn),
-    mrSeam: hex(body.mrSeam),
-    mrSignerSeam: hex(body.mrSignerSeam),
-    seamAttributes: hex(body.seamAttributes),
-    tdAttributes: hex(body.tdAttributes),
-    xfam: hex(body.xfam),
-    mrTd: hex(body.mrTd),
-    mrConfigId: hex(body.mrConfigId),
-    mrOwner: hex(body.mrOwner),
-    mrOwnerConfig: hex(body.mrOwnerConfig),
-    rtmrs: body.rtmrs.map(hex),
-    reportData: hex(body.reportData),
+    teeTcbSvn: f(body.teeTcbSvn, 0),
+    mrSeam: f(body.mrSeam, 16),
+    mrSignerSeam: f(body.mrSignerSeam, 64),
+    seamAttributes: f(body.seamAttributes, 112),
+    tdAttributes: f(body.tdAttributes, 120),
+    xfam: f(body.xfam, 128),
+    mrTd: f(body.mrTd, 136),
+    mrConfigId: f(body.mrConfigId, 184),
+    mrOwner: f(body.mrOwner, 232),
+    mrOwnerConfig: f(body.mrOwnerConfig, 280),
+    rtmrs: body.rtmrs.map((r, i) => f(r, 328 + 48 * i)),
+    reportData: f(body.reportData, 520),
   };
   if (body.teeTcbSvn2) out['teeTcbSvn2'] = hex(body.teeTcbSvn2);
   if (body.mrServiceTd) out['mrServiceTd'] = hex(body.mrServiceTd);

@@ -50,3 +50,18 @@ describe('r||s to DER ECDSA-Sig-Value', () => {
     expect(rsToDer(new Uint8Array(63))).toBeUndefined();
   });
 });
+
+describe('tdReportBodyHex', () => {
+  it('formats every field from its own bytes, also when a field was replaced', async () => {
+    const { createSimulatedTdxIssuer } = await import('./simulator.js');
+    const { parseTdxQuote, tdReportBodyHex } = await import('./quote.js');
+    const sim = await createSimulatedTdxIssuer({ td: { mrTd: new Uint8Array(48).fill(0xaa) } });
+    const body = parseTdxQuote(sim.quote(new Uint8Array(64).fill(3))).body;
+    const h = tdReportBodyHex(body);
+    expect(h['mrTd']).toBe('aa'.repeat(48));
+    expect(h['reportData']).toBe('03'.repeat(64));
+    expect(h['xfam']).toBe('e702060000000000');
+    body.mrTd = new Uint8Array(48).fill(0xbb);
+    expect(tdReportBodyHex(body)['mrTd']).toBe('bb'.repeat(48));
+  });
+});
