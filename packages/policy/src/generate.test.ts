@@ -154,7 +154,7 @@ describe('generatePolicy golden output', () => {
       ],
       logger: mem.logger,
     });
-    const env = (g.policyData.containers[1]?.OCI.Process as { Env: string[] }).Env;
+    const env = (g.policyData.containers[1]?.OCI.Process as { Env: string[] } | undefined)?.Env;
     expect(env).toContain('CFG_LEVEL=debug');
     // The value is pinned in the policy (as genpolicy does; see README blind spots) ...
     expect(env).toContain('TOKEN=hunter2-secret');
