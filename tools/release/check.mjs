@@ -85,12 +85,14 @@ try {
       const subpaths = Object.keys(pkg.pj.exports ?? { '.': {} }).filter((s) => s !== './package.json');
       for (const sub of subpaths) {
         const spec = sub === '.' ? name : `${name}/${sub.slice(2)}`;
+        // JSON subpaths (a JSON Schema, say) need the import attribute.
+        const attrs = sub.endsWith('.json') ? ", { with: { type: 'json' } }" : '';
         const probe = run(
           process.execPath,
           [
             '--input-type=module',
             '-e',
-            `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length);`,
+            `const m = await import(${JSON.stringify(spec)}${attrs}); console.log(Object.keys(m).length);`,
           ],
           {
             cwd: consumer,
