@@ -53,7 +53,7 @@ const images = new RecordedImageSource({
 const pod: PodSpecInput = {
   metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
   spec: {
-    securityContext: { supplementalGroups: [2000] },
+    securityContext: { runAsUser: 1000, runAsGroup: 1000, supplementalGroups: [2000] },
     initContainers: [{ name: 'init', image: APP, command: ['/web', 'migrate'] }],
     containers: [
       {
@@ -112,6 +112,19 @@ describe('generatePolicy golden output', () => {
     expect(g.initdata).toBeUndefined();
   });
 
+  it('guest pull: an image user that needs the layers must be stated in the securityContext', async () => {
+    const err = await generatePolicy({
+      pod: { metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: APP }] } },
+      kind: 'Pod',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'validation-failed', field: 'spec.containers[0].securityContext' });
+    expect((err as Error).message).toContain('runAsUser: 1000');
+    expect((err as Error).message).toContain('runAsGroup: 1000');
+  });
+
   it('bad input names the field', async () => {
     await expect(
       generatePolicy({
@@ -132,6 +145,7 @@ describe('generatePolicy golden output', () => {
     const withRefs: PodSpecInput = {
       metadata: { name: 'cfg', namespace: 'shop' },
       spec: {
+        securityContext: { runAsUser: 1000, runAsGroup: 1000 },
         containers: [
           {
             name: 'c',

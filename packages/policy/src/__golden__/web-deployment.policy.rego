@@ -510,10 +510,10 @@ policy_data := {
         "Process": {
           "Terminal": false,
           "User": {
-            "UID": 65535,
-            "GID": 65535,
+            "UID": 1000,
+            "GID": 1000,
             "AdditionalGids": [
-              65535
+              1000
             ],
             "Username": ""
           },

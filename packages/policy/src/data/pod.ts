@@ -9,7 +9,7 @@ import type {
   PodSpecInput,
   PolicyData,
 } from '../types.js';
-import { resolveUser } from './user.js';
+import { guestPullUserProblem, resolveUser } from './user.js';
 
 type Obj = Record<string, unknown>;
 
@@ -498,6 +498,30 @@ async function containerPolicy(
     fsGroup: isPause ? undefined : num(podSc.fsGroup, 'spec.securityContext.fsGroup'),
     field: `${field}.image`,
   });
+
+  if (!isPause && obj(settings.cluster_config).guest_pull === true) {
+    const needed = guestPullUserProblem({
+      imageUser: facts.config.User,
+      passwd: facts.passwd,
+      group: facts.group,
+      runAsUser: num(sc.runAsUser ?? podSc.runAsUser, `${field}.securityContext.runAsUser`),
+      runAsGroup: num(sc.runAsGroup ?? podSc.runAsGroup, `${field}.securityContext.runAsGroup`),
+      supplementalGroups: arr(podSc.supplementalGroups).map(
+        (g, i) => num(g, `spec.securityContext.supplementalGroups[${i}]`) as number,
+      ),
+      fsGroup: num(podSc.fsGroup, 'spec.securityContext.fsGroup'),
+      field: `${field}.securityContext`,
+    });
+    if (needed) {
+      throw new ContrastError(
+        'validation-failed',
+        `ERROR: guest_pull is enabled, so the runtime cannot read the users and groups of image ${image} ` +
+          `for container ${JSON.stringify(c.name)}. Set explicit Kubernetes securityContext values:\n` +
+          needed.map((l) => `      ${l}`).join('\n'),
+        { field: `${field}.securityContext` },
+      );
+    }
+  }
 
   const process: Obj = {
     Terminal: !isPause && c.tty === true,

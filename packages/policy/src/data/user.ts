@@ -49,7 +49,8 @@ export interface ResolvedUser {
  * Resolves the container user like containerd's WithUser/WithAdditionalGIDs:
  * - UID/GID from runAsUser/runAsGroup, else from the image `User` (`name|uid[:group|gid]`)
  *   resolved through the image's /etc/passwd and /etc/group;
- * - AdditionalGids = {GID} ∪ supplementalGroups ∪ fsGroup.
+ * - AdditionalGids = {GID} ∪ memberships of the user in /etc/group (not a group named like the
+ *   user) ∪ supplementalGroups ∪ fsGroup.
  */
 export function resolveUser(input: {
   imageUser: string | undefined;
@@ -119,10 +120,50 @@ export function resolveUser(input: {
   if (input.runAsGroup !== undefined) gid = input.runAsGroup;
   const finalGid = gid ?? 0;
   const extra = new Set<number>([finalGid]);
-  // Group memberships from the image's /etc/group are not added: with guest pull the pod must
-  // state extra groups explicitly (supplementalGroups), as genpolicy requires.
-  void name;
+  // Memberships in /etc/group, except a group named like the user (containerd skips those,
+  // containerd issue #11937).
+  if (name !== undefined) {
+    for (const g of groups) if (g.members.includes(name) && g.name !== name) extra.add(g.gid);
+  }
   for (const g of input.supplementalGroups ?? []) extra.add(g);
   if (input.fsGroup !== undefined) extra.add(input.fsGroup);
   return { UID: uid, GID: finalGid, AdditionalGids: [...extra].sort((a, b) => a - b), Username: '' };
+}
+
+/**
+ * With guest pull the host runtime never sees the image layers, so it cannot resolve users or
+ * groups from /etc/passwd and /etc/group: only explicit securityContext values (and a numeric
+ * image `User`) reach the container. Returns the securityContext lines a pod must state when the
+ * image-derived identity would need the layers, or undefined when nothing is missing.
+ */
+export function guestPullUserProblem(input: {
+  imageUser: string | undefined;
+  passwd: string | undefined;
+  group: string | undefined;
+  runAsUser?: number | undefined;
+  runAsGroup?: number | undefined;
+  supplementalGroups?: number[] | undefined;
+  fsGroup?: number | undefined;
+  field: string;
+}): string[] | undefined {
+  const user = resolveUser(input);
+  const spec = (input.imageUser ?? '').split(':');
+  const numeric = (x: string | undefined): boolean => x !== undefined && /^[0-9]+$/.test(x);
+  const explicitUid = input.runAsUser !== undefined || numeric(spec[0]);
+  const explicitGid = input.runAsGroup !== undefined || numeric(spec[1]);
+  const explicitGroups = new Set([
+    ...(input.supplementalGroups ?? []),
+    ...(input.fsGroup === undefined ? [] : [input.fsGroup]),
+  ]);
+  const missingUid = user.UID !== 0 && !explicitUid;
+  const missingGid = user.GID !== 0 && !explicitGid;
+  const missingGroups = user.AdditionalGids.filter((g) => g !== user.GID && !explicitGroups.has(g));
+  if (!missingUid && !missingGid && missingGroups.length === 0) return undefined;
+  const lines: string[] = [];
+  if (missingUid || missingGid) {
+    if (user.UID !== 0) lines.push(`runAsUser: ${user.UID}`);
+    if (user.GID !== 0) lines.push(`runAsGroup: ${user.GID}`);
+  }
+  if (missingGroups.length > 0) lines.push(`supplementalGroups: [${missingGroups.join(', ')}]`);
+  return lines;
 }
