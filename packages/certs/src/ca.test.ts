@@ -117,6 +117,17 @@ describe('CA hierarchy', () => {
     expect(read.workloadSecretId).toBeUndefined();
   });
 
+  it('accepts the bare "*" SAN upstream manifests carry, and no other lone wildcard form', async () => {
+    const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const issued = await ca.issueMeshCertificate({ publicKey: pub, sans: ['web', '*'] });
+    expect(new X509Certificate(issued.pem).subjectAltName).toBe('DNS:web, DNS:*');
+    for (const bad of ['**', '*.', 'a.*', '*a']) {
+      await expect(ca.issueMeshCertificate({ publicKey: pub, sans: [bad] })).rejects.toMatchObject({
+        field: 'sans[0]',
+      });
+    }
+  });
+
   it('rejects bad input naming the field', async () => {
     const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     await expect(

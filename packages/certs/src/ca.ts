@@ -111,8 +111,10 @@ export interface MeshCertificate extends IssuedCertificate {
   chainPem: string;
 }
 
+// A DNS name, a wildcard name (`*.example.com`), or the bare `*` upstream manifests use as a
+// catch-all SAN (`"SANs": ["web", "*"]`).
 const DNS_NAME =
-  /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+  /^\*$|^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 const isAscii = (text: string) => {
