@@ -8,7 +8,7 @@
  *   $(b64_device_id) and the common regex fragments ($(ipv4_a) $(ip_p) $(dns_label)
  *   $(svc_name_downward_env)).
  */
-export const RULES_REGO = String.raw`package agent_policy
+export const RULES_REGO = `package agent_policy
 
 import future.keywords.in
 import future.keywords.every
