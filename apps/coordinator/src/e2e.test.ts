@@ -5,9 +5,9 @@ import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
+import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningCoordinator, startCoordinator } from './coordinator.js';
 import { deployment, MEASUREMENT, podIssuer, registry } from './test-support/fixtures.js';
 import { type Spawned, spawnTs } from './test-support/spawn.js';
 

@@ -1,4 +1,10 @@
+// The server lives in @contrast-cc/authority/server; re-exported for existing consumers (the demo).
+export {
+  type CoordinatorOptions,
+  createTlsIdentity,
+  type RunningCoordinator,
+  startCoordinator,
+  type TlsIdentity,
+} from '@contrast-cc/authority/server';
 export { type CoordinatorConfig, CoordinatorConfigSchema, parseConfig } from './config.js';
-export { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
 export { type CoordinatorResourceOptions, coordinatorResources } from './resources.js';
-export { createTlsIdentity, type TlsIdentity } from './tls.js';

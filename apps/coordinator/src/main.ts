@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
+import { startCoordinator } from '@contrast-cc/authority/server';
 import {
   createLogger,
   createPlatformRegistry,
@@ -15,7 +16,6 @@ import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
 import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
 import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
 import { type CoordinatorConfig, parseConfig } from './config.js';
-import { startCoordinator } from './coordinator.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

@@ -12,8 +12,8 @@ import {
   toApiError,
   toBase64,
 } from '@contrast-cc/api';
-import type { Authority, AuthorityState } from '@contrast-cc/authority';
 import { type Logger, toHex } from '@contrast-cc/core';
+import type { Authority, AuthorityState } from '../authority.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 /** The wire form of the state (served by `GET /v1/state` and inside the attest response). */

@@ -17,8 +17,8 @@ import { openSeedShare, signTransitionAsOwner, transitionHash } from '@contrast-
 import { fromHex, isContrastError } from '@contrast-cc/core';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployment, keys, podIssuer, registry } from '../test-support/server-fixtures.js';
 import { type RunningCoordinator, startCoordinator } from './coordinator.js';
-import { deployment, keys, podIssuer, registry } from './test-support/fixtures.js';
 
 const d = deployment();
 /** The update the third test sets; the later tests run against it. */

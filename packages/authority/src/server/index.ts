@@ -1,0 +1,2 @@
+export { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
+export { createTlsIdentity, type TlsIdentity } from './tls.js';
