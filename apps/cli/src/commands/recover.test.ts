@@ -1,0 +1,142 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  copyWorkspace,
+  type Deployment,
+  generateDeployment,
+  runIn,
+  startTestCoordinator,
+  type TestCoordinator,
+  unusedPort,
+} from '../test-support/coordinator.js';
+import { createRecoverCommand } from './recover.js';
+import { createSetCommand } from './set.js';
+import { createVerifyCommand } from './verify.js';
+
+let d: Deployment;
+let ws: { dir: string; dispose(): void };
+let storeDir: string;
+let coordinator: TestCoordinator | undefined;
+
+beforeAll(async () => {
+  d = await generateDeployment();
+}, 120_000);
+afterAll(() => d?.dispose());
+
+beforeEach(() => {
+  ws = copyWorkspace(d);
+  storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
+});
+afterEach(async () => {
+  await coordinator?.close();
+  coordinator = undefined;
+  ws.dispose();
+  rmSync(storeDir, { recursive: true, force: true });
+});
+
+const set = (...args: string[]) => runIn(createSetCommand({ registry: d.registry }), ws.dir, args);
+const verify = (...args: string[]) => runIn(createVerifyCommand({ registry: d.registry }), ws.dir, args);
+const recover = (...args: string[]) => runIn(createRecoverCommand({ registry: d.registry }), ws.dir, args);
+const file = (name: string) => path.join(ws.dir, name);
+
+async function start(policyHash?: string): Promise<TestCoordinator> {
+  coordinator = await startTestCoordinator(d, { storeDir, ...(policyHash ? { policyHash } : {}) });
+  return coordinator;
+}
+
+/** Sets the manifest, then restarts the Coordinator on the same store: it comes up stale. */
+async function setThenRestart(policyHash?: string): Promise<TestCoordinator> {
+  const first = await start();
+  expect((await set('-c', first.address, '--insecure', 'deployment/')).code).toBe(0);
+  await first.close();
+  coordinator = undefined;
+  const c = await start(policyHash);
+  expect(c.running.authority.status).toBe('stale');
+  return c;
+}
+
+describe('contrast recover against an in-process Coordinator', () => {
+  it('after a restart on the same store it brings the Coordinator back with the same root CA key', async () => {
+    const c = await setThenRestart();
+    const before = await verify('-c', c.address, '--insecure');
+    expect(before.code).toBe(1);
+    expect(before.err).toMatch(/recovery mode: run "contrast recover"/);
+
+    const r = await recover('-c', c.address, '--insecure');
+    expect(r.err).not.toMatch(/contrast recover:/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Successfully recovered/);
+
+    const state = await c.running.authority.state();
+    expect(state.status).toBe('active');
+    const original = new X509Certificate(readFileSync(file('coordinator-root-ca.pem')));
+    const recovered = new X509Certificate(state.rootCaPem!);
+    expect(recovered.publicKey.equals(original.publicKey)).toBe(true);
+    expect(recovered.subject).toBe(original.subject);
+    // The history came back too: verify passes against the manifest that was set.
+    expect((await verify('-c', c.address, '--insecure')).code).toBe(0);
+  });
+
+  it('a share the key cannot open: exit 2, the Coordinator stays stale', async () => {
+    const c = await setThenRestart();
+    writeFileSync(
+      file('stranger.pem'),
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs1' }),
+    );
+    const r = await recover('-c', c.address, '--insecure', '--seedshare-owner-key', 'stranger.pem');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/stranger\.pem cannot open a share of seed-shares\.json/);
+    expect(c.running.authority.status).toBe('stale');
+  });
+});
+
+describe('contrast recover refuses bad input and untrusted Coordinators', () => {
+  it('missing manifest, seed shares or key: exit 2 naming the file', async () => {
+    const c = await setThenRestart();
+    const noManifest = await recover('-c', c.address, '--insecure', '-m', 'gone.json');
+    expect(noManifest.code).toBe(2);
+    expect(noManifest.err).toMatch(/gone\.json: no such file/);
+    const noSeed = await recover('-c', c.address, '--insecure', '--seed', 'no-shares.json');
+    expect(noSeed.code).toBe(2);
+    expect(noSeed.err).toMatch(/no-shares\.json: no such file/);
+    const noKey = await recover('-c', c.address, '--insecure', '--seedshare-owner-key', 'no-key.pem');
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toMatch(/no-key\.pem: no such file/);
+    writeFileSync(file('broken.json'), '{"not": "shares"');
+    const broken = await recover('-c', c.address, '--insecure', '--seed', 'broken.json');
+    expect(broken.code).toBe(2);
+    expect(broken.err).toMatch(/broken\.json: not JSON/);
+    expect(c.running.authority.status).toBe('stale');
+  });
+
+  it('nothing listening at the address: exit 1 with a clear message', async () => {
+    await setThenRestart();
+    const port = await unusedPort();
+    const r = await recover('-c', `127.0.0.1:${port}`, '--insecure');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`contrast recover: .*127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('a Coordinator with another measurement gets no seed: exit 1, still stale', async () => {
+    const c = await setThenRestart();
+    const m = JSON.parse(readFileSync(file('manifest.json'), 'utf8')) as {
+      ReferenceValues: { tdx: { MrTd: string }[] };
+    };
+    for (const rv of m.ReferenceValues.tdx) rv.MrTd = 'ee'.repeat(48);
+    writeFileSync(file('measured.json'), JSON.stringify(m));
+    const r = await recover('-c', c.address, '--insecure', '-m', 'measured.json');
+    expect(r.code).toBe(1);
+    expect(c.running.authority.status).toBe('stale');
+  });
+
+  it("a Coordinator whose policy is not the manifest's coordinator policy gets no seed: exit 1, still stale", async () => {
+    const c = await setThenRestart(d.workloadPolicy);
+    const r = await recover('-c', c.address, '--insecure');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/polic/i);
+    expect(c.running.authority.status).toBe('stale');
+  });
+});

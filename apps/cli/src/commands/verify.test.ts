@@ -1,0 +1,150 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  copyWorkspace,
+  type Deployment,
+  generateDeployment,
+  runIn,
+  startTestCoordinator,
+  type TestCoordinator,
+  unusedPort,
+} from '../test-support/coordinator.js';
+import { createSetCommand } from './set.js';
+import { createVerifyCommand } from './verify.js';
+
+let d: Deployment;
+let ws: { dir: string; dispose(): void };
+let storeDir: string;
+let coordinator: TestCoordinator | undefined;
+
+beforeAll(async () => {
+  d = await generateDeployment();
+}, 120_000);
+afterAll(() => d?.dispose());
+
+beforeEach(() => {
+  ws = copyWorkspace(d);
+  storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
+});
+afterEach(async () => {
+  await coordinator?.close();
+  coordinator = undefined;
+  ws.dispose();
+  rmSync(storeDir, { recursive: true, force: true });
+});
+
+const set = (...args: string[]) => runIn(createSetCommand({ registry: d.registry }), ws.dir, args);
+const verify = (...args: string[]) => runIn(createVerifyCommand({ registry: d.registry }), ws.dir, args);
+const file = (name: string) => path.join(ws.dir, name);
+
+async function start(policyHash?: string): Promise<TestCoordinator> {
+  coordinator = await startTestCoordinator(d, { storeDir, ...(policyHash ? { policyHash } : {}) });
+  return coordinator;
+}
+
+describe('contrast verify against an in-process Coordinator', () => {
+  it('writes verify/ (CAs, history, policies, latest transition) and exits 0 for the active manifest', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const r = await verify('-c', c.address, '--insecure');
+    expect(r.err).not.toMatch(/contrast verify:/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Coordinator verified \(SIMULATED: insecure\): it runs manifest\.json/);
+
+    const state = await c.running.authority.state();
+    expect(readFileSync(file('verify/coordinator-root-ca.pem'), 'utf8')).toBe(state.rootCaPem);
+    expect(readFileSync(file('verify/coordinator-root-ca.pem'), 'utf8')).toBe(
+      readFileSync(file('coordinator-root-ca.pem'), 'utf8'),
+    );
+    expect(readFileSync(file('verify/mesh-ca.pem'), 'utf8')).toBe(state.meshCaPem);
+    expect(readFileSync(file('verify/latest-transition'), 'utf8').trim()).toBe(state.transitionHash);
+    expect(readFileSync(file('verify/manifest.0.json')).equals(readFileSync(file('manifest.json')))).toBe(
+      true,
+    );
+    const manifest = JSON.parse(readFileSync(file('manifest.json'), 'utf8')) as {
+      Policies: Record<string, unknown>;
+    };
+    const policyFiles = readdirSync(file('verify'))
+      .filter((f) => f.startsWith('policy.'))
+      .map((f) => f.slice('policy.'.length))
+      .sort();
+    expect(policyFiles).toEqual(Object.keys(manifest.Policies).sort());
+  });
+
+  it('--json reports status, transition and the match', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const r = await verify('-c', c.address, '--insecure', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as Record<string, unknown>;
+    expect(j).toMatchObject({ status: 'active', manifests: 1, matches: true, insecure: true });
+    expect(j.transitionHash).toBe((await c.running.authority.state()).transitionHash);
+  });
+
+  it('a different active manifest: exit 1, verify/ still holds what the Coordinator runs', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const m = JSON.parse(readFileSync(file('manifest.json'), 'utf8')) as Record<string, unknown>;
+    m.SeedshareOwnerPubKeys = [];
+    writeFileSync(file('other.json'), JSON.stringify(m, null, 2));
+    const r = await verify('-c', c.address, '--insecure', '-m', 'other.json');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/active manifest \(verify\/manifest\.0\.json\) differs from other\.json/);
+    expect(readFileSync(file('verify/manifest.0.json')).equals(readFileSync(file('manifest.json')))).toBe(
+      true,
+    );
+  });
+
+  it('a Coordinator without a manifest: exit 1 telling to run set', async () => {
+    const c = await start();
+    const r = await verify('-c', c.address, '--insecure');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no manifest yet: run "contrast set" first/);
+  });
+});
+
+describe('contrast verify refuses bad input and untrusted Coordinators', () => {
+  it('a missing manifest: exit 2 naming the file', async () => {
+    const c = await start();
+    const r = await verify('-c', c.address, '--insecure', '-m', 'gone.json');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/gone\.json: no such file/);
+  });
+
+  it('nothing listening at the address: exit 1 with a clear message', async () => {
+    const port = await unusedPort();
+    const r = await verify('-c', `127.0.0.1:${port}`, '--insecure');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`contrast verify: .*127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('simulated platforms without --insecure: exit 2, nothing contacted', async () => {
+    const c = await start();
+    const r = await verify('-c', c.address);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/pass --insecure/);
+  });
+
+  it('a Coordinator with another measurement or policy is refused; verify/ is not written', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const m = JSON.parse(readFileSync(file('manifest.json'), 'utf8')) as {
+      ReferenceValues: { tdx: { MrTd: string }[] };
+    };
+    for (const rv of m.ReferenceValues.tdx) rv.MrTd = 'ee'.repeat(48);
+    writeFileSync(file('measured.json'), JSON.stringify(m));
+    const wrongMeasurement = await verify('-c', c.address, '--insecure', '-m', 'measured.json');
+    expect(wrongMeasurement.code).toBe(1);
+    expect(readdirSync(ws.dir)).not.toContain('verify');
+
+    await c.close();
+    coordinator = undefined;
+    const impostor = await start(d.workloadPolicy);
+    const wrongPolicy = await verify('-c', impostor.address, '--insecure');
+    expect(wrongPolicy.code).toBe(1);
+    expect(wrongPolicy.err).toMatch(/polic/i);
+    expect(readdirSync(ws.dir)).not.toContain('verify');
+  });
+});

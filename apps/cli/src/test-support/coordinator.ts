@@ -1,0 +1,160 @@
+// Test helpers for set / verify / recover: a deployment made by `contrast generate` (the shop
+// example, recorded image facts, the simulated TDX platform) and an in-process Coordinator on
+// 127.0.0.1 with a history store in a temporary directory.
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
+import {
+  createPlatformRegistry,
+  fromHex,
+  type Issuer,
+  noopLogger,
+  type PlatformRegistry,
+} from '@contrast-cc/core';
+import {
+  createSimulatedSnpPlatform,
+  createSimulatedTdxPlatform,
+  createSimulatorTrust,
+} from '@contrast-cc/platform-simulator';
+import { loadRecordedImages } from '@contrast-cc/policy';
+import { DirectoryHistoryStore } from '@contrast-cc/store';
+import type { Command } from '../command.js';
+import { createGenerateCommand } from '../commands/generate.js';
+import { captureIo } from './harness.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const shop = path.join(repoRoot, 'examples', 'shop');
+
+/** A generated deployment: a workspace template plus the platforms that trust its simulator. */
+export interface Deployment {
+  /** The template workspace: manifest.json, deployment/, workload-owner.pem, seedshare-owner.pem. */
+  template: string;
+  registry: PlatformRegistry;
+  /** Policy hash (hex) of the Coordinator and of one workload. */
+  coordinatorPolicy: string;
+  workloadPolicy: string;
+  /** The evidence issuer of a simulated TDX guest whose initdata hashes to `policyHash`. */
+  issuerFor(policyHash: string): Issuer;
+  /** Removes the template and the simulator trust. */
+  dispose(): void;
+}
+
+/**
+ * Runs `contrast generate --reference-values Simulated-TDX deployment/` on a copy of
+ * examples/shop (recorded image facts, pre-made owner keys) and returns the result as a template.
+ */
+export async function generateDeployment(): Promise<Deployment> {
+  const root = mkdtempSync(path.join(tmpdir(), 'contrast-cli-deploy-'));
+  const template = path.join(root, 'ws');
+  const trust = createSimulatorTrust({ dir: path.join(root, 'simulator') });
+  const simTdx = createSimulatedTdxPlatform({ trust });
+  const registry = createPlatformRegistry([createSimulatedSnpPlatform({ trust }), simTdx]);
+
+  cpSync(shop, path.join(template, 'deployment'), {
+    recursive: true,
+    filter: (s) => !s.endsWith('README.md') && !s.endsWith('image-facts.json'),
+  });
+  writeFileSync(
+    path.join(template, 'workload-owner.pem'),
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'sec1' }),
+    { mode: 0o600 },
+  );
+  writeFileSync(
+    path.join(template, 'seedshare-owner.pem'),
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs1' }),
+    { mode: 0o600 },
+  );
+  const images = await loadRecordedImages(path.join(shop, 'image-facts.json'));
+  const c = captureIo(template);
+  const code = await createGenerateCommand({ registry, images }).run(
+    ['--reference-values', 'Simulated-TDX', 'deployment/'],
+    c.io,
+  );
+  if (code !== 0) throw new Error(`contrast generate failed (${code}):\n${c.err()}`);
+
+  const manifest = JSON.parse(readFileSync(path.join(template, 'manifest.json'), 'utf8')) as {
+    Policies: Record<string, { Role?: string }>;
+  };
+  const entries = Object.entries(manifest.Policies);
+  const coordinatorPolicy = entries.find(([, p]) => p.Role === 'coordinator')?.[0];
+  const workloadPolicy = entries.find(([, p]) => p.Role !== 'coordinator')?.[0];
+  if (!coordinatorPolicy || !workloadPolicy)
+    throw new Error('generate wrote no coordinator or workload policy');
+  return {
+    template,
+    registry,
+    coordinatorPolicy,
+    workloadPolicy,
+    issuerFor: (policyHash) => {
+      const create = simTdx.attestation.createIssuer;
+      if (!create) throw new Error('the simulated TDX platform has no issuer');
+      return create({ logger: noopLogger, hostData: fromHex(policyHash) });
+    },
+    dispose: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** A fresh copy of the template workspace (removed by the returned dispose). */
+export function copyWorkspace(d: Deployment): { dir: string; dispose(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-ws-'));
+  cpSync(d.template, dir, { recursive: true });
+  return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** An in-process Coordinator on 127.0.0.1 over a DirectoryHistoryStore in `storeDir`. */
+export interface TestCoordinator {
+  running: RunningCoordinator;
+  store: DirectoryHistoryStore;
+  address: string;
+  /** Closes the server and the store (the directory stays: a restart opens it again). */
+  close(): Promise<void>;
+}
+
+export async function startTestCoordinator(
+  d: Deployment,
+  options: { storeDir: string; policyHash?: string },
+): Promise<TestCoordinator> {
+  const store = await DirectoryHistoryStore.open(options.storeDir);
+  const running = await startCoordinator({
+    store,
+    platforms: d.registry,
+    issuer: d.issuerFor(options.policyHash ?? d.coordinatorPolicy),
+    allowInsecure: true,
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: null,
+  });
+  return {
+    running,
+    store,
+    address: `127.0.0.1:${running.port}`,
+    async close() {
+      await running.close();
+      await store.close();
+    },
+  };
+}
+
+/** Runs a command in `cwd`; returns its exit code and captured output. */
+export async function runIn(
+  command: Command,
+  cwd: string,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const c = captureIo(cwd);
+  const code = await command.run(args, c.io);
+  return { code, out: c.out(), err: c.err() };
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
