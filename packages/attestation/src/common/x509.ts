@@ -1,6 +1,7 @@
 // Shared helpers for SNP and TDX (src/common): X.509 certificates and CRLs without a framework.
 //
-// - `loadCertificates(input, field)`: DER or PEM (one or many) -> ParsedCertificate[].
+// - `loadCertificates(input, field, { exact? })`: DER or PEM (one or many) -> ParsedCertificate[];
+//   PEM is read by `readPem` (pem.ts): a corrupted block is an error, never dropped.
 // - `parseCertificate(der)`: the fields a verifier needs (serial, names, validity, SPKI, extensions
 //   by OID) plus the exact TBS bytes and signature.
 // - `verifySignedBy(child, issuer)`: the child's signature under the issuer's key (RSA PKCS#1,
@@ -24,6 +25,7 @@ import {
   expectTag,
   readDerExact,
 } from './der.js';
+import { readPem } from './pem.js';
 
 export const OID = {
   rsaPss: '1.2.840.113549.1.1.10',
@@ -78,27 +80,33 @@ function bad(message: string, field: string): never {
   throw new ContrastError('invalid-argument', message, { field });
 }
 
-/** Splits PEM text into the DER bodies of its `label` blocks. */
-export function splitPem(text: string, label = 'CERTIFICATE'): Uint8Array[] {
-  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
-  const out: Uint8Array[] = [];
-  for (const m of text.matchAll(re))
-    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
-  return out;
-}
-
-/** DER or PEM bytes/text to the DER bodies it holds (PEM may hold several blocks). */
-export function derBlocks(input: Uint8Array | string, label: string, field: string): Uint8Array[] {
-  if (typeof input !== 'string' && input[0] === 0x30) return [input];
+/**
+ * DER or PEM bytes/text to the DER bodies it holds (PEM may hold several blocks, all of
+ * `label`). PEM is read by `readPem`: a corrupted block is an error, never dropped.
+ */
+export function derBlocks(
+  input: Uint8Array | string,
+  label: string,
+  field: string,
+  options: { exact?: boolean } = {},
+): Uint8Array[] {
+  if (typeof input !== 'string' && input[0] === 0x30 && !options.exact) return [input];
   const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
-  const blocks = splitPem(text, label);
+  const blocks = readPem(text, field, { label, ...options }).map((b) => b.der);
   if (blocks.length === 0) bad(`no DER data and no PEM "${label}" block found`, field);
   return blocks;
 }
 
-/** Certificates from DER, or from PEM holding one or several certificates, in order. */
-export function loadCertificates(input: Uint8Array | string, field = 'certificate'): ParsedCertificate[] {
-  return derBlocks(input, 'CERTIFICATE', field).map((d, i) =>
+/**
+ * Certificates from DER, or from PEM holding one or several certificates, in order. With
+ * `exact`, the PEM text must be in RFC 7468 strict form with nothing else (see `readPem`).
+ */
+export function loadCertificates(
+  input: Uint8Array | string,
+  field = 'certificate',
+  options: { exact?: boolean } = {},
+): ParsedCertificate[] {
+  return derBlocks(input, 'CERTIFICATE', field, options).map((d, i) =>
     parseCertificate(d, blocksField(field, i, input)),
   );
 }

@@ -13,6 +13,11 @@ import { ContrastError } from '@contrast-cc/core';
 export const SNP_REPORT_SIZE = 0x4a0;
 /** The end of the signed region: the signature covers bytes [0, 0x2A0). @public */
 export const SNP_SIGNED_LENGTH = 0x2a0;
+/**
+ * Where the reserved part of the SIGNATURE field starts: after R (0x2A0, 72 bytes) and S (0x2E8,
+ * 72 bytes), bytes 0x330-0x49F are reserved and zero. They are outside the signed range.
+ */
+export const SNP_SIGNATURE_RESERVED_OFFSET = 0x330;
 /** Report versions this parser knows the layout of. @public */
 export const SNP_REPORT_VERSIONS = [2, 3, 4, 5] as const;
 

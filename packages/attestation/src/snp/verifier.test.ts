@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSnpReport, SNP_REPORT_SIZE } from './report.js';
 import { hasSnpVectors, snpVectors } from './test-support/vectors.js';
-import { verifySnpEvidenceFiles } from './verifier.js';
+import { createSnpVerifier, verifySnpEvidenceFiles } from './verifier.js';
 import { verifySnpReport } from './verify.js';
 
 const vectors = snpVectors();
@@ -65,6 +65,10 @@ describe.skipIf(!hasSnpVectors)('verifySnpEvidenceFiles (contrast evidence verif
     const b = v.report!.slice();
     b[0] = 9;
     writeFileSync(badVersion, b);
+    const reserved = path.join(tmp, 'reserved.bin');
+    const rb = v.report!.slice();
+    rb[0x400] = 0x01;
+    writeFileSync(reserved, rb);
     const garbageCert = path.join(tmp, 'garbage.pem');
     writeFileSync(garbageCert, 'not a certificate');
     const cert = path.join(v.dir, 'vcek.der');
@@ -73,6 +77,7 @@ describe.skipIf(!hasSnpVectors)('verifySnpEvidenceFiles (contrast evidence verif
       [{ reportFile: truncated, certFile: cert }, 'report'],
       [{ reportFile: oversized, certFile: cert }, 'report'],
       [{ reportFile: badVersion, certFile: cert }, 'version'],
+      [{ reportFile: reserved, certFile: cert }, 'signature'],
       [{ reportFile: path.join(v.dir, 'report.bin'), certFile: garbageCert }, 'vcek'],
       [{ reportFile: path.join(v.dir, 'report.bin'), certFile: path.join(tmp, 'nope.der') }, 'cert'],
       [{ reportFile: path.join(v.dir, 'report.bin'), certFile: cert, at: 'yesterday' }, 'at'],
@@ -82,6 +87,28 @@ describe.skipIf(!hasSnpVectors)('verifySnpEvidenceFiles (contrast evidence verif
       expect(out.exitCode, JSON.stringify(input)).toBe(2);
       expect(out.json, JSON.stringify(input)).toMatchObject({ ok: false, reason: { field } });
       expect(out.summary).toContain('bad input');
+    }
+  });
+});
+
+describe.skipIf(!hasSnpVectors)('createSnpVerifier (evidence kind snp-report)', () => {
+  it('accepts a real report and refuses it with a non-zero reserved signature byte (malformed)', async () => {
+    const v = byName('oak-genoa-v5-vcek');
+    const verifier = createSnpVerifier({ now: () => v.verifyAt });
+    const evidence = {
+      kind: 'snp-report',
+      data: v.report!,
+      extras: { vcek: v.leaf, 'cert-chain': v.certChain },
+    };
+    const reportData = parseSnpReport(v.report!).reportData;
+    expect((await verifier.verify(evidence, { reportData })).ok).toBe(true);
+    for (const at of [0x330, 0x3e8, 0x49f]) {
+      const data = v.report!.slice();
+      data[at] = 0x01;
+      expect(await verifier.verify({ ...evidence, data }, { reportData })).toMatchObject({
+        ok: false,
+        reason: { code: 'malformed', field: 'signature' },
+      });
     }
   });
 });

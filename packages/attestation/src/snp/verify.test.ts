@@ -92,6 +92,29 @@ describe.skipIf(!hasSnpVectors)('verifySnpReport rejects tampered evidence', () 
     }
   });
 
+  it('any reserved byte after R and S (0x330-0x49F, unsigned, must be zero) flipped: malformed signature', () => {
+    for (const v of withReports) {
+      for (let i = 0x330; i < 0x4a0; i++) expect(v.report![i], `${v.name} 0x${i.toString(16)}`).toBe(0);
+    }
+    for (let i = 0x330; i < 0x4a0; i++) {
+      const bad = v.report!.slice();
+      bad[i]! ^= 0x01;
+      const r = verifySnpReport(bad, opts(v));
+      expect(r.ok ? 'accepted' : r.reason, `offset 0x${i.toString(16)}`).toEqual({
+        code: 'malformed',
+        field: 'signature',
+        message: `reserved byte 0x${i.toString(16)} of the signature field (0x330-0x49f, must be zero) is 0x01`,
+      });
+    }
+    // Refused before any collateral is needed: the format is wrong whatever the VCEK.
+    const bad = v.report!.slice();
+    bad[0x49f] = 0xff;
+    expect(verifySnpReport(bad, { now: v.verifyAt })).toMatchObject({
+      ok: false,
+      reason: { code: 'malformed', field: 'signature' },
+    });
+  });
+
   it('a VCEK of another chip: signature-invalid', () => {
     const other = byName('trustee-milan-v2-vcek');
     const r = verifySnpReport(v.report!, { ...opts(v), vcek: other.leaf });

@@ -1,5 +1,5 @@
 // Full SNP report verification. Order (each step has its own failure code):
-// 1. size           -> malformed
+// 1. size, reserved bytes 0x330-0x49F of the signature field zero     -> malformed
 // 2. VCEK/VLEK -> ASK/ASVK -> ARK against the trust anchors (cached)     -> chain-invalid
 // 3. ECDSA P-384 signature over bytes 0x000-0x29F with the leaf key      -> signature-invalid
 // 4. parse by declared version                                          -> malformed
@@ -38,6 +38,7 @@ import {
   parseSnpReport,
   productFromCpuid,
   SNP_REPORT_SIZE,
+  SNP_SIGNATURE_RESERVED_OFFSET,
   SNP_SIGNED_LENGTH,
   type SnpProductLine,
   type SnpReport,
@@ -207,6 +208,8 @@ function verifyInner(
       'report',
     );
   }
+  const reserved = signatureReservedFailure(raw);
+  if (reserved) return { ok: false, reason: reserved };
   if (options.vcek === undefined) {
     return verifyFail('collateral-missing', 'no VCEK or VLEK certificate was given', 'vcek');
   }
@@ -300,6 +303,24 @@ function verifyInner(
     },
   };
   return verifyOk(claims);
+}
+
+/**
+ * The SIGNATURE field (0x2A0-0x49F) is R (72 bytes), S (72 bytes) and 368 reserved bytes
+ * (0x330-0x49F) that the firmware writes as zero. No signature covers them, so anything else
+ * there is refused rather than carried along unauthenticated.
+ */
+function signatureReservedFailure(raw: Uint8Array): VerifyFailure | undefined {
+  for (let i = SNP_SIGNATURE_RESERVED_OFFSET; i < SNP_REPORT_SIZE; i++) {
+    if (raw[i] !== 0) {
+      return {
+        code: 'malformed',
+        message: `reserved byte 0x${i.toString(16)} of the signature field (0x330-0x49f, must be zero) is 0x${raw[i]!.toString(16).padStart(2, '0')}`,
+        field: 'signature',
+      };
+    }
+  }
+  return undefined;
 }
 
 function checkSignature(raw: Uint8Array, leaf: ParsedCertificate): VerifyFailure | undefined {

@@ -2,7 +2,7 @@ import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import { checkCcelAgainstQuote, parseCcelEventLog, parseCcelTable, replayCcelRtmrs } from './ccel.js';
 import { parseTdxQuote } from './quote.js';
-import { haveVectors, vectorFile, vectorJson } from './test-support/shared.js';
+import { haveVectors, vectorFile, vectorJson, vectorQuote } from './test-support/shared.js';
 import { verifyTdxQuote } from './verify.js';
 
 const V = 'gotdx-gcp-cos113-v4-ccel';
@@ -16,7 +16,7 @@ describe.skipIf(!haveVectors)(`CCEL replay (${V})`, () => {
   });
 
   it('replays 43 measured SHA-384 events into the quote RTMRs of a verified quote', () => {
-    const quoteBytes = read('quote.bin');
+    const quoteBytes = vectorQuote(V);
     const r = verifyTdxQuote(quoteBytes, {
       now: new Date('2026-11-27T00:00:00Z'),
       reportData: read('nonce.bin'),

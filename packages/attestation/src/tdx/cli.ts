@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ContrastError, fromHex, isContrastError, toHex } from '@contrast-cc/core';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
+import { parseTdxQuote } from './quote.js';
 import type { TdxReferenceValues } from './reference-values.js';
 import { type TdxTrustAnchors, type TdxVerifyResult, verifyTdxQuote } from './verify.js';
 
@@ -71,6 +72,9 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
   try {
     result = verifyTdxQuote(quote, {
       now,
+      // A file is often a padded capture (configfs-tsm reads into a fixed buffer): bytes after the
+      // declared quote are ignored here and reported, never verified.
+      allowTrailingBytes: true,
       ...(collateral ? { collateral } : {}),
       ...(options.referenceValues ? { referenceValues: options.referenceValues } : {}),
       ...(reportData ? { reportData } : {}),
@@ -112,6 +116,9 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
       ? `TCB status: ${d.tcbStatus}${d.advisoryIds?.length ? ` (advisories: ${d.advisoryIds.join(', ')})` : ''}`
       : 'TCB status: not evaluated (no TCB info collateral)',
   ];
+  const ignored = parseTdxQuote(quote).trailingBytes;
+  if (ignored > 0)
+    lines.push(`Ignored ${ignored} bytes after the quote (padding of the capture; not signed)`);
   const { tcb, ...claims } = c;
   return {
     exitCode: 0,
@@ -121,6 +128,7 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
       ok: true,
       kind: 'tdx',
       claims: { ...claims, reportData: toHex(c.reportData), ...(tcb ? { tcb } : {}) },
+      ...(ignored > 0 ? { ignoredTrailingBytes: ignored } : {}),
     },
   };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
 import { PcsClient } from './pcs.js';
-import { haveVectors, tdxVectorsDir, vectorFile } from './test-support/shared.js';
+import { haveVectors, tdxVectorsDir, vectorQuote } from './test-support/shared.js';
 import { createTdxVerifier } from './verifier.js';
 
 const V = 'dcapqvl-v4-uptodate';
@@ -87,7 +87,7 @@ describe.skipIf(!haveVectors)('PcsClient against a loopback fake PCS', () => {
       collateral: (req) => client.getCollateral(req),
       requireCollateral: true,
     });
-    const quote = vectorFile(V, 'quote.bin');
+    const quote = vectorQuote(V);
     const reportData = quote.subarray(48 + 520, 48 + 584);
     const r = await verifier.verify({ kind: 'tdx-quote', data: quote }, { reportData, now: AT });
     expect(r.ok ? r.claims.details['tcbStatus'] : r.reason).toBe('UpToDate');
@@ -123,7 +123,7 @@ describe.skipIf(!haveVectors)('PcsClient against a loopback fake PCS', () => {
 
   it('asks for TCB info at the reference MinTCBEvaluationDataNumber and enforces it', async () => {
     const client = new PcsClient({ baseUrl: pcs.baseUrl, now: () => AT });
-    const quote = vectorFile(V, 'quote.bin');
+    const quote = vectorQuote(V);
     const reportData = quote.subarray(48 + 520, 48 + 584);
     const ok = createTdxVerifier({
       collateral: (req) => client.getCollateral(req),

@@ -1,4 +1,4 @@
-import { ContrastError } from '@contrast-cc/core';
+import { ContrastError, type VerifyFailure } from '@contrast-cc/core';
 
 /** Lower-case hex via Node's native encoder (the verifier's hot path formats ~600 bytes per quote). */
 export function hex(b: Uint8Array): string {
@@ -74,7 +74,7 @@ export interface TdxQuoteSignatureData {
   qeAuthData: Uint8Array;
   /** Inner certification data type: 5 = PCK certificate chain (PEM). */
   certificationDataType: number;
-  /** The PEM chain: PCK leaf, intermediate (Platform/Processor CA), root. */
+  /** The PEM chain: PCK leaf, intermediate (Platform/Processor CA), root (one C-string NUL terminator removed). */
   pckChainPem: string;
 }
 
@@ -86,7 +86,11 @@ export interface TdxQuote {
   signedBytes: Uint8Array;
   /** Declared quote length (everything up to the end of the signature data). */
   length: number;
-  /** Bytes after the declared signature data (padding some producers append); ignored. */
+  /**
+   * Bytes after the declared signature data (padding some producers append). The parser ignores
+   * them; the verifier refuses them unless told the input is a padded capture
+   * (`allowTrailingBytes`).
+   */
   trailingBytes: number;
 }
 
@@ -172,8 +176,9 @@ function parseBody(raw: Uint8Array, bodyType: 2 | 3): TdReportBody {
 }
 
 /**
- * Parses a TDX DCAP quote (v4, or v5 with a TDX 1.0 / 1.5 body) by its declared lengths;
- * trailing bytes after the signature data are ignored and counted. Throws
+ * Parses a TDX DCAP quote (v4, or v5 with a TDX 1.0 / 1.5 body) by its declared lengths, which
+ * must nest exactly (signature data = signature, key, certification data; certification data
+ * ends with the PCK chain); trailing bytes after the signature data are ignored and counted. Throws
  * `ContrastError('invalid-argument')` naming the field on malformed input. Does not verify.
  */
 export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
@@ -232,9 +237,26 @@ export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
   }
   const chainSize = q.u32('pck_cert_chain.size');
   const chainBytes = q.bytes(chainSize, 'pck_cert_chain');
-  // PEM text; producers may NUL-terminate it.
-  let chainEnd = chainBytes.length;
-  while (chainEnd > 0 && chainBytes[chainEnd - 1] === 0) chainEnd--;
+  // The declared sizes nest exactly: the PCK chain ends the certification data, which ends the
+  // signature data. Bytes left over inside a declared size are covered by no signature.
+  if (q.at !== q.limit) {
+    throw bad(
+      `certification data size ${outerSize} leaves ${q.limit - q.at} bytes after the PCK chain`,
+      'certification_data.size',
+    );
+  }
+  if (s.at + outerSize !== sigEnd) {
+    throw bad(
+      `signature data length ${sigDataLength} leaves ${sigEnd - s.at - outerSize} bytes after the certification data`,
+      'signature_data_len',
+    );
+  }
+  // PEM text; producers may terminate it like a C string (one NUL). Anything else stays in the
+  // text, where the verifier's exact PEM reader refuses it.
+  const chainEnd =
+    chainBytes.length > 0 && chainBytes[chainBytes.length - 1] === 0
+      ? chainBytes.length - 1
+      : chainBytes.length;
   const pckChainPem = new TextDecoder('utf-8', { fatal: false }).decode(chainBytes.subarray(0, chainEnd));
 
   return {
@@ -252,6 +274,20 @@ export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
     signedBytes,
     length: sigEnd,
     trailingBytes: bytes.length - sigEnd,
+  };
+}
+
+/**
+ * Evidence is the quote exactly: bytes after the declared signature data are covered by no
+ * signature, so they are refused (`malformed`, field `quote`) unless the input is known to be a
+ * padded capture (`allowTrailingBytes`).
+ */
+export function trailingBytesFailure(quote: TdxQuote, allowTrailingBytes = false): VerifyFailure | undefined {
+  if (quote.trailingBytes === 0 || allowTrailingBytes) return undefined;
+  return {
+    code: 'malformed',
+    message: `${quote.trailingBytes} bytes follow the quote's declared signature data; evidence must be the quote exactly`,
+    field: 'quote',
   };
 }
 

@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
 import { loadCollateralDir, type TdxCollateral } from './collateral.js';
 import { parseTdxQuote } from './quote.js';
-import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorFile, vectorJson } from './test-support/shared.js';
+import {
+  haveVectors,
+  TDX_VECTORS,
+  tdxVectorsDir,
+  vectorFile,
+  vectorJson,
+  vectorQuote,
+} from './test-support/shared.js';
 import { collateralRequestOf } from './verifier.js';
 import { verifyTdxQuote } from './verify.js';
 
@@ -33,7 +40,9 @@ async function collateralOf(v: (typeof TDX_VECTORS)[number]): Promise<TdxCollate
 describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () => {
   for (const v of TDX_VECTORS) {
     describe(v.name, () => {
+      // The file as captured (some are padded buffers) and the quote exactly (evidence form).
       const bytes = haveVectors ? vectorFile(v.name, v.quote) : new Uint8Array();
+      const quote = haveVectors ? vectorQuote(v.name, v.quote) : new Uint8Array();
       const expected = haveVectors ? vectorJson<Expected>(v.name) : ({} as Expected);
 
       it('parses every field as expected.json lists it', () => {
@@ -98,7 +107,7 @@ describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () 
       });
 
       it(`verifies (quote only) at ${v.at}`, () => {
-        const r = verifyTdxQuote(bytes, { now: new Date(v.at) });
+        const r = verifyTdxQuote(quote, { now: new Date(v.at) });
         expect(r.ok ? 'ok' : r.reason).toBe('ok');
         if (!r.ok) return;
         const p = expected.pck_cert_sgx_extensions;
@@ -117,6 +126,21 @@ describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () 
         expect(toHex(r.claims.reportData)).toBe(expected.td_quote_body['report_data']);
       });
 
+      it('the capture as stored: padding is refused as evidence, ignored when allowed', () => {
+        const strict = verifyTdxQuote(bytes, { now: new Date(v.at) });
+        const padded = verifyTdxQuote(bytes, { now: new Date(v.at), allowTrailingBytes: true });
+        expect(padded.ok ? 'ok' : padded.reason).toBe('ok');
+        if (bytes.length === quote.length) {
+          expect(strict.ok).toBe(true);
+        } else {
+          expect(strict.ok ? 'accepted' : strict.reason).toEqual({
+            code: 'malformed',
+            field: 'quote',
+            message: `${bytes.length - quote.length} bytes follow the quote's declared signature data; evidence must be the quote exactly`,
+          });
+        }
+      });
+
       it('names its FMSPC and PCK CA for a collateral request', () => {
         const req = collateralRequestOf(parseTdxQuote(bytes));
         expect(req.fmspc).toBe(expected.pck_cert_sgx_extensions['fmspc']);
@@ -126,7 +150,7 @@ describe.skipIf(!haveVectors)('real TDX quotes (../shared/testvectors/tdx)', () 
       if (v.expectedTcb) {
         it(`computes TCB status ${v.expectedTcb} with its collateral`, async () => {
           const collateral = await collateralOf(v);
-          const r = verifyTdxQuote(bytes, {
+          const r = verifyTdxQuote(quote, {
             now: new Date(v.at),
             collateral,
             acceptedTcbStatuses: [

@@ -11,7 +11,7 @@ import {
 import { loadCertificates } from '../common/x509.js';
 import { collateralFromExtras, type TdxCollateral } from './collateral.js';
 import { parsePckExtensions, SGX_EXTENSIONS_OID } from './pck.js';
-import { parseTdxQuote, type TdxQuote } from './quote.js';
+import { parseTdxQuote, type TdxQuote, trailingBytesFailure } from './quote.js';
 import { compileReferenceValues, type TdxReferenceValues } from './reference-values.js';
 import type { TdxTcbStatus } from './tcb.js';
 import {
@@ -43,6 +43,11 @@ export interface TdxVerifierOptions {
   requireCollateral?: boolean;
   /** Allowed MRCONFIGID[0:32] digests (hex); absent = any (the caller checks `policyDigest`). */
   policyDigests?: readonly string[];
+  /**
+   * Accept (and ignore) bytes after the quote's declared signature data. Default false: the
+   * evidence blob is the quote exactly, so no unsigned byte can ride along unnoticed.
+   */
+  allowTrailingBytes?: boolean;
   logger?: Logger;
   now?: () => Date;
 }
@@ -76,6 +81,8 @@ export function createTdxVerifier(options: TdxVerifierOptions = {}): Verifier<Td
         if (isContrastError(e)) return verifyFail('malformed', e.message, e.field ?? 'quote');
         throw e;
       }
+      const trailing = trailingBytesFailure(quote, options.allowTrailingBytes);
+      if (trailing) return { ok: false, reason: trailing };
       let collateral = collateralFromExtras(evidence.extras);
       if (!collateral && typeof options.collateral === 'function') {
         let request: CollateralRequest;
@@ -103,6 +110,7 @@ export function createTdxVerifier(options: TdxVerifierOptions = {}): Verifier<Td
         ...(options.acceptedTcbStatuses ? { acceptedTcbStatuses: options.acceptedTcbStatuses } : {}),
         ...(options.policyDigests ? { policyDigests: options.policyDigests } : {}),
         requireCollateral: options.requireCollateral === true,
+        ...(options.allowTrailingBytes ? { allowTrailingBytes: true } : {}),
         reportData: expected.reportData,
         now: expected.now ?? options.now?.() ?? new Date(),
         trustAnchors: anchors,

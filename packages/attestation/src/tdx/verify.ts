@@ -38,6 +38,7 @@ import {
   parseTdxQuote,
   type TdxQuote,
   tdReportBodyHex,
+  trailingBytesFailure,
 } from './quote.js';
 import {
   type CompiledReferenceValues,
@@ -100,6 +101,12 @@ export interface TdxVerifyOptions {
    * quote signature is checked on every call.
    */
   cacheQeReport?: boolean;
+  /**
+   * Accept bytes after the quote's declared signature data (and ignore them: no signature covers
+   * them). Default false: evidence is the quote exactly. Set it for captures stored as padded
+   * buffers (e.g. an 8000-byte configfs-tsm read), as the file-based CLI entry point does.
+   */
+  allowTrailingBytes?: boolean;
   logger?: Logger;
 }
 
@@ -259,20 +266,24 @@ function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
 }
 
 function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
+  // Certification data type 5 is the PEM concatenation PCK ‖ PCK CA ‖ root. No signature covers
+  // the text itself, so it must be exact: three certificates in RFC 7468 strict form, nothing else.
   let certs: ParsedCertificate[];
   try {
-    certs = loadCertificates(pem, 'pck_cert_chain');
+    certs = loadCertificates(pem, 'pck_cert_chain', { exact: true });
   } catch (e) {
     if (isContrastError(e)) throw new Reject('malformed', e.message, e.field ?? 'pck_cert_chain');
     throw e;
   }
   const [leaf, intermediate, root] = certs;
-  if (!leaf || !intermediate) {
-    throw new Reject('chain-invalid', 'the PCK chain needs a PCK certificate and its CA', 'pck_cert_chain');
+  if (!leaf || !intermediate || !root || certs.length !== 3) {
+    throw new Reject(
+      'malformed',
+      `the PCK chain holds ${certs.length} certificates, expected 3 (PCK, PCK CA, root)`,
+      'pck_cert_chain',
+    );
   }
-  const anchor = root
-    ? anchors.certs.find((a) => bytesEqual(a.der, root.der))
-    : anchors.certs.find((a) => verifySignedBy(intermediate, a));
+  const anchor = anchors.certs.find((a) => bytesEqual(a.der, root.der));
   if (!anchor) {
     throw new Reject('chain-invalid', 'the PCK chain does not end in a trusted root', 'pck_cert_chain.root');
   }
@@ -564,6 +575,8 @@ export function verifyTdxQuote(
     } else {
       quote = input;
     }
+    const trailing = trailingBytesFailure(quote, options.allowTrailingBytes);
+    if (trailing) throw new Reject(trailing.code, trailing.message, trailing.field);
     const claims = verifyParsed(quote, options, rv, (t) => {
       tcb = t;
     });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasShared, sharedPath } from '../../common/test-support/shared.js';
+import { parseTdxQuote } from '../quote.js';
 
 // The shared-directory resolution lives in src/common/test-support/shared.ts (one place).
 export const tdxVectorsDir = sharedPath('testvectors', 'tdx');
@@ -9,6 +10,15 @@ export const haveVectors = hasShared('testvectors/tdx');
 
 export function vectorFile(vector: string, file: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(tdxVectorsDir, vector, file)));
+}
+
+/**
+ * A vector's quote exactly, as evidence carries it: the file cut to the quote's declared length
+ * (several captures are padded buffers; the verifier refuses padding unless told otherwise).
+ */
+export function vectorQuote(vector: string, file = 'quote.bin'): Uint8Array {
+  const bytes = vectorFile(vector, file);
+  return bytes.subarray(0, parseTdxQuote(bytes).length);
 }
 
 export function vectorJson<T = Record<string, unknown>>(vector: string, file = 'expected.json'): T {
