@@ -63,7 +63,8 @@ export async function readOptional(io: CliIo, file: string, flag: string): Promi
 
 /**
  * Runs a command body and maps what it throws to output and an exit code: CliFailure as is,
- * ContrastError input problems (invalid-argument, validation-failed) as 2, other ContrastErrors as 1.
+ * local ContrastError input problems (invalid-argument, validation-failed, not-found) as 2, other
+ * ContrastErrors and every Coordinator answer (ApiError) as 1.
  */
 export async function runCommand(name: string, io: CliIo, body: () => Promise<ExitCode>): Promise<ExitCode> {
   try {
@@ -76,7 +77,11 @@ export async function runCommand(name: string, io: CliIo, body: () => Promise<Ex
     }
     if (isContrastError(e)) {
       io.stderr(`contrast ${name}: ${e.describe()}\n`);
-      return e.code === 'invalid-argument' || e.code === 'validation-failed' ? EXIT.usage : EXIT.failed;
+      // Local input problems are bad input (2); what a Coordinator answered (ApiError) is a failed operation (1).
+      const fromServer = 'apiCode' in e;
+      const badInput =
+        e.code === 'invalid-argument' || e.code === 'validation-failed' || e.code === 'not-found';
+      return badInput && !fromServer ? EXIT.usage : EXIT.failed;
     }
     throw e;
   }

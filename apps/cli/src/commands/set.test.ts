@@ -187,11 +187,7 @@ describe('contrast set refuses bad input and untrusted Coordinators', () => {
     expect(existsSync(file('seed-shares.json'))).toBe(false);
   });
 
-  // Known gap: a missing resource path is a ContrastError 'not-found' from @contrast-cc/policy,
-  // which runCommand (src/util.ts) maps to exit 1, not 2. This test documents the expected exit
-  // code; it "fails" (so the suite passes) until util.ts maps not-found input to 2 — then
-  // vitest reports it and `.fails` must be removed.
-  it.fails('a missing resource path exits 2 (bad input)', async () => {
+  it('a missing resource path exits 2 (bad input)', async () => {
     const c = await start();
     expect((await set('-c', c.address, '--insecure', 'not-there/')).code).toBe(2);
   });
