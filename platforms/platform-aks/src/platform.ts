@@ -14,9 +14,6 @@ import {
   type Platform,
   type Verifier,
   type VerifierContext,
-  type VerifyExpectations,
-  type VerifyResult,
-  verifyFail,
 } from '@contrast-cc/core';
 import type { AksVcekSource } from './vcek-source.js';
 
@@ -107,25 +104,6 @@ function referenceValuesFromManifest(entry: unknown): SnpReferenceValues {
   };
 }
 
-// TO MOVE into @contrast-cc/attestation (the SNP verifier): this checks the evidence format itself.
-// Until the attestation verifier does, each platform that needs it keeps one copy (platforms
-// may not import each other): platform-aks, platform-baremetal-snp, platform-simulator.
-// Reserved bytes after R and S in the signature field are outside the signed range: refuse
-// anything there (the attestation verifier does not check them yet).
-function unsignedTailProblem(data: Uint8Array): VerifyResult | undefined {
-  if (data.length !== 0x4a0) return undefined;
-  for (let i = 0x330; i < 0x4a0; i++) {
-    if (data[i] !== 0) {
-      return verifyFail(
-        'malformed',
-        `reserved byte 0x${i.toString(16)} of the signature field is not zero`,
-        'signature',
-      );
-    }
-  }
-  return undefined;
-}
-
 /** Options of {@link createAksPlatform}. @public */
 export interface AksPlatformOptions {
   trustAnchors?: SnpTrustAnchor[];
@@ -134,7 +112,7 @@ export interface AksPlatformOptions {
 }
 
 function createAksVerifier(context: VerifierContext, options: AksPlatformOptions): Verifier {
-  const inner = createSnpVerifier({
+  return createSnpVerifier({
     referenceValues: referenceValuesFromManifest(context.referenceValues),
     product: 'Milan',
     logger: context.logger,
@@ -142,16 +120,6 @@ function createAksVerifier(context: VerifierContext, options: AksPlatformOptions
     ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
     ...(options.kds ? { kds: options.kds } : {}),
   });
-  return {
-    kinds: inner.kinds,
-    async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
-      if (evidence.kind === SNP_EVIDENCE_KIND) {
-        const problem = unsignedTailProblem(evidence.data);
-        if (problem) return problem;
-      }
-      return inner.verify(evidence, expected);
-    },
-  };
 }
 
 /** Options of {@link createAksIssuer}. @public */

@@ -1,19 +1,10 @@
 import {
   createSnpVerifier,
   type KdsClient,
-  SNP_EVIDENCE_KIND,
   type SnpReferenceValues,
   type SnpTrustAnchor,
 } from '@contrast-cc/attestation/snp';
-import {
-  ContrastError,
-  type Evidence,
-  type Verifier,
-  type VerifierContext,
-  type VerifyExpectations,
-  type VerifyResult,
-  verifyFail,
-} from '@contrast-cc/core';
+import { ContrastError, type Verifier, type VerifierContext } from '@contrast-cc/core';
 
 /** The manifest's `ReferenceValues.snp[]` entry, as far as this verifier reads it. */
 interface ManifestSnpEntry extends Omit<SnpReferenceValues, 'TrustedMeasurement' | 'AllowedChipIDs'> {
@@ -69,28 +60,6 @@ export function snpReferenceValuesFromManifest(entry: unknown, base: string): Sn
   };
 }
 
-// TO MOVE into @contrast-cc/attestation (the SNP verifier): this checks the evidence format itself.
-// Until the attestation verifier does, each platform that needs it keeps one copy (platforms
-// may not import each other): platform-aks, platform-baremetal-snp, platform-simulator.
-// The signature field is 0x2A0-0x49F: R (72 bytes), S (72 bytes), then reserved bytes that must be
-// zero. They are outside the signed range, so the signature cannot vouch for them; refuse
-// anything there instead of carrying unauthenticated bytes along.
-const SIGNATURE_RESERVED = { start: 0x330, end: 0x4a0 } as const;
-
-function unsignedTailProblem(data: Uint8Array): VerifyResult | undefined {
-  if (data.length !== SIGNATURE_RESERVED.end) return undefined; // the size check reports it
-  for (let i = SIGNATURE_RESERVED.start; i < SIGNATURE_RESERVED.end; i++) {
-    if (data[i] !== 0) {
-      return verifyFail(
-        'malformed',
-        `reserved byte 0x${i.toString(16)} of the signature field is not zero`,
-        'signature',
-      );
-    }
-  }
-  return undefined;
-}
-
 /** Options of {@link createSnpPlatformVerifier}. */
 export interface SnpPlatformVerifierOptions {
   /** Trusted roots; default AMD's embedded roots. */
@@ -110,21 +79,11 @@ export function createSnpPlatformVerifier(
   context: VerifierContext,
   options: SnpPlatformVerifierOptions = {},
 ): Verifier {
-  const inner = createSnpVerifier({
+  return createSnpVerifier({
     referenceValues: snpReferenceValuesFromManifest(context.referenceValues, 'ReferenceValues.snp[]'),
     logger: context.logger,
     ...(context.now ? { now: context.now } : {}),
     ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
     ...(options.kds ? { kds: options.kds } : {}),
   });
-  return {
-    kinds: inner.kinds,
-    async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
-      if (evidence.kind === SNP_EVIDENCE_KIND) {
-        const tail = unsignedTailProblem(evidence.data);
-        if (tail) return tail;
-      }
-      return inner.verify(evidence, expected);
-    },
-  };
 }

@@ -34,7 +34,6 @@ import {
   type VerifyResult,
   verifyFail,
 } from '@contrast-cc/core';
-import { snpUnsignedTailProblem, tdxStrictnessProblem } from './strict.js';
 import { createSimulatorTrust, type SimulatorTrust } from './trust.js';
 
 /** A fixed 48-byte value of the simulated runtime, derived from a label. */
@@ -191,7 +190,6 @@ function lazyAnchoredVerifier<A extends object>(
   kind: string,
   loadAnchors: () => Promise<A | undefined>,
   build: (anchors: A) => Verifier,
-  strict: (data: Uint8Array) => VerifyResult | undefined,
   dir: () => string,
 ): Verifier {
   let cached: { anchors: A; verifier: Verifier } | undefined;
@@ -205,8 +203,6 @@ function lazyAnchoredVerifier<A extends object>(
           'kind',
         );
       }
-      const problem = strict(evidence.data);
-      if (problem) return problem;
       const anchors = await loadAnchors();
       if (!anchors || (Array.isArray(anchors) && anchors.length === 0)) {
         return verifyFail('chain-invalid', `no simulated root is registered in ${dir()}`, 'trust');
@@ -296,7 +292,6 @@ export function createSimulatedSnpPlatform(options: SimulatedPlatformOptions = {
             logger: context.logger,
             ...(context.now ? { now: context.now } : {}),
           }),
-        snpUnsignedTailProblem,
         () => trust.dir,
       );
     },
@@ -361,7 +356,6 @@ export function createSimulatedTdxPlatform(options: SimulatedPlatformOptions = {
             logger: context.logger,
             ...(context.now ? { now: context.now } : {}),
           }),
-        tdxStrictnessProblem,
         () => trust.dir,
       );
     },
