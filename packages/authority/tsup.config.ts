@@ -1,3 +1,5 @@
 import { definePackageBuild } from '@contrast-cc/build-config/tsup';
 
-export default definePackageBuild({ entry: { index: 'src/index.ts', server: 'src/server/index.ts' } });
+export default definePackageBuild({
+  entry: { index: 'src/index.ts', server: 'src/server/index.ts', testing: 'src/test-support/index.ts' },
+});

@@ -1,14 +1,15 @@
-// A minimal Node module hook for test child processes: loads our TypeScript sources by
+// The one Node module hook for test child processes of every package: loads our TypeScript sources by
 // transpiling them with the workspace's TypeScript (no type check) and maps `./x.js` imports to
 // `./x.ts`. Output is cached by content hash in the temp dir, so only the first child pays for
 // loading the compiler. Used as:
-//   node --conditions=@contrast-cc/source --import <this dir>/ts-register.mjs file.ts
+//   node --conditions=@contrast-cc/source --import <@contrast-cc/build-config/ts-register> file.ts
+// (resolve the path with createRequire(import.meta.url).resolve('@contrast-cc/build-config/ts-register')).
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const cacheDir = path.join(tmpdir(), 'contrast-store-ts-loader');
+const cacheDir = path.join(tmpdir(), 'contrast-ts-loader');
 let ts;
 
 export async function resolve(specifier, context, nextResolve) {

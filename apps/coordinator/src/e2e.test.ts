@@ -6,9 +6,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
 import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
+import { deployment, MEASUREMENT, podIssuer, registry } from '@contrast-cc/authority/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deployment, MEASUREMENT, podIssuer, registry } from './test-support/fixtures.js';
 import { type Spawned, spawnTs } from './test-support/spawn.js';
 
 // The initializer and the mesh proxy run as their own processes, from their sources, as in a pod.

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
+import { deployment, keys, MEASUREMENT, podIssuer, registry } from '@contrast-cc/authority/testing';
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deployment, keys, MEASUREMENT, podIssuer, registry } from './test-support/fixtures.js';
 import { type Spawned, spawnTs } from './test-support/spawn.js';
 
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');

@@ -15,7 +15,7 @@ import {
   recoverRequest,
   registry,
   tempStore,
-} from './test-support/fixtures.js';
+} from './test-support/index.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -11,7 +11,7 @@ import {
   ownerSignature,
   recoverRequest,
   registry,
-} from './test-support/fixtures.js';
+} from './test-support/index.js';
 
 const NS = 'contrast-system';
 let fake: FakeKubeApiServer;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,8 @@ import { History } from './history.js';
 import { ZERO_HASH } from './transition.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const register = path.join(here, 'test-support', 'ts-register.mjs');
+/** The shared TypeScript loader for child processes (tools/build-config/ts-register.mjs). */
+const register = createRequire(import.meta.url).resolve('@contrast-cc/build-config/ts-register');
 const writerScript = path.join(here, 'test-support', 'crash-writer.ts');
 const KEY = randomBytes(32);
 const hmac = (bytes: Uint8Array) => createHmac('sha256', KEY).update(bytes).digest();

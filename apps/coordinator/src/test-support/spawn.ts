@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const register = path.join(here, 'ts-register.mjs');
+/** The shared TypeScript loader for child processes (tools/build-config/ts-register.mjs). */
+const register = createRequire(import.meta.url).resolve('@contrast-cc/build-config/ts-register');
 
 /** A program of this repo started from its TypeScript sources, as a separate process. */
 export interface Spawned {

@@ -17,12 +17,12 @@ import { openSeedShare, signTransitionAsOwner, transitionHash } from '@contrast-
 import { fromHex, isContrastError } from '@contrast-cc/core';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployment, keys, podIssuer, registry } from '../test-support/server-fixtures.js';
+import { deployment, keys, podIssuer, registry } from '../test-support/index.js';
 import { type RunningCoordinator, startCoordinator } from './coordinator.js';
 
 const d = deployment();
 /** The update the third test sets; the later tests run against it. */
-const d2 = deployment(['web', 'db', 'cache', 'api'], '-v2');
+const d2 = deployment(['web', 'db', 'cache', 'api'], { tag: '-v2' });
 const platforms = registry();
 let store: DirectoryHistoryStore;
 let coordinator: RunningCoordinator;

@@ -1,3 +1,7 @@
+// Fixtures for tests of the Coordinator's logic and server, shared by this package's tests and
+// the Coordinator app's tests through the `@contrast-cc/authority/testing` subpath (kept out of
+// the main entry): a fake platform checking TrustedMeasurement, owner keys, a manifest with its
+// policies, pod issuers, owner signatures, recover requests, a temp store.
 import {
   constants,
   createHash,
@@ -12,20 +16,19 @@ import path from 'node:path';
 import { recoverSignedMessage, sealRecoverySecret } from '@contrast-cc/api';
 import { signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
 import { createPlatformRegistry, fromHex, type Platform, type PlatformRegistry } from '@contrast-cc/core';
-import { createFakePlatform, FAKE_EVIDENCE_KIND, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
+import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import type { RecoverParams } from '../authority.js';
 
 export const MEASUREMENT = 'ab'.repeat(48);
 const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** A fake platform whose verifier checks the manifest's TrustedMeasurement. */
+/** A fake platform whose verifier checks the manifest's TrustedMeasurement (as the Coordinator's main builds it). */
 export function fakePlatform(): Platform {
   const base = createFakePlatform();
   return createFakePlatform({
     attestation: {
       ...base.attestation,
-      evidenceKinds: [FAKE_EVIDENCE_KIND],
       createVerifier: ({ referenceValues }) =>
         new FakeVerifier({
           measurement: (referenceValues as { TrustedMeasurement?: string }).TrustedMeasurement,
@@ -62,6 +65,8 @@ export function keys(): Keys {
 
 export interface Deployment {
   manifest: Uint8Array;
+  /** The manifest as the object it was serialized from. */
+  manifestJson: { ReferenceValues: { snp: Record<string, unknown>[] } } & Record<string, unknown>;
   policies: Uint8Array[];
   /** Policy hashes by name: coordinator, web, db, ... */
   hashes: Record<string, string>;
@@ -87,11 +92,11 @@ export function deployment(
       name === 'coordinator'
         ? { SANs: ['coordinator'], Role: 'coordinator' }
         : {
-            SANs: [name, `${name}.default.svc`, '127.0.0.1'],
+            SANs: [name, `${name}.default.svc`, '127.0.0.1', 'localhost'],
             WorkloadSecretID: `apps/v1/Deployment/default/${name}`,
           };
   }
-  const manifest = {
+  const manifestJson = {
     Policies,
     ReferenceValues: {
       snp: [
@@ -107,7 +112,12 @@ export function deployment(
     WorkloadOwnerPubKeys: options.owners ?? [k.ownerHex],
     SeedshareOwnerPubKeys: options.seedOwners ?? [k.seedOwnerHex],
   };
-  return { manifest: new TextEncoder().encode(JSON.stringify(manifest, null, 2)), policies, hashes };
+  return {
+    manifest: new TextEncoder().encode(JSON.stringify(manifestJson, null, 2)),
+    manifestJson,
+    policies,
+    hashes,
+  };
 }
 
 /** The workload owner's signature for setting `manifest` after `previous`. */
@@ -115,7 +125,7 @@ export function ownerSignature(manifest: Uint8Array, previous: string, key: KeyO
   return signTransitionAsOwner(transitionHash(fromHex(sha256Hex(manifest)), fromHex(previous)), key);
 }
 
-/** An issuer as a pod with `policyHash` would have it. */
+/** The issuer of a pod whose initdata hashes to `policyHash`. */
 export function podIssuer(policyHash: string, measurement = MEASUREMENT): FakeIssuer {
   return new FakeIssuer({ measurement, policyDigest: policyHash });
 }
