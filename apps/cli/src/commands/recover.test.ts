@@ -1,58 +1,25 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  copyWorkspace,
-  type Deployment,
-  generateDeployment,
-  runIn,
-  startTestCoordinator,
-  type TestCoordinator,
-  unusedPort,
-} from '../test-support/coordinator.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type TestCoordinator, unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
 import { createRecoverCommand } from './recover.js';
 import { createSetCommand } from './set.js';
 import { createVerifyCommand } from './verify.js';
 
-let d: Deployment;
-let ws: { dir: string; dispose(): void };
-let storeDir: string;
-let coordinator: TestCoordinator | undefined;
+const t = useCoordinatorWorkspace();
 
-beforeAll(async () => {
-  d = await generateDeployment();
-}, 120_000);
-afterAll(() => d?.dispose());
+const set = (...args: string[]) => t.run(createSetCommand({ registry: t.d.registry }), args);
+const verify = (...args: string[]) => t.run(createVerifyCommand({ registry: t.d.registry }), args);
+const recover = (...args: string[]) => t.run(createRecoverCommand({ registry: t.d.registry }), args);
+const file = t.file;
 
-beforeEach(() => {
-  ws = copyWorkspace(d);
-  storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
-});
-afterEach(async () => {
-  await coordinator?.close();
-  coordinator = undefined;
-  ws.dispose();
-  rmSync(storeDir, { recursive: true, force: true });
-});
-
-const set = (...args: string[]) => runIn(createSetCommand({ registry: d.registry }), ws.dir, args);
-const verify = (...args: string[]) => runIn(createVerifyCommand({ registry: d.registry }), ws.dir, args);
-const recover = (...args: string[]) => runIn(createRecoverCommand({ registry: d.registry }), ws.dir, args);
-const file = (name: string) => path.join(ws.dir, name);
-
-async function start(policyHash?: string): Promise<TestCoordinator> {
-  coordinator = await startTestCoordinator(d, { storeDir, ...(policyHash ? { policyHash } : {}) });
-  return coordinator;
-}
+const start = (policyHash?: string) => t.start(policyHash);
 
 /** Sets the manifest, then restarts the Coordinator on the same store: it comes up stale. */
 async function setThenRestart(policyHash?: string): Promise<TestCoordinator> {
   const first = await start();
   expect((await set('-c', first.address, '--insecure', 'deployment/')).code).toBe(0);
-  await first.close();
-  coordinator = undefined;
+  await t.stop();
   const c = await start(policyHash);
   expect(c.running.authority.status).toBe('stale');
   return c;
@@ -133,7 +100,7 @@ describe('contrast recover refuses bad input and untrusted Coordinators', () => 
   });
 
   it("a Coordinator whose policy is not the manifest's coordinator policy gets no seed: exit 1, still stale", async () => {
-    const c = await setThenRestart(d.workloadPolicy);
+    const c = await setThenRestart(t.d.workloadPolicy);
     const r = await recover('-c', c.address, '--insecure');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/polic/i);

@@ -1,46 +1,17 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  copyWorkspace,
-  type Deployment,
-  generateDeployment,
-  runIn,
-  startTestCoordinator,
-  type TestCoordinator,
-  unusedPort,
-} from '../test-support/coordinator.js';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
 import { createSetCommand } from './set.js';
 import { createSignCommand } from './sign.js';
 import { createVerifyCommand } from './verify.js';
 
-let d: Deployment;
-let ws: { dir: string; dispose(): void };
-let storeDir: string;
-let coordinator: TestCoordinator | undefined;
+const t = useCoordinatorWorkspace();
 
-beforeAll(async () => {
-  d = await generateDeployment();
-}, 120_000);
-afterAll(() => d?.dispose());
-
-beforeEach(() => {
-  ws = copyWorkspace(d);
-  storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
-});
-afterEach(async () => {
-  await coordinator?.close();
-  coordinator = undefined;
-  ws.dispose();
-  rmSync(storeDir, { recursive: true, force: true });
-});
-
-const set = (...args: string[]) => runIn(createSetCommand({ registry: d.registry }), ws.dir, args);
-const verify = (...args: string[]) => runIn(createVerifyCommand({ registry: d.registry }), ws.dir, args);
-const sign = (...args: string[]) => runIn(createSignCommand(), ws.dir, args);
-const file = (name: string) => path.join(ws.dir, name);
+const set = (...args: string[]) => t.run(createSetCommand({ registry: t.d.registry }), args);
+const verify = (...args: string[]) => t.run(createVerifyCommand({ registry: t.d.registry }), args);
+const sign = (...args: string[]) => t.run(createSignCommand(), args);
+const file = t.file;
 
 /** Changes the manifest (a new workload owner key) so that setting it is an update. */
 function editManifest(mutate?: (m: Record<string, unknown>) => void): void {
@@ -55,10 +26,7 @@ function editManifest(mutate?: (m: Record<string, unknown>) => void): void {
   writeFileSync(file('manifest.json'), JSON.stringify(m, null, 2));
 }
 
-async function start(policyHash?: string): Promise<TestCoordinator> {
-  coordinator = await startTestCoordinator(d, { storeDir, ...(policyHash ? { policyHash } : {}) });
-  return coordinator;
-}
+const start = (policyHash?: string) => t.start(policyHash);
 
 describe('contrast set against an in-process Coordinator', () => {
   it('first set: attests, sets, writes coordinator-root-ca.pem, mesh-ca.pem and seed-shares.json (0600)', async () => {
@@ -218,7 +186,7 @@ describe('contrast set refuses bad input and untrusted Coordinators', () => {
   });
 
   it("a Coordinator whose policy is not the manifest's coordinator policy is refused before anything is sent", async () => {
-    const c = await start(d.workloadPolicy);
+    const c = await start(t.d.workloadPolicy);
     const r = await set('-c', c.address, '--insecure', 'deployment/');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/polic/i);

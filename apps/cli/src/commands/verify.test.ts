@@ -1,48 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  copyWorkspace,
-  type Deployment,
-  generateDeployment,
-  runIn,
-  startTestCoordinator,
-  type TestCoordinator,
-  unusedPort,
-} from '../test-support/coordinator.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
 import { createSetCommand } from './set.js';
 import { createVerifyCommand } from './verify.js';
 
-let d: Deployment;
-let ws: { dir: string; dispose(): void };
-let storeDir: string;
-let coordinator: TestCoordinator | undefined;
+const t = useCoordinatorWorkspace();
 
-beforeAll(async () => {
-  d = await generateDeployment();
-}, 120_000);
-afterAll(() => d?.dispose());
+const set = (...args: string[]) => t.run(createSetCommand({ registry: t.d.registry }), args);
+const verify = (...args: string[]) => t.run(createVerifyCommand({ registry: t.d.registry }), args);
+const file = t.file;
 
-beforeEach(() => {
-  ws = copyWorkspace(d);
-  storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
-});
-afterEach(async () => {
-  await coordinator?.close();
-  coordinator = undefined;
-  ws.dispose();
-  rmSync(storeDir, { recursive: true, force: true });
-});
-
-const set = (...args: string[]) => runIn(createSetCommand({ registry: d.registry }), ws.dir, args);
-const verify = (...args: string[]) => runIn(createVerifyCommand({ registry: d.registry }), ws.dir, args);
-const file = (name: string) => path.join(ws.dir, name);
-
-async function start(policyHash?: string): Promise<TestCoordinator> {
-  coordinator = await startTestCoordinator(d, { storeDir, ...(policyHash ? { policyHash } : {}) });
-  return coordinator;
-}
+const start = (policyHash?: string) => t.start(policyHash);
 
 describe('contrast verify against an in-process Coordinator', () => {
   it('writes verify/ (CAs, history, policies, latest transition) and exits 0 for the active manifest', async () => {
@@ -137,14 +105,13 @@ describe('contrast verify refuses bad input and untrusted Coordinators', () => {
     writeFileSync(file('measured.json'), JSON.stringify(m));
     const wrongMeasurement = await verify('-c', c.address, '--insecure', '-m', 'measured.json');
     expect(wrongMeasurement.code).toBe(1);
-    expect(readdirSync(ws.dir)).not.toContain('verify');
+    expect(readdirSync(t.dir)).not.toContain('verify');
 
-    await c.close();
-    coordinator = undefined;
-    const impostor = await start(d.workloadPolicy);
+    await t.stop();
+    const impostor = await start(t.d.workloadPolicy);
     const wrongPolicy = await verify('-c', impostor.address, '--insecure');
     expect(wrongPolicy.code).toBe(1);
     expect(wrongPolicy.err).toMatch(/polic/i);
-    expect(readdirSync(ws.dir)).not.toContain('verify');
+    expect(readdirSync(t.dir)).not.toContain('verify');
   });
 });

@@ -22,6 +22,7 @@ import {
 } from '@contrast-cc/platform-simulator';
 import { loadRecordedImages } from '@contrast-cc/policy';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Command } from '../command.js';
 import { createGenerateCommand } from '../commands/generate.js';
 import { captureIo } from './harness.js';
@@ -157,4 +158,74 @@ export async function unusedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The per-file setup of the CLI's tests against an in-process Coordinator (see useCoordinatorWorkspace). */
+export interface CoordinatorWorkspace {
+  /** The generated deployment (valid once the file's beforeAll has run). */
+  readonly d: Deployment;
+  /** This test's copy of the workspace. */
+  readonly dir: string;
+  /** A path inside this test's workspace. */
+  file(name: string): string;
+  /** Runs `command` in this test's workspace. */
+  run(command: Command, args: string[]): Promise<{ code: number; out: string; err: string }>;
+  /** Starts a Coordinator on this test's store (closed after the test). */
+  start(policyHash?: string): Promise<TestCoordinator>;
+  /** Closes the running Coordinator; its store directory stays, so `start` again is a restart. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers the hooks for a test file: one generated deployment for the file, and per test a
+ * fresh workspace copy and store directory, removed (and the Coordinator closed) after the test.
+ */
+export function useCoordinatorWorkspace(): CoordinatorWorkspace {
+  let d: Deployment | undefined;
+  let ws: { dir: string; dispose(): void } | undefined;
+  let storeDir: string | undefined;
+  let coordinator: TestCoordinator | undefined;
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useCoordinatorWorkspace: ${what} is only set inside a test`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    d = await generateDeployment();
+  }, 120_000);
+  afterAll(() => d?.dispose());
+  beforeEach(() => {
+    ws = copyWorkspace(need(d, 'the deployment'));
+    storeDir = mkdtempSync(path.join(tmpdir(), 'contrast-cli-store-'));
+  });
+  afterEach(async () => {
+    await coordinator?.close();
+    coordinator = undefined;
+    ws?.dispose();
+    ws = undefined;
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    storeDir = undefined;
+  });
+
+  return {
+    get d() {
+      return need(d, 'the deployment');
+    },
+    get dir() {
+      return need(ws, 'the workspace').dir;
+    },
+    file: (name) => path.join(need(ws, 'the workspace').dir, name),
+    run: (command, args) => runIn(command, need(ws, 'the workspace').dir, args),
+    async start(policyHash) {
+      coordinator = await startTestCoordinator(need(d, 'the deployment'), {
+        storeDir: need(storeDir, 'the store directory'),
+        ...(policyHash ? { policyHash } : {}),
+      });
+      return coordinator;
+    },
+    async stop() {
+      await coordinator?.close();
+      coordinator = undefined;
+    },
+  };
 }
