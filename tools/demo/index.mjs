@@ -102,6 +102,13 @@ function exchange(host, port, text, tlsOptions) {
   });
 }
 
+/** `openssl verify` of the leaf of a PEM chain against a CA file, the rest of the chain as intermediates. */
+function opensslVerifyChain(caFile, chainFile) {
+  return spawnSync('openssl', ['verify', '-CAfile', caFile, '-untrusted', chainFile, chainFile], {
+    encoding: 'utf8',
+  });
+}
+
 async function main() {
   const ws = parseArgs();
   const env = { CONTRAST_IMAGE_FACTS: path.join(ws, 'image-facts.json') };
@@ -133,16 +140,21 @@ async function main() {
   const issuerFor = (policyHash) =>
     simTdx.attestation.createIssuer({ logger: noopLogger, hostData: fromHex(policyHash) });
   const storeDir = path.join(ws, 'coordinator-state');
-  let store = await DirectoryHistoryStore.open(storeDir);
-  let coordinator = await startCoordinator({
-    store,
-    platforms,
-    issuer: issuerFor(coordinatorPolicy.hash),
-    allowInsecure: true,
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: null,
-  });
+  // The Coordinator with its store directory; calling it again after closing both is a restart.
+  const startOnStore = async () => {
+    const opened = await DirectoryHistoryStore.open(storeDir);
+    const running = await startCoordinator({
+      store: opened,
+      platforms,
+      issuer: issuerFor(coordinatorPolicy.hash),
+      allowInsecure: true,
+      host: '127.0.0.1',
+      port: 0,
+      metricsPort: null,
+    });
+    return { store: opened, coordinator: running };
+  };
+  let { store, coordinator } = await startOnStore();
   cleanup.push(async () => {
     await coordinator.close();
     await store.close();
@@ -170,17 +182,9 @@ async function main() {
       initialDelayMs: 200,
       deadlineMs: 60_000,
     });
-    const check = spawnSync(
-      'openssl',
-      [
-        'verify',
-        '-CAfile',
-        path.join(ws, 'verify/coordinator-root-ca.pem'),
-        '-untrusted',
-        path.join(outDir, 'tls-config/certChain.pem'),
-        path.join(outDir, 'tls-config/certChain.pem'),
-      ],
-      { encoding: 'utf8' },
+    const check = opensslVerifyChain(
+      path.join(ws, 'verify/coordinator-root-ca.pem'),
+      path.join(outDir, 'tls-config/certChain.pem'),
     );
     const verdict = check.error
       ? 'openssl not installed'
@@ -239,16 +243,7 @@ async function main() {
   title('The Coordinator restarts (state lost from memory): it comes up stale and must be recovered');
   await coordinator.close();
   await store.close();
-  store = await DirectoryHistoryStore.open(storeDir);
-  coordinator = await startCoordinator({
-    store,
-    platforms,
-    issuer: issuerFor(coordinatorPolicy.hash),
-    allowInsecure: true,
-    host: '127.0.0.1',
-    port: 0,
-    metricsPort: null,
-  });
+  ({ store, coordinator } = await startOnStore());
   address = `127.0.0.1:${coordinator.port}`;
   await contrast(ws, ['verify', '-c', address, '--insecure'], { expectExit: 1 });
   await contrast(ws, ['recover', '-c', address, '--insecure']);
@@ -264,17 +259,9 @@ async function main() {
   ) {
     fail('the root CA changed across recovery');
   }
-  const old = spawnSync(
-    'openssl',
-    [
-      'verify',
-      '-CAfile',
-      path.join(ws, 'verify/coordinator-root-ca.pem'),
-      '-untrusted',
-      path.join(ws, 'pods/web/tls-config/certChain.pem'),
-      path.join(ws, 'pods/web/tls-config/certChain.pem'),
-    ],
-    { encoding: 'utf8' },
+  const old = opensslVerifyChain(
+    path.join(ws, 'verify/coordinator-root-ca.pem'),
+    path.join(ws, 'pods/web/tls-config/certChain.pem'),
   );
   console.log(
     `  the root CA has the same key and name as before the restart${old.status === 0 ? "; web's certificate from before still verifies against it (openssl)" : ''}`,
