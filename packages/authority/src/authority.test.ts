@@ -15,6 +15,7 @@ import {
   recoverRequest,
   registry,
   tempStore,
+  waitFor,
 } from './test-support/index.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -73,14 +74,6 @@ function seedFrom(result: SetManifestResult) {
   const doc = result.seedShareDocument!;
   return recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]);
 }
-
-const waitFor = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('Authority state machine', () => {
   it('starts uninitialized, becomes active with the first manifest and returns seed shares', async () => {

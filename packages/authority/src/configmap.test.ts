@@ -11,6 +11,7 @@ import {
   ownerSignature,
   recoverRequest,
   registry,
+  waitFor,
 } from './test-support/index.js';
 
 const NS = 'contrast-system';
@@ -40,14 +41,6 @@ async function replica() {
   return a;
 }
 
-const waitFor = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
 describe('Authority on the Kubernetes ConfigMap store (loopback fake API server)', () => {
   it('two replicas share the history: the second recovers, goes stale on the first one’s update', async () => {
     const a = await replica();
@@ -72,7 +65,7 @@ describe('Authority on the Kubernetes ConfigMap store (loopback fake API server)
       policies: d2.policies,
       signature: ownerSignature(d2.manifest, set.transitionHash),
     });
-    await waitFor(() => b.status === 'stale');
+    await waitFor(() => b.status === 'stale', 10_000);
     expect(a.status).toBe('active');
   });
 });

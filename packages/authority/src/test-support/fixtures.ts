@@ -165,3 +165,12 @@ export async function tempStore(): Promise<DirectoryHistoryStore> {
 export function channelKey(): KeyObject {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 }
+
+/** Polls `cond` every 20 ms until it holds; throws after `ms`. */
+export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -13,4 +13,5 @@ export {
   recoverRequest,
   registry,
   tempStore,
+  waitFor,
 } from './fixtures.js';
