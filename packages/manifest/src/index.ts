@@ -1,4 +1,5 @@
 export { canonicalManifestBytes, canonicalManifestJson, manifestHash } from './canonical.js';
+export { defaultSnpPolicyValues, SNP_GUEST_POLICY_FIXED_OFF } from './defaults.js';
 export { manifestJsonSchema, manifestJsonSchemaText } from './json-schema.js';
 export { seedshareOwnerKeyHex, workloadOwnerKeyDigest, workloadOwnerKeyHex } from './keys.js';
 export {

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { ContrastError } from '@contrast-cc/core';
 import type { z } from 'zod';
+import { SNP_GUEST_POLICY_FIXED_OFF } from './defaults.js';
 import { type Manifest, ManifestSchema, type SnpReferenceValues, type TdxReferenceValues } from './schema.js';
 
 /** One problem at a JSON path such as `ReferenceValues.snp[0].MinimumTCB.BootloaderVersion`. @public */
@@ -103,17 +104,6 @@ class Collector {
   }
 }
 
-// Guest policy fields that must keep their defaults ("modifying this field is not permitted").
-const GUEST_POLICY_FALSE = [
-  'MigrateMA',
-  'Debug',
-  'SingleSocket',
-  'CXLAllowed',
-  'MemAES256XTS',
-  'RAPLDis',
-  'CipherTextHidingDRAM',
-] as const;
-
 function validateSnp(c: Collector, rv: SnpReferenceValues, base: string) {
   if (rv.ProductName === undefined || rv.ProductName === '') {
     c.error(`${base}.ProductName`, `is required (one of ${SNP_PRODUCTS.join(', ')})`);
@@ -144,7 +134,7 @@ function validateSnp(c: Collector, rv: SnpReferenceValues, base: string) {
     if (gp.SMT !== undefined && gp.SMT !== true) {
       c.error(`${base}.GuestPolicy.SMT`, 'modifying this field is not permitted (must be true)');
     }
-    for (const field of GUEST_POLICY_FALSE) {
+    for (const field of SNP_GUEST_POLICY_FIXED_OFF) {
       if (gp[field] === true) {
         c.error(`${base}.GuestPolicy.${field}`, 'modifying this field is not permitted (must be false)');
       }

@@ -15,6 +15,7 @@ import {
   type Verifier,
   type VerifierContext,
 } from '@contrast-cc/core';
+import { defaultSnpPolicyValues } from '@contrast-cc/manifest';
 import type { AksVcekSource } from './vcek-source.js';
 
 const ID = 'AKS-CLH-SNP';
@@ -53,24 +54,7 @@ export function aksReferenceValues(): Record<string, unknown>[] {
       Platform: ID,
       ProductName: 'Milan',
       MinimumTCB: { BootloaderVersion: 3, TEEVersion: 0, SNPVersion: 8, MicrocodeVersion: 115 },
-      // Repeated on purpose in platform-baremetal-snp and platform-simulator (there with ABI 0.0):
-      // each platform owns its defaults (a trust decision), platforms cannot share code, and a
-      // shared default would belong with the manifest schema.
-      GuestPolicy: {
-        ABIMinor: 31,
-        ABIMajor: 0,
-        SMT: true,
-        MigrateMA: false,
-        Debug: false,
-        SingleSocket: false,
-        CXLAllowed: false,
-        MemAES256XTS: false,
-        RAPLDis: false,
-        CipherTextHidingDRAM: false,
-      },
-      PlatformInfo: { SMTEnabled: true },
-      MinimumMitigationVector: 0,
-      AllowedChipIDs: [],
+      ...defaultSnpPolicyValues(31),
     },
   ];
 }

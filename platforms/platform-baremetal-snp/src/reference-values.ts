@@ -1,3 +1,4 @@
+import { defaultSnpPolicyValues } from '@contrast-cc/manifest';
 import type { MetalQemuSnpAssets } from './runtime-assets.js';
 
 /**
@@ -15,24 +16,7 @@ export function metalSnpReferenceValues(platformId: string, assets: MetalQemuSnp
       Platform: platformId,
       ProductName: product,
       ...(measurement ? { TrustedMeasurement: measurement } : {}),
-      // Repeated on purpose in platform-simulator (Simulated-SNP) and, with ABI 0.31, platform-aks:
-      // each platform owns its defaults (a trust decision), platforms cannot share code, and a
-      // shared default would belong with the manifest schema.
-      GuestPolicy: {
-        ABIMinor: 0,
-        ABIMajor: 0,
-        SMT: true,
-        MigrateMA: false,
-        Debug: false,
-        SingleSocket: false,
-        CXLAllowed: false,
-        MemAES256XTS: false,
-        RAPLDis: false,
-        CipherTextHidingDRAM: false,
-      },
-      PlatformInfo: { SMTEnabled: true },
-      MinimumMitigationVector: 0,
-      AllowedChipIDs: [],
+      ...defaultSnpPolicyValues(),
     };
   });
 }

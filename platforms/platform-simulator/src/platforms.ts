@@ -34,6 +34,7 @@ import {
   type VerifyResult,
   verifyFail,
 } from '@contrast-cc/core';
+import { defaultSnpPolicyValues } from '@contrast-cc/manifest';
 import { createSimulatorTrust, type SimulatorTrust } from './trust.js';
 
 /** A fixed 48-byte value of the simulated runtime, derived from a label. */
@@ -136,24 +137,7 @@ export function simulatedSnpReferenceValues(): Record<string, unknown> {
       SNPVersion: SIMULATED_SNP_TCB.snp,
       MicrocodeVersion: SIMULATED_SNP_TCB.microcode,
     },
-    // Repeated on purpose in platform-baremetal-snp (and, with ABI 0.31, platform-aks): each
-    // platform owns its defaults (a trust decision), platforms cannot share code, and a shared
-    // default would belong with the manifest schema.
-    GuestPolicy: {
-      ABIMinor: 0,
-      ABIMajor: 0,
-      SMT: true,
-      MigrateMA: false,
-      Debug: false,
-      SingleSocket: false,
-      CXLAllowed: false,
-      MemAES256XTS: false,
-      RAPLDis: false,
-      CipherTextHidingDRAM: false,
-    },
-    PlatformInfo: { SMTEnabled: true },
-    MinimumMitigationVector: 0,
-    AllowedChipIDs: [],
+    ...defaultSnpPolicyValues(),
   };
 }
 
