@@ -29,6 +29,19 @@ export {
   toApiError,
 } from './errors.js';
 export {
+  openPeerSecret,
+  PEER_RECOVER_LABEL,
+  PEER_RECOVER_PATH,
+  PEER_SEED_LENGTH,
+  type PeerRecoverRequest,
+  PeerRecoverRequestSchema,
+  type PeerRecoverResponse,
+  PeerRecoverResponseSchema,
+  type PeerSecret,
+  peerRecoverReportData,
+  sealPeerSecret,
+} from './peer.js';
+export {
   API_VERSIONS,
   Base64Schema,
   BODY_LIMITS,
