@@ -189,4 +189,85 @@ describe('explanations', () => {
     });
     expect(env.message).toContain('MODE=debug');
   });
+
+  it('maps failures to file lines in multi-document YAML and structures the failing check', async () => {
+    const doc = parse(YAML);
+    const gen = await generatePolicy({
+      pod: {
+        ...doc.spec.template,
+        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+      },
+      kind: 'Deployment',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    });
+    // The workload is the second document, after a 5-line Service: lines shift by 6 (5 + `---`).
+    const file = `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n---\n${YAML}`;
+    expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 1)).toBe(20);
+    expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 0)).toBeUndefined();
+    expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 5)).toBeUndefined();
+
+    const args = explainRequest({
+      policy: gen.annotation.value,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Process.Args = ['sh'];
+      }),
+      yaml: file,
+      document: 1,
+      podPath: ['spec', 'template'],
+    });
+    expect(args).toMatchObject({ allowed: false, field: 'spec.containers[0].command', line: 20 });
+    expect(args.linePath).toBe('spec.containers[0].command');
+    expect(args.failure).toMatchObject({
+      rules: ['CreateContainerRequest', 'container_matches', 'process_ok'],
+      expression: 'i_process.Args == p_process.Args',
+      actual: '["sh"]',
+      expected: '["/web"]',
+      operator: '==',
+    });
+    expect(args.failure?.policyLine).toBeGreaterThan(0);
+    // Without podPath the template prefix comes from the document's kind.
+    expect(
+      explainRequest({
+        policy: gen.policyText,
+        kind: 'CreateContainerRequest',
+        request: request((r) => {
+          r.OCI.Process.Args = ['sh'];
+        }),
+        yaml: file,
+        document: 1,
+      }).line,
+    ).toBe(20);
+
+    // A field the YAML does not write: the line is the container's, and the message says so.
+    const caps = explainRequest({
+      policy: gen.policyText,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Process.Capabilities.Bounding = ['CAP_SYS_ADMIN'];
+      }),
+      yaml: file,
+      document: 1,
+    });
+    expect(caps).toMatchObject({
+      allowed: false,
+      field: 'spec.containers[0].securityContext',
+      linePath: 'spec.containers[0]',
+      line: 18,
+    });
+    expect(caps.message).toContain('which does not set securityContext');
+
+    // The env entry that broke the rule is in the context.
+    const env = explainRequest({
+      policy: gen.policyText,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Process.Env.push('LD_PRELOAD=/evil.so');
+      }),
+    });
+    expect(env.failure?.context.var).toBe('"LD_PRELOAD=/evil.so"');
+    expect(env.line).toBeUndefined();
+  });
 });

@@ -21,7 +21,7 @@ export {
   runKataConformance,
   SKIPPED_CASES,
 } from './conformance/run.js';
-export { explainRequest, type RequestExplanation, yamlLineOf } from './explain.js';
+export { type ExplainedFailure, explainRequest, type RequestExplanation, yamlLineOf } from './explain.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
 export { type EtcFileChange, LayerCache, type LayerEtcFacts } from './images/layer-cache.js';
 export { RecordedImageSource } from './images/recorded.js';
@@ -49,7 +49,7 @@ export { type AgentDecision, AgentPolicy } from './rego/agent.js';
 export { RegoError, type RegoErrorKind } from './rego/errors.js';
 export { type FailureRecord, type QueryResult, RegoEngine } from './rego/eval.js';
 export { explainDenial } from './rego/explain.js';
-export { normalizeRequest } from './rego/normalize.js';
+export { NORMALIZED_KINDS as REQUEST_KINDS, normalizeRequest } from './rego/normalize.js';
 export { DEFAULT_SETTINGS } from './rules/default-settings.js';
 export { RULES_REGO } from './rules/rules.js';
 export { applySettingsDropIns, loadPolicySettings, type PolicySettings } from './settings.js';

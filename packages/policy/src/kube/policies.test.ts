@@ -52,6 +52,11 @@ describe('extractPolicyDocuments', () => {
     expect(new TextDecoder().decode(docs[0]!.document)).toBe(toml);
     expect(docs[0]!.sha256).toBe(createHash('sha256').update(toml).digest('hex'));
     expect(new TextDecoder().decode(docs[1]!.document)).toBe('package agent_policy\n');
+    // Where each pod template is, for explanations that point at YAML lines.
+    expect(docs.map((d) => [d.kind, d.namespace, d.name, d.documentIndex, d.podPath])).toEqual([
+      ['Deployment', 'shop', 'web', 0, ['spec', 'template']],
+      ['Deployment', 'shop', 'db', 1, ['spec', 'template']],
+    ]);
   });
 
   it('names file and field when a workload has no policy or a broken one', () => {

@@ -9,7 +9,13 @@ import { findWorkloads } from './workloads.js';
 export interface WorkloadPolicyDocument {
   /** `Kind/namespace/name` of the workload. */
   workload: string;
+  kind: string;
+  namespace: string;
+  name: string;
   file: string;
+  /** Where the pod template is: document index in the file, and its path inside that document. */
+  documentIndex: number;
+  podPath: (string | number)[];
   /** The bytes the manifest's Policies key hashes: the initdata TOML, or the legacy policy text. */
   document: Uint8Array;
   /** Lower-case hex sha256 of `document`: the key in the manifest's Policies. */
@@ -58,7 +64,12 @@ export function extractPolicyDocuments(
     }
     out.push({
       workload,
+      kind: w.kind,
+      namespace: w.namespace,
+      name: w.name,
       file: w.file.path,
+      documentIndex: w.documentIndex,
+      podPath: [...w.podPath],
       document,
       sha256: createHash('sha256').update(document).digest('hex'),
       binding,

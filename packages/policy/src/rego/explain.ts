@@ -1,7 +1,7 @@
 import type { AgentDecision } from './agent.js';
 
 /** Bindings worth showing: the input item being checked when the failure happened. */
-const CONTEXT_VARS = ['var', 'key', 'value', 'i_mount', 'i_storage', 'args'];
+export const CONTEXT_VARS = ['var', 'key', 'value', 'i_mount', 'i_storage', 'args'];
 
 /** A one-line explanation of a denial: the rule chain and the deepest failing expression. */
 export function explainDenial(kind: string, decision: AgentDecision): string {
