@@ -1,7 +1,7 @@
-import { ApiException, CoreV1Api, type V1ConfigMap, Watch } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, DiscoveryV1Api, type V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/conformance.js';
-import { type FakeKubeApiServer, startFakeKubeApiServer } from './index.js';
+import { type FakeKubeApiServer, SERVICE_NAME_LABEL, startFakeKubeApiServer } from './index.js';
 
 const NS = 'fake-test';
 
@@ -233,5 +233,75 @@ describe('the loopback fake Kubernetes API (through @kubernetes/client-node)', (
     await api6.createNamespacedConfigMap({ namespace: NS, body: cm('v6') });
     expect(v6.names(NS)).toEqual(['v6']);
     await v6.close();
+  });
+});
+
+describe('EndpointSlices in the fake (through @kubernetes/client-node)', () => {
+  let fake: FakeKubeApiServer;
+  let api: DiscoveryV1Api;
+  beforeAll(async () => {
+    fake = await startFakeKubeApiServer();
+    api = fake.kubeConfig().makeApiClient(DiscoveryV1Api);
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  const slice = (name: string, service: string, ips: string[]) => ({
+    metadata: { name, labels: { [SERVICE_NAME_LABEL]: service } },
+    addressType: 'IPv4' as const,
+    endpoints: ips.map((ip, i) => ({
+      addresses: [ip],
+      conditions: { ready: true },
+      targetRef: { kind: 'Pod', name: `${service}-${i}` },
+    })),
+    ports: [{ name: 'api', port: 1314, protocol: 'TCP' }],
+  });
+
+  it('lists the slices of a service by label selector, gets one by name, 404 otherwise', async () => {
+    const rv1 = fake.setEndpointSlice(NS, slice('coordinator-abc', 'coordinator', ['10.0.0.1', '10.0.0.2']));
+    fake.setEndpointSlice(NS, slice('other-xyz', 'other', ['10.0.1.1']));
+    fake.setEndpointSlice('elsewhere', slice('coordinator-def', 'coordinator', ['10.0.2.1']));
+    const list = await api.listNamespacedEndpointSlice({
+      namespace: NS,
+      labelSelector: `${SERVICE_NAME_LABEL}=coordinator`,
+    });
+    expect(list.items.map((s) => s.metadata?.name)).toEqual(['coordinator-abc']);
+    const only = list.items[0]!;
+    expect(only.endpoints.map((e) => e.addresses[0])).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(only.endpoints[1]?.targetRef?.name).toBe('coordinator-1');
+    expect(only.ports?.[0]).toMatchObject({ name: 'api', port: 1314 });
+    expect(only.metadata?.resourceVersion).toBe(rv1);
+    const got = await api.readNamespacedEndpointSlice({ name: 'coordinator-abc', namespace: NS });
+    expect(got.endpoints).toHaveLength(2);
+    expect(await status(api.readNamespacedEndpointSlice({ name: 'nope', namespace: NS }))).toBe(404);
+
+    // Replaced when pods change; deleted when the service goes.
+    const rv2 = fake.setEndpointSlice(NS, slice('coordinator-abc', 'coordinator', ['10.0.0.3']));
+    expect(Number(rv2)).toBeGreaterThan(Number(rv1));
+    const after = await api.listNamespacedEndpointSlice({
+      namespace: NS,
+      labelSelector: `${SERVICE_NAME_LABEL}=coordinator`,
+    });
+    expect(after.items[0]?.endpoints.map((e) => e.addresses[0])).toEqual(['10.0.0.3']);
+    expect(fake.deleteEndpointSlice(NS, 'coordinator-abc')).toBe(true);
+    expect(fake.deleteEndpointSlice(NS, 'coordinator-abc')).toBe(false);
+    const none = await api.listNamespacedEndpointSlice({
+      namespace: NS,
+      labelSelector: `${SERVICE_NAME_LABEL}=coordinator`,
+    });
+    expect(none.items).toEqual([]);
+  });
+
+  it('refuses writes and honours injected failures', async () => {
+    const res = await fetch(`${fake.url}/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(405);
+    fake.failNext({ count: 1, status: 403 });
+    expect(await status(api.listNamespacedEndpointSlice({ namespace: NS }))).toBe(403);
+    expect((await api.listNamespacedEndpointSlice({ namespace: NS })).items).toBeDefined();
   });
 });

@@ -24,6 +24,33 @@ export interface FakeConfigMap {
   immutable?: boolean;
 }
 
+/**
+ * An EndpointSlice (discovery.k8s.io/v1) as the fake keeps it: what the EndpointSlice controller
+ * would publish for a Service (label `kubernetes.io/service-name`). Tests set them directly.
+ * @public
+ */
+export interface FakeEndpointSlice {
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    resourceVersion?: string;
+    [key: string]: unknown;
+  };
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  endpoints: {
+    addresses: string[];
+    conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+    hostname?: string;
+    targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string };
+    nodeName?: string;
+  }[];
+  ports?: { name?: string; port?: number; protocol?: string; appProtocol?: string }[];
+}
+
+/** The label the EndpointSlice controller sets to the Service name. @public */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
 /** One request as the fake saw it. @public */
 export interface FakeRequestRecord {
   method: string;
@@ -59,7 +86,9 @@ export interface FakeFailure {
  * replace, delete, deletecollection and watch, with cluster-wide increasing resourceVersions, 409 Conflict on a stale
  * resourceVersion, 409 AlreadyExists, 404 NotFound, 422 Invalid (names, keys, the 1 MiB size
  * limit, immutable ConfigMaps), label and field selectors, and watch streams (newline-delimited
- * JSON events, resumable from a resourceVersion within the kept event history, 410 Gone beyond).
+ * JSON events, resumable from a resourceVersion within the kept event history, 410 Gone beyond);
+ * plus read-only EndpointSlices (discovery.k8s.io/v1 get and list) that tests publish with
+ * {@link FakeKubeApiServer.setEndpointSlice}.
  * @public
  */
 export interface FakeKubeApiServer {
@@ -76,6 +105,14 @@ export interface FakeKubeApiServer {
    * resourceVersion and notifies watches.
    */
   edit(namespace: string, name: string, mutate: (cm: FakeConfigMap) => void): void;
+  /**
+   * Creates or replaces an EndpointSlice (as the EndpointSlice controller would when pods of a
+   * Service come and go). Served read-only at `/apis/discovery.k8s.io/v1/.../endpointslices`
+   * (get, list with label and field selectors). Returns its new resourceVersion.
+   */
+  setEndpointSlice(namespace: string, slice: FakeEndpointSlice): string;
+  /** Removes an EndpointSlice; false when there was none. */
+  deleteEndpointSlice(namespace: string, name: string): boolean;
   /** Fails the next matching requests with `status`. */
   failNext(failure: FakeFailure): void;
   /** Ends every open watch stream (as an API server restart or timeout would). */
@@ -93,6 +130,7 @@ const KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 const isBase64 = (v: string) => v.length % 4 === 0 && BASE64_CHARS.test(v);
 const COLLECTION = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?configmaps(?:\/([^/]+))?$/;
+const SLICES = /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/;
 
 class HttpError extends Error {
   constructor(
@@ -214,6 +252,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const keep = options.eventHistory ?? 1000;
   const objects = new Map<string, FakeConfigMap>();
+  const slices = new Map<string, FakeEndpointSlice>();
   const events: StoredEvent[] = [];
   const watchers = new Set<Watcher>();
   const requests: FakeRequestRecord[] = [];
@@ -357,6 +396,55 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
     req.on('close', done);
   };
 
+  const serveEndpointSlices = (
+    res: ServerResponse,
+    method: string,
+    query: URLSearchParams,
+    rawNamespace: string | undefined,
+    rawName: string | undefined,
+  ): number => {
+    if (method !== 'GET') {
+      throw new HttpError(405, 'MethodNotAllowed', 'the fake serves EndpointSlices read-only');
+    }
+    if (['true', '1'].includes(query.get('watch') ?? '')) {
+      throw new HttpError(400, 'BadRequest', 'the fake does not watch EndpointSlices');
+    }
+    const namespace = rawNamespace === undefined ? undefined : decodeURIComponent(rawNamespace);
+    const wire = (e: FakeEndpointSlice) => ({
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1',
+      ...copy(e),
+    });
+    if (rawName !== undefined) {
+      const name = decodeURIComponent(rawName);
+      const found = namespace === undefined ? undefined : slices.get(keyOf(namespace, name));
+      if (!found) throw new HttpError(404, 'NotFound', `endpointslices.discovery.k8s.io "${name}" not found`);
+      json(res, 200, wire(found));
+      return 200;
+    }
+    const labels = parseLabelSelector(query.get('labelSelector') ?? '');
+    const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
+    const items = [...slices.values()]
+      .filter(
+        (e) =>
+          (namespace === undefined || e.metadata.namespace === namespace) &&
+          matchesLabels(labels, e.metadata.labels) &&
+          fields.every((f) => {
+            const actual = f.field === 'metadata.name' ? e.metadata.name : e.metadata.namespace;
+            return (actual === f.value) !== f.negate;
+          }),
+      )
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+      .map(wire);
+    json(res, 200, {
+      kind: 'EndpointSliceList',
+      apiVersion: 'discovery.k8s.io/v1',
+      metadata: { resourceVersion: String(rv) },
+      items,
+    });
+    return 200;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
@@ -377,6 +465,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
         return status;
       }
     }
+    const slice = url.pathname.match(SLICES);
+    if (slice) return serveEndpointSlices(res, method, url.searchParams, slice[1], slice[2]);
     const m = url.pathname.match(COLLECTION);
     if (!m) throw new HttpError(404, 'NotFound', `the server could not find the requested resource`);
     const namespace = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
@@ -654,6 +744,21 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       next.metadata.resourceVersion = String(rv);
       objects.set(key, next);
       emit('MODIFIED', next, current);
+    },
+    setEndpointSlice(namespace, slice) {
+      if (!isDnsSubdomain(slice.metadata?.name ?? '')) {
+        throw new Error(`invalid EndpointSlice name ${JSON.stringify(slice.metadata?.name)}`);
+      }
+      rv++;
+      const stored = copy(slice);
+      stored.metadata = { ...stored.metadata, namespace, resourceVersion: String(rv) };
+      slices.set(keyOf(namespace, slice.metadata.name), stored);
+      return String(rv);
+    },
+    deleteEndpointSlice(namespace, name) {
+      const had = slices.delete(keyOf(namespace, name));
+      if (had) rv++;
+      return had;
     },
     failNext(failure) {
       failures.push({ ...failure });
