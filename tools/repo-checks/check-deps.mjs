@@ -9,7 +9,9 @@
 //   - the testkit (platforms/testkit) imports core and domain packages only;
 //   - an app imports packages and platforms, never another app (shared logic belongs in a package);
 //   - every @contrast-cc import is declared in package.json (non-test code: dependencies or
-//     peerDependencies), uses a subpath the target exports, and never reaches into src/ or dist/;
+//     peerDependencies; in a self-contained package, whose tsup.config.ts bundles everything into
+//     dist/ with `selfContained`, devDependencies: it needs them to build, not to run), uses a
+//     subpath the target exports, and never reaches into src/ or dist/;
 //   - relative imports stay inside their package;
 //   - no import cycles between packages, nor between modules of one package.
 // Usage: node tools/repo-checks/check-deps.mjs [--root DIR] [--json]
@@ -46,6 +48,12 @@ export function discoverPackages(root) {
     }
   }
   return packages;
+}
+
+/** Whether the package's build bundles all its dependencies (tsup preset option `selfContained`). */
+export function isSelfContained(dir) {
+  const config = path.join(dir, 'tsup.config.ts');
+  return existsSync(config) && /\bselfContained\s*:\s*(?:true|\{)/.test(readFileSync(config, 'utf8'));
 }
 
 function layerOf(group, name) {
@@ -137,8 +145,15 @@ export function checkDependencies(root) {
   const packageGraph = new Map(packages.map((p) => [p.name, new Set()]));
 
   for (const pkg of packages) {
+    const bundled = isSelfContained(pkg.dir);
     const declared = {
-      runtime: new Set(Object.keys({ ...pkg.pj.dependencies, ...pkg.pj.peerDependencies })),
+      runtime: new Set(
+        Object.keys({
+          ...pkg.pj.dependencies,
+          ...pkg.pj.peerDependencies,
+          ...(bundled ? pkg.pj.devDependencies : {}),
+        }),
+      ),
       any: new Set(
         Object.keys({ ...pkg.pj.dependencies, ...pkg.pj.peerDependencies, ...pkg.pj.devDependencies }),
       ),
@@ -213,7 +228,7 @@ export function checkDependencies(root) {
           violations.push({
             ...at,
             rule: 'undeclared',
-            message: `${target.name} is imported but not in ${test ? 'package.json' : 'dependencies/peerDependencies'} of ${pkg.name}`,
+            message: `${target.name} is imported but not in ${test ? 'package.json' : bundled ? 'package.json (self-contained build)' : 'dependencies/peerDependencies'} of ${pkg.name}`,
           });
         }
         if (!test) packageGraph.get(pkg.name).add(target.name);

@@ -150,6 +150,26 @@ describe('check-deps', () => {
     expect(got).toEqual(expect.arrayContaining(['undeclared', 'deep-import', 'unexported-subpath']));
   });
 
+  it('accepts devDependencies for the runtime imports of a self-contained (bundled) package only', () => {
+    const cli = {
+      name: '@contrast-cc/cli',
+      exports: exp('.'),
+      devDependencies: { '@contrast-cc/platform-a': 'workspace:^', '@contrast-cc/platform-b': 'workspace:^' },
+    };
+    const plain = workspace({ 'apps/cli/package.json': cli });
+    expect(rules(plain)).toContain('undeclared apps/cli/src/index.ts');
+    const bundled = workspace({
+      'apps/cli/package.json': cli,
+      'apps/cli/tsup.config.ts': 'export default definePackageBuild({ entry, selfContained: true });\n',
+    });
+    expect(rules(bundled)).toEqual([]);
+    const notBundled = workspace({
+      'apps/cli/package.json': cli,
+      'apps/cli/tsup.config.ts': 'export default definePackageBuild({ entry, selfContained: false });\n',
+    });
+    expect(rules(notBundled)).toContain('undeclared apps/cli/src/index.ts');
+  });
+
   it('fails on relative imports that leave the package', () => {
     const root = workspace({
       'apps/cli/src/index.ts':
