@@ -82,9 +82,16 @@ function selfContainedGuard(forbid) {
             }
           }
         }
-        for (const input of Object.keys(meta.inputs)) {
-          const pkg = packageOfInput(input);
-          if (forbid.includes(pkg)) problems.push(`${input} (${pkg}) must not be in this bundle`);
+        // What ended up in the output (metafile.inputs also lists files parsed, then tree-shaken away).
+        const bundled = new Set();
+        for (const output of Object.values(meta.outputs)) {
+          for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+            if (bytesInOutput > 0) bundled.add(packageOfInput(input));
+          }
+        }
+        for (const pkg of forbid) {
+          if (bundled.has(pkg))
+            problems.push(`${pkg} must not be in this bundle (it is imported by an entry)`);
         }
         if (problems.length > 0) {
           return { errors: problems.map((text) => ({ text: `self-contained build: ${text}` })) };
