@@ -17,9 +17,13 @@ export const CoordinatorConfigSchema = z.object({
   CONTRAST_NAMESPACE: z.string().optional(),
   CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   CONTRAST_ALLOW_INSECURE_RUNTIMES: bool,
-  /** Where evidence comes from: the guest's configfs-tsm, or (insecure, tests and demo) the fake issuer. */
-  CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
+  /**
+   * Where evidence comes from: the guest's configfs-tsm, or (insecure: tests, demo, benchmarks) the
+   * core fake issuer or a simulated platform (`$CONTRAST_SIMULATOR_DIR` is its trust directory).
+   */
+  CONTRAST_ISSUER: z.enum(['tsm', 'fake', 'simulated-snp', 'simulated-tdx']).default('tsm'),
   CONTRAST_TSM_PATH: z.string().optional(),
+  /** The policy hash the insecure issuers bind (HOST_DATA / MRCONFIGID for the simulated ones). */
   CONTRAST_FAKE_POLICY_HASH: z
     .string()
     .regex(/^[0-9a-f]{64}$/)
@@ -43,8 +47,10 @@ export function parseConfig(env: Record<string, string | undefined>): Coordinato
     throw new Error(`${issue.path.join('.')}: ${issue.message}`);
   }
   const c = parsed.data;
-  if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
-    throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
+  if (c.CONTRAST_ISSUER !== 'tsm' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
+    throw new Error(
+      `CONTRAST_ISSUER: "${c.CONTRAST_ISSUER}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)`,
+    );
   }
   return c;
 }

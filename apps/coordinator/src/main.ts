@@ -6,13 +6,16 @@ import { startCoordinator } from '@contrast-cc/authority/server';
 import {
   createLogger,
   createPlatformRegistry,
+  fromHex,
   type Issuer,
   type Logger,
+  noopLogger,
   type Platform,
 } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
 import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
 import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
+import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
 import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
 import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
 import { type CoordinatorConfig, parseConfig } from './config.js';
@@ -65,6 +68,18 @@ async function openStore(c: CoordinatorConfig, log: Logger): Promise<HistoryStor
 }
 
 async function openIssuer(c: CoordinatorConfig, log: Logger): Promise<Issuer> {
+  if (c.CONTRAST_ISSUER === 'simulated-snp' || c.CONTRAST_ISSUER === 'simulated-tdx') {
+    log.warn('INSECURE: using a simulated platform issuer; this Coordinator proves nothing', {
+      issuer: c.CONTRAST_ISSUER,
+    });
+    const platform = c.CONTRAST_ISSUER === 'simulated-snp' ? simulatedSnp : simulatedTdx;
+    const create = platform.attestation.createIssuer;
+    if (!create) throw new Error(`${platform.id} has no issuer`);
+    return create({
+      logger: noopLogger,
+      ...(c.CONTRAST_FAKE_POLICY_HASH ? { hostData: fromHex(c.CONTRAST_FAKE_POLICY_HASH) } : {}),
+    });
+  }
   if (c.CONTRAST_ISSUER === 'fake') {
     log.warn('INSECURE: using the fake issuer; this Coordinator proves nothing');
     return new FakeIssuer({
@@ -98,6 +113,8 @@ async function main(): Promise<void> {
   const log = jsonLogger(config.CONTRAST_LOG_LEVEL);
 
   const platforms: Platform[] = [metalQemuSnp, metalQemuTdx];
+  // The simulated platforms trust the roots in $CONTRAST_SIMULATOR_DIR (default <tmp>/contrast-simulator).
+  if (config.CONTRAST_ALLOW_INSECURE_RUNTIMES) platforms.push(simulatedSnp, simulatedTdx);
   if (config.CONTRAST_ALLOW_INSECURE_RUNTIMES && config.CONTRAST_ISSUER === 'fake') {
     platforms.push(
       createFakePlatform({
