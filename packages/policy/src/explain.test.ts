@@ -258,6 +258,13 @@ describe('explanations', () => {
       line: 18,
     });
     expect(caps.message).toContain('which does not set securityContext');
+    // Lists that differ: which entries only one side has.
+    expect(caps.failure).toMatchObject({
+      expression: 'caps_set(i_caps.Bounding) == caps_set(p_caps.Bounding)',
+      onlyInRequest: ['CAP_SYS_ADMIN'],
+    });
+    expect(caps.failure?.onlyInPolicy).toContain('CAP_CHOWN');
+    expect(args.failure).toMatchObject({ onlyInRequest: ['sh'], onlyInPolicy: ['/web'] });
 
     // The env entry that broke the rule is in the context.
     const env = explainRequest({

@@ -43,6 +43,12 @@ export interface ExplainedFailure {
   left?: string;
   right?: string;
   operator?: string;
+  /**
+   * When both sides of a failed equality are lists (or sets): the entries only the request has,
+   * and the entries only the policy has (e.g. the one extra capability of a privileged container).
+   */
+  onlyInRequest?: unknown[];
+  onlyInPolicy?: unknown[];
   /** Request items being checked when it failed (e.g. `var`: the env entry, `i_mount`). */
   context: Record<string, string>;
 }
@@ -159,12 +165,23 @@ function structuredFailure(f: FailureRecord): ExplainedFailure {
   if (f.op === '==' && m) {
     const l = side(m[1] as string);
     const r = side(m[3] as string);
+    let request: unknown;
+    let policy: unknown;
     if (l === 'request' && r !== 'request') {
       out.actual = f.left;
       out.expected = f.right;
+      [request, policy] = [f.leftValue, f.rightValue];
     } else if (l === 'policy' && r !== 'policy') {
       out.actual = f.right;
       out.expected = f.left;
+      [request, policy] = [f.rightValue, f.leftValue];
+    }
+    if (Array.isArray(request) && Array.isArray(policy)) {
+      const key = (v: unknown) => JSON.stringify(v);
+      const inPolicy = new Set(policy.map(key));
+      const inRequest = new Set(request.map(key));
+      out.onlyInRequest = request.filter((v) => !inPolicy.has(key(v)));
+      out.onlyInPolicy = policy.filter((v) => !inRequest.has(key(v)));
     }
   }
   return out;

@@ -2,7 +2,7 @@ import type { Expr, Module, Rule, Term } from './ast.js';
 import { BuiltinError, callBuiltin } from './builtins.js';
 import { RegoError, type SourceLocation } from './errors.js';
 import { parseModule } from './parser.js';
-import { compareValues, equal, isObject, keyOf, RegoSet, setOwn, show, type Value } from './value.js';
+import { compareValues, equal, isObject, keyOf, RegoSet, setOwn, show, toJson, type Value } from './value.js';
 
 const UNBOUND = Symbol('unbound');
 type Slot = Value | typeof UNBOUND;
@@ -18,6 +18,9 @@ export interface FailureRecord {
   /** For comparisons: the evaluated operands. */
   left?: string;
   right?: string;
+  /** The operands as JSON values, untruncated (for differences of lists and sets). */
+  leftValue?: unknown;
+  rightValue?: unknown;
   op?: string;
   /** Local variable bindings at the failure (rendered, truncated). */
   bindings: Record<string, string>;
@@ -309,6 +312,8 @@ export class RegoEngine {
         const r = this.#evalTerm(expr.term.r, env).next();
         rec.left = l.done ? 'undefined' : show(l.value[0]);
         rec.right = r.done ? 'undefined' : show(r.value[0]);
+        if (!l.done) rec.leftValue = toJson(l.value[0]);
+        if (!r.done) rec.rightValue = toJson(r.value[0]);
         rec.op = expr.term.op;
       } catch {
         // operands may be unsafe outside their context; keep the text only
