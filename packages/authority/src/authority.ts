@@ -1,4 +1,12 @@
-import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  verify as cryptoVerify,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import {
   apiFailure,
   type CoordinatorStateBinding,
@@ -6,7 +14,11 @@ import {
   coordinatorStateDigest,
   meshCertReportData,
   openRecoverySecret,
+  type PeerSecret,
+  peerRecoverReportData,
   recoverSignedMessage,
+  type SealedSecret,
+  sealPeerSecret,
   verifiersForReferenceValues,
 } from '@contrast-cc/api';
 import {
@@ -22,6 +34,7 @@ import {
   verifyOwnerSignature,
 } from '@contrast-cc/certs';
 import {
+  bytesEqual,
   ContrastError,
   type Evidence,
   type EvidenceClaims,
@@ -108,6 +121,39 @@ export interface RecoverParams {
   /** RSA-PSS-SHA256 (salt length 32) over `recoverSignedMessage`. */
   signature: Uint8Array;
   force?: boolean;
+}
+
+/** Input of {@link Authority.handOverToPeer}: a stale replica's request (`POST /v1/peer/recover`). @public */
+export interface PeerHandOverParams {
+  /** A nonce this replica issued. */
+  nonce: Uint8Array;
+  /** SPKI DER of the requester's fresh ephemeral EC key (P-256 or P-384). */
+  ephemeralPublicKey: Uint8Array;
+  /** The requester's evidence over `peerRecoverReportData(nonce, ephemeralPublicKey, our channel SPKI)`. */
+  evidence: Evidence;
+}
+
+/** What {@link Authority.handOverToPeer} returns. @public */
+export interface PeerHandOverResult {
+  transitionHash: string;
+  rootCaPem: string;
+  meshCaPem: string;
+  /** Seed, salt and mesh CA key sealed to the requester's ephemeral key (`sealPeerSecret`). */
+  sealed: SealedSecret;
+  /** The requester's policy hash (a coordinator policy of the manifest). */
+  policyHash: string;
+}
+
+/** Input of {@link Authority.recoverFromPeer}: what an attested active replica handed over. @public */
+export interface PeerRecoveryInput {
+  /** Seed, salt and the mesh CA key (PKCS#8 DER), as opened with `openPeerSecret`. */
+  secret: PeerSecret;
+  /** The peer's latest transition (it must be the store's latest). */
+  transitionHash: string;
+  /** DER of the peer's root CA certificate: the seed must reproduce it byte for byte. */
+  rootCaDer: Uint8Array;
+  /** DER of the peer's mesh CA certificate: the handed-over key must be its key. */
+  meshCaDer: Uint8Array;
 }
 
 /** The history as the state endpoint serves it. @public */
@@ -544,24 +590,205 @@ export class Authority {
         },
       );
     }
-    const history = this.#history(engine);
-    const chain = await history.transitions(latest.transitionHash);
-    const verifiers = verifiersForReferenceValues(this.#opts.platforms, manifest.ReferenceValues, this.#log);
     const ca = await createCaHierarchy(engine, { logger: this.#log, ...this.#nowOption() });
+    await this.#activate({ engine, manifest, manifestBytes, ca, latest });
+    this.#log.info('recovered', { transitionHash: latest.transitionHash, generation: this.generation });
+    return { rootCaPem: ca.root.pem, meshCaPem: ca.meshCa.pem };
+  }
+
+  /** The active state after a recovery (by a seed-share owner or from a peer). */
+  async #activate(input: {
+    engine: SeedEngine;
+    manifest: Manifest;
+    manifestBytes: Uint8Array;
+    ca: CaHierarchy;
+    latest: { transitionHash: string; signature: Uint8Array; version: string };
+  }): Promise<void> {
+    const { engine, manifest, latest } = input;
+    const chain = await this.#history(engine).transitions(latest.transitionHash);
+    const verifiers = verifiersForReferenceValues(this.#opts.platforms, manifest.ReferenceValues, this.#log);
     this.#storeLatest = latest.transitionHash;
     this.#active = {
       engine,
       manifest,
-      manifestBytes,
+      manifestBytes: input.manifestBytes,
       policies: normalizedPolicies(manifest),
       verifiers,
-      ca,
+      ca: input.ca,
       transitionHash: latest.transitionHash,
       signature: latest.signature,
       version: latest.version,
       generation: chain.length,
     };
-    this.#log.info('recovered', { transitionHash: latest.transitionHash, generation: chain.length });
+  }
+
+  /**
+   * Peer recovery, active side: checks a stale replica's evidence (our nonce, its ephemeral key
+   * and our channel key bound; the manifest's reference values; its policy hash must have
+   * `Role: coordinator` in the active manifest) and seals seed, salt and mesh CA key to its
+   * ephemeral key. Refusals: `attestation_failed` / `permission_denied` (403).
+   */
+  async handOverToPeer(params: PeerHandOverParams): Promise<PeerHandOverResult> {
+    if (!this.#nonces.consume(params.nonce)) {
+      throw apiFailure('challenge_required', 'the nonce is unknown, used or expired', { field: 'nonce' });
+    }
+    const a = this.#requireActive();
+    let ephemeral: KeyObject;
+    try {
+      ephemeral = createPublicKey({
+        key: Buffer.from(params.ephemeralPublicKey),
+        format: 'der',
+        type: 'spki',
+      });
+    } catch {
+      throw apiFailure('invalid_argument', 'not a DER SubjectPublicKeyInfo', {
+        field: 'ephemeral_public_key',
+      });
+    }
+    const curve = ephemeral.asymmetricKeyDetails?.namedCurve;
+    if (ephemeral.asymmetricKeyType !== 'ec' || (curve !== 'prime256v1' && curve !== 'secp384r1')) {
+      throw apiFailure('invalid_argument', 'the ephemeral key must be a P-256 or P-384 key', {
+        field: 'ephemeral_public_key',
+      });
+    }
+    const reportData = await peerRecoverReportData(
+      params.nonce,
+      params.ephemeralPublicKey,
+      this.#channelSpki,
+    );
+    const now = this.#opts.now?.();
+    const result = await verifyWithAny(a.verifiers, params.evidence, { reportData, ...(now ? { now } : {}) });
+    if (!result.ok) return this.#refuse(result.reason);
+    if (result.claims.insecure && !this.#opts.allowInsecure) {
+      return this.#refuse({
+        code: 'insecure-platform',
+        message: 'evidence from an insecure platform is not allowed',
+      });
+    }
+    const policyHash = result.claims.policyDigest?.toLowerCase();
+    if (!policyHash || a.policies.get(policyHash)?.Role !== 'coordinator') {
+      this.#opts.onAttestationFailure?.({
+        code: 'policy-mismatch',
+        message: 'policy hash is not a coordinator of the manifest',
+        field: 'policyDigest',
+      });
+      this.#log.warn('refused a peer: not a coordinator policy', { policyHash });
+      throw apiFailure(
+        'permission_denied',
+        `policy hash ${policyHash ?? '(none)'} is not a coordinator policy of the manifest`,
+        { field: 'policyDigest' },
+      );
+    }
+    if (this.#active !== a) throw apiFailure('needs_recovery', 'coordinator is in recovery mode');
+    const seed = a.engine.seed();
+    const meshCaKey = new Uint8Array(a.ca.meshCaKey().export({ type: 'pkcs8', format: 'der' }));
+    let sealed: SealedSecret;
+    try {
+      sealed = sealPeerSecret(params.ephemeralPublicKey, params.nonce, {
+        seed,
+        salt: a.engine.salt(),
+        meshCaKey,
+      });
+    } finally {
+      seed.fill(0);
+      meshCaKey.fill(0);
+    }
+    this.#log.info('handed the secrets to a peer Coordinator', {
+      policyHash,
+      transitionHash: a.transitionHash,
+    });
+    return {
+      transitionHash: a.transitionHash,
+      rootCaPem: a.ca.root.pem,
+      meshCaPem: a.ca.meshCa.pem,
+      sealed,
+      policyHash,
+    };
+  }
+
+  /**
+   * Peer recovery, stale side: becomes active with what an attested peer handed over, after
+   * checking it against the store: the peer's transition is the store's latest, the seed's
+   * transaction key verifies the latest-pointer signature, the seed reproduces the peer's root CA
+   * certificate and the mesh CA key is the key of the peer's mesh CA (all replicas share it).
+   * Refusals: `already_recovered`, `no_manifest`, `manifest_conflict` (the store moved; retry),
+   * `permission_denied` (the secrets do not match the history).
+   */
+  recoverFromPeer(input: PeerRecoveryInput): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    return this.#serialize(() => this.#recoverFromPeer(input));
+  }
+
+  async #recoverFromPeer(input: PeerRecoveryInput): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
+    const unverified = new History({ store: this.#opts.store, logger: this.#log });
+    const latest = await unverified.getLatest({ verify: false });
+    if (!latest) throw apiFailure('no_manifest', 'no state to recover from');
+    if (latest.transitionHash !== input.transitionHash.toLowerCase()) {
+      throw apiFailure('manifest_conflict', 'the peer is not at the latest transition of the store', {
+        field: 'transition_hash',
+      });
+    }
+    const mismatch = (what: string, field: string) =>
+      apiFailure('permission_denied', `the peer's secrets do not match the history: ${what}`, { field });
+    let engine: SeedEngine;
+    try {
+      engine = new SeedEngine(input.secret.seed, input.secret.salt);
+    } catch {
+      throw mismatch('not a valid seed and salt', 'seed');
+    }
+    const signed = verifyLatestTransition(
+      { transitionHash: fromHex(latest.transitionHash), signature: latest.signature },
+      engine.transactionSigningPublicKey(),
+    );
+    if (!signed) throw mismatch('the latest transition signature does not verify with the seed', 'seed');
+    let meshCaKey: KeyObject;
+    let rootNotBefore: Date;
+    let peerMeshSpki: Uint8Array;
+    try {
+      meshCaKey = createPrivateKey({
+        key: Buffer.from(input.secret.meshCaKey),
+        format: 'der',
+        type: 'pkcs8',
+      });
+    } catch {
+      throw mismatch('the mesh CA key does not parse', 'mesh_ca_key');
+    }
+    try {
+      rootNotBefore = new Date(new X509Certificate(input.rootCaDer).validFrom);
+      peerMeshSpki = new Uint8Array(
+        new X509Certificate(input.meshCaDer).publicKey.export({ type: 'spki', format: 'der' }),
+      );
+    } catch {
+      throw apiFailure('invalid_argument', 'the peer sent a CA certificate that does not parse', {
+        field: 'root_ca',
+      });
+    }
+    let ca: CaHierarchy;
+    try {
+      ca = await createCaHierarchy(engine, {
+        logger: this.#log,
+        meshCaKey,
+        rootNotBefore,
+        ...this.#nowOption(),
+      });
+    } catch {
+      throw mismatch('the mesh CA key is not a P-384 key', 'mesh_ca_key');
+    }
+    if (!bytesEqual(ca.root.der, input.rootCaDer)) {
+      throw mismatch("the seed does not reproduce the peer's root CA", 'root_ca');
+    }
+    const meshSpki = new Uint8Array(createPublicKey(meshCaKey).export({ type: 'spki', format: 'der' }));
+    if (!bytesEqual(meshSpki, peerMeshSpki)) {
+      throw mismatch("the mesh CA key is not the peer's mesh CA key", 'mesh_ca');
+    }
+    if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
+    const manifestBytes = await unverified.getManifest(latest.manifestHash);
+    const { manifest } = parseManifest(manifestBytes);
+    await this.#activate({ engine, manifest, manifestBytes, ca, latest });
+    this.#log.info('recovered from a peer', {
+      transitionHash: latest.transitionHash,
+      generation: this.generation,
+    });
     return { rootCaPem: ca.root.pem, meshCaPem: ca.meshCa.pem };
   }
 

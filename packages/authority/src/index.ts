@@ -4,7 +4,29 @@ export {
   type AuthorityState,
   type MeshCertificateParams,
   type MeshCertificateResult,
+  type PeerHandOverParams,
+  type PeerHandOverResult,
+  type PeerRecoveryInput,
   type RecoverParams,
   type SetManifestParams,
   type SetManifestResult,
 } from './authority.js';
+export {
+  PEER_RECOVERY_RESULTS,
+  type PeerAttempt,
+  type PeerRecoveryLoop,
+  type PeerRecoveryLoopOptions,
+  type PeerRecoveryResult,
+  peerRetryDelay,
+  type RecoverFromPeerOptions,
+  recoverFromPeer,
+  startPeerRecovery,
+} from './peer-recovery.js';
+export {
+  type KubernetesPeerOptions,
+  kubernetesPeers,
+  type PeerAddress,
+  type PeerSource,
+  parsePeerList,
+  staticPeers,
+} from './peer-source.js';

@@ -5,6 +5,8 @@ import { createAttestedServer } from '@contrast-cc/atls';
 import { type Issuer, type Logger, noopLogger, type PlatformRegistry } from '@contrast-cc/core';
 import type { HistoryStore } from '@contrast-cc/store';
 import { Authority } from '../authority.js';
+import { type PeerRecoveryLoop, startPeerRecovery } from '../peer-recovery.js';
+import type { PeerSource } from '../peer-source.js';
 import { createApiHandler, stateToWire } from './http.js';
 import { createMetrics } from './metrics.js';
 import { createTlsIdentity, type TlsIdentity } from './tls.js';
@@ -27,6 +29,14 @@ export interface CoordinatorOptions {
   allowInsecure?: boolean;
   /** The TLS identity; a fresh one per process when absent. */
   tls?: TlsIdentity;
+  /**
+   * Peer recovery: where the other replicas are. When given, a stale Coordinator recovers itself
+   * from an active peer in the background (see the README). Absent: off (one replica, or
+   * recovery by a seed-share owner only).
+   */
+  peers?: PeerSource;
+  /** Tuning of the peer recovery loop (delays in ms). */
+  peerRecovery?: { minDelayMs?: number; maxDelayMs?: number; idleCheckMs?: number; timeoutMs?: number };
   logger?: Logger;
 }
 
@@ -112,6 +122,20 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     });
     metricsPort = await listen(probes, options.metricsPort ?? 0, options.metricsHost ?? host);
   }
+  let peerLoop: PeerRecoveryLoop | undefined;
+  if (options.peers) {
+    peerLoop = startPeerRecovery({
+      authority: auth,
+      store: options.store,
+      issuer: options.issuer,
+      platforms: options.platforms,
+      allowInsecure: options.allowInsecure ?? false,
+      peers: options.peers,
+      ...options.peerRecovery,
+      logger: log,
+      onResult: (result) => metrics.peerRecoveries.inc({ result }),
+    });
+  }
   log.info('coordinator started', { host, port: bound.port, metricsPort, status: auth.status });
 
   return {
@@ -120,6 +144,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     metricsPort,
     authority: auth,
     async close() {
+      await peerLoop?.stop();
       auth.close();
       await api.close();
       if (probes) {

@@ -5,6 +5,8 @@ import {
   BODY_LIMITS,
   fromBase64,
   MeshCertRequestSchema,
+  PEER_RECOVER_PATH,
+  PeerRecoverRequestSchema,
   parseRequest,
   RecoverRequestSchema,
   SetManifestRequestSchema,
@@ -37,6 +39,7 @@ const ROUTES: Record<string, { method: string; limit: number }> = {
   '/v1/manifest': { method: 'POST', limit: BODY_LIMITS.manifest },
   '/v1/recover': { method: 'POST', limit: BODY_LIMITS.default },
   '/v1/mesh/cert': { method: 'POST', limit: BODY_LIMITS.default },
+  [PEER_RECOVER_PATH]: { method: 'POST', limit: BODY_LIMITS.default },
 };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -156,6 +159,34 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
             mesh_ca: out.meshCaPem,
             root_ca: out.rootCaPem,
             ...(out.workloadSecret ? { workload_secret: toHex(out.workloadSecret) } : {}),
+          },
+        };
+      }
+      case PEER_RECOVER_PATH: {
+        const r = parseRequest(PeerRecoverRequestSchema, await readJson(req, BODY_LIMITS.default));
+        if (r.nonce === undefined)
+          throw apiFailure('challenge_required', 'peer recovery needs a nonce challenge');
+        const ev = required(r.evidence, 'evidence');
+        const out = await authority.handOverToPeer({
+          nonce: fromBase64(r.nonce),
+          ephemeralPublicKey: fromBase64(required(r.ephemeral_public_key, 'ephemeral_public_key')),
+          evidence: {
+            kind: ev.kind,
+            data: fromBase64(ev.data),
+            ...(ev.extras
+              ? { extras: Object.fromEntries(Object.entries(ev.extras).map(([k, v]) => [k, fromBase64(v)])) }
+              : {}),
+          },
+        });
+        return {
+          status: 200,
+          body: {
+            version: 'v1',
+            transition_hash: out.transitionHash,
+            root_ca: out.rootCaPem,
+            mesh_ca: out.meshCaPem,
+            sealed_ephemeral_public_key: toBase64(out.sealed.ephemeralPublicKey),
+            sealed_secret: toBase64(out.sealed.ciphertext),
           },
         };
       }

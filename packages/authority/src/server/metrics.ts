@@ -6,6 +6,7 @@ export interface CoordinatorMetrics {
   requests: Counter<'route' | 'method' | 'code'>;
   latency: Histogram<'route' | 'method'>;
   attestationFailures: Counter<'reason'>;
+  peerRecoveries: Counter<'result'>;
 }
 
 export function createMetrics(source: { generation(): number; status(): string }): CoordinatorMetrics {
@@ -29,6 +30,12 @@ export function createMetrics(source: { generation(): number; status(): string }
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const peerRecoveries = new Counter({
+    name: 'contrast_peer_recoveries_total',
+    help: 'Peer recovery attempts of this replica while stale, by result.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'contrast_coordinator_manifest_generation',
     help: 'Number of manifests in the active history (0 when not active).',
@@ -47,5 +54,5 @@ export function createMetrics(source: { generation(): number; status(): string }
       for (const s of ['uninitialized', 'active', 'stale']) this.set({ status: s }, s === now ? 1 : 0);
     },
   });
-  return { registry, requests, latency, attestationFailures };
+  return { registry, requests, latency, attestationFailures, peerRecoveries };
 }

@@ -1,0 +1,357 @@
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  CoordinatorClient,
+  type MeshCertResponse,
+  requestMeshCertificate,
+  type SetManifestResponse,
+  verifiersForReferenceValues,
+} from '@contrast-cc/api';
+import { openSeedShare, recoverSeed, signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
+import { fromHex, type Issuer } from '@contrast-cc/core';
+import { createMemoryLogger, type MemoryLogger } from '@contrast-cc/core/testing';
+import { DirectoryHistoryStore } from '@contrast-cc/store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peerRetryDelay, recoverFromPeer } from './peer-recovery.js';
+import type { PeerAddress, PeerSource } from './peer-source.js';
+import { type RunningCoordinator, startCoordinator } from './server/coordinator.js';
+import { deployment, keys, podIssuer, registry, waitFor } from './test-support/index.js';
+
+const d = deployment();
+// The update keeps the coordinator policy (replicas running it stay trusted) and adds a workload.
+const d2 = deployment(['web', 'db', 'cache', 'api']);
+const platforms = registry();
+const coordinatorIssuer = () => podIssuer(d.hashes.coordinator!);
+
+interface Replica {
+  name: string;
+  c: RunningCoordinator;
+  store: DirectoryHistoryStore;
+  log: MemoryLogger;
+}
+
+const replicas = new Set<Replica>();
+const stores: DirectoryHistoryStore[] = [];
+let sharedDir: string;
+
+/** Every running replica except the asking one: what the Kubernetes source gives in a cluster. */
+function clusterPeers(self: () => Replica | undefined): PeerSource {
+  return {
+    kind: 'test-cluster',
+    peers: async () =>
+      [...replicas]
+        .filter((r) => r !== self())
+        .map((r): PeerAddress => ({ host: r.c.host, port: r.c.port, name: r.name })),
+  };
+}
+
+async function openStore(dir: string): Promise<DirectoryHistoryStore> {
+  const store = await DirectoryHistoryStore.open(dir, { pollIntervalMs: 50 });
+  stores.push(store);
+  return store;
+}
+
+async function startReplica(
+  name: string,
+  options: { issuer?: Issuer; dir?: string; peers?: PeerSource | null; join?: boolean } = {},
+): Promise<Replica> {
+  const store = await openStore(options.dir ?? sharedDir);
+  const log = createMemoryLogger();
+  let self: Replica | undefined;
+  const c = await startCoordinator({
+    store,
+    platforms,
+    issuer: options.issuer ?? coordinatorIssuer(),
+    allowInsecure: true,
+    ...(options.peers === null ? {} : { peers: options.peers ?? clusterPeers(() => self) }),
+    peerRecovery: { minDelayMs: 40, maxDelayMs: 200, idleCheckMs: 40, timeoutMs: 5000 },
+    logger: log.logger,
+  });
+  self = { name, c, store, log };
+  if (options.join !== false) replicas.add(self);
+  return self;
+}
+
+async function stopReplica(r: Replica): Promise<void> {
+  replicas.delete(r);
+  await r.c.close();
+}
+
+const client = (r: Replica) =>
+  CoordinatorClient.connect({
+    host: r.c.host,
+    port: r.c.port,
+    verifiers: verifiersForReferenceValues(platforms, d.manifestJson.ReferenceValues as never),
+    coordinatorPolicyHashes: [d.hashes.coordinator!],
+    allowInsecure: true,
+  });
+
+async function meshCert(r: Replica, workload = 'web'): Promise<MeshCertResponse> {
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return requestMeshCertificate({
+    host: r.c.host,
+    port: r.c.port,
+    issuer: podIssuer(d.hashes[workload]!),
+    publicKey: new Uint8Array(key.publicKey.export({ type: 'spki', format: 'der' })),
+  });
+}
+
+async function metrics(r: Replica): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${r.c.metricsPort}/metrics`)).text();
+}
+
+function counter(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+const spkiOf = (pem: string) =>
+  new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+const der = (pem: string) => Buffer.from(new X509Certificate(pem).raw);
+const chainOf = (r: MeshCertResponse) =>
+  r.cert_chain.split(/(?<=-----END CERTIFICATE-----\n)/).filter(Boolean);
+
+let a: Replica;
+let b: Replica;
+let set: SetManifestResponse;
+let seedHex: string;
+
+beforeAll(async () => {
+  sharedDir = await mkdtemp(path.join(tmpdir(), 'peer-recovery-'));
+});
+
+afterAll(async () => {
+  for (const r of [...replicas]) await stopReplica(r).catch(() => undefined);
+  for (const s of stores) await s.close().catch(() => undefined);
+});
+
+describe('automatic peer recovery of Coordinator replicas on one store', () => {
+  it('a replica that starts stale recovers from the active one; both chain to the same root CA', async () => {
+    a = await startReplica('a');
+    set = await (await client(a)).setManifest({ manifest: d.manifest, policies: d.policies });
+    const doc = set.seed_shares_doc!;
+    seedHex = Buffer.from(recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]).seed).toString(
+      'hex',
+    );
+
+    b = await startReplica('b');
+    expect(b.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
+    await waitFor(() => b.c.authority.status === 'active', 10_000);
+
+    const stateA = await (await client(a)).state();
+    const stateB = await (await client(b)).state();
+    expect(stateB.latest_transition?.transition_hash).toBe(set.transition_hash);
+    // The seed reproduced A's root CA certificate byte for byte; the mesh CA key is shared.
+    expect(stateB.root_ca).toBe(stateA.root_ca);
+    expect(spkiOf(stateB.mesh_ca!)).toBe(spkiOf(stateA.mesh_ca!));
+
+    const fromA = await meshCert(a, 'web');
+    const fromB = await meshCert(b, 'db');
+    const root = new X509Certificate(set.root_ca);
+    for (const res of [fromA, fromB]) {
+      const [leaf, intermediate] = chainOf(res).map((p) => new X509Certificate(p));
+      expect(intermediate!.verify(root.publicKey)).toBe(true);
+      expect(leaf!.verify(intermediate!.publicKey)).toBe(true);
+      expect(der(res.root_ca).equals(der(set.root_ca))).toBe(true);
+    }
+    // A workload holding A's mesh CA accepts B's certificates and vice versa.
+    expect(new X509Certificate(fromB.cert_chain).verify(new X509Certificate(fromA.mesh_ca).publicKey)).toBe(
+      true,
+    );
+    expect(new X509Certificate(fromA.cert_chain).verify(new X509Certificate(fromB.mesh_ca).publicKey)).toBe(
+      true,
+    );
+    // Workload secrets are the same on both replicas (same seed).
+    expect((await meshCert(b, 'web')).workload_secret).toBe(fromA.workload_secret);
+
+    expect(counter(await metrics(b), 'contrast_peer_recoveries_total', 'result="success"')).toBe(1);
+    expect((await fetch(`http://127.0.0.1:${b.c.metricsPort}/probe/readiness`)).status).toBe(200);
+    expect(
+      counter(
+        await metrics(a),
+        'contrast_http_server_handled_total',
+        'route="/v1/peer/recover",method="POST",code="200"',
+      ),
+    ).toBe(1);
+  });
+
+  it('refuses (403) a replica whose policy hash is not a coordinator of the manifest; it stays stale', async () => {
+    const before = counter(
+      await metrics(a),
+      'contrast_http_server_handled_total',
+      'route="/v1/peer/recover",method="POST",code="403"',
+    );
+    const rogue = await startReplica('rogue', { issuer: podIssuer(d.hashes.web!), join: false });
+    await waitFor(() => rogue.log.records.filter((r) => r.fields?.result === 'refused').length >= 2, 10_000);
+    expect(rogue.c.authority.status).toBe('stale');
+    const refusedLine = rogue.log.records.find((r) => r.fields?.result === 'refused');
+    expect(refusedLine?.fields?.code).toBe('permission_denied');
+    expect(
+      counter(await metrics(rogue), 'contrast_peer_recoveries_total', 'result="refused"'),
+    ).toBeGreaterThanOrEqual(2);
+    const after = counter(
+      await metrics(a),
+      'contrast_http_server_handled_total',
+      'route="/v1/peer/recover",method="POST",code="403"',
+    );
+    expect(after).toBeGreaterThan(before);
+    expect(a.log.records.some((r) => r.message === 'refused a peer: not a coordinator policy')).toBe(true);
+    // Wrong measurement: refused by A's reference values (attestation_failed, 403).
+    const wrongVm = await startReplica('wrong-vm', {
+      issuer: podIssuer(d.hashes.coordinator!, 'cd'.repeat(48)),
+      peers: null,
+      join: false,
+    });
+    const attempt = await recoverFromPeer(
+      {
+        authority: wrongVm.c.authority,
+        store: wrongVm.store,
+        issuer: podIssuer(d.hashes.coordinator!, 'cd'.repeat(48)),
+        platforms,
+        allowInsecure: true,
+      },
+      { host: a.c.host, port: a.c.port },
+    );
+    expect(attempt).toMatchObject({ result: 'refused', code: 'attestation_failed' });
+    expect(wrongVm.c.authority.status).toBe('stale');
+    await stopReplica(rogue);
+    await stopReplica(wrongVm);
+  });
+
+  it('refuses a man-in-the-middle peer: wrong evidence, a non-coordinator policy, or another seed', async () => {
+    const victim = await startReplica('victim', { peers: null, join: false });
+    expect(victim.c.authority.status).toBe('stale');
+    const attemptAgainst = (peer: Replica) =>
+      recoverFromPeer(
+        {
+          authority: victim.c.authority,
+          store: victim.store,
+          issuer: coordinatorIssuer(),
+          platforms,
+          allowInsecure: true,
+        },
+        { host: peer.c.host, port: peer.c.port },
+      );
+    // Impostors run their own history (their own store) with the same manifest, so they are active.
+    const impostor = async (name: string, issuer: Issuer) => {
+      const r = await startReplica(name, {
+        issuer,
+        dir: await mkdtemp(path.join(tmpdir(), 'impostor-')),
+        peers: null,
+        join: false,
+      });
+      await r.c.authority.setManifest({ manifest: d.manifest, policies: d.policies });
+      return r;
+    };
+    const wrongMeasurement = await impostor(
+      'mitm-measurement',
+      podIssuer(d.hashes.coordinator!, 'cd'.repeat(48)),
+    );
+    expect(await attemptAgainst(wrongMeasurement)).toMatchObject({
+      result: 'attestation_failed',
+      code: 'measurement-mismatch',
+    });
+    const workloadPolicy = await impostor('mitm-policy', podIssuer(d.hashes.web!));
+    expect(await attemptAgainst(workloadPolicy)).toMatchObject({ result: 'attestation_failed' });
+    // Genuine evidence and a coordinator policy, but its own seed: the seed does not verify the
+    // shared store's latest transition signature, so the secrets are refused.
+    const otherSeed = await impostor('mitm-seed', coordinatorIssuer());
+    const mismatch = await attemptAgainst(otherSeed);
+    expect(mismatch).toMatchObject({ result: 'mismatch', code: 'permission_denied' });
+    expect(mismatch.message).toMatch(/latest transition signature/);
+    expect(victim.c.authority.status).toBe('stale');
+    // Nothing listening: unavailable.
+    const closed = await impostor('gone', coordinatorIssuer());
+    const port = closed.c.port;
+    await stopReplica(closed);
+    const gone = await recoverFromPeer(
+      {
+        authority: victim.c.authority,
+        store: victim.store,
+        issuer: coordinatorIssuer(),
+        platforms,
+        allowInsecure: true,
+      },
+      { host: '127.0.0.1', port },
+    );
+    expect(gone.result).toBe('unavailable');
+    // A stale peer cannot help.
+    expect((await attemptAgainst(victim)).result).toBe('peer_not_ready');
+    for (const r of [wrongMeasurement, workloadPolicy, otherSeed]) await stopReplica(r);
+    // And a genuine peer works for the same victim.
+    expect((await attemptAgainst(a)).result).toBe('success');
+    expect(victim.c.authority.status).toBe('active');
+    await stopReplica(victim);
+  });
+
+  it('a manifest update by A makes B stale; B recovers again at the new transition', async () => {
+    const next = transitionHash(
+      fromHex(createHash('sha256').update(d2.manifest).digest('hex')),
+      fromHex(set.transition_hash),
+    );
+    const updated = await (await client(a)).setManifest({
+      manifest: d2.manifest,
+      policies: d2.policies,
+      signature: signTransitionAsOwner(next, keys().ownerPrivate),
+      previousTransitionHash: set.transition_hash,
+    });
+    await waitFor(
+      () => b.log.records.some((r) => r.message === 'another Coordinator changed the history; going stale'),
+      10_000,
+    );
+    await waitFor(() => b.c.authority.status === 'active' && b.c.authority.generation === 2, 10_000);
+    const stateB = b.c.authority.stateBinding();
+    expect(stateB.transitionHash).toBe(updated.transition_hash);
+    expect(spkiOf(updated.mesh_ca)).toBe(
+      new X509Certificate(Buffer.from(stateB.meshCaDer!)).publicKey
+        .export({ type: 'spki', format: 'der' })
+        .toString('hex'),
+    );
+    const cert = await meshCert(b, 'web');
+    expect(new X509Certificate(cert.cert_chain).verify(new X509Certificate(updated.mesh_ca).publicKey)).toBe(
+      true,
+    );
+    expect(der(cert.root_ca).equals(der(updated.root_ca))).toBe(true);
+    expect(counter(await metrics(b), 'contrast_peer_recoveries_total', 'result="success"')).toBe(2);
+  });
+
+  it('A restarted without its secrets while B is active recovers from B', async () => {
+    const rootBefore = a.c.authority.stateBinding().rootCaDer!;
+    const transition = a.c.authority.stateBinding().transitionHash;
+    await stopReplica(a);
+    const restarted = await startReplica('a-restarted');
+    expect(restarted.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
+    await waitFor(() => restarted.c.authority.status === 'active', 10_000);
+    const state = restarted.c.authority.stateBinding();
+    expect(state.transitionHash).toBe(transition);
+    expect(Buffer.from(state.rootCaDer!).equals(Buffer.from(rootBefore))).toBe(true);
+    const cert = await meshCert(restarted, 'db');
+    const bMesh = new X509Certificate(Buffer.from(b.c.authority.stateBinding().meshCaDer!));
+    expect(new X509Certificate(cert.cert_chain).verify(bMesh.publicKey)).toBe(true);
+    a = restarted;
+  });
+
+  it('never logs the seed or the mesh CA key', () => {
+    expect(seedHex).toMatch(/^[0-9a-f]{128}$/);
+    const seedB64 = Buffer.from(seedHex, 'hex').toString('base64');
+    for (const r of replicas) {
+      const text = r.log.text();
+      expect(text).toContain('recovered from a peer');
+      expect(text).not.toContain(seedHex);
+      expect(text).not.toContain(seedB64);
+      expect(text).not.toMatch(/PRIVATE KEY/);
+    }
+  });
+});
+
+describe('peerRetryDelay', () => {
+  it('doubles from the minimum, caps at the maximum, jitters between half and all', () => {
+    expect(peerRetryDelay(1, 1000, 30_000, () => 0)).toBe(500);
+    expect(peerRetryDelay(1, 1000, 30_000, () => 0.999_999)).toBe(1000);
+    expect(peerRetryDelay(3, 1000, 30_000, () => 0.5)).toBe(3000);
+    expect(peerRetryDelay(10, 1000, 30_000, () => 0.999_999)).toBe(30_000);
+    expect(peerRetryDelay(10_000, 1000, 30_000, () => 0)).toBe(15_000);
+  });
+});
