@@ -51,4 +51,9 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'verify an SEV-SNP report or a TDX quote offline (evidence verify)',
     load: async () => (await import('./evidence.js')).createEvidenceCommand(),
   },
+  {
+    name: 'policy',
+    summary: 'explain why a pod policy refused a request; show a policy; check it against the manifest',
+    load: async () => (await import('./policy.js')).createPolicyCommand({ registry: await registry() }),
+  },
 ];

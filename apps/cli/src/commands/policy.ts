@@ -1,0 +1,409 @@
+// `contrast policy explain | show | verify`: read back the Kata agent policies "contrast generate"
+// wrote, explain why the agent refused a request, and compare the policies with the manifest.
+import type { PlatformRegistry } from '@contrast-cc/core';
+import type { RequestExplanation } from '@contrast-cc/policy';
+import type { Command } from '../command.js';
+import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { parseFlags, readInput, runCommand, usageError } from '../util.js';
+import { parseRequestFile, type RequestStep, requestTarget } from './policy-request.js';
+import {
+  chooseWorkload,
+  filterWorkloads,
+  loadWorkloadPolicies,
+  type WorkloadPolicy,
+} from './policy-workloads.js';
+
+export interface PolicyCommandDeps {
+  /** The platforms whose runtime class names mark a Contrast workload. */
+  registry: PlatformRegistry;
+}
+
+const HELP = `contrast policy — read, check and explain the pod policies "contrast generate" wrote.
+
+Every Contrast pod carries a Kata agent policy (in the initdata annotation, or the legacy
+io.katacontainers.config.agent.policy annotation on AKS). The agent in the pod's VM checks every
+request of the host against it. When it refuses one, the pod fails with an event such as
+"CreateContainerRequest is blocked by policy". "explain" tells you which rule refused which field
+of which container, what the request had and what the policy expects, and the line of your YAML
+the policy took that value from.
+
+Usage:
+  contrast policy explain --request <req.json> [--request-type <Kind>] [--workload <name>] [--json] <resources...>
+  contrast policy show [--workload <name>] [--data-only] [--json] <resources...>
+  contrast policy verify [--manifest <manifest.json>] [--workload <name>] [--json] <resources...>
+
+  <resources...>  the YAML files or directories "contrast generate" patched
+
+explain
+  Evaluates the agent request(s) against the workload's policy, as the agent does, and prints
+  ALLOWED or DENIED with the reason. The request file holds the request the agent received, in
+  the agent's JSON form (field names as in Kata's agent.proto/oci.proto: "OCI", "Process",
+  "Annotations", "container_id", ...; the kata-agent debug log prints it), as
+    - the request object itself (its type from --request-type, default CreateContainerRequest),
+    - {"kind": "ExecProcessRequest", "request": {...}} (Kata's policy test-case format), or
+    - an array of those, in the order the agent got them: each is evaluated after the ones before
+      (an ExecProcessRequest is checked against the container created earlier).
+  Request types: CreateContainerRequest, ExecProcessRequest, CreateSandboxRequest,
+  RemoveContainerRequest, CopyFileRequest, UpdateInterfaceRequest, UpdateRoutesRequest,
+  AddARPNeighborsRequest.
+  With several workloads, --workload picks one; without it, the workload whose policy accepts
+  the pod named in the request (io.kubernetes.cri.sandbox-name) is taken.
+
+  -r, --request <file>         the request JSON (required)
+  -t, --request-type <Kind>    type of a bare request object (default CreateContainerRequest)
+
+show
+  Prints each workload's policy: its hash (the key of the workload in manifest.json "Policies"),
+  how it is bound to the VM, and the policy text (our rules, then "policy_data := {...}").
+      --data-only              print only the policy_data JSON (handy for diffing two versions)
+
+verify
+  Checks that every workload's policy hash is a key of the manifest's "Policies" (what
+  "contrast set" and the Coordinator require), and lists manifest policies no workload has.
+  -m, --manifest <file>        the manifest (default manifest.json)
+
+Common flags:
+  -w, --workload <name>        name, namespace/name, Kind/name or Kind/namespace/name
+      --json                   print the result as JSON
+  -h, --help                   show this help
+
+Examples:
+  kubectl -n shop describe pod web-7c56d66754-pq9qp     # "CreateContainerRequest is blocked by policy"
+  contrast policy explain --request create-web.json deployment/
+  contrast policy explain -r exec.json -t ExecProcessRequest -w shop/web deployment/web.yml
+  contrast policy show --workload web deployment/web.yml
+  contrast policy verify --manifest manifest.json deployment/
+
+Exit codes: 0 allowed / shown / all listed, 1 denied / a policy is not in the manifest,
+2 bad usage or bad input (missing file, invalid JSON, no policy annotation: run
+"contrast generate" first).
+`;
+
+type PolicyLib = typeof import('@contrast-cc/policy');
+
+const SUBCOMMANDS = ['explain', 'show', 'verify'] as const;
+
+const COMMON_FLAGS = {
+  workload: { type: 'string', short: 'w' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function hashLabel(w: WorkloadPolicy): string {
+  return `sha256 ${w.sha256} (${w.binding === 'initdata' ? 'initdata' : 'legacy policy annotation'})`;
+}
+
+/** `spec.template` + `spec.containers[0].args` -> `spec.template.spec.containers[0].args`. */
+function fullPath(podPath: readonly (string | number)[], rest: string): string {
+  let out = '';
+  for (const p of podPath) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
+  return out ? `${out}.${rest}` : rest;
+}
+
+interface StepResult {
+  step: RequestStep;
+  explanation: RequestExplanation;
+}
+
+function describeTarget(step: RequestStep): string {
+  const t = requestTarget(step);
+  if (step.kind !== 'CreateContainerRequest') {
+    const id = typeof step.request.container_id === 'string' ? step.request.container_id : undefined;
+    return id ? `${step.kind} for container id ${id.slice(0, 16)}${id.length > 16 ? '…' : ''}` : step.kind;
+  }
+  if (t.sandbox)
+    return `${step.kind} for the pod sandbox (pause container)${t.sandboxName ? ` of ${t.sandboxName}` : ''}`;
+  return `${step.kind} for container ${JSON.stringify(t.container ?? '?')}${t.sandboxName ? ` in pod ${t.sandboxName}` : ''}`;
+}
+
+function textResult(w: WorkloadPolicy, r: StepResult): string {
+  const e = r.explanation;
+  const head = `${describeTarget(r.step)}: ${e.allowed ? 'ALLOWED' : 'DENIED'}\n`;
+  if (e.allowed) return head;
+  const lines: Array<[string, string]> = [];
+  const f = e.failure;
+  if (!f) {
+    lines.push(['rule', `no rule of the policy allows a ${e.kind} here (denied by default)`]);
+  } else {
+    lines.push(['rule', `${f.rules.join(' > ')} (policy line ${f.policyLine})`]);
+    lines.push(['check', f.expression]);
+    if (f.actual !== undefined && f.expected !== undefined) {
+      lines.push(['request has', f.actual]);
+      lines.push(['policy wants', f.expected]);
+      if (f.onlyInRequest?.length) lines.push(['request adds', JSON.stringify(f.onlyInRequest)]);
+      if (f.onlyInPolicy?.length) lines.push(['request lacks', JSON.stringify(f.onlyInPolicy)]);
+    } else if (f.left !== undefined && f.right !== undefined) {
+      lines.push(['left', f.left]);
+      lines.push(['right', f.right]);
+    }
+    for (const [k, v] of Object.entries(f.context)) lines.push(['checking', `${k} = ${v}`]);
+  }
+  if (e.container) lines.push(['container', e.container === 'pause' ? 'the pause container' : e.container]);
+  if (e.field) lines.push(['field', e.field]);
+  if (e.line !== undefined && e.linePath) {
+    const where = fullPath(w.podPath, e.linePath);
+    lines.push([
+      'source',
+      `${w.file}:${e.line} (${where}${e.linePath !== e.field ? `; the YAML does not set ${e.field?.slice(e.linePath.length + 1)}, the value comes from the image or defaults` : ''})`,
+    ]);
+  }
+  const width = Math.max(...lines.map(([k]) => k.length));
+  return head + lines.map(([k, v]) => `  ${`${k}:`.padEnd(width + 2)}${v}\n`).join('');
+}
+
+function jsonResult(w: WorkloadPolicy, r: StepResult): Record<string, unknown> {
+  const e = r.explanation;
+  const t = requestTarget(r.step);
+  return {
+    kind: e.kind,
+    ...(r.step.where ? { at: r.step.where } : {}),
+    ...(t.container !== undefined ? { containerName: t.container } : {}),
+    allowed: e.allowed,
+    message: e.message,
+    ...(e.failure ? { failure: e.failure } : {}),
+    ...(e.container ? { container: e.container } : {}),
+    ...(e.field ? { field: e.field } : {}),
+    ...(e.line !== undefined && e.linePath
+      ? { source: { file: w.file, line: e.line, path: fullPath(w.podPath, e.linePath) } }
+      : {}),
+  };
+}
+
+async function explain(
+  policy: PolicyLib,
+  deps: PolicyCommandDeps,
+  args: string[],
+  io: CliIo,
+): Promise<ExitCode> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      ...COMMON_FLAGS,
+      request: { type: 'string', short: 'r' },
+      'request-type': { type: 'string', short: 't' },
+    },
+    true,
+  );
+  if (values.request === undefined) {
+    throw usageError('--request <file> is required: the agent request JSON to explain');
+  }
+  const text = new TextDecoder().decode(await readInput(io, values.request, '--request'));
+  const steps = parseRequestFile(text, {
+    file: values.request,
+    flagKind: values['request-type'],
+    defaultKind: 'CreateContainerRequest',
+    kinds: policy.REQUEST_KINDS,
+    normalize: policy.normalizeRequest,
+  });
+  const workloads = await loadWorkloadPolicies(policy, deps.registry, positionals, io);
+  const pod = steps.map(requestTarget).find((t) => t.sandboxName !== undefined);
+  const { workload: w, how } = chooseWorkload(
+    workloads,
+    values.workload,
+    pod?.sandboxName !== undefined ? { name: pod.sandboxName, namespace: pod.sandboxNamespace } : undefined,
+  );
+
+  const results: StepResult[] = [];
+  for (const [i, step] of steps.entries()) {
+    const explanation = policy.explainRequest({
+      policy: w.policyText,
+      kind: step.kind,
+      request: step.request,
+      history: steps.slice(0, i).map((s) => ({ kind: s.kind, request: s.request })),
+      yaml: w.yaml,
+      document: w.documentIndex,
+      podPath: w.podPath,
+    });
+    results.push({ step, explanation });
+  }
+  const allowed = results.every((r) => r.explanation.allowed);
+
+  if (values.json) {
+    io.stdout(
+      `${JSON.stringify(
+        {
+          workload: w.workload,
+          file: w.file,
+          policyHash: w.sha256,
+          binding: w.binding,
+          allowed,
+          results: results.map((r) => jsonResult(w, r)),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    io.stdout(
+      `Workload: ${w.workload} (${w.file}${how === 'the only one' || how === '--workload' ? '' : `; ${how}`})\n`,
+    );
+    io.stdout(`Policy:   ${hashLabel(w)}\n\n`);
+    results.forEach((r, i) => {
+      const prefix = results.length > 1 ? `[${i + 1}/${results.length}] ` : '';
+      io.stdout(`${prefix}${textResult(w, r)}`);
+    });
+    if (!allowed) {
+      io.stdout(
+        `\nThe agent refuses what this workload's policy does not allow. If you changed the workload after
+"contrast generate", run it again and set the new manifest; if not, the request did not come
+from your YAML (another image, command, env or security context than you wrote).\n`,
+      );
+    }
+  }
+  return allowed ? EXIT.ok : EXIT.failed;
+}
+
+async function show(
+  policy: PolicyLib,
+  deps: PolicyCommandDeps,
+  args: string[],
+  io: CliIo,
+): Promise<ExitCode> {
+  const { values, positionals } = parseFlags(
+    args,
+    { ...COMMON_FLAGS, 'data-only': { type: 'boolean', default: false } },
+    true,
+  );
+  const ws = filterWorkloads(
+    await loadWorkloadPolicies(policy, deps.registry, positionals, io),
+    values.workload,
+  );
+  const described = ws.map((w) => {
+    const toml = w.binding === 'initdata' ? new TextDecoder().decode(w.document) : undefined;
+    const algorithm = toml ? policy.parseInitdataToml(toml).algorithm : undefined;
+    return {
+      w,
+      initdata: toml && algorithm ? { algorithm, digest: policy.initdataDigest(toml) } : undefined,
+    };
+  });
+  if (values.json) {
+    io.stdout(
+      `${JSON.stringify(
+        described.map(({ w, initdata }) => ({
+          workload: w.workload,
+          file: w.file,
+          binding: w.binding,
+          policyHash: w.sha256,
+          ...(initdata ? { initdata } : {}),
+          ...(values['data-only'] ? {} : { rules: w.rules }),
+          data: w.data ?? null,
+        })),
+        null,
+        2,
+      )}\n`,
+    );
+    return EXIT.ok;
+  }
+  for (const [i, { w, initdata }] of described.entries()) {
+    if (values['data-only']) {
+      if (ws.length > 1) io.stdout(`${i > 0 ? '\n' : ''}# ${w.workload} (${w.file})\n`);
+      io.stdout(`${JSON.stringify(w.data ?? null, null, 2)}\n`);
+      continue;
+    }
+    if (i > 0) io.stdout('\n');
+    io.stdout(`# Workload:    ${w.workload} (${w.file}, document ${w.documentIndex})\n`);
+    io.stdout(`# Policy hash: ${w.sha256}\n`);
+    io.stdout('#              the key of this workload in manifest.json "Policies"\n');
+    if (initdata) {
+      io.stdout(
+        `# Binding:     initdata annotation (TOML, ${initdata.algorithm}); its digest ${initdata.digest}\n`,
+      );
+      io.stdout('#              is what the VM reports in HOST_DATA (SNP) or MRCONFIGID (TDX)\n');
+    } else {
+      io.stdout(
+        '# Binding:     legacy io.katacontainers.config.agent.policy annotation (sha256 of the text)\n',
+      );
+    }
+    io.stdout(`${w.policyText}${w.policyText.endsWith('\n') ? '' : '\n'}`);
+  }
+  return EXIT.ok;
+}
+
+async function verify(
+  policy: PolicyLib,
+  deps: PolicyCommandDeps,
+  args: string[],
+  io: CliIo,
+): Promise<ExitCode> {
+  const { values, positionals } = parseFlags(
+    args,
+    { ...COMMON_FLAGS, manifest: { type: 'string', short: 'm', default: 'manifest.json' } },
+    true,
+  );
+  const manifestFile = values.manifest;
+  const { parseManifest } = await import('@contrast-cc/manifest');
+  const { manifest } = parseManifest(await readInput(io, manifestFile, '--manifest'), { file: manifestFile });
+  const all = await loadWorkloadPolicies(policy, deps.registry, positionals, io);
+  const ws = filterWorkloads(all, values.workload);
+  const policies = new Map(Object.entries(manifest.Policies).map(([h, v]) => [h.toLowerCase(), v]));
+  const results = ws.map((w) => ({ w, entry: policies.get(w.sha256) }));
+  // Manifest policies no workload of the inputs has (only when all inputs are considered).
+  const known = new Set(all.map((w) => w.sha256));
+  const unused =
+    values.workload === undefined
+      ? [...policies.entries()].filter(([h]) => !known.has(h)).map(([hash, v]) => ({ hash, entry: v }))
+      : [];
+  const ok = results.every((r) => r.entry !== undefined);
+  if (values.json) {
+    io.stdout(
+      `${JSON.stringify(
+        {
+          manifest: manifestFile,
+          ok,
+          workloads: results.map(({ w, entry }) => ({
+            workload: w.workload,
+            file: w.file,
+            policyHash: w.sha256,
+            listed: entry !== undefined,
+            ...(entry ? { entry } : {}),
+          })),
+          unmatchedPolicies: unused,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return ok ? EXIT.ok : EXIT.failed;
+  }
+  for (const { w, entry } of results) {
+    io.stdout(
+      entry
+        ? `✔ ${w.workload}: policy ${w.sha256.slice(0, 16)}… is in ${manifestFile} (${entry.WorkloadSecretID ?? 'no WorkloadSecretID'}${entry.Role ? `, role ${entry.Role}` : ''})\n`
+        : `✘ ${w.workload} (${w.file}): policy ${w.sha256} is NOT in ${manifestFile}\n`,
+    );
+  }
+  for (const u of unused) {
+    io.stdout(
+      `⚠ ${manifestFile}: policy ${u.hash.slice(0, 16)}… (${u.entry.WorkloadSecretID ?? 'no WorkloadSecretID'}) matches no workload in ${positionals.join(', ')}\n`,
+    );
+  }
+  if (!ok) {
+    io.stdout(
+      `The Coordinator gives no certificate or secret to a pod whose policy is not in the manifest.
+Run "contrast generate" on these resources again, then "contrast set" the new manifest.\n`,
+    );
+  }
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** `contrast policy`, over the app's platforms (their runtime class names mark Contrast workloads). */
+export function createPolicyCommand(deps: PolicyCommandDeps): Command {
+  return {
+    name: 'policy',
+    summary: 'explain why a pod policy refused a request; show a policy; check policies against the manifest',
+    help: HELP,
+    run(args, io) {
+      const [sub, ...rest] = args;
+      const name = sub && (SUBCOMMANDS as readonly string[]).includes(sub) ? `policy ${sub}` : 'policy';
+      return runCommand(name, io, async () => {
+        if (sub === undefined) throw usageError(`give a subcommand: ${SUBCOMMANDS.join(', ')}`);
+        if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
+          throw usageError(`unknown subcommand "${sub}"; one of: ${SUBCOMMANDS.join(', ')}`);
+        }
+        const policy = await import('@contrast-cc/policy');
+        if (sub === 'explain') return explain(policy, deps, rest, io);
+        if (sub === 'show') return show(policy, deps, rest, io);
+        return verify(policy, deps, rest, io);
+      });
+    },
+  };
+}
