@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import {
   type ImageFacts,
@@ -7,12 +6,14 @@ import {
   RegistryImageSource,
 } from '@contrast-cc/policy';
 import type { CliIo } from './io.js';
+import { userCacheDir } from './util.js';
 
 /**
  * Where `generate` gets image facts: by default the images' registries (credentials from
- * $DOCKER_CONFIG or ~/.docker/config.json; /etc layers cached in $CONTRAST_CACHE_DIR or
- * ~/.cache/contrast); with $CONTRAST_IMAGE_FACTS=<file.json>, recorded facts only (offline: no
- * registry is contacted, an image missing from the file is an error).
+ * $DOCKER_CONFIG or ~/.docker/config.json; /etc layer facts cached in `layers/` of the user cache
+ * directory: $CONTRAST_CACHE_DIR, else the platform's, see {@link userCacheDir}); with
+ * $CONTRAST_IMAGE_FACTS=<file.json>, recorded facts only (offline: no registry is contacted, an
+ * image missing from the file is an error).
  */
 export function cliImageSource(io: CliIo): ImageSource {
   const recorded = io.env.CONTRAST_IMAGE_FACTS;
@@ -25,11 +26,8 @@ export function cliImageSource(io: CliIo): ImageSource {
       },
     };
   }
-  const cacheRoot =
-    io.env.CONTRAST_CACHE_DIR ??
-    path.join(io.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'contrast');
   return new RegistryImageSource({
-    cacheDir: path.join(cacheRoot, 'layers'),
+    cacheDir: path.join(userCacheDir(io), 'layers'),
     ...(io.env.DOCKER_CONFIG ? { dockerConfigDir: io.env.DOCKER_CONFIG } : {}),
   });
 }

@@ -1,6 +1,7 @@
 // Small helpers every command shares: reading input files with errors that name file and flag,
 // flag parsing that turns mistakes into usage errors, and the one place exit codes are decided.
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { isContrastError } from '@contrast-cc/core';
@@ -37,6 +38,36 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
 /** A path relative to the command's working directory. */
 export function resolveIn(io: CliIo, file: string): string {
   return path.resolve(io.cwd, file);
+}
+
+/**
+ * contrast's per-user cache directory (for image layer facts and other downloads), by the
+ * platform's convention:
+ *   - $CONTRAST_CACHE_DIR when set (relative to the working directory), on every platform;
+ *   - Linux and other Unix: $XDG_CACHE_HOME/contrast, else ~/.cache/contrast;
+ *   - macOS: $XDG_CACHE_HOME/contrast when set, else ~/Library/Caches/contrast;
+ *   - Windows: %LOCALAPPDATA%\contrast\cache, else <home>\AppData\Local\contrast\cache.
+ * A relative $XDG_CACHE_HOME or %LOCALAPPDATA% is ignored (the XDG spec says so; a relative
+ * Windows one is a mistake). `platform` and `homedir` are for tests.
+ */
+export function userCacheDir(
+  io: Pick<CliIo, 'cwd' | 'env'>,
+  options: { platform?: NodeJS.Platform; homedir?: string } = {},
+): string {
+  const platform = options.platform ?? process.platform;
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const env = io.env;
+  if (env.CONTRAST_CACHE_DIR) return p.resolve(io.cwd, env.CONTRAST_CACHE_DIR);
+  const home = options.homedir ?? os.homedir();
+  const absolute = (v: string | undefined): string | undefined => (v && p.isAbsolute(v) ? v : undefined);
+  if (platform === 'win32') {
+    const local = absolute(env.LOCALAPPDATA) ?? p.join(home, 'AppData', 'Local');
+    return p.join(local, 'contrast', 'cache');
+  }
+  const xdg = absolute(env.XDG_CACHE_HOME);
+  if (xdg) return p.join(xdg, 'contrast');
+  if (platform === 'darwin') return p.join(home, 'Library', 'Caches', 'contrast');
+  return p.join(home, '.cache', 'contrast');
 }
 
 /** Reads an input file; a missing or unreadable file is bad input naming the flag and the file. */
