@@ -1,3 +1,5 @@
+// The atomic writer lives in @contrast-cc/core/fs; re-exported for the generate pipeline's callers.
+export { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 export {
   assemblePolicyText,
   bindingValue,
@@ -44,7 +46,7 @@ export {
 } from './kube/pipeline.js';
 export { extractPolicyDocuments, type WorkloadPolicyDocument } from './kube/policies.js';
 export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './kube/workloads.js';
-export { type FileWrite, joinResourceFiles, writeFilesAtomic } from './kube/write.js';
+export { joinResourceFiles } from './kube/write.js';
 export { type AgentDecision, AgentPolicy } from './rego/agent.js';
 export { RegoError, type RegoErrorKind } from './rego/errors.js';
 export { type FailureRecord, type QueryResult, RegoEngine } from './rego/eval.js';

@@ -2,13 +2,9 @@ import path from 'node:path';
 import { ApiError } from '@contrast-cc/api';
 import { manifestHash, signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
 import { fromHex, type PlatformRegistry, toHex } from '@contrast-cc/core';
+import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import { workloadOwnerKeyHex } from '@contrast-cc/manifest';
-import {
-  extractPolicyDocuments,
-  type FileWrite,
-  loadResourceFiles,
-  writeFilesAtomic,
-} from '@contrast-cc/policy';
+import { extractPolicyDocuments, loadResourceFiles } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';

@@ -1,7 +1,7 @@
 import { manifestHash, signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
 import { fromHex, toHex } from '@contrast-cc/core';
+import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
-import { writeFilesAtomic } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { parseFlags, readInput, readOptional, resolveIn, runCommand, usageError } from '../util.js';

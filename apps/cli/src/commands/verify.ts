@@ -3,7 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fromBase64 } from '@contrast-cc/api';
 import { bytesEqual, type PlatformRegistry } from '@contrast-cc/core';
-import { type FileWrite, writeFilesAtomic } from '@contrast-cc/policy';
+import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';

@@ -1,0 +1,1 @@
+export { type FileWrite, type WriteFilesOptions, writeFilesAtomic } from './write.js';
