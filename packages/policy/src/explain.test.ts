@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { explainRequest, yamlLineOf } from './explain.js';
+import { explainRequest, explainRequests, yamlLineOf } from './explain.js';
 import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
 import { DEFAULT_SETTINGS } from './rules/default-settings.js';
@@ -276,5 +276,65 @@ describe('explanations', () => {
     });
     expect(env.failure?.context.var).toBe('"LD_PRELOAD=/evil.so"');
     expect(env.line).toBeUndefined();
+  });
+
+  it('replays requests in order with one policy instance, like the agent (a policy.jsonl log)', async () => {
+    const doc = parse(YAML);
+    const gen = await generatePolicy({
+      pod: {
+        ...doc.spec.template,
+        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+      },
+      kind: 'Deployment',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    });
+    const exec = (args: string[]) => ({
+      kind: 'ExecProcessRequest',
+      request: {
+        container_id: 'c'.repeat(64),
+        exec_id: 'e1',
+        process: {
+          Args: args,
+          Cwd: '/srv',
+          Env: ['PATH=/bin'],
+          User: { UID: 0, GID: 0, AdditionalGids: [0] },
+        },
+      },
+    });
+    const results = explainRequests({
+      policy: gen.annotation.value,
+      requests: [
+        exec(['/web', 'health']), // no container yet: denied by the state check
+        { kind: 'CreateContainerRequest', request: request() },
+        // Kinds outside the normalizer's schema reach the rules as they are (request_defaults).
+        { kind: 'StartContainerRequest', request: { container_id: 'c'.repeat(64) } },
+        exec(['/web', 'health']),
+        exec(['sh']),
+        { kind: 'RemoveContainerRequest', request: { container_id: 'c'.repeat(64) } },
+        exec(['/web', 'health']),
+      ],
+      yaml: YAML,
+    });
+    expect(results.map((r) => [r.kind, r.allowed])).toEqual([
+      ['ExecProcessRequest', false],
+      ['CreateContainerRequest', true],
+      ['StartContainerRequest', true],
+      ['ExecProcessRequest', true],
+      ['ExecProcessRequest', false],
+      ['RemoveContainerRequest', true],
+      ['ExecProcessRequest', false],
+    ]);
+    expect(results[4]).toMatchObject({ field: 'spec.containers[0].readinessProbe', line: 19 });
+    // The same as explainRequest with the earlier requests as history.
+    const single = explainRequest({
+      policy: gen.annotation.value,
+      kind: 'ExecProcessRequest',
+      request: exec(['sh']).request,
+      history: [{ kind: 'CreateContainerRequest', request: request() }],
+      yaml: YAML,
+    });
+    expect(single).toEqual(results[4]);
   });
 });

@@ -1,9 +1,9 @@
 import { isMap, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { policyTextFromAny } from './assemble.js';
-import { AgentPolicy } from './rego/agent.js';
+import { type AgentDecision, AgentPolicy } from './rego/agent.js';
 import type { FailureRecord } from './rego/eval.js';
 import { CONTEXT_VARS, explainDenial } from './rego/explain.js';
-import { normalizeRequest } from './rego/normalize.js';
+import { NORMALIZED_KINDS, normalizeRequest } from './rego/normalize.js';
 
 export interface RequestExplanation {
   kind: string;
@@ -193,54 +193,104 @@ function templatePrefixFor(kind: unknown): string[] {
   return kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template'] : ['spec', 'template'];
 }
 
-/**
- * Evaluates one agent request against a policy (annotation value, initdata TOML, base64 or raw
- * Rego) and explains the decision. With the workload YAML, the failure is mapped back to a line:
- * `document` picks the document of a multi-document file (default 0) and `podPath` the pod
- * template inside it (default: by the object's kind, `spec.template` or the Pod itself).
- * State-dependent requests (exec after create) need the earlier requests: pass them in `history`.
- */
-export function explainRequest(options: {
-  policy: string;
-  kind: string;
-  request: unknown;
-  history?: Array<{ kind: string; request: unknown }>;
+/** Where the workload's pod template is in the user's YAML, for line numbers. */
+export interface ExplainYaml {
   yaml?: string;
+  /** Document of a multi-document file (default 0). */
   document?: number;
+  /** The pod template inside that document (default: by the object's kind). */
   podPath?: ReadonlyArray<string | number>;
-}): RequestExplanation {
+}
+
+/**
+ * Normalizes like the agent's protobuf round-trip for the request kinds whose schema we know;
+ * other kinds (StartContainerRequest, ReadStreamRequest, ...) reach the rules as they are — the
+ * rules decide those from `request_defaults` without reading the input.
+ */
+function normalizeAny(kind: string, request: unknown): Record<string, unknown> {
+  if ((NORMALIZED_KINDS as readonly string[]).includes(kind)) {
+    return normalizeRequest(kind, request) as Record<string, unknown>;
+  }
+  return (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
+}
+
+/**
+ * Evaluates agent requests in order against one policy instance (annotation value, initdata TOML,
+ * base64 or raw Rego), as the agent does: each allowed request's state changes apply to the ones
+ * after it. Returns one explanation per request; with the workload YAML, failures are mapped back
+ * to lines. This is the way to replay a whole `/tmp/policy.jsonl` log: one evaluation per request.
+ */
+export function explainRequests(
+  options: { policy: string; requests: ReadonlyArray<{ kind: string; request: unknown }> } & ExplainYaml,
+): RequestExplanation[] {
   const policyText = policyTextFromAny(options.policy);
   const agent = new AgentPolicy(policyText);
-  for (const h of options.history ?? []) agent.evaluate(h.kind, normalizeRequest(h.kind, h.request));
-  const input = normalizeRequest(options.kind, options.request) as Record<string, unknown>;
-  const decision = agent.evaluate(options.kind, input);
-  const out: RequestExplanation = {
-    kind: options.kind,
-    allowed: decision.allowed,
-    message: explainDenial(options.kind, decision),
-  };
-  if (decision.allowed) return out;
+  let prefix: ReadonlyArray<string | number> | undefined;
+  return options.requests.map(({ kind, request }) => {
+    const input = normalizeAny(kind, request);
+    const decision = agent.evaluate(kind, input);
+    if (decision.allowed) return { kind, allowed: true, message: explainDenial(kind, decision) };
+    if (options.yaml !== undefined && prefix === undefined) prefix = podPrefix(options);
+    return describeDenial(
+      policyText,
+      kind,
+      input,
+      decision,
+      agent.state as Record<string, unknown>,
+      options,
+      prefix,
+    );
+  });
+}
+
+/**
+ * Evaluates one agent request (after the optional earlier ones in `history`, for stateful checks)
+ * and explains the decision; see explainRequests.
+ */
+export function explainRequest(
+  options: {
+    policy: string;
+    kind: string;
+    request: unknown;
+    history?: Array<{ kind: string; request: unknown }>;
+  } & ExplainYaml,
+): RequestExplanation {
+  const all = explainRequests({
+    ...options,
+    requests: [...(options.history ?? []), { kind: options.kind, request: options.request }],
+  });
+  return all[all.length - 1] as RequestExplanation;
+}
+
+function podPrefix(options: ExplainYaml): ReadonlyArray<string | number> {
+  if (options.podPath) return options.podPath;
+  const docs = parseAllDocuments(options.yaml ?? '');
+  const doc = Array.isArray(docs) ? (docs[options.document ?? 0]?.toJS() as { kind?: unknown } | null) : null;
+  return templatePrefixFor(doc?.kind);
+}
+
+function describeDenial(
+  policyText: string,
+  kind: string,
+  input: Record<string, unknown>,
+  decision: AgentDecision,
+  state: Record<string, unknown>,
+  options: ExplainYaml,
+  prefix: ReadonlyArray<string | number> | undefined,
+): RequestExplanation {
+  const out: RequestExplanation = { kind, allowed: false, message: explainDenial(kind, decision) };
   const f = decision.failure;
   if (f) out.failure = structuredFailure(f);
-  const container = containerFor(policyText, options.kind, input, agent.state as Record<string, unknown>);
+  const container = containerFor(policyText, kind, input, state);
   if (container) out.container = container;
   const hay = f ? `${f.stack.join(' ')} ${f.text}` : '';
   const hint = FIELD_HINTS.find(([re]) => re.test(hay));
   if (container && container !== 'pause') {
     out.field = hint ? `${container}.${hint[1][0]}` : container;
-    if (options.yaml) {
-      const documentIndex = options.document ?? 0;
-      let prefix: ReadonlyArray<string | number>;
-      if (options.podPath) {
-        prefix = options.podPath;
-      } else {
-        const docs = parseAllDocuments(options.yaml);
-        const doc = Array.isArray(docs) ? (docs[documentIndex]?.toJS() as { kind?: unknown } | null) : null;
-        prefix = templatePrefixFor(doc?.kind);
-      }
+    if (options.yaml !== undefined && prefix !== undefined) {
       const candidates = hint ? hint[1].map((h) => `${container}.${h}`) : [];
       for (const c of [...candidates, container]) {
-        const line = yamlLineOf(options.yaml, c, prefix, documentIndex);
+        const line = yamlLineOf(options.yaml, c, prefix, options.document ?? 0);
         if (line !== undefined) {
           out.line = line;
           out.linePath = c;

@@ -23,7 +23,14 @@ export {
   runKataConformance,
   SKIPPED_CASES,
 } from './conformance/run.js';
-export { type ExplainedFailure, explainRequest, type RequestExplanation, yamlLineOf } from './explain.js';
+export {
+  type ExplainedFailure,
+  type ExplainYaml,
+  explainRequest,
+  explainRequests,
+  type RequestExplanation,
+  yamlLineOf,
+} from './explain.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
 export { type EtcFileChange, LayerCache, type LayerEtcFacts } from './images/layer-cache.js';
 export { RecordedImageSource } from './images/recorded.js';
