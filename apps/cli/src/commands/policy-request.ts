@@ -20,11 +20,14 @@ export interface RequestFileOptions {
   flagKind?: string;
   /** Used when neither the flag nor the step names the kind. */
   defaultKind: string;
-  /** The request kinds the policy evaluator understands. */
+  /** The request kinds whose schema is known: these are normalized and checked field by field. */
   kinds: readonly string[];
   /** Proto-style normalization (fills defaults, checks types; throws ContrastError with a field). */
   normalize: (kind: string, request: unknown) => unknown;
 }
+
+/** What a request type looks like: the agent's protobuf message name. */
+const KIND = /^[A-Z][A-Za-z]*Request$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -133,6 +136,8 @@ export function locateJsonError(text: string): { line: number; column: number; f
 
 function join(where: string, field: string): string {
   if (!where) return field;
+  if (!field) return where;
+  if (where.startsWith('line ')) return `${where}: ${field}`;
   return field.startsWith('[') ? `${where}${field}` : `${where}.${field}`;
 }
 
@@ -141,21 +146,36 @@ export function parseRequestFile(text: string, options: RequestFileOptions): Req
   const { file, flagKind, kinds } = options;
   const fail = (where: string, message: string) =>
     usageError(`--request ${file}: ${where ? `${where}: ` : ''}${message}`);
-  if (flagKind !== undefined && !kinds.includes(flagKind)) {
-    throw usageError(`--request-type: unknown request type "${flagKind}" (known: ${kinds.join(', ')})`);
+  if (flagKind !== undefined && !KIND.test(flagKind)) {
+    throw usageError(`--request-type: "${flagKind}" is not a request type (such as ${kinds.join(', ')})`);
   }
   if (text.trim() === '') throw fail('', 'is empty; expected the request JSON');
-  let parsed: unknown;
+  let items: Array<{ value: unknown; where: string }>;
   try {
-    parsed = JSON.parse(text);
+    const parsed = JSON.parse(text) as unknown;
+    items = Array.isArray(parsed)
+      ? parsed.map((value, i) => ({ value, where: `[${i}]` }))
+      : [{ value: parsed, where: '' }];
   } catch (e) {
-    const at = locateJsonError(text);
-    if (!at) throw fail('', `not valid JSON: ${(e as Error).message}`);
-    throw fail(at.field, `not valid JSON at line ${at.line}, column ${at.column}`);
+    const lines = text.split('\n');
+    const firstLine = lines.find((l) => l.trim() !== '') ?? '';
+    if (lines.filter((l) => l.trim() !== '').length > 1 && locateJsonError(firstLine) === undefined) {
+      // JSON Lines: the agent's debug log /tmp/policy.jsonl, one {"kind", "request"} per line.
+      items = [];
+      for (const [n, line] of lines.entries()) {
+        if (line.trim() === '') continue;
+        const at = locateJsonError(line);
+        if (at) {
+          throw fail(join(`line ${n + 1}`, at.field), `not valid JSON at column ${at.column}`);
+        }
+        items.push({ value: JSON.parse(line), where: `line ${n + 1}` });
+      }
+    } else {
+      const at = locateJsonError(text);
+      if (!at) throw fail('', `not valid JSON: ${(e as Error).message}`);
+      throw fail(at.field, `not valid JSON at line ${at.line}, column ${at.column}`);
+    }
   }
-  const items: Array<{ value: unknown; where: string }> = Array.isArray(parsed)
-    ? parsed.map((value, i) => ({ value, where: `[${i}]` }))
-    : [{ value: parsed, where: '' }];
   if (items.length === 0) throw fail('', 'is an empty array; expected at least one request');
 
   return items.map(({ value, where }) => {
@@ -169,10 +189,10 @@ export function parseRequestFile(text: string, options: RequestFileOptions): Req
     const isStep = isObject(value.request);
     let kind = flagKind ?? options.defaultKind;
     if (isStep && value.kind !== undefined) {
-      if (typeof value.kind !== 'string' || !kinds.includes(value.kind)) {
+      if (typeof value.kind !== 'string' || !KIND.test(value.kind)) {
         throw fail(
           join(where, 'kind'),
-          `unknown request type ${JSON.stringify(value.kind)} (known: ${kinds.join(', ')})`,
+          `${JSON.stringify(value.kind)} is not a request type (such as ${kinds.join(', ')})`,
         );
       }
       if (flagKind !== undefined && flagKind !== value.kind) {
@@ -182,6 +202,13 @@ export function parseRequestFile(text: string, options: RequestFileOptions): Req
     }
     const body = (isStep ? value.request : value) as Record<string, unknown>;
     const bodyWhere = isStep ? join(where, 'request') : where;
+    if (!kinds.includes(kind)) {
+      // Outside the schema we know (StartContainerRequest, ReadStreamRequest, ...): the rules
+      // decide these from their defaults; whether the policy knows the kind is checked later.
+      const step: RequestStep = { kind, request: body, where };
+      if (isStep && typeof value.description === 'string') step.description = value.description;
+      return step;
+    }
     let normalized: unknown;
     try {
       normalized = options.normalize(kind, body);

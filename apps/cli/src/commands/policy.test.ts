@@ -384,6 +384,38 @@ describe('contrast policy explain', () => {
     );
   });
 
+  it('reads the agent log /tmp/policy.jsonl (JSON Lines) and evaluates it in order', async () => {
+    const web = createRequest(webData, 'web');
+    const exec = (args: string[]) => ({
+      kind: 'ExecProcessRequest',
+      request: {
+        container_id: web.container_id,
+        exec_id: 'x',
+        process: { ...web.OCI.Process, Args: args, Capabilities: null },
+      },
+    });
+    const log = [
+      { kind: 'CreateContainerRequest', request: web },
+      { kind: 'StartContainerRequest', request: { container_id: web.container_id } },
+      exec(['sh', '-c', 'env']),
+    ]
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    const r = await policy(['explain', '-r', requestFile(`${log}\n`), 'deployment/']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      'Workload: Deployment/shop/web (deployment/web.yml; its policy accepts pod shop/web-7c56d66754-pq9qp)',
+    );
+    expect(r.out).toContain(
+      '[1/3] CreateContainerRequest for container "web" in pod web-7c56d66754-pq9qp: ALLOWED',
+    );
+    expect(r.out).toContain('[2/3] StartContainerRequest for container id');
+    expect(r.out).toMatch(/\[3\/3\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
+    // The web container has no exec probe: the container's line.
+    expect(r.out).toMatch(/field: +spec\.containers\[0\]\.livenessProbe\n/);
+  });
+
   it('an ExecProcessRequest without its container in the history is denied by the state check', async () => {
     const req = requestFile({ container_id: 'f'.repeat(64), exec_id: 'x', process: { Args: ['ls'] } });
     const r = await policy(['explain', '-r', req, '-t', 'ExecProcessRequest', '-w', 'web', 'deployment/']);
@@ -492,9 +524,33 @@ describe('contrast policy: bad input is exit 2 and writes nothing', () => {
       /--request request-\d+\.json: \[0\]\.request\.process\.User\.UID: expected int, got "0"/,
     ],
     [
-      'an unknown request kind',
-      () => ['explain', '-r', requestFile([{ kind: 'RunEverythingRequest', request: {} }]), 'deployment/'],
-      /\[0\]\.kind: unknown request type "RunEverythingRequest" \(known: CreateContainerRequest,/,
+      'a kind that is no request type',
+      () => ['explain', '-r', requestFile([{ kind: 'run-everything', request: {} }]), 'deployment/'],
+      /\[0\]\.kind: "run-everything" is not a request type \(such as CreateContainerRequest,/,
+    ],
+    [
+      'a request type the policy has no rule for',
+      () => [
+        'explain',
+        '-r',
+        requestFile([{ kind: 'RunEverythingRequest', request: {} }]),
+        '-w',
+        'web',
+        'deployment/',
+      ],
+      /\[0\]: the policy of Deployment\/shop\/web has no rule for RunEverythingRequest \(it has: .*CreateContainerRequest/,
+    ],
+    [
+      'a broken line in a policy.jsonl log',
+      () => [
+        'explain',
+        '-r',
+        requestFile(
+          `${JSON.stringify({ kind: 'CreateContainerRequest', request: createRequest(webData, 'web') })}\n{"kind":"ExecProcessRequest","request":{"process":{"Args":["sh",]}}}\n`,
+        ),
+        'deployment/',
+      ],
+      /--request request-\d+\.json: line 2: request\.process\.Args\[1\]: not valid JSON at column 65/,
     ],
     [
       'a body of another request type',

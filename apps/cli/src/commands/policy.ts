@@ -36,16 +36,19 @@ Usage:
 
 explain
   Evaluates the agent request(s) against the workload's policy, as the agent does, and prints
-  ALLOWED or DENIED with the reason. The request file holds the request the agent received, in
-  the agent's JSON form (field names as in Kata's agent.proto/oci.proto: "OCI", "Process",
-  "Annotations", "container_id", ...; the kata-agent debug log prints it), as
+  ALLOWED or DENIED with the reason. The request file holds what the agent received, in the
+  agent's JSON form (field names as in Kata's agent.proto/oci.proto: "OCI", "Process",
+  "Annotations", "container_id", ...), as
+    - the agent's debug log /tmp/policy.jsonl: one {"kind": ..., "request": ...} per line (with
+      log_level = "debug" in the pod's agent config, the agent appends every request there),
     - the request object itself (its type from --request-type, default CreateContainerRequest),
-    - {"kind": "ExecProcessRequest", "request": {...}} (Kata's policy test-case format), or
-    - an array of those, in the order the agent got them: each is evaluated after the ones before
-      (an ExecProcessRequest is checked against the container created earlier).
-  Request types: CreateContainerRequest, ExecProcessRequest, CreateSandboxRequest,
-  RemoveContainerRequest, CopyFileRequest, UpdateInterfaceRequest, UpdateRoutesRequest,
-  AddARPNeighborsRequest.
+    - {"kind": "ExecProcessRequest", "request": {...}} (also Kata's policy test-case format), or
+    - a JSON array of those.
+  Several requests are evaluated in order, as the agent did: an ExecProcessRequest is checked
+  against the container created before it. The fields of CreateContainerRequest,
+  ExecProcessRequest, CreateSandboxRequest, RemoveContainerRequest, CopyFileRequest,
+  UpdateInterfaceRequest, UpdateRoutesRequest and AddARPNeighborsRequest are checked for type;
+  other kinds (StartContainerRequest, ...) go to the policy as they are.
   With several workloads, --workload picks one; without it, the workload whose policy accepts
   the pod named in the request (io.kubernetes.cri.sandbox-name) is taken.
 
@@ -202,19 +205,27 @@ async function explain(
     pod?.sandboxName !== undefined ? { name: pod.sandboxName, namespace: pod.sandboxNamespace } : undefined,
   );
 
-  const results: StepResult[] = [];
-  for (const [i, step] of steps.entries()) {
-    const explanation = policy.explainRequest({
-      policy: w.policyText,
-      kind: step.kind,
-      request: step.request,
-      history: steps.slice(0, i).map((s) => ({ kind: s.kind, request: s.request })),
-      yaml: w.yaml,
-      document: w.documentIndex,
-      podPath: w.podPath,
-    });
-    results.push({ step, explanation });
+  // A kind the policy has no rule for would make the agent fail with an error, not a denial.
+  const defined = new Set(
+    [...w.rules.matchAll(/^(?:default\s+)?([A-Z][A-Za-z]*Request)\b/gm)].map((m) => m[1]),
+  );
+  const undefinedKind = steps.find((s) => !defined.has(s.kind));
+  if (undefinedKind) {
+    throw usageError(
+      `--request ${values.request}: ${undefinedKind.where ? `${undefinedKind.where}: ` : ''}the policy of ${w.workload} has no rule for ${undefinedKind.kind} (it has: ${[...defined].sort().join(', ')})`,
+    );
   }
+  const explanations = policy.explainRequests({
+    policy: w.policyText,
+    requests: steps.map((s) => ({ kind: s.kind, request: s.request })),
+    yaml: w.yaml,
+    document: w.documentIndex,
+    podPath: w.podPath,
+  });
+  const results: StepResult[] = steps.map((step, i) => ({
+    step,
+    explanation: explanations[i] as RequestExplanation,
+  }));
   const allowed = results.every((r) => r.explanation.allowed);
 
   if (values.json) {
