@@ -15,15 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { startCoordinator } from '@contrast-cc/coordinator';
+import { startCoordinator } from '@contrast-cc/authority/server';
 import { createPlatformRegistry, fromHex, noopLogger } from '@contrast-cc/core';
-import { runInitializer } from '@contrast-cc/initializer';
+import { readMeshCredentials, runInitializer, startMeshProxy } from '@contrast-cc/mesh';
 import {
   createSimulatedSnpPlatform,
   createSimulatedTdxPlatform,
   createSimulatorTrust,
 } from '@contrast-cc/platform-simulator';
-import { readMeshCredentials, startMeshProxy } from '@contrast-cc/service-mesh';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,3 +1,4 @@
+import { parseHostPort } from '@contrast-cc/mesh';
 import { z } from 'zod';
 
 /** The initializer's configuration from the environment. */
@@ -41,9 +42,6 @@ export function parseConfig(
   if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
     throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
   }
-  const at = c.CONTRAST_COORDINATOR.lastIndexOf(':');
-  const host = c.CONTRAST_COORDINATOR.slice(0, at).replace(/^\[|\]$/g, '');
-  const port = Number(c.CONTRAST_COORDINATOR.slice(at + 1));
-  if (port < 1 || port > 65535) throw new Error('CONTRAST_COORDINATOR: the port must be 1-65535');
+  const { host, port } = parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR');
   return { ...c, host, port };
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
-import { createLogger, type Issuer } from '@contrast-cc/core';
+import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
+import { runInitializer } from '@contrast-cc/mesh';
 import { parseConfig } from './config.js';
-import { runInitializer } from './initializer.js';
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
@@ -45,7 +45,9 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e: unknown) => {
-    process.stderr.write(`initializer: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(
+      `initializer: ${isContrastError(e) ? e.describe() : ((e as Error)?.message ?? String(e))}\n`,
+    );
     process.exit(1);
   },
 );

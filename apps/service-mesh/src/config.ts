@@ -1,114 +1,36 @@
-import { isIPv4 } from 'node:net';
-import { ContrastError } from '@contrast-cc/core';
+import { type EgressRule, type IngressRule, parseEgressConfig, parseIngressConfig } from '@contrast-cc/mesh';
+import { z } from 'zod';
 
-/** How an ingress port is served. `mtls`: TLS with a mesh client certificate required. */
-export type IngressMode = 'mtls' | 'tls' | 'plain';
+/** The service-mesh proxy's configuration from the environment. */
+export const ServiceMeshEnvSchema = z.object({
+  CONTRAST_INGRESS_PROXY_CONFIG: z.string().default(''),
+  CONTRAST_EGRESS_PROXY_CONFIG: z.string().default(''),
+  /** Ports needing a mesh client certificate (upstream: every port not listed in the ingress config). */
+  CONTRAST_INGRESS_MTLS_PORTS: z
+    .string()
+    .regex(/^(\d+(,\d+)*)?$/, 'must be a comma-separated list of ports')
+    .default(''),
+  CONTRAST_INGRESS_LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
+  CONTRAST_WORKLOAD_HOST: z.string().min(1).default('127.0.0.1'),
+  CONTRAST_TLS_DIR: z.string().min(1).default('/contrast/tls-config'),
+  CONTRAST_READY_FILE: z.string().default('/ready'),
+  CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
 
-/** One ingress port. */
-export interface IngressRule {
-  name: string;
-  port: number;
-  mode: IngressMode;
-}
+export type ServiceMeshEnv = z.infer<typeof ServiceMeshEnvSchema>;
 
-/** One egress listener: the app connects to `listen`, the proxy opens mTLS to `remote`. */
-export interface EgressRule {
-  name: string;
-  listenHost: string;
-  listenPort: number;
-  remoteHost: string;
-  remotePort: number;
-}
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-function portOf(text: string, field: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new ContrastError('invalid-argument', `"${text}" is not a port (1-65535)`, { field });
+/** Parses the environment; errors name the variable (and the annotation entry). */
+export function parseConfig(
+  env: Record<string, string | undefined>,
+): ServiceMeshEnv & { ingress: IngressRule[]; egress: EgressRule[] } {
+  const parsed = ServiceMeshEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
   }
-  return Number(text);
-}
-
-function hostPort(text: string, field: string): { host: string; port: number } {
-  const at = text.lastIndexOf(':');
-  if (at <= 0) throw new ContrastError('invalid-argument', `"${text}" is not host:port`, { field });
-  return { host: text.slice(0, at).replace(/^\[|\]$/g, ''), port: portOf(text.slice(at + 1), field) };
-}
-
-/**
- * Parses the upstream ingress annotation grammar: `<name>#<port>#<disableTLS bool>` entries
- * joined by `##`, or `DISABLED`. `name#port#false` terminates TLS without requiring a client
- * certificate; `name#port#true` passes plain TCP. Upstream's default (every other port needs a
- * mesh client certificate) is enforced by TPROXY rules; this proxy has no interception, so those
- * ports are listed explicitly in `mtlsPorts`.
- * Returns `null` for `DISABLED`.
- */
-export function parseIngressConfig(text: string, mtlsPorts: readonly number[] = []): IngressRule[] | null {
-  const field = 'CONTRAST_INGRESS_PROXY_CONFIG';
-  if (text.trim() === 'DISABLED') return null;
-  const rules: IngressRule[] = mtlsPorts.map((port) => ({
-    name: `mtls-${port}`,
-    port,
-    mode: 'mtls' as const,
-  }));
-  if (text.trim() !== '') {
-    text.split('##').forEach((entry, i) => {
-      const parts = entry.split('#');
-      const f = `${field}[${i}]`;
-      if (parts.length !== 3) {
-        throw new ContrastError('invalid-argument', `"${entry}" is not <name>#<port>#<disableTLS>`, {
-          field: f,
-        });
-      }
-      const [name, port, disable] = parts as [string, string, string];
-      if (!NAME.test(name))
-        throw new ContrastError('invalid-argument', `"${name}" is not a valid name`, { field: f });
-      if (disable !== 'true' && disable !== 'false') {
-        throw new ContrastError('invalid-argument', `disableTLS must be true or false, got "${disable}"`, {
-          field: f,
-        });
-      }
-      rules.push({ name, port: portOf(port, f), mode: disable === 'true' ? 'plain' : 'tls' });
-    });
-  }
-  const seen = new Set<number>();
-  for (const r of rules) {
-    if (seen.has(r.port)) {
-      throw new ContrastError('invalid-argument', `port ${r.port} is configured twice`, { field });
-    }
-    seen.add(r.port);
-  }
-  return rules;
-}
-
-/**
- * Parses the upstream egress annotation grammar: `<name>#<listenIP>:<listenPort>#<host>:<port>`
- * joined by `##`. The listen address must be in 127.0.0.0/8 (only the pod's own apps may use it).
- */
-export function parseEgressConfig(text: string): EgressRule[] {
-  if (text.trim() === '') return [];
-  return text.split('##').map((entry, i) => {
-    const f = `CONTRAST_EGRESS_PROXY_CONFIG[${i}]`;
-    const parts = entry.split('#');
-    if (parts.length !== 3) {
-      throw new ContrastError(
-        'invalid-argument',
-        `"${entry}" is not <name>#<listenIP>:<port>#<host>:<port>`,
-        {
-          field: f,
-        },
-      );
-    }
-    const [name, listen, remote] = parts as [string, string, string];
-    if (!NAME.test(name))
-      throw new ContrastError('invalid-argument', `"${name}" is not a valid name`, { field: f });
-    const l = hostPort(listen, f);
-    if (!isIPv4(l.host) || !l.host.startsWith('127.')) {
-      throw new ContrastError('invalid-argument', `listen address ${l.host} is not in 127.0.0.0/8`, {
-        field: f,
-      });
-    }
-    const r = hostPort(remote, f);
-    return { name, listenHost: l.host, listenPort: l.port, remoteHost: r.host, remotePort: r.port };
-  });
+  const c = parsed.data;
+  const mtlsPorts = c.CONTRAST_INGRESS_MTLS_PORTS ? c.CONTRAST_INGRESS_MTLS_PORTS.split(',').map(Number) : [];
+  const ingress = parseIngressConfig(c.CONTRAST_INGRESS_PROXY_CONFIG, mtlsPorts) ?? [];
+  const egress = parseEgressConfig(c.CONTRAST_EGRESS_PROXY_CONFIG);
+  return { ...c, ingress, egress };
 }

@@ -1,14 +1,1 @@
-export {
-  type EgressRule,
-  type IngressMode,
-  type IngressRule,
-  parseEgressConfig,
-  parseIngressConfig,
-} from './config.js';
-export {
-  type MeshCredentials,
-  type MeshProxy,
-  type MeshProxyOptions,
-  readMeshCredentials,
-  startMeshProxy,
-} from './proxy.js';
+export { parseConfig, type ServiceMeshEnv, ServiceMeshEnvSchema } from './config.js';

@@ -3,7 +3,8 @@ import { createServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createCaHierarchy, SeedEngine } from '@contrast-cc/certs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEgressConfig, parseIngressConfig } from './config.js';
+import { parseHostPort } from './address.js';
+import { parseEgressConfig, parseIngressConfig } from './annotations.js';
 import { type MeshCredentials, type MeshProxy, startMeshProxy } from './proxy.js';
 
 async function freePort(): Promise<number> {
@@ -180,5 +181,15 @@ describe('annotation grammar', () => {
     expect(() => parseEgressConfig('db#127.0.0.1:5432')).toThrow(
       expect.objectContaining({ field: 'CONTRAST_EGRESS_PROXY_CONFIG[0]' }),
     );
+  });
+});
+
+describe('addresses', () => {
+  it('parses host:port and [v6]:port and names the field of a bad one', () => {
+    expect(parseHostPort('coordinator-ready:1314', 'X')).toEqual({ host: 'coordinator-ready', port: 1314 });
+    expect(parseHostPort('[::1]:80', 'X')).toEqual({ host: '::1', port: 80 });
+    expect(() => parseHostPort('coordinator', 'X')).toThrow(expect.objectContaining({ field: 'X' }));
+    expect(() => parseHostPort('h:0', 'X')).toThrow(/1-65535/);
+    expect(() => parseHostPort('::1:80', 'X')).toThrow(/host:port/);
   });
 });

@@ -3,7 +3,7 @@ import { createServer as createNetServer, connect as netConnect, type Server, ty
 import path from 'node:path';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
-import type { EgressRule, IngressRule } from './config.js';
+import type { EgressRule, IngressRule } from './annotations.js';
 
 /** The mesh credentials the initializer wrote. */
 export interface MeshCredentials {

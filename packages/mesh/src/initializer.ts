@@ -2,7 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { ApiError, type MeshCertResponse, requestMeshCertificate } from '@contrast-cc/api';
 import { ContrastError, type Issuer, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
-import { OUTPUT_FILES, writeFileAtomic } from './files.js';
+import { writeFilesAtomic } from '@contrast-cc/core/fs';
+
+/** The files the initializer writes, relative to its output directory (upstream layout). */
+export const OUTPUT_FILES = Object.freeze({
+  certChain: 'tls-config/certChain.pem',
+  key: 'tls-config/key.pem',
+  meshCa: 'tls-config/mesh-ca.pem',
+  rootCa: 'tls-config/coordinator-root-ca.pem',
+  workloadSecret: 'secrets/workload-secret-seed',
+});
 
 /** Options of {@link runInitializer}. */
 export interface InitializerOptions {
@@ -88,19 +97,23 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
       delay = Math.min(maxDelay, delay * 2);
     }
   }
-  const out = (f: string) => path.join(options.outDir, f);
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const files: string[] = [];
-  const write = async (name: string, data: string, mode?: number) => {
-    await writeFileAtomic(out(name), data, mode);
-    files.push(name);
-  };
-  // The key first and the chain last: a reader that sees the chain finds everything else.
-  await write(OUTPUT_FILES.key, keyPem, 0o600);
-  await write(OUTPUT_FILES.meshCa, response.mesh_ca);
-  await write(OUTPUT_FILES.rootCa, response.root_ca);
-  if (response.workload_secret) await write(OUTPUT_FILES.workloadSecret, response.workload_secret, 0o600);
-  await write(OUTPUT_FILES.certChain, response.cert_chain);
+  // The key first and the chain last: all are written before any is renamed into place, and the
+  // renames keep this order, so a reader that sees the chain finds everything else.
+  const writes: { name: string; data: string; mode?: number }[] = [
+    { name: OUTPUT_FILES.key, data: keyPem, mode: 0o600 },
+    { name: OUTPUT_FILES.meshCa, data: response.mesh_ca },
+    { name: OUTPUT_FILES.rootCa, data: response.root_ca },
+    ...(response.workload_secret
+      ? [{ name: OUTPUT_FILES.workloadSecret, data: response.workload_secret, mode: 0o600 }]
+      : []),
+    { name: OUTPUT_FILES.certChain, data: response.cert_chain },
+  ];
+  await writeFilesAtomic(
+    writes.map((w) => ({ path: path.join(options.outDir, w.name), data: w.data, mode: w.mode ?? 0o644 })),
+    { createDirectories: true },
+  );
+  const files = writes.map((w) => w.name);
   log.info('wrote mesh certificate', { files, attempts });
   return { files, attempts };
 }

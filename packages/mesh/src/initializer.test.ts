@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -35,8 +36,8 @@ function selfSigned(dir: string) {
     { stdio: 'ignore' },
   );
   return {
-    key: execFileSync('cat', [path.join(dir, 'k.pem')]).toString(),
-    cert: execFileSync('cat', [path.join(dir, 'c.pem')]).toString(),
+    key: readFileSync(path.join(dir, 'k.pem'), 'utf8'),
+    cert: readFileSync(path.join(dir, 'c.pem'), 'utf8'),
   };
 }
 

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './config.js';
+
+describe('initializer environment', () => {
+  it('has the upstream defaults and splits the Coordinator address', () => {
+    const c = parseConfig({});
+    expect([c.host, c.port, c.CONTRAST_OUT_DIR, c.CONTRAST_ISSUER]).toEqual([
+      'coordinator-ready',
+      1314,
+      '/contrast',
+      'tsm',
+    ]);
+    expect(parseConfig({ CONTRAST_COORDINATOR: '[::1]:7777' })).toMatchObject({ host: '::1', port: 7777 });
+  });
+
+  it('names the bad variable and refuses the fake issuer without the insecure opt-in', () => {
+    expect(() => parseConfig({ CONTRAST_COORDINATOR: 'coordinator' })).toThrow(/CONTRAST_COORDINATOR/);
+    expect(() => parseConfig({ CONTRAST_COORDINATOR: 'c:70000' })).toThrow(
+      expect.objectContaining({ field: 'CONTRAST_COORDINATOR' }),
+    );
+    expect(() => parseConfig({ CONTRAST_ISSUER: 'fake' })).toThrow(/CONTRAST_ALLOW_INSECURE_RUNTIMES/);
+    expect(
+      parseConfig({ CONTRAST_ISSUER: 'fake', CONTRAST_ALLOW_INSECURE_RUNTIMES: '1' }).CONTRAST_ISSUER,
+    ).toBe('fake');
+  });
+});

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './config.js';
+
+describe('service-mesh environment', () => {
+  it('turns the annotations and the mTLS port list into rules', () => {
+    const c = parseConfig({
+      CONTRAST_INGRESS_PROXY_CONFIG: 'web#8080#false',
+      CONTRAST_INGRESS_MTLS_PORTS: '443',
+      CONTRAST_EGRESS_PROXY_CONFIG: 'db#127.137.0.1:5432#db:5432',
+    });
+    expect(c.ingress).toEqual([
+      { name: 'mtls-443', port: 443, mode: 'mtls' },
+      { name: 'web', port: 8080, mode: 'tls' },
+    ]);
+    expect(c.egress).toHaveLength(1);
+    expect(c.CONTRAST_TLS_DIR).toBe('/contrast/tls-config');
+    expect(parseConfig({ CONTRAST_INGRESS_PROXY_CONFIG: 'DISABLED' }).ingress).toEqual([]);
+  });
+
+  it('names the bad variable', () => {
+    expect(() => parseConfig({ CONTRAST_INGRESS_MTLS_PORTS: '443;80' })).toThrow(
+      /CONTRAST_INGRESS_MTLS_PORTS/,
+    );
+    expect(() => parseConfig({ CONTRAST_EGRESS_PROXY_CONFIG: 'db#10.0.0.1:1#db:1' })).toThrow(
+      expect.objectContaining({ field: 'CONTRAST_EGRESS_PROXY_CONFIG[0]' }),
+    );
+  });
+});
