@@ -1,7 +1,9 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { reportDataFor } from '@contrast-cc/atls';
 import { isContrastError } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import {
+  API_LABELS,
   coordinatorStateDigest,
   meshCertReportData,
   openRecoverySecret,
@@ -95,5 +97,41 @@ describe('meshCertReportData', () => {
     ]) {
       expect(Buffer.from(other).toString('hex')).not.toBe(rd);
     }
+  });
+
+  it('is the atls REPORT_DATA binding with the label and sha256 of the Coordinator key (synchronous hash, same bytes)', async () => {
+    const k1 = spki(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const k2 = spki(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey);
+    const nonce = new Uint8Array(randomBytes(32));
+    const viaAtls = await reportDataFor({
+      label: API_LABELS.meshCert,
+      nonce,
+      publicKey: k1,
+      stateDigest: new Uint8Array(createHash('sha256').update(k2).digest()),
+    });
+    // Written out by hand: SHA-512 over u32be-length-prefixed label, nonce, SPKI, sha256(Coordinator SPKI).
+    const framed = Buffer.concat(
+      [Buffer.from('contrast-ts mesh cert v1'), nonce, k1, createHash('sha256').update(k2).digest()].flatMap(
+        (p) => {
+          const len = Buffer.alloc(4);
+          len.writeUInt32BE(p.length);
+          return [len, Buffer.from(p)];
+        },
+      ),
+    );
+    const byHand = createHash('sha512').update(framed).digest('hex');
+    const ours = Buffer.from(await meshCertReportData(nonce, k1, k2)).toString('hex');
+    expect(ours).toBe(byHand);
+    expect(Buffer.from(viaAtls).toString('hex')).toBe(byHand);
+  });
+
+  it('rejects (does not throw) a short nonce or a non-SPKI key, naming the field', async () => {
+    const k = spki(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const short = meshCertReportData(new Uint8Array(8), k, k);
+    expect(short).toBeInstanceOf(Promise);
+    await expect(short).rejects.toMatchObject({ code: 'invalid-argument', field: 'nonce' });
+    await expect(meshCertReportData(new Uint8Array(32), new Uint8Array([1, 2]), k)).rejects.toMatchObject({
+      field: 'publicKey',
+    });
   });
 });

@@ -9,7 +9,7 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import { reportDataFor } from '@contrast-cc/atls';
+import { reportDataPreimage } from '@contrast-cc/atls';
 import { ContrastError, concatBytes, fromHex } from '@contrast-cc/core';
 import type { CoordinatorStatus } from './schemas.js';
 
@@ -80,12 +80,20 @@ export function meshCertReportData(
   certificateSpki: Uint8Array,
   coordinatorSpki: Uint8Array,
 ): Promise<Uint8Array> {
-  return reportDataFor({
-    label: API_LABELS.meshCert,
-    nonce,
-    publicKey: certificateSpki,
-    stateDigest: sha256(coordinatorSpki),
-  });
+  // The same bytes as atls' reportDataFor (SHA-512 of reportDataPreimage), hashed synchronously
+  // with node:crypto: WebCrypto's digest costs a thread-pool round trip per call, which shows on
+  // the Coordinator's per-certificate path. Bad input still rejects rather than throws.
+  try {
+    const preimage = reportDataPreimage({
+      label: API_LABELS.meshCert,
+      nonce,
+      publicKey: certificateSpki,
+      stateDigest: sha256(coordinatorSpki),
+    });
+    return Promise.resolve(new Uint8Array(createHash('sha512').update(preimage).digest()));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** A recovery secret sealed to the Coordinator's attested TLS key. @public */

@@ -6,7 +6,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { Agent, request as httpsRequest } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { type AttestedConnection, connectAttested } from '@contrast-cc/atls';
 import {
   bytesEqual,
@@ -24,6 +24,7 @@ import {
   recoverSignedMessage,
   sealRecoverySecret,
 } from './binding.js';
+import { spkiOfCertificate } from './der.js';
 import { ApiError, ApiErrorBodySchema } from './errors.js';
 import {
   CapabilitiesResponseSchema,
@@ -309,6 +310,14 @@ export interface MeshCertificateOptions {
   servername?: string;
   timeoutMs?: number;
   logger?: Logger;
+  /**
+   * A keep-alive agent the caller owns, to reuse one connection (and its TLS session) across
+   * calls, e.g. an initializer's retries while the Coordinator has no manifest yet. It must not
+   * verify the server certificate (`rejectUnauthorized: false`: the Coordinator's key is bound by
+   * the evidence instead). Default: a fresh agent per call, one connection for the nonce
+   * challenge and the certificate request, closed at the end.
+   */
+  agent?: Agent;
 }
 
 interface RawAnswer {
@@ -317,19 +326,34 @@ interface RawAnswer {
   peerSpki: Uint8Array;
 }
 
-// Node returns the peer certificate only on the first getPeerX509Certificate() call of a socket;
-// a keep-alive connection carries several requests, so the key is remembered per socket.
+// The peer's SPKI is read once per socket (a keep-alive connection carries several requests) from
+// the DER of its certificate: cheaper than building an X509Certificate and exporting its key.
 const peerKeys = new WeakMap<TLSSocket, Uint8Array>();
 function peerSpki(socket: TLSSocket | undefined): Uint8Array | undefined {
   if (!socket) return undefined;
   let spki = peerKeys.get(socket);
   if (!spki) {
-    const cert = socket.getPeerX509Certificate?.();
-    if (!cert) return undefined;
-    spki = new Uint8Array(cert.publicKey.export({ type: 'spki', format: 'der' }));
+    const raw = socket.getPeerCertificate?.(false)?.raw;
+    if (!raw || raw.length === 0) return undefined;
+    spki = spkiOfCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
     peerKeys.set(socket, spki);
   }
   return spki;
+}
+
+// One TLS client context for every mesh-certificate connection of this process: building a
+// context per connection costs more CPU than the rest of the client's handshake. Contexts hold no
+// sessions here (node's client session cache lives in each Agent), so connections stay independent.
+let meshCertContext: SecureContext | undefined;
+function meshCertAgent(): Agent {
+  meshCertContext ??= createSecureContext({ minVersion: 'TLSv1.2' });
+  return new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    secureContext: meshCertContext,
+  });
 }
 
 function post(
@@ -397,12 +421,7 @@ function post(
  */
 export async function requestMeshCertificate(options: MeshCertificateOptions): Promise<MeshCertResponse> {
   const log = (options.logger ?? noopLogger).child({ component: 'mesh-cert-client' });
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-  });
+  const agent = options.agent ?? meshCertAgent();
   try {
     let answer = await post(agent, options, '/v1/mesh/cert', {});
     for (let attempt = 0; ; attempt++) {
@@ -439,6 +458,6 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
       return parseBody(MeshCertResponseSchema, next.status, next.text, 'mesh certificate');
     }
   } finally {
-    agent.destroy();
+    if (!options.agent) agent.destroy();
   }
 }

@@ -197,6 +197,40 @@ describe('Coordinator API over attested TLS', () => {
     expect((await fetch(`http://127.0.0.1:${coordinator.metricsPort}/probe/readiness`)).status).toBe(200);
   });
 
+  it('reuses a caller-owned keep-alive agent across certificate requests (one TLS connection)', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    let connections = 0;
+    const create = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof create>) => {
+      connections++;
+      return create(...args);
+    }) as typeof agent.createConnection;
+    try {
+      const keys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+      const results = [];
+      for (const key of keys) {
+        results.push(
+          await requestMeshCertificate({
+            host: coordinator.host,
+            port: coordinator.port,
+            issuer: podIssuer(d2.hashes.web!),
+            publicKey: spki(key),
+            agent,
+          }),
+        );
+      }
+      expect(connections).toBe(1);
+      for (const [i, res] of results.entries()) {
+        const leaf = new X509Certificate(res.cert_chain);
+        expect(
+          leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(spki(keys[i]!))),
+        ).toBe(true);
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('refuses replayed evidence and unknown policy hashes', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
     try {
