@@ -1,3 +1,4 @@
+import { type PeerAddress, parsePeerList } from '@contrast-cc/authority';
 import { z } from 'zod';
 
 const bool = z
@@ -32,12 +33,50 @@ export const CoordinatorConfigSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{96}$/)
     .optional(),
+  /**
+   * Peer recovery (a stale replica recovers itself from an active one): `kubernetes` (the
+   * EndpointSlices of the `coordinator` Service), a list `host:port,host:port`, or `off`.
+   * Default: `kubernetes` with the ConfigMap store (replicas share it), else `off`.
+   */
+  CONTRAST_PEERS: z.string().trim().optional(),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
   HOSTNAME: z.string().optional(),
 });
 
 /** @public */
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfigSchema>;
+
+/** Where the peers for automatic recovery come from (see `CONTRAST_PEERS`). @public */
+export type PeerDiscovery =
+  | { mode: 'off' }
+  | { mode: 'kubernetes' }
+  | { mode: 'static'; peers: PeerAddress[] };
+
+/** The store backend the configuration selects (`configmap` in a cluster unless set). @public */
+export function storeBackend(c: CoordinatorConfig): 'dir' | 'configmap' {
+  return c.CONTRAST_STORE ?? (c.KUBERNETES_SERVICE_HOST ? 'configmap' : 'dir');
+}
+
+/**
+ * Peer recovery from `CONTRAST_PEERS`. Unset: on (`kubernetes`) when replicas share the ConfigMap
+ * store, off with a directory store (one process; nobody to ask). Throws naming the variable.
+ * @public
+ */
+export function peerDiscovery(c: CoordinatorConfig): PeerDiscovery {
+  const v = c.CONTRAST_PEERS;
+  if (v === undefined || v === '')
+    return storeBackend(c) === 'configmap' ? { mode: 'kubernetes' } : { mode: 'off' };
+  if (v === 'off') return { mode: 'off' };
+  if (v === 'kubernetes') return { mode: 'kubernetes' };
+  try {
+    return { mode: 'static', peers: parsePeerList(v) };
+  } catch (e) {
+    const field = (e as { field?: string }).field;
+    throw new Error(
+      `CONTRAST_PEERS: ${field ? `${field}: ` : ''}${(e as Error).message} (use "kubernetes", "off" or host:port,host:port)`,
+    );
+  }
+}
 
 /** Parses the environment; throws an Error naming the variable. */
 export function parseConfig(env: Record<string, string | undefined>): CoordinatorConfig {
@@ -52,5 +91,6 @@ export function parseConfig(env: Record<string, string | undefined>): Coordinato
       `CONTRAST_ISSUER: "${c.CONTRAST_ISSUER}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)`,
     );
   }
+  peerDiscovery(c);
   return c;
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
+import { kubernetesPeers, type PeerSource, staticPeers } from '@contrast-cc/authority';
 import { startCoordinator } from '@contrast-cc/authority/server';
 import {
   createLogger,
@@ -18,7 +19,7 @@ import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
 import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
 import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
 import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
-import { type CoordinatorConfig, parseConfig } from './config.js';
+import { type CoordinatorConfig, parseConfig, peerDiscovery } from './config.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -64,6 +65,22 @@ async function openStore(c: CoordinatorConfig, log: Logger): Promise<HistoryStor
     namespace,
     logger: log,
     ...(owner ? { ownerReference: owner } : {}),
+  });
+}
+
+/** The peers for automatic recovery (`CONTRAST_PEERS`), or undefined when off. */
+function openPeers(c: CoordinatorConfig, log: Logger): PeerSource | undefined {
+  const discovery = peerDiscovery(c);
+  log.info('peer recovery', { mode: discovery.mode });
+  if (discovery.mode === 'off') return undefined;
+  if (discovery.mode === 'static') return staticPeers(discovery.peers);
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kubernetesPeers({
+    kubeConfig: kc,
+    namespace: c.CONTRAST_NAMESPACE ?? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim(),
+    ...(c.HOSTNAME ? { selfPodName: c.HOSTNAME } : {}),
+    logger: log,
   });
 }
 
@@ -130,6 +147,7 @@ async function main(): Promise<void> {
   }
   const store = await openStore(config, log);
   const issuer = await openIssuer(config, log);
+  const peers = openPeers(config, log);
   const running = await startCoordinator({
     store,
     platforms: createPlatformRegistry(platforms),
@@ -138,6 +156,7 @@ async function main(): Promise<void> {
     port: config.CONTRAST_API_PORT,
     metricsPort: config.CONTRAST_METRICS_PORT === 'off' ? null : config.CONTRAST_METRICS_PORT,
     allowInsecure: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
+    ...(peers ? { peers } : {}),
     logger: log,
   });
   log.info('listening', { port: running.port, metricsPort: running.metricsPort });
