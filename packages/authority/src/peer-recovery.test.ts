@@ -333,6 +333,50 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     a = restarted;
   });
 
+  it('a coordinator policy upgrade: both policies during the roll, then only the new one', async () => {
+    const d3 = deployment(['web', 'db', 'cache', 'api'], { tag: '-v3' });
+    const update = async (manifest: Uint8Array, policies: Uint8Array[]) => {
+      const previous = a.c.authority.stateBinding().transitionHash!;
+      const next = transitionHash(
+        fromHex(createHash('sha256').update(manifest).digest('hex')),
+        fromHex(previous),
+      );
+      return a.c.authority.setManifest({
+        manifest,
+        policies,
+        signature: signTransitionAsOwner(next, keys().ownerPrivate),
+        previousTransitionHash: previous,
+      });
+    };
+    // Transitional manifest: the new coordinator policy and the old one.
+    const both = structuredClone(d3.manifestJson) as { Policies: Record<string, unknown> };
+    both.Policies[d.hashes.coordinator!] = { SANs: ['coordinator'], Role: 'coordinator' };
+    const bothBytes = new TextEncoder().encode(JSON.stringify(both, null, 2));
+    const transitional = await update(bothBytes, [...d3.policies, d.policies[0]!]);
+    const rolled = await startReplica('rolled', { issuer: podIssuer(d3.hashes.coordinator!) });
+    await waitFor(
+      () =>
+        rolled.c.authority.status === 'active' &&
+        b.c.authority.status === 'active' &&
+        b.c.authority.stateBinding().transitionHash === transitional.transitionHash,
+      10_000,
+    );
+    // Only the new policy: replicas still running the old one are no coordinators any more.
+    const final = await update(d3.manifest, d3.policies);
+    await waitFor(() => b.c.authority.status === 'stale' && rolled.c.authority.status === 'stale', 10_000);
+    const attempt = (peer: Replica, issuer: Issuer, self: Replica) =>
+      recoverFromPeer(
+        { authority: self.c.authority, store: self.store, issuer, platforms, allowInsecure: true },
+        { host: peer.c.host, port: peer.c.port },
+      );
+    // The old-policy replica does not pass as a coordinator peer, in either direction.
+    expect((await attempt(a, coordinatorIssuer(), b)).result).toBe('attestation_failed');
+    expect((await attempt(a, podIssuer(d3.hashes.coordinator!), rolled)).result).toBe('attestation_failed');
+    expect(b.c.authority.status).toBe('stale');
+    expect(a.c.authority.stateBinding().transitionHash).toBe(final.transitionHash);
+    await stopReplica(rolled);
+  });
+
   it('never logs the seed or the mesh CA key', () => {
     expect(seedHex).toMatch(/^[0-9a-f]{128}$/);
     const seedB64 = Buffer.from(seedHex, 'hex').toString('base64');
