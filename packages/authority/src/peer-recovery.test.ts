@@ -349,7 +349,7 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
       });
     };
     // Transitional manifest: the new coordinator policy and the old one.
-    const both = structuredClone(d3.manifestJson) as { Policies: Record<string, unknown> };
+    const both = structuredClone(d3.manifestJson) as unknown as { Policies: Record<string, unknown> };
     both.Policies[d.hashes.coordinator!] = { SANs: ['coordinator'], Role: 'coordinator' };
     const bothBytes = new TextEncoder().encode(JSON.stringify(both, null, 2));
     const transitional = await update(bothBytes, [...d3.policies, d.policies[0]!]);
