@@ -210,6 +210,8 @@ export class Authority {
   readonly #channelSpki: Uint8Array;
   readonly #watch = new AbortController();
   readonly #own = new Set<string>();
+  /** Latest-pointer changes seen by the watch (a recovery checks none slipped in meanwhile). */
+  #latestEvents = 0;
   #active: Active | undefined;
   /** The latest pointer as last seen in the store (null: none). */
   #storeLatest: string | null = null;
@@ -536,6 +538,7 @@ export class Authority {
       throw apiFailure('challenge_required', 'the nonce is unknown, used or expired', { field: 'nonce' });
     }
     if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
+    const events = this.#latestEvents;
     const unverified = new History({ store: this.#opts.store, logger: this.#log });
     const latest = await unverified.getLatest({ verify: false });
     if (!latest) throw apiFailure('no_manifest', 'no state to recover from');
@@ -591,7 +594,7 @@ export class Authority {
       );
     }
     const ca = await createCaHierarchy(engine, { logger: this.#log, ...this.#nowOption() });
-    await this.#activate({ engine, manifest, manifestBytes, ca, latest });
+    await this.#activate({ engine, manifest, manifestBytes, ca, latest, events });
     this.#log.info('recovered', { transitionHash: latest.transitionHash, generation: this.generation });
     return { rootCaPem: ca.root.pem, meshCaPem: ca.meshCa.pem };
   }
@@ -603,10 +606,19 @@ export class Authority {
     manifestBytes: Uint8Array;
     ca: CaHierarchy;
     latest: { transitionHash: string; signature: Uint8Array; version: string };
+    /** {@link Authority.#latestEvents} when the latest transition was read. */
+    events: number;
   }): Promise<void> {
     const { engine, manifest, latest } = input;
     const chain = await this.#history(engine).transitions(latest.transitionHash);
     const verifiers = verifiersForReferenceValues(this.#opts.platforms, manifest.ReferenceValues, this.#log);
+    // A watch event while stale is not acted on; if one moved the pointer since we read it, the
+    // state we were about to activate is already stale.
+    if (this.#latestEvents !== input.events && this.#storeLatest !== latest.transitionHash) {
+      throw apiFailure('manifest_conflict', 'the latest transition changed during recovery; retry', {
+        field: 'transition_hash',
+      });
+    }
     this.#storeLatest = latest.transitionHash;
     this.#active = {
       engine,
@@ -720,6 +732,7 @@ export class Authority {
 
   async #recoverFromPeer(input: PeerRecoveryInput): Promise<{ rootCaPem: string; meshCaPem: string }> {
     if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
+    const events = this.#latestEvents;
     const unverified = new History({ store: this.#opts.store, logger: this.#log });
     const latest = await unverified.getLatest({ verify: false });
     if (!latest) throw apiFailure('no_manifest', 'no state to recover from');
@@ -784,7 +797,7 @@ export class Authority {
     if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
     const manifestBytes = await unverified.getManifest(latest.manifestHash);
     const { manifest } = parseManifest(manifestBytes);
-    await this.#activate({ engine, manifest, manifestBytes, ca, latest });
+    await this.#activate({ engine, manifest, manifestBytes, ca, latest, events });
     this.#log.info('recovered from a peer', {
       transitionHash: latest.transitionHash,
       generation: this.generation,
@@ -799,6 +812,7 @@ export class Authority {
 
   #onLatest(latest: VersionedLatest | null): void {
     const seen = latest?.value.transitionHash ?? null;
+    this.#latestEvents++;
     this.#storeLatest = seen;
     const a = this.#active;
     if (!a || seen === a.transitionHash || (seen !== null && this.#own.has(seen))) return;
