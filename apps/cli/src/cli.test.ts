@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
+import { COMMANDS } from './commands/index.js';
 
 function capture() {
   let out = '';
@@ -43,6 +44,26 @@ describe('contrast CLI shell', () => {
     const b = capture();
     expect(await runCli(['evidence', '--help'], b.io)).toBe(0);
     expect(b.out()).toBe(a.out());
+  });
+
+  it('gives every command help a newcomer can act on: what it does, usage, an example, exit codes', async () => {
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(7);
+    for (const entry of COMMANDS) {
+      const c = capture();
+      expect(await runCli([entry.name, '--help'], c.io), entry.name).toBe(0);
+      const help = c.out();
+      const need = (what: string, re: RegExp) =>
+        expect(help, `"contrast ${entry.name} --help" lacks ${what}`).toMatch(re);
+      need(
+        'a first line "contrast <name> — what it does"',
+        new RegExp(`^contrast ${entry.name}\\b[^\\n]* — \\S`),
+      );
+      need('a "Usage:" section', /^Usage:$/m);
+      need('a usage line', new RegExp(`^ +contrast ${entry.name}\\b`, 'm'));
+      need('an "Example:" or "Examples:" section', /^Examples?:$/m);
+      need('"Exit codes:" explaining 0, 1 and 2', /^Exit codes: 0 .*\b1 .*\b2 /ms);
+      expect(help.endsWith('\n'), entry.name).toBe(true);
+    }
   });
 
   it('reports a command that throws as an internal error with exit 1', async () => {

@@ -10,10 +10,15 @@ const HELP = `contrast evidence verify — verify one piece of attestation evide
 
 Checks an AMD SEV-SNP report or an Intel TDX quote completely: the signature, the certificate
 chain to the embedded AMD or Intel root, revocation (with a CRL), the TCB (TDX: with collateral),
-and, when given, the expected REPORT_DATA and reference values. Nothing is fetched from the network.
+and, when given, the expected REPORT_DATA and reference values. Nothing is fetched from the
+network: bring the certificates and collateral along. An SNP report comes from /dev/sev-guest in
+the VM (e.g. "snpguest report"), its VCEK from AMD's KDS (https://kdsintf.amd.com/vcek/v1/...);
+a TDX quote from the VM's configfs-tsm or a quote generation service, its collateral from
+Intel's PCS.
 
 Usage:
-  contrast evidence verify --snp-report <file> [--cert <vcek>] [--cert-chain <pem>] [--crl <file>] [flags]
+  contrast evidence verify --snp-report <file> [--cert <vcek>] [--cert-chain <pem>]
+                           [--crl <file>] [flags]
   contrast evidence verify --tdx-quote <file> [--collateral <dir>] [flags]
 
 Flags:
@@ -30,10 +35,14 @@ Flags:
       --json                     print the result as JSON
   -h, --help                     show this help
 
-Example:
+Examples:
   contrast evidence verify --snp-report report.bin --cert vcek.pem --at 2025-10-01T08:00:00Z
+  contrast evidence verify --tdx-quote quote.bin --collateral collateral/ --json
+  contrast evidence verify --snp-report report.bin --cert vcek.der \\
+    --reference-values snp-reference-values.json --report-data <128 hex digits>
 
-Exit codes: 0 valid, 1 rejected, 2 bad usage or unusable input (unreadable file, malformed evidence).
+Exit codes: 0 valid, 1 rejected (the reason is printed, with its code in --json), 2 bad usage or
+unusable input (unreadable file, malformed evidence).
 `;
 
 function usage(io: CliIo, message: string): ExitCode {

@@ -30,24 +30,43 @@ export interface GenerateCommandDeps {
   injectedImages?: InjectedImages;
 }
 
-const HELP = `Usage:
-  contrast generate [flags] paths...
+const HELP = `contrast generate — prepare your Kubernetes resources for Contrast and write the manifest.
 
-Reads Kubernetes YAML files and directories, injects the Contrast initializer and service mesh
-into every workload whose runtimeClassName is contrast-cc or contrast-cc-<platform>, sets the
-platform's runtime class, writes each pod's policy annotation, and writes or updates the manifest.
+Reads Kubernetes YAML files and directories. For every workload whose runtimeClassName is
+contrast-cc or contrast-cc-<platform>, it
+  - injects the Contrast initializer (gets the pod its mesh certificate and workload secret from
+    the Coordinator) and the service-mesh sidecar (mutual TLS between your pods),
+  - sets the platform's runtime class name,
+  - computes the pod's Kata agent policy and writes it into the pod's annotations.
+Then it writes or updates the manifest: every policy hash, the platform's reference values and
+the owner keys. The resources must include the Coordinator (see examples/shop/coordinator.yml).
 Nothing is written when any input is invalid.
 
+Policies need each image's user and /etc/passwd, /etc/group, read from the image's registry
+(credentials from $DOCKER_CONFIG or ~/.docker/config.json; layer facts are cached in
+$CONTRAST_CACHE_DIR, default ~/.cache/contrast on Linux, ~/Library/Caches/contrast on macOS,
+%LOCALAPPDATA%\\contrast\\cache on Windows). With CONTRAST_IMAGE_FACTS=<file.json> only those
+recorded image facts are used and no registry is contacted.
+
+Usage:
+  contrast generate [flags] paths...
+
+  paths...   YAML files, or directories searched for *.yaml and *.yml
+
 Flags:
-  -p, --reference-values <platform>   platform for runtimeClassName contrast-cc; its reference values
-                                      go into the manifest
+  -p, --reference-values <platform>   platform for workloads with runtimeClassName contrast-cc
+                                      (Metal-QEMU-SNP, Metal-QEMU-TDX, AKS-CLH-SNP, or for a test
+                                      Simulated-SNP, Simulated-TDX); its reference values go into
+                                      the manifest
   -m, --manifest <file>               manifest to write or update (default manifest.json)
   -o, --output <file>                 write all patched resources to one file instead of in place
   -s, --settings <file|dir>           genpolicy settings (file, or dir with drop-ins)
-  -w, --add-workload-owner-key <pem>  workload owner key to add (repeatable; default workload-owner.pem,
-                                      a P-384 key is generated when that one file is missing)
-      --add-seedshare-owner-key <pem> seed-share owner key to add (repeatable; default seedshare-owner.pem,
-                                      an RSA-4096 key is generated when that one file is missing)
+  -w, --add-workload-owner-key <pem>  workload owner key to add (repeatable; default
+                                      workload-owner.pem, a P-384 key is generated when that one
+                                      file is missing)
+      --add-seedshare-owner-key <pem> seed-share owner key to add (repeatable; default
+                                      seedshare-owner.pem, an RSA-4096 key is generated when that
+                                      one file is missing)
   -d, --disable-updates               no workload owner keys: the manifest can never be updated
       --image-replacements <file>     lines "old=new": replace images in all workloads
       --skip-initializer              do not inject the initializer
@@ -55,10 +74,20 @@ Flags:
       --json                          print a JSON summary on stdout
   -h, --help                          show this help
 
-Example:
-  contrast generate --reference-values Metal-QEMU-SNP resources/
+Writes: the patched YAML files (or --output), the manifest, and new owner keys (file mode 0600)
+when they do not exist yet. Keep the keys safe: workload-owner.pem authorizes manifest updates,
+seedshare-owner.pem recovers a restarted Coordinator.
 
-Exit codes: 0 done, 1 the operation failed, 2 bad usage or bad input (files are left as they were).
+Examples:
+  contrast generate --reference-values Metal-QEMU-SNP resources/
+  # a local test: the simulator platform, recorded image facts (nothing fetched)
+  CONTRAST_IMAGE_FACTS=examples/shop/image-facts.json \\
+    contrast generate -p Simulated-TDX examples/shop/
+Next: install the runtime ("contrast runtime --platform <id> | kubectl apply -f -"), deploy
+("kubectl apply -f resources/"), then "contrast set -c <coordinator>:1313 resources/".
+
+Exit codes: 0 done, 1 the operation failed (no Contrast workload or no Coordinator found, an image
+could not be read), 2 bad usage or bad input (files are left as they were).
 `;
 
 class UsageError extends Error {}

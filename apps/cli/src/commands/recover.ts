@@ -8,24 +8,35 @@ import { operationFailed, parseFlags, readInput, runCommand, usageError } from '
 
 const HELP = `contrast recover — bring a Coordinator that lost its state back, with the same root CA.
 
-After a restart the Coordinator is in recovery mode until a seed-share owner gives it the seed
-back. This decrypts your share of seed-shares.json with your key, attests the Coordinator, and
-sends the seed sealed to the Coordinator's attested key (it never travels in clear). The
-Coordinator then serves the same root CA and the manifest history it had.
+After a restart the Coordinator is in recovery mode ("contrast verify" says so) until a
+seed-share owner gives it the seed back. This decrypts your share of seed-shares.json with your
+key, attests the Coordinator, and sends the seed sealed to the Coordinator's attested key (it
+never travels in clear). The Coordinator then serves the same root CA and the manifest history
+it had.
 
 Usage:
   contrast recover -c <host:port> [flags]
 
 Flags:
-  -c, --coordinator <host:port>     the Coordinator (required)
-  -m, --manifest <file>             the manifest whose reference values it must meet (default manifest.json)
-      --seedshare-owner-key <file>  your RSA private key, PEM (default seedshare-owner.pem)
-      --seed <file>                 the seed shares written by the first "contrast set" (default seed-shares.json)
-      --force                       recover even if the Coordinator reports peers that could recover it
+  -c, --coordinator <host:port>     the Coordinator's user API, port 1313 (required)
+  -m, --manifest <file>             the manifest whose reference values it must meet
+                                    (default manifest.json)
+      --seedshare-owner-key <file>  your RSA private key, PEM (default seedshare-owner.pem, as
+                                    "contrast generate" made it)
+      --seed <file>                 the seed shares written by the first "contrast set"
+                                    (default seed-shares.json)
+      --force                       recover even if the Coordinator reports peers that could
+                                    recover it
       --insecure                    accept simulated platforms (demo and tests only)
   -h, --help                        show this help
 
-Exit codes: 0 recovered, 1 refused or unreachable, 2 bad usage or bad input.
+Example:
+  contrast recover -c 203.0.113.7:1313     (seed-shares.json, seedshare-owner.pem in this directory)
+  contrast verify -c 203.0.113.7:1313      (the same root CA, the manifest history as before)
+
+Exit codes: 0 recovered, 1 refused or unreachable (attestation failed, the share is not for this
+Coordinator, it is not in recovery mode), 2 bad usage or bad input (missing file, a key that
+cannot open a share).
 `;
 
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {

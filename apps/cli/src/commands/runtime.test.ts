@@ -129,7 +129,9 @@ describe('contrast runtime', () => {
 
   it('has help a newcomer understands, listing the platforms', () => {
     expect(command.help).toContain('contrast runtime --platform <id>');
-    expect(command.help).toContain('Fake-Secure, Fake-Sim, Fake-Provided, Fake-Broken');
+    const platforms = command.help.split('Platforms:\n')[1]?.split('\n\n')[0] ?? '';
+    for (const id of ['Fake-Secure', 'Fake-Sim', 'Fake-Provided', 'Fake-Broken'])
+      expect(platforms).toMatch(new RegExp(`^  ${id} +\\S`, 'm'));
     expect(command.help).toContain('kubectl apply -f -');
     expect(command.help).toContain('Exit codes');
   });

@@ -12,7 +12,16 @@ export interface RuntimeCommandDeps {
 const DEFAULT_NAMESPACE = 'contrast-system';
 
 function help(registry: PlatformRegistry): string {
-  const ids = registry.ids();
+  const width = Math.max(0, ...registry.ids().map((id) => id.length));
+  const platforms =
+    registry
+      .list()
+      .map(
+        (p) =>
+          `  ${p.id.padEnd(width)}  ${p.displayName}` +
+          (p.aliases.length > 0 ? `\n  ${' '.repeat(width)}  aliases: ${p.aliases.join(', ')}` : ''),
+      )
+      .join('\n') || '  (none)';
   return `contrast runtime — print what a cluster needs to run confidential pods on a platform.
 
 Prints the RuntimeClass name(s) of the platform and, as multi-document YAML you can pipe to
@@ -24,16 +33,22 @@ Usage:
   contrast runtime --platform <id> [--namespace <ns>] [--image <ref>] [--json]
 
 Flags:
-  -p, --platform <id>    platform id or alias (required); one of: ${ids.join(', ') || '(none)'}
-  -n, --namespace <ns>   namespace of the node installer (default ${DEFAULT_NAMESPACE}; it must exist)
+  -p, --platform <id>    platform id or alias, see below (required)
+  -n, --namespace <ns>   namespace of the node installer (default ${DEFAULT_NAMESPACE}; it must
+                         exist: kubectl create namespace ${DEFAULT_NAMESPACE})
       --image <ref>      use this node-installer image instead of the pinned one (e.g. a mirror)
       --json             print { platform, insecure, runtimeClassNames, namespace, objects } as JSON
   -h, --help             show this help
 
-Example:
-  contrast runtime --platform Metal-QEMU-SNP | kubectl apply -f -
+Platforms:
+${platforms}
 
-Exit codes: 0 printed, 1 the platform failed to produce its resources, 2 bad usage or unknown platform.
+Examples:
+  contrast runtime --platform Metal-QEMU-SNP | kubectl apply -f -
+  contrast runtime --platform Metal-QEMU-TDX --json     (the runtime class name for your YAML)
+
+Exit codes: 0 printed, 1 the platform failed to produce its resources, 2 bad usage or unknown
+platform.
 `;
 }
 

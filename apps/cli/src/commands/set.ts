@@ -29,14 +29,18 @@ with your key (--workload-owner-key), or with a signature made by "contrast sign
 Usage:
   contrast set -c <host:port> [flags] paths...
 
+  paths...   the YAML files or directories "contrast generate" patched
+
 Flags:
-  -c, --coordinator <host:port>     the Coordinator (required)
+  -c, --coordinator <host:port>     the Coordinator's user API, port 1313 (required; e.g. the
+                                    external IP of its Service: kubectl get svc coordinator)
   -m, --manifest <file>             the manifest (default manifest.json)
       --workload-owner-key <file>   sign the update with this ECDSA key (default workload-owner.pem
                                     when it exists)
   -s, --signature <file>            a signature from "contrast sign" instead of the key
-      --atomic                      only set if the Coordinator is still at the latest transition you
-                                    know (--latest-transition, verify/latest-transition, or none)
+      --atomic                      only set if the Coordinator is still at the latest transition
+                                    you know (--latest-transition, verify/latest-transition, or
+                                    none)
       --latest-transition <hex>     the transition --atomic and the signature build on
       --workspace-dir <dir>         where to write coordinator-root-ca.pem, mesh-ca.pem and
                                     seed-shares.json (default .)
@@ -44,11 +48,17 @@ Flags:
       --json                        print { transitionHash, rootCa, meshCa, firstSet } as JSON
   -h, --help                        show this help
 
-Example:
-  contrast set -c 127.0.0.1:1313 deployment/
+Writes (to --workspace-dir): coordinator-root-ca.pem (trust it in clients: it signs the whole
+deployment), mesh-ca.pem, and on the first set seed-shares.json.
+
+Examples:
+  contrast set -c 203.0.113.7:1313 resources/
+  # an update signed offline by another workload owner:
+  contrast sign --prepare -o next-transition     (they sign it: see "contrast sign --help")
+  contrast set -c 203.0.113.7:1313 --signature transition.sig resources/
 
 Exit codes: 0 set, 1 refused or unreachable (attestation failed, permission denied, conflict),
-2 bad usage or bad input.
+2 bad usage or bad input (missing file, invalid manifest, bad address).
 `;
 
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {

@@ -10,11 +10,10 @@ const HELP = `contrast sign — sign a manifest update as a workload owner, offl
 
 A manifest update is authorized by a workload owner's signature over the next transition hash,
 sha256(sha256(manifest) || latest transition hash). This computes that hash and signs it with your
-key, or with --prepare only writes the hash so that you can sign it elsewhere:
-
-  openssl dgst -sha256 -sign workload-owner.pem -out transition.sig next-transition
-
-Then: contrast set --signature transition.sig ...
+key, or with --prepare only writes the hash so that you can sign it elsewhere (the signature is
+ECDSA with SHA-256 over the file's hex text, DER-encoded, as openssl makes it). Nothing is sent
+anywhere: run "contrast verify" first so that verify/latest-transition is the Coordinator's
+current state, and pass the signature to "contrast set --signature".
 
 Usage:
   contrast sign --out <file> [flags]
@@ -23,14 +22,25 @@ Flags:
   -m, --manifest <file>             the manifest to set (default manifest.json)
       --workload-owner-key <file>   the owner's ECDSA private key, PEM (default workload-owner.pem)
       --latest-transition <hex>     the Coordinator's current transition hash (default: the file
-                                    verify/latest-transition written by "contrast verify", else 64 zeros
-                                    for a Coordinator without manifest)
+                                    verify/latest-transition written by "contrast verify", else
+                                    64 zeros for a Coordinator without manifest)
       --prepare                     write the transition hash (hex) instead of a signature
   -o, --out <file>                  where to write the signature (DER) or, with --prepare, the hash
-      --json                        print { transitionHash, out } as JSON
+                                    (required)
+      --json                        print { transitionHash, out, prepared } as JSON
   -h, --help                        show this help
 
-Exit codes: 0 written, 2 bad usage or bad input (missing files, bad key, bad hash).
+Examples:
+  contrast verify -c 203.0.113.7:1313           (writes verify/latest-transition)
+  contrast sign -o transition.sig               (with workload-owner.pem here)
+  contrast set -c 203.0.113.7:1313 --signature transition.sig resources/
+
+  # the key is elsewhere (an HSM, another person): prepare, sign there, then set
+  contrast sign --prepare -o next-transition
+  openssl dgst -sha256 -sign workload-owner.pem -out transition.sig next-transition
+
+Exit codes: 0 written, 1 the output could not be written, 2 bad usage or bad input (missing
+files, bad key, bad hash).
 `;
 
 async function run(args: string[], io: CliIo): Promise<ExitCode> {

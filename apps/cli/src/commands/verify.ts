@@ -20,15 +20,21 @@ Usage:
   contrast verify -c <host:port> [flags]
 
 Flags:
-  -c, --coordinator <host:port>   the Coordinator (required)
+  -c, --coordinator <host:port>   the Coordinator's user API, port 1313 (required)
   -m, --manifest <file>           the manifest you expect (default manifest.json)
       --workspace-dir <dir>       where verify/ is written (default .)
       --insecure                  accept simulated platforms (demo and tests only)
-      --json                      print { status, transitionHash, manifests, policies, matches } as JSON
+      --json                      print { status, transitionHash, manifests, policies, matches }
+                                  as JSON
   -h, --help                      show this help
 
 verify/ holds: coordinator-root-ca.pem, mesh-ca.pem, manifest.<i>.json (oldest first),
 policy.<sha256> (one per policy document), latest-transition (hex).
+
+Examples:
+  contrast verify -c 203.0.113.7:1313
+  # then a client trusts the deployment through its root CA, e.g.
+  curl --cacert verify/coordinator-root-ca.pem https://web.shop.example/
 
 Exit codes: 0 verified, 1 the Coordinator failed attestation, is in recovery, or runs another
 manifest, 2 bad usage or bad input.
