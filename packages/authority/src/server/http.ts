@@ -150,7 +150,8 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
               : {}),
           },
         });
-        log.info('issued mesh certificate', { policyHash: out.policyHash, kind: out.claims.kind });
+        // The CA logs every issued certificate at info (serial, SANs); this adds the policy at debug.
+        log.debug('issued mesh certificate', { policyHash: out.policyHash, kind: out.claims.kind });
         return {
           status: 200,
           body: {
