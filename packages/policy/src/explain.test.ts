@@ -276,6 +276,40 @@ describe('explanations', () => {
     });
     expect(env.failure?.context.var).toBe('"LD_PRELOAD=/evil.so"');
     expect(env.line).toBeUndefined();
+    // "Any of" checks name everything the policy allows there, not just the last candidate.
+    expect(env.failure).toMatchObject({
+      operator: 'in',
+      actual: '"LD_PRELOAD=/evil.so"',
+      expected: JSON.stringify(['PATH=/bin', 'HOSTNAME=$(host-name)', 'MODE=prod']),
+      onlyInRequest: ['LD_PRELOAD=/evil.so'],
+    });
+    const other = explainRequest({
+      policy: gen.policyText,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Annotations['io.kubernetes.cri.container-name'] = 'debug';
+      }),
+    });
+    expect(other.failure).toMatchObject({ operator: 'in', actual: '"debug"', expected: '["web"]' });
+    const mount = explainRequest({
+      policy: gen.policyText,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Mounts = [{ destination: '/host', source: '/', type_: 'bind', options: ['rbind'] }];
+      }),
+    });
+    expect(mount.failure).toMatchObject({ operator: 'in', actual: '"/host"' });
+    expect(JSON.parse(mount.failure?.expected ?? '[]')).toContain('/etc/hosts');
+    // A request string that does not match a policy pattern: the pattern is what the policy wants.
+    const pod = explainRequest({
+      policy: gen.policyText,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.OCI.Annotations['io.kubernetes.cri.sandbox-name'] = 'api-7c56d66754-pq9qp';
+      }),
+    });
+    expect(pod.failure).toMatchObject({ operator: 'regex.match', actual: '"api-7c56d66754-pq9qp"' });
+    expect(pod.failure?.expected).toMatch(/^"\^web-/);
   });
 
   it('replays requests in order with one policy instance, like the agent (a policy.jsonl log)', async () => {
@@ -327,6 +361,11 @@ describe('explanations', () => {
       ['ExecProcessRequest', false],
     ]);
     expect(results[4]).toMatchObject({ field: 'spec.containers[0].readinessProbe', line: 19 });
+    expect(results[4]?.failure).toMatchObject({
+      operator: 'in',
+      actual: '["sh"]',
+      expected: '[["/web","health"]]',
+    });
     // The same as explainRequest with the earlier requests as history.
     const single = explainRequest({
       policy: gen.annotation.value,

@@ -42,6 +42,12 @@ export interface ExplainedFailure {
   expected?: string;
   left?: string;
   right?: string;
+  /**
+   * `==`, `!=`, ... for comparisons; `regex.match` when a request string did not match a policy
+   * pattern (`expected` is the pattern); `in` when the request had a value none of the policy's
+   * alternatives allow (`expected` is the JSON list of all of them: the container's env, exec
+   * commands, mount destinations, or the pod's container names).
+   */
   operator?: string;
   /**
    * When both sides of a failed equality are lists (or sets): the entries only the request has,
@@ -68,33 +74,53 @@ const FIELD_HINTS: Array<[RegExp, string[]]> = [
   [/Terminal/, ['tty']],
 ];
 
+/** What explanations read from a policy container of the policy data. */
+interface PolicyContainerData {
+  source_path?: string;
+  OCI?: {
+    Annotations?: Record<string, string>;
+    Process?: { Env?: string[] };
+    Mounts?: Array<{ destination?: string }>;
+  };
+  env_regex?: string[];
+  exec_commands?: string[][];
+}
+
+function policyContainers(policyText: string): PolicyContainerData[] {
+  const m = /\npolicy_data := ([\s\S]*)$/.exec(policyText);
+  if (!m) return [];
+  try {
+    const data = JSON.parse(m[1] as string) as { containers?: unknown };
+    return Array.isArray(data.containers) ? (data.containers as PolicyContainerData[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 function containerFor(
-  policyText: string,
+  containers: readonly PolicyContainerData[],
   kind: string,
   input: Record<string, unknown>,
   state: Record<string, unknown>,
-): string | undefined {
-  const m = /\npolicy_data := ([\s\S]*)$/.exec(policyText);
-  if (!m) return undefined;
-  let data: { containers?: Array<{ source_path?: string; OCI?: { Annotations?: Record<string, string> } }> };
-  try {
-    data = JSON.parse(m[1] as string);
-  } catch {
-    return undefined;
-  }
+): PolicyContainerData | undefined {
   if (kind === 'ExecProcessRequest') {
     const idx = state[String(input.container_id)];
-    return typeof idx === 'number' ? data.containers?.[idx]?.source_path : undefined;
+    return typeof idx === 'number' ? containers[idx] : undefined;
   }
   if (kind !== 'CreateContainerRequest') return undefined;
   const anno = ((input.OCI as { Annotations?: Record<string, string> } | null)?.Annotations ?? {}) as Record<
     string,
     string
   >;
-  if (anno['io.kubernetes.cri.container-type'] === 'sandbox') return 'pause';
+  if (anno['io.kubernetes.cri.container-type'] === 'sandbox') {
+    return (
+      containers.find((c) => c.OCI?.Annotations?.['io.kubernetes.cri.container-type'] === 'sandbox') ?? {
+        source_path: 'pause',
+      }
+    );
+  }
   const name = anno['io.kubernetes.cri.container-name'];
-  return data.containers?.find((c) => c.OCI?.Annotations?.['io.kubernetes.cri.container-name'] === name)
-    ?.source_path;
+  return containers.find((c) => c.OCI?.Annotations?.['io.kubernetes.cri.container-name'] === name);
 }
 
 /**
@@ -140,10 +166,14 @@ export function yamlLineOf(
   return line;
 }
 
-/** Which operand of a comparison comes from the request: `i_*`/`input.*` vs `p_*`/`policy_data.*`. */
+/**
+ * Which operand of a comparison comes from the request: `i_*`/`input.*` and the request items the
+ * rules iterate over (`var`, `args`, ...) vs `p_*`/`policy_data.*`.
+ */
 function side(text: string): 'request' | 'policy' | undefined {
   const t = text.trim().replace(/^(?:count|caps_set|image_digest|subst|common_fragments)\(/, '');
   if (/^(?:i_|input\b)/.test(t) || /^\{\s*\w+\s*\|\s*some \w+ in i_/.test(t)) return 'request';
+  if (CONTEXT_VARS.some((v) => new RegExp(`^${v}\\b`).test(t))) return 'request';
   if (/^(?:p_|policy_data\b)/.test(t) || /^\{\s*\w+\s*\|\s*some \w+ in p_/.test(t)) return 'policy';
   return undefined;
 }
@@ -162,16 +192,32 @@ function structuredFailure(f: FailureRecord): ExplainedFailure {
   out.right = f.right;
   out.operator = f.op;
   const m = /^(.*?)\s*(==|!=|<=|>=|<|>)\s*(.*)$/.exec(f.text);
+  if (f.op === 'regex.match') {
+    // The rules match request strings against policy patterns.
+    out.actual = f.right;
+    out.expected = f.left;
+    return out;
+  }
   if (f.op === '==' && m) {
     const l = side(m[1] as string);
     const r = side(m[3] as string);
     let request: unknown;
     let policy: unknown;
-    if (l === 'request' && r !== 'request') {
+    const leftIsRequest =
+      l === 'request' && r !== 'request'
+        ? true
+        : r === 'request' && l !== 'request'
+          ? false
+          : l === 'policy' && r !== 'policy'
+            ? false
+            : r === 'policy' && l !== 'policy'
+              ? true
+              : undefined;
+    if (leftIsRequest === true) {
       out.actual = f.left;
       out.expected = f.right;
       [request, policy] = [f.leftValue, f.rightValue];
-    } else if (l === 'policy' && r !== 'policy') {
+    } else if (leftIsRequest === false) {
       out.actual = f.right;
       out.expected = f.left;
       [request, policy] = [f.rightValue, f.leftValue];
@@ -185,6 +231,58 @@ function structuredFailure(f: FailureRecord): ExplainedFailure {
     }
   }
   return out;
+}
+
+/** A rendered binding back to its value (bindings are JSON, possibly truncated). */
+function bindingValue(rendered: string | undefined): unknown {
+  if (rendered === undefined) return undefined;
+  try {
+    return JSON.parse(rendered);
+  } catch {
+    return rendered;
+  }
+}
+
+/**
+ * Where "any of several" checks failed, the deepest failing comparison is against the last
+ * candidate only; say instead what the request had and everything the policy allows there.
+ */
+function widenAlternatives(
+  out: ExplainedFailure,
+  f: FailureRecord,
+  container: PolicyContainerData | undefined,
+  containers: readonly PolicyContainerData[],
+): void {
+  const oneOf = (actual: unknown, allowed: unknown[]) => {
+    out.actual = JSON.stringify(actual);
+    out.expected = JSON.stringify(allowed);
+    out.operator = 'in';
+    out.onlyInRequest = [actual];
+    delete out.onlyInPolicy;
+    delete out.left;
+    delete out.right;
+  };
+  const stack = f.stack;
+  if (stack.includes('env_ok') && f.bindings.var !== undefined && container) {
+    oneOf(bindingValue(f.bindings.var), [
+      ...(container.OCI?.Process?.Env ?? []),
+      ...(container.env_regex ?? []),
+    ]);
+  } else if (stack.includes('exec_command_allowed') && f.bindings.args !== undefined && container) {
+    oneOf(bindingValue(f.bindings.args), container.exec_commands ?? []);
+  } else if (f.text === 'p_mount.destination == i_mount.destination' && container) {
+    oneOf(
+      f.rightValue,
+      (container.OCI?.Mounts ?? []).map((m) => m.destination),
+    );
+  } else if (stack[stack.length - 1] === 'container_name_matches') {
+    oneOf(
+      f.rightValue,
+      containers
+        .map((c) => c.OCI?.Annotations?.['io.kubernetes.cri.container-name'])
+        .filter((n): n is string => typeof n === 'string'),
+    );
+  }
 }
 
 /** The pod template's path in its document, by the workload kind (`Pod`: the document itself). */
@@ -225,6 +323,7 @@ export function explainRequests(
 ): RequestExplanation[] {
   const policyText = policyTextFromAny(options.policy);
   const agent = new AgentPolicy(policyText);
+  const containers = policyContainers(policyText);
   let prefix: ReadonlyArray<string | number> | undefined;
   return options.requests.map(({ kind, request }) => {
     const input = normalizeAny(kind, request);
@@ -232,7 +331,7 @@ export function explainRequests(
     if (decision.allowed) return { kind, allowed: true, message: explainDenial(kind, decision) };
     if (options.yaml !== undefined && prefix === undefined) prefix = podPrefix(options);
     return describeDenial(
-      policyText,
+      containers,
       kind,
       input,
       decision,
@@ -270,7 +369,7 @@ function podPrefix(options: ExplainYaml): ReadonlyArray<string | number> {
 }
 
 function describeDenial(
-  policyText: string,
+  containers: readonly PolicyContainerData[],
   kind: string,
   input: Record<string, unknown>,
   decision: AgentDecision,
@@ -280,8 +379,12 @@ function describeDenial(
 ): RequestExplanation {
   const out: RequestExplanation = { kind, allowed: false, message: explainDenial(kind, decision) };
   const f = decision.failure;
-  if (f) out.failure = structuredFailure(f);
-  const container = containerFor(policyText, kind, input, state);
+  const policyContainer = containerFor(containers, kind, input, state);
+  if (f) {
+    out.failure = structuredFailure(f);
+    widenAlternatives(out.failure, f, policyContainer, containers);
+  }
+  const container = policyContainer?.source_path;
   if (container) out.container = container;
   const hay = f ? `${f.stack.join(' ')} ${f.text}` : '';
   const hint = FIELD_HINTS.find(([re]) => re.test(hay));

@@ -15,7 +15,7 @@ export interface FailureRecord {
   /** Source text of the failing expression. */
   text: string;
   loc: SourceLocation;
-  /** For comparisons: the evaluated operands. */
+  /** For comparisons (and `regex.match`: pattern, string): the evaluated operands. */
   left?: string;
   right?: string;
   /** The operands as JSON values, untruncated (for differences of lists and sets). */
@@ -317,6 +317,30 @@ export class RegoEngine {
         rec.op = expr.term.op;
       } catch {
         // operands may be unsafe outside their context; keep the text only
+      } finally {
+        this.#suppress--;
+      }
+    } else if (
+      expr.k === 'term' &&
+      expr.term.t === 'call' &&
+      expr.term.fn === 'regex.match' &&
+      expr.term.args.length === 2
+    ) {
+      // A regex that did not match: the pattern (left) and the string (right).
+      this.#suppress++;
+      try {
+        const [pt, st] = expr.term.args as [Term, Term];
+        const l = this.#evalTerm(pt, env).next();
+        const r = this.#evalTerm(st, env).next();
+        if (!l.done && !r.done) {
+          rec.left = show(l.value[0]);
+          rec.right = show(r.value[0]);
+          rec.leftValue = toJson(l.value[0]);
+          rec.rightValue = toJson(r.value[0]);
+          rec.op = 'regex.match';
+        }
+      } catch {
+        // keep the text only
       } finally {
         this.#suppress--;
       }
