@@ -281,7 +281,8 @@ describe('contrast policy explain', () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain('DENIED');
     expect(r.out).toContain('env_ok');
-    expect(r.out).toMatch(/checking: +var = "LD_PRELOAD=\/tmp\/hook\.so"\n/);
+    expect(r.out).toMatch(/request has: +"LD_PRELOAD=\/tmp\/hook\.so"\n/);
+    expect(r.out).toMatch(/policy allows: +one of \["PATH=[^"]*","HOSTNAME=\$\(host-name\)"\]\n/);
     expect(r.out).toMatch(/field: +spec\.containers\[0\]\.env\n/);
     // The web container writes no env: the line is the container's, and the output says so.
     const line = lineOf('deployment/web.yml', /^ +- name: web$/);
@@ -377,6 +378,8 @@ describe('contrast policy explain', () => {
     const denied = await policy(['explain', '-r', shell, '-w', 'web', 'deployment/web.yml']);
     expect(denied.code).toBe(1);
     expect(denied.out).toMatch(/\[2\/2\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
+    expect(denied.out).toMatch(/request has: +\["sh","-c","cat \/contrast\/secret"\]\n/);
+    expect(denied.out).toMatch(/policy allows: +one of \[\["test","-f","\/ready"\]\]\n/);
     expect(denied.out).toMatch(/field: +spec\.initContainers\[1\]\.startupProbe\n/);
     const line = lineOf('deployment/web.yml', /^ +startupProbe:/);
     expect(denied.out).toContain(

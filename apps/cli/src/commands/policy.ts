@@ -131,9 +131,15 @@ function textResult(w: WorkloadPolicy, r: StepResult): string {
     lines.push(['check', f.expression]);
     if (f.actual !== undefined && f.expected !== undefined) {
       lines.push(['request has', f.actual]);
-      lines.push(['policy wants', f.expected]);
-      if (f.onlyInRequest?.length) lines.push(['request adds', JSON.stringify(f.onlyInRequest)]);
-      if (f.onlyInPolicy?.length) lines.push(['request lacks', JSON.stringify(f.onlyInPolicy)]);
+      if (f.operator === 'in') {
+        lines.push(['policy allows', f.expected === '[]' ? 'nothing here' : `one of ${f.expected}`]);
+      } else if (f.operator === 'regex.match') {
+        lines.push(['policy wants', `a match of the pattern ${f.expected}`]);
+      } else {
+        lines.push(['policy wants', f.expected]);
+        if (f.onlyInRequest?.length) lines.push(['request adds', JSON.stringify(f.onlyInRequest)]);
+        if (f.onlyInPolicy?.length) lines.push(['request lacks', JSON.stringify(f.onlyInPolicy)]);
+      }
     } else if (f.left !== undefined && f.right !== undefined) {
       lines.push(['left', f.left]);
       lines.push(['right', f.right]);
