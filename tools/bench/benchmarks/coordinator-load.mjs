@@ -18,11 +18,19 @@
 // BENCH_CONCURRENCY (200), BENCH_REQUESTS (2000), BENCH_SECONDS (openssl, 3),
 // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator process there.
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
+import {
+  CoordinatorClient,
+  meshCertReportData,
+  requestMeshCertificate,
+  verifiersForReferenceValues,
+} from '@contrast-cc/api';
+import { createTlsIdentity } from '@contrast-cc/authority/server';
+import { createCaHierarchy, SeedEngine } from '@contrast-cc/certs';
 import { createPlatformRegistry, noopLogger } from '@contrast-cc/core';
 import {
   createSimulatedSnpPlatform,
@@ -60,6 +68,78 @@ const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/** CPU seconds per call of `fn`, one call at a time, in this process (after a warm-up). */
+async function cpuPerCall(fn, n = 200) {
+  for (let i = 0; i < 20; i++) await fn(i);
+  const before = ownCpuSeconds();
+  for (let i = 0; i < n; i++) await fn(i);
+  return (ownCpuSeconds() - before) / n;
+}
+
+/**
+ * Server CPU seconds of a bare node HTTPS server (P-256 TLS key as the Coordinator's, keep-alive,
+ * its own process) per connection carrying two JSON requests shaped like the mesh-certificate
+ * exchange: the transport cost alone, with nothing verified or signed by the handler.
+ */
+async function bareHttpsCpuPerConnection(n = 200) {
+  const tls = await createTlsIdentity();
+  const code = `
+    const { createServer } = require('node:https');
+    const reply = JSON.stringify({ version: 'v1', pad: 'x'.repeat(4000) });
+    const s = createServer({ key: process.env.KEY, cert: process.env.CERT, minVersion: 'TLSv1.2' }, (req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        JSON.parse(Buffer.concat(chunks).toString());
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
+        res.end(reply);
+      });
+    });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const server = spawn(process.execPath, ['-e', code], {
+    env: { ...process.env, KEY: tls.key.export({ type: 'pkcs8', format: 'pem' }), CERT: tls.certPem },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const port = await new Promise((resolve, reject) => {
+      server.stdout.once('data', (c) => resolve(Number(c.toString().trim())));
+      server.once('exit', (c) => reject(new Error(`bare https server exited ${c}`)));
+    });
+    const post = (agent, body) =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            agent,
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/',
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', resolve);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const big = JSON.stringify({ evidence: 'e'.repeat(7000) });
+    const connection = async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+      await post(agent, '{}');
+      await post(agent, big);
+      agent.destroy();
+    };
+    for (let i = 0; i < 20; i++) await connection();
+    const before = cpuSeconds(server.pid);
+    for (let i = 0; i < n; i++) await connection();
+    return (cpuSeconds(server.pid) - before) / n;
+  } finally {
+    server.kill();
+  }
+}
 
 // The simulator's trust directory, shared by this process (the initializers' chain) and the
 // Coordinator (its own chain): each registers its root there, every verifier trusts those roots.
@@ -167,6 +247,31 @@ try {
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
 
+  // Where the Coordinator's CPU goes: its per-certificate steps one at a time in this process
+  // (the same code the Coordinator runs), and a bare node HTTPS server for the transport.
+  const verifier = verifiersForReferenceValues(registry, manifestJson.ReferenceValues)[0];
+  const sampleKey = keys[0];
+  const sampleNonce = new Uint8Array(32).fill(9);
+  const reportData = await meshCertReportData(sampleNonce, sampleKey, sampleKey);
+  const samples = await Promise.all(Array.from({ length: 240 }, () => issuer.issue(reportData)));
+  let claims;
+  const verifyCpu = await cpuPerCall(async (i) => {
+    const r = await verifier.verify(samples[i], { reportData });
+    if (!r.ok) throw new Error(`sample evidence refused: ${r.reason.code}`);
+    claims = r.claims;
+  });
+  const ca = await createCaHierarchy(SeedEngine.generate());
+  const sans = manifestJson.Policies[webHash].SANs;
+  const issueCpu = await cpuPerCall(() =>
+    ca.issueMeshCertificate({
+      publicKey: createPublicKey({ key: Buffer.from(sampleKey), format: 'der', type: 'spki' }),
+      sans,
+      workloadSecretId: 'web',
+      claims,
+    }),
+  );
+  const transportCpu = await bareHttpsCpuPerConnection();
+
   const p384 = opensslSpeed('ecdsap384', seconds);
   const p256 = opensslSpeed('ecdsap256', seconds);
   const floor = 1 / (1 / p384.verifyPerSec + 1 / p256.signPerSec);
@@ -186,6 +291,15 @@ try {
     `machine:            ${ms((cpu + own) / n)} CPU per certificate on both sides; load average ${load.toFixed(1)} at the end`,
   );
   console.log(`Coordinator log lines during the run: ${logLines - logLinesBefore}`);
+  console.log(`where the Coordinator's CPU goes (each step alone, one at a time, after the run):`);
+  console.log(`  SNP report verification (Simulated-SNP verifier, chain cached): ${ms(verifyCpu)}`);
+  console.log(
+    `  mesh certificate issuance (key import, X.509 with claims, P-384 signature): ${ms(issueCpu)}`,
+  );
+  console.log(`  bare node HTTPS server, one TLS connection + two JSON requests: ${ms(transportCpu)}`);
+  console.log(
+    `  sum ${ms(verifyCpu + issueCpu + transportCpu)} of the ${ms(cpu / n)} measured under load (rest: routing, zod, nonces, JSON, GC, contention)`,
+  );
   console.log(
     `openssl P-384 verify/s: ${p384.verifyPerSec.toFixed(0)}, sign/s: ${p384.signPerSec.toFixed(0)}; P-256 sign/s: ${p256.signPerSec.toFixed(0)}`,
   );
