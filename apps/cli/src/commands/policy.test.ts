@@ -26,7 +26,7 @@ import {
   parseInitdataToml,
 } from '@contrast-cc/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments, parseDocument } from 'yaml';
+import { parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { runCli } from '../cli.js';
 import { captureIo, sharedDir } from '../test-support/harness.js';
 import { createGenerateCommand } from './generate.js';
@@ -417,6 +417,45 @@ describe('contrast policy explain', () => {
     expect(r.out).toMatch(/\[3\/3\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
     // The web container has no exec probe: the container's line.
     expect(r.out).toMatch(/field: +spec\.containers\[0\]\.livenessProbe\n/);
+  });
+
+  it('the legacy policy annotation, in a List after another document: lines point into the List', async () => {
+    const generated = parseAllDocuments(readFileSync(path.join(ws, 'deployment/web.yml'), 'utf8'));
+    const deployment = generated[0]?.toJS();
+    const service = generated[1]?.toJS();
+    const annotations = deployment.spec.template.metadata.annotations;
+    const toml = decodeInitdataAnnotation(annotations['io.katacontainers.config.hypervisor.cc_init_data']);
+    const policyText = parseInitdataToml(toml).data['policy.rego'] as string;
+    delete annotations['io.katacontainers.config.hypervisor.cc_init_data'];
+    annotations['io.katacontainers.config.agent.policy'] = Buffer.from(policyText).toString('base64');
+    const list = stringify(
+      { apiVersion: 'v1', kind: 'List', items: [service, deployment] },
+      { lineWidth: 0 },
+    );
+    const file = 'legacy/list.yml';
+    mkdirSync(path.join(ws, 'legacy'), { recursive: true });
+    writeFileSync(
+      path.join(ws, file),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n---\n${list}`,
+    );
+
+    const shown = await policy(['show', file]);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(`# Policy hash: ${createHash('sha256').update(policyText).digest('hex')}`);
+    expect(shown.out).toContain('# Binding:     legacy io.katacontainers.config.agent.policy annotation');
+
+    const req = requestFile(
+      createRequest(webData, 'web', (q) => {
+        q.OCI.Process.Args = ['/app/shop-web'];
+      }),
+    );
+    const r = await policy(['explain', '-r', req, file]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('(legacy policy annotation)');
+    const line = lineOf(file, /^ +args:/, lineOf(file, /^ +kind: Deployment/));
+    expect(r.out).toContain(
+      `source:        ${file}:${line} (items[1].spec.template.spec.containers[0].args)`,
+    );
   });
 
   it('an ExecProcessRequest without its container in the history is denied by the state check', async () => {
