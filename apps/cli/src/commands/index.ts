@@ -56,4 +56,9 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'explain why a pod policy refused a request; show a policy; check it against the manifest',
     load: async () => (await import('./policy.js')).createPolicyCommand({ registry: await registry() }),
   },
+  {
+    name: 'demo',
+    summary: 'run a whole deployment on this machine (simulator, no cluster) and explain it',
+    load: async () => (await import('./demo.js')).createDemoCommand(),
+  },
 ];

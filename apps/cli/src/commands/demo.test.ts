@@ -1,0 +1,154 @@
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../cli.js';
+import { chainProblem, type DemoSummary } from '../demo/run.js';
+import { captureIo } from '../test-support/harness.js';
+
+const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = path.join(cliDir, 'dist', 'bin.js');
+// The demo runs the BUILT bin (it starts the Coordinator as `node dist/bin.js demo ...`): it needs
+// a build that has the demo in it.
+const built = existsSync(bin) && readdirSync(path.dirname(bin)).some((f) => f.endsWith('.js'));
+const builtWithDemo =
+  built &&
+  readdirSync(path.dirname(bin))
+    .filter((f) => f.endsWith('.js'))
+    .some((f) => readFileSync(path.join(path.dirname(bin), f), 'utf8').includes('--internal-coordinator'));
+if (!builtWithDemo) {
+  console.warn(
+    'skipping the contrast demo end-to-end tests: apps/cli/dist has no demo (run: pnpm exec turbo run build --filter=@contrast-cc/cli...)',
+  );
+}
+
+const parent = mkdtempSync(path.join(tmpdir(), 'contrast-demo-cli-'));
+afterAll(() => rmSync(parent, { recursive: true, force: true }));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('contrast demo: bad input', () => {
+  it('refuses a workspace that is not empty (exit 2) and writes nothing there', async () => {
+    const ws = path.join(parent, 'not-empty');
+    mkdirSync(ws);
+    writeFileSync(path.join(ws, 'keep.txt'), 'mine');
+    const c = captureIo(parent);
+    expect(await runCli(['demo', '--workspace', ws], c.io)).toBe(2);
+    expect(c.err()).toContain('not empty');
+    expect(readdirSync(ws)).toEqual(['keep.txt']);
+  });
+
+  it('refuses a workspace that is a file, unknown flags and stray arguments (exit 2)', async () => {
+    const file = path.join(parent, 'a-file');
+    writeFileSync(file, '');
+    for (const args of [['--workspace', file], ['--nope'], ['extra']]) {
+      const c = captureIo(parent);
+      expect(await runCli(['demo', ...args], c.io), args.join(' ')).toBe(2);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('');
+  });
+});
+
+describe('chainProblem (node:crypto chain check of the demo)', () => {
+  it('accepts a chain to its root and names the break in a foreign one', async () => {
+    const { createCaHierarchy, SeedEngine } = await import('@contrast-cc/certs');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const ca = await createCaHierarchy(SeedEngine.generate());
+    const other = await createCaHierarchy(SeedEngine.generate());
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const leaf = await ca.issueMeshCertificate({ publicKey, sans: ['web'] });
+    expect(chainProblem(leaf.chainPem, ca.root.pem)).toBeUndefined();
+    expect(chainProblem(leaf.chainPem, other.root.pem)).toMatch(/is not signed by/);
+    expect(chainProblem('', ca.root.pem)).toMatch(/no certificate/);
+    expect(chainProblem(leaf.chainPem, ca.root.pem, new Date('2000-01-01'))).toMatch(/not valid now/);
+  });
+});
+
+describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
+  it('runs the whole flow, leaves the workspace a user expects, and stops everything it started', async () => {
+    const ws = path.join(parent, 'ws');
+    const r = spawnSync(process.execPath, [bin, 'demo', '--workspace', ws, '--json'], {
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const summary = JSON.parse(r.stdout) as DemoSummary;
+    expect(summary.ok).toBe(true);
+    expect(summary.workspace).toBe(ws);
+    for (const f of [
+      'manifest.json',
+      'verify/coordinator-root-ca.pem',
+      'verify/mesh-ca.pem',
+      'seed-shares.json',
+    ]) {
+      expect(existsSync(path.join(ws, f)), f).toBe(true);
+    }
+    expect(summary.pods.map((p) => p.name)).toEqual(['web', 'api', 'db', 'migrate']);
+    expect(summary.pods.every((p) => p.chainVerified)).toBe(true);
+    expect(summary.mesh?.answer).toBe('api answered "GET /orders" over the mesh');
+    expect(summary.mesh?.refusedWithoutCertificate).toBeTruthy();
+    expect(summary.recovery).toEqual({ staleAfterRestart: true, recovered: true, sameRootCa: true });
+    expect(summary.transitionHash).toMatch(/^[0-9a-f]{64}$/);
+    // Two Coordinator processes (before and after the crash), both gone, their ports closed.
+    expect(summary.coordinator.pids).toHaveLength(2);
+    for (const pid of summary.coordinator.pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    for (const port of summary.coordinator.ports) expect(await accepts(port), `port ${port}`).toBe(false);
+    expect(summary.cleanup.errors).toEqual([]);
+  }, 180_000);
+
+  it('stops the Coordinator process on Ctrl-C (SIGINT) and exits 130', async () => {
+    const ws = path.join(parent, 'ws-sigint');
+    const child = spawn(process.execPath, [bin, 'demo', '--workspace', ws], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const pid = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no Coordinator pid in time:\n${out}`)), 120_000);
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /Coordinator pid (\d+), API on 127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    expect(out).toMatch(/\[2\/9\] /);
+    expect(alive(pid)).toBe(true);
+    const port = Number(/API on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(130);
+    expect(alive(pid)).toBe(false);
+    expect(await accepts(port)).toBe(false);
+  }, 180_000);
+});
