@@ -16,6 +16,30 @@ export function assemblePolicyText(rules: string, data: PolicyData | Record<stri
   return `${rules}\npolicy_data := ${JSON.stringify(data, null, 2)}`;
 }
 
+/**
+ * The inverse of assemblePolicyText: the rules and the data object. `data` is undefined when the
+ * text does not end in a `policy_data := {...}` JSON object (a policy written by hand).
+ */
+export function splitPolicyText(policyText: string): {
+  rules: string;
+  data: Record<string, unknown> | undefined;
+} {
+  const marker = '\npolicy_data := ';
+  // JSON strings escape newlines, so the last marker is the one before the data.
+  const at = policyText.lastIndexOf(marker);
+  if (at >= 0) {
+    try {
+      const data = JSON.parse(policyText.slice(at + marker.length)) as unknown;
+      if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+        return { rules: policyText.slice(0, at), data: data as Record<string, unknown> };
+      }
+    } catch {
+      // not data we wrote: the whole text is rules
+    }
+  }
+  return { rules: policyText, data: undefined };
+}
+
 function tomlBasicString(s: string): string {
   let out = '"';
   for (const ch of s) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { assemblePolicyText, splitPolicyText } from './assemble.js';
 import { explainRequest, explainRequests, yamlLineOf } from './explain.js';
 import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
@@ -108,6 +109,16 @@ function request(overrides: (r: Body) => void = () => {}): Record<string, unknow
   overrides(r);
   return r;
 }
+
+describe('splitPolicyText', () => {
+  it('is the inverse of assemblePolicyText; hand-written text is all rules', () => {
+    const rules = 'package agent_policy\n\ndefault X := "policy_data := {}"\n';
+    const data = { containers: [{ note: 'a\npolicy_data := {"x": 1}' }], common: {} };
+    expect(splitPolicyText(assemblePolicyText(rules, data))).toEqual({ rules, data });
+    expect(splitPolicyText(rules)).toEqual({ rules, data: undefined });
+    expect(splitPolicyText(`${rules}\npolicy_data := [1]`).data).toBeUndefined();
+  });
+});
 
 describe('explanations', () => {
   it('finds YAML lines of pod-spec fields', () => {

@@ -1,5 +1,5 @@
 import { isMap, isSeq, LineCounter, parseAllDocuments } from 'yaml';
-import { policyTextFromAny } from './assemble.js';
+import { policyTextFromAny, splitPolicyText } from './assemble.js';
 import { type AgentDecision, AgentPolicy } from './rego/agent.js';
 import type { FailureRecord } from './rego/eval.js';
 import { CONTEXT_VARS, explainDenial } from './rego/explain.js';
@@ -87,14 +87,8 @@ interface PolicyContainerData {
 }
 
 function policyContainers(policyText: string): PolicyContainerData[] {
-  const m = /\npolicy_data := ([\s\S]*)$/.exec(policyText);
-  if (!m) return [];
-  try {
-    const data = JSON.parse(m[1] as string) as { containers?: unknown };
-    return Array.isArray(data.containers) ? (data.containers as PolicyContainerData[]) : [];
-  } catch {
-    return [];
-  }
+  const containers = splitPolicyText(policyText).data?.containers;
+  return Array.isArray(containers) ? (containers as PolicyContainerData[]) : [];
 }
 
 function containerFor(

@@ -14,6 +14,7 @@ export {
   type ParsedInitdata,
   parseInitdataToml,
   policyTextFromAny,
+  splitPolicyText,
 } from './assemble.js';
 export {
   type CaseResult,
