@@ -14,30 +14,10 @@ export interface WorkloadPolicy extends WorkloadPolicyDocument {
   yaml: string;
   /** The Rego policy: rules, then `policy_data := {...}`. */
   policyText: string;
-  /** The rules part of policyText (everything before `policy_data :=`). */
+  /** The rules part of policyText (everything before `\npolicy_data :=`). */
   rules: string;
   /** The parsed policy_data, or undefined when the policy has none. */
   data: Record<string, unknown> | undefined;
-}
-
-const DATA_MARKER = '\npolicy_data := ';
-
-/** Splits a policy text into its rules and its data document. */
-export function splitPolicy(policyText: string): {
-  rules: string;
-  data: Record<string, unknown> | undefined;
-} {
-  const at = policyText.lastIndexOf(DATA_MARKER);
-  if (at < 0) return { rules: policyText, data: undefined };
-  try {
-    const data = JSON.parse(policyText.slice(at + DATA_MARKER.length)) as unknown;
-    if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
-      return { rules: policyText.slice(0, at + 1), data: data as Record<string, unknown> };
-    }
-  } catch {
-    // not our data layout: show the text as it is
-  }
-  return { rules: policyText, data: undefined };
 }
 
 /** Reads every Contrast workload's policy from files and directories; errors name file and field. */
@@ -79,7 +59,7 @@ export async function loadWorkloadPolicies(
   }
   return docs.map((d) => {
     const policyText = policy.policyTextFromAny(new TextDecoder().decode(d.document));
-    return { ...d, yaml: texts.get(d.file) ?? '', policyText, ...splitPolicy(policyText) };
+    return { ...d, yaml: texts.get(d.file) ?? '', policyText, ...policy.splitPolicyText(policyText) };
   });
 }
 
