@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli.js';
 import { chainProblem, type DemoSummary } from '../demo/run.js';
 import { captureIo } from '../test-support/harness.js';
+import { createDemoCommand } from './demo.js';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(cliDir, 'dist', 'bin.js');
@@ -76,6 +77,32 @@ describe('contrast demo: bad input', () => {
     }
     expect(readFileSync(file, 'utf8')).toBe('');
   });
+});
+
+describe('contrast demo: a step fails', () => {
+  it('stops the Coordinator process it started, reports the step, and exits 1', async () => {
+    // A stand-in Coordinator process that announces a port nobody listens on: "contrast set" fails.
+    const fake = path.join(parent, 'fake-coordinator.mjs');
+    writeFileSync(
+      fake,
+      "process.stdout.write(JSON.stringify({ port: 1, pid: process.pid }) + '\\n'); setInterval(() => {}, 1000);\n",
+    );
+    const ws = path.join(parent, 'ws-fail');
+    const c = captureIo(parent);
+    const code = await createDemoCommand({ self: [process.execPath, fake] }).run(
+      ['--workspace', ws, '--json'],
+      c.io,
+    );
+    expect(code, c.err()).toBe(1);
+    const summary = JSON.parse(c.out()) as DemoSummary;
+    expect(summary.ok).toBe(false);
+    expect(summary.error).toContain('contrast set exited 1');
+    expect(c.err()).toContain('FAILED');
+    expect(summary.coordinator.pids).toHaveLength(1);
+    expect(alive(summary.coordinator.pids[0]!)).toBe(false);
+    expect(summary.cleanup).toEqual({ stopped: 1, errors: [] });
+    expect(existsSync(path.join(ws, 'manifest.json'))).toBe(true);
+  }, 60_000);
 });
 
 describe('chainProblem (node:crypto chain check of the demo)', () => {
