@@ -70,6 +70,12 @@ export interface AuthorityOptions {
   logger?: Logger;
   /** Called for every refused evidence (metrics). */
   onAttestationFailure?: (reason: VerifyFailure) => void;
+  /**
+   * Whether an attested active peer replica exists (peer recovery configured). A seed-share
+   * owner's recovery without `force` is then refused: the peer recovers this replica with the
+   * shared mesh CA, a manual recovery would make a replica with another mesh CA (as upstream).
+   */
+  hasActivePeer?: () => Promise<boolean>;
 }
 
 /** Input of {@link Authority.setManifest}. @public */
@@ -572,6 +578,14 @@ export class Authority {
       throw apiFailure('invalid_signature', 'the recover request is not signed by that seed-share owner', {
         field: 'signature',
       });
+    }
+    // Only after the owner's signature: an unauthenticated request never makes us dial peers.
+    if (!params.force && this.#opts.hasActivePeer && (await this.#opts.hasActivePeer())) {
+      throw apiFailure(
+        'permission_denied',
+        'an active peer Coordinator exists and recovers this one automatically; use force to recover anyway',
+        { field: 'force' },
+      );
     }
     const { seed, salt } = openRecoverySecret(this.#opts.channelKey, params.nonce, sealed);
     let engine: SeedEngine;

@@ -12,6 +12,7 @@ export {
   type SetManifestResult,
 } from './authority.js';
 export {
+  findActivePeer,
   PEER_RECOVERY_RESULTS,
   type PeerAttempt,
   type PeerRecoveryLoop,

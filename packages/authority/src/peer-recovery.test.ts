@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,10 +14,19 @@ import { fromHex, type Issuer } from '@contrast-cc/core';
 import { createMemoryLogger, type MemoryLogger } from '@contrast-cc/core/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peerRetryDelay, recoverFromPeer } from './peer-recovery.js';
+import { Authority } from './authority.js';
+import { findActivePeer, peerRetryDelay, recoverFromPeer } from './peer-recovery.js';
 import type { PeerAddress, PeerSource } from './peer-source.js';
 import { type RunningCoordinator, startCoordinator } from './server/coordinator.js';
-import { deployment, keys, podIssuer, registry, waitFor } from './test-support/index.js';
+import {
+  channelKey,
+  deployment,
+  keys,
+  podIssuer,
+  recoverRequest,
+  registry,
+  waitFor,
+} from './test-support/index.js';
 
 const d = deployment();
 // The update keeps the coordinator policy (replicas running it stay trusted) and adds a workload.
@@ -117,6 +126,7 @@ let a: Replica;
 let b: Replica;
 let set: SetManifestResponse;
 let seedHex: string;
+let secret: { seed: Uint8Array; salt: Uint8Array };
 
 beforeAll(async () => {
   sharedDir = await mkdtemp(path.join(tmpdir(), 'peer-recovery-'));
@@ -132,9 +142,8 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     a = await startReplica('a');
     set = await (await client(a)).setManifest({ manifest: d.manifest, policies: d.policies });
     const doc = set.seed_shares_doc!;
-    seedHex = Buffer.from(recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]).seed).toString(
-      'hex',
-    );
+    secret = recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]);
+    seedHex = Buffer.from(secret.seed).toString('hex');
 
     b = await startReplica('b');
     expect(b.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
@@ -331,6 +340,45 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const bMesh = new X509Certificate(Buffer.from(b.c.authority.stateBinding().meshCaDer!));
     expect(new X509Certificate(cert.cert_chain).verify(bMesh.publicKey)).toBe(true);
     a = restarted;
+  });
+
+  it("refuses a seed-share owner's recovery without force while an active peer exists", async () => {
+    const key = channelKey();
+    const spki = new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+    const store = await openStore(sharedDir);
+    const peers: PeerSource = {
+      kind: 'test',
+      peers: async () => [{ host: '127.0.0.1', port: 1 }, ...(await clusterPeers(() => undefined).peers())],
+    };
+    const options = { store, issuer: coordinatorIssuer(), platforms, allowInsecure: true, peers };
+    let authority: Authority | undefined;
+    authority = await Authority.open({
+      store,
+      platforms,
+      channelKey: key,
+      allowInsecure: true,
+      hasActivePeer: async () => (await findActivePeer({ ...options, authority: authority! })) !== undefined,
+    });
+    expect(authority.status).toBe('stale');
+    const refused = await authority
+      .recover(recoverRequest(authority.createNonce(), spki, secret))
+      .catch((e) => e);
+    expect(refused).toMatchObject({ apiCode: 'permission_denied', field: 'force' });
+    expect(authority.status).toBe('stale');
+    // A request not signed by a seed-share owner is refused before any peer is dialled.
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const foreign = await authority
+      .recover(recoverRequest(authority.createNonce(), spki, secret, other))
+      .catch((e) => e);
+    expect(foreign).toMatchObject({ apiCode: 'permission_denied', field: 'owner_public_key' });
+    await authority.recover(
+      recoverRequest(authority.createNonce(), spki, secret, keys().seedOwnerPrivate, true),
+    );
+    expect(authority.status).toBe('active');
+    authority.close();
+    // Only unreachable peers: none active.
+    const unreachable: PeerSource = { kind: 'test', peers: async () => [{ host: '127.0.0.1', port: 1 }] };
+    expect(await findActivePeer({ ...options, authority, peers: unreachable })).toBeUndefined();
   });
 
   it('a coordinator policy upgrade: both policies during the roll, then only the new one', async () => {

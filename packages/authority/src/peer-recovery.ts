@@ -156,6 +156,83 @@ function refusal(status: number, json: unknown): AttemptError {
 }
 
 /**
+ * Steps 1-2 of a peer recovery: the store's latest transition and manifest (unverified), and an
+ * attested channel to a peer whose evidence meets the manifest's reference values with a
+ * coordinator policy, `active` at that transition (else `peer_not_ready`).
+ */
+async function attestPeer(options: RecoverFromPeerOptions, peer: PeerAddress, log: Logger) {
+  const history = new History({ store: options.store, logger: log });
+  const latest = await history.getLatest({ verify: false });
+  if (!latest) throw new AttemptError('peer_not_ready', 'the store has no history to recover');
+  const { manifest } = parseManifest(await history.getManifest(latest.manifestHash));
+  const coordinators = Object.entries(manifest.Policies)
+    .filter(([, entry]) => entry.Role === 'coordinator')
+    .map(([hash]) => hash.toLowerCase());
+  const verifiers = verifiersForReferenceValues(options.platforms, manifest.ReferenceValues, log);
+
+  let conn: AttestedConnection;
+  try {
+    conn = await connectAttested({
+      host: peer.host,
+      port: peer.port,
+      verifiers,
+      allowInsecure: options.allowInsecure ?? false,
+      timeoutMs: options.timeoutMs ?? 15_000,
+      logger: log,
+      checkClaims: (claims: EvidenceClaims) =>
+        claims.policyDigest && coordinators.includes(claims.policyDigest.toLowerCase())
+          ? undefined
+          : `policy hash ${claims.policyDigest ?? '(none)'} is not a coordinator policy of the manifest`,
+    });
+  } catch (e) {
+    if (isContrastError(e) && e.code === 'attestation-failed') {
+      const reason = e.cause as { code?: string } | undefined;
+      throw new AttemptError('attestation_failed', e.message, reason?.code);
+    }
+    throw new AttemptError(
+      isContrastError(e) && e.code !== 'unavailable' && e.code !== 'io-error' ? 'error' : 'unavailable',
+      (e as Error).message,
+    );
+  }
+  const state = snapshotOf(conn);
+  if (state.status !== 'active') {
+    throw new AttemptError('peer_not_ready', `the peer is ${state.status}`);
+  }
+  const transition = state.latest_transition;
+  if (transition?.transition_hash !== latest.transitionHash) {
+    throw new AttemptError('peer_not_ready', 'the peer is at another transition than the store');
+  }
+  return { conn, state: { ...state, latest_transition: transition }, latest };
+}
+
+/**
+ * Whether one of the peers is an attested, active Coordinator at the store's latest transition
+ * (the check behind refusing a seed-share owner's recovery without `force`). Returns the first
+ * such peer, or undefined. Never throws.
+ * @public
+ */
+export async function findActivePeer(
+  options: RecoverFromPeerOptions & { peers: PeerSource },
+): Promise<PeerAddress | undefined> {
+  const log = (options.logger ?? noopLogger).child({ component: 'peer-recovery' });
+  let peers: PeerAddress[];
+  try {
+    peers = await options.peers.peers();
+  } catch {
+    return undefined;
+  }
+  for (const peer of peers) {
+    try {
+      await attestPeer(options, peer, log);
+      return peer;
+    } catch {
+      // not active, not attestable or not reachable: not a peer that could recover us
+    }
+  }
+  return undefined;
+}
+
+/**
  * One peer recovery attempt against one peer (see the README, "Peer recovery"):
  * 1. read the latest transition and its manifest from the store (unverified: no seed yet);
  * 2. attest the peer over `@contrast-cc/atls` with the manifest's reference values; its policy
@@ -175,47 +252,7 @@ export async function recoverFromPeer(
   const log = (options.logger ?? noopLogger).child({ component: 'peer-recovery' });
   let secret: PeerSecret | undefined;
   try {
-    const history = new History({ store: options.store, logger: log });
-    const latest = await history.getLatest({ verify: false });
-    if (!latest) throw new AttemptError('peer_not_ready', 'the store has no history to recover');
-    const { manifest } = parseManifest(await history.getManifest(latest.manifestHash));
-    const coordinators = Object.entries(manifest.Policies)
-      .filter(([, entry]) => entry.Role === 'coordinator')
-      .map(([hash]) => hash.toLowerCase());
-    const verifiers = verifiersForReferenceValues(options.platforms, manifest.ReferenceValues, log);
-
-    let conn: AttestedConnection;
-    try {
-      conn = await connectAttested({
-        host: peer.host,
-        port: peer.port,
-        verifiers,
-        allowInsecure: options.allowInsecure ?? false,
-        timeoutMs: options.timeoutMs ?? 15_000,
-        logger: log,
-        checkClaims: (claims: EvidenceClaims) =>
-          claims.policyDigest && coordinators.includes(claims.policyDigest.toLowerCase())
-            ? undefined
-            : `policy hash ${claims.policyDigest ?? '(none)'} is not a coordinator policy of the manifest`,
-      });
-    } catch (e) {
-      if (isContrastError(e) && e.code === 'attestation-failed') {
-        const reason = e.cause as { code?: string } | undefined;
-        throw new AttemptError('attestation_failed', e.message, reason?.code);
-      }
-      throw new AttemptError(
-        isContrastError(e) && e.code !== 'unavailable' && e.code !== 'io-error' ? 'error' : 'unavailable',
-        (e as Error).message,
-      );
-    }
-    const state = snapshotOf(conn);
-    if (state.status !== 'active') {
-      throw new AttemptError('peer_not_ready', `the peer is ${state.status}`);
-    }
-    if (state.latest_transition?.transition_hash !== latest.transitionHash) {
-      throw new AttemptError('peer_not_ready', 'the peer is at another transition than the store');
-    }
-
+    const { conn, state } = await attestPeer(options, peer, log);
     const challenge = await postJson(conn, {});
     const nonceB64 = ApiErrorBodySchema.safeParse(challenge.json).data?.nonce;
     if (challenge.status !== 401 || !nonceB64) throw refusal(challenge.status, challenge.json);

@@ -5,7 +5,7 @@ import { createAttestedServer } from '@contrast-cc/atls';
 import { type Issuer, type Logger, noopLogger, type PlatformRegistry } from '@contrast-cc/core';
 import type { HistoryStore } from '@contrast-cc/store';
 import { Authority } from '../authority.js';
-import { type PeerRecoveryLoop, startPeerRecovery } from '../peer-recovery.js';
+import { findActivePeer, type PeerRecoveryLoop, startPeerRecovery } from '../peer-recovery.js';
 import type { PeerSource } from '../peer-source.js';
 import { createApiHandler, stateToWire } from './http.js';
 import { createMetrics } from './metrics.js';
@@ -73,6 +73,17 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     generation: () => authority?.generation ?? 0,
     status: () => authority?.status ?? 'uninitialized',
   });
+  const peers = options.peers;
+  const peerOptions = () => ({
+    authority: auth,
+    store: options.store,
+    issuer: options.issuer,
+    platforms: options.platforms,
+    allowInsecure: options.allowInsecure ?? false,
+    peers: peers as PeerSource,
+    ...(options.peerRecovery?.timeoutMs ? { timeoutMs: options.peerRecovery.timeoutMs } : {}),
+    logger: log,
+  });
   authority = await Authority.open({
     store: options.store,
     platforms: options.platforms,
@@ -80,6 +91,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     allowInsecure: options.allowInsecure ?? false,
     logger: log,
     onAttestationFailure: (reason) => metrics.attestationFailures.inc({ reason: reason.code }),
+    ...(options.peers
+      ? { hasActivePeer: async () => (await findActivePeer(peerOptions())) !== undefined }
+      : {}),
   });
   const auth = authority;
   const api = createAttestedServer({
@@ -125,14 +139,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   let peerLoop: PeerRecoveryLoop | undefined;
   if (options.peers) {
     peerLoop = startPeerRecovery({
-      authority: auth,
-      store: options.store,
-      issuer: options.issuer,
-      platforms: options.platforms,
-      allowInsecure: options.allowInsecure ?? false,
-      peers: options.peers,
+      ...peerOptions(),
       ...options.peerRecovery,
-      logger: log,
       onResult: (result) => metrics.peerRecoveries.inc({ result }),
     });
   }
