@@ -327,7 +327,9 @@ interface RawAnswer {
 }
 
 // The peer's SPKI is read once per socket (a keep-alive connection carries several requests) from
-// the DER of its certificate: cheaper than building an X509Certificate and exporting its key.
+// the DER of its certificate: cheaper than building an X509Certificate and exporting its key. It is
+// read as soon as the handshake completes: a response can be handled after its socket closed (the
+// server's keep-alive timeout on a slow client), and a closed socket no longer knows its peer.
 const peerKeys = new WeakMap<TLSSocket, Uint8Array>();
 function peerSpki(socket: TLSSocket | undefined): Uint8Array | undefined {
   if (!socket) return undefined;
@@ -335,7 +337,11 @@ function peerSpki(socket: TLSSocket | undefined): Uint8Array | undefined {
   if (!spki) {
     const raw = socket.getPeerCertificate?.(false)?.raw;
     if (!raw || raw.length === 0) return undefined;
-    spki = spkiOfCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+    try {
+      spki = spkiOfCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+    } catch {
+      return undefined;
+    }
     peerKeys.set(socket, spki);
   }
   return spki;
@@ -376,7 +382,9 @@ function post(
         timeout: options.timeoutMs ?? 30_000,
       },
       (res) => {
-        const peer = peerSpki((res.socket ?? tlsSocket) as TLSSocket | undefined);
+        const peer =
+          (tlsSocket && peerKeys.get(tlsSocket)) ??
+          peerSpki((res.socket ?? tlsSocket) as TLSSocket | undefined);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -395,7 +403,9 @@ function post(
     );
     let tlsSocket: TLSSocket | undefined;
     req.on('socket', (socket) => {
-      tlsSocket = socket as TLSSocket;
+      const s = socket as TLSSocket;
+      tlsSocket = s;
+      if (!peerKeys.has(s) && peerSpki(s) === undefined) s.once('secureConnect', () => peerSpki(s));
     });
     req.on('timeout', () =>
       req.destroy(new ContrastError('unavailable', 'the Coordinator did not answer in time')),
