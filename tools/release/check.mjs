@@ -11,7 +11,9 @@
 //      installs with the registry pointed at a closed loopback port (proving nothing is fetched),
 //      and its bin runs straight from the extracted tarball with no node_modules at all. Then:
 //      `<bin> --version`, `--help`, `<command> --help` for every listed command (each loads its
-//      lazily imported code) and one offline command (`contrast runtime --platform Metal-QEMU-SNP`).
+//      lazily imported code) and one offline command (`contrast runtime --platform Metal-QEMU-SNP`);
+//      from the bare tarball also `contrast demo` when the CLI has it (the whole path on the
+//      simulator, its Coordinator process included; loopback only).
 // Assumes the packages are built (`pnpm build`).
 // Usage: node tools/release/check.mjs [--keep] [--only <package name>]   (--only: steps 1, 2 and 4
 // for that package; no joint install)
@@ -57,7 +59,7 @@ function commandsInHelp(help) {
 }
 
 /** Runs a bin the way a user would, checks it, and names the run. Returns the failures. */
-function exerciseBin(label, argvPrefix, binName, opts) {
+function exerciseBin(label, argvPrefix, binName, opts, { demo = false } = {}) {
   const failures = [];
   const call = (args) => run(argvPrefix[0], [...argvPrefix.slice(1), ...args], opts);
   const version = call(['--version']);
@@ -74,9 +76,22 @@ function exerciseBin(label, argvPrefix, binName, opts) {
     const r = call(offline);
     if (!r.ok) failures.push(`${label}: ${binName} ${offline.join(' ')} failed\n${r.out}`);
   }
+  // The whole CLI path, Coordinator process included, on the simulator (loopback only, ~20 s).
+  const withDemo = demo && binName === 'contrast' && commands.includes('demo');
+  if (withDemo) {
+    const ws = path.join(work, `demo-${label.replace(/\W+/g, '-')}`);
+    const r = call(['demo', '--workspace', ws]);
+    const left = ['manifest.json', 'verify/coordinator-root-ca.pem', 'verify/mesh-ca.pem'].filter(
+      (f) => !existsSync(path.join(ws, f)),
+    );
+    if (!r.ok || left.length > 0)
+      failures.push(
+        `${label}: contrast demo failed${left.length ? ` (missing ${left.join(', ')})` : ''}\n${r.out}`,
+      );
+  }
   console.log(
     `  ${label}: ${binName} ${version.out.trim() || '?'}; --help and ${commands.length} command helps` +
-      `${offline ? `; ${offline.join(' ')}` : ''}: ${failures.length === 0 ? 'ok' : 'FAILED'}`,
+      `${offline ? `; ${offline.join(' ')}` : ''}${withDemo ? '; demo' : ''}: ${failures.length === 0 ? 'ok' : 'FAILED'}`,
   );
   return failures;
 }
@@ -160,6 +175,7 @@ function checkAlone(name, tgz, pkg, manifest) {
           cwd: bare,
           env: { ...process.env, NODE_PATH: '' },
         },
+        { demo: true },
       ),
     );
   }
