@@ -101,7 +101,8 @@ describe('contrast demo: a step fails', () => {
     expect(summary.coordinator.pids).toHaveLength(1);
     expect(alive(summary.coordinator.pids[0]!)).toBe(false);
     expect(summary.cleanup).toEqual({ stopped: 1, errors: [] });
-    expect(existsSync(path.join(ws, 'manifest.json'))).toBe(true);
+    expect(summary.files).toContain('manifest.json');
+    expect(summary.files).not.toContain('verify/mesh-ca.pem');
   }, 60_000);
 });
 
@@ -139,6 +140,9 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     ]) {
       expect(existsSync(path.join(ws, f)), f).toBe(true);
     }
+    expect(summary.files).toEqual(
+      expect.arrayContaining(['manifest.json', 'verify/coordinator-root-ca.pem', 'verify/mesh-ca.pem']),
+    );
     expect(summary.pods.map((p) => p.name)).toEqual(['web', 'api', 'db', 'migrate']);
     expect(summary.pods.every((p) => p.chainVerified)).toBe(true);
     expect(summary.mesh?.answer).toBe('api answered "GET /orders" over the mesh');

@@ -3,7 +3,7 @@
 // the Coordinator as a separate process, and the pods' initializers and mesh proxies
 // (@contrast-cc/mesh) in this process. Every check uses node:crypto, never an external tool.
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -360,16 +360,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   } finally {
     summary.cleanup = await cleanup.stopAll();
   }
-  summary.files = [
+  // What the workspace holds now (after a failure: as far as the demo got).
+  for (const f of [
     'manifest.json',
     'verify/coordinator-root-ca.pem',
     'verify/mesh-ca.pem',
     'seed-shares.json',
     'workload-owner.pem',
     'seedshare-owner.pem',
-    'deployment/',
-    'pods/',
-  ];
+    'deployment',
+    'pods',
+  ]) {
+    if (
+      await stat(path.join(ws, f)).then(
+        () => true,
+        () => false,
+      )
+    )
+      summary.files.push(f);
+  }
   if (summary.ok) {
     say(
       `  stopped ${summary.cleanup.stopped} processes and servers (Coordinator pids ${cleanup.pids.join(', ')})`,
