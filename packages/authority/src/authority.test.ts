@@ -203,6 +203,33 @@ describe('mesh certificates', () => {
     ]);
   });
 
+  it('certifies exactly the bound key (P-256 and P-384) and refuses keys that are not valid public keys', async () => {
+    const a = await open(await newStore());
+    const d = deployment();
+    await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const issuer = podIssuer(d.hashes.web!);
+    const ask = async (spki: Uint8Array) => {
+      const nonce = a.createNonce();
+      const evidence = await issuer.issue(await meshCertReportData(nonce, spki, a.channelSpki));
+      return a.issueMeshCertificate({ nonce, publicKey: spki, evidence });
+    };
+    for (const curve of ['P-256', 'P-384']) {
+      const { spki } = spkiOf(generateKeyPairSync('ec', { namedCurve: curve }));
+      const res = await ask(spki);
+      const leaf = new X509Certificate(res.certChainPem);
+      expect(leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(spki))).toBe(true);
+    }
+    const good = spkiOf().spki;
+    const offCurve = good.slice();
+    offCurve[90]! ^= 1; // y no longer matches x: not a point of P-256
+    const compressedTag = good.slice();
+    compressedTag[26] = 0x05; // neither uncompressed nor compressed
+    for (const bad of [offCurve, compressedTag, good.subarray(0, 60), new Uint8Array([0x30, 0x00])]) {
+      const err = await ask(bad).catch((e) => e);
+      expect(err).toMatchObject({ apiCode: 'invalid_argument', field: 'public_key' });
+    }
+  });
+
   it('refuses simulated evidence unless insecure platforms are allowed', async () => {
     const a = await open(await newStore(), { allowInsecure: false });
     const d = deployment();
