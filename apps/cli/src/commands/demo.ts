@@ -8,7 +8,7 @@ import { DEMO_STEPS, runDemo } from '../demo/run.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { parseFlags, resolveIn, runCommand, usageError } from '../util.js';
 
-const HELP = `contrast demo — a whole Contrast deployment on this machine, in about a minute.
+const HELP = `contrast demo — a whole Contrast deployment on this machine, in under a minute.
 
 On the simulator platform (Simulated-TDX: INSECURE, for learning only), with no cluster: writes the
 example shop app into the workspace, runs "contrast generate", starts a Coordinator as a separate
@@ -25,6 +25,10 @@ Flags:
   -w, --workspace <dir>   an empty or new directory for the files (default: a new temporary one)
       --json              print one JSON summary instead of the progress lines
   -h, --help              show this help
+
+Examples:
+  contrast demo --workspace ./contrast-demo
+  contrast demo --json > summary.json      # one JSON summary: steps' results, pids, files
 
 It leaves in the workspace: manifest.json, verify/coordinator-root-ca.pem, verify/mesh-ca.pem (and
 the manifest history), seed-shares.json, the owner keys, deployment/ (the patched YAML) and pods/.
