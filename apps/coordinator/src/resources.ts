@@ -62,6 +62,8 @@ export function coordinatorResources(options: CoordinatorResourceOptions): KubeO
           verbs: ['get', 'list', 'watch', 'create', 'update'],
         },
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+        // Peer recovery finds the other replicas through the EndpointSlices of the `coordinator` Service.
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
       ],
     },
     {
