@@ -14,6 +14,10 @@
 // share this machine's cores), and the ratio of certificates per Coordinator CPU-second to the CPU
 // floor measured with openssl in the same run: one P-384 verify (the SNP report) + one P-256 sign
 // per request. Target (issue #7): at 200 concurrent, p99 < 250 ms and ratio >= 0.3.
+// Also printed: where the Coordinator's CPU goes (report verification and certificate issuance
+// measured alone in this process, and a bare node HTTPS server's CPU per connection), and, for
+// context only, the ratio against a floor that counts the P-384 certificate signature the
+// Coordinator really makes (the mesh CA is P-384) instead of the target's P-256 signature.
 //
 // BENCH_CONCURRENCY (200), BENCH_REQUESTS (2000), BENCH_SECONDS (openssl, 3),
 // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator process there.
@@ -82,7 +86,7 @@ async function cpuPerCall(fn, n = 200) {
  * its own process) per connection carrying two JSON requests shaped like the mesh-certificate
  * exchange: the transport cost alone, with nothing verified or signed by the handler.
  */
-async function bareHttpsCpuPerConnection(n = 200) {
+async function bareHttpsCpuPerConnection(n = 600) {
   const tls = await createTlsIdentity();
   const code = `
     const { createServer } = require('node:https');
@@ -133,8 +137,14 @@ async function bareHttpsCpuPerConnection(n = 200) {
       agent.destroy();
     };
     for (let i = 0; i < 20; i++) await connection();
+    // 20 clients at a time: one at a time, every TLS record would wake the server on its own.
+    let left = n;
     const before = cpuSeconds(server.pid);
-    for (let i = 0; i < n; i++) await connection();
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (left-- > 0) await connection();
+      }),
+    );
     return (cpuSeconds(server.pid) - before) / n;
   } finally {
     server.kill();
@@ -291,20 +301,29 @@ try {
     `machine:            ${ms((cpu + own) / n)} CPU per certificate on both sides; load average ${load.toFixed(1)} at the end`,
   );
   console.log(`Coordinator log lines during the run: ${logLines - logLinesBefore}`);
-  console.log(`where the Coordinator's CPU goes (each step alone, one at a time, after the run):`);
+  console.log(`where the Coordinator's CPU goes (each step alone, after the run):`);
   console.log(`  SNP report verification (Simulated-SNP verifier, chain cached): ${ms(verifyCpu)}`);
   console.log(
     `  mesh certificate issuance (key import, X.509 with claims, P-384 signature): ${ms(issueCpu)}`,
   );
-  console.log(`  bare node HTTPS server, one TLS connection + two JSON requests: ${ms(transportCpu)}`);
   console.log(
-    `  sum ${ms(verifyCpu + issueCpu + transportCpu)} of the ${ms(cpu / n)} measured under load (rest: routing, zod, nonces, JSON, GC, contention)`,
+    `  bare node HTTPS server (20 clients at a time), one TLS connection + two JSON requests: ${ms(transportCpu)}`,
+  );
+  console.log(
+    `  sum ${ms(verifyCpu + issueCpu + transportCpu)} of the ${ms(cpu / n)} measured under load (the rest: routing, zod, nonces, JSON, metrics, GC, contention)`,
   );
   console.log(
     `openssl P-384 verify/s: ${p384.verifyPerSec.toFixed(0)}, sign/s: ${p384.signPerSec.toFixed(0)}; P-256 sign/s: ${p256.signPerSec.toFixed(0)}`,
   );
   console.log(
     `CPU floor:          ${floor.toFixed(1)} requests per CPU-second (one P-384 verify + one P-256 sign), ${ms(1 / floor)} each`,
+  );
+  // The issue's floor counts a P-256 signature; the mesh CA is P-384 (upstream's format), so each
+  // certificate really costs a P-384 signature. Printed for context; the ratio below keeps the
+  // issue's definition.
+  const p384Floor = 1 / (1 / p384.verifyPerSec + 1 / p384.signPerSec);
+  console.log(
+    `for context:        ${(perCpuSecond / p384Floor).toFixed(3)} of ${p384Floor.toFixed(1)}/CPU-s if the floor counted the P-384 certificate signature the Coordinator really makes (not the target's definition)`,
   );
   console.log(
     `known crypto:       Coordinator ${ms(1 / p384.verifyPerSec + 1 / p384.signPerSec + 1 / p256.signPerSec)} (report verify + P-384 certificate signature + TLS P-256 signature), initializer ${ms(1 / p384.signPerSec)} (report signature)`,
