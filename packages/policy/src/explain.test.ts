@@ -388,3 +388,106 @@ describe('explanations', () => {
     expect(single).toEqual(results[4]);
   });
 });
+
+describe('the image digest binding of a pinned policy', () => {
+  // The YAML's image is pinned (as contrast generate writes it); the policy binds its digest.
+  const PINNED = `sha256:${'a'.repeat(64)}`;
+  const TAG_ONLY = 'registry.example/shop/web:1.0';
+  async function policy(): Promise<string> {
+    const doc = parse(YAML);
+    const gen = await generatePolicy({
+      pod: {
+        ...doc.spec.template,
+        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+      },
+      kind: 'Deployment',
+      images,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    });
+    expect(gen.policyData.containers[1]?.image).toBe(APP);
+    return gen.annotation.value;
+  }
+  const withImage = (ref: string) =>
+    request((r) => {
+      r.OCI.Annotations['io.kubernetes.cri.image-name'] = ref;
+      r.storages[0].source = ref;
+    });
+
+  it('allows the pinned digest (with or without the tag, as containerd drops it)', async () => {
+    const p = await policy();
+    for (const ref of [`${TAG_ONLY}@${PINNED}`, `registry.example/shop/web@${PINNED}`]) {
+      expect(
+        explainRequest({ policy: p, kind: 'CreateContainerRequest', request: withImage(ref) }).allowed,
+      ).toBe(true);
+    }
+  });
+
+  it('denies a tag-only request and says the pod spec image is not pinned', async () => {
+    const e = explainRequest({
+      policy: await policy(),
+      kind: 'CreateContainerRequest',
+      request: withImage(TAG_ONLY),
+      yaml: YAML,
+    });
+    expect(e.allowed).toBe(false);
+    expect(e.failure?.rules).toEqual([
+      'CreateContainerRequest',
+      'container_matches',
+      'image_ok',
+      'same_image',
+    ]);
+    expect(e.failure?.note).toBe(
+      `image digest ${PINNED} expected, request has none: the pod spec image is not pinned (the image-name annotation names a tag only; deploy the YAML that contrast generate pinned)`,
+    );
+    expect(e.message).toContain(`(image digest ${PINNED} expected, request has none`);
+    expect(e).toMatchObject({ field: 'spec.containers[0].image', line: 13 });
+  });
+
+  it('denies another digest, also when only the guest-pull storage source differs', async () => {
+    const p = await policy();
+    const other = `sha256:${'0'.repeat(64)}`;
+    const e = explainRequest({
+      policy: p,
+      kind: 'CreateContainerRequest',
+      request: withImage(`${TAG_ONLY}@${other}`),
+    });
+    expect(e.allowed).toBe(false);
+    expect(e.failure?.note).toBe(
+      `image digest ${PINNED} expected, request has ${other}: another image than the one pinned at generate time (the image-name annotation)`,
+    );
+    const storage = explainRequest({
+      policy: p,
+      kind: 'CreateContainerRequest',
+      request: request((r) => {
+        r.storages[0].source = TAG_ONLY;
+      }),
+    });
+    expect(storage.allowed).toBe(false);
+    expect(storage.failure?.rules).toContain('guest_pull_source_ok');
+    expect(storage.failure?.note).toMatch(/request has none: .*the guest-pull storage source/);
+  });
+
+  it('a policy generated from a tag-only image binds nothing (which is why generate pins)', async () => {
+    const doc = parse(YAML.replace(APP, TAG_ONLY));
+    const gen = await generatePolicy({
+      pod: {
+        ...doc.spec.template,
+        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+      },
+      kind: 'Deployment',
+      images: new RecordedImageSource({
+        [PAUSE]: await images.resolve(PAUSE),
+        [TAG_ONLY]: await images.resolve(APP),
+      }),
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    });
+    const any = explainRequest({
+      policy: gen.annotation.value,
+      kind: 'CreateContainerRequest',
+      request: withImage(TAG_ONLY.replace('web:1.0', 'web:evil')),
+    });
+    expect(any.allowed).toBe(true);
+  });
+});

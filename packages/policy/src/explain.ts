@@ -57,6 +57,11 @@ export interface ExplainedFailure {
   onlyInPolicy?: unknown[];
   /** Request items being checked when it failed (e.g. `var`: the env entry, `i_mount`). */
   context: Record<string, string>;
+  /**
+   * A sentence for failures whose operands alone read badly, e.g. for the image digest binding:
+   * `image digest sha256:… expected, request has none: the pod spec image is not pinned`.
+   */
+  note?: string;
 }
 
 /** Which pod-spec field a failing rule or expression is about. */
@@ -227,6 +232,34 @@ function structuredFailure(f: FailureRecord): ExplainedFailure {
   return out;
 }
 
+/** `@sha256:…` (the rules' `image_digest`) -> `sha256:…`; `""`/absent -> undefined. */
+function digestOf(v: unknown): string | undefined {
+  return typeof v === 'string' && v.startsWith('@') && v.length > 1 ? v.slice(1) : undefined;
+}
+
+/**
+ * The image digest binding (`same_image`): the policy's pinned digest against the request's
+ * image-name annotation or guest-pull storage source, said in words.
+ */
+function imageNote(f: FailureRecord): string | undefined {
+  if (f.stack[f.stack.length - 1] !== 'same_image' || f.op !== '==') return undefined;
+  const expected = digestOf(f.leftValue);
+  const actual = digestOf(f.rightValue);
+  const what = f.stack.includes('guest_pull_source_ok')
+    ? 'the guest-pull storage source'
+    : 'the image-name annotation';
+  if (expected && !actual) {
+    return `image digest ${expected} expected, request has none: the pod spec image is not pinned (${what} names a tag only; deploy the YAML that contrast generate pinned)`;
+  }
+  if (expected && actual) {
+    return `image digest ${expected} expected, request has ${actual}: another image than the one pinned at generate time (${what})`;
+  }
+  if (!expected && actual) {
+    return `the policy pins no image digest, request has ${actual}: the policy was generated from an unpinned image; run contrast generate again`;
+  }
+  return undefined;
+}
+
 /** A rendered binding back to its value (bindings are JSON, possibly truncated). */
 function bindingValue(rendered: string | undefined): unknown {
   if (rendered === undefined) return undefined;
@@ -377,6 +410,11 @@ function describeDenial(
   if (f) {
     out.failure = structuredFailure(f);
     widenAlternatives(out.failure, f, policyContainer, containers);
+    const note = imageNote(f);
+    if (note) {
+      out.failure.note = note;
+      out.message += ` (${note})`;
+    }
   }
   const container = policyContainer?.source_path;
   if (container) out.container = container;

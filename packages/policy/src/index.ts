@@ -43,6 +43,7 @@ export { ResourceInputError, type ResourceProblem } from './kube/errors.js';
 export { collectYamlFiles, loadResourceFiles, parseResourceText, type ResourceFile } from './kube/files.js';
 export { ANNOTATIONS as CONTRAST_ANNOTATIONS, type InjectedImages } from './kube/inject.js';
 export { type AssembledManifest, type AssembleManifestOptions, assembleManifest } from './kube/manifest.js';
+export type { PinnedImage } from './kube/pin.js';
 export {
   defaultWorkloadSecretId,
   type PatchedFile,

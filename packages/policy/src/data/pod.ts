@@ -453,6 +453,15 @@ async function containerPolicy(
     (scForUsers.runAsUser ?? podScForUsers.runAsUser) !== undefined &&
     (scForUsers.runAsGroup ?? podScForUsers.runAsGroup) === undefined;
   const facts = await input.images.resolve(image, { users });
+  // A pinned image: the facts must describe exactly that digest (the policy binds it).
+  const at = image.indexOf('@');
+  if (!isPause && at > 0 && facts.digest !== image.slice(at + 1)) {
+    throw new ContrastError(
+      'validation-failed',
+      `container ${JSON.stringify(c.name)}: the image is pinned to ${image.slice(at + 1)}, but ${image.slice(0, at)} resolves to ${facts.digest}`,
+      { field: `${field}.image` },
+    );
+  }
   const podSc = obj(spec.securityContext);
   const sc = obj(c.securityContext);
   const privileged = !isPause && sc.privileged === true;
@@ -648,7 +657,8 @@ async function containerPolicy(
     exec_commands: isPause ? [] : execCommands(c),
     gpus: isPause ? 0 : gpuCount(c, settings),
     // As written in the YAML (Contrast semantics): the rules compare the digest part, so the
-    // binding is only as strong as the pinning in the YAML (the kube pipeline pins images).
+    // binding is only as strong as the pinning in the YAML (the kube pipeline pins every image
+    // by digest before it calls generatePolicy).
     image: isPause ? 'pause' : image,
     source_path: isPause ? 'pause' : field,
   };

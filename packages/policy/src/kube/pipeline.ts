@@ -14,6 +14,7 @@ import {
   isCoordinatorPod,
   setAnnotation,
 } from './inject.js';
+import { MemoImageSource, type PinnedImage, pinWorkloadImages } from './pin.js';
 import { findWorkloads, type WorkloadRef } from './workloads.js';
 
 /** The policy generator the pipeline calls per workload (`generatePolicy` of this package). */
@@ -33,6 +34,8 @@ export interface PatchResourcesOptions {
   skipServiceMesh?: boolean;
   imageReplacements?: ReadonlyMap<string, string>;
   logger?: Logger;
+  /** Called once after the images were pinned (before any policy), with the newly pinned ones. */
+  onImagesPinned?: (pins: readonly PinnedImage[]) => void;
   /** Called after each workload's policy, for progress output. */
   onWorkload?: (done: number, total: number, workload: PatchedWorkload) => void;
 }
@@ -70,6 +73,8 @@ export interface PatchResult {
   workloads: PatchedWorkload[];
   /** The platforms the workloads run on, in first-use order. */
   platforms: Platform[];
+  /** Container images that were named by tag only and are now pinned by digest. */
+  pins: PinnedImage[];
 }
 
 /** `apps/v1` + `Deployment` -> `apps/v1/Deployment/<ns>/<name>`; `v1` -> `core/v1/...`. */
@@ -158,6 +163,17 @@ export async function patchResources(
   }
   if (problems.length > 0) throw new ResourceInputError(problems);
 
+  // Pin every image by digest (the injected ones too): the policy binds the digest only.
+  const images = new MemoImageSource(options.images);
+  const pinned = await pinWorkloadImages(prepared, images);
+  if (pinned.problems.length > 0) {
+    throw new ResourceInputError(pinned.problems, pinned.unavailable ? 'unavailable' : 'validation-failed');
+  }
+  for (const p of pinned.pins) {
+    logger.debug('pinned image', { file: p.file, field: p.field, image: p.image, digest: p.digest });
+  }
+  options.onImagesPinned?.(pinned.pins);
+
   const configMaps = configInputs(found.configs, 'ConfigMap');
   const secrets = configInputs(found.configs, 'Secret');
   const settingsFor = new Map<Platform, PolicySettings | undefined>();
@@ -187,7 +203,7 @@ export async function patchResources(
       policy = await options.generatePolicy({
         pod: { metadata, spec: podJs.spec },
         kind: w.kind,
-        images: options.images,
+        images,
         settings: settingsFor.get(w.platform),
         configMaps,
         secrets,
@@ -245,6 +261,7 @@ export async function patchResources(
     }),
     workloads,
     platforms,
+    pins: pinned.pins,
   };
 }
 

@@ -79,12 +79,16 @@ export const stubPolicyGenerator: PolicyGenerator = async (input) => {
   };
 };
 
-/** Resolves any reference to stable facts (digest = sha256 of the reference), recording calls. */
+/**
+ * Resolves any reference to stable facts, recording calls: a pinned reference to its own digest,
+ * a tag to sha256 of the reference text (as a registry would: the same tag, the same digest).
+ */
 export class AnyImageSource implements ImageSource {
   readonly resolved: string[] = [];
   async resolve(ref: string): Promise<ImageFacts> {
     this.resolved.push(ref);
-    const digest = `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+    const at = ref.indexOf('@');
+    const digest = at > 0 ? ref.slice(at + 1) : `sha256:${createHash('sha256').update(ref).digest('hex')}`;
     return {
       reference: `${ref.split('@')[0]}@${digest}`,
       digest,
