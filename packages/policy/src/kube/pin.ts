@@ -63,6 +63,22 @@ interface Occurrence {
   digest: string | undefined;
 }
 
+/** The image the same-named container had in the input (before injection), if any. */
+function originalImage(o: Occurrence): unknown {
+  let spec: unknown = o.w.object;
+  for (const k of [...o.w.podPath.slice(o.w.objectPath.length), 'spec']) {
+    spec = (spec as Record<string | number, unknown> | null | undefined)?.[k];
+  }
+  const list = o.path[o.path.length - 3] as string;
+  const items = (spec as Record<string, unknown> | null | undefined)?.[list];
+  if (!Array.isArray(items)) return undefined;
+  return (
+    items.find((c) => (c as { name?: unknown } | null)?.name === o.container) as
+      | { image?: unknown }
+      | undefined
+  )?.image;
+}
+
 function workloadName(w: WorkloadRef): string {
   return `${w.kind} ${w.namespace}/${w.name}`;
 }
@@ -179,6 +195,8 @@ export async function pinWorkloadImages(
     const reference = `${o.image}@${f.digest}`;
     o.doc.setIn(o.path, reference);
     images.remember(reference, f);
+    // A re-injected container (initializer, mesh) that was pinned like this before is not news.
+    if (originalImage(o) === reference) continue;
     pins.push({
       file: o.w.file.path,
       field: o.field,
