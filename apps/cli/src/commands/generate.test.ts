@@ -14,22 +14,34 @@ import {
   type ImageFacts,
   type ImageSource,
   initdataDigest,
+  loadRecordedImages,
 } from '@contrast-cc/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { cliImageSource } from '../images.js';
 import { createGenerateCommand } from './generate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const shop = path.join(repoRoot, 'examples', 'shop');
 
-/** Facts for any reference (digest = sha256 of the reference), counting lookups. */
+/**
+ * Facts for any reference, counting lookups: a tag resolves to sha256 of the reference text (the
+ * same tag, the same digest, as from a registry), a pinned reference to its own digest.
+ */
 class AnyImageSource implements ImageSource {
   calls = 0;
   async resolve(ref: string): Promise<ImageFacts> {
     this.calls++;
-    const digest = `sha256:${createHash('sha256').update(ref).digest('hex')}`;
-    return { reference: `${ref}@${digest}`, digest, config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'] } };
+    const at = ref.indexOf('@');
+    const digest = at > 0 ? ref.slice(at + 1) : `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+    const reference = at > 0 ? ref : `${ref}@${digest}`;
+    return { reference, digest, config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'] } };
   }
+}
+
+/** The shop example's recorded image facts (what CONTRAST_IMAGE_FACTS reads). */
+function recordedShopImages(): Promise<ImageSource> {
+  return loadRecordedImages(path.join(shop, 'image-facts.json'));
 }
 
 function platform(id: string, tee: 'snp' | 'tdx', insecure = false): Platform {
@@ -257,17 +269,144 @@ describe('contrast generate', () => {
   });
 });
 
+describe('contrast generate pins image digests', () => {
+  const FACTS = JSON.parse(readFileSync(path.join(shop, 'image-facts.json'), 'utf8')) as Record<
+    string,
+    { digest: string }
+  >;
+  const IMAGES = [
+    'ghcr.io/contrast-cc/examples/shop-api:1.0.0',
+    'ghcr.io/contrast-cc/coordinator:0.0.0',
+    'docker.io/library/postgres:16.4',
+    'ghcr.io/contrast-cc/examples/shop-web:1.0.0',
+    'ghcr.io/contrast-cc/initializer:0.0.0',
+    'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+  ];
+
+  /** contrast generate as the CLI wires it offline: CONTRAST_IMAGE_FACTS=<the shop's facts>. */
+  async function generateRecorded(dir: string, args: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const cmd = createGenerateCommand({
+      registry,
+      images: cliImageSource,
+      injectedImages: {
+        initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
+        serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+      },
+    });
+    const code = await cmd.run(args, {
+      cwd: dir,
+      env: { CONTRAST_IMAGE_FACTS: 'resources/image-facts.json' },
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+    });
+    return { code, stdout, stderr };
+  }
+
+  function images(dir: string): string[] {
+    return readdirSync(path.join(dir, 'resources'))
+      .filter((n) => n.endsWith('.yml'))
+      .flatMap((n) =>
+        [...readFileSync(path.join(dir, 'resources', n), 'utf8').matchAll(/^ +image: (\S+)$/gm)].map(
+          (m) => m[1] as string,
+        ),
+      );
+  }
+
+  it('pins every tag-only image (the injected ones too) to its recorded digest, one line per image', async () => {
+    const dir = workspace();
+    const r = await generateRecorded(dir, ['-p', 'Test-SNP', 'resources']);
+    expect(r.stderr).not.toContain('contrast generate:');
+    expect(r.code).toBe(0);
+    const written = images(dir);
+    expect(written.length).toBeGreaterThan(10);
+    for (const ref of written) {
+      const at = ref.indexOf('@');
+      expect(at, ref).toBeGreaterThan(0);
+      expect(ref.slice(at + 1)).toBe(FACTS[ref.slice(0, at)]?.digest);
+    }
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('pinned '));
+    expect(lines).toHaveLength(IMAGES.length);
+    expect(lines).toContain(
+      'pinned ghcr.io/contrast-cc/examples/shop-api:1.0.0 to sha256:da8b650966fe… (2 containers)',
+    );
+    expect(lines).toContain('pinned docker.io/library/postgres:16.4 to sha256:18ca423de4de… (1 container)');
+    // The policies bind the digests: every policy container image is the pinned reference.
+    for (const name of ['web.yml', 'db.yml']) {
+      for (const doc of parseAllDocuments(readFileSync(path.join(dir, 'resources', name), 'utf8'))) {
+        const annotation =
+          doc.toJS()?.spec?.template?.metadata?.annotations?.[
+            'io.katacontainers.config.hypervisor.cc_init_data'
+          ];
+        if (!annotation) continue;
+        const toml = decodeInitdataAnnotation(annotation);
+        const text = toml.slice(toml.indexOf('policy_data := '));
+        for (const m of text.matchAll(/"image": "([^"]+)"/g)) {
+          if (m[1] !== 'pause') expect(written).toContain(m[1]);
+        }
+      }
+    }
+  });
+
+  it('--json lists the newly pinned images with their containers', async () => {
+    const dir = workspace();
+    const r = await generateRecorded(dir, ['-p', 'Test-SNP', '--json', 'resources']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.pinnedImages.map((p: { image: string }) => p.image).sort()).toEqual([...IMAGES].sort());
+    const api = summary.pinnedImages.find((p: { image: string }) => p.image === IMAGES[0]);
+    expect(api).toEqual({
+      image: IMAGES[0],
+      reference: `${IMAGES[0]}@${FACTS[IMAGES[0] as string]?.digest}`,
+      digest: FACTS[IMAGES[0] as string]?.digest,
+      containers: [
+        {
+          file: 'resources/api.yml',
+          field: 'documents[1].spec.template.spec.containers[0].image',
+          workload: 'Deployment shop/api',
+          container: 'api',
+        },
+        {
+          file: 'resources/migrate.yml',
+          field: 'documents[0].spec.template.spec.containers[0].image',
+          workload: 'Job shop/migrate',
+          container: 'migrate',
+        },
+      ],
+    });
+  });
+
+  it('is idempotent: a second run leaves every file byte-identical and pins nothing new', async () => {
+    const dir = workspace();
+    expect((await generateRecorded(dir, ['-p', 'Test-SNP', 'resources'])).code).toBe(0);
+    const first = snapshot(dir);
+    const again = await generateRecorded(dir, ['-p', 'Test-SNP', 'resources']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain('pinned ');
+    const second = snapshot(dir);
+    const bytes = (s: Record<string, string>) =>
+      Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.slice(v.indexOf(':') + 1)]));
+    expect(bytes(second)).toEqual(bytes(first));
+  });
+});
+
 describe('contrast generate on bad input: exit 1 or 2, file and field named, nothing written', () => {
   async function expectUntouched(
     prepare: (dir: string) => void,
     args: string[],
     code: number,
     message: string | RegExp,
+    images?: () => Promise<ImageSource>,
   ): Promise<void> {
     const dir = workspace();
     prepare(dir);
     const before = snapshot(dir);
-    const r = await generate(dir, args);
+    const r = await generate(dir, args, images ? ((await images()) as AnyImageSource) : undefined);
     expect(r.code).toBe(code);
     if (typeof message === 'string') expect(r.stderr).toContain(message);
     else expect(r.stderr).toMatch(message);
@@ -331,9 +470,25 @@ describe('contrast generate on bad input: exit 1 or 2, file and field named, not
     const r = await generate(dir, ['-p', 'Test-SNP', 'resources'], images as AnyImageSource);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'resources/db.yml: documents[1] (StatefulSet shop/db): policy generation failed',
+      'resources/db.yml: documents[1].spec.template.spec.containers[0].image: container "postgres" (StatefulSet shop/db): cannot resolve image docker.io/library/postgres:16.4: registry unreachable',
     );
     expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('an image pinned to a digest the registry does not give for it: exit 2, file, field and container', async () => {
+    await expectUntouched(
+      (dir) => {
+        const f = path.join(dir, 'resources', 'web.yml');
+        writeFileSync(
+          f,
+          readFileSync(f, 'utf8').replace('shop-web:1.0.0', `shop-web:1.0.0@sha256:${'0'.repeat(64)}`),
+        );
+      },
+      ['-p', 'Test-SNP', 'resources'],
+      2,
+      'contrast generate: resources/web.yml: documents[0].spec.template.spec.containers[0].image: container "web" (Deployment shop/web): the YAML pins sha256:0000000000000000000000000000000000000000000000000000000000000000, but ghcr.io/contrast-cc/examples/shop-web:1.0.0 resolves to sha256:71bfe90988e97537d44c9d15bd13ac9f63e4e2e7a4060a0575bdc3d541489d89',
+      recordedShopImages,
+    );
   });
 
   it('no Coordinator among the resources', async () => {

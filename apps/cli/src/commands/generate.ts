@@ -8,6 +8,7 @@ import type {
   FileWrite,
   ImageSource,
   InjectedImages,
+  PinnedImage,
   PolicyGenerator,
   PolicySettings,
 } from '@contrast-cc/policy';
@@ -37,6 +38,8 @@ contrast-cc or contrast-cc-<platform>, it
   - injects the Contrast initializer (gets the pod its mesh certificate and workload secret from
     the Coordinator) and the service-mesh sidecar (mutual TLS between your pods),
   - sets the platform's runtime class name,
+  - pins every image by digest (repo:tag becomes repo:tag@sha256:... as the registry resolves
+    the tag; an image already pinned keeps its digest), so the policy allows that image only,
   - computes the pod's Kata agent policy and writes it into the pod's annotations.
 Then it writes or updates the manifest: every policy hash, the platform's reference values and
 the owner keys. The resources must include the Coordinator (see examples/shop/coordinator.yml).
@@ -266,6 +269,25 @@ async function ownerKeys(
   return out;
 }
 
+/** Newly pinned images, one entry per image (in first-use order) with the containers using it. */
+function pinnedByImage(pins: readonly PinnedImage[]): Array<{
+  image: string;
+  reference: string;
+  digest: string;
+  containers: Array<{ file: string; field: string; workload: string; container: string }>;
+}> {
+  const out = new Map<string, ReturnType<typeof pinnedByImage>[number]>();
+  for (const p of pins) {
+    let entry = out.get(p.image);
+    if (!entry) {
+      entry = { image: p.image, reference: p.reference, digest: p.digest, containers: [] };
+      out.set(p.image, entry);
+    }
+    entry.containers.push({ file: p.file, field: p.field, workload: p.workload, container: p.container });
+  }
+  return [...out.values()];
+}
+
 function exitCodeOf(libs: Libraries, error: unknown): ExitCode {
   const { ResourceInputError } = libs.policy;
   if (error instanceof ResourceInputError && error.code !== 'validation-failed') {
@@ -338,6 +360,13 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     skipInitializer: opts.skipInitializer,
     skipServiceMesh: opts.skipServiceMesh,
     imageReplacements: replacements,
+    onImagesPinned: (pins) => {
+      for (const p of pinnedByImage(pins)) {
+        progress(
+          `pinned ${p.image} to ${p.digest.slice(0, 19)}… (${p.containers.length} container${p.containers.length === 1 ? '' : 's'})`,
+        );
+      }
+    },
     onWorkload: (done, total, w) =>
       progress(`[${done}/${total}] ${w.kind} ${w.namespace}/${w.name}: policy ${w.policyHash.slice(0, 16)}…`),
   });
@@ -409,6 +438,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
             role: w.role,
             policyHash: w.policyHash,
           })),
+          pinnedImages: pinnedByImage(result.pins),
           missing: assembled.missing,
           warnings: assembled.warnings,
           insecurePlatforms: insecure.map((p) => p.id),

@@ -269,6 +269,29 @@ describe('contrast policy explain', () => {
       `source:       deployment/web.yml:${line} (spec.template.spec.containers[0].image)`,
     );
     expect(r.out).toContain('run it again');
+    expect(r.out).toContain(
+      `meaning:      image digest ${webDigest} expected, request has sha256:${'0'.repeat(64)}: another image than the one pinned at generate time (the image-name annotation)\n`,
+    );
+  });
+
+  it('a pod spec image that is not pinned (tag only) against the pinned policy: the image field, in words', async () => {
+    const req = requestFile(
+      createRequest(webData, 'web', (q) => {
+        q.OCI.Annotations['io.kubernetes.cri.image-name'] = WEB_IMAGE;
+        q.storages[0].source = WEB_IMAGE;
+      }),
+    );
+    const r = await policy(['explain', '--request', req, 'deployment/web.yml']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('CreateContainerRequest for container "web" in pod web-7c56d66754-pq9qp: DENIED');
+    expect(r.out).toContain(
+      `meaning:      image digest ${webDigest} expected, request has none: the pod spec image is not pinned (the image-name annotation names a tag only; deploy the YAML that contrast generate pinned)\n`,
+    );
+    expect(r.out).toMatch(/field: +spec\.containers\[0\]\.image\n/);
+    const json = await policy(['explain', '--json', '--request', req, 'deployment/web.yml']);
+    const result = JSON.parse(json.out).results[0];
+    expect(result.field).toBe('spec.containers[0].image');
+    expect(result.failure.note).toMatch(/^image digest sha256:[a-f0-9]{64} expected, request has none: /);
   });
 
   it('an extra env var: exit 1, names the variable and the container the env belongs to', async () => {

@@ -129,6 +129,7 @@ function textResult(w: WorkloadPolicy, r: StepResult): string {
   } else {
     lines.push(['rule', `${f.rules.join(' > ')} (policy line ${f.policyLine})`]);
     lines.push(['check', f.expression]);
+    if (f.note) lines.push(['meaning', f.note]);
     if (f.actual !== undefined && f.expected !== undefined) {
       lines.push(['request has', f.actual]);
       if (f.operator === 'in') {
