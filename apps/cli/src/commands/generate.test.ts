@@ -164,8 +164,9 @@ describe('contrast generate', () => {
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.generatedKeys).toEqual(['workload-owner.pem', 'seedshare-owner.pem']);
+    // Owner-only on POSIX; Windows has no mode bits (the file gets its directory's ACL).
     for (const k of ['workload-owner.pem', 'seedshare-owner.pem']) {
-      expect(statSync(path.join(dir, k)).mode & 0o777).toBe(0o600);
+      if (process.platform !== 'win32') expect(statSync(path.join(dir, k)).mode & 0o777).toBe(0o600);
     }
     const workload = readFileSync(path.join(dir, 'workload-owner.pem'), 'utf8');
     expect(workload).toContain('BEGIN EC PRIVATE KEY');
