@@ -220,6 +220,11 @@ describe('CRLF user files', () => {
       ];
       const ok = await run(createEvidenceCommand(), dir, args);
       expect(ok.code, ok.err).toBe(0);
+      // The same files by relative paths: resolved against the command's working directory.
+      const relative = args.map((a) => (path.isAbsolute(a) ? path.basename(a) : a));
+      const rel = await run(createEvidenceCommand(), dir, relative);
+      expect(rel.code, rel.err).toBe(0);
+      expect(JSON.parse(rel.out)).toEqual(JSON.parse(ok.out));
 
       const report = readFileSync(path.join(dir, 'report.bin'));
       report[0x90] = report[0x90]! ^ 0x01;

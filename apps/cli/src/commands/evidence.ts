@@ -5,6 +5,7 @@ import { verifyTdxQuoteFile } from '@contrast-cc/attestation/tdx';
 import { fromHex, isContrastError } from '@contrast-cc/core';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { resolveIn } from '../util.js';
 
 const HELP = `contrast evidence verify — verify one piece of attestation evidence offline.
 
@@ -50,9 +51,9 @@ function usage(io: CliIo, message: string): ExitCode {
   return EXIT.usage;
 }
 
-async function readJson(file: string): Promise<unknown> {
+async function readJson(io: CliIo, file: string): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(file, 'utf8'));
+    return JSON.parse(await readFile(resolveIn(io, file), 'utf8'));
   } catch (e) {
     throw new Error(
       `--reference-values ${file}: ${e instanceof SyntaxError ? `not JSON (${e.message})` : 'cannot be read'}`,
@@ -103,7 +104,7 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
   let reportData: Uint8Array | undefined;
   try {
     if (values['reference-values'] !== undefined)
-      referenceValues = await readJson(values['reference-values'] as string);
+      referenceValues = await readJson(io, values['reference-values'] as string);
     if (values['report-data'] !== undefined) {
       reportData = fromHex(values['report-data'] as string, { field: '--report-data', length: 64 });
     }
@@ -111,19 +112,22 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
     return usage(io, isContrastError(e) ? e.describe() : (e as Error).message);
   }
   const at = values.at as string | undefined;
+  // Paths are relative to the caller's working directory (io.cwd), as in every other command.
+  const file = (flag: string): string | undefined =>
+    values[flag] === undefined ? undefined : resolveIn(io, values[flag] as string);
   const outcome = snp
     ? await verifySnpEvidenceFiles({
-        reportFile: snp,
-        ...(values.cert ? { certFile: values.cert as string } : {}),
-        ...(values['cert-chain'] ? { certChainFile: values['cert-chain'] as string } : {}),
-        ...(values.crl ? { crlFile: values.crl as string } : {}),
+        reportFile: file('snp-report')!,
+        ...(values.cert ? { certFile: file('cert')! } : {}),
+        ...(values['cert-chain'] ? { certChainFile: file('cert-chain')! } : {}),
+        ...(values.crl ? { crlFile: file('crl')! } : {}),
         ...(at ? { at } : {}),
         ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
         ...(reportData ? { reportData } : {}),
       })
     : await verifyTdxQuoteFile({
-        quoteFile: tdx!,
-        ...(values.collateral ? { collateralDir: values.collateral as string } : {}),
+        quoteFile: file('tdx-quote')!,
+        ...(values.collateral ? { collateralDir: file('collateral')! } : {}),
         ...(at ? { at } : {}),
         ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
         ...(values['report-data'] ? { reportData: values['report-data'] as string } : {}),

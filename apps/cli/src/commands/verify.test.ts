@@ -65,6 +65,24 @@ describe('contrast verify against an in-process Coordinator', () => {
     );
   });
 
+  it('a CRLF checkout of the same manifest matches (exit 0); a CRLF copy with another value still differs', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const text = readFileSync(file('manifest.json'), 'utf8');
+    expect(text).toContain('\n');
+    writeFileSync(file('crlf.json'), text.replace(/\n/g, '\r\n'));
+    const r = await verify('-c', c.address, '--insecure', '-m', 'crlf.json');
+    expect(r.err).not.toMatch(/differs/);
+    expect(r.code).toBe(0);
+
+    const m = JSON.parse(text) as Record<string, unknown>;
+    m.SeedshareOwnerPubKeys = [];
+    writeFileSync(file('other-crlf.json'), JSON.stringify(m, null, 2).replace(/\n/g, '\r\n'));
+    const other = await verify('-c', c.address, '--insecure', '-m', 'other-crlf.json');
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/differs from other-crlf\.json/);
+  });
+
   it('a Coordinator without a manifest: exit 1 telling to run set', async () => {
     const c = await start();
     const r = await verify('-c', c.address, '--insecure');

@@ -87,7 +87,9 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  const matches = bytesEqual(manifests.at(-1)!, loaded.bytes);
+  // A CRLF checkout (Windows, git autocrlf) of the same manifest is the same JSON: raw line breaks
+  // can only be whitespace in JSON, so compare with CRLFs as LFs on both sides.
+  const matches = bytesEqual(withLfLineEndings(manifests.at(-1)!), withLfLineEndings(loaded.bytes));
   if (values.json) {
     io.stdout(
       `${JSON.stringify({ status: state.status, transitionHash: state.latest_transition.transition_hash, manifests: manifests.length, policies: policies.length, matches, insecure: client.claims.insecure })}\n`,
@@ -117,4 +119,15 @@ export function createVerifyCommand({ registry }: { registry: PlatformRegistry }
     help: HELP,
     run: (args, io) => runCommand('verify', io, () => run(args, io, registry)),
   };
+}
+
+/** `bytes` with every CR LF pair as LF (the same bytes when there is none). */
+function withLfLineEndings(bytes: Uint8Array): Uint8Array {
+  if (!bytes.includes(0x0d)) return bytes;
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x0d && bytes[i + 1] === 0x0a) continue;
+    out.push(bytes[i]!);
+  }
+  return Uint8Array.from(out);
 }
