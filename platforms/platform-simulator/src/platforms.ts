@@ -169,14 +169,44 @@ function asObject(v: unknown, field: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** A verifier whose trust anchors are read from the trust directory at each verification. */
+/**
+ * A verifier over the roots of the trust directory. The roots are read when it first verifies and
+ * then kept: a verification does no file-system access. They are read again only when evidence
+ * fails with `chain-invalid` (its root may have been registered since, by a process that started
+ * issuing after this verifier read the directory); when that read finds other roots, the evidence
+ * is verified once more against them. A read that began before a verification began never counts
+ * as that verification's re-read (the evidence's root was registered before it was sent).
+ */
 function lazyAnchoredVerifier<A extends object>(
   kind: string,
   loadAnchors: () => Promise<A | undefined>,
   build: (anchors: A) => Verifier,
   dir: () => string,
 ): Verifier {
-  let cached: { anchors: A; verifier: Verifier } | undefined;
+  type Loaded = { anchors: A; verifier: Verifier };
+  let current: Loaded | undefined;
+  let started = 0; // reads begun
+  let applied = 0; // the latest read whose result is `current`
+  let inflight: { seq: number; done: Promise<Loaded | undefined> } | undefined;
+  /** The roots as read by a read that began after read number `after` (one shared read at a time). */
+  const readAfter = (after: number): Promise<Loaded | undefined> => {
+    if (inflight && inflight.seq > after) return inflight.done;
+    const seq = ++started;
+    const done = loadAnchors()
+      .then((anchors) => {
+        const empty = !anchors || (Array.isArray(anchors) && anchors.length === 0);
+        if (seq > applied && !empty) {
+          applied = seq;
+          if (current?.anchors !== anchors) current = { anchors, verifier: build(anchors) };
+        }
+        return current;
+      })
+      .finally(() => {
+        if (inflight?.seq === seq) inflight = undefined;
+      });
+    inflight = { seq, done };
+    return done;
+  };
   return {
     kinds: [kind],
     async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult> {
@@ -187,12 +217,14 @@ function lazyAnchoredVerifier<A extends object>(
           'kind',
         );
       }
-      const anchors = await loadAnchors();
-      if (!anchors || (Array.isArray(anchors) && anchors.length === 0)) {
-        return verifyFail('chain-invalid', `no simulated root is registered in ${dir()}`, 'trust');
-      }
-      if (cached?.anchors !== anchors) cached = { anchors, verifier: build(anchors) };
-      return cached.verifier.verify(evidence, expected);
+      const since = started;
+      const used = current ?? (await readAfter(0));
+      if (!used) return verifyFail('chain-invalid', `no simulated root is registered in ${dir()}`, 'trust');
+      const result = await used.verifier.verify(evidence, expected);
+      if (result.ok || result.reason.code !== 'chain-invalid') return result;
+      const fresh = await readAfter(since);
+      if (!fresh || fresh.anchors === used.anchors) return result;
+      return fresh.verifier.verify(evidence, expected);
     },
   };
 }
