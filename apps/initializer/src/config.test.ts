@@ -13,6 +13,19 @@ describe('initializer environment', () => {
     expect(parseConfig({ CONTRAST_COORDINATOR: '[::1]:7777' })).toMatchObject({ host: '::1', port: 7777 });
   });
 
+  it("understands what contrast generate injects (COORDINATOR_HOST, upstream's variable) on the API port; CONTRAST_COORDINATOR wins", () => {
+    expect(parseConfig({ COORDINATOR_HOST: 'coordinator-ready.contrast-system' })).toMatchObject({
+      host: 'coordinator-ready.contrast-system',
+      port: 1314,
+    });
+    expect(
+      parseConfig({ COORDINATOR_HOST: 'coordinator-ready.shop', CONTRAST_COORDINATOR: '10.0.0.5:9999' }),
+    ).toMatchObject({ host: '10.0.0.5', port: 9999 });
+    expect(() => parseConfig({ COORDINATOR_HOST: 'coordinator-ready.shop:1314' })).toThrow(
+      /COORDINATOR_HOST/,
+    );
+  });
+
   it('names the bad variable and refuses the fake issuer without the insecure opt-in', () => {
     expect(() => parseConfig({ CONTRAST_COORDINATOR: 'coordinator' })).toThrow(/CONTRAST_COORDINATOR/);
     expect(() => parseConfig({ CONTRAST_COORDINATOR: 'c:70000' })).toThrow(

@@ -1,13 +1,26 @@
 import { parseHostPort } from '@contrast-cc/mesh';
 import { z } from 'zod';
 
+/** Where the initializer looks without configuration: the ready Coordinators of its namespace. */
+const DEFAULT_COORDINATOR_HOST = 'coordinator-ready';
+/** The Coordinator's HTTPS API port (the StatefulSet's `api` port). */
+const COORDINATOR_API_PORT = 1314;
+
 /** The initializer's configuration from the environment. */
 export const InitializerConfigSchema = z.object({
   /** `host:port` of the Coordinator's API (upstream `coordinator-ready:7777`; here the HTTPS API port). */
   CONTRAST_COORDINATOR: z
     .string()
     .regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, 'must be host:port')
-    .default('coordinator-ready:1314'),
+    .optional(),
+  /**
+   * The Coordinator's host name alone, as `contrast generate` injects it (upstream's variable:
+   * `coordinator-ready.<namespace>`); the port is the API port, 1314. CONTRAST_COORDINATOR wins.
+   */
+  COORDINATOR_HOST: z
+    .string()
+    .regex(/^[^\s:/]+$/, 'must be a host name without a port')
+    .optional(),
   CONTRAST_OUT_DIR: z.string().min(1).default('/contrast'),
   CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
   CONTRAST_TSM_PATH: z.string().optional(),
@@ -42,6 +55,8 @@ export function parseConfig(
   if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
     throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
   }
-  const { host, port } = parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR');
+  const { host, port } = c.CONTRAST_COORDINATOR
+    ? parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR')
+    : { host: c.COORDINATOR_HOST ?? DEFAULT_COORDINATOR_HOST, port: COORDINATOR_API_PORT };
   return { ...c, host, port };
 }
