@@ -25,4 +25,15 @@ describe('service-mesh environment', () => {
       expect.objectContaining({ field: 'CONTRAST_EGRESS_PROXY_CONFIG[0]' }),
     );
   });
+
+  it('takes the injected sidecar args -l <level> (upstream form) over CONTRAST_LOG_LEVEL; refuses others', () => {
+    expect(parseConfig({}, ['-l', 'debug']).CONTRAST_LOG_LEVEL).toBe('debug');
+    expect(parseConfig({ CONTRAST_LOG_LEVEL: 'warn' }, ['--log-level=error']).CONTRAST_LOG_LEVEL).toBe(
+      'error',
+    );
+    expect(parseConfig({ CONTRAST_LOG_LEVEL: 'warn' }).CONTRAST_LOG_LEVEL).toBe('warn');
+    expect(() => parseConfig({}, ['-l'])).toThrow(/-l: needs a level/);
+    expect(() => parseConfig({}, ['-l', 'verbose'])).toThrow(/"verbose" is not one of/);
+    expect(() => parseConfig({}, ['--port', '1'])).toThrow(/--port: unknown argument/);
+  });
 });

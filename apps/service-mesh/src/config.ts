@@ -19,11 +19,19 @@ export const ServiceMeshEnvSchema = z.object({
 
 export type ServiceMeshEnv = z.infer<typeof ServiceMeshEnvSchema>;
 
-/** Parses the environment; errors name the variable (and the annotation entry). */
+/**
+ * Parses the environment; errors name the variable (and the annotation entry). `argv` may carry
+ * `-l <level>` / `--log-level <level>`, as the sidecar `contrast generate` injects has
+ * (`args: [-l, debug]`, upstream's form); it overrides CONTRAST_LOG_LEVEL.
+ */
 export function parseConfig(
   env: Record<string, string | undefined>,
+  argv: readonly string[] = [],
 ): ServiceMeshEnv & { ingress: IngressRule[]; egress: EgressRule[] } {
-  const parsed = ServiceMeshEnvSchema.safeParse(env);
+  const logLevel = logLevelFlag(argv);
+  const parsed = ServiceMeshEnvSchema.safeParse(
+    logLevel === undefined ? env : { ...env, CONTRAST_LOG_LEVEL: logLevel },
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${issue.path.join('.')}: ${issue.message}`);
@@ -33,4 +41,22 @@ export function parseConfig(
   const ingress = parseIngressConfig(c.CONTRAST_INGRESS_PROXY_CONFIG, mtlsPorts) ?? [];
   const egress = parseEgressConfig(c.CONTRAST_EGRESS_PROXY_CONFIG);
   return { ...c, ingress, egress };
+}
+
+function logLevelFlag(argv: readonly string[]): string | undefined {
+  let level: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-l' || a === '--log-level') {
+      level = argv[++i];
+      if (level === undefined) throw new Error(`${a}: needs a level (debug, info, warn, error)`);
+    } else if (a.startsWith('--log-level=')) {
+      level = a.slice('--log-level='.length);
+    } else {
+      throw new Error(`${a}: unknown argument (only -l/--log-level <level>)`);
+    }
+  }
+  if (level !== undefined && !['debug', 'info', 'warn', 'error'].includes(level))
+    throw new Error(`-l/--log-level: "${level}" is not one of debug, info, warn, error`);
+  return level;
 }

@@ -5,7 +5,7 @@ import { readMeshCredentials, startMeshProxy } from '@contrast-cc/mesh';
 import { parseConfig } from './config.js';
 
 async function main(): Promise<void> {
-  const env = parseConfig(process.env);
+  const env = parseConfig(process.env, process.argv.slice(2));
   const log = createLogger(
     (r) => {
       process.stdout.write(
