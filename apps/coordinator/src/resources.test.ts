@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CoordinatorConfigSchema } from './config.js';
 import { coordinatorResources } from './resources.js';
@@ -10,7 +7,6 @@ import { golden } from './test-support/golden.js';
 type Json = any;
 
 const IMAGE = `ghcr.io/contrast-cc/coordinator@sha256:${'1'.repeat(64)}`;
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 describe('coordinatorResources', () => {
   it('matches the golden file', () => {
@@ -53,18 +49,5 @@ describe('coordinatorResources', () => {
     expect(() => coordinatorResources({ image: IMAGE, replicas: 0 })).toThrow(
       expect.objectContaining({ field: 'replicas' }),
     );
-  });
-
-  it('ships Dockerfiles that run the built binaries', () => {
-    for (const [app, bin] of [
-      ['coordinator', 'main.js'],
-      ['initializer', 'main.js'],
-      ['service-mesh', 'main.js'],
-    ] as const) {
-      const text = readFileSync(path.resolve(here, `../../${app}/Dockerfile`), 'utf8');
-      expect(text).toContain(`--filter @contrast-cc/${app}`);
-      expect(text).toContain(`dist/${bin}`);
-      expect(text).toMatch(/^USER /m);
-    }
   });
 });
