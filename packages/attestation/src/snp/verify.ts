@@ -7,7 +7,7 @@
 // 6. leaf <-> report binding: signing key kind, hwID == CHIP_ID, SPLs == REPORTED_TCB -> chain-invalid
 // 7. REPORT_DATA, then reference values                                  -> report-data-mismatch, ...
 
-import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { verify as cryptoVerify } from 'node:crypto';
 import {
   bytesEqual,
   type EvidenceClaims,
@@ -92,18 +92,63 @@ export interface SnpVerifyOptions {
   product?: SnpProductLine;
 }
 
-const chainCache = new WeakMap<SnpTrustAnchor[], Map<string, VerifiedChain | ChainFailure>>();
-const CHAIN_CACHE_LIMIT = 256;
-const crlCache = new Map<string, ParsedCrl>();
+// Verified chains and parsed CRLs are cached by their exact input. An entry keeps its own copy of
+// the input it was built from (taken once, when it is built); a lookup finds the entry by a short
+// key (length and the last bytes: a certificate's signature) and is a hit only when the input
+// equals that copy byte for byte. So nothing is hashed or copied per call, and a caller that
+// reuses or mutates its buffer can never be answered with a result built from other bytes.
+type CertInput = Uint8Array | string;
+interface Entry<T> {
+  inputs: (CertInput | undefined)[];
+  value: T;
+}
 
-function asBytes(v: Uint8Array | string): Uint8Array {
-  return typeof v === 'string' ? new TextEncoder().encode(v) : v;
+const chainCache = new WeakMap<SnpTrustAnchor[], Map<string, Entry<VerifiedChain | ChainFailure>>>();
+const CHAIN_CACHE_LIMIT = 256;
+const crlCache = new Map<string, Entry<ParsedCrl>>();
+const CRL_CACHE_LIMIT = 32;
+
+/** The lookup key of an input: its type, length and last 64 bytes (a certificate's signature). */
+function shortKey(input: CertInput | undefined): string {
+  if (input === undefined) return '-';
+  if (typeof input === 'string') return `s${input.length}:${input.slice(-64)}`;
+  const tail = Math.min(64, input.byteLength);
+  const end = input.byteOffset + input.byteLength;
+  return `b${input.byteLength}:${Buffer.from(input.buffer, end - tail, tail).toString('latin1')}`;
+}
+
+function sameInput(kept: CertInput | undefined, input: CertInput | undefined): boolean {
+  if (typeof kept === 'string' || kept === undefined || typeof input === 'string' || input === undefined) {
+    return kept === input;
+  }
+  return kept.byteLength === input.byteLength && Buffer.compare(kept, input) === 0;
+}
+
+/** A copy the caller cannot change (strings are immutable). */
+function keep(input: CertInput | undefined): CertInput | undefined {
+  return input instanceof Uint8Array ? new Uint8Array(input) : input;
+}
+
+function lookup<T>(
+  cache: Map<string, Entry<T>>,
+  key: string,
+  inputs: (CertInput | undefined)[],
+  limit: number,
+  build: () => T,
+): T {
+  const hit = cache.get(key);
+  if (hit?.inputs.every((kept, i) => sameInput(kept, inputs[i]))) return hit.value;
+  const value = build();
+  cache.delete(key);
+  if (cache.size >= limit) cache.delete(cache.keys().next().value!);
+  cache.set(key, { inputs: inputs.map(keep), value });
+  return value;
 }
 
 function cachedChain(
   anchors: SnpTrustAnchor[],
-  leafInput: Uint8Array | string,
-  chainInput: Uint8Array | string | undefined,
+  leafInput: CertInput,
+  chainInput: CertInput | undefined,
   signingKey: 'vcek' | 'vlek',
   product: SnpProductLine | undefined,
 ): VerifiedChain | ChainFailure {
@@ -112,41 +157,19 @@ function cachedChain(
     perAnchors = new Map();
     chainCache.set(anchors, perAnchors);
   }
-  const key = `${signingKey}:${product ?? ''}:${digestOf(leafInput)}:${chainInput === undefined ? '' : digestOf(chainInput)}`;
-  const hit = perAnchors.get(key);
-  if (hit) return hit;
-  const leafCerts = loadCertificates(leafInput, signingKey);
-  const supplied = [
-    ...leafCerts.slice(1),
-    ...(chainInput === undefined ? [] : loadCertificates(chainInput, 'cert-chain')),
-  ];
-  const result = buildSnpChain(leafCerts[0]!, supplied, anchors, signingKey, product);
-  if (perAnchors.size >= CHAIN_CACHE_LIMIT) perAnchors.delete(perAnchors.keys().next().value!);
-  perAnchors.set(key, result);
-  return result;
+  const key = `${signingKey}:${product ?? ''}:${shortKey(leafInput)}:${shortKey(chainInput)}`;
+  return lookup(perAnchors, key, [leafInput, chainInput], CHAIN_CACHE_LIMIT, () => {
+    const leafCerts = loadCertificates(leafInput, signingKey);
+    const supplied = [
+      ...leafCerts.slice(1),
+      ...(chainInput === undefined ? [] : loadCertificates(chainInput, 'cert-chain')),
+    ];
+    return buildSnpChain(leafCerts[0]!, supplied, anchors, signingKey, product);
+  });
 }
 
-// SHA-256 of certificate inputs, remembered per array object together with a copy of its bytes,
-// so a caller that reuses (or mutates) the same array is still keyed by content.
-const digests = new WeakMap<Uint8Array, { copy: Buffer; digest: string }>();
-function digestOf(input: Uint8Array | string): string {
-  if (typeof input === 'string') return createHash('sha256').update(input).digest('hex');
-  const seen = digests.get(input);
-  if (seen?.copy.equals(input)) return seen.digest;
-  const digest = createHash('sha256').update(input).digest('hex');
-  digests.set(input, { copy: Buffer.from(input), digest });
-  return digest;
-}
-
-function cachedCrl(input: Uint8Array | string): ParsedCrl {
-  const key = createHash('sha256').update(asBytes(input)).digest('hex');
-  let crl = crlCache.get(key);
-  if (!crl) {
-    crl = parseCrl(input);
-    if (crlCache.size >= 32) crlCache.delete(crlCache.keys().next().value!);
-    crlCache.set(key, crl);
-  }
-  return crl;
+function cachedCrl(input: CertInput): ParsedCrl {
+  return lookup(crlCache, shortKey(input), [input], CRL_CACHE_LIMIT, () => parseCrl(input));
 }
 
 function isFailure(x: VerifiedChain | ChainFailure): x is ChainFailure {
