@@ -11,7 +11,7 @@ import {
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli.js';
 import { chainProblem, type DemoSummary } from '../demo/run.js';
@@ -149,12 +149,65 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     expect(summary.mesh?.refusedWithoutCertificate).toBeTruthy();
     expect(summary.recovery).toEqual({ staleAfterRestart: true, recovered: true, sameRootCa: true });
     expect(summary.transitionHash).toMatch(/^[0-9a-f]{64}$/);
-    // Two Coordinator processes (before and after the crash), both gone, their ports closed.
-    expect(summary.coordinator.pids).toHaveLength(2);
-    for (const pid of summary.coordinator.pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    // Four Coordinator processes: before the crash, after it (replica A), replica B, and replica A
+    // restarted after its SIGKILL.
+    expect(summary.coordinator.pids).toHaveLength(4);
+    const [, a, b, aRestarted] = summary.coordinator.ports.map((p) => `127.0.0.1:${p}`);
+    // HA: B started stale next to A and recovered from A; the restarted A from B. No human.
+    const ha = summary.ha!;
+    expect(ha.replicas.map((r) => [r.name, r.address, r.peers, r.startedAs, r.recoveredFrom])).toEqual([
+      ['B', b, [a], 'stale', a],
+      ['A', aRestarted, [b], 'stale', b],
+    ]);
+    expect(ha.replicas.map((r) => r.pid)).toEqual(summary.coordinator.pids.slice(2));
+    expect(ha.sameManifest).toBe(true);
+    expect(ha.sameRootCa).toBe(true);
+    expect(ha.meshCertificate).toEqual({ pod: 'web', from: aRestarted, chainVerified: true });
+    // What the step left: B's verify/ equals A's (transition, root CA) and the new certificate chains.
+    const read = (f: string) => readFileSync(path.join(ws, f), 'utf8');
+    expect(read('ha/replica-b/verify/latest-transition')).toBe(read('verify/latest-transition'));
+    expect(read('ha/replica-b/verify/coordinator-root-ca.pem')).toBe(read('verify/coordinator-root-ca.pem'));
+    expect(
+      chainProblem(read('ha/web/tls-config/certChain.pem'), read('verify/coordinator-root-ca.pem')),
+    ).toBeUndefined();
+    expect(summary.files).toContain('ha');
+    // No process survives: every pid in the summary is gone and every port closed.
+    const pids = new Set([...summary.coordinator.pids, ...ha.replicas.map((r) => r.pid)]);
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     for (const port of summary.coordinator.ports) expect(await accepts(port), `port ${port}`).toBe(false);
     expect(summary.cleanup.errors).toEqual([]);
+    // The replicas' log lines are not shown without --verbose.
+    expect(r.stderr).not.toContain('| info');
   }, 180_000);
+
+  it("fails with a clear error when a replica does not recover from its peer, shows the replicas' logs and stops every process", async () => {
+    // The built bin, except that the Coordinator processes never get their peers: peer recovery
+    // stays off, so replica B stays stale.
+    const noPeers = path.join(parent, 'no-peers.mjs');
+    writeFileSync(
+      noPeers,
+      `const i = process.argv.indexOf('--peers');\nif (i >= 0) process.argv.splice(i, 2);\nawait import(${JSON.stringify(pathToFileURL(bin).href)});\n`,
+    );
+    const ws = path.join(parent, 'ws-ha-fail');
+    const c = captureIo(parent);
+    const code = await createDemoCommand({
+      self: [process.execPath, noPeers],
+      peerRecoveryTimeoutMs: 2000,
+    }).run(['--workspace', ws, '--json'], c.io);
+    expect(code, c.err()).toBe(1);
+    const summary = JSON.parse(c.out()) as DemoSummary;
+    expect(summary.ok).toBe(false);
+    expect(summary.recovery?.recovered).toBe(true);
+    expect(summary.ha).toBeUndefined();
+    expect(summary.error).toMatch(
+      /^replica B did not recover by itself: coordinator-3: no recovery from peer 127\.0\.0\.1:\d+ within 2 s$/,
+    );
+    // On failure the Coordinator processes' logs are shown: B opened the store stale.
+    expect(c.err()).toMatch(/coordinator-3\| info opened .*"status":"stale"/);
+    expect(summary.coordinator.pids).toHaveLength(3);
+    for (const pid of summary.coordinator.pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(summary.cleanup.errors).toEqual([]);
+  }, 120_000);
 
   it('stops the Coordinator process on Ctrl-C (SIGINT) and exits 130', async () => {
     const ws = path.join(parent, 'ws-sigint');
@@ -173,7 +226,7 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
         }
       });
     });
-    expect(out).toMatch(/\[2\/9\] /);
+    expect(out).toMatch(/\[2\/10\] /);
     expect(alive(pid)).toBe(true);
     const port = Number(/API on 127\.0\.0\.1:(\d+)/.exec(out)![1]);
     child.kill('SIGINT');

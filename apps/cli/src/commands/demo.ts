@@ -15,15 +15,19 @@ example shop app into the workspace, runs "contrast generate", starts a Coordina
 process with its history in the workspace, runs "contrast set" and "contrast verify", starts an
 initializer and a service-mesh proxy per pod, sends a request from web to api through the mesh,
 shows that a client without a mesh certificate is refused, crashes and restarts the Coordinator
-and recovers it with "contrast recover" (same root CA). Everything listens on loopback only, and
-everything it starts is stopped at the end, on failure and on Ctrl-C.
+and recovers it with "contrast recover" (same root CA), then shows high availability: a second
+Coordinator replica on the same store recovers by itself from the first, the first is crashed and
+recovers by itself from the second, and still issues mesh certificates. Everything listens on
+loopback only, and everything it starts is stopped at the end, on failure and on Ctrl-C.
 
 Usage:
-  contrast demo [--workspace DIR] [--json]
+  contrast demo [--workspace DIR] [--json] [--verbose]
 
 Flags:
   -w, --workspace <dir>   an empty or new directory for the files (default: a new temporary one)
       --json              print one JSON summary instead of the progress lines
+      --verbose           also show the Coordinator processes' log lines as they come (else
+                          they are shown only when a step fails)
   -h, --help              show this help
 
 Examples:
@@ -31,7 +35,8 @@ Examples:
   contrast demo --json > summary.json      # one JSON summary: steps' results, pids, files
 
 It leaves in the workspace: manifest.json, verify/coordinator-root-ca.pem, verify/mesh-ca.pem (and
-the manifest history), seed-shares.json, the owner keys, deployment/ (the patched YAML) and pods/.
+the manifest history), seed-shares.json, the owner keys, deployment/ (the patched YAML), pods/ and
+ha/ (replica B's verify/ and the mesh certificate from the restarted replica A).
 
 Exit codes: 0 the demo ran through, 1 a step failed (the output says which), 2 bad usage (e.g. the
 workspace is not empty).
@@ -41,6 +46,8 @@ workspace is not empty).
 export interface DemoCommandDeps {
   /** Default: this process's node, its execArgv and its script (the `contrast` bin). */
   self?: readonly string[];
+  /** How long an HA replica may take to recover from its peer (default 30 s). */
+  peerRecoveryTimeoutMs?: number;
 }
 
 async function prepareWorkspace(io: CliIo, dir: string | undefined): Promise<string> {
@@ -59,6 +66,7 @@ async function run(args: string[], io: CliIo, deps: DemoCommandDeps): Promise<Ex
   const { values, positionals } = parseFlags(args, {
     workspace: { type: 'string', short: 'w' },
     json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   });
   if (positionals.length > 0) throw usageError(`unexpected argument "${positionals[0]}"`);
   const workspace = await prepareWorkspace(io, values.workspace);
@@ -73,7 +81,15 @@ async function run(args: string[], io: CliIo, deps: DemoCommandDeps): Promise<Ex
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const summary = await runDemo({ workspace, json: values.json, self, io, cleanup });
+    const summary = await runDemo({
+      workspace,
+      json: values.json,
+      verbose: values.verbose,
+      ...(deps.peerRecoveryTimeoutMs ? { peerRecoveryTimeoutMs: deps.peerRecoveryTimeoutMs } : {}),
+      self,
+      io,
+      cleanup,
+    });
     if (values.json) io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
     if (!summary.ok) {
       io.stderr(

@@ -55,55 +55,121 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   clearTimeout(timer);
 }
 
+/** A JSON line a served process printed on stdout (its ready line, then events). */
+export type ProcessEvent = Record<string, unknown>;
+
+/** A child process that listens: its ready line, its later stdout events and its stderr lines. */
+export interface ServingProcess {
+  child: ChildProcess;
+  port: number;
+  pid: number;
+  /** The ready line (`{"port":N,...}`). */
+  ready: ProcessEvent;
+  /**
+   * Resolves the first stdout event (after the ready line, earlier ones included) that matches;
+   * rejects after `timeoutMs` or when the process exits first, naming `what`.
+   */
+  waitForEvent(match: (e: ProcessEvent) => boolean, what: string, timeoutMs: number): Promise<ProcessEvent>;
+}
+
 /**
  * Starts `node <args>` and waits for its first stdout line that parses as JSON with a `port`.
- * Its stdin stays open as a lifeline: if this process dies, the child sees it close and stops.
+ * Later JSON lines on stdout are events ({@link ServingProcess.waitForEvent}); stderr lines are
+ * its log, given to `onLog` one by one (the caller decides whether and when to show them). Its stdin stays open as a lifeline: if this process dies, the
+ * child sees it close and stops.
  */
 export async function spawnServing(
   command: string,
   args: readonly string[],
-  options: { timeoutMs: number; cleanup: Cleanup; name: string },
-): Promise<{ child: ChildProcess; port: number; pid: number }> {
+  options: { timeoutMs: number; cleanup: Cleanup; name: string; onLog?: (line: string) => void },
+): Promise<ServingProcess> {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
   if (child.pid === undefined) {
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw new Error(`cannot start ${options.name}: ${error.message}`);
   }
-  options.cleanup.pids.push(child.pid);
+  const pid = child.pid;
+  options.cleanup.pids.push(pid);
   options.cleanup.add(options.name, () => stopChild(child));
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-4000);
-  });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () =>
-        reject(new Error(`${options.name} did not start within ${options.timeoutMs / 1000} s\n${stderr}`)),
-      options.timeoutMs,
-    );
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${options.name} exited (${signal ?? code}) before it listened\n${stderr.trimEnd()}`));
-    });
-    child.stdout?.on('data', (b: Buffer) => {
-      buffer += b.toString();
-      let nl = buffer.indexOf('\n');
-      while (nl >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          const parsed = JSON.parse(line) as { port?: unknown };
-          if (typeof parsed.port === 'number') {
-            clearTimeout(timer);
-            resolve({ child, port: parsed.port, pid: child.pid! });
-          }
-        } catch {
-          // not the ready line
-        }
-        nl = buffer.indexOf('\n');
+  const events: ProcessEvent[] = [];
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const l of [...listeners]) l();
+  };
+  lines(child.stderr, (line) => options.onLog?.(line));
+  lines(child.stdout, (line) => {
+    try {
+      const parsed = JSON.parse(line) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        events.push(parsed as ProcessEvent);
+        notify();
       }
+    } catch {
+      // not an event
+    }
+  });
+  // 'close': exited and its stdout read to the end (an event printed just before exiting counts).
+  let closed = false;
+  child.once('close', () => {
+    closed = true;
+    notify();
+  });
+
+  const waitForEvent = (
+    match: (e: ProcessEvent) => boolean,
+    what: string,
+    timeoutMs: number,
+  ): Promise<ProcessEvent> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const found = events.find(match);
+        if (found) {
+          done();
+          resolve(found);
+        } else if (closed) {
+          done();
+          reject(
+            new Error(
+              `${options.name} exited (${child.signalCode ?? child.exitCode}) while waiting for its ${what}`,
+            ),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${options.name}: no ${what} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
     });
+
+  const ready = await waitForEvent(
+    (e) => typeof e.port === 'number',
+    'ready line (the port it listens on)',
+    options.timeoutMs,
+  );
+  return { child, port: ready.port as number, pid, ready, waitForEvent };
+}
+
+/** Calls `onLine` with every complete line of a stream. */
+function lines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let buffer = '';
+  stream?.on('data', (b: Buffer) => {
+    buffer += b.toString();
+    let nl = buffer.indexOf('\n');
+    while (nl >= 0) {
+      onLine(buffer.slice(0, nl).replace(/\r$/, ''));
+      buffer = buffer.slice(nl + 1);
+      nl = buffer.indexOf('\n');
+    }
+  });
+  stream?.on('end', () => {
+    if (buffer) onLine(buffer);
+    buffer = '';
   });
 }
 

@@ -28,9 +28,12 @@ import { coordinatorProcessArgs } from './coordinator-process.js';
 import { type Cleanup, closeServer, listen, podAddress, spawnServing, stopChild } from './processes.js';
 import { SHOP_EXAMPLE } from './shop.js';
 
+/** How long a replica may take to recover itself from its peer before the demo fails. */
+const PEER_RECOVERY_TIMEOUT_MS = 30_000;
+
 /** The pods of examples/shop that get a mesh certificate (the Coordinator is the fifth workload). */
 export const DEMO_PODS = ['web', 'api', 'db', 'migrate'] as const;
-export const DEMO_STEPS = 9;
+export const DEMO_STEPS = 10;
 
 /** What `contrast demo --json` prints. */
 export interface DemoSummary {
@@ -43,14 +46,44 @@ export interface DemoSummary {
   pods: { name: string; policyHash: string; chainVerified: boolean }[];
   mesh?: { request: string; answer: string; refusedWithoutCertificate: string };
   recovery?: { staleAfterRestart: boolean; recovered: boolean; sameRootCa: boolean };
+  /** High availability: replicas on the same store that recovered themselves from a peer. */
+  ha?: {
+    /** Replica B (started next to A), then replica A restarted after its SIGKILL. */
+    replicas: DemoReplica[];
+    /** `contrast verify` against B: the same latest transition (manifest) and root CA as A's. */
+    sameManifest: boolean;
+    sameRootCa: boolean;
+    /** An initializer's mesh certificate from the restarted A chains to the root CA. */
+    meshCertificate: { pod: string; from: string; chainVerified: boolean };
+  };
   files: string[];
   cleanup: { stopped: number; errors: string[] };
   error?: string;
 }
 
+/** One Coordinator replica of the HA step. */
+export interface DemoReplica {
+  name: 'B' | 'A';
+  pid: number;
+  /** Its API address, 127.0.0.1:port. */
+  address: string;
+  /** The peers it was given (`host:port`). */
+  peers: string[];
+  /** Its status when it started listening. */
+  startedAs: string;
+  /** The peer it recovered from (the Coordinator's own report). */
+  recoveredFrom: string;
+  /** Milliseconds from listening to recovered. */
+  recoveredAfterMs: number;
+}
+
 export interface DemoOptions {
   workspace: string;
   json: boolean;
+  /** Show the Coordinator processes' log lines as they come (else only on failure). */
+  verbose?: boolean;
+  /** How long a replica may take to recover itself from its peer (default 30 s). */
+  peerRecoveryTimeoutMs?: number;
   /** How to start this CLI again as a process: [node, ...execArgv, bin]. */
   self: readonly string[];
   io: CliIo;
@@ -167,9 +200,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     return out;
   };
 
-  const startCoordinator = async (policyHash: string) => {
+  // The log lines of every Coordinator process: shown as they come with --verbose, else only
+  // after a failure (the last lines of each, on stderr).
+  const logs = new Map<string, string[]>();
+  const startCoordinator = async (policyHash: string, peers?: string[]) => {
     const [command, ...prefix] = options.self;
-    const name = `coordinator-${summary.coordinator.ports.length + 1}`;
+    const name = `coordinator-${logs.size + 1}`;
+    const lines: string[] = [];
+    logs.set(name, lines);
+    const onLog = (line: string) => {
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+      if (!options.verbose) return;
+      if (json) io.stderr(`    ${name}| ${line}\n`);
+      else say(`    ${name}| ${line}`);
+    };
     const running = await spawnServing(
       command!,
       [
@@ -179,9 +224,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           storeDir: path.join(ws, 'coordinator-state'),
           simulatorDir,
           policyHash,
+          ...(peers ? { peers } : {}),
         }),
       ],
-      { timeoutMs: 60_000, cleanup, name },
+      { timeoutMs: 60_000, cleanup, name, onLog },
     );
     summary.coordinator.ports.push(running.port);
     return { ...running, name };
@@ -353,10 +399,110 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     );
     summary.recovery = { staleAfterRestart: true, recovered: true, sameRootCa };
 
+    title(
+      'High availability: a second Coordinator replica on the same store recovers by itself from its peer',
+    );
+    const replicas: DemoReplica[] = [];
+    /** Starts a replica with one peer; it must start stale and recover from that peer alone. */
+    const startReplica = async (name: 'A' | 'B', peer: string) => {
+      const replica = await startCoordinator(coordinatorPolicy, [peer]);
+      const at = `127.0.0.1:${replica.port}`;
+      const startedAs = String(replica.ready.status);
+      say(
+        `  replica ${name}: pid ${replica.pid}, API on ${at}, same store, peer ${peer}: it starts ${startedAs}`,
+      );
+      if (startedAs !== 'stale')
+        fail(`replica ${name} started ${startedAs}, expected stale (the store has a history)`);
+      const t0 = Date.now();
+      const recovered = await replica
+        .waitForEvent(
+          (e) => e.event === 'recovered',
+          `recovery from peer ${peer}`,
+          options.peerRecoveryTimeoutMs ?? PEER_RECOVERY_TIMEOUT_MS,
+        )
+        .catch((e: Error) => fail(`replica ${name} did not recover by itself: ${e.message}`));
+      const from = String(recovered.from);
+      if (from !== peer) fail(`replica ${name} recovered from ${from}, not from its peer ${peer}`);
+      const entry: DemoReplica = {
+        name,
+        pid: replica.pid,
+        address: at,
+        peers: [peer],
+        startedAs,
+        recoveredFrom: from,
+        recoveredAfterMs: Date.now() - t0,
+      };
+      replicas.push(entry);
+      say(
+        `  replica ${name} recovered by itself from ${from} in ${entry.recoveredAfterMs} ms (attested it, proved its own coordinator policy, got the secrets sealed to its key): no seed share, no human`,
+      );
+      return { ...replica, address: at };
+    };
+    const replicaA = { ...coordinator, address };
+    say(`  replica A: the Coordinator of step 8, pid ${replicaA.pid}, API on ${replicaA.address}, active`);
+    const replicaB = await startReplica('B', replicaA.address);
+    const haVerify = path.join('ha', 'replica-b');
+    await contrast(verify, ['-c', replicaB.address, '--insecure', '--workspace-dir', haVerify]);
+    const transitionA = (await readFile(path.join(ws, 'verify', 'latest-transition'), 'utf8')).trim();
+    const transitionB = (
+      await readFile(path.join(ws, haVerify, 'verify', 'latest-transition'), 'utf8')
+    ).trim();
+    const rootB = await readFile(path.join(ws, haVerify, 'verify', 'coordinator-root-ca.pem'), 'utf8');
+    const sameManifest = transitionB === transitionA;
+    const sameRootCaB = new X509Certificate(rootB).raw.equals(new X509Certificate(rootAfter).raw);
+    if (!sameManifest) fail(`replica B is at transition ${transitionB}, replica A at ${transitionA}`);
+    if (!sameRootCaB) fail("replica B's root CA is not replica A's");
+    say(
+      `  replica B: the same manifest (transition ${transitionB.slice(0, 16)}…) and the same root CA, byte for byte (${path.join(haVerify, 'verify', '')})`,
+    );
+    await stopChild(replicaA.child, 'SIGKILL');
+    await cleanup.run(replicaA.name);
+    say(`  replica A (pid ${replicaA.pid}) crashes (SIGKILL); replica B keeps serving`);
+    const restartedA = await startReplica('A', replicaB.address);
+    const haPod = 'web';
+    const haOut = path.join(ws, 'ha', haPod);
+    await runInitializer({
+      host: '127.0.0.1',
+      port: restartedA.port,
+      issuer: createIssuer({
+        logger: noopLogger,
+        hostData: fromHex(policyOf.get(haPod) ?? fail(`the manifest has no policy for ${haPod}`)),
+      }),
+      outDir: haOut,
+      initialDelayMs: 200,
+      deadlineMs: 30_000,
+    });
+    const haChain = await readFile(path.join(haOut, 'tls-config', 'certChain.pem'), 'utf8');
+    const haProblem = chainProblem(haChain, rootCa);
+    if (haProblem) {
+      fail(`the mesh certificate from the restarted replica A does not chain to the root CA: ${haProblem}`);
+    }
+    say(
+      `  a new ${haPod} initializer got a mesh certificate from replica A (ha/${haPod}/): it chains to verify/coordinator-root-ca.pem`,
+    );
+    summary.ha = {
+      replicas,
+      sameManifest,
+      sameRootCa: sameRootCaB,
+      meshCertificate: { pod: haPod, from: restartedA.address, chainVerified: true },
+    };
+
     title('Stop everything the demo started');
     summary.ok = true;
   } catch (e) {
     summary.error = e instanceof Error ? e.message : String(e);
+    if (!options.verbose) {
+      for (const [name, lines] of logs) {
+        if (lines.length === 0) continue;
+        io.stderr(`${name} log (last ${Math.min(lines.length, 40)} lines):\n`);
+        io.stderr(
+          `${lines
+            .slice(-40)
+            .map((l) => `    ${name}| ${l}`)
+            .join('\n')}\n`,
+        );
+      }
+    }
   } finally {
     summary.cleanup = await cleanup.stopAll();
   }
@@ -370,6 +516,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     'seedshare-owner.pem',
     'deployment',
     'pods',
+    'ha',
   ]) {
     if (
       await stat(path.join(ws, f)).then(
@@ -392,8 +539,11 @@ What you saw
     verify/coordinator-root-ca.pem, the one certificate your clients need to trust.
   - web reached api only through the mesh (mutual TLS); a client without a mesh certificate was refused.
   - After a crash the Coordinator waited for recovery; contrast recover restored it with the same root CA.
+  - With a second replica on the same store, no human is needed: each restarted replica attested an
+    active peer and recovered from it (same manifest, same root CA), and went on issuing certificates.
 Workspace ${ws}: manifest.json, verify/ (coordinator-root-ca.pem, mesh-ca.pem, history), seed-shares.json
-(keep it safe: it recovers the Coordinator), the owner keys, the patched YAML in deployment/, the pods' files.
+(keep it safe: it recovers the Coordinator), the owner keys, the patched YAML in deployment/, the pods' files,
+ha/ (replica B's verify/, the mesh certificate from the restarted replica A).
 On a real cluster: contrast generate --reference-values Metal-QEMU-SNP deployment/; kubectl apply -f deployment/;
 contrast set -c <coordinator>:1313 deployment/; contrast verify -c <coordinator>:1313.`);
   }
