@@ -41,8 +41,11 @@ function selfSigned(dir: string) {
   };
 }
 
-/** A loopback stand-in for the Coordinator's mesh API: no manifest for the first `notReady` calls. */
-async function fakeCoordinator(notReady: number) {
+/**
+ * A loopback stand-in for the Coordinator's mesh API: no manifest for the first `notReady` calls.
+ * Idle keep-alive connections are closed after `keepAliveMs` (default: a minute, longer than a test).
+ */
+async function fakeCoordinator(notReady: number, keepAliveMs = 60_000) {
   const dir = await mkdtemp(path.join(tmpdir(), 'fake-coord-'));
   const { key, cert } = selfSigned(dir);
   const spki = new Uint8Array(new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }));
@@ -88,8 +91,35 @@ async function fakeCoordinator(notReady: number) {
       });
     });
   });
+  server.keepAliveTimeout = keepAliveMs;
+  let connections = 0;
+  let resumed = 0;
+  server.on('secureConnection', (socket) => {
+    connections++;
+    if (socket.isSessionReused()) resumed++;
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, issued, calls: () => calls };
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    issued,
+    calls: () => calls,
+    connections: () => connections,
+    resumed: () => resumed,
+    /** Connections still open on the server side. */
+    open: () => new Promise<number>((r, j) => server.getConnections((e, n) => (e ? j(e) : r(n)))),
+  };
+}
+
+/** Waits up to `ms` for the server to have no open connection; returns how many are left. */
+async function drained(fake: { open: () => Promise<number> }, ms: number): Promise<number> {
+  const until = Date.now() + ms;
+  let n = await fake.open();
+  while (n > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+    n = await fake.open();
+  }
+  return n;
 }
 
 const servers: Server[] = [];
@@ -110,6 +140,11 @@ describe('runInitializer', () => {
       initialDelayMs: 20,
     });
     expect(result.attempts).toBe(3);
+    // Two refusals, the challenge and the certificate request: all on one kept-alive connection,
+    // closed by the initializer when it is done (the server would keep it open for a minute).
+    expect(fake.calls()).toBe(4);
+    expect(fake.connections()).toBe(1);
+    expect(await drained(fake, 2000)).toBe(0);
     expect(result.files).toContain('tls-config/certChain.pem');
     const keyPem = await readFile(path.join(outDir, 'tls-config/key.pem'), 'utf8');
     const spki = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
@@ -149,5 +184,44 @@ describe('runInitializer', () => {
     }).catch((e) => e);
     expect(wrong.message).toContain('attestation_failed');
     expect(strict.issued).toHaveLength(0);
+  });
+
+  it('opens a new connection (full handshake) when the Coordinator closed the idle one between retries', async () => {
+    const fake = await fakeCoordinator(2, 100);
+    servers.push(fake.server);
+    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
+    const result = await runInitializer({
+      host: '127.0.0.1',
+      port: fake.port,
+      issuer: new FakeIssuer({ policyDigest: POLICY }),
+      outDir,
+      initialDelayMs: 400,
+      deadlineMs: 20_000,
+    });
+    expect(result.attempts).toBe(3);
+    // Each retry came after the server had closed the idle connection. A resumed session would
+    // present no certificate, so the Coordinator's key could not be bound: full handshakes only.
+    expect(fake.connections()).toBeGreaterThanOrEqual(3);
+    expect(fake.resumed()).toBe(0);
+    expect(fake.issued).toHaveLength(1);
+    expect(await drained(fake, 2000)).toBe(0);
+  });
+
+  it('closes its connection when it gives up', async () => {
+    const fake = await fakeCoordinator(1000);
+    servers.push(fake.server);
+    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
+    const err = await runInitializer({
+      host: '127.0.0.1',
+      port: fake.port,
+      issuer: new FakeIssuer({ policyDigest: POLICY }),
+      outDir,
+      initialDelayMs: 20,
+      deadlineMs: 200,
+    }).catch((e) => e);
+    expect(err.code).toBe('unavailable');
+    expect(fake.calls()).toBeGreaterThan(1);
+    expect(fake.connections()).toBe(1);
+    expect(await drained(fake, 2000)).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { Agent } from 'node:https';
 import path from 'node:path';
 import { ApiError, type MeshCertResponse, requestMeshCertificate } from '@contrast-cc/api';
 import { ContrastError, type Issuer, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
@@ -59,7 +60,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * The initializer: makes a fresh P-256 key, asks the Coordinator for a mesh certificate with
  * evidence binding the key (retrying with backoff while the Coordinator has no manifest, is
  * recovering or unreachable), then writes the certificate chain, key, mesh CA, root CA and the
- * workload secret atomically.
+ * workload secret atomically. All attempts go through one keep-alive agent: a retry reuses the
+ * open connection (a new one, with a full handshake, when the Coordinator has closed it
+ * meanwhile); the agent is destroyed (its connection closed) before this returns or throws.
  */
 export async function runInitializer(options: InitializerOptions): Promise<InitializerResult> {
   const log = (options.logger ?? noopLogger).child({ component: 'initializer' });
@@ -70,32 +73,48 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
   const maxDelay = options.maxDelayMs ?? 30_000;
   let response: MeshCertResponse | undefined;
   let attempts = 0;
-  while (!response) {
-    attempts++;
-    try {
-      response = await requestMeshCertificate({
-        host: options.host,
-        port: options.port,
-        issuer: options.issuer,
-        publicKey: spki,
-        logger: log,
-      });
-    } catch (e) {
-      if (permanent(e)) throw e;
-      const reason = e instanceof ApiError ? e.apiCode : isContrastError(e) ? e.code : 'error';
-      if (options.deadlineMs !== undefined && Date.now() - started + delay > options.deadlineMs) {
-        throw new ContrastError(
-          'unavailable',
-          `no mesh certificate after ${attempts} attempts (last: ${reason})`,
-          {
-            cause: e,
-          },
-        );
+  // The Coordinator's TLS certificate is not checked: its key is bound by the evidence instead,
+  // read from the certificate of each connection. A resumed TLS session carries no certificate,
+  // so sessions are not cached: a connection the Coordinator closed meanwhile (its keep-alive
+  // timeout is shorter than the backoff) is replaced by a new full handshake.
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    maxCachedSessions: 0,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+  });
+  try {
+    while (!response) {
+      attempts++;
+      try {
+        response = await requestMeshCertificate({
+          host: options.host,
+          port: options.port,
+          issuer: options.issuer,
+          publicKey: spki,
+          agent,
+          logger: log,
+        });
+      } catch (e) {
+        if (permanent(e)) throw e;
+        const reason = e instanceof ApiError ? e.apiCode : isContrastError(e) ? e.code : 'error';
+        if (options.deadlineMs !== undefined && Date.now() - started + delay > options.deadlineMs) {
+          throw new ContrastError(
+            'unavailable',
+            `no mesh certificate after ${attempts} attempts (last: ${reason})`,
+            {
+              cause: e,
+            },
+          );
+        }
+        log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
+        await sleep(delay * (0.75 + Math.random() / 2), options.signal);
+        delay = Math.min(maxDelay, delay * 2);
       }
-      log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
-      await sleep(delay * (0.75 + Math.random() / 2), options.signal);
-      delay = Math.min(maxDelay, delay * 2);
     }
+  } finally {
+    agent.destroy();
   }
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   // The key first and the chain last: all are written before any is renamed into place, and the
