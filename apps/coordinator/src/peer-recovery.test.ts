@@ -3,20 +3,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
-import { deployment, keys, MEASUREMENT, registry } from '@contrast-cc/authority/testing';
+import { deployment, keys } from '@contrast-cc/authority/testing';
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Spawned, spawnTs } from './test-support/spawn.js';
+import { coordinatorProcesses } from './test-support/coordinator-process.js';
 
-const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 const d = deployment();
-const running: Spawned[] = [];
-
-afterAll(() => {
-  for (const p of running) p.child.kill('SIGKILL');
-});
+const coordinators = coordinatorProcesses(d);
+afterAll(() => coordinators.killAll());
+const client = (port: number) => coordinators.client(port);
 
 /** A free loopback port (the replicas must know each other's port before they start). */
 function freePort(): Promise<number> {
@@ -30,32 +25,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function start(storeDir: string, port: number, peerPort: number) {
-  const p = spawnTs(main, {
-    CONTRAST_ISSUER: 'fake',
-    CONTRAST_ALLOW_INSECURE_RUNTIMES: '1',
-    CONTRAST_FAKE_POLICY_HASH: d.hashes.coordinator!,
-    CONTRAST_FAKE_MEASUREMENT: MEASUREMENT,
-    CONTRAST_STORE: 'dir',
-    CONTRAST_STORE_DIR: storeDir,
-    CONTRAST_LISTEN_ADDRESS: '127.0.0.1',
+/** A replica on a fixed port that knows its peer's (both are chosen before either starts). */
+const start = (storeDir: string, port: number, peerPort: number) =>
+  coordinators.start(storeDir, {
     CONTRAST_API_PORT: String(port),
-    CONTRAST_METRICS_PORT: '0',
-    CONTRAST_LOG_LEVEL: 'info',
     CONTRAST_PEERS: `127.0.0.1:${peerPort}`,
-  });
-  running.push(p);
-  const line = await p.waitFor((l) => l.msg === 'listening');
-  return { p, port, metricsPort: line.metricsPort as number };
-}
-
-const client = (port: number) =>
-  CoordinatorClient.connect({
-    host: '127.0.0.1',
-    port,
-    verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
-    coordinatorPolicyHashes: [d.hashes.coordinator!],
-    allowInsecure: true,
   });
 
 describe('Coordinator replicas (processes) with CONTRAST_PEERS', () => {

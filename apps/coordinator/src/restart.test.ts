@@ -2,47 +2,17 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
-import { deployment, keys, MEASUREMENT, podIssuer, registry } from '@contrast-cc/authority/testing';
+import { requestMeshCertificate } from '@contrast-cc/api';
+import { deployment, keys, podIssuer } from '@contrast-cc/authority/testing';
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Spawned, spawnTs } from './test-support/spawn.js';
+import { coordinatorProcesses } from './test-support/coordinator-process.js';
 
-const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
 const d = deployment();
-const running: Spawned[] = [];
-
-afterAll(() => {
-  for (const p of running) p.child.kill('SIGKILL');
-});
-
-async function start(storeDir: string) {
-  const p = spawnTs(main, {
-    CONTRAST_ISSUER: 'fake',
-    CONTRAST_ALLOW_INSECURE_RUNTIMES: '1',
-    CONTRAST_FAKE_POLICY_HASH: d.hashes.coordinator!,
-    CONTRAST_FAKE_MEASUREMENT: MEASUREMENT,
-    CONTRAST_STORE: 'dir',
-    CONTRAST_STORE_DIR: storeDir,
-    CONTRAST_LISTEN_ADDRESS: '127.0.0.1',
-    CONTRAST_API_PORT: '0',
-    CONTRAST_METRICS_PORT: '0',
-    CONTRAST_LOG_LEVEL: 'info',
-  });
-  running.push(p);
-  const line = await p.waitFor((l) => l.msg === 'listening');
-  return { p, port: line.port as number, metricsPort: line.metricsPort as number };
-}
-
-const client = (port: number) =>
-  CoordinatorClient.connect({
-    host: '127.0.0.1',
-    port,
-    verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
-    coordinatorPolicyHashes: [d.hashes.coordinator!],
-    allowInsecure: true,
-  });
+const coordinators = coordinatorProcesses(d);
+afterAll(() => coordinators.killAll());
+const start = (storeDir: string) => coordinators.start(storeDir);
+const client = (port: number) => coordinators.client(port);
 
 describe('Coordinator process', () => {
   it('killed with SIGKILL and restarted on the same store comes up stale; recover restores the root CA', async () => {
