@@ -153,6 +153,7 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     // restarted after its SIGKILL.
     expect(summary.coordinator.pids).toHaveLength(4);
     const [, a, b, aRestarted] = summary.coordinator.ports.map((p) => `127.0.0.1:${p}`);
+    const read = (f: string) => readFileSync(path.join(ws, f), 'utf8');
     // HA: B started stale next to A and recovered from A; the restarted A from B. No human.
     const ha = summary.ha!;
     expect(ha.replicas.map((r) => [r.name, r.address, r.peers, r.startedAs, r.recoveredFrom])).toEqual([
@@ -162,9 +163,14 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     expect(ha.replicas.map((r) => r.pid)).toEqual(summary.coordinator.pids.slice(2));
     expect(ha.sameManifest).toBe(true);
     expect(ha.sameRootCa).toBe(true);
-    expect(ha.meshCertificate).toEqual({ pod: 'web', from: aRestarted, chainVerified: true });
+    expect(ha.meshCertificate).toEqual({
+      pod: 'web',
+      from: aRestarted,
+      chainVerified: true,
+      sameWorkloadSecret: true,
+    });
+    expect(read('ha/web/secrets/workload-secret-seed')).toBe(read('pods/web/secrets/workload-secret-seed'));
     // What the step left: B's verify/ equals A's (transition, root CA) and the new certificate chains.
-    const read = (f: string) => readFileSync(path.join(ws, f), 'utf8');
     expect(read('ha/replica-b/verify/latest-transition')).toBe(read('verify/latest-transition'));
     expect(read('ha/replica-b/verify/coordinator-root-ca.pem')).toBe(read('verify/coordinator-root-ca.pem'));
     expect(
@@ -204,6 +210,21 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     );
     // On failure the Coordinator processes' logs are shown: B opened the store stale.
     expect(c.err()).toMatch(/coordinator-3\| info opened .*"status":"stale"/);
+    // ... and carry no secret: no pod's workload secret, no mesh private key.
+    for (const pod of ['web', 'api', 'db', 'migrate']) {
+      const secret = readFileSync(
+        path.join(ws, 'pods', pod, 'secrets', 'workload-secret-seed'),
+        'utf8',
+      ).trim();
+      expect(secret.length).toBeGreaterThan(16);
+      expect(c.err() + c.out()).not.toContain(secret);
+      const key = readFileSync(path.join(ws, 'pods', pod, 'tls-config', 'key.pem'), 'utf8');
+      const body = key
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'))
+        .join('');
+      expect(c.err() + c.out()).not.toContain(body.slice(0, 40));
+    }
     expect(summary.coordinator.pids).toHaveLength(3);
     for (const pid of summary.coordinator.pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(summary.cleanup.errors).toEqual([]);

@@ -1,6 +1,7 @@
 // The flow of `contrast demo`: the whole life of a Contrast deployment on this machine, on the
 // simulator platform, with the CLI's own commands (generate, set, verify, recover) run in-process,
-// the Coordinator as a separate process, and the pods' initializers and mesh proxies
+// the Coordinator as a separate process (two replicas on one store for the HA step, which recover
+// from each other by peer recovery), and the pods' initializers and mesh proxies
 // (@contrast-cc/mesh) in this process. Every check uses node:crypto, never an external tool.
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -54,7 +55,7 @@ export interface DemoSummary {
     sameManifest: boolean;
     sameRootCa: boolean;
     /** An initializer's mesh certificate from the restarted A chains to the root CA. */
-    meshCertificate: { pod: string; from: string; chainVerified: boolean };
+    meshCertificate: { pod: string; from: string; chainVerified: boolean; sameWorkloadSecret: boolean };
   };
   files: string[];
   cleanup: { stopped: number; errors: string[] };
@@ -477,14 +478,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (haProblem) {
       fail(`the mesh certificate from the restarted replica A does not chain to the root CA: ${haProblem}`);
     }
+    // The workload secret derives from the seed: the same one as step 5's proves the same seed
+    // (compared here, never printed).
+    const secretFile = path.join('secrets', 'workload-secret-seed');
+    const sameWorkloadSecret = (await readFile(path.join(haOut, secretFile))).equals(
+      await readFile(path.join(ws, 'pods', haPod, secretFile)),
+    );
+    if (!sameWorkloadSecret)
+      fail(`the restarted replica A gave ${haPod} another workload secret than before`);
     say(
-      `  a new ${haPod} initializer got a mesh certificate from replica A (ha/${haPod}/): it chains to verify/coordinator-root-ca.pem`,
+      `  a new ${haPod} initializer got a mesh certificate from replica A (ha/${haPod}/): it chains to verify/coordinator-root-ca.pem, and the same workload secret as in step 5 (same seed)`,
     );
     summary.ha = {
       replicas,
       sameManifest,
       sameRootCa: sameRootCaB,
-      meshCertificate: { pod: haPod, from: restartedA.address, chainVerified: true },
+      meshCertificate: { pod: haPod, from: restartedA.address, chainVerified: true, sameWorkloadSecret },
     };
 
     title('Stop everything the demo started');
