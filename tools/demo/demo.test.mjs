@@ -36,7 +36,7 @@ describe.skipIf(!built)('bash tools/run demo', () => {
     const r = runDemo(ws);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('pnpm --silent contrast demo --workspace');
-    expect(r.stdout).toContain('[9/9]');
+    expect(r.stdout).toContain('[10/10]');
     expect(r.stdout).toContain('api answered "GET /orders" over the mesh');
     expect(r.stdout).toContain('Successfully recovered the Coordinator.');
     expect(r.stdout).toContain('What you saw');
