@@ -15,6 +15,7 @@ export {
   findActivePeer,
   PEER_RECOVERY_RESULTS,
   type PeerAttempt,
+  type PeerRecoveredEvent,
   type PeerRecoveryLoop,
   type PeerRecoveryLoopOptions,
   type PeerRecoveryResult,
@@ -23,11 +24,5 @@ export {
   recoverFromPeer,
   startPeerRecovery,
 } from './peer-recovery.js';
-export {
-  type KubernetesPeerOptions,
-  kubernetesPeers,
-  type PeerAddress,
-  type PeerSource,
-  parsePeerList,
-  staticPeers,
-} from './peer-source.js';
+export { type KubernetesPeerOptions, kubernetesPeers } from './peer-source.js';
+export { type PeerAddress, type PeerSource, parsePeerList, staticPeers } from './peers/peer-list.js';

@@ -15,8 +15,14 @@ import { createMemoryLogger, type MemoryLogger } from '@contrast-cc/core/testing
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authority } from './authority.js';
-import { findActivePeer, peerRetryDelay, recoverFromPeer } from './peer-recovery.js';
-import type { PeerAddress, PeerSource } from './peer-source.js';
+import {
+  findActivePeer,
+  type PeerRecoveredEvent,
+  peerRetryDelay,
+  recoverFromPeer,
+  startPeerRecovery,
+} from './peer-recovery.js';
+import { type PeerAddress, type PeerSource, staticPeers } from './peers/peer-list.js';
 import { type RunningCoordinator, startCoordinator } from './server/coordinator.js';
 import {
   channelKey,
@@ -39,6 +45,8 @@ interface Replica {
   c: RunningCoordinator;
   store: DirectoryHistoryStore;
   log: MemoryLogger;
+  /** What the onRecovered hook got, in order. */
+  recovered: PeerRecoveredEvent[];
 }
 
 const replicas = new Set<Replica>();
@@ -68,6 +76,7 @@ async function startReplica(
 ): Promise<Replica> {
   const store = await openStore(options.dir ?? sharedDir);
   const log = createMemoryLogger();
+  const recovered: PeerRecoveredEvent[] = [];
   let self: Replica | undefined;
   const c = await startCoordinator({
     store,
@@ -75,10 +84,18 @@ async function startReplica(
     issuer: options.issuer ?? coordinatorIssuer(),
     allowInsecure: true,
     ...(options.peers === null ? {} : { peers: options.peers ?? clusterPeers(() => self) }),
-    peerRecovery: { minDelayMs: 40, maxDelayMs: 200, idleCheckMs: 40, timeoutMs: 5000 },
+    peerRecovery: {
+      minDelayMs: 40,
+      maxDelayMs: 200,
+      idleCheckMs: 40,
+      timeoutMs: 5000,
+      onRecovered: (e) => {
+        recovered.push(e);
+      },
+    },
     logger: log.logger,
   });
-  self = { name, c, store, log };
+  self = { name, c, store, log, recovered };
   if (options.join !== false) replicas.add(self);
   return self;
 }
@@ -148,6 +165,14 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     b = await startReplica('b');
     expect(b.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
     await waitFor(() => b.c.authority.status === 'active', 10_000);
+    // The hook named the peer B recovered from, once; A was never stale, so it has no event.
+    await waitFor(() => b.recovered.length === 1, 5000);
+    expect(b.recovered).toEqual([
+      { peer: { host: a.c.host, port: a.c.port, name: 'a' }, durationMs: expect.any(Number), attempts: 1 },
+    ]);
+    expect(b.recovered[0]!.durationMs).toBeGreaterThan(0);
+    expect(b.recovered[0]!.durationMs).toBeLessThan(10_000);
+    expect(a.recovered).toEqual([]);
 
     const stateA = await (await client(a)).state();
     const stateB = await (await client(b)).state();
@@ -195,6 +220,7 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const rogue = await startReplica('rogue', { issuer: podIssuer(d.hashes.web!), join: false });
     await waitFor(() => rogue.log.records.filter((r) => r.fields?.result === 'refused').length >= 2, 10_000);
     expect(rogue.c.authority.status).toBe('stale');
+    expect(rogue.recovered).toEqual([]);
     const refusedLine = rogue.log.records.find((r) => r.fields?.result === 'refused');
     expect(refusedLine?.fields?.code).toBe('permission_denied');
     expect(
@@ -311,6 +337,10 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
       10_000,
     );
     await waitFor(() => b.c.authority.status === 'active' && b.c.authority.generation === 2, 10_000);
+    // A new stale period: a second event, from A again, counting only this period's attempts.
+    await waitFor(() => b.recovered.length === 2, 5000);
+    expect(b.recovered[1]).toMatchObject({ peer: { host: a.c.host, port: a.c.port, name: 'a' } });
+    expect(b.recovered[1]!.attempts).toBeGreaterThanOrEqual(1);
     const stateB = b.c.authority.stateBinding();
     expect(stateB.transitionHash).toBe(updated.transition_hash);
     expect(spkiOf(updated.mesh_ca)).toBe(
@@ -333,6 +363,8 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const restarted = await startReplica('a-restarted');
     expect(restarted.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
     await waitFor(() => restarted.c.authority.status === 'active', 10_000);
+    await waitFor(() => restarted.recovered.length === 1, 5000);
+    expect(restarted.recovered[0]!.peer).toEqual({ host: b.c.host, port: b.c.port, name: 'b' });
     const state = restarted.c.authority.stateBinding();
     expect(state.transitionHash).toBe(transition);
     expect(Buffer.from(state.rootCaDer!).equals(Buffer.from(rootBefore))).toBe(true);
@@ -340,6 +372,59 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const bMesh = new X509Certificate(Buffer.from(b.c.authority.stateBinding().meshCaDer!));
     expect(new X509Certificate(cert.cert_chain).verify(bMesh.publicKey)).toBe(true);
     a = restarted;
+  });
+
+  it('onRecovered: counts the failed attempts of the stale period; a throwing or rejecting hook is only logged', async () => {
+    for (const hook of ['throws', 'rejects'] as const) {
+      const store = await openStore(sharedDir);
+      const log = createMemoryLogger();
+      const authority = await Authority.open({
+        store,
+        platforms,
+        channelKey: channelKey(),
+        allowInsecure: true,
+      });
+      expect(authority.status).toBe('stale');
+      const events: PeerRecoveredEvent[] = [];
+      // A constant `random` keeps the list order: nothing listens on port 1, then the active B.
+      const loop = startPeerRecovery({
+        authority,
+        store,
+        issuer: coordinatorIssuer(),
+        platforms,
+        allowInsecure: true,
+        peers: staticPeers(['127.0.0.1:1', { host: b.c.host, port: b.c.port, name: 'b' }]),
+        minDelayMs: 40,
+        maxDelayMs: 200,
+        idleCheckMs: 40,
+        random: () => 0.5,
+        logger: log.logger,
+        onRecovered:
+          hook === 'throws'
+            ? (e) => {
+                events.push(e);
+                throw new Error('hook broke');
+              }
+            : async (e) => {
+                events.push(e);
+                throw new Error('hook broke later');
+              },
+      });
+      await waitFor(() => authority.status === 'active' && events.length === 1, 10_000);
+      expect(events[0]).toMatchObject({ peer: { host: b.c.host, port: b.c.port, name: 'b' }, attempts: 2 });
+      await waitFor(() => log.records.some((r) => r.message === 'the onRecovered hook failed'), 5000);
+      expect(log.records.find((r) => r.message === 'the onRecovered hook failed')?.fields?.error).toMatch(
+        /hook broke/,
+      );
+      const failed = log.records.find((r) => r.message === 'peer recovery attempt failed');
+      expect(failed?.fields).toMatchObject({ peer: '127.0.0.1:1', result: 'unavailable' });
+      // The loop is still running (idle checks) and stops cleanly.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(events).toHaveLength(1);
+      await loop.stop();
+      expect(log.records.at(-1)?.message).toBe('peer recovery stopped');
+      authority.close();
+    }
   });
 
   it("refuses a seed-share owner's recovery without force while an active peer exists", async () => {

@@ -31,7 +31,7 @@ import {
 import { parseManifest } from '@contrast-cc/manifest';
 import { History, type HistoryStore } from '@contrast-cc/store';
 import type { Authority } from './authority.js';
-import type { PeerAddress, PeerSource } from './peer-source.js';
+import type { PeerAddress, PeerSource } from './peers/peer-list.js';
 
 /**
  * The outcome of one attempt against one peer (the `result` label of
@@ -97,7 +97,10 @@ export interface PeerAttempt {
   result: PeerRecoveryResult;
   /** Why it failed (no secrets). */
   message?: string;
-  /** The wire code of a refusal, or the verifier's reason code. */
+  /**
+   * The wire code of a refusal, or the verifier's reason code. With `success`:
+   * `already_recovered` when this replica was active already (recovered another way meanwhile).
+   */
   code?: string;
 }
 
@@ -301,7 +304,9 @@ export async function recoverFromPeer(
     } catch (e) {
       if (e instanceof AttemptError) throw e;
       const code = (e as { apiCode?: string }).apiCode;
-      if (code === 'already_recovered') return { result: 'success', message: 'already active' };
+      if (code === 'already_recovered') {
+        return { result: 'success', message: 'already active', code: 'already_recovered' };
+      }
       throw new AttemptError(
         code === 'manifest_conflict' ? 'peer_not_ready' : code === 'permission_denied' ? 'mismatch' : 'error',
         (e as Error).message,
@@ -334,6 +339,25 @@ export interface PeerRecoveryLoopOptions extends RecoverFromPeerOptions {
   random?: () => number;
   /** Called with every attempt's result (metrics). */
   onResult?: (result: PeerRecoveryResult) => void;
+  /**
+   * Called once each time the loop recovered this replica from a peer (it is active now), after
+   * the `recovered from a peer Coordinator` log record. Not called when the replica became active
+   * another way. A throwing or rejecting hook is logged (warn) and does not stop the loop.
+   */
+  onRecovered?: (event: PeerRecoveredEvent) => void | Promise<void>;
+}
+
+/** What {@link PeerRecoveryLoopOptions.onRecovered} gets (no secrets). @public */
+export interface PeerRecoveredEvent {
+  /** The peer that handed over the secrets, as the peer source gave it. */
+  peer: PeerAddress;
+  /**
+   * How long this replica was stale as the loop saw it: from the start of the first round of this
+   * stale period to the successful attempt's end (ms, monotonic clock).
+   */
+  durationMs: number;
+  /** Attempts against peers in this stale period, the successful one included (>= 1). */
+  attempts: number;
 }
 
 /** A running peer recovery loop. @public */
@@ -392,6 +416,26 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
       // metrics must not break recovery
     }
   };
+  // The current stale period: when its first round started, and the attempts made in it.
+  let staleSince: number | undefined;
+  let attempts = 0;
+  const hookFailed = (e: unknown) =>
+    log.warn('the onRecovered hook failed', { error: (e as Error)?.message ?? String(e) });
+  const recovered = (peer: PeerAddress) => {
+    const hook = options.onRecovered;
+    if (!hook) return;
+    const event: PeerRecoveredEvent = {
+      peer: { ...peer },
+      durationMs: Math.max(0, Math.round(performance.now() - (staleSince ?? performance.now()))),
+      attempts,
+    };
+    try {
+      const r = hook(event);
+      if (r && typeof r.then === 'function') r.then(undefined, hookFailed);
+    } catch (e) {
+      hookFailed(e);
+    }
+  };
 
   async function round(): Promise<boolean> {
     let peers: PeerAddress[];
@@ -416,9 +460,15 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
       if (stopped || options.authority.status !== 'stale') return true;
       const at = `${peer.host}:${peer.port}`;
       const attempt = await recoverFromPeer(options, peer);
+      attempts++;
       record(attempt.result);
+      if (attempt.result === 'success' && attempt.code === 'already_recovered') {
+        log.info('active already: recovered another way during the attempt', { peer: at, name: peer.name });
+        return true;
+      }
       if (attempt.result === 'success') {
-        log.info('recovered from a peer Coordinator', { peer: at, name: peer.name });
+        log.info('recovered from a peer Coordinator', { peer: at, name: peer.name, attempts });
+        recovered(peer);
         return true;
       }
       log.info('peer recovery attempt failed', {
@@ -437,8 +487,13 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
     while (!stopped) {
       if (options.authority.status !== 'stale') {
         failures = 0;
+        staleSince = undefined;
         await sleep(idle);
         continue;
+      }
+      if (staleSince === undefined) {
+        staleSince = performance.now();
+        attempts = 0;
       }
       let ok = false;
       try {
@@ -448,6 +503,7 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
       }
       if (ok || stopped) {
         failures = 0;
+        staleSince = undefined;
         continue;
       }
       failures++;

@@ -10,49 +10,11 @@ import {
   startFakeKubeApiServer,
 } from '@contrast-cc/store/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubernetesPeers, parsePeerList, staticPeers } from './peer-source.js';
+import { kubernetesPeers } from './peer-source.js';
 import { type RunningCoordinator, startCoordinator } from './server/coordinator.js';
 import { deployment, podIssuer, registry, waitFor } from './test-support/index.js';
 
 const NS = 'contrast-system';
-
-describe('static peers', () => {
-  it('parses host:port lists, IPv6 in brackets', () => {
-    expect(parsePeerList('10.0.0.1:1314, coordinator-1.coordinator:1314,[::1]:7000')).toEqual([
-      { host: '10.0.0.1', port: 1314 },
-      { host: 'coordinator-1.coordinator', port: 1314 },
-      { host: '::1', port: 7000 },
-    ]);
-  });
-
-  it('refuses malformed entries naming the entry', () => {
-    for (const [text, field] of [
-      ['10.0.0.1', 'peers[0]'],
-      ['a:1314,b:0', 'peers[1]'],
-      ['a:1314,b:65536', 'peers[1]'],
-      ['::1:1314', 'peers[0]'],
-      ['[zz::1]:1314', 'peers[0]'],
-      [' , ', 'peers'],
-    ] as const) {
-      expect(() => parsePeerList(text), text).toThrow(
-        expect.objectContaining({ code: 'invalid-argument', field }),
-      );
-    }
-    expect(() => staticPeers([{ host: '', port: 1 }])).toThrow(
-      expect.objectContaining({ field: 'peers[0]' }),
-    );
-  });
-
-  it('returns copies of the list', async () => {
-    const source = staticPeers(['127.0.0.1:1', { host: '::1', port: 2, name: 'b' }]);
-    const first = await source.peers();
-    first[0]!.port = 99;
-    expect(await source.peers()).toEqual([
-      { host: '127.0.0.1', port: 1 },
-      { host: '::1', port: 2, name: 'b' },
-    ]);
-  });
-});
 
 describe('Kubernetes peers from the EndpointSlices of the coordinator Service', () => {
   let fake: FakeKubeApiServer;

@@ -1,78 +1,9 @@
-// Where a stale Coordinator looks for active peers: a static list (tests, embedded setups) or the
-// EndpointSlices of the Coordinator's headless Service in Kubernetes.
-import { isIP } from 'node:net';
+// Where a stale Coordinator looks for active peers in Kubernetes: the EndpointSlices of the
+// Coordinator's headless Service. The address types and the static source are in peers/peer-list.ts
+// (the kube-free `@contrast-cc/authority/peers` entry).
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
-
-/** One peer Coordinator's API address. @public */
-export interface PeerAddress {
-  host: string;
-  port: number;
-  /** A name for logs (the pod name in Kubernetes). */
-  name?: string;
-}
-
-/** Finds the other Coordinator replicas. Called once per recovery round. @public */
-export interface PeerSource {
-  /** What the source is, for logs (`static`, `kubernetes`). */
-  readonly kind: string;
-  /** The current peers (not this replica). Throws (e.g. `unavailable`) when discovery fails. */
-  peers(signal?: AbortSignal): Promise<PeerAddress[]>;
-}
-
-function parseOne(text: string, field: string): PeerAddress {
-  const t = text.trim();
-  const m = t.match(/^\[([0-9a-fA-F:.]+)\]:(\d+)$/) ?? t.match(/^([^:\s[\]]+):(\d+)$/);
-  const host = m?.[1];
-  const port = Number(m?.[2]);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ContrastError(
-      'invalid-argument',
-      `${JSON.stringify(t)} is not host:port (IPv6 as [addr]:port, port 1-65535)`,
-      { field },
-    );
-  }
-  if (host.includes(':') && isIP(host) !== 6) {
-    throw new ContrastError('invalid-argument', `${JSON.stringify(host)} is not an IPv6 address`, { field });
-  }
-  return { host, port };
-}
-
-/**
- * Parses a comma-separated peer list: `host:port`, `[ipv6]:port`. Throws `invalid-argument`
- * naming the entry (`peers[i]`).
- * @public
- */
-export function parsePeerList(text: string): PeerAddress[] {
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  if (parts.length === 0) {
-    throw new ContrastError('invalid-argument', 'the peer list is empty', { field: 'peers' });
-  }
-  return parts.map((p, i) => parseOne(p, `peers[${i}]`));
-}
-
-/**
- * A fixed list of peers (`host:port` strings or addresses).
- * @public
- */
-export function staticPeers(list: readonly (string | PeerAddress)[]): PeerSource {
-  const peers = list.map((p, i) => {
-    if (typeof p === 'string') return parseOne(p, `peers[${i}]`);
-    if (!p?.host || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
-      throw new ContrastError('invalid-argument', 'a peer needs a host and a port 1-65535', {
-        field: `peers[${i}]`,
-      });
-    }
-    return { ...p };
-  });
-  return {
-    kind: 'static',
-    peers: async () => peers.map((p) => ({ ...p })),
-  };
-}
+import type { PeerAddress, PeerSource } from './peers/peer-list.js';
 
 /** Options of {@link kubernetesPeers}. @public */
 export interface KubernetesPeerOptions {

@@ -5,8 +5,13 @@ import { createAttestedServer } from '@contrast-cc/atls';
 import { type Issuer, type Logger, noopLogger, type PlatformRegistry } from '@contrast-cc/core';
 import type { HistoryStore } from '@contrast-cc/store';
 import { Authority } from '../authority.js';
-import { findActivePeer, type PeerRecoveryLoop, startPeerRecovery } from '../peer-recovery.js';
-import type { PeerSource } from '../peer-source.js';
+import {
+  findActivePeer,
+  type PeerRecoveryLoop,
+  type PeerRecoveryLoopOptions,
+  startPeerRecovery,
+} from '../peer-recovery.js';
+import type { PeerSource } from '../peers/peer-list.js';
 import { createApiHandler, stateToWire } from './http.js';
 import { createMetrics } from './metrics.js';
 import { createTlsIdentity, type TlsIdentity } from './tls.js';
@@ -35,8 +40,14 @@ export interface CoordinatorOptions {
    * recovery by a seed-share owner only).
    */
   peers?: PeerSource;
-  /** Tuning of the peer recovery loop (delays in ms). */
-  peerRecovery?: { minDelayMs?: number; maxDelayMs?: number; idleCheckMs?: number; timeoutMs?: number };
+  /**
+   * Tuning of the peer recovery loop (delays in ms), and `onRecovered`: called each time the loop
+   * recovered this replica from a peer (see {@link PeerRecoveryLoopOptions.onRecovered}).
+   */
+  peerRecovery?: Pick<
+    PeerRecoveryLoopOptions,
+    'minDelayMs' | 'maxDelayMs' | 'idleCheckMs' | 'timeoutMs' | 'onRecovered'
+  >;
   logger?: Logger;
 }
 

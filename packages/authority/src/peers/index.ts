@@ -1,0 +1,1 @@
+export { type PeerAddress, type PeerSource, parsePeerList, staticPeers } from './peer-list.js';
