@@ -4,6 +4,7 @@ export {
   fromHex,
   toHex,
 } from './bytes.js';
+export { type DerTlv, readDerTlv } from './der.js';
 export {
   CONTRAST_ERROR_CODES,
   ContrastError,

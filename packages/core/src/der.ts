@@ -1,0 +1,45 @@
+// The one DER TLV reader the packages share (X.690 definite lengths): attestation's certificate
+// and CRL parser, the certs package's signature and SPKI readers, the api's certificate SPKI reader.
+import { ContrastError } from './errors.js';
+
+/** One DER element: its identifier octet and where its header, content and end are. @public */
+export interface DerTlv {
+  /** The identifier octet (e.g. 0x30 SEQUENCE, 0xa0 [0] constructed). */
+  tag: number;
+  /** Offset of the identifier octet. */
+  start: number;
+  /** Offset of the first content byte. */
+  contentStart: number;
+  /** Offset just after the last content byte. */
+  end: number;
+}
+
+/**
+ * Reads the DER element at `offset` of `bytes` and checks that it ends within `limit` (default:
+ * the end of `bytes`; pass the enclosing element's end to read its children). Single-byte tags,
+ * definite lengths of up to 4 length octets; nothing is copied. Throws
+ * `ContrastError('invalid-argument')` naming `field` when the element is truncated, has a
+ * multi-byte tag or an indefinite or oversized length, or overruns `limit`.
+ * @public
+ */
+export function readDerTlv(bytes: Uint8Array, offset = 0, field = 'der', limit = bytes.length): DerTlv {
+  const bad = (message: string): never => {
+    throw new ContrastError('invalid-argument', `${message} at offset ${offset}`, { field });
+  };
+  if (offset < 0 || offset + 2 > limit || limit > bytes.length) bad('truncated DER element');
+  const tag = bytes[offset]!;
+  if ((tag & 0x1f) === 0x1f) bad('unsupported multi-byte DER tag');
+  let length = bytes[offset + 1]!;
+  let contentStart = offset + 2;
+  if (length & 0x80) {
+    const n = length & 0x7f;
+    if (n === 0 || n > 4) bad('unsupported DER length encoding');
+    if (contentStart + n > limit) bad('truncated DER length');
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + bytes[contentStart + i]!;
+    contentStart += n;
+  }
+  const end = contentStart + length;
+  if (end > limit) bad('DER element overruns its container');
+  return { tag, start: offset, contentStart, end };
+}
