@@ -1,30 +1,7 @@
-import { ContrastError } from '@contrast-cc/core';
+import { ContrastError, readDerTlv } from '@contrast-cc/core';
 
-/** One DER TLV: its tag, where its content starts and where it ends (exclusive). */
-interface Tlv {
-  tag: number;
-  content: number;
-  end: number;
-}
-
-function tlv(der: Uint8Array, at: number, limit: number): Tlv {
-  const bad = (why: string) =>
-    new ContrastError('invalid-argument', `not a DER certificate: ${why}`, { field: 'certificate' });
-  if (at + 2 > limit) throw bad('truncated');
-  const tag = der[at]!;
-  let length = der[at + 1]!;
-  let content = at + 2;
-  if (length & 0x80) {
-    const n = length & 0x7f;
-    if (n < 1 || n > 3 || content + n > limit) throw bad('bad length');
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + der[content + i]!;
-    content += n;
-  }
-  const end = content + length;
-  if (end > limit) throw bad('length beyond the input');
-  return { tag, content, end };
-}
+/** The element at `at`, inside `limit`: a malformed one is an error naming the certificate. */
+const tlv = (der: Uint8Array, at: number, limit: number) => readDerTlv(der, at, 'certificate', limit);
 
 const SEQUENCE = 0x30;
 const INTEGER = 0x02;
@@ -39,9 +16,9 @@ const VERSION = 0xa0;
 export function spkiOfCertificate(der: Uint8Array): Uint8Array {
   const cert = tlv(der, 0, der.length);
   if (cert.tag !== SEQUENCE) throw tlvError('Certificate');
-  const tbs = tlv(der, cert.content, cert.end);
+  const tbs = tlv(der, cert.contentStart, cert.end);
   if (tbs.tag !== SEQUENCE) throw tlvError('tbsCertificate');
-  let at = tbs.content;
+  let at = tbs.contentStart;
   let next = tlv(der, at, tbs.end);
   if (next.tag === VERSION) {
     at = next.end;

@@ -5,7 +5,7 @@ import {
   type KeyObject,
   X509Certificate,
 } from 'node:crypto';
-import { type EvidenceClaims, toHex } from '@contrast-cc/core';
+import { type EvidenceClaims, readDerTlv, toHex } from '@contrast-cc/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, type CaValidity, createCaHierarchy, type MeshCertificateRequest } from './ca.js';
@@ -16,7 +16,7 @@ import {
   ipAddressBytes,
   keyUsageExtension,
 } from './certificate.js';
-import { derOid, derTime, derTlv, derTlvAt, derUnsignedInteger } from './der.js';
+import { derOid, derTime, derTlv, derUnsignedInteger } from './der.js';
 import { SeedEngine } from './seed-engine.js';
 import { hasOpenssl, opensslDir } from './test-support/openssl.js';
 import { referenceCaCertificate, referenceMeshCertificate } from './test-support/reference-issuer.js';
@@ -38,9 +38,9 @@ const { policyDigest: _unused, ...withoutPolicyDigest } = claims;
 
 /** The TBSCertificate bytes of a DER certificate. */
 function tbsOf(der: Uint8Array): Uint8Array {
-  const cert = derTlvAt(der, 0);
-  const tbs = derTlvAt(der, cert.start);
-  return der.subarray(cert.start, tbs.end);
+  const cert = readDerTlv(der, 0);
+  const tbs = readDerTlv(der, cert.contentStart, 'der', cert.end);
+  return der.subarray(cert.contentStart, tbs.end);
 }
 
 /** Every field of a certificate as @peculiar/x509 decodes it, signature value excluded. */
@@ -268,7 +268,12 @@ describe('DER writer', () => {
     ] as const) {
       const tlv = derTlv(0x04, new Uint8Array(n));
       expect(hex(tlv.subarray(0, header.length / 2))).toBe(header);
-      expect(derTlvAt(tlv, 0)).toEqual({ tag: 4, start: header.length / 2, end: tlv.length });
+      expect(readDerTlv(tlv, 0)).toEqual({
+        tag: 4,
+        start: 0,
+        contentStart: header.length / 2,
+        end: tlv.length,
+      });
     }
     expect(hex(derTlv(0x30, Uint8Array.of(1), Uint8Array.of(2, 3)))).toBe('3003010203');
   });

@@ -1,5 +1,8 @@
-// A small, exact DER writer (X.690 definite lengths, minimal encodings) and the few readers we need.
+// A small, exact DER writer (X.690 definite lengths, minimal encodings) and the few readers we need
+// (TLVs are read with core's `readDerTlv`, the one DER reader the packages share).
 // The writer builds certificates on the issuance hot path, so it allocates each TLV once.
+
+import { readDerTlv } from '@contrast-cc/core';
 
 /** Number of octets of the length field for a content of `length` bytes. */
 function lengthSize(length: number): number {
@@ -133,29 +136,11 @@ export function derReadSingle(bytes: Uint8Array, tag: number): Uint8Array | unde
   return bytes.subarray(at);
 }
 
-/** Reads the TLV at `offset`: its tag, where its content starts and where it ends. */
-export function derTlvAt(bytes: Uint8Array, offset: number): { tag: number; start: number; end: number } {
-  const tag = bytes[offset];
-  let length = bytes[offset + 1];
-  if (tag === undefined || length === undefined) throw new RangeError('truncated DER');
-  let start = offset + 2;
-  if (length & 0x80) {
-    const n = length & 0x7f;
-    if (n === 0 || n > 4) throw new RangeError('unsupported DER length');
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + (bytes[start + i] ?? Number.NaN);
-    start += n;
-  }
-  const end = start + length;
-  if (!Number.isFinite(end) || end > bytes.length) throw new RangeError('truncated DER');
-  return { tag, start, end };
-}
-
 /** The subjectPublicKey bits of a DER SubjectPublicKeyInfo (without the unused-bits octet). */
 export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
-  const outer = derTlvAt(spki, 0);
-  const algorithm = derTlvAt(spki, outer.start);
-  const bits = derTlvAt(spki, algorithm.end);
+  const outer = readDerTlv(spki, 0, 'spki');
+  const algorithm = readDerTlv(spki, outer.contentStart, 'spki', outer.end);
+  const bits = readDerTlv(spki, algorithm.end, 'spki', outer.end);
   if (outer.tag !== 0x30 || algorithm.tag !== 0x30 || bits.tag !== 0x03) throw new RangeError('not an SPKI');
-  return spki.subarray(bits.start + 1, bits.end);
+  return spki.subarray(bits.contentStart + 1, bits.end);
 }

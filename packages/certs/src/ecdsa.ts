@@ -7,8 +7,8 @@
 // k is inverted as (k*b)^-1 * b for a random b, and d is used as d + m*n for a random m.
 // Verification only handles public values and uses plain BigInt point arithmetic.
 import { createECDH, createHmac, type KeyObject, randomBytes } from 'node:crypto';
-import { ContrastError } from '@contrast-cc/core';
-import { derTlv, derTlvAt } from './der.js';
+import { ContrastError, readDerTlv } from '@contrast-cc/core';
+import { derTlv } from './der.js';
 
 const P = BigInt(
   '0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff',
@@ -244,13 +244,13 @@ export function encodeSignatureDer(sig: { r: bigint; s: bigint }): Uint8Array {
 /** Parses a DER ECDSA-Sig-Value strictly; undefined when it is not one. */
 export function decodeSignatureDer(der: Uint8Array): { r: bigint; s: bigint } | undefined {
   try {
-    const seq = derTlvAt(der, 0);
+    const seq = readDerTlv(der, 0, 'signature');
     if (seq.tag !== 0x30 || seq.end !== der.length) return undefined;
-    const r = derTlvAt(der, seq.start);
-    const s = derTlvAt(der, r.end);
+    const r = readDerTlv(der, seq.contentStart, 'signature', seq.end);
+    const s = readDerTlv(der, r.end, 'signature', seq.end);
     if (r.tag !== 0x02 || s.tag !== 0x02 || s.end !== seq.end) return undefined;
-    const rb = der.subarray(r.start, r.end);
-    const sb = der.subarray(s.start, s.end);
+    const rb = der.subarray(r.contentStart, r.end);
+    const sb = der.subarray(s.contentStart, s.end);
     const minimal = (b: Uint8Array) =>
       b.length > 0 && !(b[0]! & 0x80) && !(b.length > 1 && b[0] === 0 && !(b[1]! & 0x80));
     if (!minimal(rb) || !minimal(sb)) return undefined;

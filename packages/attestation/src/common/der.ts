@@ -1,12 +1,13 @@
 // Shared helpers for SNP and TDX (src/common): a minimal DER reader and writer.
 //
-// Reader: `readDer(bytes, offset)` returns one TLV node; `derChildren(node)` its children.
+// Reader: `readDer(bytes, offset)` returns one TLV node (read by core's `readDerTlv`);
+// `derChildren(node)` its children.
 // Only what X.509 certificates and CRLs need: single-byte tags, definite lengths up to 4 length
 // bytes. Malformed input throws ContrastError('invalid-argument') naming the `field` given.
 // Writer: `der.seq(...)`, `der.int(...)`, `der.oid('1.2.3')`, ... build DER bytes for test
 // fixtures and simulated certificates.
 
-import { ContrastError, concatBytes } from '@contrast-cc/core';
+import { ContrastError, concatBytes, readDerTlv } from '@contrast-cc/core';
 
 /** One DER element inside `buffer`. */
 export interface DerNode {
@@ -43,21 +44,8 @@ function bad(message: string, field: string): never {
 
 /** Reads the TLV at `offset`; checks it fits inside `limit` (default: the buffer end). */
 export function readDer(buffer: Uint8Array, offset = 0, field = 'der', limit = buffer.length): DerNode {
-  if (offset + 2 > limit) bad(`truncated DER element at offset ${offset}`, field);
-  const tag = buffer[offset]!;
-  if ((tag & 0x1f) === 0x1f) bad(`unsupported multi-byte DER tag at offset ${offset}`, field);
-  let len = buffer[offset + 1]!;
-  let at = offset + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) bad(`unsupported DER length encoding at offset ${offset}`, field);
-    if (at + n > limit) bad(`truncated DER length at offset ${offset}`, field);
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buffer[at + i]!;
-    at += n;
-  }
-  if (at + len > limit) bad(`DER element at offset ${offset} overruns its container`, field);
-  return { tag, buffer, start: offset, contentStart: at, end: at + len };
+  const t = readDerTlv(buffer, offset, field, limit);
+  return { tag: t.tag, buffer, start: t.start, contentStart: t.contentStart, end: t.end };
 }
 
 /** The content octets of a node. */
