@@ -3,16 +3,18 @@
 // on 127.0.0.1 with a directory history store and the Simulated-TDX issuer, prints one JSON line
 // `{"port":N,"pid":N,"status":"uninitialized"|"stale"|"active"}` once it listens, then one JSON
 // line per event: `{"event":"status","status":S}` when its status changes and
-// `{"event":"recovered","from":"host:port"}` when it recovered itself from a peer. Its log goes to
+// `{"event":"recovered","from":"host:port","durationMs":N,"attempts":N}` when its peer recovery
+// loop recovered it from a peer (the authority's onRecovered hook: the peer as given in --peers,
+// IPv6 in brackets; how long it was stale as the loop saw it; attempts). Its log goes to
 // stderr, one line per record (`<level> <message> <fields as JSON>`; the Coordinator never logs a
 // secret). With `--peers host:port,...` it runs peer recovery (HA): while stale it asks those
 // replicas for the secrets. It stops on SIGTERM/SIGINT or when its stdin closes (the demo died),
 // closing the server and the store.
-// Types only: the package's entry also holds the Kubernetes peer source, which must stay out of the
-// CLI bundle (its tsup config forbids @kubernetes/client-node).
-import type { PeerAddress, PeerSource } from '@contrast-cc/authority';
-import { startCoordinator } from '@contrast-cc/authority/server';
-import { createLogger, fromHex, type LogRecord, noopLogger } from '@contrast-cc/core';
+// The kube-free entries: `@contrast-cc/authority` itself also holds the Kubernetes peer source,
+// which must stay out of the CLI bundle (its tsup config forbids @kubernetes/client-node).
+import { type PeerAddress, parsePeerList, staticPeers } from '@contrast-cc/authority/peers';
+import { type PeerRecoveredEvent, startCoordinator } from '@contrast-cc/authority/server';
+import { createLogger, fromHex, isContrastError, type LogRecord, noopLogger } from '@contrast-cc/core';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { cliPlatformRegistry } from '../platforms.js';
@@ -21,36 +23,42 @@ import { parseFlags, usageError } from '../util.js';
 /** The flag that turns `contrast demo` into the demo's Coordinator process. */
 export const INTERNAL_COORDINATOR_FLAG = '--internal-coordinator';
 
-/** The authority's log message when the peer recovery loop recovered this replica (fields.peer). */
-const RECOVERED_FROM_PEER = 'recovered from a peer Coordinator';
-
 /** Peer recovery tuned for one machine: the first retry soon, never long waits. */
 const DEMO_PEER_RECOVERY = { minDelayMs: 200, maxDelayMs: 2000, idleCheckMs: 200, timeoutMs: 10_000 };
 
-/**
- * The peers of `--peers`: a comma-separated list of loopback `host:port` (127.0.0.1, [::1]); the
- * demo never talks to another address. Errors name the entry (`--peers[i]`).
- */
-export function parseDemoPeers(text: string): PeerAddress[] {
-  const entries = text.split(',').map((p) => p.trim());
-  if (entries.length === 0 || entries.some((p) => p === '')) {
-    throw usageError(`--peers ${JSON.stringify(text)}: give host:port entries separated by commas`);
-  }
-  return entries.map((entry, i) => {
-    const m = /^(127\.0\.0\.1|\[::1\]):(\d{1,5})$/.exec(entry);
-    const port = Number(m?.[2]);
-    if (!m || port < 1 || port > 65535) {
-      throw usageError(
-        `--peers[${i}] ${JSON.stringify(entry)}: not a loopback host:port (127.0.0.1:PORT or [::1]:PORT, port 1-65535)`,
-      );
-    }
-    return { host: m[1] === '[::1]' ? '::1' : '127.0.0.1', port };
-  });
+/** `host:port` of a peer, IPv6 in brackets (as it is written in `--peers`). */
+export function peerText(peer: PeerAddress): string {
+  return peer.host.includes(':') ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
 }
 
-/** A fixed list of peers for the Coordinator's peer recovery loop. */
-function fixedPeers(list: readonly PeerAddress[]): PeerSource {
-  return { kind: 'static', peers: async () => list.map((p) => ({ ...p })) };
+/**
+ * The peers of `--peers`: the authority's peer list (`parsePeerList`: comma-separated `host:port`,
+ * `[ipv6]:port`), and on top of it the demo's own rule: loopback only (127.0.0.1, [::1]); the demo
+ * never talks to another address. Errors are usage errors naming the entry (`--peers[i]`).
+ */
+export function parseDemoPeers(text: string): PeerAddress[] {
+  let peers: PeerAddress[];
+  try {
+    peers = parsePeerList(text);
+  } catch (e) {
+    if (!isContrastError(e)) throw e;
+    // The parser names the entry `peers[i]` (its position in the text) or the list `peers`.
+    throw usageError(
+      e.field && e.field !== 'peers'
+        ? `--${e.field}: ${e.message}`
+        : `--peers ${JSON.stringify(text)}: give host:port entries separated by commas`,
+    );
+  }
+  // Positions in the text, as the parser counts them (it skips empty entries).
+  const positions = text.split(',').flatMap((entry, i) => (entry.trim() === '' ? [] : [i]));
+  peers.forEach((peer, k) => {
+    if (peer.host !== '127.0.0.1' && peer.host !== '::1') {
+      throw usageError(
+        `--peers[${positions[k]}]: ${JSON.stringify(peerText(peer))} is not a loopback address (127.0.0.1:PORT or [::1]:PORT)`,
+      );
+    }
+  });
+  return peers;
 }
 
 /** The arguments of the Coordinator process, after `demo`. */
@@ -85,23 +93,30 @@ export async function runCoordinatorProcess(args: string[], io: CliIo): Promise<
     throw usageError('--store, --simulator-dir and --policy-hash are required');
   }
   const hostData = fromHex(values['policy-hash'], { field: '--policy-hash', length: 32 });
-  const peers = values.peers === undefined ? undefined : fixedPeers(parseDemoPeers(values.peers));
+  const peers = values.peers === undefined ? undefined : staticPeers(parseDemoPeers(values.peers));
   const platforms = cliPlatformRegistry({ simulatorDir: values['simulator-dir'] });
   const tdx = platforms.get('Simulated-TDX');
   const createIssuer = tdx.attestation.createIssuer;
   if (!createIssuer) throw new Error('Simulated-TDX has no issuer');
 
   const event = (e: Record<string, unknown>) => io.stdout(`${JSON.stringify(e)}\n`);
+  // Events come after the first line (the port): one that fires earlier waits for it.
   let listening = false;
-  let recoveredBeforeListening: string | undefined;
+  const early: Record<string, unknown>[] = [];
+  const onRecovered = (e: PeerRecoveredEvent) => {
+    const line = {
+      event: 'recovered',
+      from: peerText(e.peer),
+      durationMs: e.durationMs,
+      attempts: e.attempts,
+    };
+    if (listening) event(line);
+    else early.push(line);
+  };
   const logger = createLogger(
     (record: LogRecord) => {
       const fields = Object.keys(record.fields).length > 0 ? ` ${JSON.stringify(record.fields)}` : '';
       io.stderr(`${record.level} ${record.message}${fields}\n`);
-      if (record.message === RECOVERED_FROM_PEER && typeof record.fields.peer === 'string') {
-        if (listening) event({ event: 'recovered', from: record.fields.peer });
-        else recoveredBeforeListening = record.fields.peer;
-      }
     },
     { level: 'info' },
   );
@@ -118,7 +133,7 @@ export async function runCoordinatorProcess(args: string[], io: CliIo): Promise<
       port: 0,
       metricsPort: null,
       logger,
-      ...(peers ? { peers, peerRecovery: DEMO_PEER_RECOVERY } : {}),
+      ...(peers ? { peers, peerRecovery: { ...DEMO_PEER_RECOVERY, onRecovered } } : {}),
     });
   } catch (e) {
     await store.close();
@@ -136,7 +151,7 @@ export async function runCoordinatorProcess(args: string[], io: CliIo): Promise<
   let status = coordinator.authority.status;
   event({ port: coordinator.port, pid: process.pid, status });
   listening = true;
-  if (recoveredBeforeListening) event({ event: 'recovered', from: recoveredBeforeListening });
+  for (const line of early.splice(0)) event(line);
   const watch = setInterval(() => {
     const now = coordinator.authority.status;
     if (now !== status) {
