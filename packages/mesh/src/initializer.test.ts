@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fromBase64, meshCertReportData } from '@contrast-cc/api';
 import { FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runInitializer } from './initializer.js';
+import { type InitializerOptions, runInitializer } from './initializer.js';
 
 const POLICY = 'aa'.repeat(32);
 
@@ -127,18 +127,32 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
+/** A fake Coordinator closed after the test. */
+async function coordinator(notReady: number, keepAliveMs?: number) {
+  const fake = await fakeCoordinator(notReady, keepAliveMs);
+  servers.push(fake.server);
+  return fake;
+}
+
+/** runInitializer against `fake` with the test defaults (issuer of POLICY, fresh outDir, 20 ms). */
+async function initialize(fake: { port: number }, options: Partial<InitializerOptions> = {}) {
+  const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
+  const run = runInitializer({
+    host: '127.0.0.1',
+    port: fake.port,
+    issuer: new FakeIssuer({ policyDigest: POLICY }),
+    outDir,
+    initialDelayMs: 20,
+    ...options,
+  });
+  return { outDir, run };
+}
+
 describe('runInitializer', () => {
   it('retries while the Coordinator has no manifest, then writes all files atomically', async () => {
-    const fake = await fakeCoordinator(2);
-    servers.push(fake.server);
-    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
-    const result = await runInitializer({
-      host: '127.0.0.1',
-      port: fake.port,
-      issuer: new FakeIssuer({ policyDigest: POLICY }),
-      outDir,
-      initialDelayMs: 20,
-    });
+    const fake = await coordinator(2);
+    const { outDir, run } = await initialize(fake);
+    const result = await run;
     expect(result.attempts).toBe(3);
     // Two refusals, the challenge and the certificate request: all on one kept-alive connection,
     // closed by the initializer when it is done (the server would keep it open for a minute).
@@ -157,71 +171,31 @@ describe('runInitializer', () => {
     }
   });
 
-  it('gives up at the deadline and refuses evidence the Coordinator rejects', async () => {
-    const fake = await fakeCoordinator(1000);
-    servers.push(fake.server);
-    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
-    const err = await runInitializer({
-      host: '127.0.0.1',
-      port: fake.port,
-      issuer: new FakeIssuer({ policyDigest: POLICY }),
-      outDir,
-      initialDelayMs: 20,
-      deadlineMs: 300,
-    }).catch((e) => e);
+  it('gives up at the deadline (closing its connection) and refuses evidence the Coordinator rejects', async () => {
+    const fake = await coordinator(1000);
+    const err = await (await initialize(fake, { deadlineMs: 300 })).run.catch((e) => e);
     expect(err.code).toBe('unavailable');
     expect(err.message).toContain('no_manifest');
+    expect(fake.calls()).toBeGreaterThan(1);
+    expect(fake.connections()).toBe(1);
+    expect(await drained(fake, 2000)).toBe(0);
 
-    const strict = await fakeCoordinator(0);
-    servers.push(strict.server);
-    const wrong = await runInitializer({
-      host: '127.0.0.1',
-      port: strict.port,
-      issuer: new FakeIssuer({ policyDigest: 'bb'.repeat(32) }),
-      outDir,
-      initialDelayMs: 20,
-      deadlineMs: 300,
-    }).catch((e) => e);
+    const strict = await coordinator(0);
+    const issuer = new FakeIssuer({ policyDigest: 'bb'.repeat(32) });
+    const wrong = await (await initialize(strict, { issuer, deadlineMs: 300 })).run.catch((e) => e);
     expect(wrong.message).toContain('attestation_failed');
     expect(strict.issued).toHaveLength(0);
   });
 
   it('opens a new connection (full handshake) when the Coordinator closed the idle one between retries', async () => {
-    const fake = await fakeCoordinator(2, 100);
-    servers.push(fake.server);
-    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
-    const result = await runInitializer({
-      host: '127.0.0.1',
-      port: fake.port,
-      issuer: new FakeIssuer({ policyDigest: POLICY }),
-      outDir,
-      initialDelayMs: 400,
-      deadlineMs: 20_000,
-    });
+    const fake = await coordinator(2, 100);
+    const result = await (await initialize(fake, { initialDelayMs: 400, deadlineMs: 20_000 })).run;
     expect(result.attempts).toBe(3);
     // Each retry came after the server had closed the idle connection. A resumed session would
     // present no certificate, so the Coordinator's key could not be bound: full handshakes only.
     expect(fake.connections()).toBeGreaterThanOrEqual(3);
     expect(fake.resumed()).toBe(0);
     expect(fake.issued).toHaveLength(1);
-    expect(await drained(fake, 2000)).toBe(0);
-  });
-
-  it('closes its connection when it gives up', async () => {
-    const fake = await fakeCoordinator(1000);
-    servers.push(fake.server);
-    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-'));
-    const err = await runInitializer({
-      host: '127.0.0.1',
-      port: fake.port,
-      issuer: new FakeIssuer({ policyDigest: POLICY }),
-      outDir,
-      initialDelayMs: 20,
-      deadlineMs: 200,
-    }).catch((e) => e);
-    expect(err.code).toBe('unavailable');
-    expect(fake.calls()).toBeGreaterThan(1);
-    expect(fake.connections()).toBe(1);
     expect(await drained(fake, 2000)).toBe(0);
   });
 });
