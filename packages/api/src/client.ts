@@ -311,11 +311,11 @@ export interface MeshCertificateOptions {
   timeoutMs?: number;
   logger?: Logger;
   /**
-   * A keep-alive agent the caller owns, to reuse one connection (and its TLS session) across
-   * calls, e.g. an initializer's retries while the Coordinator has no manifest yet. It must not
-   * verify the server certificate (`rejectUnauthorized: false`: the Coordinator's key is bound by
-   * the evidence instead). Default: a fresh agent per call, one connection for the nonce
-   * challenge and the certificate request, closed at the end.
+   * A keep-alive agent the caller owns, to reuse one connection across calls, e.g. an
+   * initializer's retries while the Coordinator has no manifest yet: make it with
+   * {@link createMeshCertAgent} (an agent that checks the server certificate, or caches TLS
+   * sessions, fails: resumed sessions carry no certificate to bind). Default: a fresh agent per
+   * call, one connection for the nonce challenge and the certificate request, closed at the end.
    */
   agent?: Agent;
 }
@@ -351,11 +351,20 @@ function peerSpki(socket: TLSSocket | undefined): Uint8Array | undefined {
 // context per connection costs more CPU than the rest of the client's handshake. Contexts hold no
 // sessions here (node's client session cache lives in each Agent), so connections stay independent.
 let meshCertContext: SecureContext | undefined;
-function meshCertAgent(): Agent {
+/**
+ * A keep-alive agent for {@link requestMeshCertificate}: one connection at a time, the
+ * Coordinator's certificate not checked by TLS (its key is bound by the evidence instead, read from
+ * the certificate of each connection) and no TLS session cache: a resumed session carries no
+ * certificate, so a connection the Coordinator closed meanwhile is replaced by a full handshake.
+ * Pass it as `agent` to reuse one connection across calls (e.g. an initializer's retries), and
+ * destroy it when done. @public
+ */
+export function createMeshCertAgent(): Agent {
   meshCertContext ??= createSecureContext({ minVersion: 'TLSv1.2' });
   return new Agent({
     keepAlive: true,
     maxSockets: 1,
+    maxCachedSessions: 0,
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
     secureContext: meshCertContext,
@@ -431,7 +440,7 @@ function post(
  */
 export async function requestMeshCertificate(options: MeshCertificateOptions): Promise<MeshCertResponse> {
   const log = (options.logger ?? noopLogger).child({ component: 'mesh-cert-client' });
-  const agent = options.agent ?? meshCertAgent();
+  const agent = options.agent ?? createMeshCertAgent();
   try {
     let answer = await post(agent, options, '/v1/mesh/cert', {});
     for (let attempt = 0; ; attempt++) {

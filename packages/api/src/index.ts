@@ -11,6 +11,7 @@ export {
 export {
   CoordinatorClient,
   type CoordinatorClientOptions,
+  createMeshCertAgent,
   type MeshCertificateOptions,
   type RecoverInput,
   requestMeshCertificate,

@@ -1,7 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { Agent } from 'node:https';
 import path from 'node:path';
-import { ApiError, type MeshCertResponse, requestMeshCertificate } from '@contrast-cc/api';
+import {
+  ApiError,
+  createMeshCertAgent,
+  type MeshCertResponse,
+  requestMeshCertificate,
+} from '@contrast-cc/api';
 import { ContrastError, type Issuer, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { writeFilesAtomic } from '@contrast-cc/core/fs';
 
@@ -73,17 +77,9 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
   const maxDelay = options.maxDelayMs ?? 30_000;
   let response: MeshCertResponse | undefined;
   let attempts = 0;
-  // The Coordinator's TLS certificate is not checked: its key is bound by the evidence instead,
-  // read from the certificate of each connection. A resumed TLS session carries no certificate,
-  // so sessions are not cached: a connection the Coordinator closed meanwhile (its keep-alive
-  // timeout is shorter than the backoff) is replaced by a new full handshake.
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    maxCachedSessions: 0,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-  });
+  // One connection for all attempts; a connection the Coordinator closed meanwhile (its keep-alive
+  // timeout is shorter than the backoff) is replaced by a full handshake (see createMeshCertAgent).
+  const agent = createMeshCertAgent();
   try {
     while (!response) {
       attempts++;
