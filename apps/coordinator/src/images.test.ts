@@ -9,7 +9,7 @@
 //    the Dockerfile's ENV, NODE_PATH unset, as the Dockerfile's USER when the test runs as root):
 //    Coordinator -> manifest set -> initializer writes its files -> service-mesh proxy accepts an
 //    mTLS connection with the initializer's certificate and refuses others.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
   chmodSync,
@@ -30,10 +30,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
 import { createTlsIdentity } from '@contrast-cc/authority/server';
-import { deployment, MEASUREMENT, registry } from '@contrast-cc/authority/testing';
+import { deployment, MEASUREMENT } from '@contrast-cc/authority/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attestedClient, fakeCoordinatorEnv } from './test-support/coordinator-process.js';
+import { type Spawned, waitListening, watchProcess } from './test-support/spawn.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const APPS = ['coordinator', 'initializer', 'service-mesh'] as const;
@@ -423,14 +424,6 @@ if (skipReason) {
   console.warn(`skipping the deployed-image tests: ${skipReason}`);
 }
 
-interface Proc {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<number | string | null>;
-  waitFor(match: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-}
-
 describe.skipIf(skipReason !== undefined)(
   'the deployed images (pnpm deploy, run from the deploy dir)',
   () => {
@@ -439,7 +432,7 @@ describe.skipIf(skipReason !== undefined)(
     const rootfs = () => path.join(base, 'rootfs');
     const deployDir = (app: App) => path.join(base, app);
     const asRoot = process.getuid?.() === 0;
-    const procs: Proc[] = [];
+    const procs: Spawned[] = [];
     const servers: Server[] = [];
     const d = deployment(['web']);
 
@@ -474,7 +467,7 @@ describe.skipIf(skipReason !== undefined)(
     });
 
     /** Starts the app as the image's ENTRYPOINT: cwd WORKDIR, its ENV, its USER (when root). */
-    function runImage(app: App, env: Record<string, string>): Proc {
+    function runImage(app: App, env: Record<string, string>): Spawned {
       const f = imageFacts(app);
       const [cmd, entry] = f.entrypoint as [string, string];
       expect(cmd).toBe('node');
@@ -486,62 +479,13 @@ describe.skipIf(skipReason !== undefined)(
         ...(asRoot ? { uid: f.user.uid, gid: f.user.gid } : {}),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const lines: Record<string, unknown>[] = [];
-      const stderr: string[] = [];
-      const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
-      let buffered = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const parts = buffered.split('\n');
-        buffered = parts.pop()!;
-        for (const text of parts) {
-          let line: Record<string, unknown>;
-          try {
-            line = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            line = { msg: text };
-          }
-          lines.push(line);
-          for (const w of waiters.splice(0)) (w.match(line) ? w.resolve : () => waiters.push(w))();
-        }
-      });
-      child.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
-      const exited = new Promise<number | string | null>((resolve) =>
-        child.on('exit', (code, signal) => resolve(signal ?? code)),
-      );
-      const p: Proc = {
-        child,
-        lines,
-        stderr,
-        exited,
-        waitFor(match, ms = 20_000) {
-          const seen = lines.find(match);
-          if (seen) return Promise.resolve(seen);
-          return new Promise((resolve, reject) => {
-            const timer = setTimeout(
-              () => reject(new Error(`${app}: no such log line in ${ms} ms; stderr: ${stderr.join('')}`)),
-              ms,
-            );
-            void exited.then((code) => {
-              clearTimeout(timer);
-              reject(new Error(`${app} exited ${code}; stderr: ${stderr.join('')}`));
-            });
-            waiters.push({
-              match,
-              resolve: () => {
-                clearTimeout(timer);
-                resolve(lines.find(match)!);
-              },
-            });
-          });
-        },
-      };
+      const p = watchProcess(child, app);
       procs.push(p);
       return p;
     }
 
     /** Fails unless the process runs as the Dockerfile's USER (real and effective uid, /proc). */
-    function expectUser(app: App, p: Proc): void {
+    function expectUser(app: App, p: Spawned): void {
       const status = `/proc/${p.child.pid}/status`;
       if (!asRoot || !existsSync(status)) return;
       const uid = String(imageFacts(app).user.uid);
@@ -578,30 +522,13 @@ describe.skipIf(skipReason !== undefined)(
       mkdirSync(storeDir);
       // The volume a directory store needs, writable by the image's USER.
       if (asRoot) chownSync(storeDir, coordinator.user.uid, coordinator.user.gid);
-      const coord = runImage('coordinator', {
-        CONTRAST_ISSUER: 'fake',
-        CONTRAST_ALLOW_INSECURE_RUNTIMES: '1',
-        CONTRAST_FAKE_POLICY_HASH: d.hashes.coordinator!,
-        CONTRAST_FAKE_MEASUREMENT: MEASUREMENT,
-        CONTRAST_STORE: 'dir',
-        CONTRAST_STORE_DIR: storeDir,
-        CONTRAST_LISTEN_ADDRESS: '127.0.0.1',
-        CONTRAST_API_PORT: '0',
-        CONTRAST_METRICS_PORT: '0',
-      });
-      const listening = await coord.waitFor((l) => l.msg === 'listening');
+      const coord = runImage('coordinator', fakeCoordinatorEnv(d, storeDir));
+      const listening = await waitListening(coord);
       const port = listening.port as number;
       expectUser('coordinator', coord);
       expect(await httpStatus(listening.metricsPort as number, '/probe/liveness')).toBe(200);
 
-      const rv = d.manifestJson.ReferenceValues as Parameters<typeof verifiersForReferenceValues>[1];
-      const client = await CoordinatorClient.connect({
-        host: '127.0.0.1',
-        port,
-        verifiers: verifiersForReferenceValues(registry(), rv),
-        coordinatorPolicyHashes: [d.hashes.coordinator!],
-        allowInsecure: true,
-      });
+      const client = await attestedClient(d, port);
       const set = await client.setManifest({ manifest: d.manifest, policies: d.policies });
 
       // The pod's /contrast: an emptyDir (mode 0777), written by the initializer.
@@ -656,7 +583,7 @@ describe.skipIf(skipReason !== undefined)(
         CONTRAST_INGRESS_LISTEN_ADDRESS: '127.0.0.2',
         CONTRAST_READY_FILE: ready,
       });
-      await proxy.waitFor((l) => l.msg === 'listening');
+      await waitListening(proxy);
       expectUser('service-mesh', proxy);
       expect(readFileSync(ready, 'utf8')).toBe('ready\n');
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
 import { type Deployment, MEASUREMENT, registry } from '@contrast-cc/authority/testing';
-import { type Spawned, spawnTs } from './spawn.js';
+import { type Spawned, spawnTs, waitListening } from './spawn.js';
 
 const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../main.ts');
 
@@ -32,6 +32,17 @@ export function fakeCoordinatorEnv(d: Deployment, storeDir: string): Record<stri
   };
 }
 
+/** A client that attests the Coordinator on 127.0.0.1:`port` against the deployment's reference values. */
+export function attestedClient(d: Deployment, port: number): Promise<CoordinatorClient> {
+  return CoordinatorClient.connect({
+    host: '127.0.0.1',
+    port,
+    verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
+    coordinatorPolicyHashes: [d.hashes.coordinator!],
+    allowInsecure: true,
+  });
+}
+
 /**
  * Starts Coordinator processes of one test file for a deployment, with {@link fakeCoordinatorEnv}
  * and info logs, unless `env` says otherwise (e.g. `CONTRAST_API_PORT`, `CONTRAST_PEERS`).
@@ -43,18 +54,12 @@ export function coordinatorProcesses(d: Deployment) {
     async start(storeDir: string, env: Record<string, string> = {}): Promise<CoordinatorProcess> {
       const p = spawnTs(main, { ...fakeCoordinatorEnv(d, storeDir), CONTRAST_LOG_LEVEL: 'info', ...env });
       running.push(p);
-      const line = await p.waitFor((l) => l.msg === 'listening');
+      const line = await waitListening(p);
       return { p, port: line.port as number, metricsPort: line.metricsPort as number };
     },
     /** A client that attests the Coordinator at `port` against the deployment's reference values. */
     client(port: number): Promise<CoordinatorClient> {
-      return CoordinatorClient.connect({
-        host: '127.0.0.1',
-        port,
-        verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
-        coordinatorPolicyHashes: [d.hashes.coordinator!],
-        allowInsecure: true,
-      });
+      return attestedClient(d, port);
     },
     killAll(): void {
       for (const p of running) p.child.kill('SIGKILL');

@@ -4,10 +4,10 @@ import { createRequire } from 'node:module';
 /** The shared TypeScript loader for child processes (tools/build-config/ts-register.mjs). */
 const register = createRequire(import.meta.url).resolve('@contrast-cc/build-config/ts-register');
 
-/** A program of this repo started from its TypeScript sources, as a separate process. */
+/** A program started as a separate process, with its JSON log lines collected. */
 export interface Spawned {
   child: ChildProcess;
-  /** Parsed JSON log lines so far. */
+  /** Parsed JSON log lines so far (a line that is not JSON becomes `{ msg: line }`). */
   lines: Record<string, unknown>[];
   stderr: string[];
   /** Resolves with the first log line matching. */
@@ -15,11 +15,20 @@ export interface Spawned {
   exited: Promise<number | NodeJS.Signals | null>;
 }
 
+/** A program of this repo started from its TypeScript sources, as a separate process. */
 export function spawnTs(script: string, env: Record<string, string>): Spawned {
   const child = spawn(process.execPath, ['--conditions=@contrast-cc/source', '--import', register, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watchProcess(child);
+}
+
+/**
+ * Collects the log lines (stdout, one JSON object a line) and stderr of any child process started
+ * with piped stdout and stderr; `label` names it in the errors of `waitFor`.
+ */
+export function watchProcess(child: ChildProcess, label = 'the process'): Spawned {
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const waiters: {
@@ -59,7 +68,7 @@ export function spawnTs(script: string, env: Record<string, string>): Spawned {
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for a log line; stderr: ${stderr.join('')}`)),
+          () => reject(new Error(`${label}: timed out waiting for a log line; stderr: ${stderr.join('')}`)),
           ms,
         );
         waiters.push({
@@ -71,9 +80,16 @@ export function spawnTs(script: string, env: Record<string, string>): Spawned {
         });
         exited.then((code) => {
           clearTimeout(timer);
-          reject(new Error(`exited (${String(code)}) before the log line; stderr: ${stderr.join('')}`));
+          reject(
+            new Error(`${label} exited (${String(code)}) before the log line; stderr: ${stderr.join('')}`),
+          );
         });
       });
     },
   };
+}
+
+/** Waits for the "listening" log line of a server process (the Coordinator, the mesh proxy). */
+export function waitListening(p: Spawned, ms?: number): Promise<Record<string, unknown>> {
+  return p.waitFor((l) => l.msg === 'listening', ms);
 }
