@@ -5,21 +5,14 @@ import { explainRequest, explainRequests, yamlLineOf } from './explain.js';
 import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
 import { DEFAULT_SETTINGS } from './rules/default-settings.js';
+import {
+  FIXTURE_APP_IMAGE as APP,
+  fixtureImages,
+  FIXTURE_PAUSE_IMAGE as PAUSE,
+  createContainerRequest as request,
+} from './testing/index.js';
 
-const PAUSE = 'ghcr.io/edgelesssys/kubernetes/pause:3.6';
-const APP = `registry.example/shop/web:1.0@sha256:${'a'.repeat(64)}`;
-const images = new RecordedImageSource({
-  [PAUSE]: {
-    reference: `${PAUSE}@sha256:${'b'.repeat(64)}`,
-    digest: `sha256:${'b'.repeat(64)}`,
-    config: { Entrypoint: ['/pause'], User: '65535:65535' },
-  },
-  [APP]: {
-    reference: APP,
-    digest: `sha256:${'a'.repeat(64)}`,
-    config: { Env: ['PATH=/bin'], Entrypoint: ['/web'], Cmd: ['--port=8080'], WorkingDir: '/srv' },
-  },
-});
+const images = fixtureImages();
 
 const YAML = `apiVersion: apps/v1
 kind: Deployment
@@ -43,72 +36,6 @@ spec:
             exec:
               command: [/web, health]
 `;
-
-// biome-ignore lint/suspicious/noExplicitAny: a free-form request body mutated by each test
-type Body = Record<string, any>;
-
-function request(overrides: (r: Body) => void = () => {}): Record<string, unknown> {
-  const bundle = 'c'.repeat(64);
-  const r: Body = {
-    container_id: bundle,
-    exec_id: bundle,
-    storages: [
-      {
-        driver: 'image_guest_pull',
-        source: APP.replace(':1.0', ''),
-        fstype: 'overlay',
-        mount_point: `/run/kata-containers/${bundle}/rootfs`,
-      },
-    ],
-    OCI: {
-      Version: '1.1.0',
-      Root: { Path: `/run/kata-containers/${bundle}/rootfs`, Readonly: false },
-      Annotations: {
-        'io.kubernetes.cri.container-type': 'container',
-        'io.kubernetes.cri.container-name': 'web',
-        'io.kubernetes.cri.sandbox-name': 'web-7c56d66754-pq9qp',
-        'io.kubernetes.cri.sandbox-namespace': 'shop',
-        'io.kubernetes.cri.sandbox-id': 'd'.repeat(64),
-        'io.kubernetes.cri.image-name': APP.replace(':1.0', ''),
-        'io.katacontainers.pkg.oci.bundle_path': `/run/containerd/io.containerd.runtime.v2.task/k8s.io/${bundle}`,
-        'io.katacontainers.pkg.oci.container_type': 'pod_container',
-      },
-      Process: {
-        Args: ['/web'],
-        Env: ['PATH=/bin', 'MODE=prod', 'HOSTNAME=web-7c56d66754-pq9qp'],
-        Cwd: '/srv',
-        User: { UID: 0, GID: 0, AdditionalGids: [0] },
-        Capabilities: {
-          Bounding: ['$(default_caps)'],
-          Effective: ['$(default_caps)'],
-          Permitted: ['$(default_caps)'],
-        },
-      },
-      Linux: {
-        Namespaces: [
-          { Type: 'ipc', Path: '' },
-          { Type: 'uts', Path: '' },
-          { Type: 'mount', Path: '' },
-        ],
-        MaskedPaths: [
-          '/proc/acpi',
-          '/proc/asound',
-          '/proc/kcore',
-          '/proc/keys',
-          '/proc/latency_stats',
-          '/proc/timer_list',
-          '/proc/timer_stats',
-          '/proc/sched_debug',
-          '/proc/scsi',
-          '/sys/firmware',
-        ],
-        ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-      },
-    },
-  };
-  overrides(r);
-  return r;
-}
 
 describe('splitPolicyText', () => {
   it('is the inverse of assemblePolicyText; hand-written text is all rules', () => {

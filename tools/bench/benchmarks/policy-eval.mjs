@@ -6,101 +6,33 @@
 // Target (issue #9): ratio >= 0.002 (a decision costs at most ~500 P-256 verifications, about
 // 25 ms; the agent evaluates one per RPC, a handful per container start; our evaluator serves
 // tests and `explain`, not the guest). Measured 2026-11-27 on the shared 2-core machine: 0.003-0.007.
-import {
-  AgentPolicy,
-  DEFAULT_SETTINGS,
-  generatePolicy,
-  normalizeRequest,
-  RecordedImageSource,
-} from '@contrast-cc/policy';
+import { AgentPolicy, DEFAULT_SETTINGS, generatePolicy, normalizeRequest } from '@contrast-cc/policy';
+import { createContainerRequest, FIXTURE_APP_IMAGE, fixtureImages } from '@contrast-cc/policy/testing';
 import { opensslSpeed, opsPerSecond, printRatio } from '../lib.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
-const PAUSE = 'ghcr.io/edgelesssys/kubernetes/pause:3.6';
-const APP = `registry.example/shop/web:1.0@sha256:${'a'.repeat(64)}`;
-const images = new RecordedImageSource({
-  [PAUSE]: {
-    reference: `${PAUSE}@sha256:${'b'.repeat(64)}`,
-    digest: `sha256:${'b'.repeat(64)}`,
-    config: { Entrypoint: ['/pause'], User: '65535:65535' },
-  },
-  [APP]: {
-    reference: APP,
-    digest: `sha256:${'a'.repeat(64)}`,
-    config: { Env: ['PATH=/bin'], Entrypoint: ['/web'], WorkingDir: '/srv' },
-  },
-});
+// The policy tests' fixture (@contrast-cc/policy/testing): the app image and the request of its
+// container `web`, here with two more containers of the same image in the pod.
 const containers = ['api', 'worker', 'web'].map((name) => ({
   name,
-  image: APP,
+  image: FIXTURE_APP_IMAGE,
   command: ['/web', name],
   env: [{ name: 'MODE', value: 'prod' }],
 }));
 const gen = await generatePolicy({
   pod: { metadata: { name: 'web', namespace: 'shop' }, spec: { containers } },
   kind: 'Deployment',
-  images,
+  images: fixtureImages(),
   settings: DEFAULT_SETTINGS,
   binding: 'initdata',
 });
-const bundle = 'c'.repeat(64);
-const request = (args) => ({
-  container_id: bundle,
-  exec_id: bundle,
-  storages: [
-    {
-      driver: 'image_guest_pull',
-      source: APP.replace(':1.0', ''),
-      fstype: 'overlay',
-      mount_point: `/run/kata-containers/${bundle}/rootfs`,
-    },
-  ],
-  OCI: {
-    Version: '1.1.0',
-    Root: { Path: `/run/kata-containers/${bundle}/rootfs`, Readonly: false },
-    Annotations: {
-      'io.kubernetes.cri.container-type': 'container',
-      'io.kubernetes.cri.container-name': 'web',
-      'io.kubernetes.cri.sandbox-name': 'web-7c56d66754-pq9qp',
-      'io.kubernetes.cri.sandbox-namespace': 'shop',
-      'io.kubernetes.cri.sandbox-id': 'd'.repeat(64),
-      'io.kubernetes.cri.image-name': APP.replace(':1.0', ''),
-      'io.katacontainers.pkg.oci.bundle_path': `/run/containerd/io.containerd.runtime.v2.task/k8s.io/${bundle}`,
-      'io.katacontainers.pkg.oci.container_type': 'pod_container',
-    },
-    Process: {
-      Args: args,
-      Env: ['PATH=/bin', 'MODE=prod', 'HOSTNAME=web-7c56d66754-pq9qp', 'KUBERNETES_SERVICE_HOST=10.0.0.1'],
-      Cwd: '/srv',
-      User: { UID: 0, GID: 0, AdditionalGids: [0] },
-      Capabilities: {
-        Bounding: ['$(default_caps)'],
-        Effective: ['$(default_caps)'],
-        Permitted: ['$(default_caps)'],
-      },
-    },
-    Linux: {
-      Namespaces: [
-        { Type: 'ipc', Path: '' },
-        { Type: 'uts', Path: '' },
-        { Type: 'mount', Path: '' },
-      ],
-      MaskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/proc/scsi',
-        '/sys/firmware',
-      ],
-      ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  },
-});
+// The fixture request with the container's args and a Kubernetes service variable (which the
+// rules allow by pattern), as the kubelet adds one.
+const request = (args) =>
+  createContainerRequest((r) => {
+    r.OCI.Process.Args = args;
+    r.OCI.Process.Env.push('KUBERNETES_SERVICE_HOST=10.0.0.1');
+  });
 const allowedInput = normalizeRequest('CreateContainerRequest', request(['/web', 'web']));
 const deniedInput = normalizeRequest('CreateContainerRequest', request(['sh']));
 const agent = new AgentPolicy(gen.policyText);
