@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { assemblePolicyText, splitPolicyText } from './assemble.js';
+import type { ExplainYaml, RequestExplanation } from './explain.js';
 import { explainRequest, explainRequests, yamlLineOf } from './explain.js';
 import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
 import { DEFAULT_SETTINGS } from './rules/default-settings.js';
 import {
   FIXTURE_APP_IMAGE as APP,
+  execProcessRequest,
+  type FixtureCreateContainerRequest,
   fixtureImages,
   FIXTURE_PAUSE_IMAGE as PAUSE,
   createContainerRequest as request,
 } from './testing/index.js';
+import type { ImageSource } from './types.js';
 
 const images = fixtureImages();
 
@@ -37,6 +41,45 @@ spec:
               command: [/web, health]
 `;
 
+/** The policy `contrast generate` writes for the Deployment in `yaml` (initdata binding, default settings). */
+async function generateWeb(yaml = YAML, imageSource: ImageSource = images) {
+  const doc = parse(yaml);
+  return generatePolicy({
+    pod: {
+      ...doc.spec.template,
+      metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+    },
+    kind: 'Deployment',
+    images: imageSource,
+    settings: DEFAULT_SETTINGS,
+    binding: 'initdata',
+  });
+}
+
+/** explainRequest of the fixture CreateContainerRequest after `change`, with the YAML options given. */
+function explainCreate(
+  policy: string,
+  change: (r: FixtureCreateContainerRequest) => void,
+  yaml: ExplainYaml = {},
+) {
+  return explainRequest({ policy, kind: 'CreateContainerRequest', request: request(change), ...yaml });
+}
+
+/** The change that makes the container run `sh` instead of the YAML's command. */
+const runSh = (r: FixtureCreateContainerRequest) => {
+  r.OCI.Process.Args = ['sh'];
+};
+
+/** A denial blamed on the pod-spec `field` at YAML `line` (and whatever else `more` names). */
+function expectDeniedAt(
+  e: RequestExplanation,
+  field: string,
+  line: number,
+  more: Partial<RequestExplanation> = {},
+): void {
+  expect(e).toMatchObject({ allowed: false, field, line, ...more });
+}
+
 describe('splitPolicyText', () => {
   it('is the inverse of assemblePolicyText; hand-written text is all rules', () => {
     const rules = 'package agent_policy\n\ndefault X := "policy_data := {}"\n';
@@ -54,109 +97,52 @@ describe('explanations', () => {
   });
 
   it('allows the matching request and explains denials with field and YAML line', async () => {
-    const doc = parse(YAML);
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images,
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-    });
-    const ok = explainRequest({
-      policy: gen.annotation.value,
-      kind: 'CreateContainerRequest',
-      request: request(),
-      yaml: YAML,
-    });
+    const gen = await generateWeb();
+    const ok = explainCreate(gen.annotation.value, () => {}, { yaml: YAML });
     expect(ok).toMatchObject({ allowed: true });
 
-    const args = explainRequest({
-      policy: gen.annotation.value,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Process.Args = ['sh'];
-      }),
-      yaml: YAML,
-    });
-    expect(args.allowed).toBe(false);
+    const args = explainCreate(gen.annotation.value, runSh, { yaml: YAML });
     expect(args.message).toContain('Args');
     expect(args.message).toContain('["sh"]');
-    expect(args).toMatchObject({
-      container: 'spec.containers[0]',
-      field: 'spec.containers[0].command',
-      line: 14,
-    });
+    expectDeniedAt(args, 'spec.containers[0].command', 14, { container: 'spec.containers[0]' });
 
-    const env = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
+    const env = explainCreate(
+      gen.policyText,
+      (r) => {
         r.OCI.Process.Env.push('MODE=debug');
-      }),
-      yaml: YAML,
-    });
-    expect(env).toMatchObject({ allowed: false, field: 'spec.containers[0].env', line: 16 });
+      },
+      { yaml: YAML },
+    );
+    expectDeniedAt(env, 'spec.containers[0].env', 16);
 
     const exec = (args: string[]) =>
       explainRequest({
         policy: gen.policyText,
         kind: 'ExecProcessRequest',
         history: [{ kind: 'CreateContainerRequest', request: request() }],
-        request: {
-          container_id: 'c'.repeat(64),
-          exec_id: 'e1',
-          process: {
-            Args: args,
-            Cwd: '/srv',
-            Env: ['PATH=/bin'],
-            User: { UID: 0, GID: 0, AdditionalGids: [0] },
-          },
-        },
+        request: execProcessRequest(args),
         yaml: YAML,
       });
     expect(exec(['/web', 'health']).allowed).toBe(true);
     const badExec = exec(['sh', '-c', 'cat /secret']);
-    expect(badExec).toMatchObject({
-      allowed: false,
-      container: 'spec.containers[0]',
-      field: 'spec.containers[0].readinessProbe',
-      line: 19,
-    });
+    expectDeniedAt(badExec, 'spec.containers[0].readinessProbe', 19, { container: 'spec.containers[0]' });
     expect(env.message).toContain('MODE=debug');
   });
 
   it('maps failures to file lines in multi-document YAML and structures the failing check', async () => {
-    const doc = parse(YAML);
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images,
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-    });
+    const gen = await generateWeb();
     // The workload is the second document, after a 5-line Service: lines shift by 6 (5 + `---`).
     const file = `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n---\n${YAML}`;
     expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 1)).toBe(20);
     expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 0)).toBeUndefined();
     expect(yamlLineOf(file, 'spec.containers[0].command', ['spec', 'template'], 5)).toBeUndefined();
 
-    const args = explainRequest({
-      policy: gen.annotation.value,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Process.Args = ['sh'];
-      }),
+    const args = explainCreate(gen.annotation.value, runSh, {
       yaml: file,
       document: 1,
       podPath: ['spec', 'template'],
     });
-    expect(args).toMatchObject({ allowed: false, field: 'spec.containers[0].command', line: 20 });
+    expectDeniedAt(args, 'spec.containers[0].command', 20);
     expect(args.linePath).toBe('spec.containers[0].command');
     expect(args.failure).toMatchObject({
       rules: ['CreateContainerRequest', 'container_matches', 'process_ok'],
@@ -167,34 +153,17 @@ describe('explanations', () => {
     });
     expect(args.failure?.policyLine).toBeGreaterThan(0);
     // Without podPath the template prefix comes from the document's kind.
-    expect(
-      explainRequest({
-        policy: gen.policyText,
-        kind: 'CreateContainerRequest',
-        request: request((r) => {
-          r.OCI.Process.Args = ['sh'];
-        }),
-        yaml: file,
-        document: 1,
-      }).line,
-    ).toBe(20);
+    expect(explainCreate(gen.policyText, runSh, { yaml: file, document: 1 }).line).toBe(20);
 
     // A field the YAML does not write: the line is the container's, and the message says so.
-    const caps = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
+    const caps = explainCreate(
+      gen.policyText,
+      (r) => {
         r.OCI.Process.Capabilities.Bounding = ['CAP_SYS_ADMIN'];
-      }),
-      yaml: file,
-      document: 1,
-    });
-    expect(caps).toMatchObject({
-      allowed: false,
-      field: 'spec.containers[0].securityContext',
-      linePath: 'spec.containers[0]',
-      line: 18,
-    });
+      },
+      { yaml: file, document: 1 },
+    );
+    expectDeniedAt(caps, 'spec.containers[0].securityContext', 18, { linePath: 'spec.containers[0]' });
     expect(caps.message).toContain('which does not set securityContext');
     // Lists that differ: which entries only one side has.
     expect(caps.failure).toMatchObject({
@@ -205,12 +174,8 @@ describe('explanations', () => {
     expect(args.failure).toMatchObject({ onlyInRequest: ['sh'], onlyInPolicy: ['/web'] });
 
     // The env entry that broke the rule is in the context.
-    const env = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Process.Env.push('LD_PRELOAD=/evil.so');
-      }),
+    const env = explainCreate(gen.policyText, (r) => {
+      r.OCI.Process.Env.push('LD_PRELOAD=/evil.so');
     });
     expect(env.failure?.context.var).toBe('"LD_PRELOAD=/evil.so"');
     expect(env.line).toBeUndefined();
@@ -221,60 +186,26 @@ describe('explanations', () => {
       expected: JSON.stringify(['PATH=/bin', 'HOSTNAME=$(host-name)', 'MODE=prod']),
       onlyInRequest: ['LD_PRELOAD=/evil.so'],
     });
-    const other = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Annotations['io.kubernetes.cri.container-name'] = 'debug';
-      }),
+    const other = explainCreate(gen.policyText, (r) => {
+      r.OCI.Annotations['io.kubernetes.cri.container-name'] = 'debug';
     });
     expect(other.failure).toMatchObject({ operator: 'in', actual: '"debug"', expected: '["web"]' });
-    const mount = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Mounts = [{ destination: '/host', source: '/', type_: 'bind', options: ['rbind'] }];
-      }),
+    const mount = explainCreate(gen.policyText, (r) => {
+      r.OCI.Mounts = [{ destination: '/host', source: '/', type_: 'bind', options: ['rbind'] }];
     });
     expect(mount.failure).toMatchObject({ operator: 'in', actual: '"/host"' });
     expect(JSON.parse(mount.failure?.expected ?? '[]')).toContain('/etc/hosts');
     // A request string that does not match a policy pattern: the pattern is what the policy wants.
-    const pod = explainRequest({
-      policy: gen.policyText,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.OCI.Annotations['io.kubernetes.cri.sandbox-name'] = 'api-7c56d66754-pq9qp';
-      }),
+    const pod = explainCreate(gen.policyText, (r) => {
+      r.OCI.Annotations['io.kubernetes.cri.sandbox-name'] = 'api-7c56d66754-pq9qp';
     });
     expect(pod.failure).toMatchObject({ operator: 'regex.match', actual: '"api-7c56d66754-pq9qp"' });
     expect(pod.failure?.expected).toMatch(/^"\^web-/);
   });
 
   it('replays requests in order with one policy instance, like the agent (a policy.jsonl log)', async () => {
-    const doc = parse(YAML);
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images,
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-    });
-    const exec = (args: string[]) => ({
-      kind: 'ExecProcessRequest',
-      request: {
-        container_id: 'c'.repeat(64),
-        exec_id: 'e1',
-        process: {
-          Args: args,
-          Cwd: '/srv',
-          Env: ['PATH=/bin'],
-          User: { UID: 0, GID: 0, AdditionalGids: [0] },
-        },
-      },
-    });
+    const gen = await generateWeb();
+    const exec = (args: string[]) => ({ kind: 'ExecProcessRequest', request: execProcessRequest(args) });
     const results = explainRequests({
       policy: gen.annotation.value,
       requests: [
@@ -298,7 +229,7 @@ describe('explanations', () => {
       ['RemoveContainerRequest', true],
       ['ExecProcessRequest', false],
     ]);
-    expect(results[4]).toMatchObject({ field: 'spec.containers[0].readinessProbe', line: 19 });
+    expectDeniedAt(results[4] as RequestExplanation, 'spec.containers[0].readinessProbe', 19);
     expect(results[4]?.failure).toMatchObject({
       operator: 'in',
       actual: '["sh"]',
@@ -321,43 +252,26 @@ describe('the image digest binding of a pinned policy', () => {
   const PINNED = `sha256:${'a'.repeat(64)}`;
   const TAG_ONLY = 'registry.example/shop/web:1.0';
   async function policy(): Promise<string> {
-    const doc = parse(YAML);
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images,
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-    });
+    const gen = await generateWeb();
     expect(gen.policyData.containers[1]?.image).toBe(APP);
     return gen.annotation.value;
   }
-  const withImage = (ref: string) =>
-    request((r) => {
-      r.OCI.Annotations['io.kubernetes.cri.image-name'] = ref;
-      r.storages[0].source = ref;
-    });
+  /** The request change that makes the container's image `ref` (annotation and guest-pull source). */
+  const withImage = (ref: string) => (r: FixtureCreateContainerRequest) => {
+    r.OCI.Annotations['io.kubernetes.cri.image-name'] = ref;
+    r.storages[0].source = ref;
+  };
 
   it('allows the pinned digest (with or without the tag, as containerd drops it)', async () => {
     const p = await policy();
     for (const ref of [`${TAG_ONLY}@${PINNED}`, `registry.example/shop/web@${PINNED}`]) {
-      expect(
-        explainRequest({ policy: p, kind: 'CreateContainerRequest', request: withImage(ref) }).allowed,
-      ).toBe(true);
+      expect(explainCreate(p, withImage(ref)).allowed).toBe(true);
     }
   });
 
   it('denies a tag-only request and says the pod spec image is not pinned', async () => {
-    const e = explainRequest({
-      policy: await policy(),
-      kind: 'CreateContainerRequest',
-      request: withImage(TAG_ONLY),
-      yaml: YAML,
-    });
-    expect(e.allowed).toBe(false);
+    const e = explainCreate(await policy(), withImage(TAG_ONLY), { yaml: YAML });
+    expectDeniedAt(e, 'spec.containers[0].image', 13);
     expect(e.failure?.rules).toEqual([
       'CreateContainerRequest',
       'container_matches',
@@ -368,27 +282,18 @@ describe('the image digest binding of a pinned policy', () => {
       `image digest ${PINNED} expected, request has none: the pod spec image is not pinned (the image-name annotation names a tag only; deploy the YAML that contrast generate pinned)`,
     );
     expect(e.message).toContain(`(image digest ${PINNED} expected, request has none`);
-    expect(e).toMatchObject({ field: 'spec.containers[0].image', line: 13 });
   });
 
   it('denies another digest, also when only the guest-pull storage source differs', async () => {
     const p = await policy();
     const other = `sha256:${'0'.repeat(64)}`;
-    const e = explainRequest({
-      policy: p,
-      kind: 'CreateContainerRequest',
-      request: withImage(`${TAG_ONLY}@${other}`),
-    });
+    const e = explainCreate(p, withImage(`${TAG_ONLY}@${other}`));
     expect(e.allowed).toBe(false);
     expect(e.failure?.note).toBe(
       `image digest ${PINNED} expected, request has ${other}: another image than the one pinned at generate time (the image-name annotation)`,
     );
-    const storage = explainRequest({
-      policy: p,
-      kind: 'CreateContainerRequest',
-      request: request((r) => {
-        r.storages[0].source = TAG_ONLY;
-      }),
+    const storage = explainCreate(p, (r) => {
+      r.storages[0].source = TAG_ONLY;
     });
     expect(storage.allowed).toBe(false);
     expect(storage.failure?.rules).toContain('guest_pull_source_ok');
@@ -396,25 +301,14 @@ describe('the image digest binding of a pinned policy', () => {
   });
 
   it('a policy generated from a tag-only image binds nothing (which is why generate pins)', async () => {
-    const doc = parse(YAML.replace(APP, TAG_ONLY));
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images: new RecordedImageSource({
+    const gen = await generateWeb(
+      YAML.replace(APP, TAG_ONLY),
+      new RecordedImageSource({
         [PAUSE]: await images.resolve(PAUSE),
         [TAG_ONLY]: await images.resolve(APP),
       }),
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-    });
-    const any = explainRequest({
-      policy: gen.annotation.value,
-      kind: 'CreateContainerRequest',
-      request: withImage(TAG_ONLY.replace('web:1.0', 'web:evil')),
-    });
+    );
+    const any = explainCreate(gen.annotation.value, withImage(TAG_ONLY.replace('web:1.0', 'web:evil')));
     expect(any.allowed).toBe(true);
   });
 });
