@@ -19,7 +19,8 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { cliImageSource } from '../images.js';
-import { createGenerateCommand } from './generate.js';
+import { captureIo } from '../test-support/harness.js';
+import { createGenerateCommand, type GenerateCommandDeps } from './generate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const shop = path.join(repoRoot, 'examples', 'shop');
@@ -111,29 +112,34 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-async function generate(dir: string, args: string[], images = new AnyImageSource()) {
-  let stdout = '';
-  let stderr = '';
-  const cmd = createGenerateCommand({ registry, images });
-  const code = await cmd.run(args, {
-    cwd: dir,
-    env: {},
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-  });
-  return { code, stdout, stderr };
+/** `contrast generate args` with these dependencies in `dir`: its exit code and captured output. */
+async function runGenerate(
+  deps: GenerateCommandDeps,
+  dir: string,
+  args: string[],
+  env: Record<string, string> = {},
+) {
+  const c = captureIo(dir);
+  c.io.env = env;
+  const code = await createGenerateCommand(deps).run(args, c.io);
+  return { code, stdout: c.out(), stderr: c.err() };
+}
+
+function generate(dir: string, args: string[], images = new AnyImageSource()) {
+  return runGenerate({ registry, images }, dir, args);
+}
+
+/** Exit 0 and no error line (checked first, so a failure shows the error). */
+function expectSucceeded(r: { code: number; stderr: string }): void {
+  expect(r.stderr).not.toContain('contrast generate:');
+  expect(r.code).toBe(0);
 }
 
 describe('contrast generate', () => {
   it('patches the shop example in place and writes a valid manifest whose keys are the initdata digests', async () => {
     const dir = workspace();
     const r = await generate(dir, ['--reference-values', 'test-snp', 'resources']);
-    expect(r.stderr).not.toContain('contrast generate:');
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stdout).toContain('✔ Patched 5 workloads in 5 files');
     expect(r.stdout).toContain('Please fill in');
     expect(r.stderr).toContain('[5/5]');
@@ -238,17 +244,15 @@ describe('contrast generate', () => {
         'ab'.repeat(32) +
         '\nghcr.io/contrast-cc/initializer:0.0.0=registry.example/initializer:pinned\n',
     );
-    const cmd = createGenerateCommand({
-      registry,
-      images: new AnyImageSource(),
-      injectedImages: { initializer: 'ghcr.io/contrast-cc/initializer:0.0.0', serviceMesh: 'mesh:1' },
-    });
-    const code = await cmd.run(['-p', 'Test-SNP', '--image-replacements', 'replacements.txt', 'resources'], {
-      cwd: dir,
-      env: {},
-      stdout: () => {},
-      stderr: () => {},
-    });
+    const { code } = await runGenerate(
+      {
+        registry,
+        images: new AnyImageSource(),
+        injectedImages: { initializer: 'ghcr.io/contrast-cc/initializer:0.0.0', serviceMesh: 'mesh:1' },
+      },
+      dir,
+      ['-p', 'Test-SNP', '--image-replacements', 'replacements.txt', 'resources'],
+    );
     expect(code).toBe(0);
     const db = readFileSync(path.join(dir, 'resources', 'db.yml'), 'utf8');
     expect(db).toContain(`image: docker.io/library/postgres:16.4@sha256:${'ab'.repeat(32)}`);
@@ -285,28 +289,20 @@ describe('contrast generate pins image digests', () => {
   ];
 
   /** contrast generate as the CLI wires it offline: CONTRAST_IMAGE_FACTS=<the shop's facts>. */
-  async function generateRecorded(dir: string, args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const cmd = createGenerateCommand({
-      registry,
-      images: cliImageSource,
-      injectedImages: {
-        initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
-        serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+  function generateRecorded(dir: string, args: string[]) {
+    return runGenerate(
+      {
+        registry,
+        images: cliImageSource,
+        injectedImages: {
+          initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
+          serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+        },
       },
-    });
-    const code = await cmd.run(args, {
-      cwd: dir,
-      env: { CONTRAST_IMAGE_FACTS: 'resources/image-facts.json' },
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-    });
-    return { code, stdout, stderr };
+      dir,
+      args,
+      { CONTRAST_IMAGE_FACTS: 'resources/image-facts.json' },
+    );
   }
 
   function images(dir: string): string[] {
@@ -322,8 +318,7 @@ describe('contrast generate pins image digests', () => {
   it('pins every tag-only image (the injected ones too) to its recorded digest, one line per image', async () => {
     const dir = workspace();
     const r = await generateRecorded(dir, ['-p', 'Test-SNP', 'resources']);
-    expect(r.stderr).not.toContain('contrast generate:');
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     const written = images(dir);
     expect(written.length).toBeGreaterThan(10);
     for (const ref of written) {
@@ -532,19 +527,11 @@ describe('contrast generate with the real platform plugins', () => {
   it('uses their runtime class and binding; refuses (exit 2, nothing written) while their reference values are incomplete', async () => {
     const dir = workspace();
     const before = snapshot(dir);
-    let stderr = '';
-    const cmd = createGenerateCommand({
-      registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]),
-      images: new AnyImageSource(),
-    });
-    const code = await cmd.run(['--reference-values', 'metal-qemu-snp', 'resources'], {
-      cwd: dir,
-      env: {},
-      stdout: () => {},
-      stderr: (t) => {
-        stderr += t;
-      },
-    });
+    const { code, stderr } = await runGenerate(
+      { registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]), images: new AnyImageSource() },
+      dir,
+      ['--reference-values', 'metal-qemu-snp', 'resources'],
+    );
     const rc = metalQemuSnp.runtime.runtimeClassNames[0]!;
     if (code === 0) {
       // Released runtime: every workload runs on the platform's handler and the manifest is valid.
@@ -569,35 +556,36 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
   const realRegistry = () => createPlatformRegistry([metalQemuSnp, metalQemuTdx, simulatedSnp, simulatedTdx]);
 
   async function runReal(dir: string, args: string[]) {
-    let stdout = '';
-    let stderr = '';
     let seenCwd = '';
-    const cmd = createGenerateCommand({
-      registry: realRegistry(),
-      images: (io) => {
-        seenCwd = io.cwd;
-        return new AnyImageSource();
+    const r = await runGenerate(
+      {
+        registry: realRegistry(),
+        images: (io) => {
+          seenCwd = io.cwd;
+          return new AnyImageSource();
+        },
       },
-    });
-    const code = await cmd.run(args, {
-      cwd: dir,
-      env: {},
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-    });
+      dir,
+      args,
+    );
     expect(seenCwd).toBe(dir);
-    return { code, stdout, stderr };
+    return r;
+  }
+
+  /** Moves the workload in resources/`file` from `contrast-cc` to `runtimeClass`; returns the file's path. */
+  function setRuntimeClass(dir: string, file: string, runtimeClass: string): string {
+    const p = path.join(dir, 'resources', file);
+    writeFileSync(
+      p,
+      readFileSync(p, 'utf8').replace('runtimeClassName: contrast-cc', `runtimeClassName: ${runtimeClass}`),
+    );
+    return p;
   }
 
   it('produces a complete manifest, marked insecure, and says so loudly', async () => {
     const dir = workspace();
     const r = await runReal(dir, ['--reference-values', 'Simulated-SNP', 'resources']);
-    expect(r.stderr).not.toContain('contrast generate:');
-    expect(r.code).toBe(0);
+    expectSucceeded(r);
     expect(r.stderr).toContain('WARNING: platform Simulated-SNP is INSECURE');
     const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
     expect(missing).toEqual([]);
@@ -610,14 +598,7 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
 
   it('multi-runtime: a workload on contrast-cc-simulated-tdx adds TDX reference values and its handler', async () => {
     const dir = workspace();
-    const web = path.join(dir, 'resources', 'web.yml');
-    writeFileSync(
-      web,
-      readFileSync(web, 'utf8').replace(
-        'runtimeClassName: contrast-cc',
-        'runtimeClassName: contrast-cc-simulated-tdx',
-      ),
-    );
+    const web = setRuntimeClass(dir, 'web.yml', 'contrast-cc-simulated-tdx');
     const r = await runReal(dir, ['-p', 'simulated-snp', 'resources']);
     expect(r.code).toBe(0);
     const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
@@ -631,14 +612,7 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
 
   it('a workload on a secure platform next to the simulator is refused, nothing written', async () => {
     const dir = workspace();
-    const api = path.join(dir, 'resources', 'api.yml');
-    writeFileSync(
-      api,
-      readFileSync(api, 'utf8').replace(
-        'runtimeClassName: contrast-cc',
-        'runtimeClassName: contrast-cc-metal-qemu-snp',
-      ),
-    );
+    setRuntimeClass(dir, 'api.yml', 'contrast-cc-metal-qemu-snp');
     const before = snapshot(dir);
     const r = await runReal(dir, ['-p', 'simulated-snp', 'resources']);
     expect(r.code).toBe(2);
