@@ -1,6 +1,22 @@
-import { createHash, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  verify as cryptoVerify,
+  type KeyObject,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import { isIP } from 'node:net';
-import { ContrastError, type EvidenceClaims, type Logger, noopLogger, toHex } from '@contrast-cc/core';
+import {
+  bytesEqual,
+  ContrastError,
+  type EvidenceClaims,
+  type Logger,
+  noopLogger,
+  readDerTlv,
+  toHex,
+} from '@contrast-cc/core';
 import {
   authorityKeyIdentifierExtension,
   basicConstraintsExtension,
@@ -22,7 +38,7 @@ import {
 import { derOid } from './der.js';
 import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
-import { type PublicKeyInput, spkiDer, toPublicKey } from './keys.js';
+import { type PublicKeyInput, scrubCause, spkiDer, toPublicKey } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
 
 /** Subject common names, as upstream. @public */
@@ -196,6 +212,175 @@ const LEAF_EXTENSION_OIDS = new Set([
   '2.5.29.17',
 ]);
 
+/** What the CA certificates are built from: the two keys, their identifiers and the root serial. */
+interface CaKeys {
+  rootSpki: Uint8Array;
+  rootKeyId: Uint8Array;
+  rootSerial: Uint8Array;
+  meshSpki: Uint8Array;
+  meshKeyId: Uint8Array;
+}
+
+function caKeys(rootKey: KeyObject, meshKey: KeyObject): CaKeys {
+  const rootSpki = spkiDer(createPublicKey(rootKey));
+  const meshSpki = spkiDer(createPublicKey(meshKey));
+  return {
+    rootSpki,
+    rootKeyId: keyIdentifier(rootSpki),
+    // Derived from the root key, so the root certificate's identity is stable with the seed.
+    rootSerial: serialFrom(createHash('sha256').update('contrast root serial').update(rootSpki).digest()),
+    meshSpki,
+    meshKeyId: keyIdentifier(meshSpki),
+  };
+}
+
+const caExtensions = (keyId: Uint8Array) => [
+  CA_BASIC_CONSTRAINTS,
+  CA_KEY_USAGE,
+  subjectKeyIdentifierExtension(keyId),
+];
+
+/** The root certificate: deterministic ECDSA (RFC 6979), so the seed and notBefore fix its bytes. */
+function rootCertificate(rootKey: KeyObject, k: CaKeys, notBefore: Date, validity: CaValidity): Uint8Array {
+  const tbs = tbsCertificate({
+    serial: k.rootSerial,
+    issuer: ROOT_NAME,
+    notBefore,
+    notAfter: addValidity(notBefore, validity.caMs, 10),
+    subject: ROOT_NAME,
+    spki: k.rootSpki,
+    extensions: caExtensions(k.rootKeyId),
+  });
+  const digest = new Uint8Array(createHash('sha384').update(tbs).digest());
+  return certificateDer(tbs, encodeSignatureDer(signDigestP384(rootKey, digest, true)));
+}
+
+/** The intermediate's to-be-signed part: the mesh CA key and name, issued by the root. */
+function intermediateTbsOf(k: CaKeys, serial: Uint8Array, notBefore: Date, notAfter: Date): Uint8Array {
+  return tbsCertificate({
+    serial,
+    issuer: ROOT_NAME,
+    notBefore,
+    notAfter,
+    subject: INTERMEDIATE_NAME,
+    spki: k.meshSpki,
+    extensions: [...caExtensions(k.meshKeyId), authorityKeyIdentifierExtension(k.rootKeyId)],
+  });
+}
+
+/** The mesh CA's to-be-signed part: the same key and name as the intermediate, self-issued. */
+function meshCaTbsOf(k: CaKeys, serial: Uint8Array, notBefore: Date, notAfter: Date): Uint8Array {
+  return tbsCertificate({
+    serial,
+    issuer: INTERMEDIATE_NAME,
+    notBefore,
+    notAfter,
+    subject: INTERMEDIATE_NAME,
+    spki: k.meshSpki,
+    extensions: caExtensions(k.meshKeyId),
+  });
+}
+
+/** A CA certificate given to {@link restoreCaHierarchy}, split into the parts the checks need. */
+interface CaCertificateInput {
+  field: string;
+  der: Uint8Array;
+  x509: X509Certificate;
+  /** Serial magnitude (no sign byte). */
+  serial: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  tbs: Uint8Array;
+  signature: Uint8Array;
+}
+
+function readCaCertificate(input: Uint8Array | string, field: string): CaCertificateInput {
+  const bad = (cause?: unknown): never => {
+    throw new ContrastError('invalid-argument', 'not a DER or PEM X.509 certificate', {
+      field,
+      ...(cause ? { cause: scrubCause(cause) } : {}),
+    });
+  };
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(typeof input === 'string' ? input : Buffer.from(input));
+  } catch (cause) {
+    return bad(cause);
+  }
+  const der = new Uint8Array(x.raw);
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
+  const outer = readDerTlv(der, 0, field);
+  const tbs = readDerTlv(der, outer.contentStart, field, outer.end);
+  const alg = readDerTlv(der, tbs.end, field, outer.end);
+  const sig = readDerTlv(der, alg.end, field, outer.end);
+  if (outer.tag !== 0x30 || outer.end !== der.length || sig.tag !== 0x03 || sig.end !== outer.end) bad();
+  if (der[sig.contentStart] !== 0) bad();
+  // version [0], then serialNumber INTEGER
+  const version = readDerTlv(der, tbs.contentStart, field, tbs.end);
+  const serialTlv = readDerTlv(der, version.end, field, tbs.end);
+  if (serialTlv.tag !== 0x02) bad();
+  let serial = der.subarray(serialTlv.contentStart, serialTlv.end);
+  if (serial.length > 1 && serial[0] === 0) serial = serial.subarray(1);
+  return {
+    field,
+    der,
+    x509: x,
+    serial: Uint8Array.from(serial),
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+    tbs: der.subarray(tbs.start, tbs.end),
+    signature: der.slice(sig.contentStart + 1, sig.end),
+  };
+}
+
+function refused(field: string, message: string): ContrastError {
+  return new ContrastError('permission-denied', message, { field });
+}
+
+function checkValidity(c: CaCertificateInput, now: Date): void {
+  if (!(c.notBefore.getTime() <= now.getTime() && now.getTime() <= c.notAfter.getTime())) {
+    throw refused(
+      c.field,
+      `the certificate is not valid now (${c.notBefore.toISOString()} to ${c.notAfter.toISOString()})`,
+    );
+  }
+}
+
+/**
+ * Checks a CA certificate we issued before: its key is the mesh CA key, it is signed by
+ * `signer`, its to-be-signed part is exactly what the hierarchy issues for its serial and
+ * validity (names, extensions, algorithm: re-encoded by the same code as {@link CaHierarchy.create}),
+ * and it is valid at `now`.
+ */
+function checkIssued(
+  c: CaCertificateInput,
+  field: string,
+  k: CaKeys,
+  signer: KeyObject,
+  expectedTbs: Uint8Array,
+  signerName: string,
+  now: Date,
+): void {
+  const spki = spkiDer(c.x509.publicKey);
+  if (!bytesEqual(spki, k.meshSpki)) {
+    throw refused(field, 'the certificate is for another key than the mesh CA key');
+  }
+  let signed = false;
+  try {
+    signed = cryptoVerify('sha384', c.tbs, { key: signer, dsaEncoding: 'der' }, c.signature);
+  } catch {
+    signed = false;
+  }
+  if (!signed) throw refused(field, `the certificate is not signed by ${signerName}`);
+  if (!bytesEqual(certificateDer(expectedTbs, c.signature), c.der)) {
+    throw refused(
+      field,
+      'the certificate is not one the CA hierarchy issues (names, extensions or encoding differ)',
+    );
+  }
+  checkValidity(c, now);
+}
+
 /**
  * The Coordinator's certificate authority for one manifest generation: the root CA (key from the
  * seed), the intermediate (mesh CA key, signed by the root) and the mesh CA (same key and name,
@@ -244,65 +429,95 @@ export class CaHierarchy {
     const caNotAfter = addValidity(notBefore, validity.caMs, 10);
 
     const rootKey = caKey(engine.rootCaKey());
-    const rootSpki = spkiDer(createPublicKey(rootKey));
-    const rootKeyId = keyIdentifier(rootSpki);
     const meshKey = caKey(options.meshCaKey ?? engine.generateMeshCaKey());
-    const meshSpki = spkiDer(createPublicKey(meshKey));
-    const meshKeyId = keyIdentifier(meshSpki);
-    const caExtensions = (keyId: Uint8Array) => [
-      CA_BASIC_CONSTRAINTS,
-      CA_KEY_USAGE,
-      subjectKeyIdentifierExtension(keyId),
-    ];
-
-    const rootNotBefore = options.rootNotBefore ?? notBefore;
-    // Derived from the root key, so the root certificate's identity is stable with the seed.
-    const rootSerial = serialFrom(
-      createHash('sha256').update('contrast root serial').update(rootSpki).digest(),
-    );
-    const rootTbs = tbsCertificate({
-      serial: rootSerial,
-      issuer: ROOT_NAME,
-      notBefore: rootNotBefore,
-      notAfter: addValidity(rootNotBefore, validity.caMs, 10),
-      subject: ROOT_NAME,
-      spki: rootSpki,
-      extensions: caExtensions(rootKeyId),
-    });
-    // deterministic ECDSA (RFC 6979): the same seed and notBefore give the same root certificate
-    const rootDigest = new Uint8Array(createHash('sha384').update(rootTbs).digest());
-    const root = certificateDer(rootTbs, encodeSignatureDer(signDigestP384(rootKey, rootDigest, true)));
-
-    const intermediateTbs = tbsCertificate({
-      serial: serialFrom(randomBytes(16)),
-      issuer: ROOT_NAME,
-      notBefore,
-      notAfter: caNotAfter,
-      subject: INTERMEDIATE_NAME,
-      spki: meshSpki,
-      extensions: [...caExtensions(meshKeyId), authorityKeyIdentifierExtension(rootKeyId)],
-    });
+    const keys = caKeys(rootKey, meshKey);
+    const root = rootCertificate(rootKey, keys, options.rootNotBefore ?? notBefore, validity);
+    const intermediateTbs = intermediateTbsOf(keys, serialFrom(randomBytes(16)), notBefore, caNotAfter);
     const meshSerial = serialFrom(randomBytes(16));
-    const meshTbs = tbsCertificate({
-      serial: meshSerial,
-      issuer: INTERMEDIATE_NAME,
-      notBefore,
-      notAfter: caNotAfter,
-      subject: INTERMEDIATE_NAME,
-      spki: meshSpki,
-      extensions: caExtensions(meshKeyId),
-    });
+    const meshTbs = meshCaTbsOf(keys, meshSerial, notBefore, caNotAfter);
     const [intermediateSig, meshSig] = await Promise.all([
       signSha384(rootKey, intermediateTbs),
       signSha384(meshKey, meshTbs),
     ]);
-    log.info('created CA hierarchy', { rootSerial: toHex(rootSerial), meshCaSerial: toHex(meshSerial) });
+    log.info('created CA hierarchy', { rootSerial: toHex(keys.rootSerial), meshCaSerial: toHex(meshSerial) });
     return new CaHierarchy({
       root: issued(root),
       intermediate: issued(certificateDer(intermediateTbs, intermediateSig)),
       meshCa: issued(certificateDer(meshTbs, meshSig)),
       meshKey,
-      meshKeyId,
+      meshKeyId: keys.meshKeyId,
+      validity,
+      logger: log,
+    });
+  }
+
+  /** @internal Use {@link restoreCaHierarchy}. */
+  static async restore(engine: SeedEngine, input: RestoreCaInput): Promise<CaHierarchy> {
+    const now = input.now ?? new Date();
+    const validity = input.validity ?? {};
+    const log = (input.logger ?? noopLogger).child({ component: 'ca' });
+    const rootKey = caKey(engine.rootCaKey());
+    let meshKey: KeyObject;
+    try {
+      meshKey = caKey(input.meshCaKey);
+    } catch {
+      throw new ContrastError('invalid-argument', 'the mesh CA key must be a P-384 EC private key', {
+        field: 'meshCaKey',
+      });
+    }
+    const keys = caKeys(rootKey, meshKey);
+    const rootIn = readCaCertificate(input.root, 'root');
+    const meshIn = readCaCertificate(input.meshCa, 'meshCa');
+    const interIn =
+      input.intermediate === undefined ? undefined : readCaCertificate(input.intermediate, 'intermediate');
+
+    // The root is deterministic: the seed and its notBefore must reproduce it byte for byte.
+    const root = rootCertificate(rootKey, keys, rootIn.notBefore, validity);
+    if (!bytesEqual(root, rootIn.der)) {
+      throw refused('root', 'the seed does not reproduce this root CA certificate');
+    }
+    checkValidity(rootIn, now);
+    const rootPublic = createPublicKey(rootKey);
+    const meshPublic = createPublicKey(meshKey);
+    checkIssued(
+      meshIn,
+      'meshCa',
+      keys,
+      meshPublic,
+      meshCaTbsOf(keys, meshIn.serial, meshIn.notBefore, meshIn.notAfter),
+      'the mesh CA key (self-signed)',
+      now,
+    );
+    let intermediate: Uint8Array;
+    if (interIn) {
+      checkIssued(
+        interIn,
+        'intermediate',
+        keys,
+        rootPublic,
+        intermediateTbsOf(keys, interIn.serial, interIn.notBefore, interIn.notAfter),
+        'the root CA',
+        now,
+      );
+      intermediate = interIn.der;
+    } else {
+      // No intermediate given (a peer of an older version): a new one for the same key and
+      // validity as the mesh CA, signed by the root.
+      const tbs = intermediateTbsOf(keys, serialFrom(randomBytes(16)), meshIn.notBefore, meshIn.notAfter);
+      intermediate = certificateDer(tbs, await signSha384(rootKey, tbs));
+      log.warn('no intermediate CA certificate to restore: issued a new one for the mesh CA key');
+    }
+    log.info('restored CA hierarchy', {
+      rootSerial: toHex(keys.rootSerial),
+      meshCaSerial: toHex(meshIn.serial),
+      intermediateRestored: interIn !== undefined,
+    });
+    return new CaHierarchy({
+      root: issued(root),
+      intermediate: issued(intermediate),
+      meshCa: issued(meshIn.der),
+      meshKey,
+      meshKeyId: keys.meshKeyId,
       validity,
       logger: log,
     });
@@ -380,6 +595,40 @@ function extraExtension(e: RawExtension, i: number, seen: Set<string>): Uint8Arr
   }
   seen.add(e.oid);
   return extensionDer(oid, e.critical === true, e.value);
+}
+
+/** Input of {@link restoreCaHierarchy}: certificates an earlier {@link createCaHierarchy} issued. @public */
+export interface RestoreCaInput {
+  /** The root CA certificate (PEM or DER): the seed must reproduce it byte for byte. */
+  root: string | Uint8Array;
+  /**
+   * The intermediate (PEM or DER): mesh CA key and name, signed by the root. Absent: a new one is
+   * issued for the mesh CA key with the mesh CA's validity (logged as a warning).
+   */
+  intermediate?: string | Uint8Array;
+  /** The mesh CA certificate (PEM or DER): self-signed by the mesh CA key. */
+  meshCa: string | Uint8Array;
+  /** The mesh CA private key (P-384). */
+  meshCaKey: KeyObject;
+  /** The time the certificates must be valid at; defaults to now. */
+  now?: Date;
+  /** Validity settings of the hierarchy (the root's lifetime, and for the leaves it issues). */
+  validity?: CaValidity;
+  logger?: Logger;
+}
+
+/**
+ * Rebuilds a CA hierarchy from certificates it issued earlier (e.g. on another Coordinator
+ * replica) instead of issuing new ones, so the certificates stay byte-identical. Refuses
+ * (`permission-denied`, `field` naming the certificate) unless: the seed reproduces the root
+ * certificate byte for byte; the intermediate is signed by that root and the mesh CA by the mesh
+ * CA key; both are for the mesh CA key; both are exactly what {@link createCaHierarchy} issues
+ * (names, extensions, encoding) for their serial and validity; all three are valid at `now`.
+ * A certificate that does not parse is `invalid-argument`. Never logs keys.
+ * @public
+ */
+export function restoreCaHierarchy(engine: SeedEngine, input: RestoreCaInput): Promise<CaHierarchy> {
+  return CaHierarchy.restore(engine, input);
 }
 
 /** Builds the CA hierarchy for one manifest generation. @public */

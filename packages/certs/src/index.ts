@@ -7,6 +7,8 @@ export {
   type IssuedCertificate,
   type MeshCertificate,
   type MeshCertificateRequest,
+  type RestoreCaInput,
+  restoreCaHierarchy,
 } from './ca.js';
 export {
   decodeMeshCertificateExtensions,
