@@ -129,4 +129,23 @@ describe('peer recovery schemas', () => {
     expect(res.success).toBe(false);
     expect(res.error?.issues[0]?.path).toEqual(['transition_hash']);
   });
+
+  it('the response may carry the intermediate CA (optional: older peers send none); it must be PEM', () => {
+    const base = {
+      version: 'v1',
+      transition_hash: 'ab'.repeat(32),
+      root_ca: '-----BEGIN CERTIFICATE-----',
+      mesh_ca: '-----BEGIN CERTIFICATE-----',
+      sealed_ephemeral_public_key: 'AAAA',
+      sealed_secret: 'AAAA',
+    };
+    expect(PeerRecoverResponseSchema.safeParse(base).success).toBe(true);
+    const withIntermediate = PeerRecoverResponseSchema.safeParse({
+      ...base,
+      intermediate_ca: '-----BEGIN CERTIFICATE-----',
+    });
+    expect(withIntermediate.data?.intermediate_ca).toBe('-----BEGIN CERTIFICATE-----');
+    const bad = PeerRecoverResponseSchema.safeParse({ ...base, intermediate_ca: 'MIIB' });
+    expect(bad.error?.issues[0]?.path).toEqual(['intermediate_ca']);
+  });
 });

@@ -34,8 +34,9 @@ export const PeerRecoverRequestSchema = z.strictObject({
 export type PeerRecoverRequest = z.infer<typeof PeerRecoverRequestSchema>;
 
 /**
- * `POST /v1/peer/recover` response: the active replica's latest transition and CAs (in clear, the
- * channel is attested) and the secrets sealed to the requester's ephemeral key
+ * `POST /v1/peer/recover` response: the active replica's latest transition and CA certificates (in
+ * clear: the channel is attested, and the requester checks them against the root CA its seed
+ * reproduces) and the secrets sealed to the requester's ephemeral key
  * ({@link sealPeerSecret}).
  * @public
  */
@@ -44,6 +45,13 @@ export const PeerRecoverResponseSchema = z.strictObject({
   transition_hash: HashHexSchema,
   root_ca: PemCertificateSchema,
   mesh_ca: PemCertificateSchema,
+  /**
+   * The active replica's intermediate CA certificate (mesh CA key and name, signed by the root CA).
+   * The requester adopts it together with `mesh_ca` after checking both against the root CA its
+   * seed reproduces, so all replicas serve the same CA certificates. Absent from a peer built
+   * before this field: the requester issues its own intermediate (and warns).
+   */
+  intermediate_ca: PemCertificateSchema.optional(),
   /** SPKI DER of the sender's ephemeral key (ECDH with the requester's ephemeral key). */
   sealed_ephemeral_public_key: Base64Schema,
   /** iv(12) || AES-256-GCM ciphertext || tag(16) of `salt(32) || seed(64) || mesh CA key (PKCS#8 DER)`. */

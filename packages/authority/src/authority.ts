@@ -5,7 +5,6 @@ import {
   createPublicKey,
   verify as cryptoVerify,
   type KeyObject,
-  X509Certificate,
 } from 'node:crypto';
 import {
   apiFailure,
@@ -26,6 +25,7 @@ import {
   transitionHash as computeTransitionHash,
   createCaHierarchy,
   createSeedShareDocument,
+  restoreCaHierarchy,
   SeedEngine,
   type SeedShareDocument,
   seedShareOwnerKey,
@@ -34,7 +34,6 @@ import {
   verifyOwnerSignature,
 } from '@contrast-cc/certs';
 import {
-  bytesEqual,
   ContrastError,
   type Evidence,
   type EvidenceClaims,
@@ -144,6 +143,8 @@ export interface PeerHandOverResult {
   transitionHash: string;
   rootCaPem: string;
   meshCaPem: string;
+  /** The intermediate (mesh CA key, signed by the root): the requester adopts it with the mesh CA. */
+  intermediateCaPem: string;
   /** Seed, salt and mesh CA key sealed to the requester's ephemeral key (`sealPeerSecret`). */
   sealed: SealedSecret;
   /** The requester's policy hash (a coordinator policy of the manifest). */
@@ -158,8 +159,17 @@ export interface PeerRecoveryInput {
   transitionHash: string;
   /** DER of the peer's root CA certificate: the seed must reproduce it byte for byte. */
   rootCaDer: Uint8Array;
-  /** DER of the peer's mesh CA certificate: the handed-over key must be its key. */
+  /**
+   * DER of the peer's mesh CA certificate: the handed-over key must be its key, and it is adopted
+   * as this replica's mesh CA certificate (byte-identical across replicas) after the checks of
+   * `restoreCaHierarchy`.
+   */
   meshCaDer: Uint8Array;
+  /**
+   * DER of the peer's intermediate CA certificate, adopted likewise (signed by the root CA the seed
+   * reproduces). Absent (a peer of an older version): a new intermediate is issued, with a warning.
+   */
+  intermediateCaDer?: Uint8Array;
 }
 
 /** The history as the state endpoint serves it. @public */
@@ -186,6 +196,14 @@ interface Active {
   version: string;
   generation: number;
 }
+
+/** `restoreCaHierarchy`'s field names -> the peer-recover wire fields. */
+const PEER_CA_FIELDS: Record<string, string> = {
+  root: 'root_ca',
+  intermediate: 'intermediate_ca',
+  meshCa: 'mesh_ca',
+  meshCaKey: 'mesh_ca_key',
+};
 
 const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -746,6 +764,7 @@ export class Authority {
       transitionHash: a.transitionHash,
       rootCaPem: a.ca.root.pem,
       meshCaPem: a.ca.meshCa.pem,
+      intermediateCaPem: a.ca.intermediate.pem,
       sealed,
       policyHash,
     };
@@ -788,8 +807,6 @@ export class Authority {
     );
     if (!signed) throw mismatch('the latest transition signature does not verify with the seed', 'seed');
     let meshCaKey: KeyObject;
-    let rootNotBefore: Date;
-    let peerMeshSpki: Uint8Array;
     try {
       meshCaKey = createPrivateKey({
         key: Buffer.from(input.secret.meshCaKey),
@@ -799,33 +816,31 @@ export class Authority {
     } catch {
       throw mismatch('the mesh CA key does not parse', 'mesh_ca_key');
     }
-    try {
-      rootNotBefore = new Date(new X509Certificate(input.rootCaDer).validFrom);
-      peerMeshSpki = new Uint8Array(
-        new X509Certificate(input.meshCaDer).publicKey.export({ type: 'spki', format: 'der' }),
-      );
-    } catch {
-      throw apiFailure('invalid_argument', 'the peer sent a CA certificate that does not parse', {
-        field: 'root_ca',
-      });
-    }
+    // Adopt the peer's CA certificates, never rebuild them: restoreCaHierarchy checks that the
+    // seed reproduces the root byte for byte, that intermediate and mesh CA are for the mesh CA
+    // key, signed by the root / self-signed, exactly our profile, and valid now.
     let ca: CaHierarchy;
     try {
-      ca = await createCaHierarchy(engine, {
-        logger: this.#log,
+      ca = await restoreCaHierarchy(engine, {
+        root: input.rootCaDer,
+        meshCa: input.meshCaDer,
+        ...(input.intermediateCaDer ? { intermediate: input.intermediateCaDer } : {}),
         meshCaKey,
-        rootNotBefore,
+        logger: this.#log,
         ...this.#nowOption(),
       });
-    } catch {
-      throw mismatch('the mesh CA key is not a P-384 key', 'mesh_ca_key');
+    } catch (e) {
+      if (!isContrastError(e)) throw e;
+      const field = PEER_CA_FIELDS[e.field ?? ''] ?? 'mesh_ca';
+      if (field === 'mesh_ca_key') throw mismatch(e.message, field);
+      throw apiFailure('permission_denied', `the peer's ${field} certificate is refused: ${e.message}`, {
+        field,
+      });
     }
-    if (!bytesEqual(ca.root.der, input.rootCaDer)) {
-      throw mismatch("the seed does not reproduce the peer's root CA", 'root_ca');
-    }
-    const meshSpki = new Uint8Array(createPublicKey(meshCaKey).export({ type: 'spki', format: 'der' }));
-    if (!bytesEqual(meshSpki, peerMeshSpki)) {
-      throw mismatch("the mesh CA key is not the peer's mesh CA key", 'mesh_ca');
+    if (!input.intermediateCaDer) {
+      this.#log.warn(
+        'the peer sent no intermediate CA certificate (an older version): adopted its root and mesh CA certificates, issued a new intermediate',
+      );
     }
     if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
     const manifestBytes = await unverified.getManifest(latest.manifestHash);

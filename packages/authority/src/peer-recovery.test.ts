@@ -9,7 +9,15 @@ import {
   type SetManifestResponse,
   verifiersForReferenceValues,
 } from '@contrast-cc/api';
-import { openSeedShare, recoverSeed, signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
+import {
+  createCaHierarchy,
+  generateMeshCaKey,
+  openSeedShare,
+  recoverSeed,
+  SeedEngine,
+  signTransitionAsOwner,
+  transitionHash,
+} from '@contrast-cc/certs';
 import { fromHex, type Issuer } from '@contrast-cc/core';
 import { createMemoryLogger, type MemoryLogger } from '@contrast-cc/core/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
@@ -177,9 +185,13 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const stateA = await (await client(a)).state();
     const stateB = await (await client(b)).state();
     expect(stateB.latest_transition?.transition_hash).toBe(set.transition_hash);
-    // The seed reproduced A's root CA certificate byte for byte; the mesh CA key is shared.
+    // The seed reproduced A's root CA certificate byte for byte; B adopted A's mesh CA
+    // certificate (not only its key): one mesh CA certificate per manifest generation.
     expect(stateB.root_ca).toBe(stateA.root_ca);
-    expect(spkiOf(stateB.mesh_ca!)).toBe(spkiOf(stateA.mesh_ca!));
+    expect(stateB.mesh_ca).toBe(stateA.mesh_ca);
+    expect(Buffer.from(b.c.authority.stateBinding().meshCaDer!)).toEqual(
+      Buffer.from(a.c.authority.stateBinding().meshCaDer!),
+    );
 
     const fromA = await meshCert(a, 'web');
     const fromB = await meshCert(b, 'db');
@@ -190,6 +202,9 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
       expect(leaf!.verify(intermediate!.publicKey)).toBe(true);
       expect(der(res.root_ca).equals(der(set.root_ca))).toBe(true);
     }
+    // Both replicas present the same intermediate in the chains they issue.
+    expect(chainOf(fromB)[1]).toBe(chainOf(fromA)[1]);
+    expect(fromB.mesh_ca).toBe(fromA.mesh_ca);
     // A workload holding A's mesh CA accepts B's certificates and vice versa.
     expect(new X509Certificate(fromB.cert_chain).verify(new X509Certificate(fromA.mesh_ca).publicKey)).toBe(
       true,
@@ -321,6 +336,130 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     await stopReplica(victim);
   });
 
+  it("adopts the peer's CA certificates only after checking them: another key or another root is refused", async () => {
+    // Authority.recoverFromPeer with the genuine seed and salt, and a hierarchy built the way the
+    // peer built it: the seed reproduces A's root (same notBefore), the mesh CA key is ours.
+    const store = await openStore(sharedDir);
+    const authority = await Authority.open({
+      store,
+      platforms,
+      channelKey: channelKey(),
+      allowInsecure: true,
+    });
+    expect(authority.status).toBe('stale');
+    const engine = new SeedEngine(secret.seed, secret.salt);
+    const rootNotBefore = new Date(new X509Certificate(set.root_ca).validFrom);
+    const meshKey = generateMeshCaKey();
+    const genuine = await createCaHierarchy(engine, { rootNotBefore, meshCaKey: meshKey });
+    expect(Buffer.from(genuine.root.der).equals(der(set.root_ca))).toBe(true);
+    const foreignKey = await createCaHierarchy(engine, { rootNotBefore });
+    const foreignRoot = await createCaHierarchy(SeedEngine.generate(), { meshCaKey: meshKey });
+    const input = () => ({
+      secret: {
+        seed: Uint8Array.from(secret.seed),
+        salt: Uint8Array.from(secret.salt),
+        meshCaKey: new Uint8Array(meshKey.export({ type: 'pkcs8', format: 'der' })),
+      },
+      transitionHash: set.transition_hash,
+      rootCaDer: genuine.root.der,
+      meshCaDer: genuine.meshCa.der,
+      intermediateCaDer: genuine.intermediate.der,
+    });
+    const refusal = (over: object) =>
+      authority.recoverFromPeer({ ...input(), ...over }).then(
+        () => undefined,
+        (e: { apiCode?: string; field?: string; message: string }) => ({
+          apiCode: e.apiCode,
+          field: e.field,
+          message: e.message,
+        }),
+      );
+    expect(await refusal({ meshCaDer: foreignKey.meshCa.der })).toEqual({
+      apiCode: 'permission_denied',
+      field: 'mesh_ca',
+      message:
+        "the peer's mesh_ca certificate is refused: the certificate is for another key than the mesh CA key",
+    });
+    expect(await refusal({ intermediateCaDer: foreignKey.intermediate.der })).toMatchObject({
+      apiCode: 'permission_denied',
+      field: 'intermediate_ca',
+    });
+    expect(await refusal({ intermediateCaDer: foreignRoot.intermediate.der })).toEqual({
+      apiCode: 'permission_denied',
+      field: 'intermediate_ca',
+      message:
+        "the peer's intermediate_ca certificate is refused: the certificate is not signed by the root CA",
+    });
+    expect(await refusal({ rootCaDer: foreignRoot.root.der })).toMatchObject({
+      apiCode: 'permission_denied',
+      field: 'root_ca',
+    });
+    expect(await refusal({ meshCaDer: Uint8Array.of(0x30, 0x00) })).toMatchObject({
+      apiCode: 'permission_denied',
+      field: 'mesh_ca',
+    });
+    expect(authority.status).toBe('stale');
+    // The checked certificates are adopted as they are.
+    await authority.recoverFromPeer(input());
+    expect(authority.status).toBe('active');
+    const state = authority.stateBinding();
+    expect(Buffer.from(state.meshCaDer!).equals(Buffer.from(genuine.meshCa.der))).toBe(true);
+    expect(Buffer.from(state.rootCaDer!).equals(Buffer.from(genuine.root.der))).toBe(true);
+    authority.close();
+  });
+
+  it('a peer that sends an intermediate of another root or key is refused (mismatch) and the replica stays stale', async () => {
+    // A serves genuine evidence and state but a foreign intermediate (as a compromised peer could).
+    const authorityA = a.c.authority as Authority & { handOverToPeer: Authority['handOverToPeer'] };
+    const handOver = authorityA.handOverToPeer.bind(authorityA);
+    const foreign = await createCaHierarchy(SeedEngine.generate());
+    authorityA.handOverToPeer = async (p) => ({
+      ...(await handOver(p)),
+      intermediateCaPem: foreign.intermediate.pem,
+    });
+    try {
+      const victim = await startReplica('victim-ca', {
+        peers: staticPeers([{ host: a.c.host, port: a.c.port, name: 'a' }]),
+        join: false,
+      });
+      await waitFor(
+        () => victim.log.records.filter((r) => r.fields?.result === 'mismatch').length >= 2,
+        10_000,
+      );
+      const failed = victim.log.records.find((r) => r.fields?.result === 'mismatch');
+      expect(failed?.fields).toMatchObject({ peer: `${a.c.host}:${a.c.port}`, code: 'permission_denied' });
+      expect(String(failed?.fields?.reason)).toMatch(/intermediate_ca certificate is refused/);
+      expect(victim.c.authority.status).toBe('stale');
+      expect(victim.recovered).toEqual([]);
+      expect(
+        counter(await metrics(victim), 'contrast_peer_recoveries_total', 'result="mismatch"'),
+      ).toBeGreaterThanOrEqual(2);
+      // A peer of an older version sends no intermediate: the mesh CA certificate is still A's,
+      // the intermediate is a new one for the same key, signed by the root, with a warning.
+      authorityA.handOverToPeer = async (p) => {
+        const { intermediateCaPem: _, ...older } = await handOver(p);
+        return older as Awaited<ReturnType<Authority['handOverToPeer']>>;
+      };
+      await waitFor(() => victim.c.authority.status === 'active', 10_000);
+      const stateV = victim.c.authority.stateBinding();
+      expect(Buffer.from(stateV.meshCaDer!)).toEqual(Buffer.from(a.c.authority.stateBinding().meshCaDer!));
+      expect(victim.log.records.some((r) => r.level === 'warn' && /no intermediate CA/.test(r.message))).toBe(
+        true,
+      );
+      const [, intermediate] = chainOf(await meshCert(victim, 'web'));
+      expect(intermediate).not.toBe(chainOf(await meshCert(a, 'web'))[1]);
+      const inter = new X509Certificate(intermediate!);
+      expect(inter.verify(new X509Certificate(set.root_ca).publicKey)).toBe(true);
+      expect(inter.publicKey.equals(new X509Certificate(Buffer.from(stateV.meshCaDer!)).publicKey)).toBe(
+        true,
+      );
+      await stopReplica(victim);
+    } finally {
+      delete (authorityA as Partial<typeof authorityA>).handOverToPeer;
+    }
+    expect(authorityA.handOverToPeer).toBe(Authority.prototype.handOverToPeer);
+  });
+
   it('a manifest update by A makes B stale; B recovers again at the new transition', async () => {
     const next = transitionHash(
       fromHex(createHash('sha256').update(d2.manifest).digest('hex')),
@@ -343,6 +482,8 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     expect(b.recovered[1]!.attempts).toBeGreaterThanOrEqual(1);
     const stateB = b.c.authority.stateBinding();
     expect(stateB.transitionHash).toBe(updated.transition_hash);
+    // The rotated mesh CA certificate is A's new one, byte for byte.
+    expect(Buffer.from(stateB.meshCaDer!).equals(der(updated.mesh_ca))).toBe(true);
     expect(spkiOf(updated.mesh_ca)).toBe(
       new X509Certificate(Buffer.from(stateB.meshCaDer!)).publicKey
         .export({ type: 'spki', format: 'der' })
@@ -368,7 +509,9 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const state = restarted.c.authority.stateBinding();
     expect(state.transitionHash).toBe(transition);
     expect(Buffer.from(state.rootCaDer!).equals(Buffer.from(rootBefore))).toBe(true);
+    expect(Buffer.from(state.meshCaDer!)).toEqual(Buffer.from(b.c.authority.stateBinding().meshCaDer!));
     const cert = await meshCert(restarted, 'db');
+    expect(chainOf(cert)[1]).toBe(chainOf(await meshCert(b, 'db'))[1]);
     const bMesh = new X509Certificate(Buffer.from(b.c.authority.stateBinding().meshCaDer!));
     expect(new X509Certificate(cert.cert_chain).verify(bMesh.publicKey)).toBe(true);
     a = restarted;

@@ -244,7 +244,8 @@ export async function findActivePeer(
  * 3. ask for a nonce, then send a fresh ephemeral P-256 key and our evidence binding
  *    (nonce, ephemeral key, the peer's TLS key);
  * 4. open the sealed seed, salt and mesh CA key; `Authority.recoverFromPeer` checks them against
- *    the store (latest signature, root CA reproduced, mesh CA key) and becomes active.
+ *    the store (latest signature, root CA reproduced, mesh CA key) and adopts the peer's root,
+ *    intermediate and mesh CA certificates (checked by `restoreCaHierarchy`), then becomes active.
  * Never throws; the result names what happened. Secrets are zeroed after use and never logged.
  * @public
  */
@@ -300,6 +301,10 @@ export async function recoverFromPeer(
         transitionHash: res.transition_hash,
         rootCaDer: certDer(res.root_ca, 'root CA'),
         meshCaDer: certDer(res.mesh_ca, 'mesh CA'),
+        // A peer built before this field sends none: the authority then issues its own intermediate.
+        ...(res.intermediate_ca !== undefined
+          ? { intermediateCaDer: certDer(res.intermediate_ca, 'intermediate CA') }
+          : {}),
       });
     } catch (e) {
       if (e instanceof AttemptError) throw e;

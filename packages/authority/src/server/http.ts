@@ -186,6 +186,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
             transition_hash: out.transitionHash,
             root_ca: out.rootCaPem,
             mesh_ca: out.meshCaPem,
+            intermediate_ca: out.intermediateCaPem,
             sealed_ephemeral_public_key: toBase64(out.sealed.ephemeralPublicKey),
             sealed_secret: toBase64(out.sealed.ciphertext),
           },
