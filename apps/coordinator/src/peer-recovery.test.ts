@@ -51,6 +51,9 @@ describe('Coordinator replicas (processes) with CONTRAST_PEERS', () => {
     expect(state.status).toBe('active');
     expect(state.latest_transition?.transition_hash).toBe(set.transition_hash);
     expect(new X509Certificate(state.root_ca!).raw.equals(new X509Certificate(set.root_ca).raw)).toBe(true);
+    // B adopted A's mesh CA certificate and the restarted A adopted B's: still the one A issued.
+    expect(state.mesh_ca).toBe(set.mesh_ca);
+    expect((await (await client(portB)).state()).mesh_ca).toBe(set.mesh_ca);
     const metrics = await (await fetch(`http://127.0.0.1:${a2.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/contrast_peer_recoveries_total\{result="success"\} 1/);
     expect((await fetch(`http://127.0.0.1:${a2.metricsPort}/probe/readiness`)).status).toBe(200);
