@@ -173,6 +173,7 @@ describe.skipIf(!builtWithDemo)('contrast demo (built bin, end to end)', () => {
     // What the step left: B's verify/ equals A's (transition, root CA) and the new certificate chains.
     expect(read('ha/replica-b/verify/latest-transition')).toBe(read('verify/latest-transition'));
     expect(read('ha/replica-b/verify/coordinator-root-ca.pem')).toBe(read('verify/coordinator-root-ca.pem'));
+    expect(read('ha/replica-b/verify/mesh-ca.pem')).toBe(read('verify/mesh-ca.pem'));
     expect(
       chainProblem(read('ha/web/tls-config/certChain.pem'), read('verify/coordinator-root-ca.pem')),
     ).toBeUndefined();
