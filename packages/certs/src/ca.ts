@@ -354,15 +354,14 @@ function checkValidity(c: CaCertificateInput, now: Date): void {
  */
 function checkIssued(
   c: CaCertificateInput,
-  field: string,
   k: CaKeys,
   signer: KeyObject,
-  expectedTbs: Uint8Array,
   signerName: string,
+  profile: (k: CaKeys, serial: Uint8Array, notBefore: Date, notAfter: Date) => Uint8Array,
   now: Date,
 ): void {
-  const spki = spkiDer(c.x509.publicKey);
-  if (!bytesEqual(spki, k.meshSpki)) {
+  const field = c.field;
+  if (!bytesEqual(spkiDer(c.x509.publicKey), k.meshSpki)) {
     throw refused(field, 'the certificate is for another key than the mesh CA key');
   }
   let signed = false;
@@ -372,6 +371,7 @@ function checkIssued(
     signed = false;
   }
   if (!signed) throw refused(field, `the certificate is not signed by ${signerName}`);
+  const expectedTbs = profile(k, c.serial, c.notBefore, c.notAfter);
   if (!bytesEqual(certificateDer(expectedTbs, c.signature), c.der)) {
     throw refused(
       field,
@@ -479,33 +479,16 @@ export class CaHierarchy {
     checkValidity(rootIn, now);
     const rootPublic = createPublicKey(rootKey);
     const meshPublic = createPublicKey(meshKey);
-    checkIssued(
-      meshIn,
-      'meshCa',
-      keys,
-      meshPublic,
-      meshCaTbsOf(keys, meshIn.serial, meshIn.notBefore, meshIn.notAfter),
-      'the mesh CA key (self-signed)',
-      now,
-    );
+    checkIssued(meshIn, keys, meshPublic, 'the mesh CA key (self-signed)', meshCaTbsOf, now);
     let intermediate: Uint8Array;
     if (interIn) {
-      checkIssued(
-        interIn,
-        'intermediate',
-        keys,
-        rootPublic,
-        intermediateTbsOf(keys, interIn.serial, interIn.notBefore, interIn.notAfter),
-        'the root CA',
-        now,
-      );
+      checkIssued(interIn, keys, rootPublic, 'the root CA', intermediateTbsOf, now);
       intermediate = interIn.der;
     } else {
-      // No intermediate given (a peer of an older version): a new one for the same key and
-      // validity as the mesh CA, signed by the root.
+      // No intermediate given (e.g. a peer of an older version; the caller says so in its own
+      // log): a new one for the same key and validity as the mesh CA, signed by the root.
       const tbs = intermediateTbsOf(keys, serialFrom(randomBytes(16)), meshIn.notBefore, meshIn.notAfter);
       intermediate = certificateDer(tbs, await signSha384(rootKey, tbs));
-      log.warn('no intermediate CA certificate to restore: issued a new one for the mesh CA key');
     }
     log.info('restored CA hierarchy', {
       rootSerial: toHex(keys.rootSerial),
