@@ -83,8 +83,8 @@ async function main() {
   title('What a real deployment runs, in order');
   console.log(`  contrast generate --reference-values Metal-QEMU-SNP deployment/   # then fill in MinimumTCB in manifest.json
   kubectl apply -f deployment/
-  contrast set -c <coordinator-ip>:1313 deployment/
-  contrast verify -c <coordinator-ip>:1313        # share verify/coordinator-root-ca.pem with your clients`);
+  contrast set -c <coordinator-ip>:1314 deployment/
+  contrast verify -c <coordinator-ip>:1314        # share verify/coordinator-root-ca.pem with your clients`);
   console.log(`\nuser's path: done. The workspace ${ws} also holds metal-qemu-snp-runtime.json.`);
 }
 

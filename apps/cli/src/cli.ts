@@ -25,8 +25,8 @@ A deployment, step by step:
   contrast generate -p Metal-QEMU-SNP resources/    patch your YAML, write manifest.json
   contrast runtime -p Metal-QEMU-SNP | kubectl apply -f -
   kubectl apply -f resources/
-  contrast set -c <coordinator-ip>:1313 resources/  attest the Coordinator, give it the manifest
-  contrast verify -c <coordinator-ip>:1313          anyone can check what the deployment runs
+  contrast set -c <coordinator-ip>:1314 resources/  attest the Coordinator, give it the manifest
+  contrast verify -c <coordinator-ip>:1314          anyone can check what the deployment runs
 
 Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
 `;

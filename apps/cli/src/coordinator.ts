@@ -12,7 +12,7 @@ export function parseCoordinatorAddress(text: string | undefined): { host: strin
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port < 1 || port > 65535)
-    throw usageError(`--coordinator "${text}" is not host:port (e.g. 127.0.0.1:1313, [::1]:1313)`);
+    throw usageError(`--coordinator "${text}" is not host:port (e.g. 127.0.0.1:1314, [::1]:1314)`);
   return { host: (m[1] ?? m[2])!, port };
 }
 

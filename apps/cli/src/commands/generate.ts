@@ -87,7 +87,7 @@ Examples:
   CONTRAST_IMAGE_FACTS=examples/shop/image-facts.json \\
     contrast generate -p Simulated-TDX examples/shop/
 Next: install the runtime ("contrast runtime --platform <id> | kubectl apply -f -"), deploy
-("kubectl apply -f resources/"), then "contrast set -c <coordinator>:1313 resources/".
+("kubectl apply -f resources/"), then "contrast set -c <coordinator>:1314 resources/".
 
 Exit codes: 0 done, 1 the operation failed (no Contrast workload or no Coordinator found, an image
 could not be read), 2 bad usage or bad input (files are left as they were).

@@ -18,7 +18,7 @@ Usage:
   contrast recover -c <host:port> [flags]
 
 Flags:
-  -c, --coordinator <host:port>     the Coordinator's user API, port 1313 (required)
+  -c, --coordinator <host:port>     the Coordinator's API, port 1314 (required)
   -m, --manifest <file>             the manifest whose reference values it must meet
                                     (default manifest.json)
       --seedshare-owner-key <file>  your RSA private key, PEM (default seedshare-owner.pem, as
@@ -31,8 +31,8 @@ Flags:
   -h, --help                        show this help
 
 Example:
-  contrast recover -c 203.0.113.7:1313     (seed-shares.json, seedshare-owner.pem in this directory)
-  contrast verify -c 203.0.113.7:1313      (the same root CA, the manifest history as before)
+  contrast recover -c 203.0.113.7:1314     (seed-shares.json, seedshare-owner.pem in this directory)
+  contrast verify -c 203.0.113.7:1314      (the same root CA, the manifest history as before)
 
 Exit codes: 0 recovered, 1 refused or unreachable (attestation failed, the share is not for this
 Coordinator, it is not in recovery mode), 2 bad usage or bad input (missing file, a key that

@@ -32,7 +32,7 @@ Usage:
   paths...   the YAML files or directories "contrast generate" patched
 
 Flags:
-  -c, --coordinator <host:port>     the Coordinator's user API, port 1313 (required; e.g. the
+  -c, --coordinator <host:port>     the Coordinator's API, port 1314 (required; e.g. the
                                     external IP of its Service: kubectl get svc coordinator)
   -m, --manifest <file>             the manifest (default manifest.json)
       --workload-owner-key <file>   sign the update with this ECDSA key (default workload-owner.pem
@@ -52,10 +52,10 @@ Writes (to --workspace-dir): coordinator-root-ca.pem (trust it in clients: it si
 deployment), mesh-ca.pem, and on the first set seed-shares.json.
 
 Examples:
-  contrast set -c 203.0.113.7:1313 resources/
+  contrast set -c 203.0.113.7:1314 resources/
   # an update signed offline by another workload owner:
   contrast sign --prepare -o next-transition     (they sign it: see "contrast sign --help")
-  contrast set -c 203.0.113.7:1313 --signature transition.sig resources/
+  contrast set -c 203.0.113.7:1314 --signature transition.sig resources/
 
 Exit codes: 0 set, 1 refused or unreachable (attestation failed, permission denied, conflict),
 2 bad usage or bad input (missing file, invalid manifest, bad address).

@@ -31,9 +31,9 @@ Flags:
   -h, --help                        show this help
 
 Examples:
-  contrast verify -c 203.0.113.7:1313           (writes verify/latest-transition)
+  contrast verify -c 203.0.113.7:1314           (writes verify/latest-transition)
   contrast sign -o transition.sig               (with workload-owner.pem here)
-  contrast set -c 203.0.113.7:1313 --signature transition.sig resources/
+  contrast set -c 203.0.113.7:1314 --signature transition.sig resources/
 
   # the key is elsewhere (an HSM, another person): prepare, sign there, then set
   contrast sign --prepare -o next-transition

@@ -20,7 +20,7 @@ Usage:
   contrast verify -c <host:port> [flags]
 
 Flags:
-  -c, --coordinator <host:port>   the Coordinator's user API, port 1313 (required)
+  -c, --coordinator <host:port>   the Coordinator's API, port 1314 (required)
   -m, --manifest <file>           the manifest you expect (default manifest.json)
       --workspace-dir <dir>       where verify/ is written (default .)
       --insecure                  accept simulated platforms (demo and tests only)
@@ -32,7 +32,7 @@ verify/ holds: coordinator-root-ca.pem, mesh-ca.pem, manifest.<i>.json (oldest f
 policy.<sha256> (one per policy document), latest-transition (hex).
 
 Examples:
-  contrast verify -c 203.0.113.7:1313
+  contrast verify -c 203.0.113.7:1314
   # then a client trusts the deployment through its root CA, e.g.
   curl --cacert verify/coordinator-root-ca.pem https://web.shop.example/
 
