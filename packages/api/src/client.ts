@@ -28,6 +28,7 @@ import { spkiOfCertificate } from './der.js';
 import { ApiError, ApiErrorBodySchema } from './errors.js';
 import {
   CapabilitiesResponseSchema,
+  evidenceToWire,
   fromBase64,
   type MeshCertResponse,
   MeshCertResponseSchema,
@@ -459,15 +460,7 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
       const next = await post(agent, options, '/v1/mesh/cert', {
         nonce: challenge.data.nonce,
         public_key: toBase64(options.publicKey),
-        evidence: {
-          kind: evidence.kind,
-          data: toBase64(evidence.data),
-          ...(evidence.extras
-            ? {
-                extras: Object.fromEntries(Object.entries(evidence.extras).map(([k, v]) => [k, toBase64(v)])),
-              }
-            : {}),
-        },
+        evidence: evidenceToWire(evidence),
       });
       if (next.status === 401 && attempt < 3) {
         log.info('the nonce was not accepted (another replica or expired); retrying');

@@ -52,6 +52,8 @@ export {
   type CoordinatorStatus,
   type EvidenceWire,
   EvidenceWireSchema,
+  evidenceFromWire,
+  evidenceToWire,
   fromBase64,
   HashHexSchema,
   LatestTransitionWireSchema,

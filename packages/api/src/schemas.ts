@@ -1,3 +1,4 @@
+import type { Evidence } from '@contrast-cc/core';
 import { z } from 'zod';
 
 /** Limits of request bodies (upstream: attest 1 KiB, manifest 16 MiB). @public */
@@ -167,4 +168,26 @@ export function toBase64(bytes: Uint8Array): string {
 /** Bytes of (already schema-checked) base64. @public */
 export function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** Evidence as it goes on the wire (base64 data and extras). @public */
+export function evidenceToWire(evidence: Evidence): EvidenceWire {
+  return {
+    kind: evidence.kind,
+    data: toBase64(evidence.data),
+    ...(evidence.extras
+      ? { extras: Object.fromEntries(Object.entries(evidence.extras).map(([k, v]) => [k, toBase64(v)])) }
+      : {}),
+  };
+}
+
+/** Evidence from its (schema-checked) wire form. @public */
+export function evidenceFromWire(wire: EvidenceWire): Evidence {
+  return {
+    kind: wire.kind,
+    data: fromBase64(wire.data),
+    ...(wire.extras
+      ? { extras: Object.fromEntries(Object.entries(wire.extras).map(([k, v]) => [k, fromBase64(v)])) }
+      : {}),
+  };
 }

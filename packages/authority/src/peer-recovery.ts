@@ -4,6 +4,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
   ApiError,
   ApiErrorBodySchema,
+  evidenceToWire,
   fromBase64,
   openPeerSecret,
   PEER_RECOVER_PATH,
@@ -267,13 +268,7 @@ export async function recoverFromPeer(
     const answer = await postJson(conn, {
       nonce: nonceB64,
       ephemeral_public_key: toBase64(ephemeralSpki),
-      evidence: {
-        kind: evidence.kind,
-        data: toBase64(evidence.data),
-        ...(evidence.extras
-          ? { extras: Object.fromEntries(Object.entries(evidence.extras).map(([k, v]) => [k, toBase64(v)])) }
-          : {}),
-      },
+      evidence: evidenceToWire(evidence),
     });
     if (answer.status !== 200) throw refusal(answer.status, answer.json);
     const parsed = PeerRecoverResponseSchema.safeParse(answer.json);

@@ -3,6 +3,7 @@ import {
   API_VERSIONS,
   apiFailure,
   BODY_LIMITS,
+  evidenceFromWire,
   fromBase64,
   MeshCertRequestSchema,
   PEER_RECOVER_PATH,
@@ -142,13 +143,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         const out = await authority.issueMeshCertificate({
           nonce: fromBase64(r.nonce),
           publicKey: fromBase64(required(r.public_key, 'public_key')),
-          evidence: {
-            kind: ev.kind,
-            data: fromBase64(ev.data),
-            ...(ev.extras
-              ? { extras: Object.fromEntries(Object.entries(ev.extras).map(([k, v]) => [k, fromBase64(v)])) }
-              : {}),
-          },
+          evidence: evidenceFromWire(ev),
         });
         // The CA logs every issued certificate at info (serial, SANs); this adds the policy at debug.
         log.debug('issued mesh certificate', { policyHash: out.policyHash, kind: out.claims.kind });
@@ -171,13 +166,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         const out = await authority.handOverToPeer({
           nonce: fromBase64(r.nonce),
           ephemeralPublicKey: fromBase64(required(r.ephemeral_public_key, 'ephemeral_public_key')),
-          evidence: {
-            kind: ev.kind,
-            data: fromBase64(ev.data),
-            ...(ev.extras
-              ? { extras: Object.fromEntries(Object.entries(ev.extras).map(([k, v]) => [k, fromBase64(v)])) }
-              : {}),
-          },
+          evidence: evidenceFromWire(ev),
         });
         return {
           status: 200,
