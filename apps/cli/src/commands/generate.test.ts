@@ -19,7 +19,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { cliImageSource } from '../images.js';
-import { captureIo } from '../test-support/harness.js';
+import { captureIo, snapshot } from '../test-support/harness.js';
 import { createGenerateCommand, type GenerateCommandDeps } from './generate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -96,20 +96,6 @@ function workspace(withKeys = true): string {
     writeFileSync(path.join(dir, 'seedshare-owner.pem'), rsaPem, { mode: 0o600 });
   }
   return dir;
-}
-
-/** Every file under dir with its bytes and mtime: to prove nothing was touched. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = `${statSync(p).mtimeMs}:${readFileSync(p, 'base64')}`;
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 /** `contrast generate args` with these dependencies in `dir`: its exit code and captured output. */

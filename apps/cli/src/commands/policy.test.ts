@@ -1,15 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { runCli } from '../cli.js';
-import { captureIo, sharedDir } from '../test-support/harness.js';
+import { captureIo, sharedDir, snapshot } from '../test-support/harness.js';
 import { createGenerateCommand } from './generate.js';
 import { COMMANDS } from './index.js';
 import { createPolicyCommand } from './policy.js';
@@ -144,20 +134,6 @@ function createRequest(
   };
   overrides(r);
   return r;
-}
-
-/** Every file under dir with bytes and mtime: proves a command wrote nothing. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(dir, p)] = `${statSync(p).mtimeMs}:${readFileSync(p, 'base64')}`;
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 let requestCounter = 0;

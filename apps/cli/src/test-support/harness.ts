@@ -1,5 +1,5 @@
 // Test helpers of the CLI: captured I/O and the location of ../shared.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliIo } from '../io.js';
@@ -62,4 +62,18 @@ export function sampleManifest(
     WorkloadOwnerPubKeys: ownerKeysHex,
     SeedshareOwnerPubKeys: seedshareKeysHex,
   };
+}
+
+/** Every file under dir with its bytes and mtime: proves a command wrote or touched nothing. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = `${statSync(p).mtimeMs}:${readFileSync(p, 'base64')}`;
+    }
+  };
+  walk(dir);
+  return out;
 }
