@@ -1,4 +1,4 @@
-import { ContrastError, type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
+import { type ClaimValue, ContrastError, type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
 import {
   DER_BOOLEAN,
   DER_OCTET_STRING,
@@ -6,13 +6,18 @@ import {
   derBoolean,
   derOctetString,
   derReadSingle,
+  derUnsignedInteger,
   derUtf8String,
 } from './der.js';
 
 /**
  * Object identifiers of the mesh-certificate extensions. The WorkloadSecretID keeps upstream's
- * OID so upstream-style consumers (the transit engine) read it unchanged; the claim extensions
- * are ours, one per claim, under `1.3.9901.4` (next to upstream's raw-report arc `1.3.9901.2`).
+ * OID so upstream-style consumers (the transit engine) read it unchanged. The evidence's fields
+ * come in upstream's layout too (`EvidenceClaims.certificateClaims`: SNP under `1.3.9901.2.1.N`,
+ * TDX under `1.3.9901.2.2.N`, see {@link UPSTREAM_CLAIM_ARC}). What upstream has no extension for
+ * is ours, under `1.3.9901.4`: the evidence kind, the insecure flag, and the verifier's verdict
+ * details (TCB status, product, revocation); measurement, policy digest and report data are
+ * repeated there so that a reader needs no kind-specific table.
  * @public
  */
 export const MESH_CERT_OIDS = Object.freeze({
@@ -31,6 +36,9 @@ export const MESH_CERT_OIDS = Object.freeze({
   /** UTF8String: the kind-specific details as JSON with sorted keys (TCB, chip id, RTMRs, ...). */
   details: '1.3.9901.4.6',
 });
+
+/** The arc of upstream's raw-report OIDs, under which the per-field claims live. @public */
+export const UPSTREAM_CLAIM_ARC = '1.3.9901.2';
 
 /** An extension as OID + DER value. @public */
 export interface RawExtension {
@@ -83,8 +91,59 @@ export function meshCertificateExtensions(input: {
     out.push({ oid: MESH_CERT_OIDS.reportData, value: derOctetString(c.reportData) });
     out.push({ oid: MESH_CERT_OIDS.insecure, value: derBoolean(c.insecure) });
     out.push({ oid: MESH_CERT_OIDS.details, value: derUtf8String(canonicalJson(c.details ?? {})) });
+    for (const claim of c.certificateClaims ?? []) {
+      if (!claim.oid.startsWith(`${UPSTREAM_CLAIM_ARC}.`)) {
+        throw new ContrastError(
+          'invalid-argument',
+          `claim ${claim.name} has OID ${claim.oid}, outside ${UPSTREAM_CLAIM_ARC}`,
+          { field: `claims.certificateClaims[${claim.name}]` },
+        );
+      }
+      out.push({ oid: claim.oid, value: encodeClaimValue(claim.value) });
+    }
   }
   return out;
+}
+
+/** DER of a claim value as upstream writes it (Go `asn1.Marshal` of *big.Int, bool, []byte). */
+export function encodeClaimValue(value: ClaimValue): Uint8Array {
+  switch (value.type) {
+    case 'bool':
+      return derBoolean(value.value);
+    case 'bytes':
+      return derOctetString(value.value);
+    case 'uint': {
+      if (value.value < 0n) {
+        throw new ContrastError('invalid-argument', 'a claim integer is negative', { field: 'claims' });
+      }
+      const hex = value.value.toString(16);
+      return derUnsignedInteger(fromHex(hex.length % 2 ? `0${hex}` : hex));
+    }
+  }
+}
+
+/**
+ * Decodes a claim value from its DER (INTEGER, BOOLEAN or OCTET STRING); undefined for anything
+ * else, a negative or non-minimal INTEGER, or a BOOLEAN other than 0x00/0xff.
+ */
+export function decodeClaimValue(der: Uint8Array): ClaimValue | undefined {
+  const tag = der[0];
+  if (tag === DER_BOOLEAN) {
+    const v = derReadSingle(der, DER_BOOLEAN);
+    if (v?.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) return undefined;
+    return { type: 'bool', value: v[0] === 0xff };
+  }
+  if (tag === DER_OCTET_STRING) {
+    const v = derReadSingle(der, DER_OCTET_STRING);
+    return v ? { type: 'bytes', value: v.slice() } : undefined;
+  }
+  if (tag === 0x02) {
+    const v = derReadSingle(der, 0x02);
+    if (!v || v.length === 0 || v[0]! & 0x80) return undefined;
+    if (v.length > 1 && v[0] === 0 && !(v[1]! & 0x80)) return undefined;
+    return { type: 'uint', value: BigInt(`0x${toHex(v)}`) };
+  }
+  return undefined;
 }
 
 /** What {@link readMeshCertificateExtensions} finds in a certificate. @public */
@@ -92,6 +151,11 @@ export interface MeshCertificateClaims {
   workloadSecretId?: string;
   /** Present when the certificate carries the claim extensions. */
   claims?: EvidenceClaims;
+  /**
+   * The per-field claims in upstream's layout (OID under `1.3.9901.2` -> value), in certificate
+   * order. Names for the OIDs: `SNP_CLAIM_FIELDS` / `TDX_CLAIM_FIELDS` of @contrast-cc/attestation.
+   */
+  upstreamClaims?: ReadonlyMap<string, ClaimValue>;
 }
 
 function bad(oid: string): never {
@@ -114,6 +178,12 @@ export function decodeMeshCertificateExtensions(
     if (v === undefined) return undefined;
     return derReadSingle(v, tag) ?? bad(oid);
   };
+  const upstream = new Map<string, ClaimValue>();
+  for (const [oid, der] of extensions) {
+    if (!oid.startsWith(`${UPSTREAM_CLAIM_ARC}.`)) continue;
+    upstream.set(oid, decodeClaimValue(der) ?? bad(oid));
+  }
+  if (upstream.size > 0) out.upstreamClaims = upstream;
   const id = get(MESH_CERT_OIDS.workloadSecretId, DER_OCTET_STRING);
   if (id) out.workloadSecretId = new TextDecoder().decode(id);
   const kind = get(MESH_CERT_OIDS.evidenceKind, DER_UTF8_STRING);

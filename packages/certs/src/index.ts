@@ -16,6 +16,7 @@ export {
   type MeshCertificateClaims,
   meshCertificateExtensions,
   type RawExtension,
+  UPSTREAM_CLAIM_ARC,
 } from './extensions.js';
 export { type PrivateKeyInput, type PublicKeyInput, spkiDer } from './keys.js';
 export { readMeshCertificate } from './read.js';

@@ -95,6 +95,27 @@ export interface EvidenceClaims {
   insecure: boolean;
   /** Kind-specific parsed fields (TCB, chip id, RTMRs, ...), JSON-friendly. */
   details: Record<string, unknown>;
+  /**
+   * The evidence's fields as a mesh certificate carries them, in upstream Contrast's layout
+   * (SNP under `1.3.9901.2.1.N`, TDX under `1.3.9901.2.2.N`), so applications written for
+   * upstream read them unchanged. Set by the SNP and TDX verifiers; the certs package encodes
+   * them (INTEGER, BOOLEAN, OCTET STRING) into the certificate.
+   */
+  certificateClaims?: readonly ClaimExtension[];
+}
+
+/** The value of one certificate claim extension, before DER encoding. @public */
+export type ClaimValue =
+  | { type: 'uint'; value: bigint }
+  | { type: 'bool'; value: boolean }
+  | { type: 'bytes'; value: Uint8Array };
+
+/** One certificate claim extension: its OID, the field it carries and the value. @public */
+export interface ClaimExtension {
+  oid: string;
+  /** The report or quote field, in upstream's words (e.g. `guestSvn`, `mrTd`). */
+  name: string;
+  value: ClaimValue;
 }
 
 /** @public */

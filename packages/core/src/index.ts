@@ -14,6 +14,8 @@ export {
   toContrastError,
 } from './errors.js';
 export {
+  type ClaimExtension,
+  type ClaimValue,
   type Evidence,
   type EvidenceClaims,
   type EvidenceKind,

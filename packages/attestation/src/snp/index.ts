@@ -7,6 +7,7 @@ export {
   type SnpTrustAnchor,
   type SnpTrustAnchorInput,
 } from './certs.js';
+export { SNP_CLAIM_FIELDS, SNP_CLAIM_OID_ARC, snpClaimExtensions } from './claim-extensions.js';
 export { AMD_KDS_BASE_URL, KdsClient, type KdsClientOptions, type SnpCollateral } from './kds.js';
 export {
   compileSnpReferenceValues,

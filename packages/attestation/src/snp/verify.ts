@@ -27,6 +27,7 @@ import {
   type SnpTrustAnchor,
   type VerifiedChain,
 } from './certs.js';
+import { snpClaimExtensions } from './claim-extensions.js';
 import {
   type CompiledSnpReferenceValues,
   checkSnpReferenceValues,
@@ -324,6 +325,7 @@ function verifyInner(
       revocation,
       report: snpReportToJson(report),
     },
+    certificateClaims: snpClaimExtensions(report),
   };
   return verifyOk(claims);
 }

@@ -6,6 +6,7 @@ export {
   parseCcelTable,
   replayCcelRtmrs,
 } from './ccel.js';
+export { TDX_CLAIM_FIELDS, TDX_CLAIM_OID_ARC, tdxClaimExtensions } from './claim-extensions.js';
 export { type TdxQuoteFileOptions, type TdxQuoteFileReport, verifyTdxQuoteFile } from './cli.js';
 export {
   COLLATERAL_FILE_NAMES,

@@ -22,6 +22,7 @@ import {
   verifySignedBy,
   verifyWithAlgorithm,
 } from '../common/x509.js';
+import { tdxClaimExtensions } from './claim-extensions.js';
 import {
   parseQeIdentity,
   parseTcbInfo,
@@ -764,6 +765,7 @@ function verifyParsed(
     policyDigest,
     insecure: !anchors.intel,
     details,
+    certificateClaims: tdxClaimExtensions(quote),
   };
   if (tcb) claims.tcb = tcb;
   return claims;
