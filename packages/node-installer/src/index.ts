@@ -1,4 +1,15 @@
 export {
+  cpuSignature,
+  SNP_VCPU_TYPES,
+  SNP_VMM_TYPES,
+  type SnpMeasureInput,
+  type SnpVmmType,
+  sevHashesTable,
+  snpFirmwareDigest,
+  snpLaunchDigest,
+} from './measure/snp.js';
+export { type TdvfSection, type TdxPageAddOrder, tdvfSections, tdxMrtd } from './measure/tdx.js';
+export {
   createQemuRuntime,
   GUEST_PULL_SETTINGS_PATCH,
   INSTALLER_CONFIG_KEYS,

@@ -3,6 +3,7 @@ import { isContrastError, isDnsLabel, type KubeObject, type PlatformRegistry } f
 import { stringify } from 'yaml';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { createRuntimeMeasureCommand, RUNTIME_MEASURE_HELP } from './runtime-measure.js';
 
 /** What the `runtime` command needs: the platforms this program knows. */
 export interface RuntimeCommandDeps {
@@ -49,7 +50,8 @@ Examples:
 
 Exit codes: 0 printed, 1 the platform failed to produce its resources, 2 bad usage or unknown
 platform.
-`;
+
+${RUNTIME_MEASURE_HELP}`;
 }
 
 function toYaml(objects: KubeObject[]): string {
@@ -70,6 +72,9 @@ export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command 
       return help(registry);
     },
     async run(args: string[], io: CliIo): Promise<ExitCode> {
+      if (args[0] === 'measure') {
+        return createRuntimeMeasureCommand().run(args.slice(1), io);
+      }
       let values: { platform?: string; namespace?: string; image?: string; json?: boolean };
       try {
         ({ values } = parseArgs({
