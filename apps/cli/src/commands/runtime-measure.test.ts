@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureIo } from '../test-support/harness.js';
 import { createRuntimeMeasureCommand } from './runtime-measure.js';
 
 const OVMF = '/usr/share/ovmf/OVMF.fd';
@@ -19,19 +20,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'measure-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await command.run(args, {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    cwd: dir,
-    env: {},
-  });
-  return { code, out, err };
+  const c = captureIo(dir);
+  const code = await command.run(args, c.io);
+  return { code, out: c.out(), err: c.err() };
 }
 
 describe.skipIf(!debian)('contrast runtime measure', () => {
