@@ -36,4 +36,21 @@ describe('initializer environment', () => {
       parseConfig({ CONTRAST_ISSUER: 'fake', CONTRAST_ALLOW_INSECURE_RUNTIMES: '1' }).CONTRAST_ISSUER,
     ).toBe('fake');
   });
+
+  it('plans the traffic rules from the mesh variables only when CONTRAST_TRAFFIC_RULES asks', () => {
+    const mesh = { CONTRAST_INGRESS_MTLS_PORTS: '8080', CONTRAST_INGRESS_PROXY_CONFIG: 'm#9000#true' };
+    expect(parseConfig(mesh).interception).toBeUndefined();
+    expect(parseConfig({ ...mesh, CONTRAST_TRAFFIC_RULES: 'auto' }).interception).toEqual({
+      redirects: [{ name: 'mtls-8080', port: 8080, mode: 'mtls', proxyPort: 15100 }],
+      passthrough: [9000],
+    });
+    expect(
+      parseConfig({ ...mesh, CONTRAST_TRAFFIC_RULES: 'nft', CONTRAST_SERVICE_MESH_DISABLED: 'true' })
+        .interception,
+    ).toBeNull();
+    expect(() => parseConfig({ CONTRAST_TRAFFIC_RULES: 'ipfw' })).toThrow(/CONTRAST_TRAFFIC_RULES/);
+    expect(() => parseConfig({ CONTRAST_TRAFFIC_RULES: 'auto', CONTRAST_ADMIN_PORT: '0' })).toThrow(
+      expect.objectContaining({ field: 'CONTRAST_ADMIN_PORT' }),
+    );
+  });
 });

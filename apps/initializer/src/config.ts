@@ -1,4 +1,4 @@
-import { parseHostPort } from '@contrast-cc/mesh';
+import { type InterceptionPlan, meshConfigFromEnv, parseHostPort, planInterception } from '@contrast-cc/mesh';
 import { z } from 'zod';
 
 /** Where the initializer looks without configuration: the ready Coordinators of its namespace. */
@@ -39,13 +39,22 @@ export const InitializerConfigSchema = z.object({
   CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Give up after this many seconds (0: never). */
   CONTRAST_DEADLINE_SECONDS: z.coerce.number().int().min(0).default(0),
+  /**
+   * Install the pod's inbound traffic rules from the mesh variables (CONTRAST_INGRESS_PROXY_CONFIG,
+   * CONTRAST_INGRESS_MTLS_PORTS, CONTRAST_EGRESS_PROXY_CONFIG, CONTRAST_ADMIN_PORT) with this
+   * backend before asking for the certificate; `contrast generate` writes `auto` where it injects
+   * the service mesh. `off` (the default outside a pod): touch no rules.
+   */
+  CONTRAST_TRAFFIC_RULES: z.enum(['off', 'auto', 'nft', 'iptables-nft', 'iptables-legacy']).default('off'),
+  /** Set by `contrast generate` when the pod has no service mesh: the rules are removed. */
+  CONTRAST_SERVICE_MESH_DISABLED: z.enum(['true', 'false']).optional(),
 });
 
 export type InitializerConfig = z.infer<typeof InitializerConfigSchema>;
 
 export function parseConfig(
   env: Record<string, string | undefined>,
-): InitializerConfig & { host: string; port: number } {
+): InitializerConfig & { host: string; port: number; interception?: InterceptionPlan | null } {
   const parsed = InitializerConfigSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -58,5 +67,9 @@ export function parseConfig(
   const { host, port } = c.CONTRAST_COORDINATOR
     ? parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR')
     : { host: c.COORDINATOR_HOST ?? DEFAULT_COORDINATOR_HOST, port: COORDINATOR_API_PORT };
-  return { ...c, host, port };
+  if (c.CONTRAST_TRAFFIC_RULES === 'off') return { ...c, host, port };
+  // The sidecar reads the same variables and plans the same listeners.
+  const interception =
+    c.CONTRAST_SERVICE_MESH_DISABLED === 'true' ? null : planInterception(meshConfigFromEnv(env));
+  return { ...c, host, port, interception };
 }

@@ -37,6 +37,9 @@ async function main(): Promise<void> {
     outDir: config.CONTRAST_OUT_DIR,
     signal: abort.signal,
     logger: log,
+    ...(config.CONTRAST_TRAFFIC_RULES !== 'off'
+      ? { trafficRules: { plan: config.interception ?? null, backend: config.CONTRAST_TRAFFIC_RULES } }
+      : {}),
     ...(config.CONTRAST_DEADLINE_SECONDS > 0 ? { deadlineMs: config.CONTRAST_DEADLINE_SECONDS * 1000 } : {}),
   });
   log.info('done');

@@ -1,4 +1,9 @@
-import { type EgressRule, type IngressRule, parseEgressConfig, parseIngressConfig } from '@contrast-cc/mesh';
+import {
+  type InterceptionPlan,
+  type MeshConfig,
+  meshConfigFromEnv,
+  planInterception,
+} from '@contrast-cc/mesh';
 import { z } from 'zod';
 
 /** The service-mesh proxy's configuration from the environment. */
@@ -10,7 +15,12 @@ export const ServiceMeshEnvSchema = z.object({
     .string()
     .regex(/^(\d+(,\d+)*)?$/, 'must be a comma-separated list of ports')
     .default(''),
-  CONTRAST_INGRESS_LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
+  CONTRAST_ADMIN_PORT: z.string().optional(),
+  /**
+   * Direct mode: serve each ingress port on this address (no traffic rules; tests, the demo).
+   * Unset: intercepted mode, the listeners the initializer's traffic rules redirect to.
+   */
+  CONTRAST_INGRESS_LISTEN_ADDRESS: z.string().min(1).optional(),
   CONTRAST_WORKLOAD_HOST: z.string().min(1).default('127.0.0.1'),
   CONTRAST_TLS_DIR: z.string().min(1).default('/contrast/tls-config'),
   CONTRAST_READY_FILE: z.string().default('/ready'),
@@ -27,7 +37,7 @@ export type ServiceMeshEnv = z.infer<typeof ServiceMeshEnvSchema>;
 export function parseConfig(
   env: Record<string, string | undefined>,
   argv: readonly string[] = [],
-): ServiceMeshEnv & { ingress: IngressRule[]; egress: EgressRule[] } {
+): ServiceMeshEnv & { mesh: MeshConfig; interception?: InterceptionPlan } {
   const logLevel = logLevelFlag(argv);
   const parsed = ServiceMeshEnvSchema.safeParse(
     logLevel === undefined ? env : { ...env, CONTRAST_LOG_LEVEL: logLevel },
@@ -37,10 +47,11 @@ export function parseConfig(
     throw new Error(`${issue.path.join('.')}: ${issue.message}`);
   }
   const c = parsed.data;
-  const mtlsPorts = c.CONTRAST_INGRESS_MTLS_PORTS ? c.CONTRAST_INGRESS_MTLS_PORTS.split(',').map(Number) : [];
-  const ingress = parseIngressConfig(c.CONTRAST_INGRESS_PROXY_CONFIG, mtlsPorts) ?? [];
-  const egress = parseEgressConfig(c.CONTRAST_EGRESS_PROXY_CONFIG);
-  return { ...c, ingress, egress };
+  // The same reading and plan as the initializer's (which installed the rules).
+  const mesh = meshConfigFromEnv(env);
+  const interception =
+    c.CONTRAST_INGRESS_LISTEN_ADDRESS === undefined ? (planInterception(mesh) ?? undefined) : undefined;
+  return { ...c, mesh, ...(interception ? { interception } : {}) };
 }
 
 function logLevelFlag(argv: readonly string[]): string | undefined {

@@ -16,9 +16,13 @@ async function main(): Promise<void> {
   );
   const proxy = await startMeshProxy({
     credentials: await readMeshCredentials(env.CONTRAST_TLS_DIR),
-    ingress: env.ingress,
-    egress: env.egress,
-    ingressListenHost: env.CONTRAST_INGRESS_LISTEN_ADDRESS,
+    ingress: env.mesh.ingress ?? [],
+    egress: env.mesh.egress,
+    ...(env.interception ? { interception: env.interception } : {}),
+    ...(env.CONTRAST_INGRESS_LISTEN_ADDRESS
+      ? { ingressListenHost: env.CONTRAST_INGRESS_LISTEN_ADDRESS }
+      : {}),
+    ...(env.mesh.adminPort !== undefined ? { adminPort: env.mesh.adminPort } : {}),
     workloadHost: env.CONTRAST_WORKLOAD_HOST,
     logger: log,
   });

@@ -1,115 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fromBase64, meshCertReportData } from '@contrast-cc/api';
-import { FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
+import { FakeIssuer } from '@contrast-cc/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type InitializerOptions, runInitializer } from './initializer.js';
-
-const POLICY = 'aa'.repeat(32);
-
-function selfSigned(dir: string) {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'k.pem'),
-      '-out',
-      path.join(dir, 'c.pem'),
-      '-subj',
-      '/CN=fake-coordinator',
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return {
-    key: readFileSync(path.join(dir, 'k.pem'), 'utf8'),
-    cert: readFileSync(path.join(dir, 'c.pem'), 'utf8'),
-  };
-}
-
-/**
- * A loopback stand-in for the Coordinator's mesh API: no manifest for the first `notReady` calls.
- * Idle keep-alive connections are closed after `keepAliveMs` (default: a minute, longer than a test).
- */
-async function fakeCoordinator(notReady: number, keepAliveMs = 60_000) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'fake-coord-'));
-  const { key, cert } = selfSigned(dir);
-  const spki = new Uint8Array(new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }));
-  const nonces = new Set<string>();
-  const verifier = new FakeVerifier({ policyDigests: [POLICY] });
-  let calls = 0;
-  const issued: Uint8Array[] = [];
-  const server: Server = createServer({ key, cert }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      calls++;
-      if (calls <= notReady)
-        return send(412, { version: 'v1', code: 'no_manifest', error: 'no manifest configured' });
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as {
-        nonce?: string;
-        public_key: string;
-        evidence: { kind: string; data: string };
-      };
-      if (!body.nonce || !nonces.delete(body.nonce)) {
-        const n = randomBytes(32).toString('base64');
-        nonces.add(n);
-        return send(401, { version: 'v1', code: 'challenge_required', error: 'nonce', nonce: n });
-      }
-      const publicKey = fromBase64(body.public_key);
-      const rd = await meshCertReportData(fromBase64(body.nonce), publicKey, spki);
-      const r = await verifier.verify(
-        { kind: body.evidence.kind, data: fromBase64(body.evidence.data) },
-        { reportData: rd },
-      );
-      if (!r.ok) return send(403, { version: 'v1', code: 'attestation_failed', error: r.reason.message });
-      issued.push(publicKey);
-      send(200, {
-        version: 'v1',
-        cert_chain: '-----BEGIN CERTIFICATE-----\nleaf\n-----END CERTIFICATE-----\n',
-        mesh_ca: '-----BEGIN CERTIFICATE-----\nmesh\n-----END CERTIFICATE-----\n',
-        root_ca: '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n',
-        workload_secret: 'ab'.repeat(64),
-      });
-    });
-  });
-  server.keepAliveTimeout = keepAliveMs;
-  let connections = 0;
-  let resumed = 0;
-  server.on('secureConnection', (socket) => {
-    connections++;
-    if (socket.isSessionReused()) resumed++;
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    server,
-    port: (server.address() as AddressInfo).port,
-    issued,
-    calls: () => calls,
-    connections: () => connections,
-    resumed: () => resumed,
-    /** Connections still open on the server side. */
-    open: () => new Promise<number>((r, j) => server.getConnections((e, n) => (e ? j(e) : r(n)))),
-  };
-}
+import { fakeCoordinator, POLICY } from './test-support/fake-coordinator.js';
 
 /** Waits up to `ms` for the server to have no open connection; returns how many are left. */
 async function drained(fake: { open: () => Promise<number> }, ms: number): Promise<number> {
@@ -129,7 +26,7 @@ afterEach(() => {
 
 /** A fake Coordinator closed after the test. */
 async function coordinator(notReady: number, keepAliveMs?: number) {
-  const fake = await fakeCoordinator(notReady, keepAliveMs);
+  const fake = await fakeCoordinator({ notReady, ...(keepAliveMs ? { keepAliveMs } : {}) });
   servers.push(fake.server);
   return fake;
 }

@@ -8,6 +8,13 @@ import {
 } from '@contrast-cc/api';
 import { ContrastError, type Issuer, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { writeFilesAtomic } from '@contrast-cc/core/fs';
+import type { InterceptionPlan } from './mesh-config.js';
+import {
+  applyTrafficRules,
+  type CommandRunner,
+  type TrafficRulesBackend,
+  type TrafficRulesResult,
+} from './traffic-rules.js';
 
 /** The files the initializer writes, relative to its output directory (upstream layout). */
 export const OUTPUT_FILES = Object.freeze({
@@ -34,12 +41,20 @@ export interface InitializerOptions {
   deadlineMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
+  /**
+   * The pod's inbound traffic rules, installed before anything else (before the certificate is
+   * requested): `plan` from `planInterception` (`null` removes them: ingress `DISABLED`). Absent:
+   * no rules are touched (a pod without the service mesh). A failure is final.
+   */
+  trafficRules?: { plan: InterceptionPlan | null; backend?: TrafficRulesBackend; run?: CommandRunner };
 }
 
 /** What {@link runInitializer} wrote. */
 export interface InitializerResult {
   files: string[];
   attempts: number;
+  /** The backend that installed the traffic rules, when asked to. */
+  trafficRules?: TrafficRulesResult;
 }
 
 /** Refusals that will not heal by retrying the same request. */
@@ -70,6 +85,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export async function runInitializer(options: InitializerOptions): Promise<InitializerResult> {
   const log = (options.logger ?? noopLogger).child({ component: 'initializer' });
+  // The rules first: the workload containers start only after this container (the pod's policy
+  // enforces the order), and from here on every inbound port goes to the proxy or is refused.
+  const trafficRules = options.trafficRules
+    ? await applyTrafficRules({
+        plan: options.trafficRules.plan,
+        logger: log,
+        ...(options.trafficRules.backend ? { backend: options.trafficRules.backend } : {}),
+        ...(options.trafficRules.run ? { run: options.trafficRules.run } : {}),
+      })
+    : undefined;
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
   const started = Date.now();
@@ -130,5 +155,5 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
   );
   const files = writes.map((w) => w.name);
   log.info('wrote mesh certificate', { files, attempts });
-  return { files, attempts };
+  return { files, attempts, ...(trafficRules ? { trafficRules } : {}) };
 }

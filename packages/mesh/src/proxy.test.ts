@@ -1,11 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createCaHierarchy, SeedEngine } from '@contrast-cc/certs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHostPort } from './address.js';
 import { parseEgressConfig, parseIngressConfig } from './annotations.js';
-import { type MeshCredentials, type MeshProxy, startMeshProxy } from './proxy.js';
+import { type MeshProxy, startMeshProxy } from './proxy.js';
+import { issueMeshCredentials } from './test-support/mesh-identity.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -15,18 +15,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function credentials(
-  ca: Awaited<ReturnType<typeof createCaHierarchy>>,
-  name: string,
-): Promise<MeshCredentials> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = await ca.issueMeshCertificate({ publicKey, sans: [name] });
-  return {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    certChainPem: cert.chainPem,
-    meshCaPem: ca.meshCa.pem,
-  };
-}
+const credentials = issueMeshCredentials;
 
 /** Echoes with a prefix, so a test sees which workload answered. */
 function echoServer(prefix: string): Server {
