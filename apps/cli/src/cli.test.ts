@@ -97,3 +97,38 @@ describe('contrast CLI shell', () => {
     expect(c.out()).toBe('');
   });
 });
+
+describe('global flags', () => {
+  it('are taken out of argv wherever they stand, up to --', async () => {
+    const { takeGlobalFlags } = await import('./cli.js');
+    expect(takeGlobalFlags(['--log-level', 'debug', 'set', '-c', 'x', '--workspace-dir=ws', 'dir/'])).toEqual(
+      {
+        argv: ['set', '-c', 'x', 'dir/'],
+        logLevel: 'debug',
+        workspaceDir: 'ws',
+      },
+    );
+    expect(takeGlobalFlags(['policy', 'explain', '--', '--log-level', 'x'])).toEqual({
+      argv: ['policy', 'explain', '--', '--log-level', 'x'],
+    });
+    expect(takeGlobalFlags(['verify', '--log-level'])).toEqual({ error: '--log-level needs a value' });
+    expect(takeGlobalFlags(['verify', '--workspace-dir='])).toEqual({
+      error: '--workspace-dir needs a directory',
+    });
+  });
+
+  it('work with every command (--log-level debug and --workspace-dir with --help)', async () => {
+    for (const entry of COMMANDS) {
+      const c = capture();
+      const code = await runCli(['--log-level', 'debug', entry.name, '--workspace-dir', '.', '--help'], c.io);
+      expect(code, entry.name).toBe(0);
+      expect(c.err(), entry.name).toBe('');
+    }
+  });
+
+  it('refuse an unknown log level with exit 2', async () => {
+    const c = capture();
+    expect(await runCli(['--log-level', 'loud', 'verify'], c.io)).toBe(2);
+    expect(c.err()).toMatch(/--log-level loud: use one of debug, info, warn, error/);
+  });
+});

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { createLogger, LOG_LEVELS, type LogLevel } from '@contrast-cc/core';
 import type { CommandEntry } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { type CliIo, EXIT, type ExitCode } from './io.js';
@@ -18,8 +20,12 @@ ${list || '  (none yet: commands arrive as their packages land)'}
   ${'version'.padEnd(width)}  print the version
 
 Flags:
-  -h, --help      show help
-  -v, --version   print the version
+  -h, --help                 show help
+  -v, --version              print the version
+      --log-level <level>    debug, info, warn (default) or error: library log lines on stderr
+      --workspace-dir <dir>  where default files are read and written (manifest.json, the owner
+                             keys, seed-shares.json, verify/); default the working directory
+  (--log-level and --workspace-dir work with every command, before or after its name)
 
 A deployment, step by step:
   contrast generate -p Metal-QEMU-SNP resources/    patch your YAML, write manifest.json
@@ -32,13 +38,75 @@ Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
 `;
 }
 
+/** The global flags, taken out of argv wherever they stand (up to a `--`). */
+export function takeGlobalFlags(
+  argv: readonly string[],
+): { argv: string[]; logLevel?: LogLevel; workspaceDir?: string } | { error: string } {
+  const out: string[] = [];
+  let logLevel: LogLevel | undefined;
+  let workspaceDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--(log-level|workspace-dir)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      out.push(arg);
+      continue;
+    }
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined || value.startsWith('-')) return { error: `--${m[1]} needs a value` };
+      i++;
+    }
+    if (m[1] === 'log-level') {
+      if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+        return { error: `--log-level ${value}: use one of ${LOG_LEVELS.join(', ')}` };
+      }
+      logLevel = value as LogLevel;
+    } else {
+      if (value === '') return { error: '--workspace-dir needs a directory' };
+      workspaceDir = value;
+    }
+  }
+  return {
+    argv: out,
+    ...(logLevel ? { logLevel } : {}),
+    ...(workspaceDir !== undefined ? { workspaceDir } : {}),
+  };
+}
+
 /** Runs the CLI with `argv` (without node and script). Never throws; returns the exit code. */
 export async function runCli(
-  argv: string[],
-  io: CliIo,
+  argvIn: string[],
+  ioIn: CliIo,
   commands: readonly CommandEntry[] = COMMANDS,
 ): Promise<ExitCode> {
-  const [first, ...rest] = argv;
+  const globals = takeGlobalFlags(argvIn);
+  if ('error' in globals) {
+    ioIn.stderr(`contrast: ${globals.error}\n`);
+    return EXIT.usage;
+  }
+  const level = globals.logLevel ?? 'warn';
+  const io: CliIo = {
+    ...ioIn,
+    ...(globals.workspaceDir !== undefined
+      ? { workspace: path.resolve(ioIn.cwd, globals.workspaceDir) }
+      : {}),
+    logger:
+      ioIn.logger ??
+      createLogger(
+        (r) => {
+          const fields = Object.keys(r.fields).length > 0 ? ` ${JSON.stringify(r.fields)}` : '';
+          ioIn.stderr(`[${r.level}] ${r.message}${fields}\n`);
+        },
+        { level },
+      ),
+  };
+  const [first, ...rest] = globals.argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
     const entry = topic ? commands.find((c) => c.name === topic) : undefined;

@@ -64,7 +64,7 @@ export async function connectCoordinator(
       `WARNING: INSECURE: the manifest trusts simulated platforms (${insecure.join(', ')}); nothing here is protected by hardware\n`,
     );
   }
-  const verifiers = verifiersForReferenceValues(options.registry, manifest.ReferenceValues);
+  const verifiers = verifiersForReferenceValues(options.registry, manifest.ReferenceValues, io.logger);
   const coordinatorPolicyHashes = Object.entries(manifest.Policies)
     .filter(([, entry]) => entry.Role === 'coordinator')
     .map(([hash]) => hash);
@@ -74,5 +74,6 @@ export async function connectCoordinator(
     verifiers,
     coordinatorPolicyHashes,
     allowInsecure: insecure.length > 0,
+    ...(io.logger ? { logger: io.logger } : {}),
   });
 }

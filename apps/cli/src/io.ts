@@ -1,3 +1,5 @@
+import type { Logger } from '@contrast-cc/core';
+
 /** Where a command writes. Tests pass buffers; the binary passes the process streams. */
 export interface CliIo {
   stdout: (text: string) => void;
@@ -5,6 +7,13 @@ export interface CliIo {
   /** Working directory for relative paths. */
   cwd: string;
   env: Record<string, string | undefined>;
+  /**
+   * The global `--workspace-dir` (absolute): where default files are read and written. Unset:
+   * the working directory.
+   */
+  workspace?: string;
+  /** Where library log lines go, at the global `--log-level` (default warn): stderr. */
+  logger?: Logger;
 }
 
 /** Exit codes of every command: 0 done, 1 the operation failed, 2 bad usage or bad input. */

@@ -35,6 +35,18 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+/**
+ * Where a default file (manifest.json, the owner keys, seed-shares.json, verify/) lives: in the
+ * workspace given with the global `--workspace-dir`, else in the working directory. Returned
+ * relative to the working directory when it can be, so messages name it as the user would.
+ */
+export function workspaceFile(io: CliIo, name: string): string {
+  if (!io.workspace) return name;
+  const abs = path.resolve(io.workspace, name);
+  const rel = path.relative(io.cwd, abs);
+  return rel === '' ? '.' : path.isAbsolute(rel) ? abs : rel;
+}
+
 /** A path relative to the command's working directory. */
 export function resolveIn(io: CliIo, file: string): string {
   return path.resolve(io.cwd, file);

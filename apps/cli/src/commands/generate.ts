@@ -14,6 +14,7 @@ import type {
 } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
+import { workspaceFile } from '../util.js';
 import { cliVersion } from '../version.js';
 
 /** What the generate command is wired with; the app passes its platforms and image source. */
@@ -109,7 +110,8 @@ type Libraries = Awaited<ReturnType<typeof libraries>>;
 interface Options {
   paths: string[];
   referenceValues?: string;
-  manifest: string;
+  /** Unset: manifest.json in the workspace. */
+  manifest: string | undefined;
   output?: string;
   settings?: string;
   workloadOwnerKeys: string[];
@@ -159,7 +161,7 @@ function parseOptions(args: string[]): Options {
   return {
     paths: parsed.positionals,
     referenceValues: v['reference-values'],
-    manifest: v.manifest ?? 'manifest.json',
+    manifest: v.manifest,
     output: v.output,
     settings: v.settings,
     workloadOwnerKeys: ownerKeys,
@@ -312,7 +314,8 @@ function describe(libs: Libraries, error: unknown): string {
 
 async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
   const { manifest: mf, policy } = libs;
-  const opts = parseOptions(args);
+  const parsed = parseOptions(args);
+  const opts = { ...parsed, manifest: parsed.manifest ?? workspaceFile(io, 'manifest.json') };
   const progress = (line: string) => io.stderr(`${line}\n`);
   const cwd = io.cwd;
 
@@ -385,13 +388,15 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     : await ownerKeys(
         libs,
         'workload',
-        opts.workloadOwnerKeys.length > 0 ? opts.workloadOwnerKeys : ['workload-owner.pem'],
+        opts.workloadOwnerKeys.length > 0
+          ? opts.workloadOwnerKeys
+          : [workspaceFile(io, 'workload-owner.pem')],
         cwd,
       );
   const seedshare = await ownerKeys(
     libs,
     'seedshare',
-    opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : ['seedshare-owner.pem'],
+    opts.seedshareOwnerKeys.length > 0 ? opts.seedshareOwnerKeys : [workspaceFile(io, 'seedshare-owner.pem')],
     cwd,
   );
 

@@ -4,7 +4,7 @@ import type { PlatformRegistry } from '@contrast-cc/core';
 import type { RequestExplanation } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { parseFlags, readInput, runCommand, usageError } from '../util.js';
+import { parseFlags, readInput, runCommand, usageError, workspaceFile } from '../util.js';
 import { parseRequestFile, type RequestStep, requestTarget } from './policy-request.js';
 import {
   chooseWorkload,
@@ -344,10 +344,10 @@ async function verify(
 ): Promise<ExitCode> {
   const { values, positionals } = parseFlags(
     args,
-    { ...COMMON_FLAGS, manifest: { type: 'string', short: 'm', default: 'manifest.json' } },
+    { ...COMMON_FLAGS, manifest: { type: 'string', short: 'm' } },
     true,
   );
-  const manifestFile = values.manifest;
+  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
   const { parseManifest } = await import('@contrast-cc/manifest');
   const { manifest } = parseManifest(await readInput(io, manifestFile, '--manifest'), { file: manifestFile });
   const all = await loadWorkloadPolicies(policy, deps.registry, positionals, io);

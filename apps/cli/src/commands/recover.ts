@@ -4,7 +4,7 @@ import type { PlatformRegistry } from '@contrast-cc/core';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { operationFailed, parseFlags, readInput, runCommand, usageError } from '../util.js';
+import { operationFailed, parseFlags, readInput, runCommand, usageError, workspaceFile } from '../util.js';
 
 const HELP = `contrast recover — bring a Coordinator that lost its state back, with the same root CA.
 
@@ -42,12 +42,15 @@ cannot open a share).
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
   const { values } = parseFlags(args, {
     coordinator: { type: 'string', short: 'c' },
-    manifest: { type: 'string', short: 'm', default: 'manifest.json' },
-    'seedshare-owner-key': { type: 'string', default: 'seedshare-owner.pem' },
-    seed: { type: 'string', default: 'seed-shares.json' },
+    manifest: { type: 'string', short: 'm' },
+    'seedshare-owner-key': { type: 'string' },
+    seed: { type: 'string' },
     force: { type: 'boolean', default: false },
     insecure: { type: 'boolean', default: false },
   });
+  values.manifest ??= workspaceFile(io, 'manifest.json');
+  values['seedshare-owner-key'] ??= workspaceFile(io, 'seedshare-owner.pem');
+  values.seed ??= workspaceFile(io, 'seed-shares.json');
   const loaded = await loadManifest(io, values.manifest);
   const docBytes = await readInput(io, values.seed, '--seed');
   let docJson: unknown;

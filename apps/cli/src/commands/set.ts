@@ -16,6 +16,7 @@ import {
   resolveIn,
   runCommand,
   usageError,
+  workspaceFile,
 } from '../util.js';
 
 const HELP = `contrast set — attest the Coordinator, then give it the manifest.
@@ -42,8 +43,9 @@ Flags:
                                     you know (--latest-transition, verify/latest-transition, or
                                     none)
       --latest-transition <hex>     the transition --atomic and the signature build on
-      --workspace-dir <dir>         where to write coordinator-root-ca.pem, mesh-ca.pem and
-                                    seed-shares.json (default .)
+      --workspace-dir <dir>         (global) where manifest.json, workload-owner.pem and
+                                    verify/latest-transition are read and coordinator-root-ca.pem,
+                                    mesh-ca.pem and seed-shares.json written (default .)
       --insecure                    accept simulated platforms (demo and tests only)
       --json                        print { transitionHash, rootCa, meshCa, firstSet } as JSON
   -h, --help                        show this help
@@ -66,12 +68,11 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     args,
     {
       coordinator: { type: 'string', short: 'c' },
-      manifest: { type: 'string', short: 'm', default: 'manifest.json' },
+      manifest: { type: 'string', short: 'm' },
       'workload-owner-key': { type: 'string' },
       signature: { type: 'string', short: 's' },
       atomic: { type: 'boolean', default: false },
       'latest-transition': { type: 'string' },
-      'workspace-dir': { type: 'string', default: '.' },
       insecure: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -81,7 +82,8 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     throw usageError('give the resource files or directories that "contrast generate" patched');
   if (values.signature && values['workload-owner-key'])
     throw usageError('give --signature or --workload-owner-key, not both');
-  const loaded = await loadManifest(io, values.manifest);
+  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
+  const loaded = await loadManifest(io, manifestFile);
 
   // The policies must be exactly the manifest's: every hash present, nothing unknown.
   const docs = extractPolicyDocuments(await loadResourceFiles(positionals, io.cwd), registry);
@@ -90,7 +92,7 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   const missing = wanted.filter((h) => !byHash.has(h));
   if (missing.length > 0) {
     throw usageError(
-      `${values.manifest}: Policies ${missing.join(', ')} match no workload in ${positionals.join(', ')}; run "contrast generate" again`,
+      `${manifestFile}: Policies ${missing.join(', ')} match no workload in ${positionals.join(', ')}; run "contrast generate" again`,
     );
   }
   for (const d of docs) {
@@ -104,13 +106,14 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   if (values['latest-transition'] !== undefined) {
     latest = fromHex(values['latest-transition'].trim(), { field: '--latest-transition', length: 32 });
   } else if (values.atomic) {
-    const saved = await readOptional(io, 'verify/latest-transition', 'verify/latest-transition');
+    const savedFile = workspaceFile(io, 'verify/latest-transition');
+    const saved = await readOptional(io, savedFile, savedFile);
     latest = saved
-      ? fromHex(new TextDecoder().decode(saved).trim(), { field: 'verify/latest-transition', length: 32 })
+      ? fromHex(new TextDecoder().decode(saved).trim(), { field: savedFile, length: 32 })
       : new Uint8Array(32);
   }
   let signature = values.signature ? await readInput(io, values.signature, '--signature') : undefined;
-  const ownerKeyFile = values['workload-owner-key'] ?? 'workload-owner.pem';
+  const ownerKeyFile = values['workload-owner-key'] ?? workspaceFile(io, 'workload-owner.pem');
   const ownerKey = values.signature
     ? undefined
     : values['workload-owner-key']
@@ -177,7 +180,7 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     throw e;
   }
 
-  const dir = resolveIn(io, values['workspace-dir']);
+  const dir = resolveIn(io, workspaceFile(io, '.'));
   const writes: FileWrite[] = [
     { path: path.join(dir, 'coordinator-root-ca.pem'), data: new TextEncoder().encode(response.root_ca) },
     { path: path.join(dir, 'mesh-ca.pem'), data: new TextEncoder().encode(response.mesh_ca) },

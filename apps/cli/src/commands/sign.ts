@@ -4,7 +4,15 @@ import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { parseFlags, readInput, readOptional, resolveIn, runCommand, usageError } from '../util.js';
+import {
+  parseFlags,
+  readInput,
+  readOptional,
+  resolveIn,
+  runCommand,
+  usageError,
+  workspaceFile,
+} from '../util.js';
 
 const HELP = `contrast sign — sign a manifest update as a workload owner, offline.
 
@@ -45,24 +53,26 @@ files, bad key, bad hash).
 
 async function run(args: string[], io: CliIo): Promise<ExitCode> {
   const { values } = parseFlags(args, {
-    manifest: { type: 'string', short: 'm', default: 'manifest.json' },
-    'workload-owner-key': { type: 'string', default: 'workload-owner.pem' },
+    manifest: { type: 'string', short: 'm' },
+    'workload-owner-key': { type: 'string' },
     'latest-transition': { type: 'string' },
     prepare: { type: 'boolean', default: false },
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean', default: false },
   });
   if (!values.out) throw usageError('--out is required');
-  const manifestBytes = await readInput(io, values.manifest, '--manifest');
-  const { manifest } = parseManifest(manifestBytes, { file: values.manifest });
+  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
+  const manifestBytes = await readInput(io, manifestFile, '--manifest');
+  const { manifest } = parseManifest(manifestBytes, { file: manifestFile });
 
   let previous: Uint8Array;
   if (values['latest-transition'] !== undefined) {
     previous = fromHex(values['latest-transition'].trim(), { field: '--latest-transition', length: 32 });
   } else {
-    const saved = await readOptional(io, 'verify/latest-transition', 'verify/latest-transition');
+    const savedFile = workspaceFile(io, 'verify/latest-transition');
+    const saved = await readOptional(io, savedFile, savedFile);
     previous = saved
-      ? fromHex(new TextDecoder().decode(saved).trim(), { field: 'verify/latest-transition', length: 32 })
+      ? fromHex(new TextDecoder().decode(saved).trim(), { field: savedFile, length: 32 })
       : new Uint8Array(32);
   }
   const next = transitionHash(manifestHash(manifestBytes), previous);
@@ -70,7 +80,7 @@ async function run(args: string[], io: CliIo): Promise<ExitCode> {
   if (values.prepare) {
     data = new TextEncoder().encode(toHex(next));
   } else {
-    const keyFile = values['workload-owner-key'];
+    const keyFile = values['workload-owner-key'] ?? workspaceFile(io, 'workload-owner.pem');
     const key = await readInput(io, keyFile, '--workload-owner-key');
     let ownerHex: string;
     try {

@@ -133,3 +133,46 @@ describe('contrast verify refuses bad input and untrusted Coordinators', () => {
     expect(readdirSync(t.dir)).not.toContain('verify');
   });
 });
+
+describe('global flags (through runCli)', () => {
+  it('--workspace-dir: the default manifest.json and verify/ live there; --log-level debug shows library lines', async () => {
+    const { mkdirSync, copyFileSync, existsSync } = await import('node:fs');
+    const { runCli } = await import('../cli.js');
+    const { captureIo } = await import('../test-support/harness.js');
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    mkdirSync(file('ws'));
+    copyFileSync(file('manifest.json'), file('ws/manifest.json'));
+    const entry = {
+      name: 'verify',
+      summary: 'verify',
+      load: async () => createVerifyCommand({ registry: t.d.registry }),
+    };
+    const cap = captureIo(t.dir);
+    const code = await runCli(
+      ['--log-level', 'debug', 'verify', '-c', c.address, '--insecure', '--workspace-dir', 'ws'],
+      cap.io,
+      [entry],
+    );
+    expect(cap.err()).not.toMatch(/contrast verify:/);
+    expect(code).toBe(0);
+    expect(cap.out()).toMatch(/it runs ws[/\\]manifest\.json/);
+    expect(existsSync(file('ws/verify/manifest.0.json'))).toBe(true);
+    expect(cap.err()).toMatch(/^\[debug\] /m);
+    // Without --log-level: warn and above only, so no debug lines.
+    const quiet = captureIo(t.dir);
+    expect(
+      await runCli(['verify', '-c', c.address, '--insecure', '--workspace-dir=ws'], quiet.io, [entry]),
+    ).toBe(0);
+    expect(quiet.err()).not.toMatch(/^\[debug\] /m);
+    // A workspace without manifest.json: bad input naming the file.
+    mkdirSync(file('empty'));
+    const missing = captureIo(t.dir);
+    expect(
+      await runCli(['verify', '-c', c.address, '--insecure', '--workspace-dir', 'empty'], missing.io, [
+        entry,
+      ]),
+    ).toBe(2);
+    expect(missing.err()).toMatch(/empty[/\\]manifest\.json/);
+  });
+});

@@ -7,7 +7,7 @@ import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { operationFailed, parseFlags, resolveIn, runCommand } from '../util.js';
+import { operationFailed, parseFlags, resolveIn, runCommand, workspaceFile } from '../util.js';
 
 const HELP = `contrast verify — attest the Coordinator and check that it runs your manifest.
 
@@ -22,7 +22,8 @@ Usage:
 Flags:
   -c, --coordinator <host:port>   the Coordinator's API, port 1314 (required)
   -m, --manifest <file>           the manifest you expect (default manifest.json)
-      --workspace-dir <dir>       where verify/ is written (default .)
+      --workspace-dir <dir>       (global) where manifest.json is read and verify/ written
+                                  (default .)
       --insecure                  accept simulated platforms (demo and tests only)
       --json                      print { status, transitionHash, manifests, policies, matches }
                                   as JSON
@@ -43,12 +44,12 @@ manifest, 2 bad usage or bad input.
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
   const { values } = parseFlags(args, {
     coordinator: { type: 'string', short: 'c' },
-    manifest: { type: 'string', short: 'm', default: 'manifest.json' },
-    'workspace-dir': { type: 'string', default: '.' },
+    manifest: { type: 'string', short: 'm' },
     insecure: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  const loaded = await loadManifest(io, values.manifest);
+  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
+  const loaded = await loadManifest(io, manifestFile);
   io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
   const client = await connectCoordinator(io, {
     address: values.coordinator as string,
@@ -76,7 +77,7 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     ...policies.map((p) => ({ path: `policy.${createHash('sha256').update(p).digest('hex')}`, data: p })),
   ];
   // Replace verify/ as a whole: write a fresh folder beside it, then swap.
-  const workspace = resolveIn(io, values['workspace-dir']);
+  const workspace = resolveIn(io, workspaceFile(io, '.'));
   const target = path.join(workspace, 'verify');
   const staging = path.join(workspace, `.verify.${process.pid}.${Date.now()}`);
   await mkdir(staging, { recursive: true });
@@ -97,12 +98,12 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   }
   if (!matches) {
     throw operationFailed(
-      `the Coordinator's active manifest (verify/manifest.${manifests.length - 1}.json) differs from ${values.manifest}`,
+      `the Coordinator's active manifest (verify/manifest.${manifests.length - 1}.json) differs from ${manifestFile}`,
     );
   }
   if (!values.json) {
     io.stdout(
-      `Coordinator verified${client.claims.insecure ? ' (SIMULATED: insecure)' : ''}: it runs ${values.manifest} (transition ${state.latest_transition.transition_hash}).\n`,
+      `Coordinator verified${client.claims.insecure ? ' (SIMULATED: insecure)' : ''}: it runs ${manifestFile} (transition ${state.latest_transition.transition_hash}).\n`,
     );
     io.stdout(
       `Wrote verify/ with ${manifests.length} manifest(s) and ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}. Please review the manifest history and the policies there.\n`,
