@@ -1,7 +1,7 @@
 // What set, verify and recover share: the manifest they act on, and an attested connection to
 // the Coordinator built from that manifest's reference values.
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
-import type { PlatformRegistry } from '@contrast-cc/core';
+import { ContrastError, isContrastError, type PlatformRegistry } from '@contrast-cc/core';
 import { type Manifest, parseManifest } from '@contrast-cc/manifest';
 import type { CliIo } from './io.js';
 import { readInput, usageError } from './util.js';
@@ -76,4 +76,68 @@ export async function connectCoordinator(
     allowInsecure: insecure.length > 0,
     ...(io.logger ? { logger: io.logger } : {}),
   });
+}
+
+/** Time as the retry loop sees it; tests pass a virtual one. */
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: RetryClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** `3m`, `90s`, `1m30s`, `500ms` or `0` (no waiting) -> milliseconds; bad input names the flag. */
+export function parseWait(text: string, flag: string): number {
+  const t = text.trim();
+  if (t === '0') return 0;
+  const m = /^(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(t);
+  if (!m || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) {
+    throw usageError(`${flag} "${text}" is not a duration like 3m, 90s, 1m30s or 0`);
+  }
+  return (Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1000 + Number(m[3] ?? 0);
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}` : `${s}s`;
+}
+
+/**
+ * connectCoordinator, retried while the Coordinator cannot be reached yet (right after
+ * `kubectl apply` its pod is still starting and its Service has no endpoint): only `unavailable`
+ * errors are retried — a failed attestation or a refusal is final at once. One progress line per
+ * attempt on stderr; gives up after `waitMs` with the last reason.
+ */
+export async function connectCoordinatorWaiting(
+  io: CliIo,
+  options: Parameters<typeof connectCoordinator>[1] & { waitMs: number; clock?: RetryClock },
+): Promise<CoordinatorClient> {
+  const clock = options.clock ?? realClock;
+  const deadline = clock.now() + options.waitMs;
+  let delay = 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectCoordinator(io, options);
+    } catch (e) {
+      if (!isContrastError(e) || e.code !== 'unavailable') throw e;
+      const left = deadline - clock.now();
+      if (left <= 0) {
+        throw options.waitMs > 0
+          ? new ContrastError(
+              'unavailable',
+              `the Coordinator at ${options.address} was not reachable within ${formatDuration(options.waitMs)}: ${e.message}`,
+              { cause: e },
+            )
+          : e;
+      }
+      io.stderr(
+        `Waiting for the Coordinator at ${options.address} (attempt ${attempt}: ${e.message}); retrying for up to ${formatDuration(left)} ...\n`,
+      );
+      await clock.sleep(Math.min(delay, left));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
 }

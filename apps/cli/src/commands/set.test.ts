@@ -161,10 +161,11 @@ describe('contrast set refuses bad input and untrusted Coordinators', () => {
     expect((await set('-c', c.address, '--insecure', 'not-there/')).code).toBe(2);
   });
 
-  it('nothing listening at the address: exit 1 with a clear message', async () => {
+  it('nothing listening at the address: exit 1 with a clear message (--wait 0: at once)', async () => {
     const port = await unusedPort();
-    const r = await set('-c', `127.0.0.1:${port}`, '--insecure', 'deployment/');
+    const r = await set('-c', `127.0.0.1:${port}`, '--insecure', '--wait', '0', 'deployment/');
     expect(r.code).toBe(1);
+    expect(r.err).not.toMatch(/Waiting for the Coordinator/);
     expect(r.err).toMatch(new RegExp(`contrast set: .*127\\.0\\.0\\.1:${port}`));
     expect(r.err).toMatch(/ECONNREFUSED|refused|unreachable|cannot connect/i);
     expect(existsSync(file('coordinator-root-ca.pem'))).toBe(false);
@@ -196,5 +197,77 @@ describe('contrast set refuses bad input and untrusted Coordinators', () => {
     expect(state.status).toBe('uninitialized');
     expect(state.manifests).toHaveLength(0);
     expect(existsSync(file('seed-shares.json'))).toBe(false);
+  });
+});
+
+describe('contrast set waits for a Coordinator that is not up yet', () => {
+  // A virtual clock: every sleep advances it by what was asked, so 20 s of waiting take no time.
+  function virtualClock(onTime: (now: number) => Promise<unknown> | undefined) {
+    let now = 0;
+    return {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+        await onTime(now);
+      },
+    };
+  }
+
+  it('retries with progress and succeeds when the Coordinator starts 20 s later', async () => {
+    const port = await unusedPort();
+    let started: Promise<unknown> | undefined;
+    const clock = virtualClock((now) => {
+      if (now >= 20_000) started ??= t.start(undefined, port);
+      return started;
+    });
+    const r = await t.run(createSetCommand({ registry: t.d.registry, clock }), [
+      '-c',
+      `127.0.0.1:${port}`,
+      '--insecure',
+      'deployment/',
+    ]);
+    expect(r.err).not.toMatch(/contrast set:/);
+    expect(r.code).toBe(0);
+    const waits =
+      r.err.match(
+        /^Waiting for the Coordinator at 127\.0\.0\.1:\d+ \(attempt \d+: .*\); retrying for up to \S+ \.\.\.$/gm,
+      ) ?? [];
+    expect(waits.length).toBeGreaterThanOrEqual(4);
+    expect(waits[0]).toMatch(/attempt 1: .*retrying for up to 3m/);
+    expect(existsSync(file('seed-shares.json'))).toBe(true);
+  });
+
+  it('gives up after --wait with the last reason (exit 1), and never retries a failed attestation', async () => {
+    const port = await unusedPort();
+    const clock = virtualClock(() => undefined);
+    const r = await t.run(createSetCommand({ registry: t.d.registry, clock }), [
+      '-c',
+      `127.0.0.1:${port}`,
+      '--insecure',
+      '--wait',
+      '45s',
+      'deployment/',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/was not reachable within 45s/);
+    expect(clock.now()).toBe(45_000);
+
+    const c = await start();
+    editManifest((m) => {
+      const tdx = (m.ReferenceValues as { tdx: { MrTd: string }[] }).tdx;
+      for (const rv of tdx) rv.MrTd = 'ee'.repeat(48);
+    });
+    const refused = await t.run(
+      createSetCommand({ registry: t.d.registry, clock: virtualClock(() => undefined) }),
+      ['-c', c.address, '--insecure', 'deployment/'],
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.err).not.toMatch(/Waiting for the Coordinator/);
+  });
+
+  it('refuses a malformed --wait (exit 2, naming the flag)', async () => {
+    const r = await set('-c', '127.0.0.1:1', '--insecure', '--wait', 'soon', 'deployment/');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--wait "soon" is not a duration/);
   });
 });

@@ -6,7 +6,7 @@ import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import { workloadOwnerKeyHex } from '@contrast-cc/manifest';
 import { extractPolicyDocuments, loadResourceFiles } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
-import { connectCoordinator, loadManifest } from '../coordinator.js';
+import { connectCoordinatorWaiting, loadManifest, parseWait, type RetryClock } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import {
   operationFailed,
@@ -46,6 +46,9 @@ Flags:
       --workspace-dir <dir>         (global) where manifest.json, workload-owner.pem and
                                     verify/latest-transition are read and coordinator-root-ca.pem,
                                     mesh-ca.pem and seed-shares.json written (default .)
+      --wait <duration>             while the Coordinator cannot be reached yet (its pod is still
+                                    starting), retry with progress for this long (default 3m; 0:
+                                    fail at once); a failed attestation is never retried
       --insecure                    accept simulated platforms (demo and tests only)
       --json                        print { transitionHash, rootCa, meshCa, firstSet } as JSON
   -h, --help                        show this help
@@ -63,7 +66,12 @@ Exit codes: 0 set, 1 refused or unreachable (attestation failed, permission deni
 2 bad usage or bad input (missing file, invalid manifest, bad address).
 `;
 
-async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
+async function run(
+  args: string[],
+  io: CliIo,
+  registry: PlatformRegistry,
+  clock?: RetryClock,
+): Promise<ExitCode> {
   const { values, positionals } = parseFlags(
     args,
     {
@@ -75,9 +83,11 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
       'latest-transition': { type: 'string' },
       insecure: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      wait: { type: 'string', default: '3m' },
     },
     true,
   );
+  const waitMs = parseWait(values.wait, '--wait');
   if (positionals.length === 0)
     throw usageError('give the resource files or directories that "contrast generate" patched');
   if (values.signature && values['workload-owner-key'])
@@ -137,11 +147,13 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   }
 
   io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
-  const client = await connectCoordinator(io, {
+  const client = await connectCoordinatorWaiting(io, {
     address: values.coordinator as string,
     loaded,
     registry,
     allowInsecure: values.insecure,
+    waitMs,
+    ...(clock ? { clock } : {}),
   });
   const state = await client.state();
   const current = state.latest_transition
@@ -207,11 +219,18 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
 }
 
 /** `contrast set`, over the CLI's platform registry. */
-export function createSetCommand({ registry }: { registry: PlatformRegistry }): Command {
+export function createSetCommand({
+  registry,
+  clock,
+}: {
+  registry: PlatformRegistry;
+  /** Time for the wait-and-retry loop (tests pass a virtual clock). */
+  clock?: RetryClock;
+}): Command {
   return {
     name: 'set',
     summary: 'attest the Coordinator and set the manifest',
     help: HELP,
-    run: (args, io) => runCommand('set', io, () => run(args, io, registry)),
+    run: (args, io) => runCommand('set', io, () => run(args, io, registry, clock)),
   };
 }

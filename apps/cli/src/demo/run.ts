@@ -275,7 +275,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       'contrast set: attest the Coordinator (its evidence must match the manifest), then give it the manifest',
     );
     const set = createSetCommand({ registry });
-    await contrast(set, ['-c', address, '--insecure', 'deployment/']);
+    // The Coordinator is already up (the demo waited for it): nothing to wait for.
+    await contrast(set, ['-c', address, '--insecure', '--wait', '0', 'deployment/']);
 
     title('contrast verify: attest again, fetch the manifest history, check the active manifest is ours');
     const verify = createVerifyCommand({ registry });

@@ -117,7 +117,7 @@ export interface TestCoordinator {
 
 export async function startTestCoordinator(
   d: Deployment,
-  options: { storeDir: string; policyHash?: string },
+  options: { storeDir: string; policyHash?: string; port?: number },
 ): Promise<TestCoordinator> {
   const store = await DirectoryHistoryStore.open(options.storeDir);
   const running = await startCoordinator({
@@ -126,7 +126,7 @@ export async function startTestCoordinator(
     issuer: d.issuerFor(options.policyHash ?? d.coordinatorPolicy),
     allowInsecure: true,
     host: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     metricsPort: null,
   });
   return {
@@ -171,7 +171,7 @@ export interface CoordinatorWorkspace {
   /** Runs `command` in this test's workspace. */
   run(command: Command, args: string[]): Promise<{ code: number; out: string; err: string }>;
   /** Starts a Coordinator on this test's store (closed after the test). */
-  start(policyHash?: string): Promise<TestCoordinator>;
+  start(policyHash?: string, port?: number): Promise<TestCoordinator>;
   /** Closes the running Coordinator; its store directory stays, so `start` again is a restart. */
   stop(): Promise<void>;
 }
@@ -216,10 +216,11 @@ export function useCoordinatorWorkspace(): CoordinatorWorkspace {
     },
     file: (name) => path.join(need(ws, 'the workspace').dir, name),
     run: (command, args) => runIn(command, need(ws, 'the workspace').dir, args),
-    async start(policyHash) {
+    async start(policyHash, port) {
       coordinator = await startTestCoordinator(need(d, 'the deployment'), {
         storeDir: need(storeDir, 'the store directory'),
         ...(policyHash ? { policyHash } : {}),
+        ...(port ? { port } : {}),
       });
       return coordinator;
     },
