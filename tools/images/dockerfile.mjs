@@ -47,6 +47,13 @@ export const IMAGES = [
       '(privileged sidecar), and the files it writes (key and workload secret 0600) belong to root.',
     ],
     expose: [],
+    apt: {
+      packages: ['cryptsetup-bin', 'e2fsprogs'],
+      why: [
+        'The secure PV (packages/mesh/src/secure-pv.ts): cryptsetup formats and opens the LUKS2 volume,',
+        'mkfs.ext4 creates its file system once; blkid and mount come with the base image (util-linux, mount).',
+      ],
+    },
   },
   {
     dir: 'apps/service-mesh',
@@ -129,6 +136,14 @@ export function renderDockerfile(spec, repo, app) {
     '',
     `FROM ${base}`,
     'ENV NODE_ENV=production',
+    ...(spec.apt
+      ? [
+          ...comment(spec.apt.why),
+          'RUN apt-get update \\',
+          `  && apt-get install -y --no-install-recommends ${spec.apt.packages.join(' ')} \\`,
+          '  && rm -rf /var/lib/apt/lists/*',
+        ]
+      : []),
     'WORKDIR /app',
     'COPY --from=build /out /app',
     ...comment(spec.why),

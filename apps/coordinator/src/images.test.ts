@@ -224,6 +224,15 @@ describe('Dockerfiles', () => {
     });
   }
 
+  it('installs cryptsetup and mkfs.ext4 in the initializer (secure PV), and nothing in the others', () => {
+    const installs = (app: App) =>
+      commands(imageFacts(app).runtime)
+        .filter((w) => w[0] === 'apt-get' && w[1] === 'install')
+        .flatMap((w) => w.slice(2).filter((x) => !x.startsWith('-')));
+    expect(installs('initializer')).toEqual(['cryptsetup-bin', 'e2fsprogs']);
+    expect(installs('coordinator')).toEqual([]);
+  });
+
   it('runs the Coordinator as non-root and the initializer and proxy as root, saying why', () => {
     expect(imageFacts('coordinator').user.uid).not.toBe(0);
     expect(all(imageFacts('coordinator').runtime, 'EXPOSE')[0]?.args.split(/\s+/)).toEqual(['1314', '9102']);

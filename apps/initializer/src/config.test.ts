@@ -53,4 +53,36 @@ describe('initializer environment', () => {
       expect.objectContaining({ field: 'CONTRAST_ADMIN_PORT' }),
     );
   });
+
+  it('reads the secure PV and volume integrity settings, naming a bad variable', () => {
+    const c = parseConfig({ CRYPTSETUP_DEVICE: '/dev/csi0' });
+    expect([
+      c.CRYPTSETUP_DEVICE,
+      c.CONTRAST_SECURE_PV_MOUNT,
+      c.CONTRAST_SECURE_PV_INTEGRITY,
+      c.CONTRAST_DONE_FILE,
+    ]).toEqual(['/dev/csi0', '/state', 'none', '/done']);
+    expect(c.volumeIntegrity).toBeUndefined();
+    expect(() => parseConfig({ CRYPTSETUP_DEVICE: 'csi0' })).toThrow(/CRYPTSETUP_DEVICE/);
+    expect(() => parseConfig({ CONTRAST_SECURE_PV_INTEGRITY: 'aead' })).toThrow(
+      /CONTRAST_SECURE_PV_INTEGRITY/,
+    );
+    const spec = {
+      volumes: [
+        {
+          name: 'config',
+          source: { kind: 'ConfigMap', name: 'app' },
+          from: '/contrast-volumes/config',
+          files: [{ path: 'a', sha256: 'a'.repeat(64), mode: 420 }],
+        },
+      ],
+    };
+    expect(parseConfig({ CONTRAST_VOLUME_INTEGRITY: JSON.stringify(spec) }).volumeIntegrity).toEqual({
+      ...spec,
+      intervalSeconds: 10,
+    });
+    expect(() => parseConfig({ CONTRAST_VOLUME_INTEGRITY: '{"volumes":[{}]}' })).toThrow(
+      /CONTRAST_VOLUME_INTEGRITY\.volumes\[0\]/,
+    );
+  });
 });

@@ -1,4 +1,11 @@
-import { type InterceptionPlan, meshConfigFromEnv, parseHostPort, planInterception } from '@contrast-cc/mesh';
+import {
+  type InterceptionPlan,
+  meshConfigFromEnv,
+  parseHostPort,
+  parseVolumeIntegritySpec,
+  planInterception,
+  type VolumeIntegritySpec,
+} from '@contrast-cc/mesh';
 import { z } from 'zod';
 
 /** Where the initializer looks without configuration: the ready Coordinators of its namespace. */
@@ -48,13 +55,26 @@ export const InitializerConfigSchema = z.object({
   CONTRAST_TRAFFIC_RULES: z.enum(['off', 'auto', 'nft', 'iptables-nft', 'iptables-legacy']).default('off'),
   /** Set by `contrast generate` when the pod has no service mesh: the rules are removed. */
   CONTRAST_SERVICE_MESH_DISABLED: z.enum(['true', 'false']).optional(),
+  /** The secure PV's block device (upstream's variable; `generate` sets `/dev/csi0`). */
+  CRYPTSETUP_DEVICE: z.string().startsWith('/', 'must be an absolute path').optional(),
+  /** Where the opened secure PV is mounted (shared with the workload's volume, Bidirectional). */
+  CONTRAST_SECURE_PV_MOUNT: z.string().startsWith('/', 'must be an absolute path').default('/state'),
+  /** `none`: LUKS2 aes-xts; `hmac-sha256`: LUKS2 with dm-integrity (new volumes only). */
+  CONTRAST_SECURE_PV_INTEGRITY: z.enum(['none', 'hmac-sha256']).default('none'),
+  /** JSON: the ConfigMap/Secret volumes to check (`generate` writes it; bound by the policy). */
+  CONTRAST_VOLUME_INTEGRITY: z.string().min(1).optional(),
+  /** The startup (and readiness) probe's file of the sidecar. */
+  CONTRAST_DONE_FILE: z.string().startsWith('/', 'must be an absolute path').default('/done'),
 });
 
 export type InitializerConfig = z.infer<typeof InitializerConfigSchema>;
 
-export function parseConfig(
-  env: Record<string, string | undefined>,
-): InitializerConfig & { host: string; port: number; interception?: InterceptionPlan | null } {
+export function parseConfig(env: Record<string, string | undefined>): InitializerConfig & {
+  host: string;
+  port: number;
+  interception?: InterceptionPlan | null;
+  volumeIntegrity: VolumeIntegritySpec | undefined;
+} {
   const parsed = InitializerConfigSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -67,9 +87,17 @@ export function parseConfig(
   const { host, port } = c.CONTRAST_COORDINATOR
     ? parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR')
     : { host: c.COORDINATOR_HOST ?? DEFAULT_COORDINATOR_HOST, port: COORDINATOR_API_PORT };
-  if (c.CONTRAST_TRAFFIC_RULES === 'off') return { ...c, host, port };
+  let volumeIntegrity: VolumeIntegritySpec | undefined;
+  try {
+    volumeIntegrity = c.CONTRAST_VOLUME_INTEGRITY
+      ? parseVolumeIntegritySpec(c.CONTRAST_VOLUME_INTEGRITY)
+      : undefined;
+  } catch (e) {
+    throw new Error((e as Error).message);
+  }
+  if (c.CONTRAST_TRAFFIC_RULES === 'off') return { ...c, host, port, volumeIntegrity };
   // The sidecar reads the same variables and plans the same listeners.
   const interception =
     c.CONTRAST_SERVICE_MESH_DISABLED === 'true' ? null : planInterception(meshConfigFromEnv(env));
-  return { ...c, host, port, interception };
+  return { ...c, host, port, interception, volumeIntegrity };
 }

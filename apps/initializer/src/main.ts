@@ -2,7 +2,7 @@
 import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
 import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
-import { runInitializer } from '@contrast-cc/mesh';
+import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
 import { parseConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -42,6 +42,28 @@ async function main(): Promise<void> {
       : {}),
     ...(config.CONTRAST_DEADLINE_SECONDS > 0 ? { deadlineMs: config.CONTRAST_DEADLINE_SECONDS * 1000 } : {}),
   });
+  const volumes = {
+    ...(config.CRYPTSETUP_DEVICE
+      ? {
+          securePv: {
+            device: config.CRYPTSETUP_DEVICE,
+            mountPoint: config.CONTRAST_SECURE_PV_MOUNT,
+            integrity: config.CONTRAST_SECURE_PV_INTEGRITY,
+          },
+        }
+      : {}),
+    ...(config.volumeIntegrity ? { volumeIntegrity: config.volumeIntegrity } : {}),
+  };
+  if (needsVolumeSidecar(volumes)) {
+    // A sidecar from here on: ready when the done file exists, ends on SIGTERM.
+    await runVolumeSidecar({
+      ...volumes,
+      outDir: config.CONTRAST_OUT_DIR,
+      doneFile: config.CONTRAST_DONE_FILE,
+      signal: abort.signal,
+      logger: log,
+    });
+  }
   log.info('done');
 }
 

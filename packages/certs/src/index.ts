@@ -63,3 +63,4 @@ export {
   verifyTransitionChain,
   ZERO_TRANSITION_HASH,
 } from './transitions.js';
+export { deriveVolumeKey, VOLUME_KEY_LABEL, VOLUME_KEY_LENGTH } from './volume-key.js';

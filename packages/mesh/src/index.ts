@@ -6,6 +6,7 @@ export {
   parseEgressConfig,
   parseIngressConfig,
 } from './annotations.js';
+export { type CommandResult, type CommandRunner, runCommand } from './command.js';
 export {
   type InitializerOptions,
   type InitializerResult,
@@ -31,14 +32,48 @@ export {
   startMeshProxy,
 } from './proxy.js';
 export {
+  BLANK_SCAN_BYTES,
+  type DeviceContent,
+  inspectDevice,
+  mapperNameOf,
+  type OpenedSecurePv,
+  type OpenSecurePvOptions,
+  openSecurePv,
+  type PreparedSecurePv,
+  prepareSecurePv,
+  type SecurePvOptions,
+} from './secure-pv.js';
+export {
   applyTrafficRules,
-  type CommandRunner,
   listTrafficRules,
   RULES_NAMES,
   renderIptablesRules,
   renderNftRules,
-  runCommand,
   type TrafficRulesBackend,
   type TrafficRulesOptions,
   type TrafficRulesResult,
 } from './traffic-rules.js';
+export {
+  checkVolumes,
+  DEFAULT_VOLUME_FILE_MODE,
+  describeVolumeProblem,
+  formatVolumeIntegritySpec,
+  type KubeDataObject,
+  type ProjectedSource,
+  parseVolumeIntegritySpec,
+  projectVolumeFiles,
+  VOLUME_INTEGRITY_ENV,
+  type VolumeCheckResult,
+  type VolumeFile,
+  VolumeFileSchema,
+  type VolumeIntegrity,
+  VolumeIntegritySchema,
+  type VolumeIntegritySpec,
+  VolumeIntegritySpecSchema,
+  type VolumeProblem,
+  verifyAndCopyVolumes,
+  volumeError,
+  type WatchVolumesOptions,
+  watchVolumes,
+} from './volume-integrity.js';
+export { needsVolumeSidecar, runVolumeSidecar, type VolumeSidecarOptions } from './volume-sidecar.js';

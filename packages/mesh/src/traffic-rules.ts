@@ -1,37 +1,10 @@
-import { spawn } from 'node:child_process';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { type CommandRunner, runCommand } from './command.js';
 import type { InterceptionPlan } from './mesh-config.js';
 
-/**
- * Runs a command with optional stdin and returns its exit code and output (never throws for a
- * non-zero exit). The initializer runs the tools directly in its pod's network namespace; tests
- * prefix `ip netns exec <ns>`.
- */
-export type CommandRunner = (
-  command: string,
-  args: readonly string[],
-  input?: string,
-) => Promise<{ code: number; stdout: string; stderr: string }>;
-
-/** Runs commands as child processes of this one. */
-export const runCommand: CommandRunner = (command, args, input) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? 1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
+// The one command runner of the package (also the secure PV's): the initializer runs the tools
+// directly in its pod's network namespace; tests prefix `ip netns exec <ns>`.
+export { type CommandRunner, runCommand } from './command.js';
 
 /**
  * How the rules are installed: `nft` (one `inet` table, replaced atomically), or iptables with the
