@@ -183,33 +183,15 @@ describe('ConfigMap/Secret volume integrity before the workload starts', () => {
     expect(() => parseVolumeIntegritySpec('{')).toThrow(
       expect.objectContaining({ field: VOLUME_INTEGRITY_ENV }),
     );
+    const withFile = (file: object) =>
+      JSON.stringify({
+        volumes: [{ name: 'c', source: { kind: 'ConfigMap', name: 'x' }, from: '/v', files: [file] }],
+      });
+    expect(() => parseVolumeIntegritySpec(withFile({ path: 'a', sha256: 'zz', mode: 420 }))).toThrow(
+      expect.objectContaining({ field: `${VOLUME_INTEGRITY_ENV}.volumes[0].files[0].sha256` }),
+    );
     expect(() =>
-      parseVolumeIntegritySpec(
-        JSON.stringify({
-          volumes: [
-            {
-              name: 'c',
-              source: { kind: 'ConfigMap', name: 'x' },
-              from: '/v',
-              files: [{ path: 'a', sha256: 'zz', mode: 420 }],
-            },
-          ],
-        }),
-      ),
-    ).toThrow(expect.objectContaining({ field: `${VOLUME_INTEGRITY_ENV}.volumes[0].files[0].sha256` }));
-    expect(() =>
-      parseVolumeIntegritySpec(
-        JSON.stringify({
-          volumes: [
-            {
-              name: 'c',
-              source: { kind: 'ConfigMap', name: 'x' },
-              from: '/v',
-              files: [{ path: '../etc/passwd', sha256: 'a'.repeat(64), mode: 420 }],
-            },
-          ],
-        }),
-      ),
+      parseVolumeIntegritySpec(withFile({ path: '../etc/passwd', sha256: 'a'.repeat(64), mode: 420 })),
     ).toThrow(/files\[0\]\.path/);
   });
 });
