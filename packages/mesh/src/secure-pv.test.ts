@@ -53,8 +53,11 @@ function cryptsetupAccepts(image: string, key: Uint8Array): boolean {
 }
 
 /** A runner that records every command and the stdin it got. */
-function recording(): { run: CommandRunner; calls: { args: readonly string[]; stdin?: Uint8Array }[] } {
-  const calls: { args: readonly string[]; stdin?: Uint8Array }[] = [];
+function recording(): {
+  run: CommandRunner;
+  calls: { args: readonly string[]; stdin?: string | Uint8Array }[];
+} {
+  const calls: { args: readonly string[]; stdin?: string | Uint8Array }[] = [];
   return {
     calls,
     run: async (file, args, stdin) => {
@@ -88,7 +91,7 @@ describe.skipIf(!hasCryptsetup)('secure PV on file-backed images (real cryptsetu
     const format = rec.calls.find((c) => c.args.includes('luksFormat'));
     expect(format?.args).toContain('--key-file=-');
     expect(format?.args).toContain('luks2');
-    expect(toHex(format!.stdin!)).toBe(key);
+    expect(toHex(format!.stdin as Uint8Array)).toBe(key);
     const everything = JSON.stringify(rec.calls.map((c) => c.args)) + log.text();
     for (const s of [key, toHex(secret), Buffer.from(secret).toString('base64')]) {
       expect(everything).not.toContain(s);

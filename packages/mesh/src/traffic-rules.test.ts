@@ -87,7 +87,7 @@ describe('applyTrafficRules (commands)', () => {
   function recorder(existingJumps = false) {
     const calls: string[] = [];
     const run: CommandRunner = async (command, args, input) => {
-      calls.push([command, ...args].join(' ') + (input ? ` <<${input.split('\n')[0]}` : ''));
+      calls.push([command, ...args].join(' ') + (input ? ` <<${String(input).split('\n')[0]}` : ''));
       if (args.includes('-C')) return { code: existingJumps ? 0 : 1, stdout: '', stderr: '' };
       if (command === 'nft' && args[0] === 'list') return { code: 1, stdout: '', stderr: 'no nft' };
       return { code: 0, stdout: '', stderr: '' };
