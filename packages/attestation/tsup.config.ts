@@ -1,5 +1,10 @@
 import { definePackageBuild } from '@contrast-cc/build-config/tsup';
 
 export default definePackageBuild({
-  entry: { index: 'src/index.ts', 'snp/index': 'src/snp/index.ts', 'tdx/index': 'src/tdx/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'snp/index': 'src/snp/index.ts',
+    'tdx/index': 'src/tdx/index.ts',
+    browser: 'src/browser.ts',
+  },
 });

@@ -12,6 +12,7 @@
 //   the reader noticing.
 
 import { ContrastError } from '@contrast-cc/core';
+import { base64Decode, base64Encode } from './bytes.js';
 
 /** One decoded PEM block. */
 export interface PemBlock {
@@ -108,9 +109,9 @@ function decodeBody(body: string[], exact: boolean, field: string, index: number
   }
   const b64 = body.join('');
   if (b64.length === 0) bad(`PEM block ${index} is empty`, field);
-  const der = Buffer.from(b64, 'base64');
+  const der = base64Decode(b64);
   // Canonical: the re-encoding is the same text (rejects set padding bits, misplaced or missing
   // '=', a length that is not a multiple of 4).
-  if (der.toString('base64') !== b64) bad(`PEM block ${index} is not canonical base64`, field);
-  return new Uint8Array(der);
+  if (base64Encode(der) !== b64) bad(`PEM block ${index} is not canonical base64`, field);
+  return der;
 }

@@ -4,15 +4,17 @@
 //   PEM is read by `readPem` (pem.ts): a corrupted block is an error, never dropped.
 // - `parseCertificate(der)`: the fields a verifier needs (serial, names, validity, SPKI, extensions
 //   by OID) plus the exact TBS bytes and signature.
-// - `verifySignedBy(child, issuer)`: the child's signature under the issuer's key (RSA PKCS#1,
+// - `signedByStep(child, issuer)`: the child's signature under the issuer's key (RSA PKCS#1,
 //   RSA-PSS with its parameters, ECDSA) and issuer name == subject name.
-// - `parseCrl` / `checkRevocation(cert, crl, issuer, now)`: an RFC 5280 CRL (AMD's KDS CRLs are
+// - `parseCrl` / `checkRevocationStep(cert, crl, issuer, now)`: an RFC 5280 CRL (AMD's KDS CRLs are
 //   plain X.509 CRLs signed by the ARK with RSA-PSS) to a typed `RevocationResult`.
-// Signatures are checked with node:crypto (OpenSSL). Malformed input throws
-// ContrastError('invalid-argument') naming the field.
+// Signature checks are crypto steps (crypto.ts): node:crypto answers them in Node, WebCrypto in
+// browsers. Malformed input throws ContrastError('invalid-argument') naming the field.
+// Browser-safe: no node: imports.
 
-import { createPublicKey, constants as cryptoConstants, type KeyObject, verify } from 'node:crypto';
 import { ContrastError, toHex } from '@contrast-cc/core';
+import { sameBytes } from './bytes.js';
+import { type CryptoSteps, type HashName, type PublicKeyInfo, publicKeyInfo, verifyStep } from './crypto.js';
 import {
   DER_TAG,
   type DerNode,
@@ -43,11 +45,11 @@ export const OID = {
   commonName: '2.5.4.3',
 } as const;
 
-const HASH_BY_OID: Record<string, string> = {
-  [OID.sha1]: 'sha1',
-  [OID.sha256]: 'sha256',
-  [OID.sha384]: 'sha384',
-  [OID.sha512]: 'sha512',
+const HASH_BY_OID: Record<string, HashName> = {
+  [OID.sha1]: 'SHA-1',
+  [OID.sha256]: 'SHA-256',
+  [OID.sha384]: 'SHA-384',
+  [OID.sha512]: 'SHA-512',
 };
 
 /** One certificate extension. */
@@ -70,7 +72,7 @@ export interface ParsedCertificate {
   issuerCommonName: string;
   notBefore: Date;
   notAfter: Date;
-  publicKey: KeyObject;
+  publicKey: PublicKeyInfo;
   extensions: Map<string, CertificateExtension>;
   signatureAlgorithm: DerNode;
   signature: Uint8Array;
@@ -165,15 +167,7 @@ export function parseCertificate(bytes: Uint8Array, field = 'certificate'): Pars
       extensions.set(oid, { critical, value: derContent(value) });
     }
   }
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(derEncoded(spki)), format: 'der', type: 'spki' });
-  } catch (e) {
-    throw new ContrastError('invalid-argument', 'unreadable subject public key', {
-      field: `${field}.subjectPublicKeyInfo`,
-      cause: e,
-    });
-  }
+  const publicKey = publicKeyInfo(derEncoded(spki), `${field}.subjectPublicKeyInfo`);
   if (sig.length < 2 || sig[0] !== 0) bad('signature BIT STRING has unused bits', `${field}.signature`);
   return {
     der,
@@ -196,63 +190,66 @@ export function parseCertificate(bytes: Uint8Array, field = 'certificate'): Pars
  * Verifies `signature` over `data` with the algorithm identifier `algorithm` (RSA-PSS with its
  * parameters, sha*WithRSAEncryption, ecdsa-with-SHA*). False on any mismatch or unknown algorithm.
  */
-export function verifyWithAlgorithm(
+export function* verifyWithAlgorithmStep(
   algorithm: DerNode,
   data: Uint8Array,
   signature: Uint8Array,
-  key: KeyObject,
-): boolean {
+  key: PublicKeyInfo,
+): CryptoSteps<boolean> {
+  let oid: string;
+  let params: DerNode | undefined;
   try {
-    const [oidNode, params] = derChildren(algorithm);
-    const oid = decodeOid(derContent(expectTag(oidNode, DER_TAG.oid, 'signatureAlgorithm')));
-    switch (oid) {
-      case OID.rsaPss: {
-        let hash = 'sha1';
-        let saltLength = 20;
+    const [oidNode, p] = derChildren(algorithm);
+    oid = decodeOid(derContent(expectTag(oidNode, DER_TAG.oid, 'signatureAlgorithm')));
+    params = p;
+  } catch {
+    return false;
+  }
+  switch (oid) {
+    case OID.rsaPss: {
+      let hash: HashName | undefined = 'SHA-1';
+      let saltLength = 20;
+      try {
         for (const p of params ? derChildren(params) : []) {
           if (p.tag === 0xa0) {
             const alg = derChildren(derChildren(p)[0]!)[0]!;
-            hash = HASH_BY_OID[decodeOid(derContent(alg))] ?? 'unknown';
+            hash = HASH_BY_OID[decodeOid(derContent(alg))];
           } else if (p.tag === 0xa2) {
             saltLength = Number(decodeUnsigned(derContent(derChildren(p)[0]!)));
           }
         }
-        if (hash === 'unknown') return false;
-        return verify(
-          hash,
-          data,
-          { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength },
-          signature,
-        );
-      }
-      case OID.sha256WithRsa:
-        return verify('sha256', data, key, signature);
-      case OID.sha384WithRsa:
-        return verify('sha384', data, key, signature);
-      case OID.sha512WithRsa:
-        return verify('sha512', data, key, signature);
-      case OID.ecdsaSha256:
-        return verify('sha256', data, key, signature);
-      case OID.ecdsaSha384:
-        return verify('sha384', data, key, signature);
-      case OID.ecdsaSha512:
-        return verify('sha512', data, key, signature);
-      default:
+      } catch {
         return false;
+      }
+      if (hash === undefined) return false;
+      return yield* verifyStep({ name: 'rsa-pss', hash, saltLength }, key, data, signature);
     }
-  } catch {
-    return false;
+    case OID.sha256WithRsa:
+      return yield* verifyStep({ name: 'rsa-pkcs1', hash: 'SHA-256' }, key, data, signature);
+    case OID.sha384WithRsa:
+      return yield* verifyStep({ name: 'rsa-pkcs1', hash: 'SHA-384' }, key, data, signature);
+    case OID.sha512WithRsa:
+      return yield* verifyStep({ name: 'rsa-pkcs1', hash: 'SHA-512' }, key, data, signature);
+    case OID.ecdsaSha256:
+      return yield* verifyStep({ name: 'ecdsa', hash: 'SHA-256', encoding: 'der' }, key, data, signature);
+    case OID.ecdsaSha384:
+      return yield* verifyStep({ name: 'ecdsa', hash: 'SHA-384', encoding: 'der' }, key, data, signature);
+    case OID.ecdsaSha512:
+      return yield* verifyStep({ name: 'ecdsa', hash: 'SHA-512', encoding: 'der' }, key, data, signature);
+    default:
+      return false;
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
-}
-
 /** True when `issuer`'s subject is `child`'s issuer and `issuer`'s key signed `child`. */
-export function verifySignedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
+export function* signedByStep(child: ParsedCertificate, issuer: ParsedCertificate): CryptoSteps<boolean> {
   if (!sameBytes(child.issuerDer, issuer.subjectDer)) return false;
-  return verifyWithAlgorithm(child.signatureAlgorithm, child.tbs, child.signature, issuer.publicKey);
+  return yield* verifyWithAlgorithmStep(
+    child.signatureAlgorithm,
+    child.tbs,
+    child.signature,
+    issuer.publicKey,
+  );
 }
 
 /** True when `now` is inside the certificate's validity (both ends inclusive). */
@@ -330,16 +327,18 @@ export type RevocationResult =
  * Checks `cert` against `crl`, which must be issued and signed by `crlIssuer` and current at
  * `now` (thisUpdate <= now <= nextUpdate).
  */
-export function checkRevocation(
+export function* checkRevocationStep(
   cert: ParsedCertificate,
   crl: ParsedCrl,
   crlIssuer: ParsedCertificate,
   now: Date,
-): RevocationResult {
+): CryptoSteps<RevocationResult> {
   if (!sameBytes(crl.issuerDer, crlIssuer.subjectDer)) {
     return { status: 'crl-invalid', message: `CRL is not issued by "${crlIssuer.subjectCommonName}"` };
   }
-  if (!verifyWithAlgorithm(crl.signatureAlgorithm, crl.tbs, crl.signature, crlIssuer.publicKey)) {
+  if (
+    !(yield* verifyWithAlgorithmStep(crl.signatureAlgorithm, crl.tbs, crl.signature, crlIssuer.publicKey))
+  ) {
     return {
       status: 'crl-invalid',
       message: `CRL signature does not verify with "${crlIssuer.subjectCommonName}"`,

@@ -3,17 +3,18 @@
 // product name, the TCB SPLs the key was derived for, and the chip's hwID (VCEK) or the CSP id
 // (VLEK).
 
-import { createHash } from 'node:crypto';
 import { ContrastError } from '@contrast-cc/core';
+import { sameBytes } from '../common/bytes.js';
+import { type CryptoSteps, findStep } from '../common/crypto.js';
 import { DER_TAG, decodeUnsigned, derContent, readDerExact } from '../common/der.js';
 import {
-  checkRevocation,
+  checkRevocationStep,
   loadCertificates,
   type ParsedCertificate,
   type ParsedCrl,
   type RevocationResult,
+  signedByStep,
   validAt,
-  verifySignedBy,
 } from '../common/x509.js';
 import type { SnpProductLine } from './report.js';
 import { productLineOf, SNP_PRODUCT_LINES } from './report.js';
@@ -115,41 +116,33 @@ export interface SnpTrustAnchorInput {
   asvk?: string | Uint8Array;
 }
 
-function sha256Hex(...parts: Uint8Array[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-}
-
-let amdArkHashes: Set<string> | undefined;
+let amdArks: Uint8Array[] | undefined;
 
 function isAmdArk(ark: ParsedCertificate): boolean {
-  amdArkHashes ??= new Set(
-    SNP_PRODUCT_LINES.map((p) => sha256Hex(loadCertificates(AMD_ROOTS[p].ark, 'ark')[0]!.der)),
-  );
-  return amdArkHashes.has(sha256Hex(ark.der));
+  amdArks ??= SNP_PRODUCT_LINES.map((p) => loadCertificates(AMD_ROOTS[p].ark, 'ark')[0]!.der);
+  return amdArks.some((der) => sameBytes(der, ark.der));
 }
 
 /**
  * Builds a trust anchor; the ARK must be self-signed and the ASK/ASVK signed by it. Anchors whose
- * ARK is not one of AMD's embedded roots are marked insecure.
- * @public
+ * ARK is not one of AMD's embedded roots are marked insecure. (Crypto steps: the Node entry's
+ * `createSnpTrustAnchor` runs them with node:crypto.)
  */
-export function createSnpTrustAnchor(input: SnpTrustAnchorInput): SnpTrustAnchor {
+export function* createSnpTrustAnchorStep(input: SnpTrustAnchorInput): CryptoSteps<SnpTrustAnchor> {
   const one = (v: string | Uint8Array, name: string) => {
     const certs = loadCertificates(v, `trustAnchors.${input.product}.${name}`);
     return certs[0]!;
   };
   const ark = one(input.ark, 'ark');
-  if (!verifySignedBy(ark, ark)) {
+  if (!(yield* signedByStep(ark, ark))) {
     throw new ContrastError('invalid-argument', 'ARK is not self-signed', {
       field: `trustAnchors.${input.product}.ark`,
     });
   }
-  const inter = (v: string | Uint8Array | undefined, name: string) => {
+  const inter = function* (v: string | Uint8Array | undefined, name: string) {
     if (v === undefined) return undefined;
     const c = one(v, name);
-    if (!verifySignedBy(c, ark)) {
+    if (!(yield* signedByStep(c, ark))) {
       throw new ContrastError('invalid-argument', `${name.toUpperCase()} is not signed by the ARK`, {
         field: `trustAnchors.${input.product}.${name}`,
       });
@@ -159,17 +152,21 @@ export function createSnpTrustAnchor(input: SnpTrustAnchorInput): SnpTrustAnchor
   return {
     product: input.product,
     ark,
-    ask: inter(input.ask, 'ask'),
-    asvk: inter(input.asvk, 'asvk'),
+    ask: yield* inter(input.ask, 'ask'),
+    asvk: yield* inter(input.asvk, 'asvk'),
     insecure: !isAmdArk(ark),
   };
 }
 
 let amdAnchors: SnpTrustAnchor[] | undefined;
 
-/** AMD's embedded roots (Milan, Genoa, Turin) as trust anchors: the verifier's default. @public */
-export function amdTrustAnchors(): SnpTrustAnchor[] {
-  amdAnchors ??= SNP_PRODUCT_LINES.map((p) => createSnpTrustAnchor(AMD_ROOTS[p]));
+/** AMD's embedded roots (Milan, Genoa, Turin) as trust anchors: the verifier's default. */
+export function* amdTrustAnchorsStep(): CryptoSteps<SnpTrustAnchor[]> {
+  if (!amdAnchors) {
+    const anchors: SnpTrustAnchor[] = [];
+    for (const p of SNP_PRODUCT_LINES) anchors.push(yield* createSnpTrustAnchorStep(AMD_ROOTS[p]));
+    amdAnchors ??= anchors;
+  }
   return amdAnchors;
 }
 
@@ -193,13 +190,13 @@ export interface VerifiedChain {
  * Finds the path leaf -> ASK/ASVK -> ARK among the anchors (of `product` when known). Supplied
  * chain certificates must belong to that anchor: the ARK byte-equal, intermediates signed by it.
  */
-export function buildSnpChain(
+export function* buildSnpChainStep(
   leaf: ParsedCertificate,
   supplied: ParsedCertificate[],
   anchors: SnpTrustAnchor[],
   signingKey: 'vcek' | 'vlek',
   product: SnpProductLine | undefined,
-): VerifiedChain | ChainFailure {
+): CryptoSteps<VerifiedChain | ChainFailure> {
   const extensions = parseSnpKeyExtensions(leaf);
   const leafProduct = productLineOf(extensions.productName);
   if (!leafProduct) {
@@ -226,15 +223,22 @@ export function buildSnpChain(
   }
   let foreign = false;
   for (const anchor of candidates) {
-    if (supplied.some((c) => !belongs(c, anchor))) {
+    let allBelong = true;
+    for (const c of supplied) {
+      if (!(yield* signedByStep(c, anchor.ark))) {
+        allBelong = false;
+        break;
+      }
+    }
+    if (!allBelong) {
       foreign = true;
       continue;
     }
     const intermediates = [
       signingKey === 'vcek' ? anchor.ask : anchor.asvk,
-      ...supplied.filter((c) => Buffer.compare(c.subjectDer, anchor.ark.subjectDer) !== 0),
+      ...supplied.filter((c) => !sameBytes(c.subjectDer, anchor.ark.subjectDer)),
     ].filter((c): c is ParsedCertificate => c !== undefined);
-    const intermediate = intermediates.find((i) => verifySignedBy(leaf, i));
+    const intermediate = yield* findStep(intermediates, (i) => signedByStep(leaf, i));
     if (intermediate) return { leaf, intermediate, anchor, extensions, product: leafProduct };
   }
   if (foreign) {
@@ -249,11 +253,6 @@ export function buildSnpChain(
     message: `the ${signingKey.toUpperCase()} is not signed by a trusted ${leafProduct} ${signingKey === 'vcek' ? 'ASK' : 'ASVK'}`,
     field: signingKey,
   };
-}
-
-/** The ARK itself (self-signed with the ARK's key and name) or a certificate the ARK signed. */
-function belongs(c: ParsedCertificate, a: SnpTrustAnchor): boolean {
-  return verifySignedBy(c, a.ark);
 }
 
 /** Validity of every certificate of the chain at `now`. */
@@ -287,14 +286,14 @@ export function checkChainTime(
  * Revocation of the chain: a CRL issued by the ARK (AMD's KDS CRL) covers the ASK/ASVK and the
  * leaf; a CRL issued by the ASK/ASVK covers the leaf.
  */
-export function checkChainRevocation(
+export function* checkChainRevocationStep(
   chain: VerifiedChain,
   crl: ParsedCrl,
   now: Date,
   signingKey: string,
-): { failure?: ChainFailure; results: RevocationResult[] } {
+): CryptoSteps<{ failure?: ChainFailure; results: RevocationResult[] }> {
   const interName = signingKey === 'vcek' ? 'ask' : 'asvk';
-  const byArk = Buffer.compare(crl.issuerDer, chain.anchor.ark.subjectDer) === 0;
+  const byArk = sameBytes(crl.issuerDer, chain.anchor.ark.subjectDer);
   const issuer = byArk ? chain.anchor.ark : chain.intermediate;
   const subjects: [ParsedCertificate, string][] = byArk
     ? [
@@ -304,7 +303,7 @@ export function checkChainRevocation(
     : [[chain.leaf, signingKey]];
   const results: RevocationResult[] = [];
   for (const [cert, name] of subjects) {
-    const r = checkRevocation(cert, crl, issuer, now);
+    const r = yield* checkRevocationStep(cert, crl, issuer, now);
     results.push(r);
     if (r.status === 'revoked') {
       return {

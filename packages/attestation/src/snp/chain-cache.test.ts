@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SnpTrustAnchor } from './certs.js';
 import { createSimulatedSnpChain, createSimulatedSnpIssuer, type SimulatedSnpIssuer } from './simulator.js';
-import { verifySnpReport } from './verify.js';
+import { verifySnpReport } from './verify-node.js';
 
 let issuer: SimulatedSnpIssuer;
 /** One array for every call: the cache is per trust-anchor array (as a verifier holds it). */

@@ -1,7 +1,5 @@
 export {
   AMD_OID,
-  amdTrustAnchors,
-  createSnpTrustAnchor,
   parseSnpKeyExtensions,
   type SnpKeyExtensions,
   type SnpTrustAnchor,
@@ -63,5 +61,5 @@ export {
   type SnpClaimDetails,
   type SnpClaims,
   type SnpVerifyOptions,
-  verifySnpReport,
 } from './verify.js';
+export { amdTrustAnchors, createSnpTrustAnchor, verifySnpReport } from './verify-node.js';

@@ -8,6 +8,7 @@
 // Turin byte0 FMC, byte1 BOOT_LOADER, byte2 TEE, byte3 SNP, byte7 MICROCODE.
 
 import { ContrastError } from '@contrast-cc/core';
+import { hex } from '../common/bytes.js';
 
 /** The size of an ATTESTATION_REPORT. @public */
 export const SNP_REPORT_SIZE = 0x4a0;
@@ -158,10 +159,8 @@ export interface SnpReport {
   signatureWellFormed: boolean;
 }
 
-/** Lower-case hex (native Buffer encoding; the verifier's hot path uses it). */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
+// Lower-case hex: Node's native encoder where present (the verifier's hot path uses it).
+export { hex };
 
 function hex64(v: bigint): string {
   return `0x${v.toString(16).padStart(16, '0')}`;

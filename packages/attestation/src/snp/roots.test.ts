@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hasShared, sharedPath } from '../common/test-support/shared.js';
-import { loadCertificates, verifySignedBy } from '../common/x509.js';
-import { amdTrustAnchors } from './certs.js';
+import { loadCertificates } from '../common/x509.js';
+import { verifySignedBy } from '../common/x509-node.js';
 import { AMD_ROOTS } from './roots.js';
+import { amdTrustAnchors } from './verify-node.js';
 
 // SHA-256 over the DER of AMD's published certificates (KDS cert_chain).
 const FINGERPRINTS = {

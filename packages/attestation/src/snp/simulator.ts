@@ -9,7 +9,7 @@ import { type Evidence, fromHex, type Issuer, REPORT_DATA_LENGTH } from '@contra
 import { buildCertificate, buildCrl, CA_EXTENSION, type Signer, x509Name } from '../common/certgen.js';
 import { der } from '../common/der.js';
 import { loadCertificates } from '../common/x509.js';
-import { AMD_OID, createSnpTrustAnchor, type SnpTrustAnchor } from './certs.js';
+import { AMD_OID, type SnpTrustAnchor } from './certs.js';
 import {
   encodeTcb,
   SNP_REPORT_OFFSETS as O,
@@ -18,6 +18,7 @@ import {
   type SnpProductLine,
 } from './report.js';
 import { SNP_EVIDENCE_KIND } from './verify.js';
+import { createSnpTrustAnchor } from './verify-node.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 

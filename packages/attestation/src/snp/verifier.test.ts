@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSnpReport, SNP_REPORT_SIZE } from './report.js';
 import { hasSnpVectors, snpVectors } from './test-support/vectors.js';
 import { createSnpVerifier, verifySnpEvidenceFiles } from './verifier.js';
-import { verifySnpReport } from './verify.js';
+import { verifySnpReport } from './verify-node.js';
 
 const vectors = snpVectors();
 const byName = (name: string) => vectors.find((v) => v.name === name)!;

@@ -2,45 +2,16 @@
 // `contrast evidence verify --snp-report`.
 
 import { readFile } from 'node:fs/promises';
-import {
-  type Evidence,
-  isContrastError,
-  type Logger,
-  noopLogger,
-  toHex,
-  type Verifier,
-  type VerifyExpectations,
-  type VerifyFailure,
-  type VerifyResult,
-  verifyFail,
-} from '@contrast-cc/core';
+import { isContrastError, toHex, type Verifier, type VerifyResult } from '@contrast-cc/core';
+import { runNode } from '../common/crypto-node.js';
 import type { SnpTrustAnchor } from './certs.js';
 import type { KdsClient } from './kds.js';
-import {
-  type CompiledSnpReferenceValues,
-  compileSnpReferenceValues,
-  type SnpReferenceValues,
-} from './policy.js';
-import { parseSnpReport, type SnpProductLine } from './report.js';
-import { SNP_EVIDENCE_KIND, type SnpClaims, type SnpVerifyOptions, verifySnpReport } from './verify.js';
+import type { SnpReferenceValues } from './policy.js';
+import { parseSnpReport } from './report.js';
+import { type SnpVerifierOptions, snpVerifierWith } from './verifier-core.js';
+import { SNP_EVIDENCE_KIND, type SnpClaims, type SnpVerifyOptions } from './verify.js';
 
-/** Evidence.extras names the SNP verifier reads. @public */
-export const SNP_EXTRAS = { vcek: 'vcek', certChain: 'cert-chain', crl: 'crl' } as const;
-
-/** Options of {@link createSnpVerifier}. @public */
-export interface SnpVerifierOptions {
-  /** Reference values (the manifest's `ReferenceValues.snp[i]` entry). */
-  referenceValues?: SnpReferenceValues | unknown;
-  /** Trusted roots; default AMD's embedded roots. */
-  trustAnchors?: SnpTrustAnchor[];
-  /** Online mode: fetch the VCEK, chain and CRL from KDS when the evidence lacks them. */
-  kds?: KdsClient;
-  /** Check revocation: with `kds`, fetch the CRL when absent (default true with kds). */
-  checkRevocation?: boolean;
-  product?: SnpProductLine;
-  logger?: Logger;
-  now?: () => Date;
-}
+export { SNP_EXTRAS, type SnpVerifierOptions } from './verifier-core.js';
 
 /**
  * A `Verifier` for evidence kind `snp-report`. Evidence.extras may carry `vcek` (DER or PEM),
@@ -48,92 +19,7 @@ export interface SnpVerifierOptions {
  * @public
  */
 export function createSnpVerifier(options: SnpVerifierOptions = {}): Verifier<SnpClaims> {
-  const rv: CompiledSnpReferenceValues | undefined =
-    options.referenceValues === undefined
-      ? undefined
-      : compileSnpReferenceValues(options.referenceValues as SnpReferenceValues);
-  const logger = (options.logger ?? noopLogger).child({ component: 'snp-verifier' });
-  const checkRevocation = options.checkRevocation ?? options.kds !== undefined;
-  return {
-    kinds: [SNP_EVIDENCE_KIND],
-    async verify(evidence: Evidence, expected: VerifyExpectations): Promise<VerifyResult<SnpClaims>> {
-      if (evidence.kind !== SNP_EVIDENCE_KIND) {
-        return verifyFail(
-          'unsupported-evidence-kind',
-          `SNP verifier cannot check "${evidence.kind}" evidence`,
-          'kind',
-        );
-      }
-      const extras = evidence.extras ?? {};
-      const opts: SnpVerifyOptions = {
-        reportData: expected.reportData,
-        now: expected.now ?? options.now?.() ?? new Date(),
-        requireCrl: checkRevocation,
-      };
-      if (rv) opts.referenceValues = rv;
-      if (options.trustAnchors) opts.trustAnchors = options.trustAnchors;
-      if (options.product) opts.product = options.product;
-      if (extras[SNP_EXTRAS.vcek]) opts.vcek = extras[SNP_EXTRAS.vcek];
-      if (extras[SNP_EXTRAS.certChain]) opts.certChain = extras[SNP_EXTRAS.certChain];
-      if (extras[SNP_EXTRAS.crl]) opts.crl = extras[SNP_EXTRAS.crl];
-      if (options.kds && (opts.vcek === undefined || (checkRevocation && opts.crl === undefined))) {
-        const fetched = await fetchMissing(
-          options.kds,
-          evidence.data,
-          opts,
-          checkRevocation,
-          options.product ?? rv?.product,
-        );
-        if ('code' in fetched) return { ok: false, reason: fetched };
-      }
-      const result = verifySnpReport(evidence.data, opts);
-      if (result.ok) {
-        logger.debug('SNP evidence accepted', {
-          measurement: result.claims.measurement,
-          product: result.claims.details.product,
-          insecure: result.claims.insecure,
-        });
-      } else {
-        logger.info('SNP evidence rejected', { code: result.reason.code, field: result.reason.field });
-      }
-      return result;
-    },
-  };
-}
-
-async function fetchMissing(
-  kds: KdsClient,
-  data: Uint8Array,
-  opts: SnpVerifyOptions,
-  crl: boolean,
-  product: SnpProductLine | undefined,
-): Promise<SnpVerifyOptions | VerifyFailure> {
-  let report: ReturnType<typeof parseSnpReport>;
-  try {
-    report = parseSnpReport(data, product ? { product } : {});
-  } catch (e) {
-    const err = isContrastError(e) ? e : undefined;
-    return { code: 'malformed', message: err?.message ?? String(e), field: err?.field ?? 'report' };
-  }
-  const p = product ?? report.product;
-  try {
-    if (opts.vcek === undefined) {
-      const c = await kds.collateralFor(report, p ? { product: p } : {});
-      opts.vcek = c.vcek;
-      opts.certChain ??= c.certChain;
-    }
-    if (crl && opts.crl === undefined) {
-      if (!p) throw new Error('the product line is unknown: cannot fetch its CRL');
-      opts.crl = await kds.getCrl(p, report.signingKey === 'vlek' ? 'vlek' : 'vcek');
-    }
-  } catch (e) {
-    return {
-      code: 'collateral-missing',
-      message: `could not fetch SNP collateral from KDS: ${e instanceof Error ? e.message : String(e)}`,
-      field: opts.vcek === undefined ? 'vcek' : 'crl',
-    };
-  }
-  return opts;
+  return snpVerifierWith(runNode, options);
 }
 
 /** Inputs of {@link verifySnpEvidenceFiles} (the `contrast evidence verify --snp-report` flags). @public */

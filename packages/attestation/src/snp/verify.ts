@@ -6,8 +6,10 @@
 // 5. certificate validity at `now`, CRL                                  -> certificate-expired, revoked
 // 6. leaf <-> report binding: signing key kind, hwID == CHIP_ID, SPLs == REPORTED_TCB -> chain-invalid
 // 7. REPORT_DATA, then reference values                                  -> report-data-mismatch, ...
+//
+// Written as crypto steps (common/crypto.ts): `verifySnpReport` (Node entry, verify-node.ts) runs
+// them with node:crypto, `verifySnpReportAsync` (browser entry) with WebCrypto. Browser-safe.
 
-import { verify as cryptoVerify } from 'node:crypto';
 import {
   bytesEqual,
   type EvidenceClaims,
@@ -17,12 +19,14 @@ import {
   verifyFail,
   verifyOk,
 } from '@contrast-cc/core';
+import { latin1, sameBytes } from '../common/bytes.js';
+import { type CryptoSteps, verifyStep } from '../common/crypto.js';
 import { loadCertificates, type ParsedCertificate, type ParsedCrl, parseCrl } from '../common/x509.js';
 import {
-  amdTrustAnchors,
-  buildSnpChain,
+  amdTrustAnchorsStep,
+  buildSnpChainStep,
   type ChainFailure,
-  checkChainRevocation,
+  checkChainRevocationStep,
   checkChainTime,
   type SnpTrustAnchor,
   type VerifiedChain,
@@ -115,14 +119,14 @@ function shortKey(input: CertInput | undefined): string {
   if (typeof input === 'string') return `s${input.length}:${input.slice(-64)}`;
   const tail = Math.min(64, input.byteLength);
   const end = input.byteOffset + input.byteLength;
-  return `b${input.byteLength}:${Buffer.from(input.buffer, end - tail, tail).toString('latin1')}`;
+  return `b${input.byteLength}:${latin1(new Uint8Array(input.buffer, end - tail, tail))}`;
 }
 
 function sameInput(kept: CertInput | undefined, input: CertInput | undefined): boolean {
   if (typeof kept === 'string' || kept === undefined || typeof input === 'string' || input === undefined) {
     return kept === input;
   }
-  return kept.byteLength === input.byteLength && Buffer.compare(kept, input) === 0;
+  return sameBytes(kept, input);
 }
 
 /** A copy the caller cannot change (strings are immutable). */
@@ -130,16 +134,16 @@ function keep(input: CertInput | undefined): CertInput | undefined {
   return input instanceof Uint8Array ? new Uint8Array(input) : input;
 }
 
-function lookup<T>(
+function* lookup<T>(
   cache: Map<string, Entry<T>>,
   key: string,
   inputs: (CertInput | undefined)[],
   limit: number,
-  build: () => T,
-): T {
+  build: () => CryptoSteps<T>,
+): CryptoSteps<T> {
   const hit = cache.get(key);
   if (hit?.inputs.every((kept, i) => sameInput(kept, inputs[i]))) return hit.value;
-  const value = build();
+  const value = yield* build();
   cache.delete(key);
   if (cache.size >= limit) cache.delete(cache.keys().next().value!);
   cache.set(key, { inputs: inputs.map(keep), value });
@@ -152,25 +156,28 @@ function cachedChain(
   chainInput: CertInput | undefined,
   signingKey: 'vcek' | 'vlek',
   product: SnpProductLine | undefined,
-): VerifiedChain | ChainFailure {
+): CryptoSteps<VerifiedChain | ChainFailure> {
   let perAnchors = chainCache.get(anchors);
   if (!perAnchors) {
     perAnchors = new Map();
     chainCache.set(anchors, perAnchors);
   }
   const key = `${signingKey}:${product ?? ''}:${shortKey(leafInput)}:${shortKey(chainInput)}`;
-  return lookup(perAnchors, key, [leafInput, chainInput], CHAIN_CACHE_LIMIT, () => {
+  return lookup(perAnchors, key, [leafInput, chainInput], CHAIN_CACHE_LIMIT, function* () {
     const leafCerts = loadCertificates(leafInput, signingKey);
     const supplied = [
       ...leafCerts.slice(1),
       ...(chainInput === undefined ? [] : loadCertificates(chainInput, 'cert-chain')),
     ];
-    return buildSnpChain(leafCerts[0]!, supplied, anchors, signingKey, product);
+    return yield* buildSnpChainStep(leafCerts[0]!, supplied, anchors, signingKey, product);
   });
 }
 
-function cachedCrl(input: CertInput): ParsedCrl {
-  return lookup(crlCache, shortKey(input), [input], CRL_CACHE_LIMIT, () => parseCrl(input));
+function cachedCrl(input: CertInput): CryptoSteps<ParsedCrl> {
+  // biome-ignore lint/correctness/useYield: parsing needs no crypto; lookup takes steps
+  return lookup(crlCache, shortKey(input), [input], CRL_CACHE_LIMIT, function* () {
+    return parseCrl(input);
+  });
 }
 
 function isFailure(x: VerifiedChain | ChainFailure): x is ChainFailure {
@@ -190,22 +197,22 @@ function productHint(options: SnpVerifyOptions, rv: CompiledSnpReferenceValues |
  * Verifies a raw SNP report (or one parsed before: only its `raw` bytes are used) completely: chain, signature, validity at
  * `now`, optional CRL, VCEK binding, REPORT_DATA and reference values. Never throws for bad
  * evidence (returns a failure with a code and field); throws `invalid-argument` for malformed
- * reference values or trust anchors (misuse).
- * @public
+ * reference values or trust anchors (misuse). Crypto steps: run by `verifySnpReport` (node:crypto)
+ * and `verifySnpReportAsync` (WebCrypto).
  */
-export function verifySnpReport(
+export function* verifySnpReportStep(
   input: Uint8Array | SnpReport,
   options: SnpVerifyOptions = {},
-): VerifyResult<SnpClaims> {
+): CryptoSteps<VerifyResult<SnpClaims>> {
   const rv =
     options.referenceValues === undefined
       ? undefined
       : isCompiled(options.referenceValues)
         ? options.referenceValues
         : compileSnpReferenceValues(options.referenceValues);
-  const anchors = options.trustAnchors ?? amdTrustAnchors();
+  const anchors = options.trustAnchors ?? (yield* amdTrustAnchorsStep());
   try {
-    return verifyInner(input, options, rv, anchors);
+    return yield* verifyInner(input, options, rv, anchors);
   } catch (e) {
     if (isContrastError(e)) {
       return verifyFail('malformed', e.message, e.field ?? 'report');
@@ -218,12 +225,12 @@ export function verifySnpReport(
   }
 }
 
-function verifyInner(
+function* verifyInner(
   input: Uint8Array | SnpReport,
   options: SnpVerifyOptions,
   rv: CompiledSnpReferenceValues | undefined,
   anchors: SnpTrustAnchor[],
-): VerifyResult<SnpClaims> {
+): CryptoSteps<VerifyResult<SnpClaims>> {
   const raw = input instanceof Uint8Array ? input : input.raw;
   if (!(raw instanceof Uint8Array) || raw.length !== SNP_REPORT_SIZE) {
     return verifyFail(
@@ -250,11 +257,11 @@ function verifyInner(
   const signingKey = signingKeyId === 0 ? 'vcek' : 'vlek';
 
   // 2. chain
-  const chain = cachedChain(anchors, options.vcek, options.certChain, signingKey, hint);
+  const chain = yield* cachedChain(anchors, options.vcek, options.certChain, signingKey, hint);
   if (isFailure(chain)) return verifyFail(chain.code, chain.message, chain.field);
 
   // 3. signature
-  const failure = checkSignature(raw, chain.leaf);
+  const failure = yield* checkSignature(raw, chain.leaf);
   if (failure) return { ok: false, reason: failure };
 
   // 4. parse (always from the signed bytes, never from a caller's parsed object)
@@ -275,8 +282,8 @@ function verifyInner(
   if (timeFailure) return verifyFail(timeFailure.code, timeFailure.message, timeFailure.field);
   let revocation: SnpClaimDetails['revocation'] = 'not-checked';
   if (options.crl !== undefined) {
-    const crl = cachedCrl(options.crl);
-    const r = checkChainRevocation(chain, crl, now, signingKey);
+    const crl = yield* cachedCrl(options.crl);
+    const r = yield* checkChainRevocationStep(chain, crl, now, signingKey);
     if (r.failure) return verifyFail(r.failure.code, r.failure.message, r.failure.field);
     revocation = 'checked';
   } else if (options.requireCrl) {
@@ -348,7 +355,7 @@ function signatureReservedFailure(raw: Uint8Array): VerifyFailure | undefined {
   return undefined;
 }
 
-function checkSignature(raw: Uint8Array, leaf: ParsedCertificate): VerifyFailure | undefined {
+function* checkSignature(raw: Uint8Array, leaf: ParsedCertificate): CryptoSteps<VerifyFailure | undefined> {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const algo = view.getUint32(0x34, true);
   if (algo !== 1) {
@@ -366,17 +373,13 @@ function checkSignature(raw: Uint8Array, leaf: ParsedCertificate): VerifyFailure
   let upperZero = true;
   for (let i = 48; i < 72; i++) if (raw[0x2a0 + i] !== 0 || raw[0x2e8 + i] !== 0) upperZero = false;
   let ok = false;
-  if (upperZero) {
-    try {
-      ok = cryptoVerify(
-        'sha384',
-        raw.subarray(0, SNP_SIGNED_LENGTH),
-        { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' },
-        sig,
-      );
-    } catch {
-      ok = false;
-    }
+  if (upperZero && leaf.publicKey.curve === 'P-384') {
+    ok = yield* verifyStep(
+      { name: 'ecdsa', hash: 'SHA-384', encoding: 'p1363' },
+      leaf.publicKey,
+      raw.subarray(0, SNP_SIGNED_LENGTH),
+      sig,
+    );
   }
   if (!ok) {
     return {

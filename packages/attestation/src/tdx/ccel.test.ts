@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkCcelAgainstQuote, parseCcelEventLog, parseCcelTable, replayCcelRtmrs } from './ccel.js';
 import { parseTdxQuote } from './quote.js';
 import { haveVectors, vectorFile, vectorJson, vectorQuote } from './test-support/shared.js';
-import { verifyTdxQuote } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 const V = 'gotdx-gcp-cos113-v4-ccel';
 

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { ContrastError, fromHex, isContrastError, toHex } from '@contrast-cc/core';
-import { loadCollateralDir, type TdxCollateral } from './collateral.js';
+import type { TdxCollateral } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote } from './quote.js';
 import type { TdxReferenceValues } from './reference-values.js';
-import { type TdxTrustAnchors, type TdxVerifyResult, verifyTdxQuote } from './verify.js';
+import type { TdxTrustAnchors, TdxVerifyResult } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 export interface TdxQuoteFileOptions {
   quoteFile: string;

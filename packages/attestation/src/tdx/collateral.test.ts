@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasShared, sharedPath } from '../common/test-support/shared.js';
-import { loadCertificates, parseCrl, verifySignedBy, verifyWithAlgorithm } from '../common/x509.js';
+import { loadCertificates, parseCrl } from '../common/x509.js';
+import { verifySignedBy, verifyWithAlgorithm } from '../common/x509-node.js';
 import { parseQeIdentity, parseTcbInfo, splitSignedJson } from './collateral.js';
 import { rawJsonMember } from './json-raw.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './roots.js';
-import { ecdsaP256Ok } from './verify.js';
+import { ecdsaP256Ok } from './verify-node.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);

@@ -1,5 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { ContrastError, fromHex } from '@contrast-cc/core';
 import { rawJsonMember } from './json-raw.js';
 
@@ -34,30 +32,7 @@ export const COLLATERAL_FILE_NAMES = {
   rootCaCrl: 'root_ca_crl.der',
 } as const satisfies Record<keyof TdxCollateral, string>;
 
-const COLLATERAL_KEYS = Object.keys(COLLATERAL_FILE_NAMES) as (keyof TdxCollateral)[];
-
-/**
- * Reads the offline collateral directory; missing files are simply absent from the result.
- * Throws `not-found` when the directory does not exist, `io-error` when a file cannot be read.
- */
-export async function loadCollateralDir(dir: string): Promise<TdxCollateral> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
-  } catch (cause) {
-    throw new ContrastError('not-found', 'collateral directory not found', { file: dir, cause });
-  }
-  const out: TdxCollateral = {};
-  for (const key of COLLATERAL_KEYS) {
-    const file = path.join(dir, COLLATERAL_FILE_NAMES[key]);
-    try {
-      out[key] = new Uint8Array(await readFile(file));
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new ContrastError('io-error', 'cannot read collateral file', { file, cause });
-    }
-  }
-  return out;
-}
+export const COLLATERAL_KEYS = Object.keys(COLLATERAL_FILE_NAMES) as (keyof TdxCollateral)[];
 
 /** Collateral from Evidence.extras (keys are the PCS file names, e.g. `tcb_info.json`). */
 export function collateralFromExtras(

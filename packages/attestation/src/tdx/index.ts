@@ -13,7 +13,6 @@ export {
   collateralFromExtras,
   collateralToExtras,
   type IsvTcbLevel,
-  loadCollateralDir,
   type QeIdentity,
   TCB_STATUSES,
   type TcbInfo,
@@ -22,6 +21,7 @@ export {
   type TdxCollateral,
   type TdxModuleIdentity,
 } from './collateral.js';
+export { loadCollateralDir } from './collateral-dir.js';
 export type { PckExtensions, SgxType } from './pck.js';
 export { INTEL_PCS_BASE_URL, PcsClient, type PcsClientOptions, type PcsDocument } from './pcs.js';
 export {
@@ -62,5 +62,5 @@ export {
   type TdxTrustAnchors,
   type TdxVerifyOptions,
   type TdxVerifyResult,
-  verifyTdxQuote,
 } from './verify.js';
+export { verifyTdxQuote } from './verify-node.js';

@@ -1,9 +1,8 @@
 import { ContrastError, type VerifyFailure } from '@contrast-cc/core';
+import { hex } from '../common/bytes.js';
 
-/** Lower-case hex via Node's native encoder (the verifier's hot path formats ~600 bytes per quote). */
-export function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
+// Lower-case hex: Node's native encoder where present (the verifier's hot path uses it).
+export { hex };
 
 /** Intel's QE vendor id (the DCAP Quoting Enclave): 939a7233-f79c-4ca9-940a-0db3957f0607. */
 export const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';

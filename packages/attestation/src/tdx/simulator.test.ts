@@ -6,7 +6,7 @@ import { collateralToExtras } from './collateral.js';
 import type { TdxReferenceValues } from './reference-values.js';
 import { createSimulatedTdxIssuer } from './simulator.js';
 import { createTdxVerifier } from './verifier.js';
-import { verifyTdxQuote } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 const rd = new Uint8Array(64).fill(7);
 const hex48 = (b: number) => Buffer.alloc(48, b).toString('hex');

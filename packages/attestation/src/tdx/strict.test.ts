@@ -7,13 +7,14 @@ import path from 'node:path';
 import { concatBytes } from '@contrast-cc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyTdxQuoteFile } from './cli.js';
-import { loadCollateralDir, type TdxCollateral } from './collateral.js';
+import type { TdxCollateral } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote } from './quote.js';
 import { createSimulatedTdxIssuer } from './simulator.js';
 import { rebuildQuote } from './test-support/rebuild.js';
 import { haveVectors, tdxVectorsDir, vectorFile, vectorQuote } from './test-support/shared.js';
 import { createTdxVerifier } from './verifier.js';
-import { verifyTdxQuote } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 const V = 'dcapqvl-v4-uptodate';
 const AT = new Date('2025-07-19T10:00:34Z');

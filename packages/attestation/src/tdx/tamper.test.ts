@@ -1,11 +1,13 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCollateralDir, type TdxCollateral } from './collateral.js';
+import type { TdxCollateral } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote, QUOTE_HEADER_LENGTH } from './quote.js';
 import { rebuildQuote } from './test-support/rebuild.js';
 import { haveVectors, tdxVectorsDir, vectorQuote } from './test-support/shared.js';
-import { type TdxVerifyOptions, verifyTdxQuote } from './verify.js';
+import type { TdxVerifyOptions } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 const V = 'dcapqvl-v4-uptodate';
 const AT = new Date('2025-07-19T10:00:34Z');

@@ -1,13 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
-import {
-  loadCollateralDir,
-  parseQeIdentity,
-  parseTcbInfo,
-  splitSignedJson,
-  type TcbInfo,
-} from './collateral.js';
+import { parseQeIdentity, parseTcbInfo, splitSignedJson, type TcbInfo } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
 import { parsePckExtensions, SGX_EXTENSIONS_OID } from './pck.js';
 import { parseTdxQuote } from './quote.js';
 import { Reject } from './reject.js';

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
-import { loadCollateralDir, type TdxCollateral } from './collateral.js';
+import type { TdxCollateral } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote } from './quote.js';
 import {
   haveVectors,
@@ -13,7 +14,7 @@ import {
   vectorQuote,
 } from './test-support/shared.js';
 import { collateralRequestOf } from './verifier.js';
-import { verifyTdxQuote } from './verify.js';
+import { verifyTdxQuote } from './verify-node.js';
 
 interface Expected {
   pck_chain: { cn: string; notBefore: string; notAfter: string; serial: string }[];

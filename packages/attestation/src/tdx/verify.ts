@@ -1,26 +1,32 @@
-import {
-  createHash,
-  createPublicKey,
-  hash as cryptoHash,
-  verify as cryptoVerify,
-  type KeyObject,
-} from 'node:crypto';
+// Written as crypto steps (common/crypto.ts): `verifyTdxQuote` (Node entry, verify-node.ts) runs
+// them with node:crypto, `verifyTdxQuoteAsync` (browser entry) with WebCrypto. Browser-safe.
+
 import {
   bytesEqual,
+  concatBytes,
   type EvidenceClaims,
   isContrastError,
   type Logger,
   noopLogger,
   type VerifyFailure,
 } from '@contrast-cc/core';
+import { hex as hexOf, sameBytes } from '../common/bytes.js';
+import {
+  type CryptoSteps,
+  digestStep,
+  type PublicKeyInfo,
+  p256KeyFromRaw,
+  someStep,
+  verifyStep,
+} from '../common/crypto.js';
 import { DER_TAG, derChildren, derContent, readDerExact } from '../common/der.js';
 import {
   loadCertificates,
   type ParsedCertificate,
   type ParsedCrl,
   parseCrl,
-  verifySignedBy,
-  verifyWithAlgorithm,
+  signedByStep,
+  verifyWithAlgorithmStep,
 } from '../common/x509.js';
 import { tdxClaimExtensions } from './claim-extensions.js';
 import {
@@ -49,7 +55,7 @@ import {
   type TdxReferenceValues,
 } from './reference-values.js';
 import { Reject } from './reject.js';
-import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
+import { INTEL_SGX_ROOT_CA_PEM } from './roots.js';
 import { evaluateQeIdentity, evaluateTdxTcb, type TdxTcbEvaluation, type TdxTcbStatus } from './tcb.js';
 
 export const TDX_EVIDENCE_KIND = 'tdx-quote';
@@ -68,9 +74,17 @@ export function createTrustAnchors(anchors: readonly (string | Uint8Array)[]): T
   for (const [i, a] of anchors.entries()) {
     certs.push(...loadCertificates(a, `trustAnchors[${i}]`));
   }
-  const prints = certs.map((c) => createHash('sha256').update(c.der).digest('hex'));
-  return { certs, intel: prints.every((p) => p === INTEL_SGX_ROOT_CA_SHA256), key: prints.join(',') };
+  intelRootDer ??= loadCertificates(INTEL_SGX_ROOT_CA_PEM, 'INTEL_SGX_ROOT_CA_PEM')[0]!.der;
+  const root = intelRootDer;
+  return {
+    certs,
+    intel: certs.every((c) => sameBytes(c.der, root)),
+    // The anchors' identity for cache keys: each certificate's length and signature.
+    key: certs.map((c) => `${c.der.length}:${hexOf(c.signature)}`).join(','),
+  };
 }
+
+let intelRootDer: Uint8Array | undefined;
 
 let intelAnchors: TdxTrustAnchors | undefined;
 /** The default trust anchors: the embedded Intel SGX Root CA. */
@@ -173,12 +187,12 @@ interface VerifiedChain {
   intermediate: ParsedCertificate;
   anchor: ParsedCertificate;
   pck: PckExtensions;
-  pckKey: KeyObject;
+  pckKey: PublicKeyInfo;
   /** hex(QE report || its signature) already verified with pckKey. */
   verifiedQeReports: Set<string>;
 }
 const chainCache = new Lru<{ pem: string; result: VerifiedChain | Reject }>(64);
-const keyCache = new Lru<KeyObject>(256);
+const keyCache = new Lru<PublicKeyInfo>(256);
 
 interface SignedCollateral<T> {
   value: T;
@@ -192,52 +206,18 @@ interface VerifiedCollateral {
 }
 const collateralCache = new Lru<VerifiedCollateral | Reject>(64);
 
-/** r||s (P-256, 64 bytes) as a DER ECDSA-Sig-Value: Node verifies DER a little faster than P1363. */
-export function rsToDer(rs: Uint8Array): Uint8Array | undefined {
-  if (rs.length !== 64) return undefined;
-  const out = Buffer.allocUnsafe(72);
-  let at = 2;
-  for (const start of [0, 32]) {
-    let i = start;
-    while (i < start + 31 && rs[i] === 0) i++;
-    const pad = rs[i]! & 0x80 ? 1 : 0;
-    const len = start + 32 - i + pad;
-    out[at++] = 0x02;
-    out[at++] = len;
-    if (pad) out[at++] = 0;
-    out.set(rs.subarray(i, start + 32), at);
-    at += start + 32 - i;
-  }
-  out[0] = 0x30;
-  out[1] = at - 2;
-  return out.subarray(0, at);
-}
-
 /** ECDSA P-256 / SHA-256 check of an r||s signature (as in quotes and PCS JSON). */
-export function ecdsaP256Ok(key: KeyObject, data: Uint8Array, rs: Uint8Array): boolean {
-  const der = rsToDer(rs);
-  if (!der) return false;
-  try {
-    return cryptoVerify('sha256', data, key, der);
-  } catch {
-    return false;
-  }
+export function* ecdsaP256Step(key: PublicKeyInfo, data: Uint8Array, rs: Uint8Array): CryptoSteps<boolean> {
+  if (rs.length !== 64 || key.curve !== 'P-256') return false;
+  return yield* verifyStep({ name: 'ecdsa', hash: 'SHA-256', encoding: 'p1363' }, key, data, rs);
 }
 
-function attestationKey(raw: Uint8Array): KeyObject {
+function attestationKey(raw: Uint8Array): PublicKeyInfo {
   const id = hex(raw);
   let key = keyCache.get(id);
   if (!key) {
     try {
-      key = createPublicKey({
-        key: {
-          kty: 'EC',
-          crv: 'P-256',
-          x: Buffer.from(raw.subarray(0, 32)).toString('base64url'),
-          y: Buffer.from(raw.subarray(32, 64)).toString('base64url'),
-        },
-        format: 'jwk',
-      });
+      key = p256KeyFromRaw(raw);
     } catch {
       throw new Reject('signature-invalid', 'the attestation key is not a P-256 point', 'attestation_key');
     }
@@ -246,7 +226,7 @@ function attestationKey(raw: Uint8Array): KeyObject {
   return key;
 }
 
-function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
+function* verifyChain(pem: string, anchors: TdxTrustAnchors): CryptoSteps<VerifiedChain> {
   // A short key finds the entry; the full PEM is then compared, so a hit is exact.
   const cacheKey = `${anchors.key}|${pem.length}|${pem.slice(-96)}`;
   const cached = chainCache.get(cacheKey);
@@ -256,7 +236,7 @@ function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
   }
   let result: VerifiedChain | Reject;
   try {
-    result = buildChain(pem, anchors);
+    result = yield* buildChain(pem, anchors);
   } catch (e) {
     if (!(e instanceof Reject)) throw e;
     result = e;
@@ -266,7 +246,7 @@ function verifyChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
   return result;
 }
 
-function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
+function* buildChain(pem: string, anchors: TdxTrustAnchors): CryptoSteps<VerifiedChain> {
   // Certification data type 5 is the PEM concatenation PCK ‖ PCK CA ‖ root. No signature covers
   // the text itself, so it must be exact: three certificates in RFC 7468 strict form, nothing else.
   let certs: ParsedCertificate[];
@@ -288,18 +268,18 @@ function buildChain(pem: string, anchors: TdxTrustAnchors): VerifiedChain {
   if (!anchor) {
     throw new Reject('chain-invalid', 'the PCK chain does not end in a trusted root', 'pck_cert_chain.root');
   }
-  if (!isCa(intermediate) || !verifySignedBy(intermediate, anchor)) {
+  if (!isCa(intermediate) || !(yield* signedByStep(intermediate, anchor))) {
     throw new Reject(
       'chain-invalid',
       'the PCK CA is not signed by the trusted root',
       'pck_cert_chain.intermediate',
     );
   }
-  if (!verifySignedBy(leaf, intermediate)) {
+  if (!(yield* signedByStep(leaf, intermediate))) {
     throw new Reject('chain-invalid', 'the PCK certificate is not signed by the PCK CA', 'pck_certificate');
   }
   const key = leaf.publicKey;
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+  if (key.type !== 'ec' || key.curve !== 'P-256') {
     throw new Reject('chain-invalid', 'the PCK key is not a P-256 key', 'pck_certificate');
   }
   let pck: PckExtensions;
@@ -336,9 +316,9 @@ function checkValidity(cert: ParsedCertificate, now: Date, field: string): void 
   }
 }
 
-function crlSignatureOk(crl: ParsedCrl, issuer: ParsedCertificate): boolean {
+function* crlSignatureOk(crl: ParsedCrl, issuer: ParsedCertificate): CryptoSteps<boolean> {
   if (!bytesEqual(crl.issuerDer, issuer.subjectDer)) return false;
-  return verifyWithAlgorithm(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
+  return yield* verifyWithAlgorithmStep(crl.signatureAlgorithm, crl.tbs, crl.signature, issuer.publicKey);
 }
 
 /** basicConstraints cA = TRUE. */
@@ -353,14 +333,14 @@ function isCa(cert: ParsedCertificate): boolean {
   }
 }
 
-function verifySigned<T>(
+function* verifySigned<T>(
   doc: Uint8Array,
   chainPem: Uint8Array | undefined,
   member: string,
   name: string,
   parse: (v: unknown) => T,
   anchors: TdxTrustAnchors,
-): SignedCollateral<T> {
+): CryptoSteps<SignedCollateral<T>> {
   if (!chainPem)
     throw new Reject('collateral-missing', `${name} needs its issuer chain`, `${name}_issuer_chain`);
   let signer: ParsedCertificate;
@@ -373,14 +353,14 @@ function verifySigned<T>(
     if (isContrastError(e)) throw new Reject('collateral-invalid', e.message, e.field ?? name);
     throw e;
   }
-  if (!anchors.certs.some((a) => verifySignedBy(signer, a))) {
+  if (!(yield* someStep(anchors.certs, (a) => signedByStep(signer, a)))) {
     throw new Reject(
       'collateral-invalid',
       `the ${name} signer is not signed by a trusted root`,
       `${name}_issuer_chain`,
     );
   }
-  if (!ecdsaP256Ok(signer.publicKey, signed.signed, signed.signature)) {
+  if (!(yield* ecdsaP256Step(signer.publicKey, signed.signed, signed.signature))) {
     throw new Reject('collateral-invalid', `the ${name} signature does not verify`, `${name}.signature`);
   }
   try {
@@ -407,11 +387,11 @@ const collateralByObject = new WeakMap<
   }
 >();
 
-function verifyCollateral(
+function* verifyCollateral(
   c: TdxCollateral,
   chain: VerifiedChain,
   anchors: TdxTrustAnchors,
-): VerifiedCollateral {
+): CryptoSteps<VerifiedCollateral> {
   const pieces = [
     c.tcbInfo,
     c.tcbInfoIssuerChain,
@@ -429,31 +409,30 @@ function verifyCollateral(
   ) {
     return known.result;
   }
-  const result = verifyCollateralByContent(c, pieces, chain, anchors);
+  const result = yield* verifyCollateralByContent(c, pieces, chain, anchors);
   collateralByObject.set(c, { pieces, intermediate: chain.intermediate, anchors: anchors.key, result });
   return result;
 }
 
-function verifyCollateralByContent(
+function* verifyCollateralByContent(
   c: TdxCollateral,
   pieces: (Uint8Array | undefined)[],
   chain: VerifiedChain,
   anchors: TdxTrustAnchors,
-): VerifiedCollateral {
-  const h = createHash('sha256').update(anchors.key).update(chain.intermediate.der);
+): CryptoSteps<VerifiedCollateral> {
+  const parts: Uint8Array[] = [new TextEncoder().encode(anchors.key), chain.intermediate.der];
   for (const piece of pieces) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(piece ? piece.length + 1 : 0);
-    h.update(len);
-    if (piece) h.update(piece);
+    const n = piece ? piece.length + 1 : 0;
+    parts.push(Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
+    if (piece) parts.push(piece);
   }
-  const cacheKey = h.digest('hex');
+  const cacheKey = hex(yield* digestStep('SHA-256', concatBytes(...parts)));
   const cached = collateralCache.get(cacheKey);
   if (cached instanceof Reject) throw cached;
   if (cached) return cached;
   let result: VerifiedCollateral | Reject;
   try {
-    result = buildCollateral(c, chain, anchors);
+    result = yield* buildCollateral(c, chain, anchors);
   } catch (e) {
     if (!(e instanceof Reject)) throw e;
     result = e;
@@ -463,11 +442,11 @@ function verifyCollateralByContent(
   return result;
 }
 
-function buildCollateral(
+function* buildCollateral(
   c: TdxCollateral,
   chain: VerifiedChain,
   anchors: TdxTrustAnchors,
-): VerifiedCollateral {
+): CryptoSteps<VerifiedCollateral> {
   const out: VerifiedCollateral = {};
   const crl = (bytes: Uint8Array, field: string) => {
     try {
@@ -479,7 +458,7 @@ function buildCollateral(
   };
   if (c.rootCaCrl) {
     const parsed = crl(c.rootCaCrl, 'root_ca_crl');
-    if (!anchors.certs.some((a) => crlSignatureOk(parsed, a))) {
+    if (!(yield* someStep(anchors.certs, (a) => crlSignatureOk(parsed, a)))) {
       throw new Reject(
         'collateral-invalid',
         'the root CA CRL is not signed by a trusted root',
@@ -490,19 +469,26 @@ function buildCollateral(
   }
   if (c.pckCrl) {
     const parsed = crl(c.pckCrl, 'pck_crl');
-    if (!crlSignatureOk(parsed, chain.intermediate)) {
+    if (!(yield* crlSignatureOk(parsed, chain.intermediate))) {
       throw new Reject('collateral-invalid', "the PCK CRL is not signed by the quote's PCK CA", 'pck_crl');
     }
     out.pckCrl = parsed;
   }
   if (c.tcbInfo) {
-    out.tcbInfo = verifySigned(c.tcbInfo, c.tcbInfoIssuerChain, 'tcbInfo', 'tcb_info', parseTcbInfo, anchors);
+    out.tcbInfo = yield* verifySigned(
+      c.tcbInfo,
+      c.tcbInfoIssuerChain,
+      'tcbInfo',
+      'tcb_info',
+      parseTcbInfo,
+      anchors,
+    );
     const info = out.tcbInfo.value;
     if (info.id !== 'TDX')
       throw new Reject('collateral-invalid', `TCB info id is ${info.id}, not TDX`, 'tcb_info.id');
   }
   if (c.qeIdentity) {
-    out.qeIdentity = verifySigned(
+    out.qeIdentity = yield* verifySigned(
       c.qeIdentity,
       c.qeIdentityIssuerChain,
       'enclaveIdentity',
@@ -556,11 +542,12 @@ function compiled(rv: TdxReferenceValues): CompiledReferenceValues {
  * quote signature; with collateral the CRLs, TCB info and QE identity (signatures over the exact
  * received bytes, issuer chains, validity) and Intel's TCB status; then the reference values and
  * REPORT_DATA. Never throws for bad evidence; throws `invalid-argument` for malformed options.
+ * Crypto steps: run by `verifyTdxQuote` (node:crypto) and `verifyTdxQuoteAsync` (WebCrypto).
  */
-export function verifyTdxQuote(
+export function* verifyTdxQuoteStep(
   input: Uint8Array | TdxQuote,
   options: TdxVerifyOptions = {},
-): TdxVerifyResult {
+): CryptoSteps<TdxVerifyResult> {
   const logger = options.logger ?? noopLogger;
   const rv = options.referenceValues ? compiled(options.referenceValues) : undefined;
   let tcb: TdxTcbEvaluation | undefined;
@@ -578,7 +565,7 @@ export function verifyTdxQuote(
     }
     const trailing = trailingBytesFailure(quote, options.allowTrailingBytes);
     if (trailing) throw new Reject(trailing.code, trailing.message, trailing.field);
-    const claims = verifyParsed(quote, options, rv, (t) => {
+    const claims = yield* verifyParsed(quote, options, rv, (t) => {
       tcb = t;
     });
     logger.debug('tdx quote verified', { mrTd: claims.measurement, tcbStatus: claims.details.tcbStatus });
@@ -592,12 +579,12 @@ export function verifyTdxQuote(
   }
 }
 
-function verifyParsed(
+function* verifyParsed(
   quote: TdxQuote,
   options: TdxVerifyOptions,
   rv: CompiledReferenceValues | undefined,
   onTcb: (t: TdxTcbEvaluation) => void,
-): TdxClaims {
+): CryptoSteps<TdxClaims> {
   const now = options.now ?? new Date();
   const anchors = options.trustAnchors ?? intelTrustAnchors();
   const { header, body, signatureData: sd } = quote;
@@ -614,7 +601,7 @@ function verifyParsed(
   }
 
   // 1. PCK chain (cached by its exact PEM), then validity at `now`.
-  const chain = verifyChain(sd.pckChainPem, anchors);
+  const chain = yield* verifyChain(sd.pckChainPem, anchors);
   checkValidity(chain.anchor, now, 'pck_cert_chain.root');
   checkValidity(chain.intermediate, now, 'pck_cert_chain.intermediate');
   checkValidity(chain.leaf, now, 'pck_certificate');
@@ -626,7 +613,7 @@ function verifyParsed(
   const qeId = useCache ? hex(sd.qeReport.raw) + hex(sd.qeReportSignature) : '';
   if (useCache && chain.verifiedQeReports.has(qeId)) {
     // verified before under this exact chain
-  } else if (ecdsaP256Ok(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
+  } else if (yield* ecdsaP256Step(chain.pckKey, sd.qeReport.raw, sd.qeReportSignature)) {
     if (useCache) {
       if (chain.verifiedQeReports.size >= 16) chain.verifiedQeReports.clear();
       chain.verifiedQeReports.add(qeId);
@@ -638,7 +625,7 @@ function verifyParsed(
       'qe_report_signature',
     );
   }
-  const binding = cryptoHash('sha256', Buffer.concat([sd.attestationKey, sd.qeAuthData]), 'buffer');
+  const binding = yield* digestStep('SHA-256', concatBytes(sd.attestationKey, sd.qeAuthData));
   const rd = sd.qeReport.reportData;
   let tail = 0;
   for (let i = 32; i < 64; i++) tail |= rd[i]!;
@@ -649,7 +636,7 @@ function verifyParsed(
       'qe_report.report_data',
     );
   }
-  if (!ecdsaP256Ok(attestationKey(sd.attestationKey), quote.signedBytes, sd.signature)) {
+  if (!(yield* ecdsaP256Step(attestationKey(sd.attestationKey), quote.signedBytes, sd.signature))) {
     throw new Reject(
       'signature-invalid',
       'the quote signature does not verify with the attestation key',
@@ -670,7 +657,7 @@ function verifyParsed(
   let tcb: TdxTcbEvaluation | undefined;
   const c = options.collateral;
   if (c && Object.values(c).some((v) => v !== undefined)) {
-    const v = verifyCollateral(c, chain, anchors);
+    const v = yield* verifyCollateral(c, chain, anchors);
     const nextUpdates: Date[] = [];
     if (v.rootCrl) {
       checkCrlTime(v.rootCrl, now, 'root_ca_crl');
