@@ -17,7 +17,7 @@ import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorQuote } from './tdx/test
 import { verifyTdxQuote } from './tdx/verify-node.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const json = (x: unknown) => JSON.parse(JSON.stringify(x));
+const json = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
 
 /** A copy with one byte flipped. */
 function flip(bytes: Uint8Array, at: number): Uint8Array {
