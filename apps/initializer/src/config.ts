@@ -53,6 +53,12 @@ export const InitializerConfigSchema = z.object({
    * the service mesh. `off` (the default outside a pod): touch no rules.
    */
   CONTRAST_TRAFFIC_RULES: z.enum(['off', 'auto', 'nft', 'iptables-nft', 'iptables-legacy']).default('off'),
+  /**
+   * JSON `{policyHashes, referenceValues, rootCa?}`: the Coordinator this pod accepts (see
+   * `coordinatorExpectations`). Absent: the Coordinator is not verified (upstream's behaviour;
+   * a warning is logged).
+   */
+  CONTRAST_EXPECTED_COORDINATOR: z.string().min(1).optional(),
   /** Set by `contrast generate` when the pod has no service mesh: the rules are removed. */
   CONTRAST_SERVICE_MESH_DISABLED: z.enum(['true', 'false']).optional(),
   /** The secure PV's block device (upstream's variable; `generate` sets `/dev/csi0`). */

@@ -4,6 +4,7 @@ import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
 import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
 import { parseConfig } from './config.js';
+import { coordinatorExpectations } from './coordinator.js';
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
@@ -28,6 +29,18 @@ async function main(): Promise<void> {
       logger: log,
     });
   }
+  const coordinator = config.CONTRAST_EXPECTED_COORDINATOR
+    ? coordinatorExpectations(config.CONTRAST_EXPECTED_COORDINATOR, {
+        allowInsecure: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
+        fakeIssuer: config.CONTRAST_ISSUER === 'fake',
+        logger: log,
+      })
+    : undefined;
+  if (!coordinator) {
+    log.warn(
+      'CONTRAST_EXPECTED_COORDINATOR is not set: the Coordinator is not verified (upstream behaviour)',
+    );
+  }
   const abort = new AbortController();
   process.on('SIGTERM', () => abort.abort());
   await runInitializer({
@@ -36,6 +49,7 @@ async function main(): Promise<void> {
     issuer,
     outDir: config.CONTRAST_OUT_DIR,
     signal: abort.signal,
+    ...(coordinator ? { coordinator } : {}),
     logger: log,
     ...(config.CONTRAST_TRAFFIC_RULES !== 'off'
       ? { trafficRules: { plan: config.interception ?? null, backend: config.CONTRAST_TRAFFIC_RULES } }

@@ -4,10 +4,18 @@ import {
   createPublicKey,
   sign as cryptoSign,
   type KeyObject,
+  randomBytes,
+  X509Certificate,
 } from 'node:crypto';
 import { Agent, request as httpsRequest } from 'node:https';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import { type AttestedConnection, connectAttested } from '@contrast-cc/atls';
+import {
+  ATTEST_PATH,
+  type AttestedConnection,
+  connectAttested,
+  parseAttestResponse,
+  verifyBoundEvidence,
+} from '@contrast-cc/atls';
 import {
   bytesEqual,
   ContrastError,
@@ -90,7 +98,10 @@ export function stateDigestOf(state: StateResponse): Uint8Array {
 
 /** The state fields of an attest answer, when they parse. */
 function snapshotOf(conn: AttestedConnection): StateResponse | undefined {
-  const r = conn.attestResponse;
+  return stateOfAttestAnswer(conn.attestResponse);
+}
+
+function stateOfAttestAnswer(r: AttestedConnection['attestResponse']): StateResponse | undefined {
   const parsed = StateResponseSchema.safeParse({
     version: 'v1',
     status: r.status,
@@ -319,6 +330,30 @@ export interface MeshCertificateOptions {
    * call, one connection for the nonce challenge and the certificate request, closed at the end.
    */
   agent?: Agent;
+  /**
+   * Attest the Coordinator before anything else on this connection (see
+   * {@link CoordinatorExpectations}). Without it, as upstream, the initializer does not verify the
+   * Coordinator (only the binding of its TLS key keeps a relay out).
+   */
+  coordinator?: CoordinatorExpectations;
+}
+
+/**
+ * What the initializer checks of the Coordinator before it sends evidence or accepts an answer:
+ * the Coordinator's evidence for a fresh nonce must bind the TLS key of this very connection and
+ * its state digest, meet `verifiers` (from the expected reference values), carry one of
+ * `policyHashes`, and, when `rootCa` is given, the attested state's root CA must have that
+ * certificate's key (the seed determines it). Every later answer must come over a connection with the attested key.
+ * @public
+ */
+export interface CoordinatorExpectations {
+  verifiers: readonly Verifier[];
+  /** hex; the policy hashes of the `Role: coordinator` entries. */
+  policyHashes: readonly string[];
+  /** PEM of the root CA whose key the Coordinator's root CA must have (the same seed). */
+  rootCa?: string;
+  /** Accept simulated evidence. Default false. */
+  allowInsecure?: boolean;
 }
 
 interface RawAnswer {
@@ -432,18 +467,113 @@ function post(
 }
 
 /**
- * The initializer side of `POST /v1/mesh/cert`: asks for a nonce, has the issuer produce
- * evidence binding (nonce, the certificate key, the Coordinator's TLS key as seen on this
- * connection) and posts it on the same keep-alive connection. As upstream, the initializer does
- * not attest the Coordinator; the binding keeps a relay from obtaining the answer. Throws
- * {@link ApiError} for refusals (`no_manifest`, `attestation_failed`, ...).
+ * Attests the Coordinator on the agent's connection: posts a fresh 32-byte nonce to
+ * `/v1/attest`, checks that the answer's state fields match the state digest it bound, verifies
+ * the evidence against (channel label, nonce, the SPKI of this connection's certificate, that
+ * digest) with the expected verifiers and policy hashes, and the pinned root CA. Returns the
+ * attested SPKI; throws `attestation-failed` naming what did not match.
+ */
+async function attestCoordinator(
+  agent: Agent,
+  options: MeshCertificateOptions,
+  expected: CoordinatorExpectations,
+): Promise<Uint8Array> {
+  const nonce = new Uint8Array(randomBytes(32));
+  const answer = await post(agent, options, ATTEST_PATH, { nonce: toBase64(nonce) });
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    throw new ContrastError(
+      'attestation-failed',
+      `the Coordinator's attest answer (HTTP ${answer.status}) is not JSON`,
+    );
+  }
+  if (answer.status !== 200) {
+    const err = ApiErrorBodySchema.safeParse(body);
+    if (err.success) throw new ApiError(err.data, answer.status);
+    throw new ContrastError('attestation-failed', `the Coordinator's attest answer is HTTP ${answer.status}`);
+  }
+  let parsed: ReturnType<typeof parseAttestResponse>;
+  try {
+    parsed = parseAttestResponse(body);
+  } catch (cause) {
+    throw new ContrastError('attestation-failed', `malformed attest answer: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const state = stateOfAttestAnswer(body as Record<string, unknown>);
+  if (!state || !parsed.stateDigest || !bytesEqual(stateDigestOf(state), parsed.stateDigest)) {
+    throw new ContrastError(
+      'attestation-failed',
+      'the attest answer does not carry the state its evidence binds',
+      {
+        field: 'stateDigest',
+      },
+    );
+  }
+  const allowed = expected.policyHashes.map((h) => h.toLowerCase());
+  await verifyBoundEvidence({
+    evidence: parsed.evidence,
+    verifiers: expected.verifiers,
+    nonce,
+    publicKey: answer.peerSpki,
+    stateDigest: parsed.stateDigest,
+    allowInsecure: expected.allowInsecure ?? false,
+    checkClaims: (claims) =>
+      claims.policyDigest && allowed.includes(claims.policyDigest.toLowerCase())
+        ? undefined
+        : `the Coordinator's policy hash ${claims.policyDigest ?? '(none)'} is not one this pod expects`,
+  });
+  if (expected.rootCa) {
+    // The key, not the certificate bytes: the seed determines the root key, while the root
+    // certificate is re-issued (new validity) by manifest updates and recovery.
+    const rootKey = (pem: string) =>
+      new Uint8Array(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }));
+    if (!state.root_ca || !bytesEqual(rootKey(state.root_ca), rootKey(expected.rootCa))) {
+      throw new ContrastError(
+        'attestation-failed',
+        state.root_ca
+          ? "the Coordinator's root CA is not the one this pod expects (another seed: another deployment)"
+          : 'the Coordinator has no root CA yet (no manifest); this pod expects one',
+        { field: 'root_ca' },
+      );
+    }
+  }
+  return answer.peerSpki;
+}
+
+/**
+ * The initializer side of `POST /v1/mesh/cert`. With `coordinator`, it first attests the
+ * Coordinator on the connection (see {@link CoordinatorExpectations}); nothing bound to the pod's
+ * evidence is sent before that succeeded, and every answer must come with the attested key.
+ * Then it asks for a nonce, has the issuer produce evidence binding (nonce, the certificate key,
+ * the Coordinator's TLS key as seen on this connection) and posts it on the same keep-alive
+ * connection. Without `coordinator` (upstream's behaviour) the Coordinator is not verified; the
+ * binding keeps a relay from obtaining the answer. Throws {@link ApiError} for refusals
+ * (`no_manifest`, `attestation_failed`, ...) and `attestation-failed` ContrastErrors when the
+ * Coordinator does not meet the expectations.
  * @public
  */
 export async function requestMeshCertificate(options: MeshCertificateOptions): Promise<MeshCertResponse> {
   const log = (options.logger ?? noopLogger).child({ component: 'mesh-cert-client' });
   const agent = options.agent ?? createMeshCertAgent();
   try {
-    let answer = await post(agent, options, '/v1/mesh/cert', {});
+    const attested = options.coordinator
+      ? await attestCoordinator(agent, options, options.coordinator)
+      : undefined;
+    const fromAttested = (a: RawAnswer): RawAnswer => {
+      if (attested && !bytesEqual(a.peerSpki, attested)) {
+        // Another connection (the attested one was closed) to a server with another key.
+        throw new ContrastError(
+          'attestation-failed',
+          "the Coordinator's TLS key changed after it was attested; not sending evidence to it",
+          { field: 'spki' },
+        );
+      }
+      return a;
+    };
+    let answer = fromAttested(await post(agent, options, '/v1/mesh/cert', {}));
     for (let attempt = 0; ; attempt++) {
       if (answer.status !== 401) {
         parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
@@ -457,11 +587,13 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
       const nonce = fromBase64(challenge.data.nonce);
       const reportData = await meshCertReportData(nonce, options.publicKey, answer.peerSpki);
       const evidence = await options.issuer.issue(reportData);
-      const next = await post(agent, options, '/v1/mesh/cert', {
-        nonce: challenge.data.nonce,
-        public_key: toBase64(options.publicKey),
-        evidence: evidenceToWire(evidence),
-      });
+      const next = fromAttested(
+        await post(agent, options, '/v1/mesh/cert', {
+          nonce: challenge.data.nonce,
+          public_key: toBase64(options.publicKey),
+          evidence: evidenceToWire(evidence),
+        }),
+      );
       if (next.status === 401 && attempt < 3) {
         log.info('the nonce was not accepted (another replica or expired); retrying');
         answer = next;

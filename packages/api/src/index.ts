@@ -11,6 +11,7 @@ export {
 export {
   CoordinatorClient,
   type CoordinatorClientOptions,
+  type CoordinatorExpectations,
   createMeshCertAgent,
   type MeshCertificateOptions,
   type RecoverInput,
@@ -52,6 +53,8 @@ export {
   type CoordinatorStatus,
   type EvidenceWire,
   EvidenceWireSchema,
+  type ExpectedCoordinator,
+  ExpectedCoordinatorSchema,
   evidenceFromWire,
   evidenceToWire,
   fromBase64,

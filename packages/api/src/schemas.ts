@@ -1,4 +1,5 @@
 import type { Evidence } from '@contrast-cc/core';
+import { ReferenceValuesSchema } from '@contrast-cc/manifest';
 import { z } from 'zod';
 
 /** Limits of request bodies (upstream: attest 1 KiB, manifest 16 MiB). @public */
@@ -191,3 +192,18 @@ export function evidenceFromWire(wire: EvidenceWire): Evidence {
       : {}),
   };
 }
+
+/**
+ * What a pod expects of its Coordinator, fixed in what the pod's own evidence covers (the
+ * initializer's environment, pinned by the pod's policy, whose hash is in HOST_DATA/MRCONFIGID):
+ * the Coordinator's policy hashes, the reference values its evidence must meet and, once the
+ * deployment has one, its root CA (which the seed determines). `contrast generate` writes it as
+ * JSON into `CONTRAST_EXPECTED_COORDINATOR`.
+ * @public
+ */
+export const ExpectedCoordinatorSchema = z.strictObject({
+  policyHashes: z.array(HashHexSchema).min(1, 'must name at least one Coordinator policy hash'),
+  referenceValues: ReferenceValuesSchema,
+  rootCa: PemSchema.optional(),
+});
+export type ExpectedCoordinator = z.infer<typeof ExpectedCoordinatorSchema>;

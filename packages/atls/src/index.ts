@@ -20,4 +20,4 @@ export {
   createAttestedServer,
 } from './server.js';
 export { type VerifyBoundEvidenceInput, verifyBoundEvidence } from './verify.js';
-export { ATTEST_PATH, type AttestRequest, type AttestResponse } from './wire.js';
+export { ATTEST_PATH, type AttestRequest, type AttestResponse, parseAttestResponse } from './wire.js';

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import {
   ApiError,
+  type CoordinatorExpectations,
   createMeshCertAgent,
   type MeshCertResponse,
   requestMeshCertificate,
@@ -47,6 +48,14 @@ export interface InitializerOptions {
    * no rules are touched (a pod without the service mesh). A failure is final.
    */
   trafficRules?: { plan: InterceptionPlan | null; backend?: TrafficRulesBackend; run?: CommandRunner };
+  /**
+   * Attest the Coordinator before sending it anything bound to this pod's evidence (see
+   * `CoordinatorExpectations` of `@contrast-cc/api`): the expected policy hashes, verifiers from
+   * the expected reference values and optionally the root CA, all from what this pod's own
+   * evidence covers. A Coordinator that does not meet them gets no evidence; the initializer
+   * retries (the host may route to the genuine one later) and, at the deadline, names the reason.
+   */
+  coordinator?: CoordinatorExpectations;
 }
 
 /** What {@link runInitializer} wrote. */
@@ -116,10 +125,18 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
           publicKey: spki,
           agent,
           logger: log,
+          ...(options.coordinator ? { coordinator: options.coordinator } : {}),
         });
       } catch (e) {
         if (permanent(e)) throw e;
-        const reason = e instanceof ApiError ? e.apiCode : isContrastError(e) ? e.code : 'error';
+        const reason =
+          e instanceof ApiError
+            ? e.apiCode
+            : isContrastError(e)
+              ? e.code === 'attestation-failed'
+                ? `${e.code}: ${e.message}`
+                : e.code
+              : 'error';
         if (options.deadlineMs !== undefined && Date.now() - started + delay > options.deadlineMs) {
           throw new ContrastError(
             'unavailable',
@@ -129,7 +146,15 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
             },
           );
         }
-        log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
+        if (isContrastError(e) && e.code === 'attestation-failed') {
+          log.warn('the Coordinator did not pass attestation; nothing was sent to it', {
+            reason,
+            attempt: attempts,
+            retryInMs: delay,
+          });
+        } else {
+          log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
+        }
         await sleep(delay * (0.75 + Math.random() / 2), options.signal);
         delay = Math.min(maxDelay, delay * 2);
       }
