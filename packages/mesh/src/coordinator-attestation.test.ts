@@ -19,7 +19,7 @@ import {
   registry,
   tempStore,
 } from '@contrast-cc/authority/testing';
-import { createLogger, type Evidence, type Issuer } from '@contrast-cc/core';
+import type { Evidence, Issuer } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInitializer } from './initializer.js';
@@ -97,7 +97,6 @@ async function initialize(c: RunningCoordinator, policy: string, deadlineMs = 20
     initialDelayMs: 20,
     maxDelayMs: 50,
     deadlineMs,
-    logger: process.env.DEBUG_MESH ? createLogger((r) => console.log(r.message, JSON.stringify(r.fields))) : undefined,
   });
   return { outDir, issuer, run };
 }
