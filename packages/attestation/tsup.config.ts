@@ -6,5 +6,6 @@ export default definePackageBuild({
     'snp/index': 'src/snp/index.ts',
     'tdx/index': 'src/tdx/index.ts',
     browser: 'src/browser.ts',
+    'testing/index': 'src/testing/index.ts',
   },
 });

@@ -46,6 +46,12 @@ export const VERIFY_FAILURE_CODES = [
   'certificate-expired',
   'revoked',
   'collateral-missing',
+  /**
+   * Collateral (VCEK, certificate chain, CRL, TCB info, ...) was needed and could not be fetched
+   * (the service answered an error status, timed out or is unreachable); the message names the URL
+   * and status. Transient: the same evidence may verify once the service answers.
+   */
+  'collateral-unavailable',
   'collateral-invalid',
   'report-data-mismatch',
   'measurement-mismatch',

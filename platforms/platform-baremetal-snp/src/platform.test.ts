@@ -210,7 +210,7 @@ describe.skipIf(!vectorDir)('Metal-QEMU-SNP online mode (loopback fake of AMD KD
       );
       expect(requests).toContain('/vcek/v1/Genoa/crl');
       // Revocation is checked in online mode: no CRL, no acceptance.
-      expect(r.ok ? 'accepted' : `${r.reason.code}:${r.reason.field}`).toBe('collateral-missing:crl');
+      expect(r.ok ? 'accepted' : `${r.reason.code}:${r.reason.field}`).toBe('collateral-unavailable:crl');
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }

@@ -1,5 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import {
+  type CollateralSources,
+  createCollateralSources,
+  DEFAULT_COLLATERAL_URLS,
+} from '@contrast-cc/attestation';
 import { verifySnpEvidenceFiles } from '@contrast-cc/attestation/snp';
 import { verifyTdxQuoteFile } from '@contrast-cc/attestation/tdx';
 import { fromHex, isContrastError } from '@contrast-cc/core';
@@ -7,15 +12,20 @@ import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { resolveIn } from '../util.js';
 
-const HELP = `contrast evidence verify — verify one piece of attestation evidence offline.
+const HELP = `contrast evidence verify — verify one piece of attestation evidence.
 
 Checks an AMD SEV-SNP report or an Intel TDX quote completely: the signature, the certificate
 chain to the embedded AMD or Intel root, revocation (with a CRL), the TCB (TDX: with collateral),
-and, when given, the expected REPORT_DATA and reference values. Nothing is fetched from the
-network: bring the certificates and collateral along. An SNP report comes from /dev/sev-guest in
-the VM (e.g. "snpguest report"), its VCEK from AMD's KDS (https://kdsintf.amd.com/vcek/v1/...);
-a TDX quote from the VM's configfs-tsm or a quote generation service, its collateral from
-Intel's PCS.
+and, when given, the expected REPORT_DATA and reference values. An SNP report comes from
+/dev/sev-guest or configfs-tsm in the VM (e.g. "snpguest report"), a TDX quote from configfs-tsm or
+a quote generation service.
+
+Offline (default) nothing is fetched: bring the certificates and collateral along. With --online,
+what is missing is fetched as the Coordinator fetches it: for SNP the VCEK and ASK/ARK from AMD KDS
+(/vcek/v1/<product>/<hwid>?blSPL..&ucodeSPL.., /vcek/v1/<product>/cert_chain) and the product's CRL
+(/vcek/v1/<product>/crl, checked: a revoked VCEK or ASK is refused); for TDX the TCB info, QE
+identity, PCK CRL and root CA CRL from Intel PCS v4 or a PCCS. A fetch that fails is a rejection
+(collateral-unavailable, naming the URL and the HTTP status), exit 1.
 
 Usage:
   contrast evidence verify --snp-report <file> [--cert <vcek>] [--cert-chain <pem>]
@@ -30,6 +40,11 @@ Flags:
       --tdx-quote <file>         raw TDX quote (v4 or v5)
       --collateral <dir>         Intel collateral in PCS file form (tcb_info.json, qe_identity.json,
                                  *_issuer_chain.pem, pck_crl.der, root_ca_crl.der; any subset)
+      --online                   fetch missing certificates/collateral (KDS for SNP, PCS for TDX)
+      --kds-url <url>            AMD KDS base URL for --online (default https://kdsintf.amd.com)
+      --pcs-url <url>            Intel PCS or PCCS base URL for --online
+                                 (default https://api.trustedservices.intel.com)
+      --no-crl-check             SNP --online: do not fetch or check the CRL (the result says so)
       --reference-values <file>  JSON of one ReferenceValues entry of the manifest (snp or tdx form)
       --report-data <hex>        the 64 bytes the evidence must bind
       --at <time>                verify at this RFC 3339 time instead of now (old evidence)
@@ -39,12 +54,31 @@ Flags:
 Examples:
   contrast evidence verify --snp-report report.bin --cert vcek.pem --at 2025-10-01T08:00:00Z
   contrast evidence verify --tdx-quote quote.bin --collateral collateral/ --json
+  contrast evidence verify --snp-report report.bin --online
+  contrast evidence verify --tdx-quote quote.bin --online --pcs-url https://pccs.example:8081
   contrast evidence verify --snp-report report.bin --cert vcek.der \\
     --reference-values snp-reference-values.json --report-data <128 hex digits>
 
 Exit codes: 0 valid, 1 rejected (the reason is printed, with its code in --json), 2 bad usage or
 unusable input (unreadable file, malformed evidence).
+
+Environment: CONTRAST_COLLATERAL_TIMEOUT_MS (per-request timeout for --online, default 20000).
 `;
+
+/** An http(s) URL flag, or undefined when absent; throws naming the flag. */
+function urlFlag(value: string | boolean | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new Error(`${flag} "${String(value)}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`${flag} "${String(value)}" must be an http(s) URL`);
+  }
+  return String(value);
+}
 
 function usage(io: CliIo, message: string): ExitCode {
   io.stderr(`contrast evidence verify: ${message}\nRun "contrast evidence --help" for usage.\n`);
@@ -77,6 +111,10 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
         crl: { type: 'string' },
         'tdx-quote': { type: 'string' },
         collateral: { type: 'string' },
+        online: { type: 'boolean' },
+        'kds-url': { type: 'string' },
+        'pcs-url': { type: 'string' },
+        'no-crl-check': { type: 'boolean' },
         'reference-values': { type: 'string' },
         'report-data': { type: 'string' },
         at: { type: 'string' },
@@ -95,9 +133,35 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
     ['cert-chain', 'snp'],
     ['crl', 'snp'],
     ['collateral', 'tdx'],
+    ['kds-url', 'snp'],
+    ['no-crl-check', 'snp'],
+    ['pcs-url', 'tdx'],
   ] as const) {
     if (values[flag] !== undefined && (only === 'snp' ? snp === undefined : tdx === undefined)) {
       return usage(io, `--${flag} goes with --${only === 'snp' ? 'snp-report' : 'tdx-quote'}`);
+    }
+  }
+  const online = values.online === true;
+  for (const flag of ['kds-url', 'pcs-url', 'no-crl-check'] as const) {
+    if (values[flag] !== undefined && !online) return usage(io, `--${flag} needs --online`);
+  }
+  let sources: CollateralSources | undefined;
+  if (online) {
+    const timeout = io.env['CONTRAST_COLLATERAL_TIMEOUT_MS'];
+    if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) {
+      return usage(
+        io,
+        `CONTRAST_COLLATERAL_TIMEOUT_MS "${timeout}" is not a positive number of milliseconds`,
+      );
+    }
+    try {
+      sources = createCollateralSources({
+        kdsUrl: urlFlag(values['kds-url'], '--kds-url') ?? DEFAULT_COLLATERAL_URLS.kdsUrl,
+        pcsUrl: urlFlag(values['pcs-url'], '--pcs-url') ?? DEFAULT_COLLATERAL_URLS.pcsUrl,
+        ...(timeout ? { timeoutMs: Number(timeout) } : {}),
+      });
+    } catch (e) {
+      return usage(io, (e as Error).message);
     }
   }
   let referenceValues: unknown;
@@ -121,6 +185,7 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
         ...(values.cert ? { certFile: file('cert')! } : {}),
         ...(values['cert-chain'] ? { certChainFile: file('cert-chain')! } : {}),
         ...(values.crl ? { crlFile: file('crl')! } : {}),
+        ...(sources?.snp ? { kds: sources.snp, checkRevocation: values['no-crl-check'] !== true } : {}),
         ...(at ? { at } : {}),
         ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
         ...(reportData ? { reportData } : {}),
@@ -128,6 +193,7 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
     : await verifyTdxQuoteFile({
         quoteFile: file('tdx-quote')!,
         ...(values.collateral ? { collateralDir: file('collateral')! } : {}),
+        ...(sources?.tdx ? { collateralSource: sources.tdx } : {}),
         ...(at ? { at } : {}),
         ...(referenceValues ? { referenceValues: referenceValues as never } : {}),
         ...(values['report-data'] ? { reportData: values['report-data'] as string } : {}),

@@ -158,12 +158,17 @@ export class RateLimitedFetcher {
       try {
         response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
       } catch (e) {
+        const timedOut = (e as Error)?.name === 'TimeoutError';
+        const what = timedOut ? `no answer within ${this.o.timeoutMs} ms` : describeNetworkError(e);
         if (attempt >= this.o.maxRetries) {
-          throw new ContrastError('unavailable', `request to ${host} failed: ${(e as Error).message}`, {
-            cause: e,
-          });
+          throw new CollateralFetchError(`GET ${url}: ${what}`, { url, cause: e });
         }
-        this.o.logger.warn('collateral request failed, retrying', { host, attempt, backoffMs: backoff });
+        this.o.logger.warn('collateral request failed, retrying', {
+          url,
+          attempt,
+          backoffMs: backoff,
+          error: what,
+        });
         await this.o.sleep(backoff);
         backoff *= 2;
         continue;
@@ -177,13 +182,19 @@ export class RateLimitedFetcher {
       }
       await response.arrayBuffer().catch(() => undefined);
       if (response.status === 404) {
-        throw new ContrastError('not-found', `${new URL(url).pathname} not found on ${host}`);
+        throw new CollateralFetchError(`GET ${url}: HTTP 404 (not found)`, {
+          url,
+          status: 404,
+          notFound: true,
+        });
       }
       if ((response.status === 429 || response.status === 503) && attempt < this.o.maxRetries) {
-        const retryAfter = Number(response.headers.get('retry-after'));
-        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoff;
+        // Retry-After in seconds (0 = now); absent or an HTTP date: our own backoff.
+        const header = response.headers.get('retry-after');
+        const retryAfter = header === null || header.trim() === '' ? Number.NaN : Number(header);
+        const wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : backoff;
         this.o.logger.warn('collateral server asks to slow down', {
-          host,
+          url,
           status: response.status,
           waitMs: wait,
         });
@@ -191,10 +202,37 @@ export class RateLimitedFetcher {
         backoff *= 2;
         continue;
       }
-      throw new ContrastError(
-        'unavailable',
-        `${host} answered HTTP ${response.status} for ${new URL(url).pathname}`,
-      );
+      const retried = attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
+      throw new CollateralFetchError(`GET ${url}: HTTP ${response.status}${retried}`, {
+        url,
+        status: response.status,
+      });
     }
+  }
+}
+
+function describeNetworkError(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
+  return (e as Error)?.message ?? String(e);
+}
+
+/**
+ * A collateral request that failed: the message names the URL and the HTTP status (or the network
+ * error). Code `not-found` for 404, `unavailable` otherwise.
+ */
+export class CollateralFetchError extends ContrastError {
+  readonly url: string;
+  readonly status: number | undefined;
+
+  constructor(
+    message: string,
+    options: { url: string; status?: number; notFound?: boolean; cause?: unknown },
+  ) {
+    super(options.notFound ? 'not-found' : 'unavailable', message, {
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+    this.url = options.url;
+    this.status = options.status;
   }
 }

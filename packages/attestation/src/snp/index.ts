@@ -6,7 +6,18 @@ export {
   type SnpTrustAnchorInput,
 } from './certs.js';
 export { SNP_CLAIM_FIELDS, SNP_CLAIM_OID_ARC, snpClaimExtensions } from './claim-extensions.js';
-export { AMD_KDS_BASE_URL, KdsClient, type KdsClientOptions, type SnpCollateral } from './kds.js';
+export {
+  firstSnpCollateral,
+  SNP_COLLATERAL_FILES,
+  SnpCollateralDirectory,
+} from './collateral-source.js';
+export {
+  AMD_KDS_BASE_URL,
+  KdsClient,
+  type KdsClientOptions,
+  type SnpCollateral,
+  type SnpCollateralSource,
+} from './kds.js';
 export {
   compileSnpReferenceValues,
   type SnpGuestPolicyValues,

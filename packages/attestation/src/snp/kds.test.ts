@@ -150,7 +150,7 @@ describe('online verification with CRL (simulated chain served by the loopback K
     expect(records.some((r) => r.message.includes('KDS request'))).toBe(true);
   });
 
-  it('KDS without the VCEK (404) or unreachable: collateral-missing', async () => {
+  it('KDS without the VCEK (404) or unreachable: collateral-unavailable', async () => {
     const chain = issuer.chain;
     const data = issuer.report(new Uint8Array(64));
     const other = await createSimulatedSnpIssuer({ chain: { ...chain, chipId: new Uint8Array(64).fill(9) } });
@@ -161,14 +161,14 @@ describe('online verification with CRL (simulated chain served by the loopback K
       { kind: 'snp-report', data: other.report(new Uint8Array(64)) },
       { reportData: new Uint8Array(64) },
     );
-    expect(missing).toMatchObject({ ok: false, reason: { code: 'collateral-missing', field: 'vcek' } });
+    expect(missing).toMatchObject({ ok: false, reason: { code: 'collateral-unavailable', field: 'vcek' } });
     const closed = await startFakeKds();
     await closed.close();
     const down = await createSnpVerifier({
       kds: new KdsClient({ baseUrl: closed.url, minIntervalMs: 1, sleep: async () => {} }),
       trustAnchors: [chain.trustAnchor],
     }).verify({ kind: 'snp-report', data }, { reportData: new Uint8Array(64) });
-    expect(down).toMatchObject({ ok: false, reason: { code: 'collateral-missing' } });
+    expect(down).toMatchObject({ ok: false, reason: { code: 'collateral-unavailable' } });
   });
 
   it('refuses other evidence kinds', async () => {

@@ -22,6 +22,10 @@ export interface KdsClientOptions {
   cacheDir?: string;
   /** Minimum spacing of requests to one host (default 10 000 ms). */
   minIntervalMs?: number;
+  /** Per-request timeout (default 20 000 ms). */
+  timeoutMs?: number;
+  /** Retries after 429/503 or a network error (default 3). */
+  maxRetries?: number;
   /** A shared fetcher (to share one rate limit between clients). */
   fetcher?: RateLimitedFetcher;
   fetch?: typeof globalThis.fetch;
@@ -43,12 +47,30 @@ export interface SnpCollateral {
 
 const DAY = 86_400_000;
 
+/**
+ * Where a verifier gets SNP certificates the evidence does not carry: AMD KDS
+ * ({@link KdsClient}), an offline directory ({@link SnpCollateralDirectory}), THIM on AKS, or
+ * several in order ({@link firstSnpCollateral}). Failures throw a ContrastError whose message
+ * names the URL (or file) and the status.
+ * @public
+ */
+export interface SnpCollateralSource {
+  /** A description for logs and errors, e.g. the base URL. */
+  readonly description: string;
+  /** VCEK and ASK/ARK chain for a parsed report (a VLEK must come with the evidence). */
+  collateralFor(report: SnpReport, options?: { product?: SnpProductLine }): Promise<SnpCollateral>;
+  /** The product's CRL (DER) for VCEK or VLEK chains. */
+  getCrl(product: SnpProductLine, key?: 'vcek' | 'vlek'): Promise<Uint8Array>;
+}
+
 /** A client of AMD KDS with an on-disk cache and a rate limit. @public */
-export class KdsClient {
+export class KdsClient implements SnpCollateralSource {
   readonly baseUrl: string;
   private readonly cache: DiskCache | undefined;
   /** In-process cache in front of the disk cache (and the only one without `cacheDir`). */
   private readonly memory = new Map<string, { body: Uint8Array; expiresAt?: number }>();
+  /** One in-flight request per URL: concurrent callers share it. */
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private readonly fetcher: RateLimitedFetcher;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -64,6 +86,8 @@ export class KdsClient {
       options.fetcher ??
       new RateLimitedFetcher({
         ...(options.minIntervalMs === undefined ? {} : { minIntervalMs: options.minIntervalMs }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.sleep ? { sleep: options.sleep } : {}),
         now: this.now,
@@ -71,6 +95,10 @@ export class KdsClient {
       });
     this.certTtlMs = options.certTtlMs ?? 30 * DAY;
     this.crlTtlMs = options.crlTtlMs ?? DAY;
+  }
+
+  get description(): string {
+    return `KDS ${this.baseUrl}`;
   }
 
   /** The VCEK URL for a chip and TCB. @public */
@@ -99,9 +127,30 @@ export class KdsClient {
       this.remember(url, hit.body, hit.expiresAt);
       return hit.body;
     }
+    let pending = this.inflight.get(url);
+    if (!pending) {
+      pending = this.fetchAndStore(url, ttl).finally(() => this.inflight.delete(url));
+      this.inflight.set(url, pending);
+    }
+    return pending;
+  }
+
+  private async fetchAndStore(
+    url: string,
+    ttl: (body: Uint8Array) => number | undefined,
+  ): Promise<Uint8Array> {
     this.logger.debug('KDS request', { url });
     const { body } = await this.fetcher.get(url);
-    const expiresAt = ttl(body);
+    let expiresAt: number | undefined;
+    try {
+      expiresAt = ttl(body);
+    } catch (e) {
+      throw new ContrastError(
+        'unavailable',
+        `GET ${url}: HTTP 200 but the body is unusable: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
+    }
     await this.cache?.set(url, body, expiresAt === undefined ? {} : { expiresAt });
     this.remember(url, body, expiresAt);
     return body;

@@ -13,8 +13,9 @@ import {
   verifyFail,
 } from '@contrast-cc/core';
 import type { CryptoRunner } from '../common/crypto.js';
-import type { SnpTrustAnchor } from './certs.js';
-import type { KdsClient } from './kds.js';
+import { loadCertificates } from '../common/x509.js';
+import { parseSnpKeyExtensions, type SnpTrustAnchor } from './certs.js';
+import type { SnpCollateralSource } from './kds.js';
 import {
   type CompiledSnpReferenceValues,
   compileSnpReferenceValues,
@@ -32,8 +33,12 @@ export interface SnpVerifierOptions {
   referenceValues?: SnpReferenceValues | unknown;
   /** Trusted roots; default AMD's embedded roots. */
   trustAnchors?: SnpTrustAnchor[];
-  /** Online mode: fetch the VCEK, chain and CRL from KDS when the evidence lacks them. */
-  kds?: KdsClient;
+  /**
+   * Online (or offline-directory) mode: get the VCEK, chain and CRL from this source (a
+   * `KdsClient`, an `SnpCollateralDirectory`, or several via `firstSnpCollateral`) when the
+   * evidence lacks them. A failure refuses the evidence with `collateral-unavailable`.
+   */
+  kds?: SnpCollateralSource;
   /** Check revocation: with `kds`, fetch the CRL when absent (default true with kds). */
   checkRevocation?: boolean;
   product?: SnpProductLine;
@@ -101,7 +106,7 @@ export function snpVerifierWith(run: CryptoRunner, options: SnpVerifierOptions =
 }
 
 async function fetchMissing(
-  kds: KdsClient,
+  kds: SnpCollateralSource,
   data: Uint8Array,
   opts: SnpVerifyOptions,
   crl: boolean,
@@ -114,23 +119,37 @@ async function fetchMissing(
     const err = isContrastError(e) ? e : undefined;
     return { code: 'malformed', message: err?.message ?? String(e), field: err?.field ?? 'report' };
   }
-  const p = product ?? report.product;
+  // A v2 report names no product (no CPUID): the VCEK's productName tells, else Milan is assumed
+  // as go-sev-guest does (the product line that produced v2 reports); a wrong guess fails the chain.
+  const p = product ?? report.product ?? productOfVcek(opts.vcek) ?? 'Milan';
   try {
     if (opts.vcek === undefined) {
-      const c = await kds.collateralFor(report, p ? { product: p } : {});
+      const c = await kds.collateralFor(report, { product: p });
       opts.vcek = c.vcek;
       opts.certChain ??= c.certChain;
     }
     if (crl && opts.crl === undefined) {
-      if (!p) throw new Error('the product line is unknown: cannot fetch its CRL');
       opts.crl = await kds.getCrl(p, report.signingKey === 'vlek' ? 'vlek' : 'vcek');
     }
   } catch (e) {
+    const what = opts.vcek === undefined ? 'VCEK and certificate chain' : 'CRL';
     return {
-      code: 'collateral-missing',
-      message: `could not fetch SNP collateral from KDS: ${e instanceof Error ? e.message : String(e)}`,
+      code: 'collateral-unavailable',
+      message: `could not get the ${what} from ${kds.description}: ${e instanceof Error ? e.message : String(e)}`,
       field: opts.vcek === undefined ? 'vcek' : 'crl',
     };
   }
   return opts;
+}
+
+/** The product line named by a VCEK's productName extension (v2 reports have no CPUID). */
+function productOfVcek(vcek: SnpVerifyOptions['vcek']): SnpProductLine | undefined {
+  if (vcek === undefined) return undefined;
+  try {
+    const [cert] = loadCertificates(vcek as Uint8Array | string, 'vcek');
+    const name = cert ? parseSnpKeyExtensions(cert).productName : '';
+    return (['Milan', 'Genoa', 'Turin'] as const).find((p) => name.startsWith(p));
+  } catch {
+    return undefined; // the verifier reports a malformed VCEK itself
+  }
 }

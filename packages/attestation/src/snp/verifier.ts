@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { isContrastError, toHex, type Verifier, type VerifyResult } from '@contrast-cc/core';
 import { runNode } from '../common/crypto-node.js';
 import type { SnpTrustAnchor } from './certs.js';
-import type { KdsClient } from './kds.js';
+import type { SnpCollateralSource } from './kds.js';
 import type { SnpReferenceValues } from './policy.js';
 import { parseSnpReport } from './report.js';
 import { type SnpVerifierOptions, snpVerifierWith } from './verifier-core.js';
@@ -37,8 +37,10 @@ export interface SnpEvidenceFiles {
   referenceValues?: SnpReferenceValues;
   reportData?: Uint8Array;
   trustAnchors?: SnpTrustAnchor[];
-  /** Online mode for a missing --cert. */
-  kds?: KdsClient;
+  /** Online mode (`--online`): the source of a missing --cert / --cert-chain and of the CRL. */
+  kds?: SnpCollateralSource;
+  /** With `kds`: fetch and check the CRL (default true); false = `--no-crl-check`. */
+  checkRevocation?: boolean;
 }
 
 /** What the CLI prints and returns. @public */
@@ -144,7 +146,8 @@ export async function verifySnpEvidenceFiles(files: SnpEvidenceFiles): Promise<S
     ...(files.referenceValues ? { referenceValues: files.referenceValues } : {}),
     ...(files.trustAnchors ? { trustAnchors: files.trustAnchors } : {}),
     ...(files.kds ? { kds: files.kds } : {}),
-    checkRevocation: false,
+    // Online, the CRL is fetched and checked as the Coordinator does; offline only a --crl given.
+    checkRevocation: files.kds !== undefined && files.checkRevocation !== false,
   });
   const extras: Record<string, Uint8Array> = {};
   if (opts.vcek) extras.vcek = opts.vcek as Uint8Array;

@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { ContrastError, fromHex, isContrastError, toHex } from '@contrast-cc/core';
 import type { TdxCollateral } from './collateral.js';
 import { loadCollateralDir } from './collateral-dir.js';
+import type { TdxCollateralSource } from './collateral-source.js';
 import { parseTdxQuote } from './quote.js';
 import type { TdxReferenceValues } from './reference-values.js';
-import type { TdxTrustAnchors, TdxVerifyResult } from './verify.js';
-import { verifyTdxQuote } from './verify-node.js';
+import { createTdxVerifier } from './verifier.js';
+import { TDX_EVIDENCE_KIND, type TdxTrustAnchors, type TdxVerifyResult } from './verify.js';
 
 export interface TdxQuoteFileOptions {
   quoteFile: string;
@@ -17,6 +18,11 @@ export interface TdxQuoteFileOptions {
   /** Expected REPORT_DATA as hex (64 bytes). */
   reportData?: string;
   trustAnchors?: TdxTrustAnchors;
+  /**
+   * Online mode (`--online`): where collateral comes from when no `collateralDir` is given (Intel
+   * PCS or a PCCS); collateral is then required, and a failed fetch is `collateral-unavailable`.
+   */
+  collateralSource?: TdxCollateralSource;
 }
 
 /** What `contrast evidence verify --tdx-quote` prints and exits with. */
@@ -70,18 +76,33 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
       return usage(e instanceof ContrastError ? e.message : String(e), '--collateral');
     }
   }
+  let reportDataOfQuote: Uint8Array;
+  try {
+    reportDataOfQuote = parseTdxQuote(quote).body.reportData;
+  } catch (e) {
+    return usage(
+      e instanceof Error ? e.message : String(e),
+      isContrastError(e) ? (e.field ?? 'quote') : 'quote',
+    );
+  }
   let result: TdxVerifyResult;
   try {
-    result = verifyTdxQuote(quote, {
-      now,
+    // The verifier the platforms (and so the Coordinator) build, with this file's collateral.
+    const source = collateral ?? options.collateralSource;
+    const verifier = createTdxVerifier({
       // A file is often a padded capture (configfs-tsm reads into a fixed buffer): bytes after the
       // declared quote are ignored here and reported, never verified.
       allowTrailingBytes: true,
-      ...(collateral ? { collateral } : {}),
+      ...(source ? { collateral: source } : {}),
+      ...(!collateral && options.collateralSource ? { requireCollateral: true } : {}),
       ...(options.referenceValues ? { referenceValues: options.referenceValues } : {}),
-      ...(reportData ? { reportData } : {}),
       ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
     });
+    result = await verifier.verify(
+      { kind: TDX_EVIDENCE_KIND, data: quote },
+      // Without --report-data the quote's own REPORT_DATA: the file is checked, not bound.
+      { reportData: reportData ?? reportDataOfQuote, now },
+    );
   } catch (e) {
     // Misuse, not bad evidence: malformed reference values.
     if (isContrastError(e)) return usage(e.message, e.field ?? 'referenceValues');

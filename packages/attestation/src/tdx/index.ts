@@ -22,6 +22,13 @@ export {
   type TdxModuleIdentity,
 } from './collateral.js';
 export { loadCollateralDir } from './collateral-dir.js';
+export {
+  firstTdxCollateral,
+  pcsCollateralSource,
+  TDX_COLLATERAL_FILES,
+  type TdxCollateralSource,
+  tdxCollateralDirectory,
+} from './collateral-source.js';
 export type { PckExtensions, SgxType } from './pck.js';
 export { INTEL_PCS_BASE_URL, PcsClient, type PcsClientOptions, type PcsDocument } from './pcs.js';
 export {

@@ -138,8 +138,8 @@ describe.skipIf(!haveVectors)('PcsClient against a loopback fake PCS', () => {
       referenceValues: { MinTCBEvaluationDataNumber: 18 },
     });
     const t = await tooNew.verify({ kind: 'tdx-quote', data: quote }, { reportData, now: AT });
-    // PCS (the fake) has no TCB info at 18: the fetch fails and the verifier reports missing collateral.
-    expect(t.ok ? 'ok' : t.reason).toMatchObject({ code: 'collateral-missing' });
+    // PCS (the fake) has no TCB info at 18: the fetch fails and the verifier refuses it as unavailable collateral.
+    expect(t.ok ? 'ok' : t.reason).toMatchObject({ code: 'collateral-unavailable' });
   });
 
   it('de-duplicates concurrent requests and reports unavailability as a typed error', async () => {

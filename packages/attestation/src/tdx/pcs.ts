@@ -23,6 +23,8 @@ export interface PcsClientOptions {
   minIntervalMs?: number;
   /** Retries after 429/503 or a network error (default 3). */
   maxRetries?: number;
+  /** Per-request timeout (default 20 000 ms). */
+  timeoutMs?: number;
   /** First backoff without Retry-After (default 1000 ms), doubling per retry. */
   backoffMs?: number;
   fetch?: typeof fetch;
@@ -75,6 +77,7 @@ export class PcsClient {
       minIntervalMs: options.minIntervalMs ?? 0,
       maxRetries: options.maxRetries ?? 3,
       backoffMs: options.backoffMs ?? 1000,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       logger: options.logger ?? noopLogger,
     });
@@ -198,9 +201,13 @@ export class PcsClient {
     if (chainHeader) {
       const h = res.headers.get(chainHeader);
       if (!h)
-        throw new ContrastError('unavailable', `PCS response for ${key} lacks ${chainHeader}`, {
-          field: chainHeader,
-        });
+        throw new ContrastError(
+          'unavailable',
+          `GET ${url}: HTTP ${res.status} without the ${chainHeader} header`,
+          {
+            field: chainHeader,
+          },
+        );
       entry.issuerChain = new TextEncoder().encode(decodeURIComponent(h));
     }
     this.memory.set(key, entry);

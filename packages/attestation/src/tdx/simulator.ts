@@ -16,6 +16,7 @@ import {
 } from '@contrast-cc/core';
 import * as x509 from '@peculiar/x509';
 import { der } from '../common/der.js';
+import type { TcbStatus, TdxCollateral } from './collateral.js';
 import { SGX_EXTENSIONS_OID, SGX_TYPES, type SgxType } from './pck.js';
 import { INTEL_QE_VENDOR_ID, TD_REPORT_BODY_10_LENGTH } from './quote.js';
 import { createTrustAnchors, TDX_EVIDENCE_KIND, type TdxTrustAnchors } from './verify.js';
@@ -75,6 +76,18 @@ export interface SimulatedTdx extends Issuer {
     thisUpdate?: Date;
     nextUpdate?: Date;
   }): Promise<Uint8Array>;
+  /**
+   * Collateral in the PCS form for this simulated platform, signed by a simulated TCB signing
+   * certificate under the simulated root: TCB info (one level matching the platform, with
+   * `tcbStatus`), QE identity (the simulated QE), PCK CRL and root CA CRL, with their issuer
+   * chains. What a loopback PCS stand-in serves for simulated quotes.
+   */
+  createCollateral(options?: {
+    issueDate?: Date;
+    nextUpdate?: Date;
+    tcbStatus?: TcbStatus;
+    tcbEvaluationDataNumber?: number;
+  }): Promise<Required<TdxCollateral>>;
 }
 
 function sgxExtension(
@@ -132,11 +145,14 @@ function fixed(
   return v;
 }
 
+/** TEE_TCB_SVN of the simulated TDX module: SVN 3, major version 1 (so identity TDX_01), minor 2. */
+const DEFAULT_TEE_TCB_SVN = Uint8Array.of(3, 1, 2, ...new Array(13).fill(0));
+
 /** Serialises a TD report body (TDX 1.0 layout, 584 bytes). */
 function tdBody(td: SimulatedTdFields, reportData: Uint8Array): Uint8Array {
   const rtmrs = td.rtmrs ?? [];
   const out = concatBytes(
-    fixed(td.teeTcbSvn, 16, 'teeTcbSvn', Uint8Array.of(3, 1, 2, ...new Array(13).fill(0))),
+    fixed(td.teeTcbSvn, 16, 'teeTcbSvn', DEFAULT_TEE_TCB_SVN),
     fixed(td.mrSeam, 48, 'mrSeam'),
     fixed(td.mrSignerSeam, 48, 'mrSignerSeam'),
     fixed(td.seamAttributes, 8, 'seamAttributes'),
@@ -172,7 +188,7 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
   const notBefore = options.notBefore ?? new Date(Date.now() - 86_400_000);
   const notAfter = options.notAfter ?? new Date(Date.now() + 10 * 365 * 86_400_000);
   const gen = () => crypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
-  const [rootKeys, caKeys, pckKeys] = await Promise.all([gen(), gen(), gen()]);
+  const [rootKeys, caKeys, pckKeys, tcbKeys] = await Promise.all([gen(), gen(), gen(), gen()]);
   const serial = () => `01${randomBytes(15).toString('hex')}`;
   const rootName = 'CN=Contrast Simulated SGX Root CA, O=Contrast Simulator';
   const caName = 'CN=Contrast Simulated SGX PCK Platform CA, O=Contrast Simulator';
@@ -280,7 +296,7 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
     return concatBytes(signed, u32(sigData.length), sigData);
   };
 
-  return {
+  const sim: SimulatedTdx = {
     kind: TDX_EVIDENCE_KIND,
     trustAnchors: createTrustAnchors([rootCertificatePem]),
     rootCertificatePem,
@@ -310,5 +326,119 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
       );
       return new Uint8Array(crl.rawData);
     },
+    async createCollateral(c = {}) {
+      const issueDate = c.issueDate ?? notBefore;
+      const nextUpdate = c.nextUpdate ?? notAfter;
+      const tcbSigning = await x509.X509CertificateGenerator.create(
+        {
+          serialNumber: serial(),
+          subject: 'CN=Contrast Simulated SGX TCB Signing, O=Contrast Simulator',
+          issuer: root.subject,
+          notBefore,
+          notAfter,
+          publicKey: tcbKeys.publicKey,
+          signingKey: rootKeys.privateKey,
+          signingAlgorithm: ALG,
+          extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
+        },
+        crypto,
+      );
+      const tcbPrivate = KeyObject.from(tcbKeys.privateKey);
+      const signed = (member: string, value: unknown) => {
+        const text = JSON.stringify(value);
+        const sig = cryptoSign('sha256', Buffer.from(text), { key: tcbPrivate, dsaEncoding: 'ieee-p1363' });
+        return new TextEncoder().encode(
+          `{"${member}":${text},"signature":"${Buffer.from(sig).toString('hex')}"}`,
+        );
+      };
+      const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+      const td = options.td ?? {};
+      const teeTcbSvn = td.teeTcbSvn ?? DEFAULT_TEE_TCB_SVN;
+      const svns = (list: readonly number[]) => list.map((svn) => ({ svn }));
+      const moduleId = {
+        mrsigner: hex(td.mrSignerSeam ?? new Uint8Array(48)),
+        attributes: hex(td.seamAttributes ?? new Uint8Array(8)),
+        attributesMask: 'ffffffffffffffff',
+      };
+      const major = teeTcbSvn[1]!;
+      const status = c.tcbStatus ?? 'UpToDate';
+      const evaluation = c.tcbEvaluationDataNumber ?? 17;
+      const dates = { issueDate: issueDate.toISOString(), nextUpdate: nextUpdate.toISOString() };
+      const tcbInfo = signed('tcbInfo', {
+        id: 'TDX',
+        version: 3,
+        ...dates,
+        fmspc: hex(platform.fmspc),
+        pceId: hex(platform.pceId),
+        tcbType: 0,
+        tcbEvaluationDataNumber: evaluation,
+        tdxModule: moduleId,
+        ...(major > 0
+          ? {
+              tdxModuleIdentities: [
+                {
+                  id: `TDX_${String(major).padStart(2, '0')}`,
+                  ...moduleId,
+                  tcbLevels: [
+                    {
+                      tcb: { isvsvn: teeTcbSvn[0]! },
+                      tcbDate: issueDate.toISOString(),
+                      tcbStatus: 'UpToDate',
+                    },
+                  ],
+                },
+              ],
+            }
+          : {}),
+        tcbLevels: [
+          {
+            tcb: {
+              sgxtcbcomponents: svns(platform.sgxTcbComponents),
+              pcesvn: platform.pceSvn,
+              tdxtcbcomponents: svns(Array.from(teeTcbSvn)),
+            },
+            tcbDate: issueDate.toISOString(),
+            tcbStatus: status,
+          },
+        ],
+      });
+      const qeIdentity = signed('enclaveIdentity', {
+        id: 'TD_QE',
+        version: 2,
+        ...dates,
+        tcbEvaluationDataNumber: evaluation,
+        miscselect: '00000000',
+        miscselectMask: 'ffffffff',
+        attributes: hex(SIMULATED_QE.attributes),
+        attributesMask: 'fbffffffffffffff0000000000000000',
+        mrsigner: hex(SIMULATED_QE.mrSigner),
+        isvprodid: SIMULATED_QE.isvProdId,
+        tcbLevels: [
+          { tcb: { isvsvn: SIMULATED_QE.isvSvn }, tcbDate: issueDate.toISOString(), tcbStatus: 'UpToDate' },
+        ],
+      });
+      const rootCrl = await x509.X509CrlGenerator.create(
+        {
+          issuer: root.subject,
+          thisUpdate: issueDate,
+          nextUpdate,
+          entries: [],
+          signingKey: rootKeys.privateKey,
+          signingAlgorithm: ALG,
+        },
+        crypto,
+      );
+      const issuerChain = new TextEncoder().encode(`${tcbSigning.toString('pem')}\n${rootCertificatePem}\n`);
+      return {
+        tcbInfo,
+        tcbInfoIssuerChain: issuerChain,
+        qeIdentity,
+        qeIdentityIssuerChain: issuerChain,
+        pckCrl: await sim.createPckCrl({ thisUpdate: issueDate, nextUpdate }),
+        pckCrlIssuerChain: new TextEncoder().encode(`${ca.toString('pem')}\n${rootCertificatePem}\n`),
+        rootCaCrl: new Uint8Array(rootCrl.rawData),
+      };
+    },
   };
+  return sim;
 }

@@ -102,10 +102,15 @@ export function tdxVerifierWith(run: CryptoRunner, options: TdxVerifierOptions =
         try {
           collateral = await options.collateral(request);
         } catch (e) {
-          logger.warn('cannot fetch TDX collateral', { fmspc: request.fmspc, error: String(e) });
-          if (options.requireCollateral) {
-            return verifyFail('collateral-missing', 'collateral could not be fetched', 'collateral');
-          }
+          // A configured source that fails refuses the evidence: it is never verified without
+          // the TCB checks the operator asked for. Transient; the caller may retry.
+          const message = e instanceof Error ? e.message : String(e);
+          logger.warn('cannot fetch TDX collateral', { fmspc: request.fmspc, error: message });
+          return verifyFail(
+            'collateral-unavailable',
+            `could not get TDX collateral (FMSPC ${request.fmspc}, ${request.ca} CA): ${message}`,
+            'collateral',
+          );
         }
       } else if (!collateral && options.collateral) {
         collateral = options.collateral as TdxCollateral;

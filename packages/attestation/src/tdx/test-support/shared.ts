@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hasShared, sharedPath } from '../../common/test-support/shared.js';
+import type { TdxCollateral } from '../collateral.js';
+import { loadCollateralDir } from '../collateral-dir.js';
 import { parseTdxQuote } from '../quote.js';
 
 // The shared-directory resolution lives in src/common/test-support/shared.ts (one place).
@@ -72,3 +74,17 @@ export const TDX_VECTORS: {
   },
   { name: 'trustee-spr-v4-quoteonly', quote: 'quote.bin', at: '2026-11-27T00:00:00Z' },
 ];
+
+/**
+ * A vector's collateral as PCS would serve it (gotdx-emr-v5: its TCB info plus the QE identity and
+ * CRLs composed from another capture of the same month, see its PROVENANCE.md).
+ */
+export async function vectorCollateral(name: string): Promise<TdxCollateral> {
+  const dir = path.join(tdxVectorsDir, name);
+  if (name !== 'gotdx-emr-v5') return loadCollateralDir(dir);
+  const [own, composed] = await Promise.all([
+    loadCollateralDir(dir),
+    loadCollateralDir(path.join(dir, 'composed-collateral-2026-02')),
+  ]);
+  return { ...composed, ...own };
+}
