@@ -1,6 +1,6 @@
 // `contrast evidence verify --online`: real SNP reports and TDX quotes, with their certificates and
 // collateral served by loopback stand-ins of AMD KDS and Intel PCS (the vendors' paths and headers).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseSnpReport } from '@contrast-cc/attestation/snp';
@@ -31,6 +31,11 @@ async function evidence(args: string[], env: Record<string, string> = {}) {
 }
 
 const PRODUCTS = ['Milan', 'Genoa', 'Turin'] as const;
+
+const tdxOnline = (file: string, at: string, pcsUrl: string) => [
+  ...['--tdx-quote', file, '--at', at],
+  ...['--online', '--pcs-url', pcsUrl, '--json'],
+];
 
 if (!hasSnpVectors) console.warn('NOTICE: ../shared/testvectors/snp absent: SNP --online tests skipped');
 if (!hasTdxVectors) console.warn('NOTICE: ../shared/testvectors/tdx absent: TDX --online tests skipped');
@@ -147,18 +152,8 @@ describe.skipIf(!hasTdxVectors)('evidence verify --tdx-quote --online (loopback 
       ]);
       try {
         const file = path.join(tdxVectorsDir, v.name, v.quote);
-        const online = await evidence([
-          '--tdx-quote',
-          file,
-          '--at',
-          v.at,
-          '--online',
-          '--pcs-url',
-          pcs.url,
-          '--json',
-        ]);
+        const online = await evidence(tdxOnline(file, v.at, pcs.url));
         const dir = path.join(tmp, `offline-${v.name}`);
-        const { mkdirSync } = await import('node:fs');
         mkdirSync(dir, { recursive: true });
         for (const [name, bytes] of Object.entries({
           'tcb_info.json': collateral.tcbInfo,
@@ -197,16 +192,7 @@ describe.skipIf(!hasTdxVectors)('evidence verify --tdx-quote --online (loopback 
     try {
       for (const failure of [503, 500]) {
         pcs.failWith = failure;
-        const r = await evidence([
-          '--tdx-quote',
-          path.join(tdxVectorsDir, v.name, v.quote),
-          '--at',
-          v.at,
-          '--online',
-          '--pcs-url',
-          pcs.url,
-          '--json',
-        ]);
+        const r = await evidence(tdxOnline(path.join(tdxVectorsDir, v.name, v.quote), v.at, pcs.url));
         expect(r.code).toBe(1);
         const reason = JSON.parse(r.out).reason as { code: string; message: string };
         expect(reason.code).toBe('collateral-unavailable');
