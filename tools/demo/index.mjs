@@ -5,7 +5,7 @@
 // checked offline (from ../shared/testvectors; skipped with a notice when that is absent).
 // Usage: node tools/demo/index.mjs --workspace DIR   (the directory `contrast demo` used; it must exist)
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,7 @@ function workspaceArg() {
 }
 
 /** Runs the built CLI as its own process in the workspace; prints the command and its output; returns stdout. */
-async function contrast(ws, args, { quiet = false } = {}) {
+async function contrast(ws, args, { quiet = false, expectStatus = 0 } = {}) {
   console.log(`$ contrast ${args.join(' ')}`);
   const child = spawn(process.execPath, [cli, ...args], { cwd: ws, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -42,8 +42,9 @@ async function contrast(ws, args, { quiet = false } = {}) {
   });
   const status = await new Promise((resolve) => child.on('close', resolve));
   const out = all.trimEnd();
-  if ((!quiet || status !== 0) && out) console.log(out.replace(/^/gm, '  '));
-  if (status !== 0) throw new Error(`contrast ${args[0]} exited ${status}`);
+  if ((!quiet || status !== expectStatus) && out) console.log(out.replace(/^/gm, '  '));
+  if (status !== expectStatus)
+    throw new Error(`contrast ${args[0]} exited ${status}, expected ${expectStatus}`);
   return stdout;
 }
 
@@ -52,14 +53,27 @@ async function main() {
   const ws = workspaceArg();
 
   title('A real user on a real cluster: the runtime for bare-metal SEV-SNP');
-  const runtime = await contrast(ws, ['runtime', '--platform', 'Metal-QEMU-SNP', '--json'], { quiet: true });
-  const rt = JSON.parse(runtime);
-  writeFileSync(path.join(ws, 'metal-qemu-snp-runtime.json'), runtime);
+  // No release of our runtime is pinned: without the operator's runtime assets it refuses (exit 2).
+  await contrast(ws, ['runtime', '--platform', 'Metal-QEMU-SNP'], { expectStatus: 2 });
+  const ovmf = '/usr/share/ovmf/OVMF.fd';
+  if (existsSync(ovmf)) {
+    // The launch digest the hardware will report for a VM booted from this firmware.
+    await contrast(ws, [
+      'runtime',
+      'measure',
+      '--snp',
+      '--firmware',
+      ovmf,
+      '--vcpus',
+      '1',
+      '--vcpu-type',
+      'EPYC-Genoa',
+    ]);
+  } else {
+    console.warn(`  skipped: no OVMF at ${ovmf} (Debian package ovmf)`);
+  }
   console.log(
-    `  RuntimeClass ${rt.runtimeClassNames.join(', ')}; ${rt.objects.length} objects (RuntimeClass, node installer) in metal-qemu-snp-runtime.json`,
-  );
-  console.log(
-    '  (contrast runtime --platform Metal-QEMU-SNP | kubectl apply -f -   installs it on a cluster)',
+    '  (contrast runtime --assets runtime-assets.json | kubectl apply -f -   installs it on a cluster)',
   );
 
   title('A real user checks real hardware evidence: an AMD SEV-SNP report from a Genoa machine');
@@ -81,11 +95,11 @@ async function main() {
   }
 
   title('What a real deployment runs, in order');
-  console.log(`  contrast generate --reference-values Metal-QEMU-SNP deployment/   # then fill in MinimumTCB in manifest.json
+  console.log(`  contrast generate --reference-values Metal-QEMU-SNP --assets runtime-assets.json deployment/   # then fill in MinimumTCB in manifest.json
   kubectl apply -f deployment/
   contrast set -c <coordinator-ip>:1314 deployment/
   contrast verify -c <coordinator-ip>:1314        # share verify/coordinator-root-ca.pem with your clients`);
-  console.log(`\nuser's path: done. The workspace ${ws} also holds metal-qemu-snp-runtime.json.`);
+  console.log(`\nuser's path: done.`);
 }
 
 try {

@@ -11,7 +11,7 @@
 //      installs with the registry pointed at a closed loopback port (proving nothing is fetched),
 //      and its bin runs straight from the extracted tarball with no node_modules at all. Then:
 //      `<bin> --version`, `--help`, `<command> --help` for every listed command (each loads its
-//      lazily imported code) and one offline command (`contrast runtime --platform Metal-QEMU-SNP`);
+//      lazily imported code) and one offline command (`contrast runtime --platform Simulated-SNP`);
 //      from the bare tarball also `contrast demo` when the CLI has it (the whole path on the
 //      simulator, its Coordinator process included; loopback only).
 // Assumes the packages are built (`pnpm build`).
@@ -42,7 +42,7 @@ function run(cmd, args, opts = {}) {
 
 const RUNTIME_DEP_FIELDS = ['dependencies', 'peerDependencies', 'optionalDependencies'];
 // One offline command per bin that exercises real work beyond help (no network, no cluster).
-const OFFLINE_COMMANDS = { contrast: ['runtime', '--platform', 'Metal-QEMU-SNP'] };
+const OFFLINE_COMMANDS = { contrast: ['runtime', '--platform', 'Simulated-SNP'] };
 
 /** The command names in a `<bin> --help` text: the indented lines under "Commands:". */
 function commandsInHelp(help) {

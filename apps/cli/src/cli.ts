@@ -28,8 +28,9 @@ Flags:
   (--log-level and --workspace-dir work with every command, before or after its name)
 
 A deployment, step by step:
-  contrast generate -p Metal-QEMU-SNP resources/    patch your YAML, write manifest.json
-  contrast runtime -p Metal-QEMU-SNP | kubectl apply -f -
+  contrast generate -p Metal-QEMU-SNP -a runtime-assets.json resources/
+                                                    patch your YAML, write manifest.json
+  contrast runtime -a runtime-assets.json | kubectl apply -f -
   kubectl apply -f resources/
   contrast set -c <coordinator-ip>:1314 resources/  attest the Coordinator, give it the manifest
   contrast verify -c <coordinator-ip>:1314          anyone can check what the deployment runs

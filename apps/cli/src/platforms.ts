@@ -1,7 +1,21 @@
-import { createPlatformRegistry, type PlatformRegistry } from '@contrast-cc/core';
+import {
+  ContrastError,
+  createPlatformRegistry,
+  type Platform,
+  type PlatformRegistry,
+} from '@contrast-cc/core';
+import type { LoadedRuntimeAssets, QemuTee } from '@contrast-cc/node-installer';
 import { aksClhSnp } from '@contrast-cc/platform-aks';
-import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
-import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
+import {
+  createMetalQemuSnpPlatform,
+  type MetalQemuSnpAssets,
+  metalQemuSnp,
+} from '@contrast-cc/platform-baremetal-snp';
+import {
+  createMetalQemuTdxPlatform,
+  type MetalQemuTdxAssets,
+  metalQemuTdx,
+} from '@contrast-cc/platform-baremetal-tdx';
 import {
   createSimulatedSnpPlatform,
   createSimulatedTdxPlatform,
@@ -22,4 +36,49 @@ export function cliPlatformRegistry(options: { simulatorDir?: string } = {}): Pl
     createSimulatedSnpPlatform(trust),
     createSimulatedTdxPlatform(trust),
   ]);
+}
+
+/** The platforms whose runtime Contrast installs itself, and how to build one from assets. */
+const INSTALLED_RUNTIMES: Record<
+  string,
+  { tee: QemuTee; create(assets: LoadedRuntimeAssets['assets']): Platform }
+> = {
+  'Metal-QEMU-SNP': {
+    tee: 'snp',
+    create: (assets) => createMetalQemuSnpPlatform({ assets: assets as MetalQemuSnpAssets }),
+  },
+  'Metal-QEMU-TDX': {
+    tee: 'tdx',
+    create: (assets) => createMetalQemuTdxPlatform({ assets: assets as MetalQemuTdxAssets }),
+  },
+};
+
+/**
+ * `--assets <file|dir>`: reads the runtime assets description and returns the registry with the
+ * platform it names rebuilt on those assets (its RuntimeClass, installer and reference values).
+ * Throws `invalid-argument` naming file and field.
+ */
+export async function registryWithRuntimeAssets(
+  registry: PlatformRegistry,
+  location: string,
+): Promise<{ registry: PlatformRegistry; platform: Platform }> {
+  const { loadRuntimeAssets } = await import('@contrast-cc/node-installer');
+  const loaded = await loadRuntimeAssets(location, (id) => INSTALLED_RUNTIMES[id]?.tee);
+  const platform = (INSTALLED_RUNTIMES[loaded.platformId] as (typeof INSTALLED_RUNTIMES)[string]).create(
+    loaded.assets,
+  );
+  const list = registry.list();
+  if (!list.some((p) => p.id === platform.id)) {
+    throw new ContrastError(
+      'invalid-argument',
+      `${location}: platform ${platform.id} is not available here`,
+      {
+        field: 'platform',
+      },
+    );
+  }
+  return {
+    registry: createPlatformRegistry(list.map((p) => (p.id === platform.id ? platform : p))),
+    platform,
+  };
 }

@@ -1,4 +1,10 @@
 export {
+  type LoadedRuntimeAssets,
+  loadRuntimeAssets,
+  RUNTIME_ASSETS_FILE,
+  type RuntimeAssetsDescription,
+} from './assets-description.js';
+export {
   cpuSignature,
   SNP_VCPU_TYPES,
   SNP_VMM_TYPES,
@@ -20,6 +26,7 @@ export {
   type QemuRuntimeOptions,
   type QemuTee,
   type QemuTeeProfile,
+  unconfiguredQemuRuntime,
 } from './qemu-runtime.js';
 export {
   bundledFile,
@@ -27,7 +34,7 @@ export {
   RUNTIME_ROOT,
   type RuntimeAssets,
   type RuntimeFile,
-  UNRELEASED_IMAGE_DIGEST,
-  UNRELEASED_INTEGRITY,
+  type SnpLaunchMeasurements,
+  type TdxLaunchMeasurements,
 } from './runtime-assets.js';
 export { canonicalRuntimeBytes, runtimeHash } from './runtime-hash.js';

@@ -12,11 +12,11 @@ import {
   RUNTIME_NAME_PLACEHOLDER,
   runtimeHash,
 } from './index.js';
-import { fixtureAssets, sri } from './test-support/fixtures.js';
+import { fixtureAssets, sri } from './testing/index.js';
 
 const goldenDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '__golden__');
 const platformIdOf = (tee: QemuTee) => `Test-QEMU-${tee.toUpperCase()}`;
-const runtimeOf = (tee: QemuTee, assets = fixtureAssets(tee)) =>
+const runtimeOf = (tee: QemuTee, assets = fixtureAssets(tee, null)) =>
   createQemuRuntime({
     platformId: platformIdOf(tee),
     tee,
@@ -27,7 +27,7 @@ const runtimeOf = (tee: QemuTee, assets = fixtureAssets(tee)) =>
 
 describe.each(['snp', 'tdx'] as const)('QEMU runtime (%s)', (tee) => {
   const rt = runtimeOf(tee);
-  const assets = fixtureAssets(tee);
+  const assets = fixtureAssets(tee, null);
 
   it('names the handler after the runtime hash of its canonical bytes (golden)', async () => {
     const text = new TextDecoder().decode(canonicalRuntimeBytes(platformIdOf(tee), assets));
@@ -141,7 +141,7 @@ describe.each(['snp', 'tdx'] as const)('QEMU runtime (%s)', (tee) => {
 });
 
 describe('runtime hash', () => {
-  const assets = fixtureAssets('snp');
+  const assets = fixtureAssets('snp', null);
   const base = runtimeHash('Test-QEMU-SNP', assets);
 
   it('changes when a placed file, the kernel command line, the VM memory or the platform changes', () => {
@@ -175,7 +175,7 @@ describe('runtime hash', () => {
 
 describe('createQemuRuntime input checks', () => {
   it('refuses assets without a file the TEE profile needs, naming the field', () => {
-    const assets = fixtureAssets('tdx');
+    const assets = fixtureAssets('tdx', null);
     try {
       // TDX assets lack the SNP QEMU and firmware.
       createQemuRuntime({

@@ -388,3 +388,31 @@ export function createQemuRuntime<M>(options: QemuRuntimeOptions<M>): QemuRuntim
     }),
   };
 }
+
+/**
+ * The runtime of a platform whose assets are not known (no release pinned, none supplied): its
+ * RuntimeClass name is the platform's generic `contrast-cc-<platform>` (what users write in
+ * their YAML), and asking it for RuntimeClass or installer objects throws `invalid-argument`
+ * (field `assets`) saying what to supply. Nothing with a placeholder digest is ever produced.
+ * @public
+ */
+export function unconfiguredQemuRuntime(
+  platformId: string,
+): Pick<QemuRuntime, 'platformRuntime' | 'platformPolicy'> {
+  const refuse = (): never => {
+    throw new ContrastError(
+      'invalid-argument',
+      `the ${platformId} runtime has no pinned release: its files, image digests and launch measurements are unknown. ` +
+        `Supply them with --assets <file|dir> (a runtime assets description; see "contrast runtime --help")`,
+      { field: 'assets' },
+    );
+  };
+  return {
+    platformRuntime: () => ({
+      runtimeClassNames: [`contrast-cc-${platformId.toLowerCase()}`],
+      runtimeClasses: refuse,
+      nodeInstaller: refuse,
+    }),
+    platformPolicy: () => ({ settingsPatch: structuredClone(GUEST_PULL_SETTINGS_PATCH), guestPull: true }),
+  };
+}

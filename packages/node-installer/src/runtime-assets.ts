@@ -21,7 +21,7 @@ export interface RuntimeFile {
  * @public
  */
 export interface RuntimeAssets<M = unknown> {
-  /** Release the data comes from; `unreleased` until a release fills in real digests. */
+  /** Release the data comes from (a name for people: the Kata release and what was changed). */
   release: string;
   /** The node-installer image, pinned by digest. */
   installerImage: string;
@@ -32,18 +32,34 @@ export interface RuntimeAssets<M = unknown> {
   kernelParams: string;
   /** Memory of the pod VM beyond the containers' requests (MiB): Kata `default_memory`. */
   vmMemoryMiB: number;
-  /** Launch measurements of the pod VM; `null` (or `null` members) until released. */
+  /** Launch measurements of the pod VM (computed from the files, see `measure/`). */
   launchMeasurements: M;
+}
+
+/**
+ * SEV-SNP launch digests (48 bytes hex) of the 1-vCPU pod VM per product: Milan with QEMU CPU
+ * model EPYC-Milan, Genoa with EPYC-Genoa.
+ * @public
+ */
+export interface SnpLaunchMeasurements {
+  Milan: string;
+  Genoa: string;
+}
+
+/**
+ * TDX measurements (48 bytes hex each) of the pod VM: MRTD (computed from the TDVF) and RTMR0-3
+ * (not predicted from the files: taken from a reference TD), RTMR0 for 1 vCPU, other vCPU counts
+ * in `rtmr0Alternatives`.
+ * @public
+ */
+export interface TdxLaunchMeasurements {
+  mrTd: string;
+  rtmrs: [string, string, string, string];
+  rtmr0Alternatives: string[];
 }
 
 /** Stands for the RuntimeClass handler in {@link RuntimeFile.path}. @public */
 export const RUNTIME_NAME_PLACEHOLDER = '@@runtimeName@@';
-
-/** The all-zero SRI digest of unreleased files: an installer refuses every download (fail closed). @public */
-export const UNRELEASED_INTEGRITY = 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-
-/** The all-zero image digest of unreleased images. @public */
-export const UNRELEASED_IMAGE_DIGEST = `sha256:${'0'.repeat(64)}`;
 
 /** The root of a runtime's files on the node: `/opt/edgeless/<handler>`. @public */
 export const RUNTIME_ROOT = `/opt/edgeless/${RUNTIME_NAME_PLACEHOLDER}`;
@@ -56,12 +72,12 @@ export const RUNTIME_ROOT = `/opt/edgeless/${RUNTIME_NAME_PLACEHOLDER}`;
 export function bundledFile(
   path: string,
   name: string,
-  options: { executable?: boolean; integrity?: string } = {},
+  options: { executable?: boolean; integrity: string },
 ): RuntimeFile {
   return {
     path: `${RUNTIME_ROOT}/${path}`,
     url: `file:///opt/contrast/share/${name}`,
-    integrity: options.integrity ?? UNRELEASED_INTEGRITY,
+    integrity: options.integrity,
     executable: options.executable ?? false,
   };
 }

@@ -6,10 +6,9 @@ export {
   metalQemuSnp,
   metalQemuSnpRuntimeInfo,
 } from './platform.js';
-export {
-  METAL_QEMU_SNP_ASSETS,
-  type MetalQemuSnpAssets,
-  type SnpLaunchMeasurements,
+export type {
+  MetalQemuSnpAssets,
+  SnpLaunchMeasurements,
 } from './runtime-assets.js';
 export {
   createSnpPlatformVerifier,

@@ -6,14 +6,22 @@ import { fileURLToPath } from 'node:url';
 import { KdsClient } from '@contrast-cc/attestation/snp';
 import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
 import { canonicalRuntimeBytes, runtimeHash } from '@contrast-cc/node-installer';
+import { fixtureAssets, labelDigest, refusalsWithoutAssets } from '@contrast-cc/node-installer/testing';
 import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { describe, expect, it } from 'vitest';
 import {
   createMetalQemuSnpPlatform,
-  METAL_QEMU_SNP_ASSETS,
+  type MetalQemuSnpAssets,
   metalQemuSnp,
   metalQemuSnpRuntimeInfo,
 } from './index.js';
+
+/** Runtime assets of these tests: digests of labels (fixture data, not a release of anything). */
+const TEST_ASSETS: MetalQemuSnpAssets = fixtureAssets('snp', {
+  Milan: labelDigest('sha384', 'milan'),
+  Genoa: labelDigest('sha384', 'genoa'),
+});
+const configured = createMetalQemuSnpPlatform({ assets: TEST_ASSETS });
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenDir = path.join(here, '__golden__');
@@ -52,7 +60,7 @@ function vectorEvidence(): Evidence {
 }
 
 describePlatformConformance(
-  metalQemuSnp,
+  configured,
   {
     goldenDir,
     goldenEvidence: async () => ({
@@ -66,24 +74,24 @@ describePlatformConformance(
 );
 
 describe('Metal-QEMU-SNP runtime', () => {
-  const info = metalQemuSnpRuntimeInfo();
+  const info = metalQemuSnpRuntimeInfo(TEST_ASSETS);
 
-  it('names the RuntimeClass after the hash of the pinned runtime', async () => {
-    const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-SNP', METAL_QEMU_SNP_ASSETS));
+  it("names the RuntimeClass after the hash of the runtime's assets", async () => {
+    const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-SNP', TEST_ASSETS));
     await expect(text).toMatchFileSnapshot(path.join(goldenDir, 'runtime-canonical.txt'));
-    expect(info.runtimeHash).toBe(runtimeHash('Metal-QEMU-SNP', METAL_QEMU_SNP_ASSETS));
-    expect(metalQemuSnp.runtime.runtimeClassNames).toEqual([
+    expect(info.runtimeHash).toBe(runtimeHash('Metal-QEMU-SNP', TEST_ASSETS));
+    expect(configured.runtime.runtimeClassNames).toEqual([
       `contrast-cc-metal-qemu-snp-${info.runtimeHash.slice(0, 8)}`,
     ]);
-    const files = METAL_QEMU_SNP_ASSETS.files.map((f, i) =>
+    const files = TEST_ASSETS.files.map((f, i) =>
       i === 2 ? { ...f, integrity: 'sha256-AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' } : f,
     );
-    const other = createMetalQemuSnpPlatform({ assets: { ...METAL_QEMU_SNP_ASSETS, files } });
-    expect(other.runtime.runtimeClassNames[0]).not.toBe(metalQemuSnp.runtime.runtimeClassNames[0]);
+    const other = createMetalQemuSnpPlatform({ assets: { ...TEST_ASSETS, files } });
+    expect(other.runtime.runtimeClassNames[0]).not.toBe(configured.runtime.runtimeClassNames[0]);
   });
 
   it('generates the installer config, Kata configuration and containerd patches (golden)', async () => {
-    const configMap = metalQemuSnp.runtime
+    const configMap = configured.runtime
       .nodeInstaller({ namespace: 'contrast-system' })
       .find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
     expect(Object.keys(configMap.data)).toContain('configuration-qemu-snp.toml');
@@ -91,6 +99,17 @@ describe('Metal-QEMU-SNP runtime', () => {
       await expect(content).toMatchFileSnapshot(path.join(goldenDir, file));
     }
     expect(JSON.parse(configMap.data['contrast-node-install.json']!)).toEqual(info.installerConfig);
+  });
+});
+
+describe('Metal-QEMU-SNP without runtime assets', () => {
+  it('has the generic RuntimeClass name and refuses RuntimeClass and installer objects, saying to supply --assets', () => {
+    expect(metalQemuSnp.runtime.runtimeClassNames).toEqual(['contrast-cc-metal-qemu-snp']);
+    for (const refusal of refusalsWithoutAssets(metalQemuSnp.runtime)) {
+      expect(refusal).toMatch(
+        /^invalid-argument:assets:the Metal-QEMU-SNP runtime has no pinned release.*Supply them with --assets <file\|dir>/,
+      );
+    }
   });
 });
 

@@ -1,8 +1,13 @@
 import { SNP_EVIDENCE_KIND } from '@contrast-cc/attestation/snp';
 import { definePlatform, type Platform } from '@contrast-cc/core';
-import { createQemuRuntime, type QemuRuntime, type QemuRuntimeInfo } from '@contrast-cc/node-installer';
+import {
+  createQemuRuntime,
+  type QemuRuntime,
+  type QemuRuntimeInfo,
+  unconfiguredQemuRuntime,
+} from '@contrast-cc/node-installer';
 import { metalSnpReferenceValues } from './reference-values.js';
-import { METAL_QEMU_SNP_ASSETS, type MetalQemuSnpAssets } from './runtime-assets.js';
+import type { MetalQemuSnpAssets } from './runtime-assets.js';
 import { createSnpPlatformVerifier, type SnpPlatformVerifierOptions } from './verifier.js';
 
 const ID = 'Metal-QEMU-SNP';
@@ -19,7 +24,10 @@ export const METAL_QEMU_SNP_NODE_SELECTOR = { 'contrast.edgeless.systems/tee': '
 
 /** Options of {@link createMetalQemuSnpPlatform}. */
 export interface MetalQemuSnpOptions extends SnpPlatformVerifierOptions {
-  /** Runtime release data; default the pinned {@link METAL_QEMU_SNP_ASSETS}. */
+  /**
+   * Runtime release data (files, images, launch measurements). Without it no release is pinned:
+   * the runtime refuses to produce RuntimeClass and installer objects, saying to supply assets.
+   */
   assets?: MetalQemuSnpAssets;
 }
 
@@ -35,8 +43,8 @@ function snpRuntime(assets: MetalQemuSnpAssets): QemuRuntime {
 
 /** Builds the Metal-QEMU-SNP platform (e.g. with another release's assets or trust anchors). */
 export function createMetalQemuSnpPlatform(options: MetalQemuSnpOptions = {}): Platform {
-  const assets = options.assets ?? METAL_QEMU_SNP_ASSETS;
-  const runtime = snpRuntime(assets);
+  const assets = options.assets;
+  const runtime = assets ? snpRuntime(assets) : unconfiguredQemuRuntime(ID);
   return definePlatform({
     id: ID,
     aliases: ['baremetal-snp', 'metal-snp'],
@@ -54,9 +62,9 @@ export function createMetalQemuSnpPlatform(options: MetalQemuSnpOptions = {}): P
 }
 
 /** The generated runtime configuration (hash, handler, installer config, Kata TOML, containerd patches). */
-export function metalQemuSnpRuntimeInfo(assets: MetalQemuSnpAssets = METAL_QEMU_SNP_ASSETS): QemuRuntimeInfo {
+export function metalQemuSnpRuntimeInfo(assets: MetalQemuSnpAssets): QemuRuntimeInfo {
   return snpRuntime(assets).info();
 }
 
-/** The Metal-QEMU-SNP platform with the pinned runtime and AMD's roots. @public */
+/** The Metal-QEMU-SNP platform (no runtime release pinned: supply assets) with AMD's roots. @public */
 export const metalQemuSnp: Platform = createMetalQemuSnpPlatform();

@@ -6,10 +6,9 @@ export {
   metalQemuTdx,
   metalQemuTdxRuntimeInfo,
 } from './platform.js';
-export {
-  METAL_QEMU_TDX_ASSETS,
-  type MetalQemuTdxAssets,
-  type TdxLaunchMeasurements,
+export type {
+  MetalQemuTdxAssets,
+  TdxLaunchMeasurements,
 } from './runtime-assets.js';
 export {
   createTdxPlatformVerifier,

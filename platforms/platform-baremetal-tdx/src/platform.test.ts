@@ -3,14 +3,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Evidence, fromHex, isContrastError, noopLogger } from '@contrast-cc/core';
 import { canonicalRuntimeBytes, runtimeHash } from '@contrast-cc/node-installer';
+import { fixtureAssets, labelDigest, refusalsWithoutAssets } from '@contrast-cc/node-installer/testing';
 import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { describe, expect, it } from 'vitest';
 import {
   createMetalQemuTdxPlatform,
-  METAL_QEMU_TDX_ASSETS,
+  type MetalQemuTdxAssets,
   metalQemuTdx,
   metalQemuTdxRuntimeInfo,
 } from './index.js';
+
+/** Runtime assets of these tests: digests of labels (fixture data, not a release of anything). */
+const TEST_ASSETS: MetalQemuTdxAssets = fixtureAssets('tdx', {
+  mrTd: labelDigest('sha384', 'mrtd'),
+  rtmrs: [0, 1, 2, 3].map((i) => labelDigest('sha384', `rtmr${i}`)) as [string, string, string, string],
+  rtmr0Alternatives: [],
+});
+const configured = createMetalQemuTdxPlatform({ assets: TEST_ASSETS });
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goldenDir = path.join(here, '__golden__');
@@ -62,7 +71,7 @@ function vectorEvidence(without: string[] = []): Evidence {
 const QUOTE_LENGTH = 4936;
 
 describePlatformConformance(
-  metalQemuTdx,
+  configured,
   {
     goldenDir,
     goldenEvidence: async () => ({
@@ -76,25 +85,25 @@ describePlatformConformance(
 );
 
 describe('Metal-QEMU-TDX runtime', () => {
-  const info = metalQemuTdxRuntimeInfo();
+  const info = metalQemuTdxRuntimeInfo(TEST_ASSETS);
 
-  it('names the RuntimeClass after the hash of the pinned runtime', async () => {
-    const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-TDX', METAL_QEMU_TDX_ASSETS));
+  it("names the RuntimeClass after the hash of the runtime's assets", async () => {
+    const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-TDX', TEST_ASSETS));
     await expect(text).toMatchFileSnapshot(path.join(goldenDir, 'runtime-canonical.txt'));
     expect(text).toContain('/tdx/bin/qemu-system-x86_64');
-    expect(info.runtimeHash).toBe(runtimeHash('Metal-QEMU-TDX', METAL_QEMU_TDX_ASSETS));
-    expect(metalQemuTdx.runtime.runtimeClassNames).toEqual([
+    expect(info.runtimeHash).toBe(runtimeHash('Metal-QEMU-TDX', TEST_ASSETS));
+    expect(configured.runtime.runtimeClassNames).toEqual([
       `contrast-cc-metal-qemu-tdx-${info.runtimeHash.slice(0, 8)}`,
     ]);
-    const files = METAL_QEMU_TDX_ASSETS.files.map((f, i) =>
+    const files = TEST_ASSETS.files.map((f, i) =>
       i === 3 ? { ...f, integrity: 'sha256-AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' } : f,
     );
-    const other = createMetalQemuTdxPlatform({ assets: { ...METAL_QEMU_TDX_ASSETS, files } });
-    expect(other.runtime.runtimeClassNames[0]).not.toBe(metalQemuTdx.runtime.runtimeClassNames[0]);
+    const other = createMetalQemuTdxPlatform({ assets: { ...TEST_ASSETS, files } });
+    expect(other.runtime.runtimeClassNames[0]).not.toBe(configured.runtime.runtimeClassNames[0]);
   });
 
   it('generates the installer config, Kata configuration and containerd patches (golden)', async () => {
-    const configMap = metalQemuTdx.runtime
+    const configMap = configured.runtime
       .nodeInstaller({ namespace: 'contrast-system' })
       .find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
     expect(Object.keys(configMap.data)).toContain('configuration-qemu-tdx.toml');
@@ -102,6 +111,17 @@ describe('Metal-QEMU-TDX runtime', () => {
       await expect(content).toMatchFileSnapshot(path.join(goldenDir, file));
     }
     expect(JSON.parse(configMap.data['contrast-node-install.json']!)).toEqual(info.installerConfig);
+  });
+});
+
+describe('Metal-QEMU-TDX without runtime assets', () => {
+  it('has the generic RuntimeClass name and refuses RuntimeClass and installer objects, saying to supply --assets', () => {
+    expect(metalQemuTdx.runtime.runtimeClassNames).toEqual(['contrast-cc-metal-qemu-tdx']);
+    for (const refusal of refusalsWithoutAssets(metalQemuTdx.runtime)) {
+      expect(refusal).toMatch(
+        /^invalid-argument:assets:the Metal-QEMU-TDX runtime has no pinned release.*Supply them with --assets <file\|dir>/,
+      );
+    }
   });
 });
 

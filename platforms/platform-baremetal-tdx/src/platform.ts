@@ -1,8 +1,13 @@
 import { TDX_EVIDENCE_KIND } from '@contrast-cc/attestation/tdx';
 import { definePlatform, type Platform } from '@contrast-cc/core';
-import { createQemuRuntime, type QemuRuntime, type QemuRuntimeInfo } from '@contrast-cc/node-installer';
+import {
+  createQemuRuntime,
+  type QemuRuntime,
+  type QemuRuntimeInfo,
+  unconfiguredQemuRuntime,
+} from '@contrast-cc/node-installer';
 import { metalTdxReferenceValues } from './reference-values.js';
-import { METAL_QEMU_TDX_ASSETS, type MetalQemuTdxAssets } from './runtime-assets.js';
+import type { MetalQemuTdxAssets } from './runtime-assets.js';
 import { createTdxPlatformVerifier, type TdxPlatformVerifierOptions } from './verifier.js';
 
 const ID = 'Metal-QEMU-TDX';
@@ -19,7 +24,10 @@ export const METAL_QEMU_TDX_NODE_SELECTOR = { 'contrast.edgeless.systems/tee': '
 
 /** Options of {@link createMetalQemuTdxPlatform}. */
 export interface MetalQemuTdxOptions extends TdxPlatformVerifierOptions {
-  /** Runtime release data; default the pinned {@link METAL_QEMU_TDX_ASSETS}. */
+  /**
+   * Runtime release data (files, images, launch measurements). Without it no release is pinned:
+   * the runtime refuses to produce RuntimeClass and installer objects, saying to supply assets.
+   */
   assets?: MetalQemuTdxAssets;
 }
 
@@ -35,8 +43,8 @@ function tdxRuntime(assets: MetalQemuTdxAssets): QemuRuntime {
 
 /** Builds the Metal-QEMU-TDX platform (e.g. with another release's assets or trust anchors). */
 export function createMetalQemuTdxPlatform(options: MetalQemuTdxOptions = {}): Platform {
-  const assets = options.assets ?? METAL_QEMU_TDX_ASSETS;
-  const runtime = tdxRuntime(assets);
+  const assets = options.assets;
+  const runtime = assets ? tdxRuntime(assets) : unconfiguredQemuRuntime(ID);
   return definePlatform({
     id: ID,
     aliases: ['baremetal-tdx', 'metal-tdx'],
@@ -54,9 +62,9 @@ export function createMetalQemuTdxPlatform(options: MetalQemuTdxOptions = {}): P
 }
 
 /** The generated runtime configuration (hash, handler, installer config, Kata TOML, containerd patches). */
-export function metalQemuTdxRuntimeInfo(assets: MetalQemuTdxAssets = METAL_QEMU_TDX_ASSETS): QemuRuntimeInfo {
+export function metalQemuTdxRuntimeInfo(assets: MetalQemuTdxAssets): QemuRuntimeInfo {
   return tdxRuntime(assets).info();
 }
 
-/** The Metal-QEMU-TDX platform with the pinned runtime and Intel's root. @public */
+/** The Metal-QEMU-TDX platform (no runtime release pinned: supply assets) with Intel's root. @public */
 export const metalQemuTdx: Platform = createMetalQemuTdxPlatform();

@@ -1,44 +1,13 @@
 /**
- * The pinned runtime of Metal-QEMU-TDX: the node-installer images and the files the installer
- * places on each node. This is release data, kept in this one file so that a release replaces it
- * and nothing else; the data model and everything generated from it live in
- * `@contrast-cc/node-installer`.
- *
- * NOT RELEASED YET: these entries name OUR release artifacts (built from this repository), which
- * do not exist yet. Every digest below is the all-zero placeholder, so a node installer refuses
- * every download (fail closed) and the launch measurements are unknown (`null`). They are not
- * upstream Contrast's artifacts and must never be read as such.
+ * The runtime data of Metal-QEMU-TDX. No release of our runtime is pinned yet: its files, image
+ * digests and launch measurements come from the operator's runtime assets description
+ * (`contrast runtime --assets`, `loadRuntimeAssets` of `@contrast-cc/node-installer`). Without
+ * one the platform's runtime refuses to produce anything rather than ship placeholders.
  */
 
-import { bundledFile, type RuntimeAssets, UNRELEASED_IMAGE_DIGEST } from '@contrast-cc/node-installer';
+import type { RuntimeAssets, TdxLaunchMeasurements } from '@contrast-cc/node-installer';
 
-/**
- * Launch measurements (48 bytes hex each) of the pod VM: MRTD and RTMR0-3 (RTMR0 for 1 vCPU,
- * further vCPU counts in `rtmr0Alternatives`); `null` until released.
- */
-export type TdxLaunchMeasurements = {
-  mrTd: string;
-  rtmrs: [string, string, string, string];
-  rtmr0Alternatives: string[];
-} | null;
+export type { TdxLaunchMeasurements };
 
 /** The release data of the Metal-QEMU-TDX runtime. */
 export type MetalQemuTdxAssets = RuntimeAssets<TdxLaunchMeasurements>;
-
-/** The runtime pinned for Metal-QEMU-TDX. @public */
-export const METAL_QEMU_TDX_ASSETS: MetalQemuTdxAssets = {
-  release: 'unreleased',
-  installerImage: `ghcr.io/contrast-cc/node-installer-metal-qemu-tdx@${UNRELEASED_IMAGE_DIGEST}`,
-  snapshotterImage: `ghcr.io/contrast-cc/nydus-snapshotter@${UNRELEASED_IMAGE_DIGEST}`,
-  files: [
-    bundledFile('bin/containerd-shim-contrast-cc-v2', 'containerd-shim-contrast-cc-v2', { executable: true }),
-    bundledFile('bin/nydus-overlayfs', 'nydus-overlayfs', { executable: true }),
-    bundledFile('tdx/bin/qemu-system-x86_64', 'qemu-system-x86_64', { executable: true }),
-    bundledFile('tdx/share/OVMF.fd', 'OVMF-tdx.fd'),
-    bundledFile('share/kata-kernel', 'kata-kernel'),
-    bundledFile('share/kata-containers.img', 'kata-containers.img'),
-  ],
-  kernelParams: 'console=ttyS0 panic=-1 selinux=0 systemd.unified_cgroup_hierarchy=1',
-  vmMemoryMiB: 512,
-  launchMeasurements: null,
-};

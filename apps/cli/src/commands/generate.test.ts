@@ -19,7 +19,9 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { cliImageSource } from '../images.js';
+import { registryWithRuntimeAssets } from '../platforms.js';
 import { captureIo, snapshot } from '../test-support/harness.js';
+import { TEST_SNP_MEASUREMENTS, writeRuntimeAssets } from '../test-support/runtime-assets.js';
 import { createGenerateCommand, type GenerateCommandDeps } from './generate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -510,31 +512,63 @@ describe('contrast generate on bad input: exit 1 or 2, file and field named, not
 });
 
 describe('contrast generate with the real platform plugins', () => {
-  it('uses their runtime class and binding; refuses (exit 2, nothing written) while their reference values are incomplete', async () => {
+  const real = (): GenerateCommandDeps => ({
+    registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]),
+    images: new AnyImageSource(),
+    withAssets: registryWithRuntimeAssets,
+  });
+
+  it('refuses a bare-metal platform without --assets (exit 2, what to supply, nothing written)', async () => {
     const dir = workspace();
     const before = snapshot(dir);
-    const { code, stderr } = await runGenerate(
-      { registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]), images: new AnyImageSource() },
-      dir,
-      ['--reference-values', 'metal-qemu-snp', 'resources'],
-    );
-    const rc = metalQemuSnp.runtime.runtimeClassNames[0]!;
-    if (code === 0) {
-      // Released runtime: every workload runs on the platform's handler and the manifest is valid.
-      const { manifest } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
-      expect(manifest.ReferenceValues.snp?.every((v) => v.Platform === 'Metal-QEMU-SNP')).toBe(true);
-      expect(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8')).toContain(
-        `runtimeClassName: ${rc}`,
-      );
-    } else {
-      // Unreleased runtime: no launch measurement yet, so no manifest may be produced.
-      expect(code).toBe(2);
-      expect(stderr).toContain(
-        'manifest.json: ReferenceValues.snp[0].TrustedMeasurement: default reference values of platform Metal-QEMU-SNP',
-      );
-      expect(stderr).toContain(`[5/5]`);
-      expect(snapshot(dir)).toEqual(before);
-    }
+    const { code, stderr } = await runGenerate(real(), dir, [
+      '--reference-values',
+      'metal-qemu-snp',
+      'resources',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('platform Metal-QEMU-SNP: the Metal-QEMU-SNP runtime has no pinned release');
+    expect(stderr).toContain('Supply them with --assets <file|dir>');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('with --assets: the runtime class of those assets, and reference values whose only gap is MinimumTCB', async () => {
+    const dir = workspace();
+    const assets = writeRuntimeAssets(path.join(dir, 'runtime'), 'Metal-QEMU-SNP');
+    const r = await runGenerate(real(), dir, ['-p', 'metal-qemu-snp', '--assets', assets, 'resources']);
+    expect(r.code).toBe(0);
+    const { registry } = await registryWithRuntimeAssets(createPlatformRegistry([metalQemuSnp]), assets);
+    const rc = registry.get('Metal-QEMU-SNP').runtime.runtimeClassNames[0]!;
+    expect(rc).toMatch(/^contrast-cc-metal-qemu-snp-[0-9a-f]{8}$/);
+    expect(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8')).toContain(`runtimeClassName: ${rc}`);
+    const { manifest, missing } = parseManifest(readFileSync(path.join(dir, 'manifest.json')));
+    expect(manifest.ReferenceValues.snp?.map((v) => [v.ProductName, v.TrustedMeasurement])).toEqual([
+      ['Milan', TEST_SNP_MEASUREMENTS.Milan],
+      ['Genoa', TEST_SNP_MEASUREMENTS.Genoa],
+    ]);
+    expect(
+      new Set(
+        missing.map((m) =>
+          m.path
+            .replace(/\[\d\]/, '[]')
+            .split('.')
+            .slice(0, 3)
+            .join('.'),
+        ),
+      ),
+    ).toEqual(new Set(['ReferenceValues.snp[].MinimumTCB']));
+  });
+
+  it('refuses a bad assets description naming file and field, nothing written', async () => {
+    const dir = workspace();
+    const assets = writeRuntimeAssets(path.join(dir, 'runtime'), 'Metal-QEMU-SNP', (d) => {
+      (d.files as { sha256?: string }[])[3]!.sha256 = '00'.repeat(32);
+    });
+    const before = snapshot(dir);
+    const r = await runGenerate(real(), dir, ['-p', 'metal-qemu-snp', '--assets', assets, 'resources']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${assets}: files.3.sha256: is all zeros: a placeholder, not a digest`);
+    expect(snapshot(dir)).toEqual(before);
   });
 });
 
@@ -602,10 +636,8 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
     const before = snapshot(dir);
     const r = await runReal(dir, ['-p', 'simulated-snp', 'resources']);
     expect(r.code).toBe(2);
-    // Refused either for the mix or, while the bare-metal runtime is unreleased, for its missing measurement.
-    expect(r.stderr).toMatch(
-      /manifest\.json: ReferenceValues\.snp\[\d\](\.TrustedMeasurement: default reference values of platform Metal-QEMU-SNP|: insecure \(simulated\) platform mixed)/,
-    );
+    // Refused: the bare-metal runtime has no assets here (and it would be an insecure mix).
+    expect(r.stderr).toContain('platform Metal-QEMU-SNP: the Metal-QEMU-SNP runtime has no pinned release');
     expect(snapshot(dir)).toEqual(before);
   });
 });

@@ -30,6 +30,11 @@ export interface GenerateCommandDeps {
   generatePolicy?: PolicyGenerator;
   /** Images of the injected containers; default: ours, tagged with the CLI version. */
   injectedImages?: InjectedImages;
+  /** `--assets <file|dir>`: the registry with the described platform rebuilt on those assets. */
+  withAssets?: (
+    registry: PlatformRegistry,
+    location: string,
+  ) => Promise<{ registry: PlatformRegistry; platform: Platform }>;
 }
 
 const HELP = `contrast generate — prepare your Kubernetes resources for Contrast and write the manifest.
@@ -62,6 +67,10 @@ Flags:
                                       (Metal-QEMU-SNP, Metal-QEMU-TDX, AKS-CLH-SNP, or for a test
                                       Simulated-SNP, Simulated-TDX); its reference values go into
                                       the manifest
+  -a, --assets <file|dir>             the runtime assets of a bare-metal platform (Metal-QEMU-SNP,
+                                      Metal-QEMU-TDX; see "contrast runtime --help"): its runtime
+                                      class and its launch measurements in the reference values.
+                                      Required for those platforms (no release is pinned yet)
   -m, --manifest <file>               manifest to write or update (default manifest.json)
   -o, --output <file>                 write all patched resources to one file instead of in place
   -s, --settings <file|dir>           genpolicy settings (file, or dir with drop-ins)
@@ -110,6 +119,7 @@ type Libraries = Awaited<ReturnType<typeof libraries>>;
 interface Options {
   paths: string[];
   referenceValues?: string;
+  assets?: string;
   /** Unset: manifest.json in the workspace. */
   manifest: string | undefined;
   output?: string;
@@ -132,6 +142,7 @@ function parseOptions(args: string[]): Options {
       strict: true,
       options: {
         'reference-values': { type: 'string', short: 'p' },
+        assets: { type: 'string', short: 'a' },
         manifest: { type: 'string', short: 'm' },
         output: { type: 'string', short: 'o' },
         settings: { type: 'string', short: 's' },
@@ -161,6 +172,7 @@ function parseOptions(args: string[]): Options {
   return {
     paths: parsed.positionals,
     referenceValues: v['reference-values'],
+    assets: v.assets,
     manifest: v.manifest,
     output: v.output,
     settings: v.settings,
@@ -312,6 +324,21 @@ function describe(libs: Libraries, error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * A platform whose runtime is unknown (no pinned release, no --assets) has no RuntimeClass to
+ * write and no launch measurement to put into the manifest: refuse (exit 2) with what to supply.
+ */
+function requireRuntime(libs: Libraries, platform: Platform): void {
+  try {
+    platform.runtime.runtimeClasses();
+  } catch (error) {
+    if (libs.core.isContrastError(error) && error.code === 'invalid-argument') {
+      throw new Failure(EXIT.usage, `platform ${platform.id}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
   const { manifest: mf, policy } = libs;
   const parsed = parseOptions(args);
@@ -319,15 +346,26 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   const progress = (line: string) => io.stderr(`${line}\n`);
   const cwd = io.cwd;
 
+  let registry = deps.registry;
+  if (opts.assets !== undefined) {
+    if (!deps.withAssets) throw new UsageError('--assets is not supported here');
+    try {
+      ({ registry } = await deps.withAssets(registry, path.resolve(cwd, opts.assets)));
+    } catch (error) {
+      if (libs.core.isContrastError(error)) throw new Failure(EXIT.usage, `--assets ${error.message}`);
+      throw error;
+    }
+  }
   let defaultPlatform: Platform | undefined;
   if (opts.referenceValues !== undefined) {
-    defaultPlatform = deps.registry.find(opts.referenceValues);
+    defaultPlatform = registry.find(opts.referenceValues);
     if (!defaultPlatform) {
-      const known = deps.registry.ids().join(', ') || 'none registered';
+      const known = registry.ids().join(', ') || 'none registered';
       throw new UsageError(
         `--reference-values: unknown platform "${opts.referenceValues}" (known: ${known})`,
       );
     }
+    requireRuntime(libs, defaultPlatform);
   }
 
   // 1. Read and check every input before anything is generated or written.
@@ -352,7 +390,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   const version = cliVersion();
   const result = await policy.patchResources(files, {
     defaultPlatform,
-    registry: deps.registry,
+    registry,
     images: typeof deps.images === 'function' ? deps.images(io) : deps.images,
     generatePolicy: deps.generatePolicy ?? policy.generatePolicy,
     settings,
@@ -402,6 +440,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
 
   const platforms = [...result.platforms];
   if (defaultPlatform && !platforms.includes(defaultPlatform)) platforms.push(defaultPlatform);
+  for (const p of platforms) requireRuntime(libs, p);
   const assembled = policy.assembleManifest({
     existing,
     workloads: result.workloads,

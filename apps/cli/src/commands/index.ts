@@ -8,11 +8,13 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'generate',
     summary: 'patch Kubernetes resources for Contrast and write their policies into the manifest',
     load: async () => {
-      const [{ createGenerateCommand }, { cliImageSource }] = await Promise.all([
-        import('./generate.js'),
-        import('../images.js'),
-      ]);
-      return createGenerateCommand({ registry: await registry(), images: cliImageSource });
+      const [{ createGenerateCommand }, { cliImageSource }, { registryWithRuntimeAssets }] =
+        await Promise.all([import('./generate.js'), import('../images.js'), import('../platforms.js')]);
+      return createGenerateCommand({
+        registry: await registry(),
+        images: cliImageSource,
+        withAssets: registryWithRuntimeAssets,
+      });
     },
   },
   {
@@ -34,11 +36,9 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'runtime',
     summary: 'print the RuntimeClass and node-installer resources of a platform',
     load: async () => {
-      const [{ createRuntimeCommand }, { cliPlatformRegistry }] = await Promise.all([
-        import('./runtime.js'),
-        import('../platforms.js'),
-      ]);
-      return createRuntimeCommand({ registry: cliPlatformRegistry() });
+      const [{ createRuntimeCommand }, { cliPlatformRegistry, registryWithRuntimeAssets }] =
+        await Promise.all([import('./runtime.js'), import('../platforms.js')]);
+      return createRuntimeCommand({ registry: cliPlatformRegistry(), withAssets: registryWithRuntimeAssets });
     },
   },
   {

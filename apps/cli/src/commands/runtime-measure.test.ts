@@ -1,19 +1,15 @@
 // `contrast runtime measure` on Debian's OVMF (the digests are sev-snp-measure's; how they were
 // obtained is written in packages/node-installer/src/measure/snp.test.ts).
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEBIAN_OVMF, readDebianOvmf } from '@contrast-cc/node-installer/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureIo } from '../test-support/harness.js';
 import { createRuntimeMeasureCommand } from './runtime-measure.js';
 
-const OVMF = '/usr/share/ovmf/OVMF.fd';
-const OVMF_SHA256 = '7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773';
-const debian =
-  existsSync(OVMF) && createHash('sha256').update(readFileSync(OVMF)).digest('hex') === OVMF_SHA256;
-if (!debian)
-  console.warn(`skipping contrast runtime measure on Debian's OVMF: ${OVMF} absent or another version`);
+const OVMF = DEBIAN_OVMF.path;
+const debian = readDebianOvmf("contrast runtime measure on Debian's OVMF");
 
 const command = createRuntimeMeasureCommand();
 const dir = mkdtempSync(path.join(tmpdir(), 'measure-cli-'));

@@ -1,7 +1,16 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ContrastError, createPlatformRegistry } from '@contrast-cc/core';
 import { createFakePlatform } from '@contrast-cc/core/testing';
-import { describe, expect, it } from 'vitest';
+import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
+import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { registryWithRuntimeAssets } from '../platforms.js';
+import { captureIo } from '../test-support/harness.js';
+import { writeRuntimeAssets } from '../test-support/runtime-assets.js';
 import { createRuntimeCommand } from './runtime.js';
 
 const secure = createFakePlatform({ id: 'Fake-Secure', aliases: ['secure'], insecure: false });
@@ -134,5 +143,60 @@ describe('contrast runtime', () => {
       expect(platforms).toMatch(new RegExp(`^  ${id} +\\S`, 'm'));
     expect(command.help).toContain('kubectl apply -f -');
     expect(command.help).toContain('Exit codes');
+  });
+});
+
+describe('contrast runtime on the bare-metal platforms', () => {
+  const real = createRuntimeCommand({
+    registry: createPlatformRegistry([metalQemuSnp, metalQemuTdx]),
+    withAssets: registryWithRuntimeAssets,
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'runtime-assets-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const runReal = async (...args: string[]) => {
+    const c = captureIo(dir);
+    const code = await real.run(args, c.io);
+    return { code, out: c.out(), err: c.err() };
+  };
+
+  it('exits 2 without assets, saying what to supply, and prints nothing', async () => {
+    const r = await runReal('--platform', 'Metal-QEMU-SNP');
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('the Metal-QEMU-SNP runtime has no pinned release');
+    expect(r.err).toContain('--assets <file|dir>');
+  });
+
+  it.each(['Metal-QEMU-SNP', 'Metal-QEMU-TDX'] as const)(
+    'with --assets (%s) prints resources whose digests are those of the files, none all-zero',
+    async (platform) => {
+      const sub = path.join(dir, platform);
+      writeRuntimeAssets(sub, platform);
+      const r = await runReal('--assets', sub);
+      expect(r.code).toBe(0);
+      const docs = parseAllDocuments(r.out).map((d) => d.toJS());
+      expect(docs.map((d) => d.kind)).toContain('DaemonSet');
+      const cm = docs.find((d) => d.kind === 'ConfigMap');
+      const install = JSON.parse(cm.data['contrast-node-install.json']);
+      const shim = readFileSync(path.join(sub, 'files', 'bin_containerd-shim-contrast-cc-v2'));
+      expect(install.files[0].integrity).toBe(`sha256-${createHash('sha256').update(shim).digest('base64')}`);
+      expect(r.out).not.toMatch(/sha256:0{64}|sha256-A{43}=/);
+    },
+  );
+
+  it('refuses assets for another platform than --platform, and a bad description, with exit 2', async () => {
+    const sub = path.join(dir, 'other');
+    writeRuntimeAssets(sub, 'Metal-QEMU-TDX');
+    const a = await runReal('--platform', 'metal-qemu-snp', '--assets', sub);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain('--assets describes Metal-QEMU-TDX, not metal-qemu-snp');
+    const bad = path.join(dir, 'bad');
+    writeRuntimeAssets(bad, 'Metal-QEMU-SNP', (d) => {
+      d.installerImage = `registry.invalid/x@sha256:${'0'.repeat(64)}`;
+    });
+    const b = await runReal('--assets', bad);
+    expect(b.code).toBe(2);
+    expect(b.err).toContain('runtime-assets.json: installerImage: has an all-zero digest');
+    expect(b.out).toBe('');
   });
 });

@@ -1,5 +1,11 @@
 import { parseArgs } from 'node:util';
-import { isContrastError, isDnsLabel, type KubeObject, type PlatformRegistry } from '@contrast-cc/core';
+import {
+  isContrastError,
+  isDnsLabel,
+  type KubeObject,
+  type Platform,
+  type PlatformRegistry,
+} from '@contrast-cc/core';
 import { stringify } from 'yaml';
 import type { Command } from '../command.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
@@ -8,6 +14,11 @@ import { createRuntimeMeasureCommand, RUNTIME_MEASURE_HELP } from './runtime-mea
 /** What the `runtime` command needs: the platforms this program knows. */
 export interface RuntimeCommandDeps {
   registry: PlatformRegistry;
+  /** `--assets <file|dir>`: the registry with the described platform rebuilt on those assets. */
+  withAssets?: (
+    registry: PlatformRegistry,
+    location: string,
+  ) => Promise<{ registry: PlatformRegistry; platform: Platform }>;
 }
 
 const DEFAULT_NAMESPACE = 'contrast-system';
@@ -31,10 +42,16 @@ that installs the confidential runtime on every matching node, its ServiceAccoun
 configuration). Platforms whose provider installs the runtime print only the RuntimeClass.
 
 Usage:
-  contrast runtime --platform <id> [--namespace <ns>] [--image <ref>] [--json]
+  contrast runtime --platform <id> [--assets <file|dir>] [--namespace <ns>] [--image <ref>] [--json]
+  contrast runtime measure ...   (see below)
 
 Flags:
-  -p, --platform <id>    platform id or alias, see below (required)
+  -p, --platform <id>    platform id or alias, see below (required unless --assets names it)
+  -a, --assets <file|dir>
+                         the runtime to install (bare-metal platforms: Metal-QEMU-SNP,
+                         Metal-QEMU-TDX): a runtime assets description, runtime-assets.json or a
+                         directory holding one. No release of ours is pinned yet, so these
+                         platforms need it; without it they exit 2. See "Runtime assets" below.
   -n, --namespace <ns>   namespace of the node installer (default ${DEFAULT_NAMESPACE}; it must
                          exist: kubectl create namespace ${DEFAULT_NAMESPACE})
       --image <ref>      use this node-installer image instead of the pinned one (e.g. a mirror)
@@ -44,9 +61,33 @@ Flags:
 Platforms:
 ${platforms}
 
+Runtime assets (runtime-assets.json; every digest real, all-zero digests are refused):
+  {
+    "platform": "Metal-QEMU-SNP",
+    "release": "kata 3.x, <what you changed>",
+    "installerImage": "<registry>/node-installer@sha256:<64 hex>",
+    "snapshotterImage": "<registry>/nydus-snapshotter@sha256:<64 hex>",
+    "kernelParams": "<kernel command line of the pod VM>",
+    "vmMemoryMiB": 512,
+    "files": [ { "path": "snp/share/OVMF.fd", "url": "https://... or file:///...",
+                 "sha256": "<64 hex>", "source": "<local copy, relative>", "executable": false },
+               ... ],
+    "measure": { "firmware": "snp/share/OVMF.fd", "kernel": "share/kata-kernel",
+                 "append": "<the full command line QEMU passes>" },
+    "launchMeasurements": { "Milan": "<96 hex>", "Genoa": "<96 hex>" }
+  }
+  Files are placed under /opt/edgeless/<runtime class>/<path>. The files needed: bin/containerd-
+  shim-contrast-cc-v2 (Kata's containerd-shim-kata-v2), bin/nydus-overlayfs, <tee>/bin/qemu-
+  system-x86_64, <tee>/share/OVMF.fd, share/kata-kernel, share/kata-containers.img. From Kata's
+  release tarball (kata-static-<version>-amd64.tar.xz) take the shim, QEMU, the OVMF/TDVF build
+  and the confidential kernel and image under opt/kata/; "sha256" may be left out where a local
+  "source" is given (it is computed). Launch measurements are computed from "measure" (SNP:
+  1 vCPU, EPYC-Milan and EPYC-Genoa; TDX: MRTD) or given; TDX RTMRs must be given
+  (launchMeasurements.rtmrs, from a reference pod VM's quote).
+
 Examples:
-  contrast runtime --platform Metal-QEMU-SNP | kubectl apply -f -
-  contrast runtime --platform Metal-QEMU-TDX --json     (the runtime class name for your YAML)
+  contrast runtime --assets runtime-assets.json | kubectl apply -f -
+  contrast runtime --platform Metal-QEMU-TDX --assets tdx-runtime/ --json
 
 Exit codes: 0 printed, 1 the platform failed to produce its resources, 2 bad usage or unknown
 platform.
@@ -64,18 +105,18 @@ function usageError(io: CliIo, message: string): ExitCode {
 }
 
 /** Builds the `contrast runtime` command over an explicit platform registry. */
-export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command {
+export function createRuntimeCommand(deps: RuntimeCommandDeps): Command {
   return {
     name: 'runtime',
     summary: 'print RuntimeClass names and node-installer YAML for a platform',
     get help() {
-      return help(registry);
+      return help(deps.registry);
     },
     async run(args: string[], io: CliIo): Promise<ExitCode> {
       if (args[0] === 'measure') {
         return createRuntimeMeasureCommand().run(args.slice(1), io);
       }
-      let values: { platform?: string; namespace?: string; image?: string; json?: boolean };
+      let values: { platform?: string; assets?: string; namespace?: string; image?: string; json?: boolean };
       try {
         ({ values } = parseArgs({
           args,
@@ -83,6 +124,7 @@ export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command 
           allowPositionals: false,
           options: {
             platform: { type: 'string', short: 'p' },
+            assets: { type: 'string', short: 'a' },
             namespace: { type: 'string', short: 'n' },
             image: { type: 'string' },
             json: { type: 'boolean' },
@@ -90,6 +132,22 @@ export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command 
         }));
       } catch (error) {
         return usageError(io, error instanceof Error ? error.message : String(error));
+      }
+      let registry = deps.registry;
+      let described: Platform | undefined;
+      if (values.assets !== undefined) {
+        if (!deps.withAssets) return usageError(io, '--assets is not supported here');
+        try {
+          ({ registry, platform: described } = await deps.withAssets(registry, values.assets));
+        } catch (error) {
+          if (!isContrastError(error)) throw error;
+          io.stderr(`contrast runtime: --assets ${error.message}\n`);
+          return EXIT.usage;
+        }
+        if (values.platform !== undefined && registry.find(values.platform)?.id !== described.id) {
+          return usageError(io, `--assets describes ${described.id}, not ${values.platform}`);
+        }
+        values.platform ??= described.id;
       }
       if (values.platform === undefined || values.platform === '') {
         return usageError(
@@ -126,6 +184,11 @@ export function createRuntimeCommand({ registry }: RuntimeCommandDeps): Command 
           ...(values.image ? { image: values.image } : {}),
         });
       } catch (error) {
+        if (isContrastError(error) && error.code === 'invalid-argument') {
+          // What the user must supply (e.g. the runtime assets of a platform with no pinned release).
+          io.stderr(`contrast runtime: ${error.message}\n`);
+          return EXIT.usage;
+        }
         const message = isContrastError(error) ? error.describe() : String(error);
         io.stderr(`contrast runtime: platform ${platform.id} failed to produce its resources: ${message}\n`);
         return EXIT.failed;

@@ -554,7 +554,7 @@ What you saw
 Workspace ${ws}: manifest.json, verify/ (coordinator-root-ca.pem, mesh-ca.pem, history), seed-shares.json
 (keep it safe: it recovers the Coordinator), the owner keys, the patched YAML in deployment/, the pods' files,
 ha/ (replica B's verify/, the mesh certificate from the restarted replica A).
-On a real cluster: contrast generate --reference-values Metal-QEMU-SNP deployment/; kubectl apply -f deployment/;
+On a real cluster: contrast generate --reference-values Metal-QEMU-SNP --assets runtime-assets.json deployment/; kubectl apply -f deployment/;
 contrast set -c <coordinator>:1314 deployment/; contrast verify -c <coordinator>:1314.`);
   }
   if (summary.cleanup.errors.length > 0) summary.ok = false;

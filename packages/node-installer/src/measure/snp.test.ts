@@ -18,15 +18,14 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isContrastError } from '@contrast-cc/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readDebianOvmf } from '../testing/index.js';
 import { type SnpMeasureInput, sevHashesTable, snpFirmwareDigest, snpLaunchDigest } from './snp.js';
 
-const DEBIAN_OVMF = '/usr/share/ovmf/OVMF.fd';
-const DEBIAN_OVMF_SHA256 = '7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773';
 const ORACLE_REPO = process.env.SEV_SNP_MEASURE_REPO ?? '/work/.mirror/virtee+sev-snp-measure/repo';
 const AMDSEV_FIXTURE = 'tests/fixtures/ovmf_AmdSev_suffix.bin';
 
@@ -39,12 +38,6 @@ function testInitrd(): Buffer {
   return Buffer.from('initrd-contrast-test\n'.repeat(1000));
 }
 
-function readDebianOvmf(): Buffer | undefined {
-  if (!existsSync(DEBIAN_OVMF)) return undefined;
-  const data = readFileSync(DEBIAN_OVMF);
-  return createHash('sha256').update(data).digest('hex') === DEBIAN_OVMF_SHA256 ? data : undefined;
-}
-
 function readFixture(name: string): Buffer | undefined {
   if (!existsSync(ORACLE_REPO)) return undefined;
   const r = spawnSync('git', ['--git-dir', ORACLE_REPO, 'show', `HEAD:${name}`], { maxBuffer: 1 << 24 });
@@ -53,13 +46,8 @@ function readFixture(name: string): Buffer | undefined {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-const debianOvmf = readDebianOvmf();
+const debianOvmf = readDebianOvmf("SNP digests on Debian's OVMF");
 const amdSev = readFixture(AMDSEV_FIXTURE);
-if (!debianOvmf) {
-  console.warn(
-    `skipping SNP digests on Debian's OVMF: ${DEBIAN_OVMF} absent or not ovmf 2022.11-6+deb12u2 (sha256 ${DEBIAN_OVMF_SHA256})`,
-  );
-}
 if (!amdSev) {
   console.warn(
     `skipping SNP digests on sev-snp-measure's fixtures: no snapshot at ${ORACLE_REPO} (fetch github:virtee/sev-snp-measure, or set SEV_SNP_MEASURE_REPO to its git directory)`,

@@ -1,16 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { isContrastError } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
+import { readDebianOvmf } from '../testing/index.js';
 import { tdvfSections, tdxMrtd } from './tdx.js';
 
 // Debian 12's `ovmf` 2022.11-6+deb12u2 is an OvmfPkgX64 build, which edk2 also builds as a TDVF
 // ("Config-A", OvmfPkg/IntelTdx/README.md): it carries TDX metadata.
-const OVMF = '/usr/share/ovmf/OVMF.fd';
-const OVMF_SHA256 = '7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773';
-const data = existsSync(OVMF) ? readFileSync(OVMF) : undefined;
-const debian = data && createHash('sha256').update(data).digest('hex') === OVMF_SHA256 ? data : undefined;
-if (!debian) console.warn(`skipping TDX MRTD on Debian's OVMF: ${OVMF} absent or another version`);
+const debian = readDebianOvmf("TDX MRTD on Debian's OVMF");
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
