@@ -43,7 +43,10 @@ export function createFakePlatform(overrides: Partial<PlatformSpec> = {}): Platf
                 containers: [
                   {
                     name: 'installer',
-                    image: image ?? 'registry.invalid/fake-installer@sha256:' + '0'.repeat(64),
+                    // sha256 of "fake-installer": a fake, but never an all-zero placeholder
+                    image:
+                      image ??
+                      'registry.invalid/fake-installer@sha256:8ba67ba3cb224a45d37bbb154795ce4c8e9a9c377ae0c5734c4cb1e567f7ecfe',
                   },
                 ],
               },
