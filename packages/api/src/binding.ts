@@ -10,59 +10,27 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { reportDataPreimage } from '@contrast-cc/atls';
-import { ContrastError, concatBytes, fromHex } from '@contrast-cc/core';
-import type { CoordinatorStatus } from './schemas.js';
+import { ContrastError, concatBytes } from '@contrast-cc/core';
+import { API_LABELS, type CoordinatorStateBinding, coordinatorStatePreimage, framed } from './state.js';
 
-/** Domain-separation labels of this API's bindings. Never change them. @public */
-export const API_LABELS = Object.freeze({
-  state: 'contrast-ts coordinator state v1',
-  meshCert: 'contrast-ts mesh cert v1',
-  channel: 'contrast-ts coordinator channel v1',
-  recoverSeal: 'contrast-ts recover seal v1',
-  recoverSign: 'contrast-ts recover v1',
-});
-
-const STATUS_BYTE: Record<CoordinatorStatus, number> = { uninitialized: 0, active: 1, stale: 2 };
-
-function u32(n: number): Uint8Array {
-  return Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-}
-
-/** Length-prefixed concatenation (u32 big-endian length before each part). */
-function framed(...parts: Uint8Array[]): Uint8Array {
-  return concatBytes(...parts.flatMap((p) => [u32(p.length), p]));
-}
+export { API_LABELS, type CoordinatorStateBinding } from './state.js';
 
 const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 const utf8 = (s: string) => new TextEncoder().encode(s);
-
-/** What the Coordinator's evidence binds about its state. @public */
-export interface CoordinatorStateBinding {
-  status: CoordinatorStatus;
-  /** Hex of the latest transition hash (absent when uninitialized). */
-  transitionHash?: string | undefined;
-  /** DER of the root CA certificate (absent unless active). */
-  rootCaDer?: Uint8Array | undefined;
-  /** DER of the mesh CA certificate (absent unless active). */
-  meshCaDer?: Uint8Array | undefined;
-}
 
 /**
  * The state digest bound into the Coordinator's attestation:
  * `sha256(framed(label, status byte, transitionHash(32 or empty), sha256(rootCA DER) or empty,
  * sha256(meshCA DER) or empty))`, where `framed` prefixes each part with its u32 big-endian length.
+ * (`coordinatorStateDigestAsync` computes the same with WebCrypto.)
  * @public
  */
 export function coordinatorStateDigest(state: CoordinatorStateBinding): Uint8Array {
   return sha256(
-    framed(
-      utf8(API_LABELS.state),
-      Uint8Array.of(STATUS_BYTE[state.status]),
-      state.transitionHash
-        ? fromHex(state.transitionHash, { length: 32, field: 'transitionHash' })
-        : new Uint8Array(),
-      state.rootCaDer ? sha256(state.rootCaDer) : new Uint8Array(),
-      state.meshCaDer ? sha256(state.meshCaDer) : new Uint8Array(),
+    coordinatorStatePreimage(
+      state,
+      state.rootCaDer ? sha256(state.rootCaDer) : undefined,
+      state.meshCaDer ? sha256(state.meshCaDer) : undefined,
     ),
   );
 }

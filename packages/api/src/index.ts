@@ -20,6 +20,17 @@ export {
   stateDigestOf,
 } from './client.js';
 export {
+  COORDINATOR_FAILURE_CODES,
+  type CoordinatorAttestation,
+  type CoordinatorExpectations,
+  type CoordinatorFailure,
+  type CoordinatorFailureCode,
+  type CoordinatorReport,
+  type CoordinatorVerdict,
+  coordinatorPolicyHashesOf,
+  verifyCoordinatorAttestation,
+} from './coordinator-verify.js';
+export {
   API_ERROR_CODES,
   API_ERROR_STATUS,
   ApiError,
@@ -77,4 +88,6 @@ export {
   StateResponseSchema,
   toBase64,
 } from './schemas.js';
+export { type CoordinatorVerification, type VerifyCoordinatorOptions, verifyCoordinator } from './sdk.js';
+export { coordinatorStateDigestAsync } from './state.js';
 export { verifiersForReferenceValues } from './verifiers.js';

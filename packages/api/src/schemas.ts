@@ -161,14 +161,33 @@ export const MeshCertResponseSchema = z.strictObject({
 /** @public */
 export type MeshCertResponse = z.infer<typeof MeshCertResponseSchema>;
 
+// Node's Buffer where it exists (fast); atob/btoa in browsers. Same results.
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(b: ArrayBufferLike, o: number, l: number): { toString(e: string): string };
+      from(t: string, e: string): Uint8Array;
+    };
+  }
+).Buffer;
+
 /** Standard base64 of bytes. @public */
 export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 }
 
 /** Bytes of (already schema-checked) base64. @public */
 export function fromBase64(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64'));
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
 }
 
 /** Evidence as it goes on the wire (base64 data and extras). @public */

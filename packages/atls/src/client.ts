@@ -66,6 +66,8 @@ export interface AttestedConnection {
   readonly stateDigest: Uint8Array | undefined;
   /** The evidence as received. */
   readonly evidence: Evidence;
+  /** The nonce this client sent for the evidence (with `spki` and `attestResponse`: what it proves). */
+  readonly nonce: Uint8Array;
   /**
    * The whole attest response as received, including the server's state fields. Only
    * `stateDigest` is attested: check the fields against it before trusting them.
@@ -192,26 +194,45 @@ function send(
   });
 }
 
-/**
- * Attests a server created with {@link createAttestedServer} and returns a channel pinned to its
- * key. Steps: open TLS and read the peer's SPKI; post a fresh 32-byte nonce to `/v1/attest` on
- * that connection; compute the expected REPORT_DATA from (label, nonce, that SPKI, the returned
- * state digest); verify the evidence with the verifiers against it; check insecure platforms,
- * the expected state digest and `checkClaims`. Only then is the connection returned. Throws
- * `attestation-failed` (with the verifier's reason as `cause`) or `unavailable`.
- * @public
- */
-export async function connectAttested(options: ConnectAttestedOptions): Promise<AttestedConnection> {
-  const log = (options.logger ?? noopLogger).child({ component: 'atls-client' });
-  const ep: Endpoint = {
+/** Options of {@link fetchAttestation}. @public */
+export interface FetchAttestationOptions {
+  host: string;
+  port: number;
+  /** TLS server name (SNI); defaults to the host when it is a name. */
+  servername?: string;
+  /** Connect and response timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** What one attestation request returned, unverified. @public */
+export interface FetchedAttestation {
+  /** The fresh nonce sent. */
+  nonce: Uint8Array;
+  /** DER SPKI of the TLS key the server presented on that connection. */
+  spki: Uint8Array;
+  /** The JSON answer of `POST /v1/attest`, as received. */
+  response: Record<string, unknown>;
+}
+
+function endpointOf(options: FetchAttestationOptions): Endpoint {
+  return {
     host: options.host,
     port: options.port,
     servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
     timeoutMs: options.timeoutMs ?? 30_000,
   };
-  const label = options.label ?? ATLS_LABELS.channel;
-  const nonce = new Uint8Array(randomBytes(NONCE_LENGTH));
+}
 
+/**
+ * Opens TLS, reads the server's SPKI and posts a fresh 32-byte nonce to `/v1/attest` on that
+ * connection. Returns what came back WITHOUT verifying it (see {@link connectAttested}, or the
+ * api package's `verifyCoordinatorAttestation`). Throws `unavailable` or `attestation-failed`
+ * (HTTP refusal, not JSON).
+ * @public
+ */
+export async function fetchAttestation(options: FetchAttestationOptions): Promise<FetchedAttestation> {
+  const ep = endpointOf(options);
+  const nonce = new Uint8Array(randomBytes(NONCE_LENGTH));
   const { socket, spki } = await openTls(ep);
   const res = await send(
     socket,
@@ -227,10 +248,40 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
   if (res.status !== 200) {
     throw attestationFailed(`the server refused the attestation request (HTTP ${res.status})`);
   }
-  let parsed: ReturnType<typeof parseAttestResponse>;
-  let raw: Record<string, unknown>;
+  let response: unknown;
   try {
-    raw = res.json<Record<string, unknown>>();
+    response = res.json();
+  } catch {
+    throw attestationFailed('malformed attest response: not JSON', {
+      code: 'malformed',
+      message: 'malformed attest response',
+    });
+  }
+  if (typeof response !== 'object' || response === null || Array.isArray(response)) {
+    throw attestationFailed('malformed attest response: not a JSON object', {
+      code: 'malformed',
+      message: 'malformed attest response',
+    });
+  }
+  return { nonce, spki, response: response as Record<string, unknown> };
+}
+
+/**
+ * Attests a server created with {@link createAttestedServer} and returns a channel pinned to its
+ * key. Steps: open TLS and read the peer's SPKI; post a fresh 32-byte nonce to `/v1/attest` on
+ * that connection; compute the expected REPORT_DATA from (label, nonce, that SPKI, the returned
+ * state digest); verify the evidence with the verifiers against it; check insecure platforms,
+ * the expected state digest and `checkClaims`. Only then is the connection returned. Throws
+ * `attestation-failed` (with the verifier's reason as `cause`) or `unavailable`.
+ * @public
+ */
+export async function connectAttested(options: ConnectAttestedOptions): Promise<AttestedConnection> {
+  const log = (options.logger ?? noopLogger).child({ component: 'atls-client' });
+  const ep = endpointOf(options);
+  const label = options.label ?? ATLS_LABELS.channel;
+  const { nonce, spki, response: raw } = await fetchAttestation(options);
+  let parsed: ReturnType<typeof parseAttestResponse>;
+  try {
     parsed = parseAttestResponse(raw);
   } catch (e) {
     throw attestationFailed(`malformed attest response: ${(e as Error).message}`, {
@@ -273,6 +324,7 @@ export async function connectAttested(options: ConnectAttestedOptions): Promise<
     spki,
     stateDigest,
     evidence,
+    nonce,
     attestResponse: raw,
     async fetch(path, init) {
       const { socket: pinned } = await openTls(ep, spki);

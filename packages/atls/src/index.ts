@@ -12,6 +12,9 @@ export {
   type AttestedResponse,
   type ConnectAttestedOptions,
   connectAttested,
+  type FetchAttestationOptions,
+  type FetchedAttestation,
+  fetchAttestation,
 } from './client.js';
 export {
   type AttestedServer,

@@ -35,7 +35,19 @@ export interface AttestedState {
   fields?: Record<string, unknown>;
 }
 
-const RESERVED_FIELDS = new Set(['version', 'evidence', 'stateDigest']);
+const RESERVED_FIELDS = new Set(['version', 'evidence', 'stateDigest', 'tls_spki']);
+
+/**
+ * CORS of the attest endpoint, and of nothing else: a verifier page on any origin may post a nonce
+ * and read the answer (public: evidence, state, history; no credentials are involved). Every other
+ * path answers without CORS headers, so a browser page cannot read it.
+ */
+const ATTEST_CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST',
+  'access-control-allow-headers': 'content-type',
+  'access-control-max-age': '600',
+} as const;
 
 /** A running (or ready to listen) attested server. @public */
 export interface AttestedServer {
@@ -142,6 +154,8 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
         version: 'v1',
         evidence: encodeEvidence(evidence),
         ...(stateDigest ? { stateDigest: Buffer.from(stateDigest).toString('base64') } : {}),
+        // The key the evidence binds, for verifiers that cannot see the TLS handshake (browsers).
+        tls_spki: Buffer.from(spki).toString('base64'),
       };
       log.debug('issued evidence', { kind: evidence.kind });
       sendJson(res, 200, response);
@@ -156,6 +170,12 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
   const server = createServer({ key: tlsKey, cert: options.cert, minVersion: 'TLSv1.2' }, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === ATTEST_PATH) {
+      for (const [name, value] of Object.entries(ATTEST_CORS)) res.setHeader(name, value);
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST');
         return sendError(res, 405, 'invalid_argument', 'use POST');

@@ -17,6 +17,8 @@ export interface AttestResponse {
   evidence: { kind: string; data: string; extras?: Record<string, string> };
   /** base64 of the state digest bound into REPORT_DATA, when the server binds one. */
   stateDigest?: string;
+  /** base64 of the DER SPKI of the server's TLS key (what REPORT_DATA binds). */
+  tls_spki?: string;
   /** Server-specific fields of the same state snapshot (see `AttestedState.fields`). */
   [field: string]: unknown;
 }
