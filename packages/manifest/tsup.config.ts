@@ -1,3 +1,3 @@
 import { definePackageBuild } from '@contrast-cc/build-config/tsup';
 
-export default definePackageBuild({ entry: { index: 'src/index.ts' } });
+export default definePackageBuild({ entry: { index: 'src/index.ts', browser: 'src/browser.ts' } });

@@ -5,11 +5,11 @@
 export {
   COORDINATOR_FAILURE_CODES,
   type CoordinatorAttestation,
-  type CoordinatorExpectations,
   type CoordinatorFailure,
   type CoordinatorFailureCode,
   type CoordinatorReport,
   type CoordinatorVerdict,
+  type CoordinatorVerifyExpectations,
   coordinatorPolicyHashesOf,
   verifyCoordinatorAttestation,
   withLfLineEndings,

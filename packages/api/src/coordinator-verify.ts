@@ -32,7 +32,7 @@ export interface CoordinatorAttestation {
 }
 
 /** What the Coordinator must meet. @public */
-export interface CoordinatorExpectations {
+export interface CoordinatorVerifyExpectations {
   /** Verifiers from the expected manifest's reference values (any one may accept). */
   verifiers: readonly Verifier[];
   /** The manifest the Coordinator must run, exactly these bytes (CRLF read as LF). */
@@ -167,7 +167,7 @@ export function coordinatorPolicyHashesOf(manifest: Uint8Array): string[] {
  */
 export async function verifyCoordinatorAttestation(
   attestation: CoordinatorAttestation,
-  expected: CoordinatorExpectations,
+  expected: CoordinatorVerifyExpectations,
 ): Promise<CoordinatorVerdict> {
   const parsed = AttestAnswerSchema.safeParse(attestation.response);
   if (!parsed.success) {

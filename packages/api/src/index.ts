@@ -22,11 +22,11 @@ export {
 export {
   COORDINATOR_FAILURE_CODES,
   type CoordinatorAttestation,
-  type CoordinatorExpectations,
   type CoordinatorFailure,
   type CoordinatorFailureCode,
   type CoordinatorReport,
   type CoordinatorVerdict,
+  type CoordinatorVerifyExpectations,
   coordinatorPolicyHashesOf,
   verifyCoordinatorAttestation,
 } from './coordinator-verify.js';

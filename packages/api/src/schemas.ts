@@ -1,5 +1,5 @@
 import type { Evidence } from '@contrast-cc/core';
-import { ReferenceValuesSchema } from '@contrast-cc/manifest';
+import { ReferenceValuesSchema } from '@contrast-cc/manifest/browser';
 import { z } from 'zod';
 
 /** Limits of request bodies (upstream: attest 1 KiB, manifest 16 MiB). @public */

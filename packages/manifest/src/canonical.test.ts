@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalManifestBytes, canonicalManifestJson, manifestHash } from './canonical.js';
+import { canonicalManifestBytes, canonicalManifestJson, manifestHashAsync } from './canonical.js';
+import { manifestHash } from './hash.js';
 import type { Manifest } from './schema.js';
 import { COORDINATOR_HASH, validManifest, WEB_HASH } from './test-support/fixtures.js';
 import { parseManifest } from './validate.js';
@@ -38,13 +39,16 @@ describe('canonical manifest bytes', () => {
     expect(canonicalManifestBytes(again)).toEqual(canonicalManifestBytes(m));
   });
 
-  it('hash = sha256 of the canonical bytes, and any change changes it', () => {
+  it('hash = sha256 of the canonical bytes (node:crypto and WebCrypto alike), and any change changes it', async () => {
     const m = validManifest();
     const expected = createHash('sha256').update(canonicalManifestBytes(m)).digest('hex');
     expect(manifestHash(m)).toBe(expected);
     expect(manifestHash(canonicalManifestBytes(m))).toBe(expected);
+    expect(await manifestHashAsync(m)).toBe(expected);
+    expect(await manifestHashAsync(canonicalManifestBytes(m))).toBe(expected);
     m.Policies[WEB_HASH]!.SANs = ['web'];
     expect(manifestHash(m)).not.toBe(expected);
+    expect(await manifestHashAsync(m)).toBe(manifestHash(m));
   });
 
   it('is independent of key insertion order (property)', () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+// Browser-safe: no node: imports (the sync hash is in hash.ts, node:crypto).
 import { toHex } from '@contrast-cc/core';
 import { z } from 'zod';
 import { type Manifest, ManifestSchema } from './schema.js';
@@ -64,11 +64,11 @@ export function canonicalManifestBytes(manifest: Manifest): Uint8Array {
 }
 
 /**
- * The manifest hash: hex sha256 over the manifest bytes. Pass the exact bytes that were sent or
- * stored (the Coordinator hashes what it receives); pass a parsed manifest to hash its canonical bytes.
+ * {@link manifestHash} with WebCrypto (browsers, Node >= 20): hex sha256 of the exact bytes, or
+ * of a parsed manifest's canonical bytes.
  * @public
  */
-export function manifestHash(manifest: Manifest | Uint8Array): string {
+export async function manifestHashAsync(manifest: Manifest | Uint8Array): Promise<string> {
   const bytes = manifest instanceof Uint8Array ? manifest : canonicalManifestBytes(manifest);
-  return toHex(createHash('sha256').update(bytes).digest());
+  return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes as BufferSource)));
 }

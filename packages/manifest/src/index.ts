@@ -1,5 +1,6 @@
-export { canonicalManifestBytes, canonicalManifestJson, manifestHash } from './canonical.js';
+export { canonicalManifestBytes, canonicalManifestJson, manifestHashAsync } from './canonical.js';
 export { defaultSnpPolicyValues, SNP_GUEST_POLICY_FIXED_OFF } from './defaults.js';
+export { manifestHash } from './hash.js';
 export { manifestJsonSchema, manifestJsonSchemaText } from './json-schema.js';
 export { seedshareOwnerKeyHex, workloadOwnerKeyDigest, workloadOwnerKeyHex } from './keys.js';
 export {
