@@ -17,16 +17,19 @@ import {
   encodeSignedLatest,
   sha256Hex,
 } from './hash.js';
+import {
+  DEFAULT_STORE_PREFIX,
+  KIND_SEGMENT,
+  LATEST_KEY,
+  LATEST_SEGMENT,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  STORE_LABEL,
+  storeConfigMap,
+} from './history-file.js';
 import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
 
-/** The label every store ConfigMap carries (as upstream). @public */
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-/** @public */
-export const MANAGED_BY_VALUE = 'contrast.edgeless.systems';
-/** The label telling which store (name prefix) a ConfigMap belongs to. @public */
-export const STORE_LABEL = 'contrast.edgeless.systems/store';
-/** The label telling what a ConfigMap holds: manifests, policies, transitions or latest. @public */
-export const KEY_KIND_LABEL = 'contrast.edgeless.systems/history-kind';
+export { KEY_KIND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, STORE_LABEL } from './history-file.js';
 
 /** @public */
 export interface ConfigMapStoreOptions {
@@ -47,14 +50,6 @@ export interface ConfigMapStoreOptions {
 }
 
 class RequestTimeout extends Error {}
-
-const KIND_SEGMENT: Record<BlobKind, string> = {
-  manifest: 'manifests',
-  policy: 'policies',
-  transition: 'transitions',
-};
-const LATEST_SEGMENT = 'transitions';
-const LATEST_KEY = 'latest';
 
 function statusOf(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
@@ -99,7 +94,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
         field: 'namespace',
       });
     }
-    const prefix = options.prefix ?? 'contrast-store';
+    const prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
     if (!isDnsSubdomain(`${prefix}-transitions-${'0'.repeat(64)}`) || prefix.length > 100) {
       throw new ContrastError('invalid-argument', 'the prefix does not make valid ConfigMap names', {
         field: 'prefix',
@@ -161,22 +156,16 @@ export class ConfigMapHistoryStore implements HistoryStore {
     bytes: Uint8Array,
     resourceVersion?: string,
   ): V1ConfigMap {
-    return {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name,
-        namespace: this.namespace,
-        labels: {
-          [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
-          [STORE_LABEL]: this.prefix,
-          [KEY_KIND_LABEL]: segment,
-        },
-        ...(this.#owner ? { ownerReferences: [this.#owner] } : {}),
-        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
-      },
-      binaryData: { [key]: Buffer.from(bytes).toString('base64') },
-    };
+    return storeConfigMap({
+      name,
+      prefix: this.prefix,
+      segment,
+      key,
+      bytes,
+      namespace: this.namespace,
+      ...(this.#owner ? { ownerReference: this.#owner } : {}),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    }) as V1ConfigMap;
   }
 
   async #read(name: string): Promise<V1ConfigMap | null> {

@@ -111,7 +111,13 @@ describe('DirectoryHistoryStore survives kill -9 at any point', () => {
     let reported = 0;
     for (let round = 0; round < rounds; round++) {
       const writers = [startWriter(root, `${round}a`), startWriter(root, `${round}b`)];
-      await Promise.race([Promise.all(writers.map((w) => w.ready)), sleep(15_000)]);
+      // Wait until both writers run (loading TypeScript takes long on a busy machine); the kills
+      // below must land mid-flight, not before a writer has even opened the store.
+      const started = await Promise.race([
+        Promise.all(writers.map((w) => w.ready)).then(() => true),
+        sleep(120_000).then(() => false),
+      ]);
+      expect(started, 'both writers reported ready').toBe(true);
       for (const w of writers) expect(w.stderr.join(''), 'writer failed').toBe('');
       // Kill each at its own random moment, mid-flight.
       await Promise.all(
@@ -140,5 +146,5 @@ describe('DirectoryHistoryStore survives kill -9 at any point', () => {
     await store.close();
     const { versions } = await checkConsistent(root);
     expect(versions).toBe(Number(before?.version ?? 0) + 1);
-  }, 120_000);
+  }, 600_000);
 });

@@ -16,6 +16,13 @@ export {
   type LatestTransition,
   type TransitionEntry,
 } from './history.js';
+export {
+  DEFAULT_STORE_PREFIX,
+  type HistorySnapshot,
+  historyConfigMaps,
+  restoreHistory,
+  type StoreConfigMap,
+} from './history-file.js';
 export { type Transition, ZERO_HASH } from './transition.js';
 export {
   BLOB_KINDS,

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fromBase64 } from '@contrast-cc/api';
 import { bytesEqual, type PlatformRegistry } from '@contrast-cc/core';
 import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
+import { historyConfigMaps } from '@contrast-cc/store/history-file';
+import { stringify } from 'yaml';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
@@ -30,7 +32,9 @@ Flags:
   -h, --help                      show this help
 
 verify/ holds: coordinator-root-ca.pem, mesh-ca.pem, manifest.<i>.json (oldest first),
-policy.<sha256> (one per policy document), latest-transition (hex).
+policy.<sha256> (one per policy document), latest-transition (hex), and history.yml: the whole
+history as the ConfigMaps of the Coordinator's store. Keep it: after losing the store,
+kubectl apply -n <namespace> -f verify/history.yml, restart the Coordinator, contrast recover.
 
 Examples:
   contrast verify -c 203.0.113.7:1314
@@ -40,6 +44,29 @@ Examples:
 Exit codes: 0 verified, 1 the Coordinator failed attestation, is in recovery, or runs another
 manifest, 2 bad usage or bad input.
 `;
+
+/**
+ * verify/history.yml: the whole history as the ConfigMaps of the Coordinator's store, so that
+ * `kubectl apply -n <namespace> -f verify/history.yml` rebuilds a lost store (upstream's role of
+ * this file); the Coordinator then starts stale and a seed-share owner recovers it. Building it
+ * also checks that the manifests chain to the signed latest transition the Coordinator attested.
+ */
+function historyFile(
+  manifests: Uint8Array[],
+  policies: Uint8Array[],
+  latest: { transition_hash: string; signature: string },
+): string {
+  const maps = historyConfigMaps({
+    manifests,
+    policies,
+    latest: { transitionHash: latest.transition_hash, signature: fromBase64(latest.signature) },
+  });
+  const header =
+    '# The Coordinator history (manifests, policies, transitions, signed latest pointer) as the\n' +
+    '# ConfigMaps of its store. After losing the store: kubectl apply -n <namespace> -f history.yml,\n' +
+    '# restart the Coordinator, then contrast recover.\n';
+  return header + maps.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
+}
 
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
   const { values } = parseFlags(args, {
@@ -75,6 +102,7 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     { path: 'latest-transition', data: enc.encode(`${state.latest_transition.transition_hash}\n`) },
     ...manifests.map((m, i) => ({ path: `manifest.${i}.json`, data: m })),
     ...policies.map((p) => ({ path: `policy.${createHash('sha256').update(p).digest('hex')}`, data: p })),
+    { path: 'history.yml', data: enc.encode(historyFile(manifests, policies, state.latest_transition)) },
   ];
   // Replace verify/ as a whole: write a fresh folder beside it, then swap.
   const workspace = resolveIn(io, workspaceFile(io, '.'));

@@ -21,7 +21,7 @@ import {
   createSimulatorTrust,
 } from '@contrast-cc/platform-simulator';
 import { loadRecordedImages } from '@contrast-cc/policy';
-import { DirectoryHistoryStore } from '@contrast-cc/store';
+import { DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Command } from '../command.js';
 import { createGenerateCommand } from '../commands/generate.js';
@@ -109,7 +109,7 @@ export function copyWorkspace(d: Deployment): { dir: string; dispose(): void } {
 /** An in-process Coordinator on 127.0.0.1 over a DirectoryHistoryStore in `storeDir`. */
 export interface TestCoordinator {
   running: RunningCoordinator;
-  store: DirectoryHistoryStore;
+  store: HistoryStore;
   address: string;
   /** Closes the server and the store (the directory stays: a restart opens it again). */
   close(): Promise<void>;
@@ -117,9 +117,9 @@ export interface TestCoordinator {
 
 export async function startTestCoordinator(
   d: Deployment,
-  options: { storeDir: string; policyHash?: string; port?: number },
+  options: { storeDir: string; policyHash?: string; port?: number; store?: HistoryStore },
 ): Promise<TestCoordinator> {
-  const store = await DirectoryHistoryStore.open(options.storeDir);
+  const store = options.store ?? (await DirectoryHistoryStore.open(options.storeDir));
   const running = await startCoordinator({
     store,
     platforms: d.registry,
