@@ -78,6 +78,15 @@ function parseBody<S extends z.ZodType>(schema: S, status: number, text: string,
   return parsed.data;
 }
 
+/** The JSON value of `text`, or undefined when it is not JSON (the schema check then refuses it). */
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function pemToDer(pem: string): Uint8Array {
   const b64 = pem
     .replace(/-----BEGIN CERTIFICATE-----/, '')
@@ -579,7 +588,7 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
         parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
         throw new ContrastError('internal', 'the Coordinator did not ask for a nonce');
       }
-      const challenge = ApiErrorBodySchema.safeParse(JSON.parse(answer.text));
+      const challenge = ApiErrorBodySchema.safeParse(jsonOrUndefined(answer.text));
       if (!challenge.success || challenge.data.code !== 'challenge_required' || !challenge.data.nonce) {
         parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
         throw new ContrastError('internal', 'malformed challenge');

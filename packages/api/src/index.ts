@@ -70,6 +70,7 @@ export {
   evidenceToWire,
   fromBase64,
   HashHexSchema,
+  isBase64,
   LatestTransitionWireSchema,
   type MeshCertRequest,
   MeshCertRequestSchema,

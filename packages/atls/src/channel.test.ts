@@ -268,7 +268,7 @@ describe('attested channel', () => {
   it('server validates the challenge request', async () => {
     const { port } = await start({ id: await identity() });
     const call = (method: string, type: string, body: string) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<string>((resolve, reject) => {
         const req = httpsRequest(
           {
             host: '127.0.0.1',
@@ -279,20 +279,27 @@ describe('attested channel', () => {
             headers: { 'content-type': type },
           },
           (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string };
+              resolve(`${res.statusCode} ${body.code ?? 'ok'}`);
+            });
           },
         );
         req.on('error', reject);
         req.end(body);
       });
     const good = JSON.stringify({ nonce: Buffer.alloc(32, 1).toString('base64') });
-    expect(await call('POST', 'application/json', good)).toBe(200);
-    expect(await call('POST', 'text/plain', good)).toBe(415);
-    expect(await call('GET', 'application/json', '')).toBe(405);
-    expect(await call('POST', 'application/json', JSON.stringify({ nonce: 'AAAA' }))).toBe(400);
-    expect(await call('POST', 'application/json', '{')).toBe(400);
-    expect(await call('POST', 'application/json', 'x'.repeat(2000))).toBe(413);
+    expect(await call('POST', 'application/json', good)).toBe('200 ok');
+    // The same codes as the Coordinator API answers with for the same statuses.
+    expect(await call('POST', 'text/plain', good)).toBe('415 unsupported_media_type');
+    expect(await call('GET', 'application/json', '')).toBe('405 method_not_allowed');
+    expect(await call('POST', 'application/json', JSON.stringify({ nonce: 'AAAA' }))).toBe(
+      '400 invalid_argument',
+    );
+    expect(await call('POST', 'application/json', '{')).toBe('400 invalid_argument');
+    expect(await call('POST', 'application/json', 'x'.repeat(2000))).toBe('413 payload_too_large');
   });
 
   it('refuses to let state fields shadow the attested ones', async () => {

@@ -54,6 +54,8 @@ export interface AttestedRequestInit {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
+  /** The largest response body read (default 64 MiB); a larger one fails with `io-error`. */
+  maxResponseBytes?: number;
 }
 
 /** A channel to an attested peer: every request re-checks that the TLS key is the attested one. @public */
@@ -134,14 +136,39 @@ function openTls(ep: Endpoint, pin?: Uint8Array): Promise<{ socket: TLSSocket; s
 /** The largest attest response read (it may carry manifests and policies). */
 const MAX_ATTEST_RESPONSE = 64 * 1024 * 1024;
 
+/** The largest response body {@link AttestedConnection.fetch} reads unless told otherwise. */
+const MAX_RESPONSE = 64 * 1024 * 1024;
+
+/**
+ * One request on an open TLS socket, with one deadline for all of it (`ep.timeoutMs` from now
+ * until the last byte of the response). The socket is already connected when it is handed to
+ * `http.request`, so the request's own `timeout` option would never be armed: the timer here is.
+ */
 function send(
   socket: TLSSocket,
   ep: Endpoint,
   path: string,
   init: AttestedRequestInit = {},
-  maxBytes = Number.POSITIVE_INFINITY,
+  maxBytes = init.maxResponseBytes ?? MAX_RESPONSE,
 ): Promise<AttestedResponse> {
   return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle =
+      <A extends unknown[]>(fn: (...a: A) => void) =>
+      (...a: A) => {
+        clearTimeout(timer);
+        fn(...a);
+      };
+    resolve = settle(resolve);
+    reject = settle(reject);
+    // The first reason we abort for wins over the socket errors the abort itself causes.
+    let failure: ContrastError | undefined;
+    const abort = (e: ContrastError) => {
+      failure ??= e;
+      req.destroy(e);
+    };
+    const fail = (e: Error) =>
+      reject(failure ?? (e instanceof ContrastError ? e : new ContrastError('io-error', e.message)));
     const body =
       init.body === undefined
         ? undefined
@@ -159,7 +186,6 @@ function send(
           ...(body ? { 'content-length': String(body.length) } : {}),
           ...init.headers,
         },
-        timeout: ep.timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -167,7 +193,8 @@ function send(
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > maxBytes) {
-            req.destroy(new ContrastError('invalid-argument', `response exceeds ${maxBytes} bytes`));
+            // The server's fault, not the caller's input: io-error (the CLI exits 1, not 2).
+            abort(new ContrastError('io-error', `the response exceeds ${maxBytes} bytes`));
             return;
           }
           chunks.push(c);
@@ -183,13 +210,14 @@ function send(
             json: <T>() => JSON.parse(text()) as T,
           });
         });
-        res.on('error', reject);
+        res.on('error', fail);
       },
     );
-    req.on('timeout', () =>
-      req.destroy(new ContrastError('unavailable', `no response within ${ep.timeoutMs} ms`)),
+    timer = setTimeout(
+      () => abort(new ContrastError('unavailable', `no response within ${ep.timeoutMs} ms`)),
+      ep.timeoutMs,
     );
-    req.on('error', (e) => reject(e instanceof ContrastError ? e : new ContrastError('io-error', e.message)));
+    req.on('error', fail);
     req.end(body);
   });
 }

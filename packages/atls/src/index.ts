@@ -17,6 +17,7 @@ export {
   fetchAttestation,
 } from './client.js';
 export {
+  ATTESTED_SERVER_LIMITS,
   type AttestedServer,
   type AttestedServerOptions,
   type AttestedState,

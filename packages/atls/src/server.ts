@@ -24,8 +24,27 @@ export interface AttestedServerOptions {
   state?: () => AttestedState | Promise<AttestedState>;
   /** Handles every request other than `POST /v1/attest`; 404 when absent. */
   handler?: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A connection with no traffic for this long is closed (default 30 s), also one that completed
+   * the TLS handshake and never sent a request. A handler that runs longer without writing
+   * should answer within it.
+   */
+  idleTimeoutMs?: number;
+  /** At most this many connections at once (default 1024); the server drops the ones beyond. */
+  maxConnections?: number;
+  /** Everything of a request (headers and body) must arrive within this (default 60 s). */
+  requestTimeoutMs?: number;
   logger?: Logger;
 }
+
+/** Defaults of the connection limits of {@link createAttestedServer}. @public */
+export const ATTESTED_SERVER_LIMITS = Object.freeze({
+  idleTimeoutMs: 30_000,
+  maxConnections: 1024,
+  requestTimeoutMs: 60_000,
+  /** A TLS handshake must finish within this. */
+  handshakeTimeoutMs: 10_000,
+});
 
 /** One snapshot of the attested server's state. @public */
 export interface AttestedState {
@@ -120,18 +139,21 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
   const attest = async (req: IncomingMessage, res: ServerResponse) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      return sendError(res, 415, 'invalid_argument', 'Content-Type must be application/json');
+      return sendError(res, 415, 'unsupported_media_type', 'Content-Type must be application/json');
     }
-    const body = await readBody(req, MAX_ATTEST_BODY);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const body = declared > MAX_ATTEST_BODY ? undefined : await readBody(req, MAX_ATTEST_BODY);
     if (body === undefined) {
       res.setHeader('connection', 'close');
       res.on('finish', () => req.socket.destroy());
-      return sendError(res, 413, 'invalid_argument', 'body exceeds 1 KiB');
+      return sendError(res, 413, 'payload_too_large', 'body exceeds 1 KiB');
     }
     let nonce: Uint8Array;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as { nonce?: unknown };
-      nonce = fromB64(parsed?.nonce, 'nonce');
+      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      const field =
+        typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).nonce : undefined;
+      nonce = fromB64(field, 'nonce');
       if (nonce.length !== NONCE_LENGTH) throw new Error('length');
     } catch {
       return sendError(res, 400, 'invalid_argument', `nonce must be base64 of exactly ${NONCE_LENGTH} bytes`);
@@ -167,27 +189,46 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
   };
 
   const tlsKey = key.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const server = createServer({ key: tlsKey, cert: options.cert, minVersion: 'TLSv1.2' }, (req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === ATTEST_PATH) {
-      for (const [name, value] of Object.entries(ATTEST_CORS)) res.setHeader(name, value);
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204);
-        res.end();
+  const limits = {
+    ...ATTESTED_SERVER_LIMITS,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+  };
+  const server = createServer(
+    {
+      key: tlsKey,
+      cert: options.cert,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: Math.min(limits.handshakeTimeoutMs, limits.idleTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: Math.min(limits.requestTimeoutMs, 20_000),
+    },
+    (req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === ATTEST_PATH) {
+        for (const [name, value] of Object.entries(ATTEST_CORS)) res.setHeader(name, value);
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204);
+          res.end();
+          return;
+        }
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          return sendError(res, 405, 'method_not_allowed', 'use POST');
+        }
+        attest(req, res).catch(() => {
+          if (!res.headersSent) sendError(res, 500, 'internal', 'internal error');
+        });
         return;
       }
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        return sendError(res, 405, 'invalid_argument', 'use POST');
-      }
-      attest(req, res).catch(() => {
-        if (!res.headersSent) sendError(res, 500, 'internal', 'internal error');
-      });
-      return;
-    }
-    if (options.handler) return options.handler(req, res);
-    sendError(res, 404, 'not_found', 'not found');
-  });
+      if (options.handler) return options.handler(req, res);
+      sendError(res, 404, 'not_found', 'not found');
+    },
+  );
+  // Idle connections (before the first request too) are closed; beyond the cap, dropped.
+  server.setTimeout(limits.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
   server.on('tlsClientError', (err) => log.debug('TLS handshake failed', { error: err.message }));
 
   return {

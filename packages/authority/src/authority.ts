@@ -64,6 +64,8 @@ export interface AuthorityOptions {
   allowInsecure?: boolean;
   /** Lifetime of a challenge nonce (ms). Default 60 s. */
   nonceTtlMs?: number;
+  /** Outstanding nonces in all (default 100,000) and per client address (default 1,000). */
+  nonceLimits?: { max?: number; maxPerClient?: number };
   /** Clock for certificate issuance and evidence validity. */
   now?: () => Date;
   logger?: Logger;
@@ -263,7 +265,7 @@ export class Authority {
   private constructor(options: AuthorityOptions) {
     this.#opts = options;
     this.#log = (options.logger ?? noopLogger).child({ component: 'authority' });
-    this.#nonces = new NonceStore({ ttlMs: options.nonceTtlMs ?? 60_000 });
+    this.#nonces = new NonceStore({ ttlMs: options.nonceTtlMs ?? 60_000, ...options.nonceLimits });
     const key = options.channelKey;
     if (key?.type !== 'private' || key.asymmetricKeyType !== 'ec') {
       throw new ContrastError('invalid-argument', 'the channel key must be an EC private key', {
@@ -327,9 +329,12 @@ export class Authority {
     return coordinatorStateDigest(this.stateBinding());
   }
 
-  /** A single-use challenge nonce. */
-  createNonce(): Uint8Array {
-    return this.#nonces.create();
+  /**
+   * A single-use challenge nonce, counted against `client` (the requester's address): a flood
+   * from one client only displaces its own nonces (see `NonceStore`).
+   */
+  createNonce(client?: string): Uint8Array {
+    return this.#nonces.create(client);
   }
 
   /**

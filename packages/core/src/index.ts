@@ -33,6 +33,7 @@ export {
   verifyOk,
   verifyWithAny,
 } from './evidence.js';
+export { type JsonBounds, jsonBoundsViolation, parseJsonBounded } from './json.js';
 export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';
 export {
   createLogger,

@@ -22,6 +22,7 @@ export {
 export {
   checkReferenceValues,
   formatPath,
+  MANIFEST_JSON_BOUNDS,
   type ManifestIssue,
   ManifestValidationError,
   type ParsedManifest,

@@ -9,7 +9,12 @@ import {
   validManifest,
   WEB_HASH,
 } from './test-support/fixtures.js';
-import { checkReferenceValues, ManifestValidationError, parseManifest } from './validate.js';
+import {
+  checkReferenceValues,
+  MANIFEST_JSON_BOUNDS,
+  ManifestValidationError,
+  parseManifest,
+} from './validate.js';
 
 function issuesOf(input: unknown, options = {}): { path: string; message: string }[] {
   try {
@@ -45,6 +50,13 @@ describe('parseManifest', () => {
       expect(e.file).toBe('manifest.json');
       expect(e.describe()).toMatch(/^manifest\.json: \(root\): not valid JSON/);
     }
+  });
+
+  it('refuses nesting and value counts beyond MANIFEST_JSON_BOUNDS before parsing', () => {
+    const deep = `${'['.repeat(MANIFEST_JSON_BOUNDS.maxDepth + 1)}${']'.repeat(MANIFEST_JSON_BOUNDS.maxDepth + 1)}`;
+    expect(() => parseManifest(deep, { file: 'm.json' })).toThrow(/the manifest nests deeper than 32 levels/);
+    const many = new TextEncoder().encode(`[${'{},'.repeat(MANIFEST_JSON_BOUNDS.maxValues)}{}]`);
+    expect(() => parseManifest(many)).toThrow(/the manifest has more than 200000 values/);
   });
 
   it('reports missing MinimumTCB values and MrSeam as "please fill in", not as invalid', () => {

@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { ContrastError } from '@contrast-cc/core';
+import { ContrastError, jsonBoundsViolation } from '@contrast-cc/core';
 import type { z } from 'zod';
 import { SNP_GUEST_POLICY_FIXED_OFF } from './defaults.js';
 import { type Manifest, ManifestSchema, type SnpReferenceValues, type TdxReferenceValues } from './schema.js';
@@ -259,6 +259,13 @@ function validateRules(m: Manifest, options: ParseManifestOptions): Collector {
 }
 
 /**
+ * The shape a manifest's JSON may have at most: 10,000 policies with a few SANs each and the
+ * reference values fit with a wide margin; `[[[[...]]]]` or millions of `{}` do not.
+ * @public
+ */
+export const MANIFEST_JSON_BOUNDS = Object.freeze({ maxDepth: 32, maxValues: 200_000 });
+
+/**
  * Parses and validates a manifest in three steps: JSON text (if given text or bytes), the strict
  * schema, then upstream's rules. Returns the manifest with warnings and the "please fill in"
  * values, or throws {@link ManifestValidationError} listing every invalid field with its path.
@@ -270,6 +277,11 @@ export function parseManifest(
 ): ParsedManifest {
   let value: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
+    // Bounded before parsing: the manifest arrives from anyone before a first owner exists.
+    const violation = jsonBoundsViolation(input, MANIFEST_JSON_BOUNDS);
+    if (violation) {
+      throw new ManifestValidationError([{ path: '', message: `the manifest ${violation}` }], options.file);
+    }
     const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
     try {
       value = JSON.parse(text);

@@ -48,6 +48,17 @@ export interface CoordinatorOptions {
     PeerRecoveryLoopOptions,
     'minDelayMs' | 'maxDelayMs' | 'idleCheckMs' | 'timeoutMs' | 'onRecovered'
   >;
+  /**
+   * Limits against hostile clients: request body bytes buffered at once over all requests
+   * (default 32 MiB), outstanding challenge nonces in all and per client address, idle
+   * connections (closed after `idleTimeoutMs`, default 30 s) and open connections (default 1024).
+   */
+  limits?: {
+    maxBufferedBytes?: number;
+    nonces?: { max?: number; maxPerClient?: number };
+    idleTimeoutMs?: number;
+    maxConnections?: number;
+  };
   logger?: Logger;
 }
 
@@ -95,7 +106,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     ...(options.peerRecovery?.timeoutMs ? { timeoutMs: options.peerRecovery.timeoutMs } : {}),
     logger: log,
   });
+  const limits = options.limits ?? {};
   authority = await Authority.open({
+    ...(limits.nonces ? { nonceLimits: limits.nonces } : {}),
     store: options.store,
     platforms: options.platforms,
     channelKey: tls.key,
@@ -107,6 +120,12 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       : {}),
   });
   const auth = authority;
+  // From here on, a failure (a port in use) must not leave the authority's watch or a
+  // listening server behind.
+  const opened: (() => Promise<void> | void)[] = [() => auth.close()];
+  const undo = async () => {
+    for (const close of opened.reverse()) await close();
+  };
   const api = createAttestedServer({
     issuer: options.issuer,
     key: tls.key,
@@ -117,35 +136,48 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       const { version: _v, ...fields } = stateToWire(snapshot);
       return { digest: coordinatorStateDigest(snapshot), fields };
     },
-    handler: createApiHandler(auth, metrics, log),
+    handler: createApiHandler(auth, metrics, log, {
+      ...(limits.maxBufferedBytes !== undefined ? { maxBufferedBytes: limits.maxBufferedBytes } : {}),
+    }),
+    ...(limits.idleTimeoutMs !== undefined ? { idleTimeoutMs: limits.idleTimeoutMs } : {}),
+    ...(limits.maxConnections !== undefined ? { maxConnections: limits.maxConnections } : {}),
     logger: log,
   });
   const host = options.host ?? '127.0.0.1';
-  const bound = await api.listen(options.port ?? 0, host);
-
+  let bound: { port: number };
   let probes: Server | undefined;
   let metricsPort: number | undefined;
-  if (options.metricsPort !== null) {
-    probes = createServer((req, res) => {
-      const path = (req.url ?? '').split('?')[0];
-      const reply = (status: number, text: string, type = 'text/plain') => {
-        res.writeHead(status, { 'content-type': type });
-        res.end(text);
-      };
-      if (path === '/probe/startup' || path === '/probe/liveness') return reply(200, 'ok\n');
-      if (path === '/probe/readiness') {
-        return auth.status === 'active' ? reply(200, 'ok\n') : reply(503, `${auth.status}\n`);
-      }
-      if (path === '/metrics') {
-        metrics.registry.metrics().then(
-          (text) => reply(200, text, metrics.registry.contentType),
-          () => reply(500, 'metrics failed\n'),
-        );
-        return;
-      }
-      reply(404, 'not found\n');
-    });
-    metricsPort = await listen(probes, options.metricsPort ?? 0, options.metricsHost ?? host);
+  try {
+    bound = await api.listen(options.port ?? 0, host);
+    opened.push(() => api.close());
+
+    if (options.metricsPort !== null) {
+      probes = createServer((req, res) => {
+        const path = (req.url ?? '').split('?')[0];
+        const reply = (status: number, text: string, type = 'text/plain') => {
+          res.writeHead(status, { 'content-type': type });
+          res.end(text);
+        };
+        if (path === '/probe/startup' || path === '/probe/liveness') return reply(200, 'ok\n');
+        if (path === '/probe/readiness') {
+          return auth.status === 'active' ? reply(200, 'ok\n') : reply(503, `${auth.status}\n`);
+        }
+        if (path === '/metrics') {
+          metrics.registry.metrics().then(
+            (text) => reply(200, text, metrics.registry.contentType),
+            () => reply(500, 'metrics failed\n'),
+          );
+          return;
+        }
+        reply(404, 'not found\n');
+      });
+      metricsPort = await listen(probes, options.metricsPort ?? 0, options.metricsHost ?? host);
+      const p = probes;
+      opened.push(() => new Promise<void>((resolve) => p.close(() => resolve())));
+    }
+  } catch (e) {
+    await undo();
+    throw e;
   }
   let peerLoop: PeerRecoveryLoop | undefined;
   if (options.peers) {

@@ -15,7 +15,7 @@ import {
   toApiError,
   toBase64,
 } from '@contrast-cc/api';
-import { type Logger, toHex } from '@contrast-cc/core';
+import { type ContrastError, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
 import type { Authority, AuthorityState } from '../authority.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
@@ -54,33 +54,101 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/** Bounds of the JSON of a request body, checked before parsing (see `parseJsonBounded`). */
+const BODY_JSON = {
+  /** Our request schemas nest at most 3 levels (object > evidence > extras). */
+  maxDepth: 8,
+  /** `POST /v1/manifest` may list up to 10,000 policies; the others have a handful of fields. */
+  manifestValues: 20_000,
+  defaultValues: 1_000,
+};
+
+/**
+ * Request bytes buffered at once across all requests. A request whose declared length does not
+ * fit is refused with 503 before a byte is read; a chunked one is cut off when it stops fitting.
+ */
+export class BodyBudget {
+  #used = 0;
+  constructor(readonly max: number) {}
+  get used(): number {
+    return this.#used;
+  }
+  take(bytes: number): boolean {
+    if (this.#used + bytes > this.max) return false;
+    this.#used += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
+
+/** Default of {@link ApiHandlerOptions.maxBufferedBytes}: two manifest-sized bodies. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 2 * BODY_LIMITS.manifest;
+
+/** Options of {@link createApiHandler}. */
+export interface ApiHandlerOptions {
+  /** Request body bytes held in memory at once, over all requests (default 32 MiB). */
+  maxBufferedBytes?: number;
+}
+
+/** An error answer after which the connection is closed (the rest of the body is not read). */
+function closing(error: ContrastError): ContrastError {
+  (error as ContrastError & { closeConnection?: boolean }).closeConnection = true;
+  return error;
+}
+
+/**
+ * Reads and parses a JSON body: media type first, then the declared length against the route's
+ * limit and the shared budget (nothing read when either refuses), the bytes as they arrive
+ * against both, and the JSON's shape (depth, number of values) before `JSON.parse` builds it.
+ */
+async function readJson(req: IncomingMessage, limit: number, maxValues: number, budget: BodyBudget) {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    return Promise.reject(apiFailure('unsupported_media_type', 'Content-Type must be application/json'));
+    throw closing(apiFailure('unsupported_media_type', 'Content-Type must be application/json'));
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(apiFailure('payload_too_large', `the body exceeds ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
+  const tooLarge = () => closing(apiFailure('payload_too_large', `the body exceeds ${limit} bytes`));
+  const busy = () => closing(apiFailure('unavailable', 'too many request bytes in flight; retry later'));
+  const declared = req.headers['content-length'];
+  let reserved = 0;
+  if (declared !== undefined) {
+    const length = Number(declared);
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw closing(apiFailure('invalid_argument', 'bad Content-Length'));
+    if (length > limit) throw tooLarge();
+    if (!budget.take(length)) throw busy();
+    reserved = length;
+  }
+  try {
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const stop = (e: ContrastError) => {
+        req.removeAllListeners('data');
+        req.pause();
+        reject(e);
+      };
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > limit) return stop(tooLarge());
+        if (size > reserved) {
+          if (!budget.take(size - reserved)) return stop(busy());
+          reserved = size;
+        }
+        chunks.push(c);
+      });
+      req.on('error', () => reject(closing(apiFailure('invalid_argument', 'the request body was cut off'))));
+      req.on('end', () => resolve(Buffer.concat(chunks, size)));
     });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > limit) return;
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        reject(apiFailure('invalid_argument', 'the body is not valid JSON'));
-      }
-    });
-  });
+    try {
+      return parseJsonBounded(bytes, { maxDepth: BODY_JSON.maxDepth, maxValues, field: 'body' });
+    } catch (e) {
+      throw apiFailure('invalid_argument', (e as Error).message, { field: 'body' });
+    }
+  } finally {
+    budget.give(reserved);
+  }
 }
 
 function required<T>(value: T | undefined, field: string): T {
@@ -94,8 +162,21 @@ function required<T>(value: T | undefined, field: string): T {
  * the mapping of typed errors to HTTP statuses. `POST /v1/attest` is served by the attested
  * server in front of this handler.
  */
-export function createApiHandler(authority: Authority, metrics: CoordinatorMetrics, logger: Logger) {
+export function createApiHandler(
+  authority: Authority,
+  metrics: CoordinatorMetrics,
+  logger: Logger,
+  options: ApiHandlerOptions = {},
+) {
   const log = logger.child({ component: 'api' });
+  const budget = new BodyBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+  const readBody = (req: IncomingMessage, route: keyof typeof ROUTES) =>
+    readJson(
+      req,
+      ROUTES[route]!.limit,
+      route === '/v1/manifest' ? BODY_JSON.manifestValues : BODY_JSON.defaultValues,
+      budget,
+    );
 
   async function dispatch(route: string, req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     switch (route) {
@@ -104,7 +185,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
       case '/v1/state':
         return { status: 200, body: stateToWire(await authority.state()) };
       case '/v1/manifest': {
-        const r = parseRequest(SetManifestRequestSchema, await readJson(req, BODY_LIMITS.manifest));
+        const r = parseRequest(SetManifestRequestSchema, await readBody(req, '/v1/manifest'));
         const out = await authority.setManifest({
           manifest: fromBase64(r.manifest),
           policies: r.policies.map(fromBase64),
@@ -123,7 +204,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         };
       }
       case '/v1/recover': {
-        const r = parseRequest(RecoverRequestSchema, await readJson(req, BODY_LIMITS.default));
+        const r = parseRequest(RecoverRequestSchema, await readBody(req, '/v1/recover'));
         if (r.nonce === undefined) throw apiFailure('challenge_required', 'recovery needs a nonce challenge');
         const out = await authority.recover({
           nonce: fromBase64(r.nonce),
@@ -136,7 +217,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         return { status: 200, body: { version: 'v1', root_ca: out.rootCaPem, mesh_ca: out.meshCaPem } };
       }
       case '/v1/mesh/cert': {
-        const r = parseRequest(MeshCertRequestSchema, await readJson(req, BODY_LIMITS.default));
+        const r = parseRequest(MeshCertRequestSchema, await readBody(req, '/v1/mesh/cert'));
         if (r.nonce === undefined)
           throw apiFailure('challenge_required', 'a mesh certificate needs a nonce challenge');
         const ev = required(r.evidence, 'evidence');
@@ -159,7 +240,7 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         };
       }
       case PEER_RECOVER_PATH: {
-        const r = parseRequest(PeerRecoverRequestSchema, await readJson(req, BODY_LIMITS.default));
+        const r = parseRequest(PeerRecoverRequestSchema, await readBody(req, PEER_RECOVER_PATH));
         if (r.nonce === undefined)
           throw apiFailure('challenge_required', 'peer recovery needs a nonce challenge');
         const ev = required(r.evidence, 'evidence');
@@ -216,9 +297,14 @@ export function createApiHandler(authority: Authority, metrics: CoordinatorMetri
         } else {
           log.info('request refused', { route, code: body.code, field: body.field });
         }
+        if ((error as { closeConnection?: boolean }).closeConnection) {
+          // The rest of the body stays unread: answer, then drop the connection.
+          res.shouldKeepAlive = false;
+          res.on('finish', () => req.socket.destroy());
+        }
         if (body.code === 'challenge_required') {
           try {
-            body.nonce = toBase64(authority.createNonce());
+            body.nonce = toBase64(authority.createNonce(req.socket.remoteAddress));
           } catch (e) {
             const busy = toApiError(e);
             finish(busy.status, busy.body);
