@@ -21,19 +21,31 @@ afterAll(async () => {
   for (const c of running.splice(0).reverse()) await c();
 });
 
+const base = (store: HistoryStore): CoordinatorOptions => ({
+  store,
+  platforms: registry(),
+  issuer: podIssuer(d.hashes.coordinator!),
+  allowInsecure: true,
+  metricsPort: null,
+});
+
 async function start(options: Partial<CoordinatorOptions> = {}): Promise<RunningCoordinator> {
-  const store = options.store ?? (await tempStore());
-  if (!options.store) running.push(() => store.close());
-  const c = await startCoordinator({
-    store,
-    platforms: registry(),
-    issuer: podIssuer(d.hashes.coordinator!),
-    allowInsecure: true,
-    metricsPort: null,
-    ...options,
-  });
+  const store = await tempStore();
+  running.push(() => store.close());
+  const c = await startCoordinator({ ...base(store), ...options });
   running.push(() => c.close());
   return c;
+}
+
+/** The user's attested client, as the CLI connects. */
+function attest(c: RunningCoordinator) {
+  return CoordinatorClient.connect({
+    host: c.host,
+    port: c.port,
+    verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
+    coordinatorPolicyHashes: [d.hashes.coordinator!],
+    allowInsecure: true,
+  });
 }
 
 interface Answer {
@@ -156,13 +168,7 @@ describe('request bodies', () => {
     // The same manifest, padded with JSON whitespace to 6 MiB: still valid, hashed as sent.
     const text = new TextDecoder().decode(d.manifest);
     const padded = new TextEncoder().encode(`${text}${' '.repeat(6 * 1024 * 1024)}`);
-    const client = await CoordinatorClient.connect({
-      host: c.host,
-      port: c.port,
-      verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
-      coordinatorPolicyHashes: [d.hashes.coordinator!],
-      allowInsecure: true,
-    });
+    const client = await attest(c);
     const set = await client.setManifest({ manifest: padded, policies: d.policies });
     expect(set.transition_hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -183,13 +189,7 @@ describe('request bodies', () => {
 describe('nonce flood', () => {
   it('a flood of challenges from one client does not keep an initializer from its certificate', async () => {
     const c = await start({ limits: { nonces: { max: 500, maxPerClient: 50 } } });
-    const client = await CoordinatorClient.connect({
-      host: c.host,
-      port: c.port,
-      verifiers: verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never),
-      coordinatorPolicyHashes: [d.hashes.coordinator!],
-      allowInsecure: true,
-    });
+    const client = await attest(c);
     await client.setManifest({ manifest: d.manifest, policies: d.policies });
     // 127.0.0.2 asks for 2,000 challenges (4x the whole store) on 20 keep-alive connections.
     const agent = new Agent({
@@ -260,13 +260,7 @@ describe('startCoordinator', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const failed = await startCoordinator({
-      store,
-      platforms: registry(),
-      issuer: podIssuer(d.hashes.coordinator!),
-      allowInsecure: true,
-      metricsPort: taken,
-    }).catch((e: Error) => e);
+    const failed = await startCoordinator({ ...base(store), metricsPort: taken }).catch((e: Error) => e);
     expect(failed).toBeInstanceOf(Error);
     expect(signals).toHaveLength(1);
     expect(signals[0]!.aborted).toBe(true);
