@@ -416,6 +416,9 @@ export function createMeshCertAgent(): Agent {
   });
 }
 
+/** The largest mesh-certificate answer read (a chain, two CAs and a secret are a few KiB). */
+const MAX_MESH_CERT_ANSWER = 1024 * 1024;
+
 function post(
   agent: Agent,
   options: MeshCertificateOptions,
@@ -424,6 +427,7 @@ function post(
 ): Promise<RawAnswer> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
+    let tooLarge: ContrastError | undefined;
     const req = httpsRequest(
       {
         agent,
@@ -440,8 +444,17 @@ function post(
           (tlsSocket && peerKeys.get(tlsSocket)) ??
           peerSpki((res.socket ?? tlsSocket) as TLSSocket | undefined);
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_MESH_CERT_ANSWER) {
+            tooLarge ??= new ContrastError('io-error', `the answer exceeds ${MAX_MESH_CERT_ANSWER} bytes`);
+            req.destroy(tooLarge);
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (e) => reject(tooLarge ?? e));
         res.on('end', () => {
           if (!peer) {
             reject(new ContrastError('unavailable', 'the Coordinator presented no TLS certificate'));

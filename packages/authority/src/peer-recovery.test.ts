@@ -170,6 +170,7 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     secret = recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]);
     seedHex = Buffer.from(secret.seed).toString('hex');
 
+    const startedB = performance.now();
     b = await startReplica('b');
     expect(b.log.records.find((r) => r.message === 'opened')?.fields?.status).toBe('stale');
     await waitFor(() => b.c.authority.status === 'active', 10_000);
@@ -178,8 +179,9 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     expect(b.recovered).toEqual([
       { peer: { host: a.c.host, port: a.c.port, name: 'a' }, durationMs: expect.any(Number), attempts: 1 },
     ]);
+    // Bounded by the same clock around it, not by a guess of how fast a loaded machine is.
     expect(b.recovered[0]!.durationMs).toBeGreaterThan(0);
-    expect(b.recovered[0]!.durationMs).toBeLessThan(10_000);
+    expect(b.recovered[0]!.durationMs).toBeLessThanOrEqual(Math.ceil(performance.now() - startedB));
     expect(a.recovered).toEqual([]);
 
     const stateA = await (await client(a)).state();

@@ -41,6 +41,8 @@ export interface InitializerOptions {
   /** Give up after this long (ms); default: never. */
   deadlineMs?: number;
   signal?: AbortSignal;
+  /** The clock of the backoff and the deadline (tests pass a virtual one; default: real time). */
+  clock?: { now(): number; sleep(ms: number, signal?: AbortSignal): Promise<void> };
   logger?: Logger;
   /**
    * The pod's inbound traffic rules, installed before anything else (before the certificate is
@@ -71,7 +73,7 @@ function permanent(e: unknown): boolean {
   return e instanceof ApiError && e.apiCode === 'invalid_argument';
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+const realSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener(
@@ -106,7 +108,8 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
     : undefined;
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
-  const started = Date.now();
+  const clock = options.clock ?? { now: Date.now, sleep: realSleep };
+  const started = clock.now();
   let delay = options.initialDelayMs ?? 1000;
   const maxDelay = options.maxDelayMs ?? 30_000;
   let response: MeshCertResponse | undefined;
@@ -137,7 +140,7 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
                 ? `${e.code}: ${e.message}`
                 : e.code
               : 'error';
-        if (options.deadlineMs !== undefined && Date.now() - started + delay > options.deadlineMs) {
+        if (options.deadlineMs !== undefined && clock.now() - started + delay > options.deadlineMs) {
           throw new ContrastError(
             'unavailable',
             `no mesh certificate after ${attempts} attempts (last: ${reason})`,
@@ -155,7 +158,7 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
         } else {
           log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
         }
-        await sleep(delay * (0.75 + Math.random() / 2), options.signal);
+        await clock.sleep(delay * (0.75 + Math.random() / 2), options.signal);
         delay = Math.min(maxDelay, delay * 2);
       }
     }

@@ -120,12 +120,12 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
       namespace: NS,
     });
     await expectCode(unreachable.getLatest(), 'unavailable');
-    // A request without an answer in time fails instead of hanging the Coordinator.
+    // A request without an answer in time fails instead of hanging the Coordinator. Without the
+    // timeout the delayed answer would arrive and getLatest succeed, so the code alone proves it
+    // (no elapsed-time bound: a loaded machine can be slow for reasons of its own).
     const impatient = make({ prefix: 'faults', requestTimeoutMs: 100 });
     fake.failNext({ count: 1, delayMs: 3000, method: 'GET' });
-    const started = Date.now();
     await expectCode(impatient.getLatest(), 'unavailable');
-    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('refuses a blob over the 1 MiB ConfigMap limit with invalid-argument', async () => {

@@ -32,6 +32,12 @@ export interface FakeCoordinatorOptions {
   notReady?: number;
   /** Idle keep-alive connections are closed after this long (default: a minute, longer than a test). */
   keepAliveMs?: number;
+  /**
+   * Close the connection as soon as a `no_manifest` refusal is sent (no Connection header: the
+   * client finds its idle connection gone, as after a keep-alive timeout, but without a race
+   * between two timers on a busy machine).
+   */
+  closeIdle?: boolean;
   /** The certificate answer for an accepted request (default: placeholder PEMs, a fixed secret). */
   answer?: (publicKey: Uint8Array) => Promise<Omit<MeshCertResponse, 'version'>>;
 }
@@ -57,8 +63,10 @@ export async function fakeCoordinator(options: FakeCoordinatorOptions = {}) {
         res.end(JSON.stringify(body));
       };
       calls++;
-      if (calls <= notReady)
+      if (calls <= notReady) {
+        if (options.closeIdle) res.on('finish', () => req.socket.end());
         return send(412, { version: 'v1', code: 'no_manifest', error: 'no manifest configured' });
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString()) as {
         nonce?: string;
         public_key: string;
