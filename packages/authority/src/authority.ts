@@ -577,11 +577,23 @@ export class Authority {
   }
 
   /** Recovers a stale Coordinator with the seed and salt, authorized by a seed-share owner. */
-  recover(params: RecoverParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
-    return this.#serialize(() => this.#recover(params));
+  async recover(params: RecoverParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    // The request's checks and the peer lookup run outside the serialized section: a hung peer
+    // must not hold up `recover --force` or anything else queued behind it.
+    const authorized = await this.#authorizeRecover(params);
+    // Only after the owner's signature: an unauthenticated request never makes us dial peers.
+    if (!params.force && this.#opts.hasActivePeer && (await this.#opts.hasActivePeer())) {
+      throw apiFailure(
+        'permission_denied',
+        'an active peer Coordinator exists and recovers this one automatically; use force to recover anyway',
+        { field: 'force' },
+      );
+    }
+    return this.#serialize(() => this.#recover(params, authorized));
   }
 
-  async #recover(params: RecoverParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
+  /** The checks of a recover request that need no secret: nonce, state, owner and signature. */
+  async #authorizeRecover(params: RecoverParams): Promise<AuthorizedRecover> {
     if (!this.#nonces.consume(params.nonce)) {
       throw apiFailure('challenge_required', 'the nonce is unknown, used or expired', { field: 'nonce' });
     }
@@ -621,14 +633,16 @@ export class Authority {
         field: 'signature',
       });
     }
-    // Only after the owner's signature: an unauthenticated request never makes us dial peers.
-    if (!params.force && this.#opts.hasActivePeer && (await this.#opts.hasActivePeer())) {
-      throw apiFailure(
-        'permission_denied',
-        'an active peer Coordinator exists and recovers this one automatically; use force to recover anyway',
-        { field: 'force' },
-      );
-    }
+    return { events, latest, manifest, manifestBytes, sealed };
+  }
+
+  async #recover(
+    params: RecoverParams,
+    authorized: AuthorizedRecover,
+  ): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    const { events, latest, manifest, manifestBytes, sealed } = authorized;
+    // Another recovery may have finished while this one waited its turn.
+    if (this.#active) throw apiFailure('already_recovered', 'the Coordinator is not in recovery mode');
     const { seed, salt } = openRecoverySecret(this.#opts.channelKey, params.nonce, sealed);
     let engine: SeedEngine;
     try {
@@ -926,4 +940,14 @@ export class Authority {
     this.#queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** What the checks of a recover request found (see `Authority.recover`). */
+interface AuthorizedRecover {
+  /** Latest-pointer changes seen before the checks (a change meanwhile refuses the recovery). */
+  events: number;
+  latest: NonNullable<Awaited<ReturnType<History['getLatest']>>>;
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  sealed: { ephemeralPublicKey: Uint8Array; ciphertext: Uint8Array };
 }

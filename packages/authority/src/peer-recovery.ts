@@ -90,8 +90,31 @@ export interface RecoverFromPeerOptions {
   allowInsecure?: boolean;
   /** Connect and answer timeout per request (default 15 s, as upstream's first attempt). */
   timeoutMs?: number;
+  /**
+   * Deadline of one attempt against one peer, all its requests together (default 45 s); a peer
+   * that is slower counts as `unavailable`. Also bounds `findActivePeer`, which asks all peers at
+   * once.
+   */
+  attemptTimeoutMs?: number;
   logger?: Logger;
 }
+
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 45_000;
+
+/** `work`, or `unavailable` when it has not settled by `until` (performance.now() time). */
+function within<T>(work: Promise<T>, until: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new AttemptError('unavailable', `${what}: no answer within the attempt's deadline`)),
+      Math.max(0, until - performance.now()),
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+const deadlineOf = (options: RecoverFromPeerOptions) =>
+  performance.now() + (options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS);
 
 /** What one attempt gave. @public */
 export interface PeerAttempt {
@@ -221,19 +244,24 @@ export async function findActivePeer(
   const log = (options.logger ?? noopLogger).child({ component: 'peer-recovery' });
   let peers: PeerAddress[];
   try {
-    peers = await options.peers.peers();
+    peers = await options.peers.peers(
+      AbortSignal.timeout(options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS),
+    );
   } catch {
     return undefined;
   }
-  for (const peer of peers) {
-    try {
-      await attestPeer(options, peer, log);
-      return peer;
-    } catch {
-      // not active, not attestable or not reachable: not a peer that could recover us
-    }
+  // All peers at once, under one deadline: a hung peer costs at most that, not a turn each.
+  const until = deadlineOf(options);
+  try {
+    return await Promise.any(
+      peers.map((peer) =>
+        within(attestPeer(options, peer, log), until, `peer ${peer.host}`).then(() => peer),
+      ),
+    );
+  } catch {
+    // none active, attestable and reachable in time: no peer that could recover us
+    return undefined;
   }
-  return undefined;
 }
 
 /**
@@ -256,20 +284,24 @@ export async function recoverFromPeer(
 ): Promise<PeerAttempt> {
   const log = (options.logger ?? noopLogger).child({ component: 'peer-recovery' });
   let secret: PeerSecret | undefined;
+  const until = deadlineOf(options);
+  const step = <T>(work: Promise<T>) => within(work, until, `peer ${peer.host}`);
   try {
-    const { conn, state } = await attestPeer(options, peer, log);
-    const challenge = await postJson(conn, {});
+    const { conn, state } = await step(attestPeer(options, peer, log));
+    const challenge = await step(postJson(conn, {}));
     const nonceB64 = ApiErrorBodySchema.safeParse(challenge.json).data?.nonce;
     if (challenge.status !== 401 || !nonceB64) throw refusal(challenge.status, challenge.json);
     const nonce = fromBase64(nonceB64);
     const ephemeral = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const ephemeralSpki = new Uint8Array(ephemeral.publicKey.export({ type: 'spki', format: 'der' }));
     const evidence = await options.issuer.issue(await peerRecoverReportData(nonce, ephemeralSpki, conn.spki));
-    const answer = await postJson(conn, {
-      nonce: nonceB64,
-      ephemeral_public_key: toBase64(ephemeralSpki),
-      evidence: evidenceToWire(evidence),
-    });
+    const answer = await step(
+      postJson(conn, {
+        nonce: nonceB64,
+        ephemeral_public_key: toBase64(ephemeralSpki),
+        evidence: evidenceToWire(evidence),
+      }),
+    );
     if (answer.status !== 200) throw refusal(answer.status, answer.json);
     const parsed = PeerRecoverResponseSchema.safeParse(answer.json);
     if (!parsed.success) throw new AttemptError('error', 'the peer sent a malformed answer');
@@ -437,10 +469,13 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
     }
   };
 
+  // Aborted by stop(): a discovery request in flight ends with it.
+  const halt = new AbortController();
+
   async function round(): Promise<boolean> {
     let peers: PeerAddress[];
     try {
-      peers = await options.peers.peers();
+      peers = await options.peers.peers(halt.signal);
     } catch (e) {
       record('unavailable');
       log.warn('peer discovery failed', { source: options.peers.kind, error: (e as Error).message });
@@ -520,6 +555,7 @@ export function startPeerRecovery(options: PeerRecoveryLoopOptions): PeerRecover
     },
     async stop() {
       stopped = true;
+      halt.abort();
       wake?.();
       await running;
       log.info('peer recovery stopped');

@@ -130,6 +130,22 @@ describe('Kubernetes peers from the EndpointSlices of the coordinator Service', 
     );
   });
 
+  it('gives up on an API that does not answer (deadline) and when the caller aborts', async () => {
+    // The delayed answer would arrive and list nothing: only the deadline or the abort gives unavailable.
+    fake.failNext({ count: 1, delayMs: 3000 });
+    const source = kubernetesPeers({ kubeConfig: fake.kubeConfig(), namespace: NS, requestTimeoutMs: 100 });
+    await expect(source.peers()).rejects.toThrow(
+      expect.objectContaining({ code: 'unavailable', message: expect.stringMatching(/no answer in 100 ms/) }),
+    );
+    fake.failNext({ count: 1, delayMs: 3000 });
+    const halt = new AbortController();
+    const listing = kubernetesPeers({ kubeConfig: fake.kubeConfig(), namespace: NS }).peers(halt.signal);
+    halt.abort();
+    await expect(listing).rejects.toThrow(
+      expect.objectContaining({ code: 'unavailable', message: expect.stringMatching(/aborted/) }),
+    );
+  });
+
   describe('a stale Coordinator discovers its active peer through the fake API and recovers', () => {
     const d = deployment();
     const platforms = registry();

@@ -1,7 +1,7 @@
 // Where a stale Coordinator looks for active peers in Kubernetes: the EndpointSlices of the
 // Coordinator's headless Service. The address types and the static source are in peers/peer-list.ts
 // (the kube-free `@contrast-cc/authority/peers` entry).
-import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { ContrastError, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { PeerAddress, PeerSource } from './peers/peer-list.js';
 
@@ -19,7 +19,25 @@ export interface KubernetesPeerOptions {
   selfPodName?: string;
   /** This replica's own addresses (pod IP): skipped too. */
   selfAddresses?: readonly string[];
+  /** Deadline of the EndpointSlice list request (default 10 s; then `unavailable`). */
+  requestTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** `work`, or an `unavailable` rejection at the deadline or when `signal` aborts. */
+function bounded<T>(work: Promise<T>, ms: number, signal: AbortSignal | undefined, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ContrastError('unavailable', `${what}: no answer in ${ms} ms`)), ms);
+    onAbort = () => reject(new ContrastError('unavailable', `${what}: aborted`));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, stop]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 /**
@@ -38,14 +56,20 @@ export function kubernetesPeers(options: KubernetesPeerOptions): PeerSource {
   const self = new Set(options.selfAddresses ?? []);
   return {
     kind: 'kubernetes',
-    async peers() {
+    async peers(signal?: AbortSignal) {
       let list: Awaited<ReturnType<DiscoveryV1Api['listNamespacedEndpointSlice']>>;
       try {
-        list = await api.listNamespacedEndpointSlice({
-          namespace: options.namespace,
-          labelSelector: `kubernetes.io/service-name=${service}`,
-        });
+        list = await bounded(
+          api.listNamespacedEndpointSlice({
+            namespace: options.namespace,
+            labelSelector: `kubernetes.io/service-name=${service}`,
+          }),
+          options.requestTimeoutMs ?? 10_000,
+          signal,
+          `listing the EndpointSlices of service ${service}`,
+        );
       } catch (e) {
+        if (isContrastError(e)) throw e;
         const code = (e as { code?: number }).code;
         throw new ContrastError(
           'unavailable',

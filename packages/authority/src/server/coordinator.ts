@@ -46,7 +46,7 @@ export interface CoordinatorOptions {
    */
   peerRecovery?: Pick<
     PeerRecoveryLoopOptions,
-    'minDelayMs' | 'maxDelayMs' | 'idleCheckMs' | 'timeoutMs' | 'onRecovered'
+    'minDelayMs' | 'maxDelayMs' | 'idleCheckMs' | 'timeoutMs' | 'attemptTimeoutMs' | 'onRecovered'
   >;
   /**
    * Limits against hostile clients: request body bytes buffered at once over all requests
@@ -104,6 +104,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     allowInsecure: options.allowInsecure ?? false,
     peers: peers as PeerSource,
     ...(options.peerRecovery?.timeoutMs ? { timeoutMs: options.peerRecovery.timeoutMs } : {}),
+    ...(options.peerRecovery?.attemptTimeoutMs
+      ? { attemptTimeoutMs: options.peerRecovery.attemptTimeoutMs }
+      : {}),
     logger: log,
   });
   const limits = options.limits ?? {};
