@@ -140,7 +140,9 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
                 ? `${e.code}: ${e.message}`
                 : e.code
               : 'error';
-        if (options.deadlineMs !== undefined && clock.now() - started + delay > options.deadlineMs) {
+        // The jittered wait is what the deadline is checked against: never sleep past it.
+        const wait = Math.round(delay * (0.75 + Math.random() / 2));
+        if (options.deadlineMs !== undefined && clock.now() - started + wait > options.deadlineMs) {
           throw new ContrastError(
             'unavailable',
             `no mesh certificate after ${attempts} attempts (last: ${reason})`,
@@ -153,12 +155,12 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
           log.warn('the Coordinator did not pass attestation; nothing was sent to it', {
             reason,
             attempt: attempts,
-            retryInMs: delay,
+            retryInMs: wait,
           });
         } else {
-          log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: delay });
+          log.info('waiting for the Coordinator', { reason, attempt: attempts, retryInMs: wait });
         }
-        await clock.sleep(delay * (0.75 + Math.random() / 2), options.signal);
+        await clock.sleep(wait, options.signal);
         delay = Math.min(maxDelay, delay * 2);
       }
     }
