@@ -5,6 +5,17 @@ export {
   type RuntimeAssetsDescription,
 } from './assets-description.js';
 export {
+  CONTAINERD_TARGETS,
+  type ContainerdTarget,
+  type InstallOptions,
+  type InstallResult,
+  installRuntime,
+  mergeContainerdConfig,
+  parseInstallerConfig,
+  removeFromContainerdConfig,
+  uninstallRuntime,
+} from './install.js';
+export {
   cpuSignature,
   SNP_VCPU_TYPES,
   SNP_VMM_TYPES,

@@ -1,0 +1,1 @@
+export { type Exec, type RunOptions, runNodeInstaller, USAGE } from './run.js';
