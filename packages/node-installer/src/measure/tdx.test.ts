@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { isContrastError } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import { readDebianOvmf } from '../testing/index.js';
@@ -50,3 +52,32 @@ describe('TDX MRTD inputs', () => {
     }
   });
 });
+
+// An independently published value: virtee/tdx-measure (a Rust tool, tests/fixtures/
+// canonical-defaults/expected.json and runtime-capture/expected.json at commit 1ebcd7f) gives
+// MRTD 7357a10d…1114 for Ubuntu 25.04's `ovmf` 2025.02-3ubuntu2 /usr/share/ovmf/OVMF.fd (sha256
+// 9e807cb2…46bf, pinned in its tests/fetch_ovmf.sh); its runtime-capture fixture comes from a live
+// TD. That package is not a Debian one, so this machine does not have it: set CONTRAST_TDVF_UBUNTU
+// to the extracted OVMF.fd (dpkg-deb -x ovmf_2025.02-3ubuntu2_all.deb) to run the check.
+const UBUNTU_TDVF_SHA256 = '9e807cb2cd4313406a3aa4becc0836671a5c64ca7bdc08a45e15260184b446bf';
+const ubuntuTdvf = (() => {
+  const file = process.env.CONTRAST_TDVF_UBUNTU;
+  if (!file || !existsSync(file)) return undefined;
+  const data = readFileSync(file);
+  return createHash('sha256').update(data).digest('hex') === UBUNTU_TDVF_SHA256 ? data : undefined;
+})();
+if (!ubuntuTdvf) {
+  console.warn(
+    "skipping the TDX MRTD check against virtee/tdx-measure's published value: set CONTRAST_TDVF_UBUNTU to Ubuntu's ovmf 2025.02-3ubuntu2 OVMF.fd",
+  );
+}
+describe.skipIf(!ubuntuTdvf)(
+  "TDX MRTD of Ubuntu's ovmf 2025.02-3ubuntu2 (virtee/tdx-measure's value)",
+  () => {
+    it('equals 7357a10d…1114 (page by page, as upstream KVM adds them)', () => {
+      expect(hex(tdxMrtd(ubuntuTdvf as Buffer))).toBe(
+        '7357a10d2e2724dffe68813e3cc4cfcde6814d749f2fb62e3953e54f6e0b50a219786afe2cd478f684b52c61837e1114',
+      );
+    });
+  },
+);
