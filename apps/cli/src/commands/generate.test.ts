@@ -559,6 +559,25 @@ describe('contrast generate with the real platform plugins', () => {
     ).toEqual(new Set(['ReferenceValues.snp[].MinimumTCB']));
   });
 
+  it('keeps what the operator filled in (TDX MrSeam) on the next run with --assets, nothing left missing', async () => {
+    const dir = workspace();
+    const tdx = writeRuntimeAssets(path.join(dir, 'tdx-runtime'), 'Metal-QEMU-TDX');
+    const first = await runGenerate(real(), dir, ['-p', 'metal-qemu-tdx', '--assets', tdx, 'resources']);
+    expect(first.code).toBe(0);
+    const file = path.join(dir, 'manifest.json');
+    const m1 = JSON.parse(readFileSync(file, 'utf8'));
+    expect(m1.ReferenceValues.tdx[0].MrTd).toMatch(/^[0-9a-f]{96}$/);
+    expect(m1.ReferenceValues.tdx[0]).not.toHaveProperty('MrSeam');
+    const mrSeam = createHash('sha384').update('operator TDX module').digest('hex');
+    m1.ReferenceValues.tdx[0].MrSeam = mrSeam;
+    writeFileSync(file, JSON.stringify(m1, null, 2));
+    const second = await runGenerate(real(), dir, ['-p', 'metal-qemu-tdx', '--assets', tdx, 'resources']);
+    expect(second.code).toBe(0);
+    const { manifest, missing } = parseManifest(readFileSync(file));
+    expect(manifest.ReferenceValues.tdx?.[0]?.MrSeam).toBe(mrSeam);
+    expect(missing).toEqual([]);
+  });
+
   it('refuses a bad assets description naming file and field, nothing written', async () => {
     const dir = workspace();
     const assets = writeRuntimeAssets(path.join(dir, 'runtime'), 'Metal-QEMU-SNP', (d) => {
