@@ -19,13 +19,15 @@ export const REGENERATE = 'node tools/images/dockerfile.mjs --write';
 /**
  * What differs between the apps' images. `about`: the header's first comment lines (what the
  * program is); `user`: the runtime USER (uid:gid) and `why` it is that user (comment lines, shown
- * right above USER); `expose`: the ports the image declares.
- * @typedef {{ dir: string; about: string[]; user: string; why: string[]; expose: number[] }} ImageSpec
+ * right above USER); `expose`: the ports the image declares; `name`: the image's name under the
+ * registry (tools/images/build.mjs builds the images from these same descriptions).
+ * @typedef {{ dir: string; name: string; about: string[]; user: string; why: string[]; expose: number[] }} ImageSpec
  * @type {readonly ImageSpec[]}
  */
 export const IMAGES = [
   {
     dir: 'apps/coordinator',
+    name: 'coordinator',
     about: ['The Coordinator: attested HTTPS API (1314), probes and metrics (9102).'],
     user: '65532:65532',
     why: [
@@ -36,6 +38,7 @@ export const IMAGES = [
   },
   {
     dir: 'apps/initializer',
+    name: 'initializer',
     about: [
       'The initializer (init container): attests the pod to the Coordinator and writes the mesh',
       'certificate, its key and the workload secret to /contrast.',
@@ -57,6 +60,7 @@ export const IMAGES = [
   },
   {
     dir: 'apps/service-mesh',
+    name: 'service-mesh-proxy',
     about: ["The service-mesh proxy (sidecar): mutual TLS for the pod's ports with the mesh certificate."],
     user: '0:0',
     why: [

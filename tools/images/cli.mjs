@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// pnpm --silent images <command>
+//
+//   build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME[,NAME…]] [--tag TAG]
+//       builds every image (tools/images/build.mjs) into DIR (default .images/): DIR/oci (an OCI
+//       layout), DIR/sbom/<name>.spdx.json, DIR/images.json; prints one `name@sha256:…` line per
+//       image (with --push: `REGISTRY/name@sha256:…`, after skopeo pushed it by digest; the tag
+//       is TAG, default the apps' version). REF: the base image, pinned (oci:DIR[:NAME][@sha256:…]
+//       or docker://REPO@sha256:…); default the Debian test base (`images base`), built once and
+//       kept in $XDG_CACHE_HOME/contrast-images.
+//   base [--out DIR]
+//       builds the Debian test base (mmdebstrap + this machine's Node) into DIR; prints its reference.
+//
+// Exit codes: 0 done, 1 failed, 2 bad input.
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDebianBase, buildImages, pushImage, run, UsageError } from './build.mjs';
+import { repoRoot } from './dockerfile.mjs';
+import { OciLayout } from './oci.mjs';
+
+const USAGE = `usage: pnpm --silent images build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME,…] [--tag TAG]
+       pnpm --silent images base [--out DIR]`;
+
+function parse(args, known) {
+  const opts = {};
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(args[i]);
+    if (!m || !known.includes(m[1])) throw new UsageError(`unknown argument ${args[i]}\n${USAGE}`);
+    const value = m[2] ?? args[++i];
+    if (value === undefined || value === '') throw new UsageError(`--${m[1]} needs a value\n${USAGE}`);
+    opts[m[1]] = value;
+  }
+  return opts;
+}
+
+export function cacheDir() {
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'contrast-images');
+}
+
+/** The Debian test base, built on first use and kept (its digest pins every later build). */
+export function defaultBase() {
+  const dir = path.join(cacheDir(), 'debian-base');
+  if (existsSync(path.join(dir, 'index.json'))) {
+    return `oci:${dir}@${new OciLayout(dir).resolve('base').digest}`;
+  }
+  return buildDebianBase(dir);
+}
+
+function sourceDateEpoch() {
+  if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
+  try {
+    return Number(run('git', ['log', '-1', '--format=%ct'], { cwd: repoRoot }).trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function main(argv) {
+  const [command, ...rest] = argv;
+  if (command === 'build') {
+    const opts = parse(rest, ['out', 'push', 'base', 'only', 'tag']);
+    const outDir = path.resolve(opts.out ?? path.join(repoRoot, '.images'));
+    const base = opts.base ?? defaultBase();
+    const results = buildImages({
+      outDir,
+      base,
+      only: opts.only?.split(',').filter(Boolean),
+      sourceDateEpoch: sourceDateEpoch(),
+    });
+    const tag =
+      opts.tag ?? JSON.parse(readFileSync(path.join(repoRoot, 'apps/cli/package.json'), 'utf8')).version;
+    for (const r of results) {
+      const line = opts.push
+        ? pushImage(path.join(outDir, 'oci'), r.name, r.digest, opts.push.replace(/\/+$/, ''), tag)
+        : `${r.name}@${r.digest}`;
+      process.stdout.write(`${line}\n`);
+    }
+    return 0;
+  }
+  if (command === 'base') {
+    const opts = parse(rest, ['out']);
+    process.stdout.write(
+      `${buildDebianBase(path.resolve(opts.out ?? path.join(cacheDir(), 'debian-base')))}\n`,
+    );
+    return 0;
+  }
+  throw new UsageError(USAGE);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`images: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
