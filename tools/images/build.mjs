@@ -36,9 +36,9 @@ export const EPOCH = '1970-01-01T00:00:00Z';
  */
 export const EXAMPLE_IMAGES = [
   {
-    dir: 'examples/shop/app',
+    dir: 'examples/shop-app',
     name: 'examples/shop-web',
-    about: "The shop example's front end (examples/shop/app/shop-web.mjs).",
+    about: "The shop example's front end (examples/shop-app/shop-web.mjs).",
     files: ['shop-web.mjs'],
     entrypoint: ['/app/shop-web'],
     links: {},
@@ -46,9 +46,9 @@ export const EXAMPLE_IMAGES = [
     expose: [8080],
   },
   {
-    dir: 'examples/shop/app',
+    dir: 'examples/shop-app',
     name: 'examples/shop-api',
-    about: "The shop example's API and schema migration (examples/shop/app/shop-api.mjs).",
+    about: "The shop example's API and schema migration (examples/shop-app/shop-api.mjs).",
     files: ['shop-api.mjs'],
     entrypoint: ['/app/shop-api'],
     links: { 'usr/bin/shop-api': '/app/shop-api' },

@@ -180,7 +180,7 @@ describe('buildImages (the example images)', () => {
   /** A checkout with just the examples' sources, copied to a fresh folder. */
   const checkout = (edit) => {
     const root = tmp('root');
-    cpSync(path.join(repoRoot, 'examples/shop/app'), path.join(root, 'examples/shop/app'), {
+    cpSync(path.join(repoRoot, 'examples/shop-app'), path.join(root, 'examples/shop-app'), {
       recursive: true,
     });
     edit?.(root);
@@ -211,7 +211,7 @@ describe('buildImages (the example images)', () => {
   it('a one-byte change of shop-web.mjs changes shop-web only', () => {
     const changed = build(
       checkout((root) => {
-        const f = path.join(root, 'examples/shop/app/shop-web.mjs');
+        const f = path.join(root, 'examples/shop-app/shop-web.mjs');
         writeFileSync(f, `${readFileSync(f, 'utf8')} `);
       }),
     );
@@ -240,7 +240,7 @@ describe('buildImages (the example images)', () => {
     const files = readTarFiles(layout.get(manifest.layers.at(-1).digest), () => true);
     expect([...files.keys()]).toEqual(['app/shop-api']);
     expect(files.get('app/shop-api')?.toString()).toBe(
-      readFileSync(path.join(repoRoot, 'examples/shop/app/shop-api.mjs'), 'utf8'),
+      readFileSync(path.join(repoRoot, 'examples/shop-app/shop-api.mjs'), 'utf8'),
     );
   });
 

@@ -4,15 +4,18 @@
 //   build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME[,NAME…]] [--tag TAG]
 //       builds every image (tools/images/build.mjs) into DIR (default .images/): DIR/oci (an OCI
 //       layout), DIR/sbom/<name>.spdx.json, DIR/images.json; prints one `name@sha256:…` line per
-//       image (with --push: `REGISTRY/name@sha256:…`, after skopeo pushed it by digest; the tag
-//       is TAG, default the apps' version). REF: the base image, pinned (oci:DIR[:NAME][@sha256:…]
+//       image (with --push: `REGISTRY/name@sha256:…`, after skopeo pushed it by digest, tagged
+//       TAG, default the image's version; images.json then lists these references). REF: the base image, pinned (oci:DIR[:NAME][@sha256:…]
 //       or docker://REPO@sha256:…); default the Debian test base (`images base`), built once and
 //       kept in $XDG_CACHE_HOME/contrast-images.
+//   embed IMAGES_JSON
+//       writes the pushed references of IMAGES_JSON (from build --push) into apps/cli/release-images.json,
+//       the images a release of the CLI injects (the release runs it before building the CLI).
 //   base [--out DIR]
 //       builds the Debian test base (mmdebstrap + this machine's Node) into DIR; prints its reference.
 //
 // Exit codes: 0 done, 1 failed, 2 bad input.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +24,7 @@ import { repoRoot } from './dockerfile.mjs';
 import { OciLayout } from './oci.mjs';
 
 const USAGE = `usage: pnpm --silent images build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME,…] [--tag TAG]
+       pnpm --silent images embed IMAGES_JSON
        pnpm --silent images base [--out DIR]`;
 
 function parse(args, known) {
@@ -69,14 +73,52 @@ function main(argv) {
       only: opts.only?.split(',').filter(Boolean),
       sourceDateEpoch: sourceDateEpoch(),
     });
-    const tag =
-      opts.tag ?? JSON.parse(readFileSync(path.join(repoRoot, 'apps/cli/package.json'), 'utf8')).version;
+    const references = {};
     for (const r of results) {
       const line = opts.push
-        ? pushImage(path.join(outDir, 'oci'), r.name, r.digest, opts.push.replace(/\/+$/, ''), tag)
+        ? pushImage(
+            path.join(outDir, 'oci'),
+            r.name,
+            r.digest,
+            opts.push.replace(/\/+$/, ''),
+            opts.tag ?? r.version,
+          )
         : `${r.name}@${r.digest}`;
+      references[r.name] = line;
       process.stdout.write(`${line}\n`);
     }
+    if (opts.push) {
+      // The pushed references, for CONTRAST_IMAGES and `images embed`.
+      const file = path.join(outDir, 'images.json');
+      const data = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, `${JSON.stringify({ ...data, references }, null, 2)}\n`);
+    }
+    return 0;
+  }
+  if (command === 'embed') {
+    // The release's one place for image references: the CLI's release-images.json, written from the
+    // images.json of `images build --push` before the CLI is built.
+    const [from, ...more] = rest;
+    if (!from || more.length > 0) throw new UsageError(USAGE);
+    let data;
+    try {
+      data = JSON.parse(readFileSync(path.resolve(from), 'utf8'));
+    } catch (e) {
+      throw new UsageError(`${from}: cannot read images.json (${e.code ?? e.message})`);
+    }
+    const refs = data.references;
+    if (!refs || typeof refs !== 'object' || Object.keys(refs).length === 0) {
+      throw new UsageError(`${from}: references: none (run images build with --push first)`);
+    }
+    for (const [name, ref] of Object.entries(refs)) {
+      if (typeof ref !== 'string' || !/@sha256:[0-9a-f]{64}$/.test(ref)) {
+        throw new UsageError(`${from}: references.${name}: "${ref}" is not pinned by digest`);
+      }
+    }
+    const target = path.join(repoRoot, 'apps/cli/release-images.json');
+    const current = JSON.parse(readFileSync(target, 'utf8'));
+    writeFileSync(target, `${JSON.stringify({ _comment: current._comment, references: refs }, null, 2)}\n`);
+    process.stderr.write(`wrote ${path.relative(repoRoot, target)} (${Object.keys(refs).length} images)\n`);
     return 0;
   }
   if (command === 'base') {

@@ -3,7 +3,7 @@
 //   1. two clones of this commit in two temp folders, each installed and built on its own, build
 //      every image on the same pinned base -> the digests must be identical, image by image;
 //   2. the same in the second clone after a one-byte change of apps/service-mesh/README.md (it is in
-//      the proxy's /app) and of examples/shop/app/shop-web.mjs -> exactly those two images change;
+//      the proxy's /app) and of examples/shop-app/shop-web.mjs -> exactly those two images change;
 //   3. the first clone's images pushed to a real docker-registry on 127.0.0.1, and `skopeo inspect`
 //      of each: the digest built, the pinned base in the manifest, the app's entrypoint and user,
 //      created 1970-01-01, no build folder anywhere in the manifest or config.
@@ -82,9 +82,9 @@ try {
   for (const n of names)
     check(da[n] !== undefined && da[n] === db[n], `${n}: same digest from both folders (${da[n]})`);
 
-  say('one-byte changes in clone b: apps/service-mesh/README.md, examples/shop/app/shop-web.mjs');
+  say('one-byte changes in clone b: apps/service-mesh/README.md, examples/shop-app/shop-web.mjs');
   appendFileSync(path.join(b, 'apps/service-mesh/README.md'), ' ');
-  appendFileSync(path.join(b, 'examples/shop/app/shop-web.mjs'), ' ');
+  appendFileSync(path.join(b, 'examples/shop-app/shop-web.mjs'), ' ');
   const dc = build(b, base, path.join(work, 'b', 'out2'));
   const changed = names.filter((n) => dc[n] !== da[n]);
   check(

@@ -105,7 +105,8 @@ async function runGenerate(
   deps: GenerateCommandDeps,
   dir: string,
   args: string[],
-  env: Record<string, string> = {},
+  // The Contrast images (initializer, service mesh) the shop's recorded facts hold, as `contrast demo` uses them.
+  env: Record<string, string> = { CONTRAST_IMAGE_FACTS: path.join(shop, 'image-facts.json') },
 ) {
   const c = captureIo(dir);
   c.io.env = env;
@@ -245,6 +246,80 @@ describe('contrast generate', () => {
     const db = readFileSync(path.join(dir, 'resources', 'db.yml'), 'utf8');
     expect(db).toContain(`image: docker.io/library/postgres:16.4@sha256:${'ab'.repeat(32)}`);
     expect(db).toContain('image: registry.example/initializer:pinned');
+  });
+
+  it('injects the images CONTRAST_IMAGES names (the images.json of pnpm images build --push)', async () => {
+    const dir = workspace();
+    const init = `127.0.0.1:5000/contrast/initializer@sha256:${'1a'.repeat(32)}`;
+    const mesh = `127.0.0.1:5000/contrast/service-mesh-proxy@sha256:${'2b'.repeat(32)}`;
+    writeFileSync(
+      path.join(dir, 'images.json'),
+      JSON.stringify({ images: {}, references: { initializer: init, 'service-mesh-proxy': mesh } }),
+    );
+    const r = await runGenerate(
+      { registry, images: new AnyImageSource() },
+      dir,
+      ['-p', 'Test-SNP', 'resources'],
+      {
+        CONTRAST_IMAGES: 'images.json',
+      },
+    );
+    expectSucceeded(r);
+    const web = readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8');
+    expect(web).toContain(`image: ${init}`);
+    expect(web).toContain(`image: ${mesh}`);
+    expect(web).not.toContain(':0.0.0');
+  });
+
+  it('an unreleased build without CONTRAST_IMAGES refuses (exit 2, nothing written) and says what to supply', async () => {
+    const dir = workspace();
+    const before = snapshot(dir);
+    const r = await runGenerate(
+      { registry, images: new AnyImageSource() },
+      dir,
+      ['-p', 'Test-SNP', 'resources'],
+      {},
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('this contrast build names no initializer image');
+    expect(r.stderr).toContain('CONTRAST_IMAGES');
+    expect(snapshot(dir)).toEqual(before);
+    // Nothing to inject, nothing needed.
+    const skip = await runGenerate(
+      { registry, images: new AnyImageSource() },
+      dir,
+      ['-p', 'Test-SNP', '--skip-initializer', '--skip-service-mesh', 'resources'],
+      {},
+    );
+    expectSucceeded(skip);
+    expect(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8')).not.toContain(
+      'contrast-initializer',
+    );
+  });
+
+  it('a CONTRAST_IMAGES entry not pinned by a real digest is bad input naming the file and the entry', async () => {
+    const dir = workspace();
+    const cases: Array<[unknown, string]> = [
+      [{ references: { initializer: 'ghcr.io/contrast-cc/initializer:0.0.0' } }, 'references.initializer'],
+      [{ references: { initializer: `ghcr.io/x/initializer@sha256:${'0'.repeat(64)}` } }, 'zero digest'],
+      [{ references: ['x'] }, 'references: expected an object'],
+    ];
+    for (const [content, message] of cases) {
+      writeFileSync(path.join(dir, 'images.json'), JSON.stringify(content));
+      const before = snapshot(dir);
+      const r = await runGenerate(
+        { registry, images: new AnyImageSource() },
+        dir,
+        ['-p', 'Test-SNP', 'resources'],
+        {
+          CONTRAST_IMAGES: 'images.json',
+        },
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('images.json: ');
+      expect(r.stderr).toContain(message);
+      expect(snapshot(dir)).toEqual(before);
+    }
   });
 
   it('an insecure platform is reported loudly and cannot join a secure manifest', async () => {

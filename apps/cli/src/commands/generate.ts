@@ -13,9 +13,14 @@ import type {
   PolicySettings,
 } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
+import {
+  type ContrastImages,
+  ContrastImagesError,
+  contrastImages,
+  requireImage,
+} from '../contrast-images.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { workspaceFile } from '../util.js';
-import { cliVersion } from '../version.js';
 
 /** What the generate command is wired with; the app passes its platforms and image source. */
 export interface GenerateCommandDeps {
@@ -28,7 +33,7 @@ export interface GenerateCommandDeps {
   images: ImageSource | ((io: CliIo) => ImageSource);
   /** Policy generation; default: `generatePolicy` of @contrast-cc/policy. */
   generatePolicy?: PolicyGenerator;
-  /** Images of the injected containers; default: ours, tagged with the CLI version. */
+  /** Images of the injected containers; default: $CONTRAST_IMAGES, else this build's release-images.json. */
   injectedImages?: InjectedImages;
   /** `--assets <file|dir>`: the registry with the described platform rebuilt on those assets. */
   withAssets?: (
@@ -56,6 +61,11 @@ Policies need each image's user and /etc/passwd, /etc/group, read from the image
 $CONTRAST_CACHE_DIR, default ~/.cache/contrast on Linux, ~/Library/Caches/contrast on macOS,
 %LOCALAPPDATA%\\contrast\\cache on Windows). With CONTRAST_IMAGE_FACTS=<file.json> only those
 recorded image facts are used and no registry is contacted.
+
+The injected images (initializer, service mesh) are pinned by digest: a released contrast names
+the images built from its own commit; an unreleased build names none and needs
+CONTRAST_IMAGES=<images.json> (written by "pnpm --silent images build --push <registry>" in the
+repository) or, offline, the Contrast images recorded in CONTRAST_IMAGE_FACTS.
 
 Usage:
   contrast generate [flags] paths...
@@ -283,6 +293,27 @@ async function ownerKeys(
   return out;
 }
 
+/**
+ * The initializer and service-mesh images to inject, by digest, from $CONTRAST_IMAGES or this
+ * build's release list; an image the run needs and nobody named is a usage error saying what to
+ * supply (never a placeholder reference).
+ */
+function injectedImagesOf(io: CliIo, opts: Options): InjectedImages {
+  let images: ContrastImages;
+  try {
+    images = contrastImages(io.env, io.cwd);
+    const pick = (name: string, skip: boolean, flag: string) =>
+      skip ? (images.references[name] ?? `(${flag})`) : requireImage(images, name, `unless ${flag}`);
+    return {
+      initializer: pick('initializer', opts.skipInitializer, '--skip-initializer'),
+      serviceMesh: pick('service-mesh-proxy', opts.skipServiceMesh, '--skip-service-mesh'),
+    };
+  } catch (error) {
+    if (error instanceof ContrastImagesError) throw new Failure(EXIT.usage, error.message);
+    throw error;
+  }
+}
+
 /** Newly pinned images, one entry per image (in first-use order) with the containers using it. */
 function pinnedByImage(pins: readonly PinnedImage[]): Array<{
   image: string;
@@ -387,17 +418,13 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
       )
     : new Map<string, string>();
   // 2. Patch in memory.
-  const version = cliVersion();
   const result = await policy.patchResources(files, {
     defaultPlatform,
     registry,
     images: typeof deps.images === 'function' ? deps.images(io) : deps.images,
     generatePolicy: deps.generatePolicy ?? policy.generatePolicy,
     settings,
-    injectedImages: deps.injectedImages ?? {
-      initializer: `ghcr.io/contrast-cc/initializer:${version}`,
-      serviceMesh: `ghcr.io/contrast-cc/service-mesh-proxy:${version}`,
-    },
+    injectedImages: deps.injectedImages ?? injectedImagesOf(io, opts),
     skipInitializer: opts.skipInitializer,
     skipServiceMesh: opts.skipServiceMesh,
     imageReplacements: replacements,

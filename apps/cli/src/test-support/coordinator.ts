@@ -71,6 +71,8 @@ export async function generateDeployment(): Promise<Deployment> {
   );
   const images = await loadRecordedImages(path.join(shop, 'image-facts.json'));
   const c = captureIo(template);
+  // The Contrast images to inject: those the recorded facts hold (as in `contrast demo`).
+  c.io.env = { CONTRAST_IMAGE_FACTS: path.join(shop, 'image-facts.json') };
   const code = await createGenerateCommand({ registry, images }).run(
     ['--reference-values', 'Simulated-TDX', 'deployment/'],
     c.io,
