@@ -138,7 +138,8 @@ function finishBase(layout, descriptor, name, digest) {
 }
 
 /**
- * The base for tests and local builds: Debian (mmdebstrap, essential + libstdc++6 +
+ * The base for tests and local builds (`packages`: the Debian packages an image's description asks
+ * for, installed by mmdebstrap with their dependencies): Debian (mmdebstrap, essential + libstdc++6 +
  * ca-certificates, SOURCE_DATE_EPOCH=0, device nodes removed) plus this machine's Node binary at
  * /usr/local/bin/node, where the official node image has it. Reproducible for the same Debian
  * packages and the same Node binary; releases use the official node image instead (--base).
@@ -146,18 +147,24 @@ function finishBase(layout, descriptor, name, digest) {
  */
 export function buildDebianBase(
   dir,
-  { suite = 'bookworm', mirror = 'http://deb.debian.org/debian', node = process.execPath } = {},
+  {
+    suite = 'bookworm',
+    mirror = 'http://deb.debian.org/debian',
+    node = process.execPath,
+    packages = [],
+  } = {},
 ) {
+  const include = ['libstdc++6', 'ca-certificates', ...packages].join(',');
   const work = mkdtempSync(path.join(os.tmpdir(), 'contrast-base-'));
   try {
     const rootfs = path.join(work, 'rootfs.tar');
-    log(`base: mmdebstrap ${suite} (essential + libstdc++6, ca-certificates)`);
+    log(`base: mmdebstrap ${suite} (essential + ${include})`);
     run(
       'mmdebstrap',
       [
         '--quiet',
         '--variant=essential',
-        '--include=libstdc++6,ca-certificates',
+        `--include=${include}`,
         suite,
         rootfs,
         `deb ${mirror} ${suite} main`,
@@ -189,13 +196,13 @@ export function buildDebianBase(
       history: [
         {
           created: EPOCH,
-          created_by: `mmdebstrap --variant=essential --include=libstdc++6,ca-certificates ${suite}`,
+          created_by: `mmdebstrap --variant=essential --include=${include} ${suite}`,
         },
         { created: EPOCH, created_by: `node ${nodeVersion} at /usr/local/bin/node` },
       ],
     };
     const cfg = layout.put(MEDIA.config, jsonBytes(config));
-    const name = `debian-${suite}-node-${nodeVersion}`;
+    const name = `debian-${suite}-node-${nodeVersion}${packages.length > 0 ? `+${packages.join('+')}` : ''}`;
     const manifest = layout.put(
       MEDIA.manifest,
       jsonBytes({
@@ -462,7 +469,7 @@ export function imageList(root = repoRoot) {
 
 /**
  * Builds every image (or those named in `only`) on `base` into `outDir`.
- * @param {{ root?: string; outDir: string; base: string; only?: string[]; skipBuild?: boolean; sourceDateEpoch?: number }} opts
+ * @param {{ root?: string; outDir: string; base: string | ((aptPackages: string[]) => string); only?: string[]; skipBuild?: boolean; sourceDateEpoch?: number }} opts
  * @returns {{ name: string; digest: string; sbom: string }[]}
  */
 export function buildImages({
@@ -486,8 +493,30 @@ export function buildImages({
   }
   const work = mkdtempSync(path.join(os.tmpdir(), 'contrast-images-'));
   try {
-    const base = loadBase(baseRef, work);
-    log(`base ${base.name}@${base.digest}`);
+    // One base per distinct reference: `base` may be a function of the Debian packages an image's
+    // description asks for (apt), giving the base that has them.
+    const bases = new Map();
+    const baseFor = (img) => {
+      const packages = img.apt?.packages ?? [];
+      const ref = typeof baseRef === 'function' ? baseRef(packages) : baseRef;
+      if (!bases.has(ref)) {
+        const loaded = loadBase(ref, path.join(work, `base-${bases.size}`));
+        log(`base ${loaded.name}@${loaded.digest}`);
+        loaded.debian = debianPackages(loaded);
+        bases.set(ref, loaded);
+      }
+      const base = bases.get(ref);
+      const installed = new Set(base.debian.map((d) => d.name));
+      const missing = packages.filter((p) => !installed.has(p));
+      if (missing.length > 0) {
+        throw new UsageError(
+          `${img.name}: the base ${base.name}@${base.digest} lacks the Debian packages ${missing.join(', ')} ` +
+            `that its description asks for (apt in tools/images/dockerfile.mjs); use a base that has them ` +
+            '(without --base, the Debian test base is built with them)',
+        );
+      }
+      return base;
+    };
     const apps = list.filter((i) => i.kind === 'app');
     if (apps.length > 0 && !skipBuild) {
       const pkgs = apps.map(
@@ -510,12 +539,14 @@ export function buildImages({
         },
       );
     }
-    const deb = debianPackages(base);
-    const nodeVersion = (base.config.config?.Env ?? []).find((e) => e.startsWith('NODE_VERSION='))?.slice(13);
     const out = new OciLayout(path.join(outDir, 'oci'));
     mkdirSync(path.join(outDir, 'sbom'), { recursive: true });
     const results = [];
     for (const img of list) {
+      const base = baseFor(img);
+      const nodeVersion = (base.config.config?.Env ?? [])
+        .find((e) => e.startsWith('NODE_VERSION='))
+        ?.slice(13);
       let entries;
       let npm = [];
       let version;
@@ -561,7 +592,7 @@ export function buildImages({
             digest: manifest.digest,
             version,
             base: { name: base.name, digest: base.digest },
-            debian: deb,
+            debian: base.debian,
             node: nodeVersion,
             npm,
             created: sourceDateEpoch ?? 0,
@@ -576,7 +607,7 @@ export function buildImages({
       path.join(outDir, 'images.json'),
       `${JSON.stringify(
         {
-          base: `${base.name}@${base.digest}`,
+          bases: Object.fromEntries(results.map((r) => [r.name, r.base])),
           images: Object.fromEntries(results.map((r) => [r.name, r.digest])),
         },
         null,

@@ -266,6 +266,14 @@ describe('buildImages (the example images)', () => {
     });
   });
 
+  it('refuses a base that lacks the Debian packages an image description asks for (the initializer)', () => {
+    expect(() =>
+      buildImages({ outDir: tmp('out'), base: base.ref, only: ['initializer'], skipBuild: true }),
+    ).toThrow(
+      /initializer: the base test-base@sha256:[0-9a-f]{64} lacks the Debian packages cryptsetup-bin, e2fsprogs/,
+    );
+  });
+
   it('refuses a base that is not pinned, or pinned to another digest', () => {
     expect(() => loadBase('docker://docker.io/library/node:20-bookworm-slim', tmp('w'))).toThrow(UsageError);
     expect(() => loadBase(`oci:${base.dir}@sha256:${'0'.repeat(64)}`, tmp('w'))).toThrow(/not the pinned/);

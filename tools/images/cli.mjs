@@ -43,13 +43,16 @@ export function cacheDir() {
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'contrast-images');
 }
 
-/** The Debian test base, built on first use and kept (its digest pins every later build). */
-export function defaultBase() {
-  const dir = path.join(cacheDir(), 'debian-base');
+/**
+ * The Debian test base with `packages` (the Debian packages an image's description asks for), built
+ * on first use and kept (its digest pins every later build on this machine).
+ */
+export function defaultBase(packages = []) {
+  const dir = path.join(cacheDir(), ['debian-base', ...[...packages].sort()].join('+'));
   if (existsSync(path.join(dir, 'index.json'))) {
     return `oci:${dir}@${new OciLayout(dir).resolve('base').digest}`;
   }
-  return buildDebianBase(dir);
+  return buildDebianBase(dir, { packages: [...packages].sort() });
 }
 
 function sourceDateEpoch() {
@@ -66,7 +69,7 @@ function main(argv) {
   if (command === 'build') {
     const opts = parse(rest, ['out', 'push', 'base', 'only', 'tag']);
     const outDir = path.resolve(opts.out ?? path.join(repoRoot, '.images'));
-    const base = opts.base ?? defaultBase();
+    const base = opts.base ?? defaultBase;
     const results = buildImages({
       outDir,
       base,
