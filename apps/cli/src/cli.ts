@@ -1,7 +1,6 @@
-import path from 'node:path';
-import { createLogger, LOG_LEVELS, type LogLevel } from '@contrast-cc/core';
 import type { CommandEntry } from './command.js';
 import { COMMANDS } from './commands/index.js';
+import { takeGlobalFlags, withGlobals } from './globals.js';
 import { type CliIo, EXIT, type ExitCode } from './io.js';
 import { cliVersion } from './version.js';
 
@@ -39,47 +38,6 @@ Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
 `;
 }
 
-/** The global flags, taken out of argv wherever they stand (up to a `--`). */
-export function takeGlobalFlags(
-  argv: readonly string[],
-): { argv: string[]; logLevel?: LogLevel; workspaceDir?: string } | { error: string } {
-  const out: string[] = [];
-  let logLevel: LogLevel | undefined;
-  let workspaceDir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    const m = /^--(log-level|workspace-dir)(?:=(.*))?$/.exec(arg);
-    if (!m) {
-      out.push(arg);
-      continue;
-    }
-    let value = m[2];
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith('-')) return { error: `--${m[1]} needs a value` };
-      i++;
-    }
-    if (m[1] === 'log-level') {
-      if (!(LOG_LEVELS as readonly string[]).includes(value)) {
-        return { error: `--log-level ${value}: use one of ${LOG_LEVELS.join(', ')}` };
-      }
-      logLevel = value as LogLevel;
-    } else {
-      if (value === '') return { error: '--workspace-dir needs a directory' };
-      workspaceDir = value;
-    }
-  }
-  return {
-    argv: out,
-    ...(logLevel ? { logLevel } : {}),
-    ...(workspaceDir !== undefined ? { workspaceDir } : {}),
-  };
-}
-
 /** Runs the CLI with `argv` (without node and script). Never throws; returns the exit code. */
 export async function runCli(
   argvIn: string[],
@@ -91,22 +49,7 @@ export async function runCli(
     ioIn.stderr(`contrast: ${globals.error}\n`);
     return EXIT.usage;
   }
-  const level = globals.logLevel ?? 'warn';
-  const io: CliIo = {
-    ...ioIn,
-    ...(globals.workspaceDir !== undefined
-      ? { workspace: path.resolve(ioIn.cwd, globals.workspaceDir) }
-      : {}),
-    logger:
-      ioIn.logger ??
-      createLogger(
-        (r) => {
-          const fields = Object.keys(r.fields).length > 0 ? ` ${JSON.stringify(r.fields)}` : '';
-          ioIn.stderr(`[${r.level}] ${r.message}${fields}\n`);
-        },
-        { level },
-      ),
-  };
+  const io = withGlobals(ioIn, globals);
   const [first, ...rest] = globals.argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
@@ -141,3 +84,5 @@ export async function runCli(
     return EXIT.failed;
   }
 }
+
+export { takeGlobalFlags } from './globals.js';

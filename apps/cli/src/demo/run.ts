@@ -22,6 +22,7 @@ import { createGenerateCommand } from '../commands/generate.js';
 import { createRecoverCommand } from '../commands/recover.js';
 import { createSetCommand } from '../commands/set.js';
 import { createVerifyCommand } from '../commands/verify.js';
+import { takeGlobalFlags, withGlobals } from '../globals.js';
 import { cliImageSource } from '../images.js';
 import type { CliIo } from '../io.js';
 import { cliPlatformRegistry } from '../platforms.js';
@@ -180,17 +181,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     say(`$ contrast ${command.name} ${args.join(' ')}`);
     let out = '';
     let all = '';
-    const code = await command.run(args, {
-      cwd: ws,
-      env,
-      stdout: (t) => {
-        out += t;
-        all += t;
-      },
-      stderr: (t) => {
-        all += t;
-      },
-    });
+    // As the binary would: the global flags (--workspace-dir, --log-level) apply to every command.
+    const globals = takeGlobalFlags(args);
+    if ('error' in globals) return fail(globals.error);
+    const { argv, ...flags } = globals;
+    const code = await command.run(
+      argv,
+      withGlobals(
+        {
+          cwd: ws,
+          env,
+          stdout: (t) => {
+            out += t;
+            all += t;
+          },
+          stderr: (t) => {
+            all += t;
+          },
+        },
+        flags,
+      ),
+    );
     const text = all.trimEnd();
     if (text && (!json || code !== expectExit)) {
       const indented = text.replace(/^/gm, '  ');
@@ -444,7 +455,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     say(`  replica A: the Coordinator of step 8, pid ${replicaA.pid}, API on ${replicaA.address}, active`);
     const replicaB = await startReplica('B', replicaA.address);
     const haVerify = path.join('ha', 'replica-b');
-    await contrast(verify, ['-c', replicaB.address, '--insecure', '--workspace-dir', haVerify]);
+    // The expected manifest is the workspace's; verify/ goes to ha/ (the global --workspace-dir).
+    await contrast(verify, [
+      '-c',
+      replicaB.address,
+      '--insecure',
+      '-m',
+      'manifest.json',
+      '--workspace-dir',
+      haVerify,
+    ]);
     const transitionA = (await readFile(path.join(ws, 'verify', 'latest-transition'), 'utf8')).trim();
     const transitionB = (
       await readFile(path.join(ws, haVerify, 'verify', 'latest-transition'), 'utf8')
