@@ -93,7 +93,7 @@ describe('mesh certificates carry upstream claim extensions', () => {
       value: raw.slice(0x90, 0xc0),
     });
     expect(read.upstreamClaims?.size).toBe(46);
-  });
+  }, 180_000); // a simulated chain is an RSA-4096 key generation: slow on a loaded machine
 
   it('TDX: 1.3.9901.2.2.N with the quote values, in Go encodings', async () => {
     const issuer = await createSimulatedTdxIssuer();
@@ -113,7 +113,7 @@ describe('mesh certificates carry upstream claim extensions', () => {
     expect(ext.get(oid('extraBytes'))).toBe('0400');
     expect(ext.has('1.3.9901.2.2.28')).toBe(false);
     for (const n of Object.values(TDX_CLAIM_FIELDS)) expect(ext.has(`1.3.9901.2.2.${n}`)).toBe(true);
-  });
+  }, 180_000); // a simulated chain is an RSA-4096 key generation: slow on a loaded machine
 
   it('encodes and decodes claim values exactly, refusing other encodings', () => {
     expect(toHex(encodeClaimValue({ type: 'uint', value: 0n }))).toBe('020100');
