@@ -34,6 +34,7 @@ import {
   verifyOwnerSignature,
 } from '@contrast-cc/certs';
 import {
+  bytesEqual,
   ContrastError,
   type Evidence,
   type EvidenceClaims,
@@ -71,6 +72,12 @@ export interface AuthorityOptions {
   logger?: Logger;
   /** Called for every refused evidence (metrics). */
   onAttestationFailure?: (reason: VerifyFailure) => void;
+  /**
+   * Called when the store's latest pointer went back to an older transition of this replica's
+   * history (or kept the transition with another signature) while it is active: the authority
+   * writes its own pointer back and logs an error; this hook counts it (metrics).
+   */
+  onRollback?: (event: { storeLatest: string; ours: string; generation: number }) => void;
   /**
    * Whether an attested active peer replica exists (peer recovery configured). A seed-share
    * owner's recovery without `force` is then refused: the peer recovers this replica with the
@@ -197,6 +204,8 @@ interface Active {
   signature: Uint8Array;
   version: string;
   generation: number;
+  /** The history served by `state()`, read once per active state (it never changes for one). */
+  history?: Promise<{ manifests: Uint8Array[]; policies: Uint8Array[] }>;
 }
 
 /** `restoreCaHierarchy`'s field names -> the peer-recover wire fields. */
@@ -345,6 +354,29 @@ export class Authority {
     const binding = this.stateBinding();
     const a = this.#active;
     if (!a) return { ...binding, manifests: [], policies: [] };
+    // Read once per active state: an attest or state request used to re-read and re-parse the
+    // whole history (13 Kubernetes API reads each with the ConfigMap store).
+    a.history ??= this.#readHistory(a);
+    let history: { manifests: Uint8Array[]; policies: Uint8Array[] };
+    try {
+      history = await a.history;
+    } catch (e) {
+      a.history = undefined;
+      throw e;
+    }
+    return {
+      ...binding,
+      // The signature verified when this state became active, not whatever the store holds now
+      // (a flipped byte there used to be served until the next recovery).
+      signature: a.signature,
+      rootCaPem: a.ca.root.pem,
+      meshCaPem: a.ca.meshCa.pem,
+      manifests: history.manifests,
+      policies: history.policies,
+    };
+  }
+
+  async #readHistory(a: Active): Promise<{ manifests: Uint8Array[]; policies: Uint8Array[] }> {
     const history = this.#history(a.engine);
     const manifests = await history.manifests(a.transitionHash);
     const hashes = new Set<string>();
@@ -356,17 +388,7 @@ export class Authority {
     for (const h of [...hashes].sort()) {
       if (await this.#opts.store.hasBlob('policy', h)) policies.push(await history.getPolicy(h));
     }
-    const latest = await this.#opts.store.getLatest();
-    return {
-      ...binding,
-      ...(latest && latest.value.transitionHash === a.transitionHash
-        ? { signature: latest.value.signature }
-        : {}),
-      rootCaPem: a.ca.root.pem,
-      meshCaPem: a.ca.meshCa.pem,
-      manifests: manifests.map((m) => m.bytes),
-      policies,
-    };
+    return { manifests: manifests.map((m) => m.bytes), policies };
   }
 
   /** Sets the first manifest (trust on first use) or updates it (owner signature required). */
@@ -882,19 +904,26 @@ export class Authority {
     this.#latestEvents++;
     this.#storeLatest = seen;
     const a = this.#active;
-    if (!a || seen === a.transitionHash || (seen !== null && this.#own.has(seen))) return;
+    if (!a) return;
+    if (seen === a.transitionHash) {
+      // Our transition with other signature bytes: not a pointer we wrote; put ours back.
+      if (latest && !bytesEqual(latest.value.signature, a.signature)) void this.#checkRollback(a);
+      return;
+    }
     if (seen === null) {
       this.#log.warn('the history was deleted from the store; going stale');
       this.#active = undefined;
       return;
     }
-    // Another writer moved the pointer. An older pointer (a late event) is harmless; anything
-    // else means another replica changed the history: drop the secrets and wait for recovery.
+    // Another writer moved the pointer. Forward (a transition after ours): another replica
+    // changed the history, drop the secrets and wait for recovery. Back to one of our ancestors:
+    // a late event of our own write, or a rollback of the store (checked against the store now).
     const history = this.#history(a.engine);
     history
       .isAncestor(seen, a.transitionHash)
       .then((older) => {
-        if (older || this.#active !== a) return;
+        if (this.#active !== a) return;
+        if (older || this.#own.has(seen)) return this.#checkRollback(a);
         this.#log.warn('another Coordinator changed the history; going stale', { latest: seen });
         this.#active = undefined;
       })
@@ -904,6 +933,46 @@ export class Authority {
         });
         if (this.#active === a) this.#active = undefined;
       });
+  }
+
+  /**
+   * Whether the store's latest pointer went back (an older transition of our history, or ours
+   * with other signature bytes) while we are active. The history only ever grows, so that is a
+   * rollback of the store: log it as an error, count it, and write our own signed pointer back
+   * (compare-and-swap on what is there now), so that a restart cannot recover into the older
+   * generation. Serialized with the other writers.
+   */
+  #checkRollback(a: Active): Promise<void> {
+    return this.#serialize(async () => {
+      if (this.#active !== a) return;
+      const now = await this.#opts.store.getLatest();
+      if (!now) return;
+      const same = now.value.transitionHash === a.transitionHash;
+      if (same && bytesEqual(now.value.signature, a.signature)) return;
+      if (!same && !(await this.#history(a.engine).isAncestor(now.value.transitionHash, a.transitionHash))) {
+        return; // moved forward meanwhile: the watch handles that
+      }
+      this.#log.error('the store went back to an older latest pointer; writing ours back', {
+        storeLatest: now.value.transitionHash,
+        ours: a.transitionHash,
+        generation: a.generation,
+      });
+      try {
+        this.#opts.onRollback?.({
+          storeLatest: now.value.transitionHash,
+          ours: a.transitionHash,
+          generation: a.generation,
+        });
+      } catch {
+        // metrics must not break the repair
+      }
+      a.version = await this.#opts.store.setLatest(
+        { transitionHash: a.transitionHash, signature: a.signature },
+        now.version,
+      );
+    }).catch((e: unknown) => {
+      this.#log.error('writing the latest pointer back failed', { error: (e as Error).message });
+    });
   }
 
   #requireActive(): Active {

@@ -36,6 +36,7 @@ describe('contrast recover against an in-process Coordinator', () => {
     expect(r.err).not.toMatch(/contrast recover:/);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/Successfully recovered/);
+    expect(r.out).toMatch(/Generation 1, latest transition [0-9a-f]{64}\./);
 
     const state = await c.running.authority.state();
     expect(state.status).toBe('active');
@@ -45,6 +46,28 @@ describe('contrast recover against an in-process Coordinator', () => {
     expect(recovered.subject).toBe(original.subject);
     // The history came back too: verify passes against the manifest that was set.
     expect((await verify('-c', c.address, '--insecure')).code).toBe(0);
+  });
+
+  it('ROLLBACK (exit 1) when it recovered into a history older than verify/latest-transition', async () => {
+    const first = await start();
+    expect((await set('-c', first.address, '--insecure', 'deployment/')).code).toBe(0);
+    const generation1 = (await first.store.getLatest())!;
+    // A second transition (the same manifest again, signed by workload-owner.pem), then verify
+    // records it in verify/latest-transition.
+    expect((await set('-c', first.address, '--insecure', 'deployment/')).code).toBe(0);
+    expect((await verify('-c', first.address, '--insecure')).code).toBe(0);
+    const known = readFileSync(file('verify/latest-transition'), 'utf8').trim();
+    expect(known).not.toBe(generation1.value.transitionHash);
+    await t.stop();
+    // While every replica is down (this one restarts stale), the store gets generation 1's
+    // pointer back: validly signed, so recovery alone cannot tell.
+    const c = await start();
+    expect(c.running.authority.status).toBe('stale');
+    await c.store.setLatest(generation1.value, (await c.store.getLatest())!.version);
+    const r = await recover('-c', c.address, '--insecure');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ROLLBACK: the Coordinator recovered into a history of 1 transition/);
+    expect(r.err).toContain(known);
   });
 
   it('a share the key cannot open: exit 2, the Coordinator stays stale', async () => {

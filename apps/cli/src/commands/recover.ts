@@ -1,10 +1,19 @@
-import { ApiError, SeedShareDocumentSchema } from '@contrast-cc/api';
-import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
-import type { PlatformRegistry } from '@contrast-cc/core';
+import { readFile } from 'node:fs/promises';
+import { ApiError, fromBase64, SeedShareDocumentSchema } from '@contrast-cc/api';
+import { manifestHash, openSeedShare, recoverSeed, transitionHash } from '@contrast-cc/certs';
+import { type PlatformRegistry, toHex } from '@contrast-cc/core';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { operationFailed, parseFlags, readInput, runCommand, usageError, workspaceFile } from '../util.js';
+import {
+  operationFailed,
+  parseFlags,
+  readInput,
+  resolveIn,
+  runCommand,
+  usageError,
+  workspaceFile,
+} from '../util.js';
 
 const HELP = `contrast recover — bring a Coordinator that lost its state back, with the same root CA.
 
@@ -34,9 +43,13 @@ Example:
   contrast recover -c 203.0.113.7:1314     (seed-shares.json, seedshare-owner.pem in this directory)
   contrast verify -c 203.0.113.7:1314      (the same root CA, the manifest history as before)
 
+Rollback check: when the workspace has verify/latest-transition (from "contrast verify"), the
+recovered history must contain that transition; an older history (the store was rolled back to
+an older, validly signed latest pointer) is reported as ROLLBACK with exit code 1.
+
 Exit codes: 0 recovered, 1 refused or unreachable (attestation failed, the share is not for this
-Coordinator, it is not in recovery mode), 2 bad usage or bad input (missing file, a key that
-cannot open a share).
+Coordinator, it is not in recovery mode) or recovered into an older history (ROLLBACK), 2 bad
+usage or bad input (missing file, a key that cannot open a share).
 `;
 
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
@@ -94,8 +107,61 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   } finally {
     seed.fill(0);
   }
+  // Rollback check: the history the Coordinator recovered into must reach the latest transition
+  // this workspace last saw (verify/latest-transition, written by "contrast verify"). The store is
+  // not trusted: an older, validly signed latest pointer recovers "successfully" into the past.
+  const known = await knownLatestTransition(io);
+  const after = await connectCoordinator(io, {
+    address: values.coordinator as string,
+    loaded,
+    registry,
+    allowInsecure: values.insecure,
+  });
+  const state = await after.state();
+  const chain = transitionChain(state.manifests.map(fromBase64));
+  const generation = chain.length;
+  if (known && !chain.includes(known)) {
+    throw operationFailed(
+      `ROLLBACK: the Coordinator recovered into a history of ${generation} transition(s) that does not ` +
+        `contain the latest transition this workspace last saw (${known}, verify/latest-transition). ` +
+        'The store was rolled back or replaced: restore it (kubectl apply -f verify/history.yml), ' +
+        'restart the Coordinator and recover again.',
+    );
+  }
   io.stdout('Successfully recovered the Coordinator.\n');
+  io.stdout(
+    `Generation ${generation}, latest transition ${state.latest_transition?.transition_hash ?? '(none)'}.\n`,
+  );
+  if (!known) {
+    io.stderr('No verify/latest-transition in this workspace: run "contrast verify" to check the history.\n');
+  } else if (chain.at(-1) !== known) {
+    io.stderr(
+      `The history went on after ${known}: ${generation - chain.indexOf(known) - 1} newer transition(s).\n`,
+    );
+  }
   return EXIT.ok;
+}
+
+/** The latest transition "contrast verify" recorded in this workspace, if any. */
+async function knownLatestTransition(io: CliIo): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(resolveIn(io, workspaceFile(io, 'verify/latest-transition')), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const hex = text.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw usageError('verify/latest-transition: not 64 hex digits');
+  return hex;
+}
+
+/** The transition hashes of a manifest history (oldest first), chained from the zero hash. */
+function transitionChain(manifests: Uint8Array[]): string[] {
+  let previous: Uint8Array = new Uint8Array(32);
+  return manifests.map((m) => {
+    previous = transitionHash(manifestHash(m), previous);
+    return toHex(previous);
+  });
 }
 
 /** `contrast recover`, over the CLI's platform registry. */

@@ -118,6 +118,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     allowInsecure: options.allowInsecure ?? false,
     logger: log,
     onAttestationFailure: (reason) => metrics.attestationFailures.inc({ reason: reason.code }),
+    onRollback: () => metrics.rollbacks.inc(),
     ...(options.peers
       ? { hasActivePeer: async () => (await findActivePeer(peerOptions())) !== undefined }
       : {}),

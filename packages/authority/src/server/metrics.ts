@@ -7,6 +7,7 @@ export interface CoordinatorMetrics {
   latency: Histogram<'route' | 'method'>;
   attestationFailures: Counter<'reason'>;
   peerRecoveries: Counter<'result'>;
+  rollbacks: Counter;
 }
 
 export function createMetrics(source: { generation(): number; status(): string }): CoordinatorMetrics {
@@ -36,6 +37,11 @@ export function createMetrics(source: { generation(): number; status(): string }
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const rollbacks = new Counter({
+    name: 'contrast_coordinator_rollbacks_total',
+    help: 'Times the store went back to an older latest pointer while this replica was active (written back).',
+    registers: [registry],
+  });
   new Gauge({
     name: 'contrast_coordinator_manifest_generation',
     help: 'Number of manifests in the active history (0 when not active).',
@@ -54,5 +60,5 @@ export function createMetrics(source: { generation(): number; status(): string }
       for (const s of ['uninitialized', 'active', 'stale']) this.set({ status: s }, s === now ? 1 : 0);
     },
   });
-  return { registry, requests, latency, attestationFailures, peerRecoveries };
+  return { registry, requests, latency, attestationFailures, peerRecoveries, rollbacks };
 }
