@@ -13,7 +13,9 @@
 //     dist/ with `selfContained`, devDependencies: it needs them to build, not to run), uses a
 //     subpath the target exports, and never reaches into src/ or dist/;
 //   - relative imports stay inside their package;
-//   - no import cycles between packages, nor between modules of one package.
+//   - no import cycles between packages, nor between modules of one package;
+//   - concerns stay in their packages (CONCERNS below): the Rego engine, the OCI registry client
+//     and the Kubernetes resource pipeline never meet in one package's non-test code.
 // Usage: node tools/repo-checks/check-deps.mjs [--root DIR] [--json]
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -70,6 +72,35 @@ const ALLOWED = {
   platform: new Set(['core', 'domain']),
   app: new Set(['core', 'domain', 'platform']),
   tool: new Set(['core', 'domain', 'platform', 'testkit', 'app', 'tool']),
+};
+
+// What a package's non-test code must never import, and why: each concern in its own package
+// (a vendor who evaluates or generates a policy gets no registry client and no YAML pipeline).
+const NETWORK = /^node:(http|https|http2|net|tls|dgram|child_process)$/;
+export const CONCERNS = {
+  '@contrast-cc/rego': [
+    { spec: NETWORK, why: 'the Rego engine is pure: no network client, no processes' },
+    { spec: /^node:fs(\/promises)?$/, why: 'the Rego engine is pure: it reads no files' },
+    { spec: /^yaml$/, why: 'the Rego engine patches no YAML resources' },
+  ],
+  '@contrast-cc/oci': [
+    {
+      spec: /^@contrast-cc\/(rego|policy|kube-resources)$/,
+      why: 'the OCI client knows nothing of policies or resources',
+    },
+    { spec: /^yaml$/, why: 'the OCI client patches no YAML resources' },
+  ],
+  '@contrast-cc/policy': [
+    { spec: NETWORK, why: 'policy generation takes image facts (ImageSource); it has no network client' },
+    {
+      spec: /^@contrast-cc\/(oci|kube-resources)$/,
+      why: 'the registry client and the resource pipeline build on the policy, not the reverse',
+    },
+  ],
+  '@contrast-cc/kube-resources': [
+    { spec: NETWORK, why: 'the resource pipeline resolves images through the ImageSource it is given' },
+    { spec: /^@contrast-cc\/rego$/, why: 'the resource pipeline evaluates no Rego' },
+  ],
 };
 
 function walk(dir, out = []) {
@@ -166,6 +197,14 @@ export function checkDependencies(root) {
       moduleGraph.set(file, edges);
       for (const { spec, line } of importsOf(readFileSync(file, 'utf8'))) {
         const at = { file: rel, line };
+        const concern = test ? undefined : CONCERNS[pkg.name]?.find((c) => c.spec.test(spec));
+        if (concern) {
+          violations.push({
+            ...at,
+            rule: 'concern',
+            message: `${pkg.name} may not import "${spec}": ${concern.why}`,
+          });
+        }
         if (spec.startsWith('.')) {
           const target = path.resolve(path.dirname(file), spec);
           if (!target.startsWith(pkg.dir + path.sep)) {

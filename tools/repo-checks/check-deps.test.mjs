@@ -208,6 +208,31 @@ describe('check-deps', () => {
     );
   });
 
+  it('keeps each concern in its package: no network client in rego or policy, no Rego in the resource pipeline', () => {
+    const root = workspace({
+      'packages/rego/package.json': { name: '@contrast-cc/rego', exports: exp('.') },
+      'packages/rego/src/index.ts':
+        "import http from 'node:http';\nimport { readFile } from 'node:fs/promises';\nexport const r = [http, readFile];\n",
+      'packages/rego/src/index.test.ts': "import http from 'node:http';\nexport const t = http;\n",
+      'packages/kube-resources/package.json': {
+        name: '@contrast-cc/kube-resources',
+        exports: exp('.'),
+        dependencies: { '@contrast-cc/rego': 'workspace:^' },
+      },
+      'packages/kube-resources/src/index.ts': "import { r } from '@contrast-cc/rego';\nexport const k = r;\n",
+    });
+    const v = checkDependencies(root).filter((x) => x.rule === 'concern');
+    expect(v.map((x) => `${x.file}:${x.line}`)).toEqual([
+      'packages/kube-resources/src/index.ts:1',
+      'packages/rego/src/index.ts:1',
+      'packages/rego/src/index.ts:2',
+    ]);
+    expect(v[0].message).toMatch(
+      /@contrast-cc\/kube-resources may not import "@contrast-cc\/rego": the resource pipeline evaluates no Rego/,
+    );
+    expect(v[1].message).toMatch(/"node:http": the Rego engine is pure/);
+  });
+
   it('reads every import form and ignores commented-out ones', () => {
     const text = [
       "import a from 'x-a';",

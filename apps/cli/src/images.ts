@@ -1,10 +1,6 @@
 import path from 'node:path';
-import {
-  type ImageFacts,
-  type ImageSource,
-  loadRecordedImages,
-  RegistryImageSource,
-} from '@contrast-cc/policy';
+import { RegistryImageSource } from '@contrast-cc/oci';
+import { type ImageFacts, type ImageSource, loadRecordedImages } from '@contrast-cc/policy';
 import type { CliIo } from './io.js';
 import { userCacheDir } from './util.js';
 

@@ -33,6 +33,7 @@ export {
   verifyOk,
   verifyWithAny,
 } from './evidence.js';
+export type { ImageConfig, ImageFacts, ImageSource } from './images.js';
 export { type JsonBounds, jsonBoundsViolation, parseJsonBounded } from './json.js';
 export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';
 export {
@@ -45,6 +46,7 @@ export {
   type LogSink,
   noopLogger,
 } from './logger.js';
+export { setOwn } from './object.js';
 export {
   definePlatform,
   isPlatform,

@@ -1,9 +1,9 @@
+import type { FailureRecord } from '@contrast-cc/rego';
 import { isMap, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { type AgentDecision, AgentPolicy } from './agent/agent.js';
+import { CONTEXT_VARS, explainDenial } from './agent/denial.js';
+import { NORMALIZED_KINDS, normalizeRequest } from './agent/normalize.js';
 import { policyTextFromAny, splitPolicyText } from './assemble.js';
-import { type AgentDecision, AgentPolicy } from './rego/agent.js';
-import type { FailureRecord } from './rego/eval.js';
-import { CONTEXT_VARS, explainDenial } from './rego/explain.js';
-import { NORMALIZED_KINDS, normalizeRequest } from './rego/normalize.js';
 
 export interface RequestExplanation {
   kind: string;

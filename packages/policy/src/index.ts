@@ -1,5 +1,6 @@
-// The atomic writer lives in @contrast-cc/core/fs; re-exported for the generate pipeline's callers.
-export { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
+export { type AgentDecision, AgentPolicy } from './agent/agent.js';
+export { explainDenial } from './agent/denial.js';
+export { NORMALIZED_KINDS as REQUEST_KINDS, normalizeRequest } from './agent/normalize.js';
 export {
   assemblePolicyText,
   bindingValue,
@@ -33,34 +34,8 @@ export {
   yamlLineOf,
 } from './explain.js';
 export { type GeneratePolicyInput, generatePolicy } from './generate.js';
-export { type EtcFileChange, LayerCache, type LayerEtcFacts } from './images/layer-cache.js';
 export { RecordedImageSource } from './images/recorded.js';
-export { type ImageReference, parseImageReference, pinnedReference } from './images/reference.js';
-export { type RegistryClientOptions, RegistryImageSource } from './images/registry.js';
 export { applyJsonPatch, type JsonPatchOp } from './json-patch.js';
-// Kubernetes resource pipeline (issue #6): read YAML, find workloads, inject, rewrite, manifest.
-export { ResourceInputError, type ResourceProblem } from './kube/errors.js';
-export { collectYamlFiles, loadResourceFiles, parseResourceText, type ResourceFile } from './kube/files.js';
-export { ANNOTATIONS as CONTRAST_ANNOTATIONS, type InjectedImages } from './kube/inject.js';
-export { type AssembledManifest, type AssembleManifestOptions, assembleManifest } from './kube/manifest.js';
-export type { PinnedImage } from './kube/pin.js';
-export {
-  defaultWorkloadSecretId,
-  type PatchedFile,
-  type PatchedWorkload,
-  type PatchResourcesOptions,
-  type PatchResult,
-  type PolicyGenerator,
-  patchResources,
-} from './kube/pipeline.js';
-export { extractPolicyDocuments, type WorkloadPolicyDocument } from './kube/policies.js';
-export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './kube/workloads.js';
-export { joinResourceFiles } from './kube/write.js';
-export { type AgentDecision, AgentPolicy } from './rego/agent.js';
-export { RegoError, type RegoErrorKind } from './rego/errors.js';
-export { type FailureRecord, type QueryResult, RegoEngine } from './rego/eval.js';
-export { explainDenial } from './rego/explain.js';
-export { NORMALIZED_KINDS as REQUEST_KINDS, normalizeRequest } from './rego/normalize.js';
 export { DEFAULT_SETTINGS } from './rules/default-settings.js';
 export { RULES_REGO } from './rules/rules.js';
 export { applySettingsDropIns, loadPolicySettings, type PolicySettings } from './settings.js';

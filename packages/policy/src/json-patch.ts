@@ -1,5 +1,4 @@
-import { ContrastError } from '@contrast-cc/core';
-import { setOwn } from './rego/value.js';
+import { ContrastError, setOwn } from '@contrast-cc/core';
 
 /** One RFC 6902 operation. */
 export interface JsonPatchOp {

@@ -11,18 +11,18 @@ import path from 'node:path';
 import { createPlatformRegistry } from '@contrast-cc/core';
 import { createFakePlatform } from '@contrast-cc/core/testing';
 import {
+  assembleManifest,
+  loadResourceFiles,
+  patchResources,
+  writeFilesAtomic,
+} from '@contrast-cc/kube-resources';
+import {
   canonicalManifestJson,
   parseManifest,
   seedshareOwnerKeyHex,
   workloadOwnerKeyHex,
 } from '@contrast-cc/manifest';
-import {
-  assembleManifest,
-  generatePolicy,
-  loadResourceFiles,
-  patchResources,
-  writeFilesAtomic,
-} from '@contrast-cc/policy';
+import { generatePolicy } from '@contrast-cc/policy';
 import { percentile, printRatio } from '../lib.mjs';
 
 const WORKLOADS = 100;

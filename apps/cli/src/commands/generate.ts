@@ -3,15 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { Platform, PlatformRegistry } from '@contrast-cc/core';
+import type { FileWrite, InjectedImages, PinnedImage, PolicyGenerator } from '@contrast-cc/kube-resources';
 import type { Manifest } from '@contrast-cc/manifest';
-import type {
-  FileWrite,
-  ImageSource,
-  InjectedImages,
-  PinnedImage,
-  PolicyGenerator,
-  PolicySettings,
-} from '@contrast-cc/policy';
+import type { ImageSource, PolicySettings } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
 import {
   type ContrastImages,
@@ -117,12 +111,13 @@ class UsageError extends Error {}
 
 /** The libraries, loaded on first use so that `contrast --help` stays fast. */
 async function libraries() {
-  const [core, manifest, policy] = await Promise.all([
+  const [core, manifest, policy, kube] = await Promise.all([
     import('@contrast-cc/core'),
     import('@contrast-cc/manifest'),
     import('@contrast-cc/policy'),
+    import('@contrast-cc/kube-resources'),
   ]);
-  return { core, manifest, policy };
+  return { core, manifest, policy, kube };
 }
 type Libraries = Awaited<ReturnType<typeof libraries>>;
 
@@ -334,7 +329,7 @@ function pinnedByImage(pins: readonly PinnedImage[]): Array<{
 }
 
 function exitCodeOf(libs: Libraries, error: unknown): ExitCode {
-  const { ResourceInputError } = libs.policy;
+  const { ResourceInputError } = libs.kube;
   if (error instanceof ResourceInputError && error.code !== 'validation-failed') {
     return error.code === 'not-found' ? EXIT.usage : EXIT.failed;
   }
@@ -371,7 +366,7 @@ function requireRuntime(libs: Libraries, platform: Platform): void {
 }
 
 async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], io: CliIo): Promise<ExitCode> {
-  const { manifest: mf, policy } = libs;
+  const { manifest: mf, policy, kube } = libs;
   const parsed = parseOptions(args);
   const opts = { ...parsed, manifest: parsed.manifest ?? workspaceFile(io, 'manifest.json') };
   const progress = (line: string) => io.stderr(`${line}\n`);
@@ -400,7 +395,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   }
 
   // 1. Read and check every input before anything is generated or written.
-  const files = await policy.loadResourceFiles(opts.paths, cwd);
+  const files = await kube.loadResourceFiles(opts.paths, cwd);
   const manifestPath = path.resolve(cwd, opts.manifest);
   let existing: Manifest | undefined;
   if (await exists(manifestPath)) {
@@ -418,7 +413,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
       )
     : new Map<string, string>();
   // 2. Patch in memory.
-  const result = await policy.patchResources(files, {
+  const result = await kube.patchResources(files, {
     defaultPlatform,
     registry,
     images: typeof deps.images === 'function' ? deps.images(io) : deps.images,
@@ -468,7 +463,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   const platforms = [...result.platforms];
   if (defaultPlatform && !platforms.includes(defaultPlatform)) platforms.push(defaultPlatform);
   for (const p of platforms) requireRuntime(libs, p);
-  const assembled = policy.assembleManifest({
+  const assembled = kube.assembleManifest({
     existing,
     workloads: result.workloads,
     platforms,
@@ -481,14 +476,14 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   // 3. Write everything at once.
   const writes: FileWrite[] = [];
   if (opts.output !== undefined) {
-    writes.push({ path: path.resolve(cwd, opts.output), data: policy.joinResourceFiles(result.files) });
+    writes.push({ path: path.resolve(cwd, opts.output), data: kube.joinResourceFiles(result.files) });
   } else {
     for (const f of result.files) if (f.changed) writes.push({ path: f.absolutePath, data: f.text });
   }
   const manifestText = mf.canonicalManifestJson(assembled.manifest);
   writes.push({ path: manifestPath, data: manifestText });
   writes.push(...owners.writes, ...seedshare.writes);
-  await policy.writeFilesAtomic(writes);
+  await kube.writeFilesAtomic(writes);
 
   const written = writes.map((w) => path.relative(cwd, w.path) || w.path);
   const insecure = platforms.filter((p) => p.insecure);

@@ -2,11 +2,21 @@
 // resources, the YAML text they came from, and choosing one (--workload, or the pod a request
 // names).
 import type { PlatformRegistry } from '@contrast-cc/core';
-import type { WorkloadPolicyDocument } from '@contrast-cc/policy';
+import type { WorkloadPolicyDocument } from '@contrast-cc/kube-resources';
 import type { CliIo } from '../io.js';
 import { usageError } from '../util.js';
 
-type PolicyLib = typeof import('@contrast-cc/policy');
+/** What `contrast policy` uses: the policy library and the resource reader, loaded on first use. */
+export type PolicyLib = typeof import('@contrast-cc/policy') & typeof import('@contrast-cc/kube-resources');
+
+/** Loads the libraries of {@link PolicyLib} (lazily, so that `contrast --help` stays fast). */
+export async function loadPolicyLib(): Promise<PolicyLib> {
+  const [policy, kube] = await Promise.all([
+    import('@contrast-cc/policy'),
+    import('@contrast-cc/kube-resources'),
+  ]);
+  return { ...policy, ...kube };
+}
 
 /** A generated workload with its decoded policy. */
 export interface WorkloadPolicy extends WorkloadPolicyDocument {

@@ -9,7 +9,9 @@ import { parseRequestFile, type RequestStep, requestTarget } from './policy-requ
 import {
   chooseWorkload,
   filterWorkloads,
+  loadPolicyLib,
   loadWorkloadPolicies,
+  type PolicyLib,
   type WorkloadPolicy,
 } from './policy-workloads.js';
 
@@ -81,8 +83,6 @@ Exit codes: 0 allowed / shown / all listed, 1 denied / a policy is not in the ma
 2 bad usage or bad input (missing file, invalid JSON, no policy annotation: run
 "contrast generate" first).
 `;
-
-type PolicyLib = typeof import('@contrast-cc/policy');
 
 const SUBCOMMANDS = ['explain', 'show', 'verify'] as const;
 
@@ -417,7 +417,7 @@ export function createPolicyCommand(deps: PolicyCommandDeps): Command {
         if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
           throw usageError(`unknown subcommand "${sub}"; one of: ${SUBCOMMANDS.join(', ')}`);
         }
-        const policy = await import('@contrast-cc/policy');
+        const policy = await loadPolicyLib();
         if (sub === 'explain') return explain(policy, deps, rest, io);
         if (sub === 'show') return show(policy, deps, rest, io);
         return verify(policy, deps, rest, io);

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { AgentPolicy } from '../agent/agent.js';
+import { explainDenial } from '../agent/denial.js';
+import { normalizeRequest } from '../agent/normalize.js';
 import { decodeInitdataAnnotation, parseInitdataToml } from '../assemble.js';
 import { generatePolicy } from '../generate.js';
 import { RecordedImageSource } from '../images/recorded.js';
-import { AgentPolicy } from '../rego/agent.js';
-import { explainDenial } from '../rego/explain.js';
-import { normalizeRequest } from '../rego/normalize.js';
 import { loadPolicySettings } from '../settings.js';
 import type { ConfigInput, ImageFacts, ImageSource, PodSpecInput } from '../types.js';
 

@@ -1,5 +1,4 @@
-import { ContrastError } from '@contrast-cc/core';
-import { setOwn } from '../rego/value.js';
+import { ContrastError, setOwn } from '@contrast-cc/core';
 import type { PolicySettings } from '../settings.js';
 import type {
   ConfigInput,

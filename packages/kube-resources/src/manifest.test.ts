@@ -1,0 +1,114 @@
+import { ManifestValidationError } from '@contrast-cc/manifest';
+import { describe, expect, it } from 'vitest';
+import { ResourceInputError } from './errors.js';
+import { assembleManifest } from './manifest.js';
+import type { PatchedWorkload } from './pipeline.js';
+import { testPlatform } from './test-support/index.js';
+
+const snp = testPlatform('snp');
+const tdx = testPlatform('tdx');
+
+function workload(name: string, hash: string, role: '' | 'coordinator' = ''): PatchedWorkload {
+  return {
+    file: `${name}.yml`,
+    location: 'documents[0]',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    name,
+    namespace: 'default',
+    platform: snp,
+    role,
+    policyHash: hash,
+    sans: [name, '*'],
+    workloadSecretId: `apps/v1/Deployment/default/${name}`,
+    initializer: role === '',
+    serviceMesh: false,
+  };
+}
+
+const coord = workload('coordinator', 'c0'.repeat(32), 'coordinator');
+
+describe('assembleManifest', () => {
+  it('builds policies, reference values with the Platform marker, and sorted-free owner key lists', () => {
+    const { manifest, missing } = assembleManifest({
+      workloads: [coord, workload('web', 'aa'.repeat(32))],
+      platforms: [snp, tdx],
+    });
+    expect(manifest.Policies['aa'.repeat(32)]).toEqual({
+      SANs: ['web', '*'],
+      WorkloadSecretID: 'apps/v1/Deployment/default/web',
+    });
+    expect(manifest.Policies['c0'.repeat(32)]?.Role).toBe('coordinator');
+    expect(manifest.ReferenceValues.snp?.[0]?.Platform).toBe('Test-SNP');
+    expect(manifest.ReferenceValues.tdx?.[0]?.Platform).toBe('Test-TDX');
+    expect(missing.map((m) => m.path)).toContain('ReferenceValues.tdx[0].MrSeam');
+  });
+
+  it('refuses two different workloads with one policy hash, naming both', () => {
+    try {
+      assembleManifest({
+        workloads: [coord, workload('a', 'ab'.repeat(32)), workload('b', 'ab'.repeat(32))],
+        platforms: [snp],
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ResourceInputError);
+      const text = (error as ResourceInputError).describe();
+      expect(text).toContain('b.yml: documents[0]: policy hash');
+      expect(text).toContain('Deployment default/a (a.yml)');
+    }
+  });
+
+  it('keeps user-filled values of matching entries and entries of other platforms; merges owner keys', () => {
+    const existing = {
+      Policies: {},
+      ReferenceValues: {
+        snp: [
+          {
+            Platform: 'Test-SNP',
+            ProductName: 'Genoa',
+            TrustedMeasurement: '00'.repeat(48),
+            MinimumTCB: { BootloaderVersion: 1, TEEVersion: 2, SNPVersion: 3, MicrocodeVersion: 4 },
+          },
+          { Platform: 'Other-SNP', ProductName: 'Milan', TrustedMeasurement: '11'.repeat(48) },
+        ],
+      },
+      WorkloadOwnerPubKeys: ['ab'],
+      SeedshareOwnerPubKeys: ['cd'],
+    };
+    // Owner keys here are not real keys: the final validation must catch that.
+    expect(() =>
+      assembleManifest({ existing, workloads: [coord], platforms: [snp], workloadOwnerKeys: ['ab', 'AB'] }),
+    ).toThrow(ManifestValidationError);
+    existing.WorkloadOwnerPubKeys = [];
+    existing.SeedshareOwnerPubKeys = [];
+    const { manifest, missing } = assembleManifest({ existing, workloads: [coord], platforms: [snp] });
+    const snpValues = manifest.ReferenceValues.snp!;
+    expect(snpValues.map((v) => v.Platform)).toEqual(['Other-SNP', 'Test-SNP']);
+    // fresh measurement from the platform, user's TCB kept
+    expect(snpValues[1]?.TrustedMeasurement).toBe('5a'.repeat(48));
+    expect(snpValues[1]?.MinimumTCB?.MicrocodeVersion).toBe(4);
+    expect(missing.filter((m) => m.path.startsWith('ReferenceValues.snp[1]'))).toEqual([]);
+  });
+
+  it('--disable-updates empties the owner keys, also the older digests', () => {
+    const { manifest } = assembleManifest({
+      existing: { Policies: {}, ReferenceValues: {}, WorkloadOwnerKeyDigests: ['ee'.repeat(32)] },
+      workloads: [coord],
+      platforms: [snp],
+      disableUpdates: true,
+    });
+    expect(manifest.WorkloadOwnerPubKeys).toEqual([]);
+    expect(manifest.WorkloadOwnerKeyDigests).toBeUndefined();
+  });
+
+  it('names the platform when its default reference values break the schema', () => {
+    const broken = testPlatform('snp', {
+      id: 'Broken-SNP',
+      attestation: { ...snp.attestation, defaultReferenceValues: () => [{ measurement: '00' }] },
+    });
+    expect(() => assembleManifest({ workloads: [coord], platforms: [broken] })).toThrow(
+      /ReferenceValues\.snp\[0\]\.measurement: default reference values of platform Broken-SNP: unknown field/,
+    );
+  });
+});

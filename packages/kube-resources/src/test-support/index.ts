@@ -1,0 +1,152 @@
+// Test helpers for the kube pipeline (not exported from the package).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Platform, PlatformSpec } from '@contrast-cc/core';
+import { createFakePlatform } from '@contrast-cc/core/testing';
+import {
+  buildInitdataToml,
+  encodeInitdataAnnotation,
+  type ImageFacts,
+  type ImageSource,
+  INITDATA_ANNOTATION,
+  initdataDigest,
+  LEGACY_POLICY_ANNOTATION,
+  legacyPolicyDigest,
+} from '@contrast-cc/policy';
+import type { PolicyGenerator } from '../pipeline.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const examplesDir = path.join(repoRoot, 'examples');
+
+/** The team's shared dir, or undefined (tests then skip with a notice). */
+export function sharedDir(): string | undefined {
+  const dir = process.env.CONTRAST_SHARED_DIR ?? path.resolve(repoRoot, '../shared');
+  return existsSync(dir) ? dir : undefined;
+}
+
+/**
+ * A small, deterministic policy generator for golden files: the "policy" is a short Rego-like
+ * text over everything the real generator pins (kind, name, namespace, containers with image,
+ * command, args, env, mounts; annotations), wrapped in real initdata (or the legacy annotation).
+ * Any change to the pod changes the digest, as with the real one, but the goldens stay readable.
+ */
+export const stubPolicyGenerator: PolicyGenerator = async (input) => {
+  const spec = input.pod.spec as { containers?: unknown[]; initContainers?: unknown[]; volumes?: unknown[] };
+  const images = [...(spec.initContainers ?? []), ...(spec.containers ?? [])].map(
+    (c) => (c as { image?: string }).image ?? '',
+  );
+  for (const image of images) await input.images.resolve(image);
+  const data = {
+    kind: input.kind,
+    name: input.pod.metadata?.name,
+    namespace: input.pod.metadata?.namespace,
+    annotations: input.pod.metadata?.annotations ?? {},
+    initContainers: spec.initContainers ?? [],
+    containers: spec.containers ?? [],
+    volumes: spec.volumes ?? [],
+  };
+  const policyText = `package agent_policy\n\n# stub policy for tests\npolicy_data := ${JSON.stringify(data)}\n`;
+  if (input.binding === 'legacy-policy-annotation') {
+    return {
+      policyText,
+      policyData: {
+        containers: [],
+        common: {},
+        sandbox: {},
+        request_defaults: {},
+        devices: {},
+        cluster_config: {},
+      },
+      annotation: { key: LEGACY_POLICY_ANNOTATION, value: Buffer.from(policyText).toString('base64') },
+      digest: legacyPolicyDigest(policyText),
+    };
+  }
+  const toml = buildInitdataToml({ 'policy.rego': policyText }, { algorithm: 'sha256' });
+  return {
+    policyText,
+    policyData: {
+      containers: [],
+      common: {},
+      sandbox: {},
+      request_defaults: {},
+      devices: {},
+      cluster_config: {},
+    },
+    annotation: { key: INITDATA_ANNOTATION, value: encodeInitdataAnnotation(toml) },
+    digest: initdataDigest(toml),
+    initdata: toml,
+  };
+};
+
+/**
+ * Resolves any reference to stable facts, recording calls: a pinned reference to its own digest,
+ * a tag to sha256 of the reference text (as a registry would: the same tag, the same digest).
+ */
+export class AnyImageSource implements ImageSource {
+  readonly resolved: string[] = [];
+  async resolve(ref: string): Promise<ImageFacts> {
+    this.resolved.push(ref);
+    const at = ref.indexOf('@');
+    const digest = at > 0 ? ref.slice(at + 1) : `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+    return {
+      reference: `${ref.split('@')[0]}@${digest}`,
+      digest,
+      config: {
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        Cmd: ['/bin/sh'],
+      },
+    };
+  }
+}
+
+export function snpReferenceValues(): Record<string, unknown> {
+  return {
+    ProductName: 'Genoa',
+    TrustedMeasurement: '5a'.repeat(48),
+    GuestPolicy: { ABIMinor: 0, ABIMajor: 0, SMT: true },
+    PlatformInfo: { SMTEnabled: true },
+  };
+}
+
+export function tdxReferenceValues(): Record<string, unknown> {
+  return {
+    MrTd: '7d'.repeat(48),
+    Rtmrs: ['a0', 'a1', 'a2', 'a3'].map((b) => b.repeat(48)),
+    Xfam: 'e702060000000000',
+  };
+}
+
+/** Platform variants built on the fake platform, with reference values of the real shape. */
+export function testPlatform(
+  kind: 'snp' | 'tdx' | 'legacy',
+  overrides: Partial<PlatformSpec> = {},
+): Platform {
+  const base = createFakePlatform();
+  const id = { snp: 'Test-SNP', tdx: 'Test-TDX', legacy: 'Test-Legacy' }[kind];
+  const handler = `contrast-cc-${id.toLowerCase()}-0123abcd`;
+  return createFakePlatform({
+    id,
+    aliases: [],
+    insecure: false,
+    runtime: {
+      ...base.runtime,
+      runtimeClassNames: [handler],
+      podAnnotations:
+        kind === 'legacy' ? { 'io.katacontainers.config.hypervisor.default_vcpus': '2' } : undefined,
+    },
+    attestation: {
+      ...base.attestation,
+      tee: kind === 'tdx' ? 'tdx' : 'snp',
+      defaultReferenceValues: () => [kind === 'tdx' ? tdxReferenceValues() : snpReferenceValues()],
+      policyBinding: kind === 'legacy' ? 'legacy-policy-annotation' : 'initdata',
+    },
+    ...overrides,
+  });
+}
+
+export const INJECTED_IMAGES = {
+  initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
+  serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+};

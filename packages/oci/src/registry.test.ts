@@ -1,0 +1,269 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseImageReference } from './reference.js';
+import { RegistryImageSource } from './registry.js';
+import { HAS_REGISTRY, LocalRegistry, REGISTRY_BIN, sha256 } from './testing/index.js';
+
+if (!HAS_REGISTRY) {
+  console.warn(
+    `\n!!! SKIPPING registry tests: ${REGISTRY_BIN} not found. Install Debian's docker-registry (apt-get install -y docker-registry) to run them. !!!\n`,
+  );
+}
+
+describe('image references', () => {
+  it('applies Docker defaults and validates', () => {
+    expect(parseImageReference('nginx')).toEqual({
+      registry: 'docker.io',
+      repository: 'library/nginx',
+      tag: 'latest',
+      digest: undefined,
+    });
+    expect(parseImageReference('127.0.0.1:5000/a/b:v1')).toMatchObject({
+      registry: '127.0.0.1:5000',
+      repository: 'a/b',
+      tag: 'v1',
+    });
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(parseImageReference(`ghcr.io/x/y:t@${d}`)).toMatchObject({ tag: 't', digest: d });
+    expect(() => parseImageReference('x@sha256:abc')).toThrow(/digest/);
+    expect(() => parseImageReference('UPPER/case')).toThrow(/repository/);
+  });
+});
+
+describe.skipIf(!HAS_REGISTRY)('RegistryImageSource against a real docker-registry on loopback', () => {
+  let reg: LocalRegistry;
+  let tmp: string;
+  const PASSWD1 = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n';
+  const PASSWD2 = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1002::/home/app:/bin/sh\n';
+  const GROUP1 = 'root:x:0:\napp:x:1001:\n';
+  let userImage: { digest: string; configDigest: string; layerDigests: string[] };
+
+  beforeAll(async () => {
+    reg = await LocalRegistry.start();
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'contrast-policy-reg-'));
+    await reg.pushImage(
+      'plain/app',
+      'v1',
+      { Env: ['PATH=/bin'], Entrypoint: ['/app'], Cmd: ['--serve'], WorkingDir: '/srv', User: '1000:1000' },
+      [{ 'etc/passwd': PASSWD1, 'bin/app': 'binary' }],
+    );
+    userImage = await reg.pushImage('users/app', 'v1', { User: 'app' }, [
+      { 'etc/passwd': PASSWD1, 'etc/group': GROUP1 },
+      { 'etc/passwd': PASSWD2, 'etc/.wh.group': '' },
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await reg?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  function client(extra: ConstructorParameters<typeof RegistryImageSource>[0] = {}): RegistryImageSource {
+    return new RegistryImageSource({
+      insecureRegistries: [reg.host],
+      dockerConfigDir: path.join(tmp, 'nodocker'),
+      ...extra,
+    });
+  }
+
+  it('resolves a tag to a digest-pinned reference and reads the config without touching layers', async () => {
+    const src = client();
+    const facts = await src.resolve(`${reg.host}/plain/app:v1`);
+    expect(facts.reference).toMatch(new RegExp(`^${reg.host}/plain/app:v1@sha256:[a-f0-9]{64}$`));
+    expect(facts.reference.endsWith(facts.digest)).toBe(true);
+    expect(facts.config).toEqual({
+      Env: ['PATH=/bin'],
+      Entrypoint: ['/app'],
+      Cmd: ['--serve'],
+      WorkingDir: '/srv',
+      User: '1000:1000',
+    });
+    expect(facts.passwd).toBeUndefined();
+    expect(src.blobFetches).toBe(1); // the config only: a numeric user needs no layers
+    const again = await client().resolve(facts.reference);
+    expect(again.digest).toBe(facts.digest);
+  });
+
+  it('reads /etc/passwd and /etc/group from the layers, honouring whiteouts', async () => {
+    const facts = await client().resolve(`${reg.host}/users/app:v1`);
+    expect(facts.passwd).toBe(PASSWD2);
+    expect(facts.group).toBeUndefined(); // whited out by the top layer
+  });
+
+  it('picks linux/amd64 from an index and pins the index digest', async () => {
+    const amd = await reg.pushImage('multi/app', 'amd', { Env: ['ARCH=amd64'] }, [{ a: '1' }]);
+    const arm = await reg.pushImage('multi/app', 'arm', { Env: ['ARCH=arm64'] }, [{ a: '2' }]);
+    const mt = 'application/vnd.oci.image.manifest.v1+json';
+    const indexDigest = await reg.pushManifest(
+      'multi/app',
+      'v1',
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: mt, digest: arm.digest, size: 1, platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: mt, digest: amd.digest, size: 1, platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+      },
+      'application/vnd.oci.image.index.v1+json',
+    );
+    const facts = await client().resolve(`${reg.host}/multi/app:v1`);
+    expect(facts.config.Env).toEqual(['ARCH=amd64']);
+    expect(facts.digest).toBe(indexDigest);
+  });
+
+  it('rejects a manifest whose content does not match the pinned digest', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    await expect(client().resolve(`${reg.host}/plain/app@${wrong}`)).rejects.toMatchObject({
+      code: 'not-found',
+    });
+  });
+
+  it('rejects tampered config and layer blobs (digest verification)', async () => {
+    const img = await reg.pushImage('tamper/app', 'v1', { User: 'app' }, [{ 'etc/passwd': PASSWD1 }]);
+    const layerFile = reg.blobPath(img.layerDigests[0] as string);
+    const original = await readFile(layerFile);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 5] = (tampered[tampered.length - 5] as number) ^ 0xff;
+    await writeFile(layerFile, tampered);
+    await expect(client().resolve(`${reg.host}/tamper/app:v1`)).rejects.toMatchObject({
+      code: 'attestation-failed',
+    });
+    await writeFile(layerFile, original);
+    const configFile = reg.blobPath(img.configDigest);
+    const cfg = await readFile(configFile);
+    await writeFile(configFile, Buffer.from(cfg.toString().replace('"app"', '"ap2"')));
+    await expect(client().resolve(`${reg.host}/tamper/app:v1`)).rejects.toMatchObject({
+      code: 'attestation-failed',
+    });
+    await writeFile(configFile, cfg);
+    await expect(client().resolve(`${reg.host}/tamper/app:v1`)).resolves.toMatchObject({ passwd: PASSWD1 });
+  });
+
+  it('caches per-layer facts on disk by diff_id (concurrency-safe, shared across clients)', async () => {
+    const cacheDir = path.join(tmp, 'cache');
+    const a = client({ cacheDir });
+    const b = client({ cacheDir });
+    const [fa, fb] = await Promise.all([
+      a.resolve(`${reg.host}/users/app:v1`),
+      b.resolve(`${reg.host}/users/app:v1`),
+    ]);
+    expect(fa.passwd).toBe(PASSWD2);
+    expect(fb.passwd).toBe(PASSWD2);
+    const c = client({ cacheDir });
+    const fc = await c.resolve(`${reg.host}/users/app:v1`);
+    expect(fc.passwd).toBe(PASSWD2);
+    expect(c.blobFetches).toBe(1); // config only; both layers from the cache
+    expect(userImage.layerDigests).toHaveLength(2);
+  });
+
+  it('rewrites registry hosts through mirrors and keeps the original name in the pin', async () => {
+    const facts = await client({ mirrors: { 'registry.example': reg.host } }).resolve(
+      'registry.example/plain/app:v1',
+    );
+    expect(facts.reference).toMatch(/^registry\.example\/plain\/app:v1@sha256:/);
+  });
+
+  describe('bearer token auth (loopback auth proxy in front of the registry)', () => {
+    let proxy: http.Server;
+    let proxyHost: string;
+    const TOKEN = 'tok-123';
+    beforeAll(async () => {
+      proxy = http.createServer(async (req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/token') {
+          const ok = req.headers.authorization === `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
+          if (!ok || url.searchParams.get('service') !== 'test-registry') {
+            res.writeHead(401).end();
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: TOKEN }));
+          return;
+        }
+        if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+          res
+            .writeHead(401, {
+              'www-authenticate': `Bearer realm="http://${proxyHost}/token",service="test-registry",scope="repository:plain/app:pull"`,
+            })
+            .end();
+          return;
+        }
+        const upstream = await fetch(`http://${reg.host}${req.url}`, {
+          headers: { accept: req.headers.accept ?? '*/*' },
+        });
+        const headers: Record<string, string> = {};
+        for (const h of ['content-type', 'docker-content-digest']) {
+          const v = upstream.headers.get(h);
+          if (v) headers[h] = v;
+        }
+        res.writeHead(upstream.status, headers).end(Buffer.from(await upstream.arrayBuffer()));
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      proxyHost = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await new Promise((r) => proxy.close(r));
+    });
+
+    it('uses credentials from DOCKER_CONFIG-style config.json for the token', async () => {
+      const dir = path.join(tmp, 'docker');
+      await (await import('node:fs/promises')).mkdir(dir, { recursive: true });
+      await writeFile(
+        path.join(dir, 'config.json'),
+        JSON.stringify({ auths: { [proxyHost]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }),
+      );
+      const facts = await new RegistryImageSource({
+        insecureRegistries: [proxyHost],
+        dockerConfigDir: dir,
+      }).resolve(`${proxyHost}/plain/app:v1`);
+      expect(facts.config.Entrypoint).toEqual(['/app']);
+    });
+
+    it('uses a docker credential helper (credHelpers)', async () => {
+      const dir = path.join(tmp, 'docker-helper');
+      const bin = path.join(tmp, 'bin');
+      const fsp = await import('node:fs/promises');
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.mkdir(bin, { recursive: true });
+      await writeFile(
+        path.join(dir, 'config.json'),
+        JSON.stringify({ credHelpers: { [proxyHost]: 'contrasttest' } }),
+      );
+      const helper = path.join(bin, 'docker-credential-contrasttest');
+      await writeFile(
+        helper,
+        '#!/bin/sh\nread server\nprintf \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\' "$server"\n',
+        { mode: 0o755 },
+      );
+      const oldPath = process.env.PATH;
+      process.env.PATH = `${bin}:${oldPath ?? ''}`;
+      try {
+        const facts = await new RegistryImageSource({
+          insecureRegistries: [proxyHost],
+          dockerConfigDir: dir,
+        }).resolve(`${proxyHost}/plain/app:v1`);
+        expect(facts.config.Entrypoint).toEqual(['/app']);
+      } finally {
+        process.env.PATH = oldPath;
+      }
+    });
+
+    it('fails with permission-denied without credentials, and never leaks the secret', async () => {
+      const err = await client({ insecureRegistries: [proxyHost] })
+        .resolve(`${proxyHost}/plain/app:v1`)
+        .catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'permission-denied' });
+      expect(String((err as Error).message)).not.toContain('s3cret');
+    });
+  });
+
+  it('sha256 helper sanity', () => {
+    expect(sha256(Buffer.from(''))).toBe(
+      'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
+  });
+});

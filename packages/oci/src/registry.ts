@@ -1,0 +1,435 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
+import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
+import { type ImageReference, parseImageReference, pinnedReference } from './reference.js';
+import { readTar } from './tar.js';
+
+const MT = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+};
+const GZIP_LAYERS = [
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+];
+const TAR_LAYERS = ['application/vnd.oci.image.layer.v1.tar', 'application/vnd.docker.image.rootfs.diff.tar'];
+
+export interface RegistryClientOptions {
+  /** Registries reached over plain HTTP (host[:port] as written in references, or mirror hosts). */
+  insecureRegistries?: string[];
+  /** Registry host rewrites, like containerd's hosts.toml: `{ "docker.io": "mirror.example:5000" }`. */
+  mirrors?: Record<string, string>;
+  /** Directory holding config.json; default `$DOCKER_CONFIG` or `~/.docker`. */
+  dockerConfigDir?: string;
+  /** On-disk layer cache directory (per-layer /etc facts keyed by diff_id). */
+  cacheDir?: string;
+  /** Platform picked from indexes; default linux/amd64. */
+  platform?: { os: string; architecture: string };
+  fetch?: typeof fetch;
+  logger?: Logger;
+}
+
+interface Credentials {
+  username: string;
+  password: string;
+}
+
+interface Manifest {
+  mediaType?: string;
+  config: { digest: string; mediaType?: string };
+  layers: Array<{ digest: string; mediaType: string; size?: number }>;
+}
+
+function sha256(b: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const m = /^(\w+)\s*(.*)$/.exec(header.trim());
+  const params: Record<string, string> = {};
+  for (const p of (m?.[2] ?? '').matchAll(/(\w+)="([^"]*)"/g))
+    params[(p[1] as string).toLowerCase()] = p[2] as string;
+  return { scheme: (m?.[1] ?? '').toLowerCase(), params };
+}
+
+/**
+ * An OCI distribution client as an {@link ImageSource}: manifest (index -> platform manifest),
+ * config and layer blobs, every one verified against its digest; /etc/passwd and /etc/group read
+ * from the layers only when the image user has to be resolved; per-layer results cached on disk.
+ */
+export class RegistryImageSource implements ImageSource {
+  readonly #opts: RegistryClientOptions;
+  readonly #fetch: typeof fetch;
+  readonly #logger: Logger;
+  readonly #tokens = new Map<string, string>();
+  readonly #cache: LayerCache | undefined;
+  readonly #inflight = new Map<string, Promise<LayerEtcFacts>>();
+  /** Number of blob downloads (for tests and diagnostics). */
+  blobFetches = 0;
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.#opts = options;
+    this.#fetch = options.fetch ?? fetch;
+    this.#logger = options.logger ?? noopLogger;
+    this.#cache = options.cacheDir ? new LayerCache(options.cacheDir) : undefined;
+  }
+
+  async resolve(refText: string, options: { users?: boolean } = {}): Promise<ImageFacts> {
+    const ref = parseImageReference(refText);
+    const top = await this.#getManifest(ref, ref.digest ?? (ref.tag as string));
+    let manifest = top.json as Manifest & {
+      manifests?: Array<{ digest: string; platform?: { os?: string; architecture?: string } }>;
+    };
+    if (
+      top.mediaType === MT.ociIndex ||
+      top.mediaType === MT.dockerList ||
+      Array.isArray(manifest.manifests)
+    ) {
+      const want = this.#opts.platform ?? { os: 'linux', architecture: 'amd64' };
+      const entry = (manifest.manifests ?? []).find(
+        (m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture,
+      );
+      if (!entry) {
+        throw new ContrastError(
+          'not-found',
+          `image ${refText} has no ${want.os}/${want.architecture} manifest`,
+          { field: 'image' },
+        );
+      }
+      manifest = (await this.#getManifest(ref, entry.digest)).json as typeof manifest;
+    }
+    if (!manifest.config?.digest || !Array.isArray(manifest.layers)) {
+      throw new ContrastError('invalid-argument', `image ${refText}: manifest lacks config or layers`, {
+        field: 'image',
+      });
+    }
+    const configBytes = await this.#getBlob(ref, manifest.config.digest);
+    const configDoc = JSON.parse(Buffer.from(configBytes).toString('utf8')) as {
+      config?: ImageConfig;
+      rootfs?: { diff_ids?: string[] };
+    };
+    const c = configDoc.config ?? {};
+    const config: ImageConfig = {};
+    if (c.Env) config.Env = c.Env;
+    if (c.Entrypoint) config.Entrypoint = c.Entrypoint;
+    if (c.Cmd) config.Cmd = c.Cmd;
+    if (c.WorkingDir) config.WorkingDir = c.WorkingDir;
+    if (c.User) config.User = c.User;
+    if (c.Volumes) config.Volumes = c.Volumes;
+    const facts: ImageFacts = { reference: pinnedReference(ref, top.digest), digest: top.digest, config };
+    const user = config.User ?? '';
+    const needsUsers = options.users === true || user.split(':').some((p) => p !== '' && !/^[0-9]+$/.test(p));
+    if (needsUsers) {
+      const diffIds = configDoc.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) {
+        throw new ContrastError(
+          'invalid-argument',
+          `image ${refText}: ${manifest.layers.length} layers but ${diffIds.length} diff_ids`,
+          {
+            field: 'rootfs.diff_ids',
+          },
+        );
+      }
+      let passwd: string | undefined;
+      let group: string | undefined;
+      for (const [i, layer] of manifest.layers.entries()) {
+        const layerFacts = await this.#layerFacts(ref, layer, diffIds[i] as string);
+        if (layerFacts.etc_reset) {
+          passwd = undefined;
+          group = undefined;
+        }
+        const apply = (cur: string | undefined, ch: EtcFileChange | undefined): string | undefined =>
+          ch === undefined ? cur : ch.state === 'set' ? ch.content : undefined;
+        passwd = apply(passwd, layerFacts.passwd);
+        group = apply(group, layerFacts.group);
+      }
+      if (passwd !== undefined) facts.passwd = passwd;
+      if (group !== undefined) facts.group = group;
+    }
+    this.#logger.debug('resolved image', { image: refText, digest: top.digest });
+    return facts;
+  }
+
+  async #layerFacts(
+    ref: ImageReference,
+    layer: { digest: string; mediaType: string },
+    diffId: string,
+  ): Promise<LayerEtcFacts> {
+    const cached = await this.#cache?.get(diffId);
+    if (cached) return cached;
+    const running = this.#inflight.get(diffId);
+    if (running) return running;
+    const p = (async () => {
+      const blob = await this.#getBlob(ref, layer.digest);
+      let tar: Buffer;
+      if (GZIP_LAYERS.includes(layer.mediaType)) tar = gunzipSync(blob);
+      else if (TAR_LAYERS.includes(layer.mediaType)) tar = Buffer.from(blob);
+      else {
+        throw new ContrastError(
+          'invalid-argument',
+          `layer ${layer.digest} has unsupported media type ${layer.mediaType}`,
+          {
+            field: 'layers.mediaType',
+          },
+        );
+      }
+      if (sha256(tar) !== diffId) {
+        throw new ContrastError(
+          'attestation-failed',
+          `layer ${layer.digest}: uncompressed content does not match diff_id ${diffId}`,
+          {
+            field: 'rootfs.diff_ids',
+          },
+        );
+      }
+      const facts = scanLayer(tar, diffId);
+      await this.#cache?.put(facts);
+      return facts;
+    })();
+    this.#inflight.set(diffId, p);
+    try {
+      return await p;
+    } finally {
+      this.#inflight.delete(diffId);
+    }
+  }
+
+  #host(ref: ImageReference): string {
+    const mirrored = this.#opts.mirrors?.[ref.registry] ?? ref.registry;
+    return mirrored === 'docker.io' ? 'registry-1.docker.io' : mirrored;
+  }
+
+  #base(ref: ImageReference): string {
+    const host = this.#host(ref);
+    const insecure = this.#opts.insecureRegistries ?? [];
+    const scheme = insecure.includes(host) || insecure.includes(ref.registry) ? 'http' : 'https';
+    return `${scheme}://${host}/v2/${ref.repository}`;
+  }
+
+  async #getManifest(
+    ref: ImageReference,
+    reference: string,
+  ): Promise<{ json: unknown; mediaType: string; digest: string }> {
+    const res = await this.#request(ref, `${this.#base(ref)}/manifests/${reference}`, {
+      accept: [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', '),
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    const digest = sha256(body);
+    if (reference.startsWith('sha256:') && digest !== reference) {
+      throw new ContrastError(
+        'attestation-failed',
+        `manifest ${reference} of ${ref.repository}: content has digest ${digest}`,
+        {
+          field: 'image',
+        },
+      );
+    }
+    const header = res.headers.get('docker-content-digest');
+    if (header?.startsWith('sha256:') && header !== digest) {
+      throw new ContrastError(
+        'attestation-failed',
+        `manifest of ${ref.repository}: Docker-Content-Digest ${header} != content ${digest}`,
+        {
+          field: 'image',
+        },
+      );
+    }
+    let json: { mediaType?: string };
+    try {
+      json = JSON.parse(Buffer.from(body).toString('utf8')) as { mediaType?: string };
+    } catch {
+      throw new ContrastError('invalid-argument', `manifest of ${ref.repository} is not JSON`, {
+        field: 'image',
+      });
+    }
+    const mediaType = json.mediaType ?? (res.headers.get('content-type') ?? '').split(';')[0] ?? '';
+    return { json, mediaType, digest };
+  }
+
+  async #getBlob(ref: ImageReference, digest: string): Promise<Uint8Array> {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
+      throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(digest)}`, {
+        field: 'digest',
+      });
+    }
+    this.blobFetches++;
+    const res = await this.#request(ref, `${this.#base(ref)}/blobs/${digest}`, {});
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (sha256(body) !== digest) {
+      throw new ContrastError(
+        'attestation-failed',
+        `blob ${digest} of ${ref.repository}: content digest mismatch`,
+        {
+          field: 'digest',
+        },
+      );
+    }
+    return body;
+  }
+
+  async #request(ref: ImageReference, url: string, headers: Record<string, string>): Promise<Response> {
+    const key = `${this.#host(ref)}/${ref.repository}`;
+    const send = (auth?: string): Promise<Response> =>
+      this.#fetch(url, {
+        headers: { ...headers, ...(auth ? { authorization: auth } : {}) },
+        redirect: 'follow',
+      });
+    const token = this.#tokens.get(key);
+    let res = await send(token);
+    if (res.status === 401) {
+      const challenge = parseChallenge(res.headers.get('www-authenticate') ?? '');
+      const creds = await this.#credentials(ref);
+      await res.arrayBuffer().catch(() => undefined);
+      let auth: string | undefined;
+      if (challenge.scheme === 'bearer') auth = `Bearer ${await this.#token(challenge.params, creds, ref)}`;
+      else if (challenge.scheme === 'basic' && creds) {
+        auth = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      }
+      if (auth) {
+        this.#tokens.set(key, auth);
+        res = await send(auth);
+      }
+    }
+    if (!res.ok) {
+      const what = `${res.status} ${res.statusText}`.trim();
+      const code =
+        res.status === 401 || res.status === 403
+          ? 'permission-denied'
+          : res.status === 404
+            ? 'not-found'
+            : 'unavailable';
+      throw new ContrastError(
+        code,
+        `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}: ${what}`,
+        {
+          field: 'image',
+        },
+      );
+    }
+    return res;
+  }
+
+  async #token(
+    params: Record<string, string>,
+    creds: Credentials | undefined,
+    ref: ImageReference,
+  ): Promise<string> {
+    const realm = params.realm;
+    if (!realm || !/^https?:\/\//.test(realm)) {
+      throw new ContrastError('invalid-argument', 'registry bearer challenge without an http(s) realm', {
+        field: 'image',
+      });
+    }
+    const u = new URL(realm);
+    if (params.service) u.searchParams.set('service', params.service);
+    u.searchParams.set('scope', params.scope ?? `repository:${ref.repository}:pull`);
+    const headers: Record<string, string> = {};
+    if (creds)
+      headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    const res = await this.#fetch(u, { headers });
+    if (!res.ok) {
+      throw new ContrastError(
+        'permission-denied',
+        `token request to ${u.host} failed: ${res.status} (are docker credentials set up?)`,
+        {
+          field: 'image',
+        },
+      );
+    }
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token)
+      throw new ContrastError('permission-denied', `token response from ${u.host} has no token`, {
+        field: 'image',
+      });
+    return token;
+  }
+
+  async #credentials(ref: ImageReference): Promise<Credentials | undefined> {
+    const dir = this.#opts.dockerConfigDir ?? process.env.DOCKER_CONFIG ?? path.join(os.homedir(), '.docker');
+    let config: {
+      auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+      credHelpers?: Record<string, string>;
+      credsStore?: string;
+    };
+    try {
+      config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+    const keys = [
+      ref.registry,
+      this.#host(ref),
+      ...(ref.registry === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io'] : []),
+    ];
+    const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean) ?? config.credsStore;
+    for (const k of keys) {
+      const a = config.auths?.[k];
+      if (!a) continue;
+      if (a.identitytoken) {
+        this.#logger.warn('docker identity tokens are not supported; trying anonymous access', {
+          registry: k,
+        });
+        return undefined;
+      }
+      if (a.username && a.password) return { username: a.username, password: a.password };
+      if (a.auth) {
+        const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+        const i = decoded.indexOf(':');
+        if (i > 0) return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+      }
+    }
+    if (helper && /^[\w.-]+$/.test(helper)) return this.#helper(helper, keys[0] as string);
+    return undefined;
+  }
+
+  #helper(helper: string, server: string): Promise<Credentials | undefined> {
+    return new Promise((resolve) => {
+      const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 10_000 }, (err, stdout) => {
+        if (err) {
+          this.#logger.warn('docker credential helper failed; trying anonymous access', { helper });
+          resolve(undefined);
+          return;
+        }
+        try {
+          const v = JSON.parse(stdout) as { Username?: string; Secret?: string };
+          resolve(
+            v.Username && v.Secret && v.Username !== '<token>'
+              ? { username: v.Username, password: v.Secret }
+              : undefined,
+          );
+        } catch {
+          resolve(undefined);
+        }
+      });
+      child.stdin?.end(server);
+    });
+  }
+}
+
+/** Reads what a layer does to etc/passwd and etc/group (whiteouts and opaque /etc honoured). */
+export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
+  const facts: LayerEtcFacts = { diff_id: diffId, etc_reset: false };
+  for (const e of readTar(tar)) {
+    if (e.path === '.wh.etc' || e.path === 'etc/.wh..wh..opq') {
+      facts.etc_reset = true;
+      // entries for etc/* in the same layer (before or after) still apply on top
+      continue;
+    }
+    if (e.path === 'etc' && e.type !== 'dir') facts.etc_reset = true;
+    for (const name of ['passwd', 'group'] as const) {
+      if (e.path === `etc/${name}` && e.type === 'file')
+        facts[name] = { state: 'set', content: e.data.toString('utf8') };
+      if (e.path === `etc/.wh.${name}`) facts[name] = { state: 'deleted' };
+    }
+  }
+  return facts;
+}
