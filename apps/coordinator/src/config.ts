@@ -13,6 +13,8 @@ export const CoordinatorConfigSchema = z.object({
   CONTRAST_API_PORT: port.default(1314),
   /** Probes and metrics; `off` disables them. */
   CONTRAST_METRICS_PORT: z.union([z.literal('off'), port]).default(9102),
+  /** The transit API for Vault/OpenBao auto-unseal (upstream's port); `off` disables it. */
+  CONTRAST_TRANSIT_PORT: z.union([z.literal('off'), port]).default(8200),
   CONTRAST_STORE: z.enum(['dir', 'configmap']).optional(),
   CONTRAST_STORE_DIR: z.string().min(1).default('/var/lib/contrast/history'),
   CONTRAST_NAMESPACE: z.string().optional(),

@@ -157,9 +157,17 @@ async function main(): Promise<void> {
     metricsPort: config.CONTRAST_METRICS_PORT === 'off' ? null : config.CONTRAST_METRICS_PORT,
     allowInsecure: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
     ...(peers ? { peers } : {}),
+    transit:
+      config.CONTRAST_TRANSIT_PORT === 'off'
+        ? null
+        : { port: config.CONTRAST_TRANSIT_PORT, sans: transitSans(config) },
     logger: log,
   });
-  log.info('listening', { port: running.port, metricsPort: running.metricsPort });
+  log.info('listening', {
+    port: running.port,
+    metricsPort: running.metricsPort,
+    transitPort: config.CONTRAST_TRANSIT_PORT,
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -184,3 +192,12 @@ main().catch((e: unknown) => {
   process.stderr.write(`coordinator: ${(e as Error)?.message ?? String(e)}\n`);
   process.exit(1);
 });
+
+/** The names workloads reach the transit API by: the Services, short and fully qualified. */
+function transitSans(config: CoordinatorConfig): string[] {
+  const names = ['coordinator-ready', 'coordinator'];
+  const ns = config.CONTRAST_NAMESPACE;
+  const out = [...names, 'localhost', '127.0.0.1', '::1'];
+  if (ns) for (const n of names) out.push(`${n}.${ns}`, `${n}.${ns}.svc`, `${n}.${ns}.svc.cluster.local`);
+  return out;
+}

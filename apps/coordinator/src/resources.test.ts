@@ -22,6 +22,7 @@ describe('coordinatorResources', () => {
     expect(c.ports.map((p: Json) => p.containerPort)).toEqual([
       defaults.CONTRAST_API_PORT,
       defaults.CONTRAST_METRICS_PORT,
+      defaults.CONTRAST_TRANSIT_PORT,
     ]);
     expect(c.readinessProbe.httpGet).toEqual({
       path: '/probe/readiness',
@@ -32,6 +33,12 @@ describe('coordinatorResources', () => {
     expect(services.map((s) => s.metadata.name)).toEqual(['coordinator', 'coordinator-ready']);
     expect(services[0].spec.publishNotReadyAddresses).toBe(true);
     expect(services[1].spec.publishNotReadyAddresses).toBeUndefined();
+    // The transit API only in-cluster, on the Service of ready replicas.
+    expect(services[0].spec.ports.map((p: Json) => p.name)).toEqual(['api']);
+    expect(services[1].spec.ports.map((p: Json) => [p.name, p.port])).toEqual([
+      ['api', defaults.CONTRAST_API_PORT],
+      ['transit', defaults.CONTRAST_TRANSIT_PORT],
+    ]);
     for (const s of services) expect(s.spec.selector).toEqual(sts.spec.selector.matchLabels);
     const role = objs.find((o) => o.kind === 'Role') as Json;
     // What the ConfigMap store does: get, list + watch (label selector), create, update (CAS).

@@ -39,6 +39,7 @@ export function coordinatorResources(options: CoordinatorResourceOptions): KubeO
   }
   const apiPort = options.apiPort ?? 1314;
   const metricsPort = options.metricsPort ?? 9102;
+  const transitPort = 8200;
   const meta = (name: string, extra: Record<string, unknown> = {}) => ({
     name,
     ...(options.namespace ? { namespace: options.namespace } : {}),
@@ -113,6 +114,7 @@ export function coordinatorResources(options: CoordinatorResourceOptions): KubeO
                   { name: 'CONTRAST_STORE', value: 'configmap' },
                   { name: 'CONTRAST_API_PORT', value: String(apiPort) },
                   { name: 'CONTRAST_METRICS_PORT', value: String(metricsPort) },
+                  { name: 'CONTRAST_TRANSIT_PORT', value: String(transitPort) },
                   {
                     name: 'CONTRAST_NAMESPACE',
                     valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
@@ -121,6 +123,7 @@ export function coordinatorResources(options: CoordinatorResourceOptions): KubeO
                 ports: [
                   { name: 'api', containerPort: apiPort },
                   { name: 'metrics', containerPort: metricsPort },
+                  { name: 'transit', containerPort: transitPort },
                 ],
                 startupProbe: probe('/probe/startup', { periodSeconds: 1, failureThreshold: 60 }),
                 livenessProbe: probe('/probe/liveness', { periodSeconds: 10 }),
@@ -153,7 +156,11 @@ export function coordinatorResources(options: CoordinatorResourceOptions): KubeO
       metadata: meta('coordinator-ready'),
       spec: {
         selector: LABELS,
-        ports: [{ name: 'api', port: apiPort, targetPort: apiPort }],
+        ports: [
+          { name: 'api', port: apiPort, targetPort: apiPort },
+          // In-cluster only (mutual TLS with mesh certificates): Vault/OpenBao auto-unseal.
+          { name: 'transit', port: transitPort, targetPort: transitPort },
+        ],
       },
     },
   ];

@@ -895,6 +895,29 @@ export class Authority {
   }
 
   /** Stops watching the store. Does not close the store. */
+  /**
+   * The workload secret for `workloadSecretId` from the current seed: the transit engine's key
+   * source. Throws the same refusal as the API (`no_manifest`, `needs_recovery`) unless active.
+   */
+  workloadSecret(workloadSecretId: string): Uint8Array {
+    return this.#requireActive().engine.workloadSecret(workloadSecretId);
+  }
+
+  /**
+   * A certificate for one of the Coordinator's own TLS services (the transit API), issued by the
+   * current mesh CA so that workloads trust it with their mesh-ca.pem; with that mesh CA (the CA
+   * client certificates must chain to) and the generation it belongs to (a manifest update or a
+   * recovery rotates the mesh CA: issue again when `generation` moved).
+   */
+  async issueServiceCertificate(
+    publicKey: Uint8Array,
+    sans: string[],
+  ): Promise<{ certChainPem: string; meshCaPem: string; generation: number }> {
+    const a = this.#requireActive();
+    const cert = await a.ca.issueMeshCertificate({ publicKey, sans, ...this.#nowOption() });
+    return { certChainPem: cert.chainPem, meshCaPem: a.ca.meshCa.pem, generation: a.generation };
+  }
+
   close(): void {
     this.#watch.abort();
   }

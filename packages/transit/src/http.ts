@@ -8,7 +8,9 @@ import type { TransitEngine } from './engine.js';
 /** The largest request body the transit API reads (Vault's seal sends a few hundred bytes). @public */
 export const TRANSIT_MAX_BODY_BYTES = 1024 * 1024;
 
-const ROUTE = /^\/v1\/transit\/(encrypt|decrypt|rewrap|keys)\/([^/?#]+)(\/rotate)?$/;
+// The name is the rest of the path: workload secret IDs are `<group>/<version>/<Kind>/<ns>/<name>`
+// by default, so it may hold slashes (each segment may also be percent-encoded).
+const ROUTE = /^\/v1\/transit\/(encrypt|decrypt|rewrap|keys)\/(.+)$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const base64 = z
@@ -154,7 +156,9 @@ export function createTransitHandler(options: TransitHandlerOptions) {
     let op = 'unknown';
     try {
       if (!route) throw new HttpError(404, 'no handler for route');
-      const [, action, rawName, rotate] = route;
+      const [, action, rest] = route;
+      const rotate = action === 'keys' && rest!.endsWith('/rotate');
+      const rawName = rotate ? rest!.slice(0, -'/rotate'.length) : rest!;
       op = rotate ? 'rotate' : action!;
       if (action === 'keys') {
         throw new HttpError(
@@ -168,7 +172,7 @@ export function createTransitHandler(options: TransitHandlerOptions) {
       }
       let name: string;
       try {
-        name = decodeURIComponent(rawName!);
+        name = rawName.split('/').map(decodeURIComponent).join('/');
       } catch {
         throw new HttpError(400, 'the key name is not valid URL encoding');
       }

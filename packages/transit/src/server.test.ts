@@ -53,6 +53,7 @@ describe('transit API over mutual TLS', () => {
     clients.vault = await meshIdentity(ca, 'vault');
     clients.other = await meshIdentity(ca, 'other');
     clients.foreign = await meshIdentity(foreign, 'vault');
+    clients.slashed = await meshIdentity(ca, 'apps/v1/StatefulSet/default/vault');
   });
   afterAll(async () => {
     await server?.close();
@@ -113,6 +114,20 @@ describe('transit API over mutual TLS', () => {
     await expect(
       client('vault').decryptData({ name: 'vault', ciphertext: mine.data.ciphertext }),
     ).rejects.toThrow(/cannot decrypt/);
+  });
+
+  it('takes a default workload secret ID with slashes as the key name (plain or percent-encoded)', async () => {
+    const c = client('slashed');
+    const plaintext = Buffer.from('y').toString('base64');
+    const enc = await c.encryptData({ name: 'apps/v1/StatefulSet/default/vault', plaintext });
+    const dec = await c.decryptData({
+      name: 'apps%2Fv1%2FStatefulSet%2Fdefault%2Fvault',
+      ciphertext: enc.data.ciphertext,
+    });
+    expect(dec.data.plaintext).toBe(plaintext);
+    await expect(c.encryptData({ name: 'apps/v1/StatefulSet/default', plaintext })).rejects.toThrow(
+      /permission denied/,
+    );
   });
 
   it('TLS refuses a client without a certificate and one from another mesh CA', async () => {

@@ -173,6 +173,7 @@ const child = spawn(
       CONTRAST_LISTEN_ADDRESS: '127.0.0.1',
       CONTRAST_API_PORT: '0',
       CONTRAST_METRICS_PORT: 'off',
+      CONTRAST_TRANSIT_PORT: 'off',
       CONTRAST_LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

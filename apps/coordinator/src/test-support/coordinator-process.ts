@@ -29,6 +29,7 @@ export function fakeCoordinatorEnv(d: Deployment, storeDir: string): Record<stri
     CONTRAST_LISTEN_ADDRESS: '127.0.0.1',
     CONTRAST_API_PORT: '0',
     CONTRAST_METRICS_PORT: '0',
+    CONTRAST_TRANSIT_PORT: '0',
   };
 }
 

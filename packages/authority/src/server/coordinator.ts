@@ -15,6 +15,11 @@ import type { PeerSource } from '../peers/peer-list.js';
 import { createApiHandler, stateToWire } from './http.js';
 import { createMetrics } from './metrics.js';
 import { createTlsIdentity, type TlsIdentity } from './tls.js';
+import {
+  type CoordinatorTransit,
+  type CoordinatorTransitOptions,
+  startCoordinatorTransit,
+} from './transit.js';
 
 /** Options of {@link startCoordinator}. */
 export interface CoordinatorOptions {
@@ -59,6 +64,11 @@ export interface CoordinatorOptions {
     idleTimeoutMs?: number;
     maxConnections?: number;
   };
+  /**
+   * The transit API for Vault/OpenBao auto-unseal (see @contrast-cc/transit): served once the
+   * Coordinator is active, over mutual TLS with the current mesh CA. Absent or null: off.
+   */
+  transit?: CoordinatorTransitOptions | null;
   logger?: Logger;
 }
 
@@ -68,6 +78,8 @@ export interface RunningCoordinator {
   port: number;
   /** Port of `/metrics` and `/probe/*`, when enabled. */
   metricsPort: number | undefined;
+  /** Port of the transit API, once it listens (enabled and the Coordinator active). */
+  readonly transitPort: number | undefined;
   authority: Authority;
   /** Stops accepting, closes connections and the servers; leaves the store open. */
   close(): Promise<void>;
@@ -191,14 +203,22 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       onResult: (result) => metrics.peerRecoveries.inc({ result }),
     });
   }
+  let transit: CoordinatorTransit | undefined;
+  if (options.transit) {
+    transit = startCoordinatorTransit(auth, { ...options.transit, host: options.transit.host ?? host }, log);
+  }
   log.info('coordinator started', { host, port: bound.port, metricsPort, status: auth.status });
 
   return {
     host,
     port: bound.port,
     metricsPort,
+    get transitPort() {
+      return transit?.port;
+    },
     authority: auth,
     async close() {
+      await transit?.close();
       await peerLoop?.stop();
       auth.close();
       await api.close();
