@@ -8,6 +8,7 @@ export default defineConfig({
       'platforms/*/vitest.config.ts',
       'apps/*/vitest.config.ts',
       'tools/*/vitest.config.{ts,mjs}',
+      'examples/*/vitest.config.ts',
     ],
   },
 });

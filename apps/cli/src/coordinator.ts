@@ -43,6 +43,29 @@ export function insecurePlatforms(manifest: Manifest, registry: PlatformRegistry
 }
 
 /**
+ * Simulated platforms in the manifest need `--insecure` (usage error otherwise), and then a loud
+ * warning. Returns whether insecure evidence is to be accepted.
+ */
+export function insecureConsent(
+  io: CliIo,
+  manifest: Manifest,
+  registry: PlatformRegistry,
+  allowInsecure: boolean,
+): boolean {
+  const insecure = insecurePlatforms(manifest, registry);
+  if (insecure.length === 0) return false;
+  if (!allowInsecure) {
+    throw usageError(
+      `the manifest trusts simulated platforms (${insecure.join(', ')}): their evidence proves nothing; pass --insecure to go on anyway`,
+    );
+  }
+  io.stderr(
+    `WARNING: INSECURE: the manifest trusts simulated platforms (${insecure.join(', ')}); nothing here is protected by hardware\n`,
+  );
+  return true;
+}
+
+/**
  * Attests the Coordinator against the manifest (its reference values, its coordinator policies)
  * and returns a client pinned to the attested key. Simulated platforms need `allowInsecure`, and
  * then the CLI says loudly that nothing is proven.
@@ -53,17 +76,7 @@ export async function connectCoordinator(
 ): Promise<CoordinatorClient> {
   const { host, port } = parseCoordinatorAddress(options.address);
   const { manifest } = options.loaded;
-  const insecure = insecurePlatforms(manifest, options.registry);
-  if (insecure.length > 0) {
-    if (!options.allowInsecure) {
-      throw usageError(
-        `the manifest trusts simulated platforms (${insecure.join(', ')}): their evidence proves nothing; pass --insecure to go on anyway`,
-      );
-    }
-    io.stderr(
-      `WARNING: INSECURE: the manifest trusts simulated platforms (${insecure.join(', ')}); nothing here is protected by hardware\n`,
-    );
-  }
+  const insecure = insecureConsent(io, manifest, options.registry, options.allowInsecure);
   const verifiers = verifiersForReferenceValues(options.registry, manifest.ReferenceValues, io.logger);
   const coordinatorPolicyHashes = Object.entries(manifest.Policies)
     .filter(([, entry]) => entry.Role === 'coordinator')
@@ -73,7 +86,7 @@ export async function connectCoordinator(
     port,
     verifiers,
     coordinatorPolicyHashes,
-    allowInsecure: insecure.length > 0,
+    allowInsecure: insecure,
     ...(io.logger ? { logger: io.logger } : {}),
   });
 }

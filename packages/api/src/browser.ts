@@ -3,6 +3,13 @@
 // page uses it with the WebCrypto verifiers of `@contrast-cc/attestation/browser`.
 
 export {
+  createEvidenceBundle,
+  EVIDENCE_BUNDLE_FORMAT,
+  type EvidenceBundle,
+  openEvidenceBundle,
+  verifyEvidenceBundle,
+} from './bundle.js';
+export {
   COORDINATOR_FAILURE_CODES,
   type CoordinatorAttestation,
   type CoordinatorFailure,

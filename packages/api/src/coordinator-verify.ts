@@ -87,6 +87,8 @@ export interface CoordinatorReport {
   status: 'active';
   /** Hex of the latest transition (bound by the evidence). */
   transitionHash: string;
+  /** The Coordinator's signature of its latest pointer, base64 (as served; not checked here). */
+  latestSignature: string;
   /** Hex sha256 of the active manifest. */
   manifestHash: string;
   /** The manifest history, oldest first (chained to `transitionHash`). */
@@ -102,7 +104,13 @@ export interface CoordinatorReport {
 /** @public */
 export type CoordinatorVerdict =
   | { ok: true; report: CoordinatorReport }
-  | { ok: false; reason: CoordinatorFailure; claims?: EvidenceClaims };
+  | {
+      ok: false;
+      reason: CoordinatorFailure;
+      claims?: EvidenceClaims;
+      /** For `manifest-mismatch` only: everything else verified, this is what the Coordinator runs. */
+      report?: CoordinatorReport;
+    };
 
 /** The attest answer: evidence, the state digest it binds and the state snapshot. */
 const AttestAnswerSchema = z.object({
@@ -300,34 +308,34 @@ export async function verifyCoordinatorAttestation(
 
   // 4. The expected manifest is the active one.
   const active = manifests.at(-1)!;
-  const want = expected.manifest ? withLfLineEndings(expected.manifest) : undefined;
-  if (want && !bytesEqual(withLfLineEndings(active.bytes), want)) {
-    return refuse(
-      'manifest-mismatch',
-      `the Coordinator runs manifest ${active.hash}, not the expected one`,
-      'manifest',
-    );
-  }
-  if (expected.manifestHash && expected.manifestHash.toLowerCase() !== active.hash) {
-    return refuse(
-      'manifest-mismatch',
-      `the Coordinator runs manifest ${active.hash}, not ${expected.manifestHash.toLowerCase()}`,
-      'manifest',
-    );
-  }
-  return {
-    ok: true,
-    report: {
-      claims,
-      insecure: claims.insecure,
-      status: 'active',
-      transitionHash: a.latest_transition.transition_hash,
-      manifestHash: active.hash,
-      manifests,
-      policies,
-      rootCaPem: a.root_ca,
-      rootCaFingerprint: toHex(await sha256Web(rootDer!)),
-      meshCaPem: a.mesh_ca,
-    },
+  const report: CoordinatorReport = {
+    claims,
+    insecure: claims.insecure,
+    status: 'active',
+    transitionHash: a.latest_transition.transition_hash,
+    latestSignature: a.latest_transition.signature,
+    manifestHash: active.hash,
+    manifests,
+    policies,
+    rootCaPem: a.root_ca,
+    rootCaFingerprint: toHex(await sha256Web(rootDer!)),
+    meshCaPem: a.mesh_ca,
   };
+  const want = expected.manifest ? withLfLineEndings(expected.manifest) : undefined;
+  const wantHash = expected.manifestHash?.toLowerCase();
+  if (
+    (want && !bytesEqual(withLfLineEndings(active.bytes), want)) ||
+    (wantHash && wantHash !== active.hash)
+  ) {
+    return {
+      ...(refuse(
+        'manifest-mismatch',
+        `the Coordinator runs manifest ${active.hash}, not ${wantHash ?? 'the expected one'}`,
+        'manifest',
+      ) as { ok: false; reason: CoordinatorFailure }),
+      claims,
+      report,
+    };
+  }
+  return { ok: true, report };
 }

@@ -9,6 +9,13 @@ export {
   sealRecoverySecret,
 } from './binding.js';
 export {
+  createEvidenceBundle,
+  EVIDENCE_BUNDLE_FORMAT,
+  type EvidenceBundle,
+  openEvidenceBundle,
+  verifyEvidenceBundle,
+} from './bundle.js';
+export {
   CoordinatorClient,
   type CoordinatorClientOptions,
   type CoordinatorExpectations,

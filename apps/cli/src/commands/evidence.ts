@@ -1,16 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  type EvidenceBundle,
+  openEvidenceBundle,
+  verifiersForReferenceValues,
+  verifyEvidenceBundle,
+} from '@contrast-cc/api';
+import {
   type CollateralSources,
   createCollateralSources,
   DEFAULT_COLLATERAL_URLS,
 } from '@contrast-cc/attestation';
 import { verifySnpEvidenceFiles } from '@contrast-cc/attestation/snp';
 import { verifyTdxQuoteFile } from '@contrast-cc/attestation/tdx';
-import { fromHex, isContrastError } from '@contrast-cc/core';
+import {
+  ContrastError,
+  fromHex,
+  isContrastError,
+  type PlatformRegistry,
+  type Verifier,
+} from '@contrast-cc/core';
+import { parseManifest } from '@contrast-cc/manifest';
 import type { Command } from '../command.js';
+import { insecureConsent } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { resolveIn } from '../util.js';
+import { failureOf, verdictJson } from '../verdict.js';
 
 const HELP = `contrast evidence verify — verify one piece of attestation evidence.
 
@@ -31,6 +46,7 @@ Usage:
   contrast evidence verify --snp-report <file> [--cert <vcek>] [--cert-chain <pem>]
                            [--crl <file>] [flags]
   contrast evidence verify --tdx-quote <file> [--collateral <dir>] [flags]
+  contrast evidence verify --bundle <file> [--at <time>] [--insecure] [--json]
 
 Flags:
       --snp-report <file>        raw SEV-SNP attestation report (1184 bytes)
@@ -45,6 +61,12 @@ Flags:
       --pcs-url <url>            Intel PCS or PCCS base URL for --online
                                  (default https://api.trustedservices.intel.com)
       --no-crl-check             SNP --online: do not fetch or check the CRL (the result says so)
+      --bundle <file>            an evidence bundle saved by "contrast verify --save-evidence":
+                                 re-verifies everything the Coordinator proved then (evidence,
+                                 binding of nonce, TLS key and state, history, the saved manifest)
+                                 at the time it was saved (or --at), offline; a damaged bundle is
+                                 refused naming the part
+      --insecure                 (with --bundle) accept simulated platforms
       --reference-values <file>  JSON of one ReferenceValues entry of the manifest (snp or tdx form)
       --report-data <hex>        the 64 bytes the evidence must bind
       --at <time>                verify at this RFC 3339 time instead of now (old evidence)
@@ -95,7 +117,61 @@ async function readJson(io: CliIo, file: string): Promise<unknown> {
   }
 }
 
-async function run(argv: string[], io: CliIo): Promise<ExitCode> {
+/** `--bundle`: a saved Coordinator attestation, verified again offline. */
+async function verifyBundle(
+  io: CliIo,
+  registry: PlatformRegistry,
+  file: string,
+  atText: string | undefined,
+  values: Record<string, string | boolean | undefined>,
+): Promise<ExitCode> {
+  let at: Date | undefined;
+  if (atText !== undefined) {
+    at = new Date(atText);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(atText) || Number.isNaN(at.getTime())) {
+      return usage(io, `--at "${atText}" is not an RFC 3339 time`);
+    }
+  }
+  let bundle: EvidenceBundle;
+  let verifiers: Verifier[];
+  let allowInsecure: boolean;
+  try {
+    const text = await readFile(resolveIn(io, file), 'utf8').catch((cause) => {
+      throw new ContrastError('not-found', 'cannot read the bundle', { file, cause });
+    });
+    bundle = await openEvidenceBundle(text);
+    const { manifest } = parseManifest(bundle.manifest, { file: `${file}: manifest` });
+    allowInsecure = insecureConsent(io, manifest, registry, values.insecure === true);
+    verifiers = verifiersForReferenceValues(registry, manifest.ReferenceValues, io.logger);
+  } catch (e) {
+    io.stderr(
+      `contrast evidence verify: ${file}: ${isContrastError(e) ? e.message : (e as Error).message}\n`,
+    );
+    return EXIT.usage;
+  }
+  const verdict = await verifyEvidenceBundle(bundle, { verifiers, allowInsecure, ...(at ? { at } : {}) });
+  if (values.json) io.stdout(`${JSON.stringify(verdictJson(verdict))}\n`);
+  if (!verdict.ok) {
+    try {
+      failureOf(
+        verdict,
+        (r) => `the Coordinator ran manifest ${r.manifestHash}, not the one saved in the bundle`,
+      );
+    } catch (e) {
+      io.stderr(`contrast evidence verify: ${file}: ${(e as Error).message}\n`);
+      return EXIT.failed;
+    }
+  }
+  if (!values.json && verdict.ok) {
+    const r = verdict.report;
+    io.stdout(
+      `Bundle verified${r.insecure ? ' (SIMULATED: insecure)' : ''}: the Coordinator at ${bundle.coordinator} ran manifest ${r.manifestHash} (transition ${r.transitionHash}), checked at ${(at ?? bundle.savedAt).toISOString()}; root CA SHA-256 ${r.rootCaFingerprint}.\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+async function run(argv: string[], io: CliIo, registry?: PlatformRegistry): Promise<ExitCode> {
   const [sub, ...rest] = argv;
   if (sub !== 'verify') return usage(io, sub ? `unknown subcommand "${sub}"` : 'missing subcommand "verify"');
   let values: Record<string, string | boolean | undefined>;
@@ -119,11 +195,21 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
         'report-data': { type: 'string' },
         at: { type: 'string' },
         json: { type: 'boolean' },
+        bundle: { type: 'string' },
+        insecure: { type: 'boolean' },
       },
     }));
   } catch (e) {
     return usage(io, (e as Error).message);
   }
+  if (values.bundle !== undefined) {
+    const others = Object.keys(values).filter((k) => !['bundle', 'at', 'json', 'insecure'].includes(k));
+    if (others.length > 0)
+      return usage(io, `--bundle goes only with --at, --insecure and --json (not --${others[0]})`);
+    if (!registry) return usage(io, '--bundle needs the platform registry of the contrast program');
+    return verifyBundle(io, registry, values.bundle as string, values.at as string | undefined, values);
+  }
+  if (values.insecure !== undefined) return usage(io, '--insecure goes with --bundle');
   const snp = values['snp-report'] as string | undefined;
   const tdx = values['tdx-quote'] as string | undefined;
   if ((snp === undefined) === (tdx === undefined))
@@ -205,11 +291,11 @@ async function run(argv: string[], io: CliIo): Promise<ExitCode> {
 }
 
 /** `contrast evidence verify`: offline verification of one SNP report or TDX quote. */
-export function createEvidenceCommand(): Command {
+export function createEvidenceCommand(options: { registry?: PlatformRegistry } = {}): Command {
   return {
     name: 'evidence',
     summary: 'verify an SEV-SNP report or a TDX quote offline (evidence verify)',
     help: HELP,
-    run,
+    run: (argv, io) => run(argv, io, options.registry),
   };
 }

@@ -49,7 +49,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'evidence',
     summary: 'verify an SEV-SNP report or a TDX quote offline (evidence verify)',
-    load: async () => (await import('./evidence.js')).createEvidenceCommand(),
+    load: async () => (await import('./evidence.js')).createEvidenceCommand({ registry: await registry() }),
   },
   {
     name: 'policy',

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
+import { createEvidenceCommand } from './evidence.js';
 import { createSetCommand } from './set.js';
 import { createVerifyCommand } from './verify.js';
 
@@ -88,6 +89,48 @@ describe('contrast verify against an in-process Coordinator', () => {
     const r = await verify('-c', c.address, '--insecure');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no manifest yet: run "contrast set" first/);
+  });
+});
+
+describe('evidence bundles: contrast verify --save-evidence, contrast evidence verify --bundle', () => {
+  const evidence = (...args: string[]) => t.run(createEvidenceCommand({ registry: t.d.registry }), args);
+
+  it('re-verifies offline (Coordinator stopped) with the same verdict and claims; a flipped byte is refused naming the part', async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const live = await verify('-c', c.address, '--insecure', '--json', '--save-evidence', 'ev.json');
+    expect(live.code).toBe(0);
+    expect(live.err).toMatch(/Saved the evidence to ev\.json/);
+    await t.stop();
+
+    const again = await evidence('verify', '--bundle', 'ev.json', '--insecure', '--json');
+    expect(again.err).not.toMatch(/contrast evidence verify:/);
+    expect(again.code).toBe(0);
+    const a = JSON.parse(live.out) as Record<string, unknown>;
+    expect(JSON.parse(again.out)).toEqual(a);
+    expect(a).toMatchObject({ ok: true, matches: true, insecure: true, claims: { kind: 'tdx-quote' } });
+    const human = await evidence('verify', '--bundle', 'ev.json', '--insecure');
+    expect(human.out).toMatch(
+      /^Bundle verified \(SIMULATED: insecure\): the Coordinator at 127\.0\.0\.1:\d+ ran manifest [0-9a-f]{64}/,
+    );
+
+    // Without --insecure: refused as any simulated manifest is.
+    expect((await evidence('verify', '--bundle', 'ev.json')).code).toBe(2);
+
+    // One flipped byte in each part: exit 2, the part named; the bundle otherwise intact.
+    const text = readFileSync(file('ev.json'), 'utf8');
+    const lines = text.split('\n');
+    for (const [i, line] of lines.entries()) {
+      const key = /^"([a-z_]+)": /.exec(line)?.[1];
+      if (!key) continue;
+      const at = lines.slice(0, i).join('\n').length + 1 + Math.floor(line.length * 0.6);
+      const bytes = Buffer.from(text);
+      bytes[at]! ^= 0x01;
+      writeFileSync(file('bad.json'), bytes);
+      const r = await evidence('verify', '--bundle', 'bad.json', '--insecure');
+      expect(r.code, `${key}: ${r.err}`).toBe(2);
+      expect(r.err).toMatch(new RegExp(`bad\\.json: bundle part "${key}" is damaged`));
+    }
   });
 });
 

@@ -1,15 +1,20 @@
-import { createHash } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fromBase64 } from '@contrast-cc/api';
-import { bytesEqual, type PlatformRegistry } from '@contrast-cc/core';
+import {
+  type CoordinatorReport,
+  createEvidenceBundle,
+  fromBase64,
+  verifyCoordinator,
+} from '@contrast-cc/api';
+import type { PlatformRegistry } from '@contrast-cc/core';
 import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import { historyConfigMaps } from '@contrast-cc/store/history-file';
 import { stringify } from 'yaml';
 import type { Command } from '../command.js';
-import { connectCoordinator, loadManifest } from '../coordinator.js';
+import { insecureConsent, loadManifest, parseCoordinatorAddress } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
-import { operationFailed, parseFlags, resolveIn, runCommand, workspaceFile } from '../util.js';
+import { parseFlags, resolveIn, runCommand, workspaceFile } from '../util.js';
+import { failureOf, verdictJson } from '../verdict.js';
 
 const HELP = `contrast verify — attest the Coordinator and check that it runs your manifest.
 
@@ -27,8 +32,11 @@ Flags:
       --workspace-dir <dir>       (global) where manifest.json is read and verify/ written
                                   (default .)
       --insecure                  accept simulated platforms (demo and tests only)
-      --json                      print { status, transitionHash, manifests, policies, matches }
-                                  as JSON
+      --save-evidence <file>      store what the Coordinator proved (evidence, certificates and
+                                  collateral it sent, nonce, TLS key, time, state, history) to
+                                  verify again later, offline: contrast evidence verify --bundle
+      --json                      print { ok, status, transitionHash, manifestHash, manifests,
+                                  policies, rootCaFingerprint, matches, insecure, claims } as JSON
   -h, --help                      show this help
 
 verify/ holds: coordinator-root-ca.pem, mesh-ca.pem, manifest.<i>.json (oldest first),
@@ -68,44 +76,21 @@ function historyFile(
   return header + maps.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
 }
 
-async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
-  const { values } = parseFlags(args, {
-    coordinator: { type: 'string', short: 'c' },
-    manifest: { type: 'string', short: 'm' },
-    insecure: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  });
-  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
-  const loaded = await loadManifest(io, manifestFile);
-  io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
-  const client = await connectCoordinator(io, {
-    address: values.coordinator as string,
-    loaded,
-    registry,
-    allowInsecure: values.insecure,
-  });
-  const state = await client.state();
-  if (state.status === 'stale') {
-    throw operationFailed(
-      'the Coordinator is in recovery mode: run "contrast recover" with a seed-share owner key',
-    );
-  }
-  if (!state.latest_transition || state.manifests.length === 0 || !state.root_ca || !state.mesh_ca) {
-    throw operationFailed('the Coordinator has no manifest yet: run "contrast set" first');
-  }
-  const manifests = state.manifests.map(fromBase64);
-  const policies = state.policies.map(fromBase64);
+/** Writes verify/ in `workspace` from a verified report, replacing it as a whole. */
+async function writeVerifyDir(workspace: string, report: CoordinatorReport): Promise<void> {
   const enc = new TextEncoder();
+  const manifests = report.manifests.map((m) => m.bytes);
+  const policies = report.policies.map((p) => p.bytes);
+  const latest = { transition_hash: report.transitionHash, signature: report.latestSignature };
   const files: FileWrite[] = [
-    { path: 'coordinator-root-ca.pem', data: enc.encode(state.root_ca) },
-    { path: 'mesh-ca.pem', data: enc.encode(state.mesh_ca) },
-    { path: 'latest-transition', data: enc.encode(`${state.latest_transition.transition_hash}\n`) },
+    { path: 'coordinator-root-ca.pem', data: enc.encode(report.rootCaPem) },
+    { path: 'mesh-ca.pem', data: enc.encode(report.meshCaPem) },
+    { path: 'latest-transition', data: enc.encode(`${report.transitionHash}\n`) },
     ...manifests.map((m, i) => ({ path: `manifest.${i}.json`, data: m })),
-    ...policies.map((p) => ({ path: `policy.${createHash('sha256').update(p).digest('hex')}`, data: p })),
-    { path: 'history.yml', data: enc.encode(historyFile(manifests, policies, state.latest_transition)) },
+    ...report.policies.map((p) => ({ path: `policy.${p.hash}`, data: p.bytes })),
+    { path: 'history.yml', data: enc.encode(historyFile(manifests, policies, latest)) },
   ];
   // Replace verify/ as a whole: write a fresh folder beside it, then swap.
-  const workspace = resolveIn(io, workspaceFile(io, '.'));
   const target = path.join(workspace, 'verify');
   const staging = path.join(workspace, `.verify.${process.pid}.${Date.now()}`);
   await mkdir(staging, { recursive: true });
@@ -116,25 +101,59 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  // A CRLF checkout (Windows, git autocrlf) of the same manifest is the same JSON: raw line breaks
-  // can only be whitespace in JSON, so compare with CRLFs as LFs on both sides.
-  const matches = bytesEqual(withLfLineEndings(manifests.at(-1)!), withLfLineEndings(loaded.bytes));
-  if (values.json) {
-    io.stdout(
-      `${JSON.stringify({ status: state.status, transitionHash: state.latest_transition.transition_hash, manifests: manifests.length, policies: policies.length, matches, insecure: client.claims.insecure })}\n`,
+}
+
+async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
+  const { values } = parseFlags(args, {
+    coordinator: { type: 'string', short: 'c' },
+    manifest: { type: 'string', short: 'm' },
+    insecure: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    'save-evidence': { type: 'string' },
+  });
+  const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
+  const loaded = await loadManifest(io, manifestFile);
+  const allowInsecure = insecureConsent(io, loaded.manifest, registry, values.insecure);
+  const { host, port } = parseCoordinatorAddress(values.coordinator);
+  io.stderr(`Attesting the Coordinator at ${values.coordinator} ...\n`);
+  const { verdict, attestation, at } = await verifyCoordinator({
+    host,
+    port,
+    manifest: loaded.bytes,
+    registry,
+    allowInsecure,
+    ...(io.logger ? { logger: io.logger } : {}),
+  });
+  const evidenceFile = values['save-evidence'];
+  if (evidenceFile !== undefined) {
+    const text = await createEvidenceBundle({
+      savedAt: at,
+      coordinator: `${host}:${port}`,
+      attestation,
+      manifest: loaded.bytes,
+    });
+    await writeFilesAtomic([{ path: resolveIn(io, evidenceFile), data: new TextEncoder().encode(text) }]);
+    io.stderr(
+      `Saved the evidence to ${evidenceFile} (check it later: contrast evidence verify --bundle ${evidenceFile}).\n`,
     );
   }
-  if (!matches) {
-    throw operationFailed(
-      `the Coordinator's active manifest (verify/manifest.${manifests.length - 1}.json) differs from ${manifestFile}`,
+  const report = verdict.ok ? verdict.report : verdict.report;
+  if (report) await writeVerifyDir(resolveIn(io, workspaceFile(io, '.')), report);
+  if (values.json) io.stdout(`${JSON.stringify(verdictJson(verdict))}\n`);
+  if (!verdict.ok) {
+    failureOf(
+      verdict,
+      (r) =>
+        `the Coordinator's active manifest (verify/manifest.${r.manifests.length - 1}.json) differs from ${manifestFile}`,
     );
   }
   if (!values.json) {
+    const r = verdict.report;
     io.stdout(
-      `Coordinator verified${client.claims.insecure ? ' (SIMULATED: insecure)' : ''}: it runs ${manifestFile} (transition ${state.latest_transition.transition_hash}).\n`,
+      `Coordinator verified${r.insecure ? ' (SIMULATED: insecure)' : ''}: it runs ${manifestFile} (transition ${r.transitionHash}).\n`,
     );
     io.stdout(
-      `Wrote verify/ with ${manifests.length} manifest(s) and ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}. Please review the manifest history and the policies there.\n`,
+      `Wrote verify/ with ${r.manifests.length} manifest(s) and ${r.policies.length} polic${r.policies.length === 1 ? 'y' : 'ies'}. Please review the manifest history and the policies there.\n`,
     );
   }
   return EXIT.ok;
@@ -148,15 +167,4 @@ export function createVerifyCommand({ registry }: { registry: PlatformRegistry }
     help: HELP,
     run: (args, io) => runCommand('verify', io, () => run(args, io, registry)),
   };
-}
-
-/** `bytes` with every CR LF pair as LF (the same bytes when there is none). */
-function withLfLineEndings(bytes: Uint8Array): Uint8Array {
-  if (!bytes.includes(0x0d)) return bytes;
-  const out: number[] = [];
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x0d && bytes[i + 1] === 0x0a) continue;
-    out.push(bytes[i]!);
-  }
-  return Uint8Array.from(out);
 }
