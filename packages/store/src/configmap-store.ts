@@ -27,6 +27,7 @@ import {
   STORE_LABEL,
   storeConfigMap,
 } from './history-file.js';
+import { callListener } from './listener.js';
 import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
 
 export { KEY_KIND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, STORE_LABEL } from './history-file.js';
@@ -340,7 +341,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
       const version = latest?.version ?? null;
       if (stopped || version === last) return;
       last = version;
-      onChange(latest);
+      callListener(onChange, latest, this.#logger);
     };
     const stop = () => {
       stopped = true;

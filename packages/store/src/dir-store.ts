@@ -13,6 +13,7 @@ import {
   encodeSignedLatest,
   sha256Hex,
 } from './hash.js';
+import { callListener } from './listener.js';
 import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
 
 /** @public */
@@ -306,7 +307,7 @@ export class DirectoryHistoryStore implements HistoryStore {
           const version = current?.version ?? null;
           if (version !== last && !signal.aborted) {
             last = version;
-            onChange(current);
+            callListener(onChange, current, this.#logger);
           }
         } while (again);
       } finally {

@@ -235,6 +235,23 @@ export function describeHistoryStoreConformance(
         await new Promise((r) => setTimeout(r, 700));
         expect(seen.length).toBe(count);
       });
+      it('goes on watching when the listener throws (no unhandled rejection ending the process)', async () => {
+        const watcher = await openFresh();
+        const writer = await openFresh();
+        const seen: (VersionedLatest | null)[] = [];
+        const ac = new AbortController();
+        await watcher.watchLatest((l) => {
+          seen.push(l);
+          throw new Error('listener bug');
+        }, ac.signal);
+        await eventually(() => seen.length >= 1);
+        const start = await writer.getLatest();
+        const v1 = await writer.setLatest(pointer('after-throw-1'), start?.version ?? null);
+        await eventually(() => seen.some((l) => l?.version === v1));
+        const v2 = await writer.setLatest(pointer('after-throw-2'), v1);
+        await eventually(() => seen.some((l) => l?.version === v2));
+        ac.abort();
+      });
     });
 
     describe('History on this backend', () => {
