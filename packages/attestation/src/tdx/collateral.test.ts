@@ -22,7 +22,8 @@ describe('rawJsonMember (exact signed bytes, never re-serialised)', () => {
     expect(dec(rawJsonMember(multi, 'v', 'f'))).toBe('{"é":1}');
   });
   it('refuses what is not a JSON object, naming the field', () => {
-    for (const bad of ['[1]', '{"a":{', '{"a" 1}', '{"a":"x}', '']) {
+    // '{"\u0000":1}' as raw bytes: a control character in a member name (found by tools/fuzz).
+    for (const bad of ['[1]', '{"a":{', '{"a" 1}', '{"a":"x}', '', '{"\u0000b":1}', '{"\\q":1}']) {
       expect(() => rawJsonMember(enc(bad), 'a', 'tcb_info')).toThrowError(
         expect.objectContaining({ code: 'invalid-argument', field: 'tcb_info' }),
       );

@@ -59,7 +59,14 @@ export function rawJsonMember(doc: Uint8Array, key: string, field: string): Uint
     if (doc[i] !== 0x22) throw fail('expected a member name');
     const nameStart = i;
     skipString();
-    const name = JSON.parse(new TextDecoder().decode(doc.subarray(nameStart, i))) as string;
+    let name: unknown;
+    try {
+      name = JSON.parse(new TextDecoder().decode(doc.subarray(nameStart, i)));
+    } catch {
+      // A control character or a bad escape in the name: refused like any other malformed input
+      // (a raw SyntaxError made verifyTdxQuote throw instead of returning a result; found by fuzzing).
+      throw fail('malformed member name');
+    }
     ws();
     if (doc[i] !== 0x3a) throw fail('expected ":"');
     i++;
