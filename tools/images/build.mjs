@@ -142,7 +142,9 @@ function finishBase(layout, descriptor, name, digest) {
  * for, installed by mmdebstrap with their dependencies): Debian (mmdebstrap, essential + libstdc++6 +
  * ca-certificates, SOURCE_DATE_EPOCH=0, device nodes removed) plus this machine's Node binary at
  * /usr/local/bin/node, where the official node image has it. Reproducible for the same Debian
- * packages and the same Node binary; releases use the official node image instead (--base).
+ * packages and the same Node binary: `snapshot` (a snapshot.debian.org timestamp, e.g.
+ * 20251201T000000Z) pins every package version, as the release does with a pinned Node build.
+ * @param {{ suite?: string; mirror?: string; snapshot?: string; node?: string; packages?: string[] }} [opts]
  * @returns {string} the base reference (oci:DIR@sha256:…)
  */
 export function buildDebianBase(
@@ -150,28 +152,30 @@ export function buildDebianBase(
   {
     suite = 'bookworm',
     mirror = 'http://deb.debian.org/debian',
+    snapshot,
     node = process.execPath,
     packages = [],
   } = {},
 ) {
+  if (snapshot !== undefined && !/^\d{8}T\d{6}Z$/.test(snapshot)) {
+    throw new UsageError(
+      `--snapshot ${snapshot}: expected a snapshot.debian.org timestamp like 20251201T000000Z`,
+    );
+  }
+  const sources = snapshot
+    ? [
+        `deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/${snapshot} ${suite} main`,
+        `deb [check-valid-until=no] http://snapshot.debian.org/archive/debian-security/${snapshot} ${suite}-security main`,
+      ]
+    : [`deb ${mirror} ${suite} main`, `deb ${mirror}-security ${suite}-security main`];
   const include = ['libstdc++6', 'ca-certificates', ...packages].join(',');
   const work = mkdtempSync(path.join(os.tmpdir(), 'contrast-base-'));
   try {
     const rootfs = path.join(work, 'rootfs.tar');
     log(`base: mmdebstrap ${suite} (essential + ${include})`);
-    run(
-      'mmdebstrap',
-      [
-        '--quiet',
-        '--variant=essential',
-        `--include=${include}`,
-        suite,
-        rootfs,
-        `deb ${mirror} ${suite} main`,
-        `deb ${mirror}-security ${suite}-security main`,
-      ],
-      { env: { ...process.env, SOURCE_DATE_EPOCH: '0' } },
-    );
+    run('mmdebstrap', ['--quiet', '--variant=essential', `--include=${include}`, suite, rootfs, ...sources], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: '0' },
+    });
     // Containers get /dev from the runtime; the device nodes mmdebstrap made do not belong in a layer.
     run('tar', ['--delete', '-f', rootfs, '--wildcards', './dev/?*']);
     const nodeVersion = run(node, ['--version']).trim().replace(/^v/, '');
@@ -196,7 +200,7 @@ export function buildDebianBase(
       history: [
         {
           created: EPOCH,
-          created_by: `mmdebstrap --variant=essential --include=${include} ${suite}`,
+          created_by: `mmdebstrap --variant=essential --include=${include} ${suite}${snapshot ? ` (snapshot ${snapshot})` : ''}`,
         },
         { created: EPOCH, created_by: `node ${nodeVersion} at /usr/local/bin/node` },
       ],
@@ -455,10 +459,16 @@ export function imageList(root = repoRoot) {
     apps.push({
       dir: 'apps/node-installer',
       name: 'node-installer',
-      about: ['The node installer (DaemonSet): installs the Kata runtime and its assets on each node.'],
+      about: [
+        'The node-installer program (DaemonSet init container): installs the Kata runtime on the node.',
+        'The program only: the per-platform images with the runtime files (node-installer-metal-qemu-<tee>)',
+        'add those files below its -image-root.',
+      ],
       user: '0:0',
-      why: ['Root: it writes the runtime into the host filesystem.'],
+      why: ["Root: it writes the runtime into the node's filesystem and restarts containerd (nsenter)."],
       expose: [],
+      // The DaemonSet runs /bin/node-installer (/bin is /usr/bin in Debian).
+      links: { 'usr/bin/node-installer': '/app/dist/main.js' },
     });
   }
   return [
@@ -470,7 +480,7 @@ export function imageList(root = repoRoot) {
 /**
  * Builds every image (or those named in `only`) on `base` into `outDir`.
  * @param {{ root?: string; outDir: string; base: string | ((aptPackages: string[]) => string); only?: string[]; skipBuild?: boolean; sourceDateEpoch?: number }} opts
- * @returns {{ name: string; digest: string; sbom: string }[]}
+ * @returns {{ name: string; digest: string; sbom: string; version: string; base: string }[]}
  */
 export function buildImages({
   root = repoRoot,
@@ -558,6 +568,8 @@ export function buildImages({
         log(`${img.name}: pnpm deploy ${app.name}`);
         deployApp(root, img.dir, deployDir);
         entries = treeEntries(deployDir, 'app');
+        for (const [link, target] of Object.entries(img.links ?? {}))
+          entries.push({ path: link, type: 'symlink', target });
         npm = npmPackages(deployDir);
         version = pj.version;
         entrypoint = ['node', path.posix.join('/app', app.main)];
@@ -601,7 +613,13 @@ export function buildImages({
           2,
         )}\n`,
       );
-      results.push({ name: img.name, digest: manifest.digest, sbom: sbomFile });
+      results.push({
+        name: img.name,
+        digest: manifest.digest,
+        sbom: sbomFile,
+        version,
+        base: `${base.name}@${base.digest}`,
+      });
     }
     writeFileSync(
       path.join(outDir, 'images.json'),

@@ -208,6 +208,16 @@ describe('buildImages (the example images)', () => {
     }
   });
 
+  it('images.json names the digest and the base of each image', () => {
+    expect(JSON.parse(readFileSync(path.join(first.outDir, 'images.json'), 'utf8'))).toEqual({
+      bases: {
+        'examples/shop-web': `test-base@${base.digest}`,
+        'examples/shop-api': `test-base@${base.digest}`,
+      },
+      images: first.digests,
+    });
+  });
+
   it('a one-byte change of shop-web.mjs changes shop-web only', () => {
     const changed = build(
       checkout((root) => {
@@ -300,6 +310,14 @@ describe('buildImages (the example images)', () => {
         expect(inspect.status, inspect.stderr).toBe(0);
         const info = JSON.parse(inspect.stdout);
         expect(info.Digest).toBe(first.digests['examples/shop-web']);
+        const byTag = spawnSync(
+          'skopeo',
+          ['inspect', '--tls-verify=false', `docker://${reg.host}/contrast/examples/shop-web:1.0.0`],
+          {
+            encoding: 'utf8',
+          },
+        );
+        expect(JSON.parse(byTag.stdout).Digest).toBe(first.digests['examples/shop-web']);
         expect(info.Created).toBe(EPOCH);
         const raw = spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], {
           encoding: 'utf8',

@@ -11,8 +11,9 @@
 //   embed IMAGES_JSON
 //       writes the pushed references of IMAGES_JSON (from build --push) into apps/cli/release-images.json,
 //       the images a release of the CLI injects (the release runs it before building the CLI).
-//   base [--out DIR]
-//       builds the Debian test base (mmdebstrap + this machine's Node) into DIR; prints its reference.
+//   base [--out DIR] [--snapshot TIMESTAMP] [--node PATH] [--packages PKG,…]
+//       builds a Debian base (mmdebstrap + a Node binary, default this machine's) into DIR; prints its
+//       reference. --snapshot pins the Debian packages (snapshot.debian.org), as the release does.
 //
 // Exit codes: 0 done, 1 failed, 2 bad input.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { OciLayout } from './oci.mjs';
 
 const USAGE = `usage: pnpm --silent images build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME,…] [--tag TAG]
        pnpm --silent images embed IMAGES_JSON
-       pnpm --silent images base [--out DIR]`;
+       pnpm --silent images base [--out DIR] [--snapshot TIMESTAMP] [--node PATH] [--packages PKG,…]`;
 
 function parse(args, known) {
   const opts = {};
@@ -125,9 +126,17 @@ function main(argv) {
     return 0;
   }
   if (command === 'base') {
-    const opts = parse(rest, ['out']);
+    const opts = parse(rest, ['out', 'snapshot', 'node', 'packages']);
+    const packages = opts.packages?.split(',').filter(Boolean) ?? [];
     process.stdout.write(
-      `${buildDebianBase(path.resolve(opts.out ?? path.join(cacheDir(), 'debian-base')))}\n`,
+      `${buildDebianBase(
+        path.resolve(opts.out ?? path.join(cacheDir(), ['debian-base', ...packages.sort()].join('+'))),
+        {
+          ...(opts.snapshot ? { snapshot: opts.snapshot } : {}),
+          ...(opts.node ? { node: path.resolve(opts.node) } : {}),
+          packages,
+        },
+      )}\n`,
     );
     return 0;
   }

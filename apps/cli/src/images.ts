@@ -22,8 +22,32 @@ export function cliImageSource(io: CliIo): ImageSource {
       },
     };
   }
-  return new RegistryImageSource({
+  const options = {
     cacheDir: path.join(userCacheDir(io), 'layers'),
     ...(io.env.DOCKER_CONFIG ? { dockerConfigDir: io.env.DOCKER_CONFIG } : {}),
-  });
+  };
+  const registry = new RegistryImageSource(options);
+  // A registry on a loopback address (127.0.0.0/8, localhost, [::1]) is spoken to over plain HTTP,
+  // as Docker does: e.g. the one `pnpm images build --push 127.0.0.1:5000/…` filled for a test.
+  const loopback = new Map<string, ImageSource>();
+  return {
+    resolve: (ref: string): Promise<ImageFacts> => {
+      const host = loopbackRegistry(ref);
+      if (host === undefined) return registry.resolve(ref);
+      let source = loopback.get(host);
+      if (!source) {
+        source = new RegistryImageSource({ ...options, insecureRegistries: [host] });
+        loopback.set(host, source);
+      }
+      return source.resolve(ref);
+    },
+  };
+}
+
+/** The registry host of `ref` when it is a loopback address (with its port), else undefined. */
+export function loopbackRegistry(ref: string): string | undefined {
+  const slash = ref.indexOf('/');
+  if (slash <= 0) return undefined;
+  const host = ref.slice(0, slash);
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/.test(host) ? host : undefined;
 }
