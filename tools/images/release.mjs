@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The image steps of a release, in order, runnable here against a loopback registry:
 //   node tools/images/release.mjs --registry REGISTRY [--snapshot TIMESTAMP] [--node PATH] [--out DIR]
+//   node tools/images/release.mjs --registry REGISTRY --base REF [--out DIR]   (a base built apart)
+//   node tools/images/release.mjs --packages        (the Debian packages the base must include)
 // 1. the base: `images base` with every Debian package the image descriptions ask for, from a
 //    snapshot.debian.org timestamp (pins every package version) and a Node binary (the release's:
 //    the official build, checked against nodejs.org's SHASUMS256.txt by the workflow);
@@ -21,7 +23,7 @@ import { repoRoot } from './dockerfile.mjs';
 const args = process.argv.slice(2);
 const opt = (name) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 const registry = opt('registry');
-if (!registry) {
+if (!registry && !args.includes('--packages')) {
   console.error(
     'usage: node tools/images/release.mjs --registry REGISTRY [--snapshot TIMESTAMP] [--node PATH] [--out DIR]',
   );
@@ -40,15 +42,22 @@ const images = (...a) => {
 };
 
 const packages = [...new Set(imageList(repoRoot).flatMap((i) => i.apt?.packages ?? []))].sort();
-say(`base (Debian packages: ${packages.join(', ') || 'none'})`);
-const base = images(
-  'base',
-  '--out',
-  path.join(out, 'base'),
-  ...(packages.length > 0 ? ['--packages', packages.join(',')] : []),
-  ...(opt('snapshot') ? ['--snapshot', opt('snapshot')] : []),
-  ...(opt('node') ? ['--node', opt('node')] : []),
-);
+if (args.includes('--packages')) {
+  // what the base must include (for a base built apart, e.g. as root): print and stop
+  process.stdout.write(`${packages.join(',')}\n`);
+  process.exit(0);
+}
+say(opt('base') ? `base ${opt('base')}` : `base (Debian packages: ${packages.join(', ') || 'none'})`);
+const base =
+  opt('base') ??
+  images(
+    'base',
+    '--out',
+    path.join(out, 'base'),
+    ...(packages.length > 0 ? ['--packages', packages.join(',')] : []),
+    ...(opt('snapshot') ? ['--snapshot', opt('snapshot')] : []),
+    ...(opt('node') ? ['--node', opt('node')] : []),
+  );
 say(`build and push on ${base}`);
 const refs = images('build', '--out', out, '--base', base, '--push', registry);
 say('embed the references in apps/cli/release-images.json');
