@@ -34,11 +34,9 @@ export function cliImageSource(io: CliIo): ImageSource {
     resolve: (ref: string): Promise<ImageFacts> => {
       const host = loopbackRegistry(ref);
       if (host === undefined) return registry.resolve(ref);
-      let source = loopback.get(host);
-      if (!source) {
-        source = new RegistryImageSource({ ...options, insecureRegistries: [host] });
-        loopback.set(host, source);
-      }
+      const source: ImageSource =
+        loopback.get(host) ?? new RegistryImageSource({ ...options, insecureRegistries: [host] });
+      loopback.set(host, source);
       return source.resolve(ref);
     },
   };
