@@ -735,3 +735,67 @@ describe('contrast generate with the simulator platforms (insecure, complete ref
     expect(snapshot(dir)).toEqual(before);
   });
 });
+
+describe('contrast generate --policy (custom rules, upstream -p/--policy)', () => {
+  const policyKeys = (dir: string) =>
+    Object.keys(parseManifest(readFileSync(path.join(dir, 'manifest.json'))).manifest.Policies).sort();
+
+  it('writes the built-in rules when the file is missing, uses an edited file, and a changed rule changes the policy hashes', async () => {
+    const builtIn = workspace();
+    expectSucceeded(await generate(builtIn, ['--reference-values', 'test-snp', 'resources']));
+
+    const dir = workspace();
+    const first = await generate(dir, [
+      '--reference-values',
+      'test-snp',
+      '--policy',
+      'rules.rego',
+      'resources',
+    ]);
+    expectSucceeded(first);
+    const written = readFileSync(path.join(dir, 'rules.rego'), 'utf8');
+    expect(written).toMatch(/^package agent_policy$/m);
+    // The written file is the built-in rules: the same policies as without --policy.
+    expect(policyKeys(dir)).toEqual(policyKeys(builtIn));
+
+    // Edit one rule (allow reading logs): every policy, so every manifest key, changes.
+    const edited = written.replace('default ReadStreamRequest := false', 'default ReadStreamRequest := true');
+    expect(edited).not.toBe(written);
+    const dir2 = workspace();
+    writeFileSync(path.join(dir2, 'my-rules.rego'), edited);
+    expectSucceeded(
+      await generate(dir2, ['--reference-values', 'test-snp', '--policy', 'my-rules.rego', 'resources']),
+    );
+    const keys2 = policyKeys(dir2);
+    expect(keys2).toHaveLength(policyKeys(builtIn).length);
+    for (const k of keys2) expect(policyKeys(builtIn)).not.toContain(k);
+    expect(readFileSync(path.join(dir2, 'my-rules.rego'), 'utf8')).toBe(edited); // never overwritten
+  });
+
+  it('refuses rules that are not Rego of package agent_policy (exit 2, file and line named, nothing written)', async () => {
+    const dir = workspace();
+    writeFileSync(path.join(dir, 'bad.rego'), 'package agent_policy\n\ndefault X := \n');
+    const before = snapshot(dir);
+    const r = await generate(dir, ['--reference-values', 'test-snp', '--policy', 'bad.rego', 'resources']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--policy bad\.rego: not valid Rego at \d+:\d+/);
+    writeFileSync(path.join(dir, 'other.rego'), 'package something_else\n');
+    const r2 = await generate(dir, ['--reference-values', 'test-snp', '--policy', 'other.rego', 'resources']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/no "package agent_policy"/);
+    const withoutRules = (snap: Record<string, string>) =>
+      Object.fromEntries(Object.entries(snap).filter(([f]) => !f.endsWith('.rego')));
+    expect(withoutRules(snapshot(dir))).toEqual(withoutRules(before));
+  });
+
+  it('-p rules.rego (upstream habit) says what -p means here and how to pass rules', async () => {
+    const dir = workspace();
+    writeFileSync(path.join(dir, 'rules.rego'), 'package agent_policy\n');
+    const r = await generate(dir, ['-p', 'rules.rego', 'resources']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/-p\/--reference-values takes a platform here .*pass --policy rules\.rego/);
+    const r2 = await generate(dir, ['-p', 'policies/custom.rego', 'resources']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/pass --policy policies\/custom\.rego/);
+  });
+});

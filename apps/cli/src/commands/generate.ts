@@ -78,6 +78,9 @@ Flags:
   -m, --manifest <file>               manifest to write or update (default manifest.json)
   -o, --output <file>                 write all patched resources to one file instead of in place
   -s, --settings <file|dir>           genpolicy settings (file, or dir with drop-ins)
+      --policy <rules.rego>           the agent policy rules to use instead of the built-in ones
+                                      (upstream's -p/--policy); when the file does not exist, the
+                                      built-in rules are written there first, to edit
   -w, --add-workload-owner-key <pem>  workload owner key to add (repeatable; default
                                       workload-owner.pem, a P-384 key is generated when that one
                                       file is missing)
@@ -111,13 +114,14 @@ class UsageError extends Error {}
 
 /** The libraries, loaded on first use so that `contrast --help` stays fast. */
 async function libraries() {
-  const [core, manifest, policy, kube] = await Promise.all([
+  const [core, manifest, policy, kube, rego] = await Promise.all([
     import('@contrast-cc/core'),
     import('@contrast-cc/manifest'),
     import('@contrast-cc/policy'),
     import('@contrast-cc/kube-resources'),
+    import('@contrast-cc/rego'),
   ]);
-  return { core, manifest, policy, kube };
+  return { core, manifest, policy, kube, rego };
 }
 type Libraries = Awaited<ReturnType<typeof libraries>>;
 
@@ -129,6 +133,8 @@ interface Options {
   manifest: string | undefined;
   output?: string;
   settings?: string;
+  /** `--policy <rules.rego>`: custom agent policy rules. */
+  policy?: string | undefined;
   workloadOwnerKeys: string[];
   seedshareOwnerKeys: string[];
   disableUpdates: boolean;
@@ -151,6 +157,7 @@ function parseOptions(args: string[]): Options {
         manifest: { type: 'string', short: 'm' },
         output: { type: 'string', short: 'o' },
         settings: { type: 'string', short: 's' },
+        policy: { type: 'string' },
         'add-workload-owner-key': { type: 'string', short: 'w', multiple: true },
         'workload-owner-key': { type: 'string', multiple: true },
         'add-seedshare-owner-key': { type: 'string', multiple: true },
@@ -181,6 +188,7 @@ function parseOptions(args: string[]): Options {
     manifest: v.manifest,
     output: v.output,
     settings: v.settings,
+    policy: v.policy,
     workloadOwnerKeys: ownerKeys,
     seedshareOwnerKeys: [...(v['add-seedshare-owner-key'] ?? []), ...(v['seedshare-owner-key'] ?? [])],
     disableUpdates: v['disable-updates'] ?? false,
@@ -198,6 +206,25 @@ class Failure extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** The policy generator with custom rules, or as it is. */
+function withRules<G extends (input: never) => unknown>(generate: G, rules: string | undefined): G {
+  if (rules === undefined) return generate;
+  return ((input: Parameters<G>[0]) => generate({ ...(input as object), rules } as never)) as G;
+}
+
+/** Custom rules must be Rego of package agent_policy: refused (bad input) naming file and line. */
+function checkRules(libs: Libraries, text: string, file: string): void {
+  if (!/^\s*package\s+agent_policy\s*$/m.test(text)) {
+    throw new UsageError(`--policy ${file}: not the agent policy rules (no "package agent_policy")`);
+  }
+  try {
+    new libs.rego.RegoEngine().addPolicy(file, text);
+  } catch (error) {
+    // The engine's message starts with line:column.
+    throw new UsageError(`--policy ${file}: not valid Rego at ${(error as Error).message ?? String(error)}`);
   }
 }
 
@@ -387,6 +414,15 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     defaultPlatform = registry.find(opts.referenceValues);
     if (!defaultPlatform) {
       const known = registry.ids().join(', ') || 'none registered';
+      // Upstream's -p is --policy <rules.rego>: never read a rules file as a platform silently.
+      if (
+        /\.rego$|[/\\]/.test(opts.referenceValues) ||
+        (await exists(path.resolve(cwd, opts.referenceValues)))
+      ) {
+        throw new UsageError(
+          `-p/--reference-values takes a platform here (known: ${known}), and "${opts.referenceValues}" looks like a file; to use your own policy rules (upstream's -p/--policy), pass --policy ${opts.referenceValues}`,
+        );
+      }
       throw new UsageError(
         `--reference-values: unknown platform "${opts.referenceValues}" (known: ${known})`,
       );
@@ -403,6 +439,18 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
       file: opts.manifest,
     }).manifest;
   }
+  // Custom rules (upstream's --policy): the file's text, or the built-in rules written there.
+  let rules: { text: string; write?: string } | undefined;
+  if (opts.policy !== undefined) {
+    const rulesPath = path.resolve(cwd, opts.policy);
+    if (await exists(rulesPath)) {
+      const text = await readText(rulesPath, opts.policy);
+      checkRules(libs, text, opts.policy);
+      rules = { text };
+    } else {
+      rules = { text: policy.RULES_REGO, write: rulesPath };
+    }
+  }
   let settings: PolicySettings | undefined;
   if (opts.settings !== undefined)
     settings = await policy.loadPolicySettings(path.resolve(cwd, opts.settings));
@@ -417,7 +465,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     defaultPlatform,
     registry,
     images: typeof deps.images === 'function' ? deps.images(io) : deps.images,
-    generatePolicy: deps.generatePolicy ?? policy.generatePolicy,
+    generatePolicy: withRules(deps.generatePolicy ?? policy.generatePolicy, rules?.text),
     settings,
     injectedImages: deps.injectedImages ?? injectedImagesOf(io, opts),
     skipInitializer: opts.skipInitializer,
@@ -483,6 +531,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   const manifestText = mf.canonicalManifestJson(assembled.manifest);
   writes.push({ path: manifestPath, data: manifestText });
   writes.push(...owners.writes, ...seedshare.writes);
+  if (rules?.write) writes.push({ path: rules.write, data: rules.text });
   await kube.writeFilesAtomic(writes);
 
   const written = writes.map((w) => path.relative(cwd, w.path) || w.path);
