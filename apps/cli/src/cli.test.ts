@@ -22,10 +22,64 @@ function capture() {
 }
 
 describe('contrast CLI shell', () => {
-  it('prints the package version', async () => {
+  it("prints the version, the images this build deploys and every platform's handler and reference values", async () => {
     const c = capture();
     expect(await runCli(['--version'], c.io)).toBe(0);
-    expect(c.out()).toMatch(/^\d+\.\d+\.\d+(-[\w.]+)?\n$/);
+    const out = c.out();
+    expect(out).toMatch(/^contrast \d+\.\d+\.\d+(-[\w.]+)?\n/);
+    // The repository's build is unreleased: no image, and it says what to supply.
+    expect(out).toMatch(
+      /container images \(this contrast build\):\n {2}none: an unreleased build .*CONTRAST_IMAGES=/,
+    );
+    for (const id of ['Metal-QEMU-SNP', 'Metal-QEMU-TDX', 'AKS-CLH-SNP', 'Simulated-SNP', 'Simulated-TDX']) {
+      expect(out).toMatch(new RegExp(`^  ${id}`, 'm'));
+    }
+    // Handlers named by their runtime hash; bare metal: unknown until --assets, and said so.
+    expect(out).toMatch(
+      /^ {2}Simulated-SNP \(INSECURE[^\n]*\n {4}runtime handler: contrast-cc-simulated-snp-[0-9a-f]{8}$/m,
+    );
+    expect(out).toMatch(/^ {2}AKS-CLH-SNP\n {4}runtime handler: [\w-]+$/m);
+    expect(out).toMatch(/^ {2}Metal-QEMU-SNP\n {4}runtime handler: not known: .*assets/im);
+    expect(out).not.toMatch(/0{64}/);
+
+    const j = capture();
+    expect(await runCli(['--version', '--json'], j.io)).toBe(0);
+    const info = JSON.parse(j.out()) as {
+      version: string;
+      platforms: { id: string; runtimeHandlers: unknown }[];
+    };
+    expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
+    const sim = info.platforms.find((p) => p.id === 'Simulated-SNP');
+    expect(Array.isArray(sim?.runtimeHandlers)).toBe(true);
+    const metal = info.platforms.find((p) => p.id === 'Metal-QEMU-SNP');
+    expect(metal?.runtimeHandlers).toMatchObject({ unknown: expect.stringMatching(/--assets/) });
+  });
+
+  it('--version names the images of CONTRAST_IMAGES, and says why an unpinned one is not used', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(tmpdir(), 'contrast-version-'));
+    const digest = 'ab'.repeat(32);
+    writeFileSync(
+      path.join(dir, 'images.json'),
+      JSON.stringify({ references: { initializer: `127.0.0.1:5000/initializer@sha256:${digest}` } }),
+    );
+    const c = capture();
+    c.io.cwd = dir;
+    c.io.env = { CONTRAST_IMAGES: 'images.json' };
+    expect(await runCli(['--version'], c.io)).toBe(0);
+    expect(c.out()).toContain(
+      `container images (CONTRAST_IMAGES=images.json):\n  initializer  127.0.0.1:5000/initializer@sha256:${digest}`,
+    );
+    writeFileSync(path.join(dir, 'images.json'), JSON.stringify({ references: { initializer: 'x:latest' } }));
+    const bad = capture();
+    bad.io.cwd = dir;
+    bad.io.env = { CONTRAST_IMAGES: 'images.json' };
+    expect(await runCli(['--version'], bad.io)).toBe(0);
+    expect(bad.out()).toMatch(
+      /container images: images\.json: references\.initializer: "x:latest" is not pinned/,
+    );
   });
 
   it('lists commands in --help and exits 0', async () => {

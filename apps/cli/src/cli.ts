@@ -20,7 +20,8 @@ ${list || '  (none yet: commands arrive as their packages land)'}
 
 Flags:
   -h, --help                 show help
-  -v, --version              print the version
+  -v, --version [--json]     print the version, the container images this build deploys and
+                             each platform's runtime handler and reference values
       --log-level <level>    debug, info, warn (default) or error: library log lines on stderr
       --workspace-dir <dir>  where default files are read and written (manifest.json, the owner
                              keys, seed-shares.json, verify/); default the working directory
@@ -62,7 +63,16 @@ export async function runCli(
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
   if (first === '-v' || first === '--version' || first === 'version') {
-    io.stdout(`${cliVersion()}\n`);
+    // The version alone stays instant; the images and platforms are loaded only for this.
+    const { versionInfo, formatVersionInfo } = await import('./version-info.js');
+    try {
+      const info = versionInfo(io);
+      io.stdout(rest.includes('--json') ? `${JSON.stringify(info, null, 2)}\n` : formatVersionInfo(info));
+    } catch (error) {
+      io.stdout(`contrast ${cliVersion()}\n`);
+      io.stderr(`contrast --version: ${error instanceof Error ? error.message : String(error)}\n`);
+      return EXIT.failed;
+    }
     return EXIT.ok;
   }
   const entry = commands.find((c) => c.name === first);
