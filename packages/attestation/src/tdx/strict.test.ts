@@ -57,7 +57,7 @@ describe.skipIf(!haveVectors)(`strict quote format (${V})`, () => {
     }
     // The PEM text is unsigned: its flips are refused as malformed (or break the certificates).
     expect(codes.get('malformed')).toBeGreaterThan(100);
-  });
+  }, 180_000); // ~5,000 full verifications: seconds alone, much longer on a loaded 2-core machine
 
   describe('trailing bytes after the declared signature data', () => {
     it('verifyTdxQuote refuses them by default, naming the field, and ignores them when allowed', () => {
