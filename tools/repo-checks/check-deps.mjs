@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The dependency-direction check. Layers, from the inside out:
-//   core (packages/core)  <-  domain packages (packages/*)  <-  platforms (platforms/*)  <-  apps (apps/*)
+//   core (packages/core)  <-  domain packages (packages/*)  <-  platforms (platforms/*)
+//     <-  the platform catalog (platforms/catalog, @contrast-cc/platforms)  <-  apps (apps/*)
 // Rules:
 //   - core imports nothing of ours;
 //   - a domain package imports core and other domain packages only;
 //   - a platform imports core and domain packages; never another platform or an app
 //     (its tests may import the platform testkit);
 //   - the testkit (platforms/testkit) imports core and domain packages only;
+//   - the catalog (@contrast-cc/platforms) is the one list of platforms: it imports core, domain
+//     packages and platforms, and only apps import it;
 //   - an app imports packages and platforms, never another app (shared logic belongs in a package);
 //   - every @contrast-cc import is declared in package.json (non-test code: dependencies or
 //     peerDependencies; in a self-contained package, whose tsup.config.ts bundles everything into
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 const SCOPE = '@contrast-cc/';
 const TESTKIT = '@contrast-cc/platform-testkit';
+const CATALOG = '@contrast-cc/platforms';
 
 /** Workspace packages with their layer. */
 export function discoverPackages(root) {
@@ -60,7 +64,7 @@ export function isSelfContained(dir) {
 
 function layerOf(group, name) {
   if (group === 'packages') return name === '@contrast-cc/core' ? 'core' : 'domain';
-  if (group === 'platforms') return name === TESTKIT ? 'testkit' : 'platform';
+  if (group === 'platforms') return name === TESTKIT ? 'testkit' : name === CATALOG ? 'catalog' : 'platform';
   if (group === 'apps') return 'app';
   return 'tool';
 }
@@ -70,8 +74,9 @@ const ALLOWED = {
   domain: new Set(['core', 'domain']),
   testkit: new Set(['core', 'domain']),
   platform: new Set(['core', 'domain']),
-  app: new Set(['core', 'domain', 'platform']),
-  tool: new Set(['core', 'domain', 'platform', 'testkit', 'app', 'tool']),
+  catalog: new Set(['core', 'domain', 'platform']),
+  app: new Set(['core', 'domain', 'platform', 'catalog']),
+  tool: new Set(['core', 'domain', 'platform', 'testkit', 'catalog', 'app', 'tool']),
 };
 
 // What a package's non-test code must never import, and why: each concern in its own package

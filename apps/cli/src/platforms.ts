@@ -1,3 +1,4 @@
+import type { CollateralConfig } from '@contrast-cc/attestation';
 import {
   ContrastError,
   createPlatformRegistry,
@@ -5,37 +6,24 @@ import {
   type PlatformRegistry,
 } from '@contrast-cc/core';
 import type { LoadedRuntimeAssets, QemuTee } from '@contrast-cc/node-installer';
-import { aksClhSnp } from '@contrast-cc/platform-aks';
-import {
-  createMetalQemuSnpPlatform,
-  type MetalQemuSnpAssets,
-  metalQemuSnp,
-} from '@contrast-cc/platform-baremetal-snp';
-import {
-  createMetalQemuTdxPlatform,
-  type MetalQemuTdxAssets,
-  metalQemuTdx,
-} from '@contrast-cc/platform-baremetal-tdx';
-import {
-  createSimulatedSnpPlatform,
-  createSimulatedTdxPlatform,
-  createSimulatorTrust,
-} from '@contrast-cc/platform-simulator';
+import { createMetalQemuSnpPlatform, type MetalQemuSnpAssets } from '@contrast-cc/platform-baremetal-snp';
+import { createMetalQemuTdxPlatform, type MetalQemuTdxAssets } from '@contrast-cc/platform-baremetal-tdx';
+import { createPlatformCatalog } from '@contrast-cc/platforms';
 
 /**
- * The platforms the contrast CLI knows, registered explicitly. The simulated platforms trust the
- * simulator roots registered in `simulatorDir` (default: $CONTRAST_SIMULATOR_DIR, else the
- * simulator's own default), so a CLI and a Coordinator in different processes agree.
+ * The platforms the contrast CLI knows: the one catalog every app uses (`@contrast-cc/platforms`).
+ * The simulated platforms trust the simulator roots registered in `simulatorDir` (default:
+ * $CONTRAST_SIMULATOR_DIR, else the simulator's own default), so a CLI and a Coordinator in
+ * different processes agree. Real platforms fetch missing collateral (e.g. a Coordinator's bare TDX
+ * quote) from AMD KDS / Intel PCS unless `collateral` says otherwise.
  */
-export function cliPlatformRegistry(options: { simulatorDir?: string } = {}): PlatformRegistry {
-  const trust = options.simulatorDir ? { trust: createSimulatorTrust({ dir: options.simulatorDir }) } : {};
-  return createPlatformRegistry([
-    metalQemuSnp,
-    metalQemuTdx,
-    aksClhSnp,
-    createSimulatedSnpPlatform(trust),
-    createSimulatedTdxPlatform(trust),
-  ]);
+export function cliPlatformRegistry(
+  options: { simulatorDir?: string; collateral?: CollateralConfig } = {},
+): PlatformRegistry {
+  return createPlatformCatalog({
+    ...(options.simulatorDir ? { simulatorDir: options.simulatorDir } : {}),
+    ...(options.collateral ? { collateral: options.collateral } : {}),
+  }).registry;
 }
 
 /** The platforms whose runtime Contrast installs itself, and how to build one from assets. */

@@ -1,3 +1,4 @@
+import type { CollateralConfig } from '@contrast-cc/attestation';
 import { type PeerAddress, parsePeerList } from '@contrast-cc/authority';
 import { z } from 'zod';
 
@@ -6,6 +7,12 @@ const bool = z
   .optional()
   .transform((v) => v === '1' || v === 'true');
 const port = z.coerce.number().int().min(0).max(65535);
+/** An http(s) base URL, or `off`. */
+const collateralUrl = z
+  .string()
+  .trim()
+  .refine((v) => v === 'off' || /^https?:\/\/[^\s/]+/.test(v), 'must be an http(s) URL or "off"')
+  .optional();
 
 /** The Coordinator's configuration from the environment (flags override, see `main.ts`). */
 export const CoordinatorConfigSchema = z.object({
@@ -41,6 +48,22 @@ export const CoordinatorConfigSchema = z.object({
    * Default: `kubernetes` with the ConfigMap store (replicas share it), else `off`.
    */
   CONTRAST_PEERS: z.string().trim().optional(),
+  /**
+   * Collateral for evidence that does not carry it (configfs-tsm TDX quotes, SNP reports without
+   * an extended certificate table). AMD KDS (or a mirror of its paths) for SNP VCEKs, chains and
+   * CRLs; default https://kdsintf.amd.com, `off` disables it.
+   */
+  CONTRAST_KDS_URL: collateralUrl,
+  /** Intel PCS v4 or an operator's PCCS for TDX collateral; default https://api.trustedservices.intel.com, `off` disables it. */
+  CONTRAST_PCS_URL: collateralUrl,
+  /** An offline collateral directory (e.g. a mounted ConfigMap), read before the network. */
+  CONTRAST_COLLATERAL_DIR: z.string().min(1).optional(),
+  /** Where fetched collateral is cached on disk (default: memory only). */
+  CONTRAST_COLLATERAL_CACHE_DIR: z.string().min(1).optional(),
+  /** Per-request timeout of collateral fetches, ms (default 20000). */
+  CONTRAST_COLLATERAL_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
+  /** Retries of a collateral fetch after 429/503 or a network error (default 3). */
+  CONTRAST_COLLATERAL_RETRIES: z.coerce.number().int().min(0).max(10).optional(),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
   HOSTNAME: z.string().optional(),
 });
@@ -95,4 +118,25 @@ export function parseConfig(env: Record<string, string | undefined>): Coordinato
   }
   peerDiscovery(c);
   return c;
+}
+
+/**
+ * The collateral settings of `CONTRAST_KDS_URL`, `CONTRAST_PCS_URL`, `CONTRAST_COLLATERAL_DIR`,
+ * `CONTRAST_COLLATERAL_CACHE_DIR`, `CONTRAST_COLLATERAL_TIMEOUT_MS` and `CONTRAST_COLLATERAL_RETRIES`:
+ * unset URLs are absent (the platform catalog then uses AMD's and Intel's for real platforms),
+ * `off` is `''` (no source).
+ * @public
+ */
+export function collateralConfig(c: CoordinatorConfig): CollateralConfig {
+  const url = (v: string | undefined) => (v === undefined ? {} : { value: v === 'off' ? '' : v });
+  const kds = url(c.CONTRAST_KDS_URL);
+  const pcs = url(c.CONTRAST_PCS_URL);
+  return {
+    ...('value' in kds ? { kdsUrl: kds.value } : {}),
+    ...('value' in pcs ? { pcsUrl: pcs.value } : {}),
+    ...(c.CONTRAST_COLLATERAL_DIR ? { dir: c.CONTRAST_COLLATERAL_DIR } : {}),
+    ...(c.CONTRAST_COLLATERAL_CACHE_DIR ? { cacheDir: c.CONTRAST_COLLATERAL_CACHE_DIR } : {}),
+    ...(c.CONTRAST_COLLATERAL_TIMEOUT_MS ? { timeoutMs: c.CONTRAST_COLLATERAL_TIMEOUT_MS } : {}),
+    ...(c.CONTRAST_COLLATERAL_RETRIES !== undefined ? { maxRetries: c.CONTRAST_COLLATERAL_RETRIES } : {}),
+  };
 }

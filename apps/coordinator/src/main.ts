@@ -14,12 +14,11 @@ import {
   type Platform,
 } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
-import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
-import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
 import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
+import { createPlatformCatalog } from '@contrast-cc/platforms';
 import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
 import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
-import { type CoordinatorConfig, parseConfig, peerDiscovery } from './config.js';
+import { type CoordinatorConfig, collateralConfig, parseConfig, peerDiscovery } from './config.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -129,9 +128,14 @@ async function main(): Promise<void> {
   const config = parseConfig(env);
   const log = jsonLogger(config.CONTRAST_LOG_LEVEL);
 
-  const platforms: Platform[] = [metalQemuSnp, metalQemuTdx];
+  // The one list of platforms (the CLI uses the same), with this deployment's collateral sources.
   // The simulated platforms trust the roots in $CONTRAST_SIMULATOR_DIR (default <tmp>/contrast-simulator).
-  if (config.CONTRAST_ALLOW_INSECURE_RUNTIMES) platforms.push(simulatedSnp, simulatedTdx);
+  const catalog = createPlatformCatalog({
+    collateral: { ...collateralConfig(config), logger: log },
+    simulated: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
+  });
+  log.info('collateral sources', { sources: catalog.collateral.summary });
+  const platforms: Platform[] = [...catalog.platforms];
   if (config.CONTRAST_ALLOW_INSECURE_RUNTIMES && config.CONTRAST_ISSUER === 'fake') {
     platforms.push(
       createFakePlatform({

@@ -1,6 +1,6 @@
 import {
   createSnpVerifier,
-  type KdsClient,
+  type SnpCollateralSource,
   SNP_EVIDENCE_KIND,
   type SnpReferenceValues,
   type SnpTrustAnchor,
@@ -91,8 +91,12 @@ function referenceValuesFromManifest(entry: unknown): SnpReferenceValues {
 /** Options of {@link createAksPlatform}. @public */
 export interface AksPlatformOptions {
   trustAnchors?: SnpTrustAnchor[];
-  /** Verifier-side fallback: fetch a VCEK from KDS when the evidence carries none. */
-  kds?: KdsClient;
+  /**
+   * Verifier-side fallback: fetch a VCEK from KDS (or the offline collateral directory) when the
+   * evidence carries none, and check the CRL. (THIM serves only the querying VM's own host, so it
+   * is used on the guest side, by {@link createAksIssuer}.)
+   */
+  kds?: SnpCollateralSource;
 }
 
 function createAksVerifier(context: VerifierContext, options: AksPlatformOptions): Verifier {

@@ -1,6 +1,6 @@
 import {
   createSnpVerifier,
-  type KdsClient,
+  type SnpCollateralSource,
   type SnpReferenceValues,
   type SnpTrustAnchor,
 } from '@contrast-cc/attestation/snp';
@@ -65,10 +65,11 @@ export interface SnpPlatformVerifierOptions {
   /** Trusted roots; default AMD's embedded roots. */
   trustAnchors?: SnpTrustAnchor[];
   /**
-   * Online mode: fetch the VCEK, chain and CRL from AMD KDS when the evidence lacks them (and
-   * then check revocation), as upstream does. Without it the evidence must carry its VCEK.
+   * Online mode: fetch the VCEK, chain and CRL from AMD KDS (or an offline collateral directory,
+   * see `createCollateralSources`) when the evidence lacks them, and then check revocation, as
+   * upstream does. Without it the evidence must carry its VCEK.
    */
-  kds?: KdsClient;
+  kds?: SnpCollateralSource;
 }
 
 /**

@@ -5,7 +5,9 @@ import {
   createSimulatedSnpChain,
   createSimulatedSnpIssuer,
   createSnpVerifier,
+  type SimulatedSnpChain,
   SNP_EVIDENCE_KIND,
+  type SnpCollateralSource,
   type SnpReferenceValues,
   type SnpTrustAnchor,
 } from '@contrast-cc/attestation/snp';
@@ -13,7 +15,9 @@ import {
   createSimulatedTdxIssuer,
   createTdxVerifier,
   type SimulatedTdFields,
+  type SimulatedTdx,
   TDX_EVIDENCE_KIND,
+  type TdxCollateralSource,
   type TdxReferenceValues,
   type TdxTrustAnchors,
 } from '@contrast-cc/attestation/tdx';
@@ -119,6 +123,17 @@ function lazyDefaultTrust(): SimulatorTrust {
 export interface SimulatedPlatformOptions {
   /** The shared trust directory; default `$CONTRAST_SIMULATOR_DIR` or `<tmp>/contrast-simulator`. */
   trust?: SimulatorTrust;
+  /**
+   * Collateral sources, as for real platforms (`createCollateralSources`): SNP evidence without
+   * certificates gets its VCEK and chain from `snp` (and the CRL is then checked); TDX quotes get
+   * TCB info, QE identity and CRLs from `tdx` (and are then evaluated like real ones). A loopback
+   * stand-in serving the simulator's chain or collateral makes the online path testable.
+   */
+  collateral?: { snp?: SnpCollateralSource; tdx?: TdxCollateralSource };
+  /** Simulated-SNP: the key chain of the issuer (registered in `trust`); generated when absent. */
+  snpChain?: SimulatedSnpChain;
+  /** Simulated-TDX: the simulated platform of the issuer (registered in `trust`); generated when absent. */
+  tdxSimulator?: SimulatedTdx;
 }
 
 const SIM_SNP = 'Simulated-SNP';
@@ -283,7 +298,9 @@ export function createSimulatedSnpPlatform(options: SimulatedPlatformOptions = {
   const trust = options.trust ?? lazyDefaultTrust();
   const handler = runtimeClassName(SIM_SNP, simulatedRuntimeHash(SIM_SNP, SIMULATED_MEASUREMENTS.snp));
   const getChain = once(async () => {
-    const c = await createSimulatedSnpChain({ product: 'Genoa', tcb: { ...SIMULATED_SNP_TCB } });
+    const c =
+      options.snpChain ??
+      (await createSimulatedSnpChain({ product: 'Genoa', tcb: { ...SIMULATED_SNP_TCB } }));
     await trust.registerSnpRoot({ product: c.product, ark: c.arkPem, ask: c.askPem });
     return c;
   });
@@ -305,6 +322,7 @@ export function createSimulatedSnpPlatform(options: SimulatedPlatformOptions = {
           createSnpVerifier({
             referenceValues: rv,
             trustAnchors,
+            ...(options.collateral?.snp ? { kds: options.collateral.snp } : {}),
             logger: context.logger,
             ...(context.now ? { now: context.now } : {}),
           }),
@@ -346,7 +364,7 @@ export function createSimulatedTdxPlatform(options: SimulatedPlatformOptions = {
     rtmrs: [0, 1, 2, 3].map((i) => label(`Simulated-TDX RTMR${i}`)),
   };
   const getSim = once(async () => {
-    const s = await createSimulatedTdxIssuer({ td });
+    const s = options.tdxSimulator ?? (await createSimulatedTdxIssuer({ td }));
     await trust.registerTdxRoot(s.rootCertificatePem);
     return s;
   });
@@ -368,7 +386,10 @@ export function createSimulatedTdxPlatform(options: SimulatedPlatformOptions = {
           createTdxVerifier({
             referenceValues: rv,
             trustAnchors,
-            requireCollateral: false, // the simulator has no Intel collateral
+            // Without a source the simulator has no collateral; with one, TCB info is required.
+            ...(options.collateral?.tdx
+              ? { collateral: options.collateral.tdx, requireCollateral: true }
+              : { requireCollateral: false }),
             logger: context.logger,
             ...(context.now ? { now: context.now } : {}),
           }),

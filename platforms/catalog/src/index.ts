@@ -1,0 +1,1 @@
+export { createPlatformCatalog, type PlatformCatalog, type PlatformCatalogOptions } from './catalog.js';
