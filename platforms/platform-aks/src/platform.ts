@@ -1,7 +1,7 @@
 import {
   createSnpVerifier,
-  type SnpCollateralSource,
   SNP_EVIDENCE_KIND,
+  type SnpCollateralSource,
   type SnpReferenceValues,
   type SnpTrustAnchor,
 } from '@contrast-cc/attestation/snp';
