@@ -38,29 +38,45 @@ const ASK = '4ab7b379-bbac-4fe4-a02f-05aef327c782';
 const ARK = 'c0b406a4-a803-4952-9743-3fb6014cd0ae';
 
 /**
- * Emulates the kernel side of configfs-tsm on a temp directory: a new entry gets `provider` and
- * `generation`; writing `inblob` bumps the generation and produces `outblob` (a report carrying
- * the REPORT_DATA at the SNP offset 0x50) and `auxblob`.
+ * Emulates the kernel side of configfs-tsm on a temp directory: a new entry gets `provider`,
+ * `privlevel_floor` and `generation`; writing `inblob` or `privlevel` bumps the generation, and
+ * `inblob` produces `outblob` (a report carrying the REPORT_DATA at the SNP offset 0x50) and
+ * `auxblob`. `raceOnce`: another writer bumps the generation while we read the outblob;
+ * `interleaveOnce`: another writer writes its own inblob right after ours (before we look).
  */
-function kernel(provider: string, options: { raceOnce?: boolean } = {}): ConfigfsOps & { entries: string[] } {
+function kernel(
+  provider: string,
+  options: { raceOnce?: boolean; interleaveOnce?: boolean; floor?: number } = {},
+): ConfigfsOps & { entries: string[]; writes: string[] } {
   const entries: string[] = [];
+  const writes: string[] = [];
   let race = options.raceOnce ?? false;
+  let interleave = options.interleaveOnce ?? false;
   return {
     entries,
+    writes,
     access: (f) => fs.access(f),
     mkdir: async (d) => {
       await fs.mkdir(d);
       entries.push(path.basename(d));
       await fs.writeFile(path.join(d, 'provider'), `${provider}\n`);
       await fs.writeFile(path.join(d, 'generation'), '0\n');
+      await fs.writeFile(path.join(d, 'privlevel_floor'), `${options.floor ?? 0}\n`);
     },
     rmdir: (d) => fs.rm(d, { recursive: true }),
-    writeFile: async (f, data) => {
+    writeFile: async function write(f, data): Promise<void> {
       await fs.writeFile(f, data);
-      if (path.basename(f) !== 'inblob') return;
+      writes.push(path.basename(f));
+      if (path.basename(f) !== 'inblob' && path.basename(f) !== 'privlevel') return;
       const dir = path.dirname(f);
       const gen = Number((await fs.readFile(path.join(dir, 'generation'), 'utf8')).trim()) + 1;
       await fs.writeFile(path.join(dir, 'generation'), `${gen}\n`);
+      if (path.basename(f) !== 'inblob') return;
+      if (interleave) {
+        interleave = false;
+        await write(f, new Uint8Array(64).fill(0xee)); // the other writer's REPORT_DATA
+        return;
+      }
       const report = new Uint8Array(0x4a0);
       report.set(data as Uint8Array, 0x50);
       await fs.writeFile(path.join(dir, 'outblob'), report);
@@ -107,6 +123,28 @@ describe('ConfigfsTsmIssuer', () => {
     const ev = await issuer.issue(new Uint8Array(64).fill(7));
     expect(ev.extras).toBeUndefined();
     expect(ops.entries.length).toBe(3); // probe, raced entry, good entry
+  });
+
+  it('detects another writer between our inblob write and our read (generation grew by more than our writes)', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const ops = kernel('sev_guest', { interleaveOnce: true });
+    const issuer = await ConfigfsTsmIssuer.open({ root, ops, privlevel: 0 });
+    const rd = new Uint8Array(64).fill(3);
+    const ev = await issuer.issue(rd);
+    expect(Buffer.from(ev.data.subarray(0x50, 0x90)).equals(Buffer.from(rd))).toBe(true);
+    expect(ops.entries.length).toBe(3); // probe, raced entry, good entry
+    expect(ops.writes.filter((w) => w === 'privlevel').length).toBe(2);
+  });
+
+  it('refuses a privlevel below the guest privlevel_floor, naming the field', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const issuer = await ConfigfsTsmIssuer.open({
+      root,
+      ops: kernel('sev_guest', { floor: 2 }),
+      privlevel: 1,
+    });
+    await expect(issuer.issue(new Uint8Array(64))).rejects.toMatchObject({ field: 'privlevel' });
+    expect(await fs.readdir(root)).toEqual([]);
   });
 
   it('refuses a missing interface, unknown providers and wrong report data sizes', async () => {

@@ -110,9 +110,11 @@ export interface ConfigfsTsmOptions {
 
 /**
  * An issuer on Linux's configfs-tsm report interface, as in SNP and TDX guests. Each report is
- * one entry directory: `mkdir <root>/<name>`; write REPORT_DATA to `inblob`; read `generation`,
- * `outblob` (the report or quote) and `auxblob` (SNP certificate table), then `generation` again
- * (a change means another writer raced us: retry); `rmdir` the entry.
+ * one entry directory: `mkdir <root>/<name>`; read `generation`; optionally write `privlevel`
+ * (SNP VMPL, not below `privlevel_floor`); write REPORT_DATA to `inblob`; read `generation` (it
+ * must have grown by exactly our writes), `outblob` (the report or quote) and `auxblob` (SNP
+ * certificate table, GUID table of the GHCB specification), then `generation` again (unchanged);
+ * otherwise another writer raced us and the entry is retried; `rmdir` the entry.
  * @public
  */
 export class ConfigfsTsmIssuer implements Issuer {
@@ -180,10 +182,28 @@ export class ConfigfsTsmIssuer implements Issuer {
         });
       }
       try {
+        // The kernel bumps `generation` on every write of inblob or an option. Read it before our
+        // writes and expect exactly our writes on top; then read it again after the blobs: any
+        // other value means another writer used this entry, and the blobs may be theirs.
+        const start = Number(text(await ops.readFile(path.join(entry, 'generation'))));
+        let writes = 0;
         if (this.#options.privlevel !== undefined && this.kind === 'snp-report') {
+          const floor = await ops
+            .readFile(path.join(entry, 'privlevel_floor'))
+            .then((b) => Number(text(b)))
+            .catch(() => 0);
+          if (this.#options.privlevel < floor) {
+            throw new ContrastError(
+              'invalid-argument',
+              `privlevel ${this.#options.privlevel} is below this guest's privlevel_floor ${floor}`,
+              { field: 'privlevel' },
+            );
+          }
           await ops.writeFile(path.join(entry, 'privlevel'), String(this.#options.privlevel));
+          writes++;
         }
         await ops.writeFile(path.join(entry, 'inblob'), reportData);
+        writes++;
         const before = text(await ops.readFile(path.join(entry, 'generation')));
         const data = await ops.readFile(path.join(entry, 'outblob'));
         let aux: Uint8Array | undefined;
@@ -191,8 +211,21 @@ export class ConfigfsTsmIssuer implements Issuer {
           aux = await ops.readFile(path.join(entry, 'auxblob')).catch(() => undefined);
         }
         const after = text(await ops.readFile(path.join(entry, 'generation')));
-        if (before !== after) {
-          this.#log.warn('configfs-tsm entry changed while reading; retrying', { attempt });
+        if (Number(before) !== start + writes || before !== after) {
+          this.#log.warn('configfs-tsm entry changed by another writer; retrying', {
+            attempt,
+            expected: start + writes,
+            before,
+            after,
+          });
+          continue;
+        }
+        if (
+          this.kind === 'snp-report' &&
+          data.length >= 0x90 &&
+          !Buffer.from(data.subarray(0x50, 0x90)).equals(Buffer.from(reportData))
+        ) {
+          this.#log.warn('configfs-tsm returned a report for other REPORT_DATA; retrying', { attempt });
           continue;
         }
         if (data.length === 0) {

@@ -100,6 +100,18 @@ describe('AKS reference values', () => {
       expect(isContrastError(e) && e.field).toBe('ReferenceValues.snp[].TrustedMeasurement');
     }
   });
+
+  it('refuses APEIP (multi-vCPU recomputation) saying what to give instead, rather than ignoring it', () => {
+    const v = { ...aksReferenceValues()[0], TrustedMeasurement: '00'.repeat(48), APEIP: '0000ffff' };
+    expect(() => aksClhSnp.attestation.createVerifier({ referenceValues: v, logger: noopLogger })).toThrow(
+      /one ReferenceValues\.snp entry per vCPU count.*contrast runtime measure --snp/,
+    );
+    try {
+      aksClhSnp.attestation.createVerifier({ referenceValues: v, logger: noopLogger });
+    } catch (e) {
+      expect(isContrastError(e) && e.field).toBe('ReferenceValues.snp[].APEIP');
+    }
+  });
 });
 
 describe.skipIf(!vectorDir)('AKS verifier on a real Azure Milan report', () => {

@@ -1,5 +1,6 @@
 import {
   createSnpVerifier,
+  refuseApeip,
   SNP_EVIDENCE_KIND,
   type SnpCollateralSource,
   type SnpReferenceValues,
@@ -81,6 +82,7 @@ function referenceValuesFromManifest(entry: unknown): SnpReferenceValues {
       });
     }
   }
+  refuseApeip(rv as { APEIP?: unknown }, base);
   const { Insecure: _i, APEIP: _a, AllowedChipIDs, ...rest } = rv as Record<string, unknown>;
   return {
     ...(rest as SnpReferenceValues),

@@ -143,6 +143,15 @@ describe('Metal-QEMU-SNP reference values', () => {
         },
         'ReferenceValues.snp[].MinimumTCB.MicrocodeVersion',
       ],
+      [
+        {
+          ...(milan as object),
+          TrustedMeasurement: '00'.repeat(48),
+          MinimumTCB: { BootloaderVersion: 1, TEEVersion: 0, SNPVersion: 1, MicrocodeVersion: 1 },
+          APEIP: '0000ffff',
+        },
+        'ReferenceValues.snp[].APEIP',
+      ],
     ];
     for (const [rv, field] of problems) {
       try {

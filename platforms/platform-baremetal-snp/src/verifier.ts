@@ -1,5 +1,6 @@
 import {
   createSnpVerifier,
+  refuseApeip,
   type SnpCollateralSource,
   type SnpReferenceValues,
   type SnpTrustAnchor,
@@ -42,13 +43,7 @@ export function snpReferenceValuesFromManifest(entry: unknown, base: string): Sn
       });
     }
   }
-  if (rv.APEIP !== undefined && rv.APEIP !== '') {
-    throw new ContrastError(
-      'invalid-argument',
-      'APEIP (per-vCPU measurement recomputation) is not supported; give the exact TrustedMeasurement',
-      { field: `${base}.APEIP` },
-    );
-  }
+  refuseApeip(rv, base);
   const { Insecure: _i, APEIP: _a, AllowedChipIDs, MinimumTCB, ...rest } = rv;
   const minimumTcb = Object.fromEntries(
     Object.entries(MinimumTCB ?? {}).filter(([, v]) => v !== null && v !== undefined),

@@ -20,6 +20,7 @@ export {
 } from './kds.js';
 export {
   compileSnpReferenceValues,
+  refuseApeip,
   type SnpGuestPolicyValues,
   type SnpMinimumTcb,
   type SnpPlatformInfoValues,

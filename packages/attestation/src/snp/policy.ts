@@ -331,3 +331,22 @@ function checkPlatformInfo(report: SnpReport, want: SnpPlatformInfoValues): Veri
   }
   return undefined;
 }
+
+/**
+ * Multi-vCPU SNP guests: the launch digest depends on the vCPU count (one VMSA page per vCPU).
+ * Upstream's newest manifests may carry `APEIP` (the AP reset EIP) so a verifier recomputes the
+ * digest for every count; this verifier does not. Refuses such an entry with what to do instead:
+ * one `ReferenceValues.snp` entry per vCPU count, each with its exact `TrustedMeasurement`.
+ * @public
+ */
+export function refuseApeip(entry: { APEIP?: unknown }, base: string): void {
+  if (entry.APEIP === undefined || entry.APEIP === null || entry.APEIP === '') return;
+  throw new ContrastError(
+    'invalid-argument',
+    'APEIP (recomputing the launch digest for every vCPU count) is not supported. Give one ' +
+      'ReferenceValues.snp entry per vCPU count your pods use, each with the exact TrustedMeasurement ' +
+      'for that count (contrast runtime measure --snp --firmware <OVMF> --vcpus <N> --vcpu-type ' +
+      '<EPYC-Milan|EPYC-Genoa>, or sev-snp-measure), and remove APEIP',
+    { field: `${base}.APEIP` },
+  );
+}
