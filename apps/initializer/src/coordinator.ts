@@ -3,11 +3,10 @@ import {
   ExpectedCoordinatorSchema,
   verifiersForReferenceValues,
 } from '@contrast-cc/api';
+import type { CollateralConfig } from '@contrast-cc/attestation';
 import { ContrastError, createPlatformRegistry, type Logger, type Platform } from '@contrast-cc/core';
 import { createFakePlatform, FakeVerifier } from '@contrast-cc/core/testing';
-import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
-import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
-import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
+import { createPlatformCatalog } from '@contrast-cc/platforms';
 
 /** The variable `contrast generate` writes the expected Coordinator into (JSON). */
 export const EXPECTED_COORDINATOR_ENV = 'CONTRAST_EXPECTED_COORDINATOR';
@@ -15,12 +14,13 @@ export const EXPECTED_COORDINATOR_ENV = 'CONTRAST_EXPECTED_COORDINATOR';
 /**
  * Reads `CONTRAST_EXPECTED_COORDINATOR` (JSON: `policyHashes`, `referenceValues`, optional
  * `rootCa`) into the checks the initializer applies to the Coordinator before it sends evidence.
- * Verifiers come from the real platforms; with `allowInsecure` also the simulated ones and, for
+ * Verifiers come from the platform catalog (`@contrast-cc/platforms`: the real platforms, AKS
+ * included); with `allowInsecure` also the simulated ones and, for
  * the fake issuer, a fake platform checking `TrustedMeasurement`. Errors name the variable and field.
  */
 export function coordinatorExpectations(
   text: string,
-  options: { allowInsecure: boolean; fakeIssuer: boolean; logger: Logger },
+  options: { allowInsecure: boolean; fakeIssuer: boolean; logger: Logger; collateral?: CollateralConfig },
 ): CoordinatorExpectations {
   let json: unknown;
   try {
@@ -35,8 +35,14 @@ export function coordinatorExpectations(
       field: [EXPECTED_COORDINATOR_ENV, ...issue.path].join('.'),
     });
   }
-  const platforms: Platform[] = [metalQemuSnp, metalQemuTdx];
-  if (options.allowInsecure) platforms.push(simulatedSnp, simulatedTdx);
+  // The one platform list (as the CLI and the Coordinator); a bare Coordinator quote gets its
+  // collateral from AMD KDS / Intel PCS unless `collateral` says otherwise.
+  const platforms: Platform[] = [
+    ...createPlatformCatalog({
+      simulated: options.allowInsecure,
+      ...(options.collateral ? { collateral: options.collateral } : {}),
+    }).platforms,
+  ];
   if (options.allowInsecure && options.fakeIssuer) {
     const fake = createFakePlatform();
     platforms.push(
