@@ -16,6 +16,7 @@ import {
   decodeSignedLatest,
   encodeSignedLatest,
   sha256Hex,
+  storeIntegrityError,
 } from './hash.js';
 import {
   DEFAULT_STORE_PREFIX,
@@ -61,7 +62,7 @@ function statusOf(error: unknown): number | undefined {
 
 function decodeBase64(text: string | undefined, field: string): Uint8Array {
   if (typeof text !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
-    throw new ContrastError('validation-failed', 'the ConfigMap value is missing or not base64', { field });
+    throw storeIntegrityError('validation-failed', 'the ConfigMap value is missing or not base64', field);
   }
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
@@ -247,7 +248,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
     assertHash(hash, 'hash');
     const cm = await this.#read(this.blobName(kind, hash));
     if (cm === null) {
-      throw new ContrastError('not-found', `no ${kind} with hash ${hash}`, { field: `${kind}/${hash}` });
+      throw storeIntegrityError('not-found', `no ${kind} with hash ${hash}`, `${kind}/${hash}`);
     }
     return checkBlob(kind, hash, decodeBase64(cm.binaryData?.[hash], `${kind}/${hash}`));
   }

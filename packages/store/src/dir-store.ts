@@ -12,6 +12,7 @@ import {
   decodeSignedLatest,
   encodeSignedLatest,
   sha256Hex,
+  storeIntegrityError,
 } from './hash.js';
 import { callListener } from './listener.js';
 import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
@@ -184,7 +185,7 @@ export class DirectoryHistoryStore implements HistoryStore {
       bytes = new Uint8Array(await fs.readFile(file));
     } catch (error) {
       if (errno(error) === 'ENOENT') {
-        throw new ContrastError('not-found', `no ${kind} with hash ${hash}`, { field: `${kind}/${hash}` });
+        throw storeIntegrityError('not-found', `no ${kind} with hash ${hash}`, `${kind}/${hash}`);
       }
       throw ioError(`cannot read ${kind} ${hash}`, error, file);
     }

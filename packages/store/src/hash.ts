@@ -37,6 +37,30 @@ export function assertBytes(bytes: unknown, field: string): asserts bytes is Uin
   }
 }
 
+const INTEGRITY = Symbol.for('@contrast-cc/store/integrity');
+
+/**
+ * An error about what the store holds (a blob that does not match its hash, a referenced blob
+ * that is missing, a malformed stored pointer or transition): the server's problem, never the
+ * caller's input. The code stays `validation-failed` / `not-found`; {@link isStoreIntegrityError}
+ * tells it apart from an error about input.
+ * @public
+ */
+export function storeIntegrityError(
+  code: 'validation-failed' | 'not-found',
+  message: string,
+  field: string,
+): ContrastError {
+  const e = new ContrastError(code, message, { field });
+  Object.defineProperty(e, INTEGRITY, { value: true });
+  return e;
+}
+
+/** Whether `e` came from {@link storeIntegrityError}. @public */
+export function isStoreIntegrityError(e: unknown): e is ContrastError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[INTEGRITY] === true;
+}
+
 /**
  * Re-hashes blob content read from a backend; throws `validation-failed` naming the blob when the
  * content does not match its name.
@@ -44,10 +68,10 @@ export function assertBytes(bytes: unknown, field: string): asserts bytes is Uin
 export function checkBlob(kind: BlobKind, hash: string, bytes: Uint8Array): Uint8Array {
   const actual = sha256Hex(bytes);
   if (actual !== hash) {
-    throw new ContrastError(
+    throw storeIntegrityError(
       'validation-failed',
       `stored ${kind} does not match its hash (content hashes to ${actual}): the store is corrupted`,
-      { field: `${kind}/${hash}` },
+      `${kind}/${hash}`,
     );
   }
   return bytes;
@@ -85,10 +109,10 @@ export function encodeSignedLatest(value: SignedLatest): Uint8Array {
 /** Parses the stored form of the latest pointer; throws `validation-failed` naming `field`. */
 export function decodeSignedLatest(bytes: Uint8Array, field: string): SignedLatest {
   if (bytes.length <= HASH_LENGTH) {
-    throw new ContrastError(
+    throw storeIntegrityError(
       'validation-failed',
       `the latest pointer is ${bytes.length} bytes; expected a 32-byte hash and a signature`,
-      { field },
+      field,
     );
   }
   return {

@@ -7,6 +7,7 @@ export {
   STORE_LABEL,
 } from './configmap-store.js';
 export { DirectoryHistoryStore, type DirectoryStoreOptions } from './dir-store.js';
+export { isStoreIntegrityError, storeIntegrityError } from './hash.js';
 export {
   type CommitResult,
   History,

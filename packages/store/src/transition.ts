@@ -1,5 +1,5 @@
-import { ContrastError, fromHex, toHex } from '@contrast-cc/core';
-import { HASH_LENGTH, sha256Hex } from './hash.js';
+import { fromHex, toHex } from '@contrast-cc/core';
+import { HASH_LENGTH, sha256Hex, storeIntegrityError } from './hash.js';
 
 /**
  * One step of the history: the manifest it sets and the transition it follows.
@@ -30,7 +30,7 @@ export function encodeTransition(t: Transition): Uint8Array {
 /** Parses the 64-byte stored form; throws `validation-failed` naming `field`. */
 export function decodeTransition(bytes: Uint8Array, field: string): Transition {
   if (bytes.length !== 2 * HASH_LENGTH) {
-    throw new ContrastError('validation-failed', `a transition is 64 bytes, got ${bytes.length}`, { field });
+    throw storeIntegrityError('validation-failed', `a transition is 64 bytes, got ${bytes.length}`, field);
   }
   return {
     manifestHash: toHex(bytes.subarray(0, HASH_LENGTH)),

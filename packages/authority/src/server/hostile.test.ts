@@ -1,11 +1,14 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { createServer as createNetServer, connect as netConnect } from 'node:net';
+import path from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
+import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import type { HistoryStore } from '@contrast-cc/store';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { deployment, podIssuer, registry, tempStore } from '../test-support/index.js';
+import { deployment, keys, podIssuer, registry, tempStore } from '../test-support/index.js';
 import { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
 
 // The Coordinator API against hostile clients (issue #21): bodies checked before they are read or
@@ -237,6 +240,27 @@ describe('nonce flood', () => {
     });
     expect(again.cert_chain).toContain('BEGIN CERTIFICATE');
   }, 60_000);
+});
+
+describe('a corrupted store', () => {
+  it('answers 500 internal (a server fault), not 400 or 404 blaming the client', async () => {
+    const store = await tempStore();
+    running.push(() => store.close());
+    const first = await startCoordinator(base(store));
+    const set = await (await attest(first)).setManifest({ manifest: d.manifest, policies: d.policies });
+    await first.close();
+    // The manifest blob's bytes change on disk; the restarted replica is stale and reads it on recovery.
+    const hash = createHash('sha256').update(d.manifest).digest('hex');
+    await writeFile(path.join(store.root, 'manifests', hash), 'flipped');
+    const c = await startCoordinator(base(store));
+    running.push(() => c.close());
+    const doc = set.seed_shares_doc!;
+    const secret = recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]);
+    const refused = await (await attest(c))
+      .recover({ ...secret, ownerPrivateKey: keys().seedOwnerPrivate })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 500, apiCode: 'internal' });
+  });
 });
 
 describe('startCoordinator', () => {

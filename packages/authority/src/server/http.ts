@@ -15,7 +15,8 @@ import {
   toApiError,
   toBase64,
 } from '@contrast-cc/api';
-import { type ContrastError, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
+import { ContrastError, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
+import { isStoreIntegrityError } from '@contrast-cc/store';
 import type { Authority, AuthorityState } from '../authority.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
@@ -289,6 +290,18 @@ export function createApiHandler(
     dispatch(route === 'other' ? path : route, req).then(
       ({ status, body }) => finish(status, body),
       (error: unknown) => {
+        // What the store holds failed a check (corrupted, missing): the server's problem (500),
+        // never the caller's input (it used to answer 400 or 404).
+        if (isStoreIntegrityError(error)) {
+          log.error('the history store failed an integrity check', {
+            route,
+            field: error.field,
+            error: error.message,
+          });
+          error = new ContrastError('internal', 'the history store failed an integrity check', {
+            cause: error,
+          });
+        }
         const { status, body } = toApiError(error);
         if (body.code === 'internal') {
           log.error('request failed', { route, error: (error as Error)?.message });
