@@ -108,7 +108,60 @@ describe('assembleManifest', () => {
       attestation: { ...snp.attestation, defaultReferenceValues: () => [{ measurement: '00' }] },
     });
     expect(() => assembleManifest({ workloads: [coord], platforms: [broken] })).toThrow(
-      /ReferenceValues\.snp\[0\]\.measurement: default reference values of platform Broken-SNP: unknown field/,
+      /^platform Broken-SNP: ReferenceValues\.snp\[0\]\.measurement: default reference values: unknown field/,
     );
+  });
+
+  // A platform whose runtime provides no launch measurement (e.g. no runtime assets).
+  const unmeasured = testPlatform('snp', {
+    id: 'Unmeasured-SNP',
+    attestation: {
+      ...snp.attestation,
+      defaultReferenceValues: () =>
+        snp.attestation.defaultReferenceValues().map((v) => {
+          const { TrustedMeasurement: _m, ...rest } = v as Record<string, unknown>;
+          return rest;
+        }),
+    },
+  });
+
+  it('without a measurement from platform or manifest: names platform and field and says how to supply it', () => {
+    try {
+      assembleManifest({ workloads: [coord], platforms: [unmeasured] });
+      expect.unreachable();
+    } catch (error) {
+      const text = (error as ResourceInputError).describe();
+      expect(
+        text.startsWith('platform Unmeasured-SNP: ReferenceValues.snp[0].TrustedMeasurement: unknown'),
+      ).toBe(true);
+      expect(text).toContain('contrast generate --assets <file|dir>');
+      expect(text).toContain('or fill it into manifest.json');
+      expect(text).not.toMatch(/^manifest\.json:/m);
+    }
+  });
+
+  it("keeps a measurement the user filled in while the platform provides none; the platform's own wins", () => {
+    const filled = '7e'.repeat(48);
+    const existing = {
+      Policies: {},
+      ReferenceValues: {
+        snp: unmeasured.attestation
+          .defaultReferenceValues()
+          .map((v) => ({ ...(v as object), Platform: 'Unmeasured-SNP', TrustedMeasurement: filled })),
+      },
+      WorkloadOwnerPubKeys: [],
+      SeedshareOwnerPubKeys: [],
+    };
+    const kept = assembleManifest({ existing, workloads: [coord], platforms: [unmeasured] });
+    expect(kept.manifest.ReferenceValues.snp?.every((v) => v.TrustedMeasurement === filled)).toBe(true);
+    const withOwn = assembleManifest({
+      existing: {
+        ...existing,
+        ReferenceValues: { snp: existing.ReferenceValues.snp.map((v) => ({ ...v, Platform: 'Test-SNP' })) },
+      },
+      workloads: [coord],
+      platforms: [snp],
+    });
+    expect(withOwn.manifest.ReferenceValues.snp?.[0]?.TrustedMeasurement).toBe('5a'.repeat(48));
   });
 });

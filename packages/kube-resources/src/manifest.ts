@@ -45,6 +45,12 @@ const TDX_USER_FIELDS = [
   'MinTCBEvaluationDataNumber',
 ] as const;
 
+// Launch measurements: normally from the platform's runtime (its assets); a value the user wrote
+// into the manifest is kept while the platform provides none.
+const SNP_MEASUREMENT_FIELDS = ['TrustedMeasurement'] as const;
+const TDX_MEASUREMENT_FIELDS = ['MrTd', 'Rtmrs', 'Rtmr0Alternatives'] as const;
+const MEASUREMENT_FIELD = /\.(TrustedMeasurement|MrTd|Rtmrs)(\[\d+\])?$/;
+
 function dedupe(values: readonly string[]): string[] {
   const seen = new Set<string>();
   return values.filter((v) => {
@@ -55,21 +61,40 @@ function dedupe(values: readonly string[]): string[] {
   });
 }
 
-function referenceValuesOf(platform: Platform, problems: ResourceProblem[], file: string): unknown[] {
-  const tee = platform.attestation.tee;
-  const values = platform.attestation.defaultReferenceValues().map((v) => ({
+function referenceValuesOf(platform: Platform): unknown[] {
+  return platform.attestation.defaultReferenceValues().map((v) => ({
     Platform: platform.id,
     ...(platform.insecure ? { Insecure: true } : {}),
     ...(v as Record<string, unknown>),
   }));
-  for (const issue of checkReferenceValues(tee, values)) {
+}
+
+/**
+ * Checks one entry as it will be written (at `index` of the manifest's list). Problems name the
+ * platform and the field, not the manifest file: the values come from the platform (and what the
+ * user filled in), and a missing launch measurement says how to supply it.
+ */
+function checkEntry(
+  platform: Platform,
+  entry: Record<string, unknown>,
+  index: number,
+  problems: ResourceProblem[],
+  file: string,
+): void {
+  const tee = platform.attestation.tee;
+  const base = `ReferenceValues.${tee}`;
+  for (const issue of checkReferenceValues(tee, [entry], base)) {
+    const field = `platform ${platform.id}: ${issue.path.replace(`${base}[0]`, `${base}[${index}]`)}`;
+    const measurement =
+      MEASUREMENT_FIELD.test(issue.path) && /required|missing|expected/i.test(issue.message);
     problems.push({
-      file,
-      field: issue.path,
-      message: `default reference values of platform ${platform.id}: ${issue.message}`,
+      file: '',
+      field,
+      message: measurement
+        ? `unknown: the platform's runtime does not provide this launch measurement and ${file} has none. Supply the runtime assets (contrast generate --assets <file|dir>; contrast runtime measure computes it from the firmware), or fill it into ${file}`
+        : `default reference values: ${issue.message}`,
     });
   }
-  return values;
 }
 
 /** Does this existing entry describe the same hardware as the fresh default? */
@@ -80,7 +105,8 @@ function sameSnpTarget(a: SnpReferenceValues, b: SnpReferenceValues): boolean {
 /**
  * Builds the manifest `generate` writes, as upstream: the policy map from the workloads
  * (`hash -> {SANs: [name, "*"], WorkloadSecretID, Role}`), the reference values of the used
- * platforms (user-filled values of a matching existing entry kept), owner keys (existing plus
+ * platforms (user-filled values of a matching existing entry kept, and its launch measurements
+ * while the platform provides none), owner keys (existing plus
  * added; none with `disableUpdates`). Extra SANs the user added to an entry with the same
  * WorkloadSecretID are kept. Two different workloads with one policy hash are an error.
  */
@@ -124,13 +150,17 @@ export function assembleManifest(options: AssembleManifestOptions): AssembledMan
   for (const rv of existing?.ReferenceValues.tdx ?? [])
     if (!rv.Platform || !used.has(rv.Platform)) tdx.push(rv);
   for (const platform of options.platforms) {
-    const fresh = referenceValuesOf(platform, problems, file);
+    const fresh = referenceValuesOf(platform);
     if (platform.attestation.tee === 'snp') {
       const old = (existing?.ReferenceValues.snp ?? []).filter((rv) => rv.Platform === platform.id);
       for (const rv of fresh as SnpReferenceValues[]) {
         const match = old.find((o) => sameSnpTarget(o, rv));
         const merged: Record<string, unknown> = { ...rv };
         for (const f of SNP_USER_FIELDS) if (match?.[f] !== undefined) merged[f] = match[f];
+        for (const f of SNP_MEASUREMENT_FIELDS) {
+          if (merged[f] === undefined && match?.[f] !== undefined) merged[f] = match[f];
+        }
+        checkEntry(platform, merged, snp.length, problems, file);
         snp.push(merged as SnpReferenceValues);
       }
     } else {
@@ -139,6 +169,10 @@ export function assembleManifest(options: AssembleManifestOptions): AssembledMan
         const match = old[i];
         const merged: Record<string, unknown> = { ...rv };
         for (const f of TDX_USER_FIELDS) if (match?.[f] !== undefined) merged[f] = match[f];
+        for (const f of TDX_MEASUREMENT_FIELDS) {
+          if (merged[f] === undefined && match?.[f] !== undefined) merged[f] = match[f];
+        }
+        checkEntry(platform, merged, tdx.length, problems, file);
         tdx.push(merged as TdxReferenceValues);
       });
     }
