@@ -133,3 +133,18 @@ describe('the browser bundle', () => {
     expect(bad).toMatchObject({ ok: false, reason: { code: 'signature-invalid', field: 'signature' } });
   });
 });
+
+describe('ECDSA signature encodings (node: r||s to DER; WebCrypto: DER to r||s)', () => {
+  it('round-trip for P-256, P-384 and P-521 sizes, with leading zeros and high bits', async () => {
+    const { rsToDer } = await import('./common/crypto-node.js');
+    const { derToRs } = await import('./common/crypto-web.js');
+    for (const half of [32, 48, 66]) {
+      for (const fill of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+        const rs = new Uint8Array(2 * half).map((_, i) => (i % half < 3 ? fill : (i * 37 + half) & 0xff));
+        const der = rsToDer(rs)!;
+        expect(der[0]).toBe(0x30);
+        expect(derToRs(der, half)).toEqual(rs);
+      }
+    }
+  });
+});

@@ -1,12 +1,6 @@
 // The synchronous crypto backend of the Node entry points: node:crypto (OpenSSL).
 
-import {
-  createHash,
-  createPublicKey,
-  constants as cryptoConstants,
-  type KeyObject,
-  verify,
-} from 'node:crypto';
+import { createPublicKey, constants as cryptoConstants, hash, type KeyObject, verify } from 'node:crypto';
 import {
   type CryptoRequest,
   type CryptoSteps,
@@ -39,22 +33,33 @@ function keyObject(info: PublicKeyInfo): KeyObject | null {
   return key;
 }
 
-/** r||s (each `half` bytes) as a DER ECDSA-Sig-Value: Node verifies DER a little faster than P1363. */
+/** r||s (each half of it) as a DER ECDSA-Sig-Value: Node verifies DER a little faster than P1363. */
 export function rsToDer(rs: Uint8Array): Uint8Array | undefined {
   const half = rs.length / 2;
   if (!Number.isInteger(half) || half === 0 || half > 66) return undefined;
-  const parts: Uint8Array[] = [];
+  // The body goes from offset 3; the header (2 or 3 bytes) right before it.
+  const out = Buffer.allocUnsafe(rs.length + 9);
+  let at = 3;
   for (const start of [0, half]) {
     let i = start;
     while (i < start + half - 1 && rs[i] === 0) i++;
     const pad = rs[i]! & 0x80 ? 1 : 0;
-    const body = new Uint8Array(start + half - i + pad);
-    body.set(rs.subarray(i, start + half), pad);
-    parts.push(Uint8Array.of(0x02, body.length), body);
+    out[at++] = 0x02;
+    out[at++] = start + half - i + pad;
+    if (pad) out[at++] = 0;
+    out.set(rs.subarray(i, start + half), at);
+    at += start + half - i;
   }
-  const len = parts.reduce((n, p) => n + p.length, 0);
-  const head = len < 0x80 ? Uint8Array.of(0x30, len) : Uint8Array.of(0x30, 0x81, len);
-  return Buffer.concat([head, ...parts]);
+  const len = at - 3;
+  if (len < 0x80) {
+    out[1] = 0x30;
+    out[2] = len;
+    return out.subarray(1, at);
+  }
+  out[0] = 0x30;
+  out[1] = 0x81;
+  out[2] = len;
+  return out.subarray(0, at);
 }
 
 function verifyRequest(r: Extract<CryptoRequest, { op: 'verify' }>): boolean {
@@ -88,7 +93,7 @@ function verifyRequest(r: Extract<CryptoRequest, { op: 'verify' }>): boolean {
 /** node:crypto as a synchronous backend. */
 export const nodeCrypto: SyncCryptoBackend = {
   verify: verifyRequest,
-  digest: (r) => new Uint8Array(createHash(NODE_HASH[r.hash]).update(r.data).digest()),
+  digest: (r) => new Uint8Array(hash(NODE_HASH[r.hash], r.data, 'buffer')),
 };
 
 /** Runs verification steps with node:crypto. */
