@@ -1,8 +1,11 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { isContrastError } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
-import { readDebianOvmf } from '../testing/index.js';
+import { DEBIAN_OVMF, readDebianOvmf } from '../testing/index.js';
 import { tdvfSections, tdxMrtd } from './tdx.js';
 
 // Debian 12's `ovmf` 2022.11-6+deb12u2 is an OvmfPkgX64 build, which edk2 also builds as a TDVF
@@ -38,6 +41,44 @@ describe.skipIf(!debian)("TDX MRTD of Debian's OVMF", () => {
     vars[(cfv?.dataOffset ?? 0) + 0x100] = (vars[(cfv?.dataOffset ?? 0) + 0x100] as number) ^ 1;
     expect(hex(tdxMrtd(vars))).toBe(base);
     expect(hex(tdxMrtd(fw, { order: 'two-pass' }))).not.toBe(base);
+  });
+});
+
+// An independent implementation as the oracle: td_shim_tee_info_hash.py of
+// confidential-containers/td-shim (Alibaba Cloud's Python port of td-shim-tee-info-hash; it reads
+// OVMF's footer table too), commit 125eeab, run as `python3 td_shim_tee_info_hash.py -i
+// /usr/share/ovmf/OVMF.fd -l off` on Debian's ovmf 2022.11-6+deb12u2, printed the value below
+// (page by page, its default). When python3 and a snapshot of td-shim are on this machine
+// (TD_SHIM_REPO = its git directory), the tool is also run live.
+const TD_SHIM_MRTD =
+  '4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47';
+const TD_SHIM_REPO = process.env.TD_SHIM_REPO ?? '/work/.mirror/confidential-containers+td-shim/repo';
+const TD_SHIM_TOOL = 'td-shim-tools/src/bin/td-shim-tee-info-hash/td_shim_tee_info_hash.py';
+const tdShimTool = (() => {
+  if (!existsSync(TD_SHIM_REPO)) return undefined;
+  const r = spawnSync('git', ['--git-dir', TD_SHIM_REPO, 'show', `HEAD:${TD_SHIM_TOOL}`]);
+  return r.status === 0 && spawnSync('python3', ['--version']).status === 0 ? r.stdout : undefined;
+})();
+if (debian && !tdShimTool) {
+  console.warn(`skipping the live td-shim MRTD oracle: no td-shim snapshot at ${TD_SHIM_REPO} or no python3`);
+}
+
+describe.skipIf(!debian)("TDX MRTD of Debian's OVMF vs td-shim's tee-info-hash tool", () => {
+  it('equals the value the td-shim tool printed', () => {
+    expect(hex(tdxMrtd(debian as Buffer))).toBe(TD_SHIM_MRTD);
+  });
+
+  it.skipIf(!tdShimTool)('equals a live run of the tool', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'td-shim-'));
+    try {
+      writeFileSync(path.join(dir, 'tool.py'), tdShimTool as Buffer);
+      const out = execFileSync('python3', [path.join(dir, 'tool.py'), '-i', DEBIAN_OVMF.path, '-l', 'off'], {
+        encoding: 'utf8',
+      }).trim();
+      expect(hex(tdxMrtd(debian as Buffer))).toBe(out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
