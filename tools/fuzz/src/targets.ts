@@ -283,6 +283,10 @@ const httpApi: FuzzTarget<ApiInput> = {
           },
         );
         req.on('error', reject);
+        // An answer that never comes is a finding (a hang), not a stalled campaign.
+        req.setTimeout(10_000, () =>
+          req.destroy(new Error(`no answer within 10 s to ${input.method} ${input.route}`)),
+        );
         req.end(payload);
       });
     return {
