@@ -8,9 +8,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createSnpTrustAnchor, type SnpProductLine, type SnpTrustAnchor } from '@contrast-cc/attestation/snp';
+import {
+  createSnpTrustAnchor,
+  SNP_PRODUCT_LINES,
+  type SnpProductLine,
+  type SnpTrustAnchor,
+} from '@contrast-cc/attestation/snp';
 import { createTrustAnchors, type TdxTrustAnchors } from '@contrast-cc/attestation/tdx';
 import { ContrastError } from '@contrast-cc/core';
+import { z } from 'zod';
 
 /** A simulated SNP root as stored: the product and the ARK and ASK certificates (PEM). */
 export interface StoredSnpRoot {
@@ -18,6 +24,13 @@ export interface StoredSnpRoot {
   ark: string;
   ask: string;
 }
+
+/** A stored root as read back from the trust directory (a file others may write). */
+const StoredSnpRootSchema = z.strictObject({
+  product: z.enum(SNP_PRODUCT_LINES as [SnpProductLine, ...SnpProductLine[]]),
+  ark: z.string().min(1),
+  ask: z.string().min(1),
+});
 
 /** The set of simulated roots a group of processes trusts. @public */
 export interface SimulatorTrust {
@@ -89,7 +102,7 @@ export function createSimulatorTrust(options: { dir: string }): SimulatorTrust {
       for (const name of names) {
         const file = path.join(dir, SNP_DIR, name);
         try {
-          const root = JSON.parse(await readFile(file, 'utf8')) as StoredSnpRoot;
+          const root = StoredSnpRootSchema.parse(JSON.parse(await readFile(file, 'utf8')));
           anchors.push(createSnpTrustAnchor({ product: root.product, ark: root.ark, ask: root.ask }));
         } catch (e) {
           throw new ContrastError('invalid-argument', 'not a simulated SNP root', { cause: e, file });

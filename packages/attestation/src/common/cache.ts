@@ -12,6 +12,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { z } from 'zod';
+
+/** The metadata file beside a cached body. */
+const CacheMetaSchema = z.object({
+  key: z.string(),
+  storedAt: z.number().finite(),
+  expiresAt: z.number().finite().optional(),
+});
 
 /** A cached entry. */
 export interface CacheEntry {
@@ -40,11 +48,10 @@ export class DiskCache {
   async get(key: string): Promise<CacheEntry | undefined> {
     const base = this.file(key);
     try {
-      const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as {
-        key: string;
-        storedAt: number;
-        expiresAt?: number;
-      };
+      // An on-disk file anyone with access may have changed: parsed, not cast.
+      const parsed = CacheMetaSchema.safeParse(JSON.parse(await readFile(`${base}.json`, 'utf8')));
+      if (!parsed.success) return undefined;
+      const meta = parsed.data;
       if (meta.key !== key) return undefined;
       if (meta.expiresAt !== undefined && meta.expiresAt <= this.now()) return undefined;
       const body = new Uint8Array(await readFile(`${base}.bin`));
