@@ -12,7 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
+import {
+  CoordinatorClient,
+  createEvidenceBundle,
+  verifiersForReferenceValues,
+  verifyCoordinator,
+} from '@contrast-cc/api';
 import { verifySnpEvidenceFiles } from '@contrast-cc/attestation/snp';
 import { verifyTdxQuoteFile } from '@contrast-cc/attestation/tdx';
 import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
@@ -50,6 +55,7 @@ interface LiveCoordinator {
   store: DirectoryHistoryStore;
   url: string;
   manifest: Uint8Array;
+  platform: Platform;
 }
 
 describe.skipIf(!haveChromium)('the verifier page in headless Chromium', () => {
@@ -95,7 +101,7 @@ describe.skipIf(!haveChromium)('the verifier page in headless Chromium', () => {
       policies: d.policies,
       signature: ownerSignature(manifest, '0'.repeat(64)),
     });
-    return { running, store, url: `https://127.0.0.1:${running.port}`, manifest };
+    return { running, store, url: `https://127.0.0.1:${running.port}`, manifest, platform };
   }
 
   beforeAll(async () => {
@@ -260,6 +266,49 @@ describe.skipIf(!haveChromium)('the verifier page in headless Chromium', () => {
     } finally {
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
     }
+  });
+
+  it('an evidence bundle saved by the SDK (contrast verify --save-evidence): the same verdict; damaged: NOT VALID naming the part', async () => {
+    const saved = await verifyCoordinator({
+      host: '127.0.0.1',
+      port: snp.running.port,
+      manifest: snp.manifest,
+      registry: createPlatformRegistry([snp.platform]),
+      allowInsecure: true,
+    });
+    expect(saved.verdict.ok).toBe(true);
+    const text = await createEvidenceBundle({
+      savedAt: saved.at,
+      coordinator: `127.0.0.1:${snp.running.port}`,
+      attestation: saved.attestation,
+      manifest: snp.manifest,
+    });
+    const { page } = await open();
+    await page.click('summary');
+    await page.fill('#simulator', simulatorRoots);
+    await page.check('#insecure');
+    await page.setInputFiles('#bundle', {
+      name: 'ev.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(text),
+    });
+    await page.click('#verify-bundle');
+    const v = await verdict(page, 'bundle-valid');
+    expect(v.verdict, v.reason).toBe('valid');
+    expect(v.manifestHash).toBe(saved.verdict.ok ? saved.verdict.report.manifestHash : '');
+    expect(v.rootCa).toBe(saved.verdict.ok ? saved.verdict.report.rootCaFingerprint : '');
+
+    const damaged = Buffer.from(text);
+    damaged[text.indexOf('"attestation": ') + 100]! ^= 0x01;
+    await page.evaluate(() => {
+      document.getElementById('result')!.dataset.verdict = 'pending';
+    });
+    await page.setInputFiles('#bundle', { name: 'bad.json', mimeType: 'application/json', buffer: damaged });
+    await page.click('#verify-bundle');
+    const bad = await verdict(page, 'bundle-damaged-not-valid');
+    expect(bad.verdict).toBe('not-valid');
+    expect(bad.reason).toMatch(/^invalid-input \(attestation\): bundle part "attestation" is damaged/);
+    await page.context().close();
   });
 
   describe.skipIf(!haveVectors)(

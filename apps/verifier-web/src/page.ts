@@ -1,6 +1,6 @@
 // The DOM side of the verifier page: reads the form, calls verify.ts, shows the verdict.
 
-import { type PageVerdict, type SimulatorRoots, verifyLive, verifyOffline } from './verify.js';
+import { type PageVerdict, type SimulatorRoots, verifyBundle, verifyLive, verifyOffline } from './verify.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -50,11 +50,28 @@ function show(v: PageVerdict): void {
   }
 }
 
-async function run(kind: 'live' | 'offline'): Promise<void> {
+function simulatorRoots(): SimulatorRoots | undefined {
+  const simText = $<HTMLTextAreaElement>('simulator').value.trim();
+  return simText ? (JSON.parse(simText) as SimulatorRoots) : undefined;
+}
+
+async function run(kind: 'live' | 'offline' | 'bundle'): Promise<void> {
   $('result').replaceChildren(text('p', 'Verifying…'));
   $('result').dataset.verdict = 'pending';
   try {
-    if (kind === 'live') {
+    if (kind === 'bundle') {
+      const bytes = await fileBytes('bundle');
+      if (!bytes) throw new Error('choose an evidence bundle file');
+      const at = $<HTMLInputElement>('bundle-at').value.trim();
+      const simulator = simulatorRoots();
+      show(
+        await verifyBundle(new TextDecoder().decode(bytes), {
+          ...(simulator ? { simulator } : {}),
+          allowInsecure: $<HTMLInputElement>('insecure').checked,
+          ...(at ? { at: new Date(at) } : {}),
+        }),
+      );
+    } else if (kind === 'live') {
       const simText = $<HTMLTextAreaElement>('simulator').value.trim();
       const manifest = await fileBytes('manifest');
       const hash = $<HTMLInputElement>('manifest-hash').value.trim();
@@ -103,3 +120,4 @@ $<HTMLInputElement>('coordinator').value = params.get('coordinator') ?? '';
 $<HTMLInputElement>('manifest-hash').value = params.get('manifest-hash') ?? '';
 $('verify-live').addEventListener('click', () => void run('live'));
 $('verify-offline').addEventListener('click', () => void run('offline'));
+$('verify-bundle').addEventListener('click', () => void run('bundle'));

@@ -7,7 +7,9 @@ import {
   type CoordinatorVerdict,
   coordinatorPolicyHashesOf,
   fromBase64,
+  openEvidenceBundle,
   verifyCoordinatorAttestation,
+  verifyEvidenceBundle,
 } from '@contrast-cc/api/browser';
 import {
   collateralFromExtras,
@@ -266,4 +268,30 @@ export async function verifyOffline(input: OfflineInput): Promise<PageVerdict> {
     };
   }
   return { ok: false, code: 'invalid-input', message: 'give an SNP report or a TDX quote' };
+}
+
+/**
+ * Verifies an evidence bundle saved by `contrast verify --save-evidence`, as
+ * `contrast evidence verify --bundle` does: at the time it was saved, or `at`.
+ */
+export async function verifyBundle(
+  text: string,
+  options: { simulator?: SimulatorRoots; allowInsecure: boolean; at?: Date },
+): Promise<PageVerdict> {
+  let bundle: Awaited<ReturnType<typeof openEvidenceBundle>>;
+  let verifiers: Verifier[];
+  try {
+    bundle = await openEvidenceBundle(text);
+    verifiers = await verifiersFor(bundle.manifest, options.simulator);
+  } catch (e) {
+    const field = (e as { field?: string }).field;
+    return { ok: false, code: 'invalid-input', message: (e as Error).message, ...(field ? { field } : {}) };
+  }
+  return fromVerdict(
+    await verifyEvidenceBundle(bundle, {
+      verifiers,
+      allowInsecure: options.allowInsecure,
+      ...(options.at ? { at: options.at } : {}),
+    }),
+  );
 }
