@@ -56,6 +56,12 @@ export const CoordinatorConfigSchema = z.object({
   CONTRAST_KDS_URL: collateralUrl,
   /** Intel PCS v4 or an operator's PCCS for TDX collateral; default https://api.trustedservices.intel.com, `off` disables it. */
   CONTRAST_PCS_URL: collateralUrl,
+  /**
+   * AKS: the Azure instance metadata endpoint (THIM), http://169.254.169.254 on Azure; when set,
+   * the Coordinator's own SNP evidence takes its VCEK and chain from THIM (then KDS) when configfs-tsm
+   * gives none.
+   */
+  CONTRAST_THIM_URL: collateralUrl,
   /** An offline collateral directory (e.g. a mounted ConfigMap), read before the network. */
   CONTRAST_COLLATERAL_DIR: z.string().min(1).optional(),
   /** Where fetched collateral is cached on disk (default: memory only). */

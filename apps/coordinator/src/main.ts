@@ -14,6 +14,7 @@ import {
   type Platform,
 } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
+import { createAksVcekSource } from '@contrast-cc/platform-aks';
 import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
 import { createPlatformCatalog } from '@contrast-cc/platforms';
 import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
@@ -105,8 +106,17 @@ async function openIssuer(c: CoordinatorConfig, log: Logger): Promise<Issuer> {
   }
   return ConfigfsTsmIssuer.open({
     ...(c.CONTRAST_TSM_PATH ? { root: c.CONTRAST_TSM_PATH } : {}),
+    ...(c.CONTRAST_THIM_URL && c.CONTRAST_THIM_URL !== 'off'
+      ? { snpCertificates: thimCertificates(c.CONTRAST_THIM_URL, log) }
+      : {}),
     logger: log,
   });
+}
+
+/** AKS: VCEK and chain for the own report from THIM (the Azure host's cache), as the AKS guest gets them. */
+function thimCertificates(url: string, log: Logger) {
+  const source = createAksVcekSource({ thimBaseUrl: url, logger: log });
+  return (report: Uint8Array) => source.collateralFor(report);
 }
 
 async function main(): Promise<void> {

@@ -31,6 +31,14 @@ export const InitializerConfigSchema = z.object({
   CONTRAST_OUT_DIR: z.string().min(1).default('/contrast'),
   CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
   CONTRAST_TSM_PATH: z.string().optional(),
+  /**
+   * AKS: the Azure instance metadata endpoint (THIM), http://169.254.169.254 on Azure; when set,
+   * SNP evidence takes its VCEK and chain from THIM when configfs-tsm gives none.
+   */
+  CONTRAST_THIM_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL')
+    .optional(),
   CONTRAST_ALLOW_INSECURE_RUNTIMES: z
     .enum(['1', '0', 'true', 'false', ''])
     .optional()

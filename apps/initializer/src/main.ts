@@ -3,6 +3,7 @@ import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
 import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
 import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
+import { createAksVcekSource } from '@contrast-cc/platform-aks';
 import { parseConfig } from './config.js';
 import { coordinatorExpectations } from './coordinator.js';
 
@@ -24,8 +25,12 @@ async function main(): Promise<void> {
       ...(config.CONTRAST_FAKE_MEASUREMENT ? { measurement: config.CONTRAST_FAKE_MEASUREMENT } : {}),
     });
   } else {
+    const thim = config.CONTRAST_THIM_URL
+      ? createAksVcekSource({ thimBaseUrl: config.CONTRAST_THIM_URL, logger: log })
+      : undefined;
     issuer = await ConfigfsTsmIssuer.open({
       ...(config.CONTRAST_TSM_PATH ? { root: config.CONTRAST_TSM_PATH } : {}),
+      ...(thim ? { snpCertificates: (report: Uint8Array) => thim.collateralFor(report) } : {}),
       logger: log,
     });
   }

@@ -136,6 +136,37 @@ describe('ConfigfsTsmIssuer', () => {
     expect(ops.writes.filter((w) => w === 'privlevel').length).toBe(2);
   });
 
+  it('without auxblob certificates, takes the VCEK and chain from the fallback (THIM on AKS); a failing fallback leaves them out', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
+    const bareKernel = kernel('sev_guest');
+    const ops: ConfigfsOps = {
+      ...bareKernel,
+      readFile: async (f) => (path.basename(f) === 'auxblob' ? new Uint8Array(0) : bareKernel.readFile(f)),
+    };
+    const seen: Uint8Array[] = [];
+    const issuer = await ConfigfsTsmIssuer.open({
+      root,
+      ops,
+      snpCertificates: async (report) => {
+        seen.push(report);
+        return { vcek: new Uint8Array([7, 7]), certChain: 'ASK+ARK PEM' };
+      },
+    });
+    const rd = new Uint8Array(64).fill(5);
+    const ev = await issuer.issue(rd);
+    expect(Array.from(ev.extras!.vcek!)).toEqual([7, 7]);
+    expect(new TextDecoder().decode(ev.extras!['cert-chain'])).toBe('ASK+ARK PEM');
+    expect(Buffer.from(seen[0]!.subarray(0x50, 0x90)).equals(Buffer.from(rd))).toBe(true);
+    const failing = await ConfigfsTsmIssuer.open({
+      root,
+      ops,
+      snpCertificates: async () => {
+        throw new Error('THIM unreachable');
+      },
+    });
+    expect((await failing.issue(rd)).extras).toBeUndefined();
+  });
+
   it('refuses a privlevel below the guest privlevel_floor, naming the field', async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'tsm-'));
     const issuer = await ConfigfsTsmIssuer.open({

@@ -106,6 +106,13 @@ export interface ConfigfsTsmOptions {
    */
   ops?: ConfigfsOps;
   logger?: Logger;
+  /**
+   * SNP: where the VCEK and ASK/ARK come from when `auxblob` carries none (the host has no
+   * extended-report certificates), e.g. THIM on AKS (`createAksVcekSource` of
+   * `@contrast-cc/platform-aks`). A failure is logged and the evidence goes out without them (a
+   * verifier with a KDS source can still fetch them).
+   */
+  snpCertificates?: (report: Uint8Array) => Promise<{ vcek: Uint8Array; certChain: string }>;
 }
 
 /**
@@ -232,16 +239,28 @@ export class ConfigfsTsmIssuer implements Issuer {
           throw new ContrastError('io-error', 'configfs-tsm returned an empty report', { file: entry });
         }
         const evidence: Evidence = { kind: this.kind, data };
+        const extras: Record<string, Uint8Array> = {};
         if (aux && aux.length > 0) {
           const certs = parseSnpCertTable(aux);
-          const extras: Record<string, Uint8Array> = { auxblob: aux };
+          extras.auxblob = aux;
           const endorsement = certs.vcek ?? certs.vlek;
           if (endorsement) extras.vcek = endorsement;
           if (certs.ask && certs.ark) {
             extras['cert-chain'] = new TextEncoder().encode(derToPem(certs.ask) + derToPem(certs.ark));
           }
-          evidence.extras = extras;
         }
+        if (this.kind === 'snp-report' && !extras.vcek && this.#options.snpCertificates) {
+          try {
+            const c = await this.#options.snpCertificates(data);
+            extras.vcek = c.vcek;
+            extras['cert-chain'] = new TextEncoder().encode(c.certChain);
+          } catch (e) {
+            this.#log.warn('no certificates for the report (auxblob empty, fallback failed)', {
+              error: e instanceof Error ? e.message : String(e),
+            });
+          }
+        }
+        if (Object.keys(extras).length > 0) evidence.extras = extras;
         this.#log.debug('issued evidence', { kind: this.kind, bytes: data.length });
         return evidence;
       } catch (cause) {
