@@ -7,7 +7,7 @@ export interface TargetResult {
   inputs: number;
   seconds: number;
   inputsPerSecond: number;
-  /** Inputs that crashed it (shrunk by fast-check), with the seed to replay them. */
+  /** Inputs that crashed it (as found, not shrunk), with the seed to replay them. */
   crashes: { seed: number; counterexample: string; error: string }[];
   /** Inputs that took longer than `slowMs` (a hang in the making), with their time. */
   slow: { ms: number; input: string }[];
@@ -23,6 +23,8 @@ export interface CampaignOptions {
   batch?: number;
   /** An input slower than this is reported. */
   slowMs?: number;
+  /** Called after the set-up and after every batch (a watchdog's heartbeat). */
+  onProgress?: (inputs: number) => void;
 }
 
 const show = (v: unknown) => {
@@ -32,10 +34,11 @@ const show = (v: unknown) => {
 
 /**
  * Runs one target in batches of fast-check runs until its time budget is spent. A failing input
- * is shrunk and recorded with its seed, and the run goes on with the next seed.
+ * is recorded as found with its seed, and the run goes on with the next seed.
  */
 export async function runTarget(target: FuzzTarget<never>, options: CampaignOptions): Promise<TargetResult> {
   const fixture = await target.setup();
+  options.onProgress?.(0);
   const slowMs = options.slowMs ?? 1000;
   const result: TargetResult = {
     name: target.name,
@@ -63,6 +66,9 @@ export async function runTarget(target: FuzzTarget<never>, options: CampaignOpti
         numRuns: options.batch ?? 500,
         interruptAfterTimeLimit: Math.max(1, until - performance.now()),
         markInterruptAsFailure: false,
+        // Report the failing input as found: shrinking a mutated 1-8 KiB document can take longer
+        // than the whole budget (and looked like a hang).
+        endOnFailure: true,
       });
       if (out.failed && out.counterexample) {
         result.crashes.push({
@@ -72,6 +78,7 @@ export async function runTarget(target: FuzzTarget<never>, options: CampaignOpti
         });
       }
       seed = (seed + 1) % 2 ** 31;
+      options.onProgress?.(result.inputs);
     }
   } finally {
     await fixture.close?.();
