@@ -5,7 +5,8 @@ import { type ContrastError, toHex } from '@contrast-cc/core';
 import { createMemoryLogger, type FakeIssuer } from '@contrast-cc/core/testing';
 import type { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Authority, type AuthorityOptions, type SetManifestResult } from './authority.js';
+import { Authority } from './authority.js';
+import { AuthorityError } from './errors.js';
 import {
   channelKey,
   deployment,
@@ -17,6 +18,7 @@ import {
   tempStore,
   waitFor,
 } from './test-support/index.js';
+import type { AuthorityOptions, SetManifestResult } from './types.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -66,7 +68,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
     await p;
     return undefined;
   } catch (e) {
-    return (e as ContrastError & { apiCode?: string }).apiCode ?? (e as ContrastError).code;
+    return e instanceof AuthorityError ? e.kind : (e as ContrastError).code;
   }
 }
 
@@ -146,13 +148,13 @@ describe('mesh certificates', () => {
     const failures: string[] = [];
     const a = await open(await newStore(), { onAttestationFailure: (r) => failures.push(r.code) });
     const d = deployment();
-    expect(await codeOf((await requestCert(a, podIssuer(d.hashes.web!))).result())).toBe('no_manifest');
+    expect(await codeOf((await requestCert(a, podIssuer(d.hashes.web!))).result())).toBe('no-manifest');
     await a.setManifest({ manifest: d.manifest, policies: d.policies });
 
     const ok = await requestCert(a, podIssuer(d.hashes.web!));
     await ok.result();
     // Replay: the same nonce, key and evidence again.
-    expect(await codeOf(ok.result())).toBe('challenge_required');
+    expect(await codeOf(ok.result())).toBe('challenge-required');
     // A nonce this authority never made.
     const forged = await requestCert(a, podIssuer(d.hashes.web!));
     expect(
@@ -163,25 +165,25 @@ describe('mesh certificates', () => {
           evidence: forged.evidence,
         }),
       ),
-    ).toBe('challenge_required');
+    ).toBe('challenge-required');
     // A policy hash that is not in the manifest.
     expect(await codeOf((await requestCert(a, podIssuer('ee'.repeat(32)))).result())).toBe(
-      'permission_denied',
+      'permission-denied',
     );
     // A measurement that is not the trusted one.
     expect(await codeOf((await requestCert(a, podIssuer(d.hashes.web!, 'cd'.repeat(48)))).result())).toBe(
-      'attestation_failed',
+      'attestation-failed',
     );
     // Evidence bound to another Coordinator key (a relay).
     const relayed = await requestCert(a, podIssuer(d.hashes.web!), { coordinatorSpki: spkiOf().spki });
-    expect(await codeOf(relayed.result())).toBe('attestation_failed');
+    expect(await codeOf(relayed.result())).toBe('attestation-failed');
     // Evidence for one key, certificate asked for another.
     const swap = await requestCert(a, podIssuer(d.hashes.web!));
     expect(
       await codeOf(
         a.issueMeshCertificate({ nonce: swap.nonce, publicKey: spkiOf().spki, evidence: swap.evidence }),
       ),
-    ).toBe('attestation_failed');
+    ).toBe('attestation-failed');
     // A tampered document (MAC no longer matches).
     const tampered = await requestCert(a, podIssuer(d.hashes.web!));
     const text = new TextDecoder().decode(tampered.evidence.data).replace(d.hashes.web!, d.hashes.db!);
@@ -193,7 +195,7 @@ describe('mesh certificates', () => {
           evidence: { ...tampered.evidence, data: new TextEncoder().encode(text) },
         }),
       ),
-    ).toBe('attestation_failed');
+    ).toBe('attestation-failed');
     expect(failures).toEqual([
       'policy-mismatch',
       'measurement-mismatch',
@@ -226,7 +228,7 @@ describe('mesh certificates', () => {
     compressedTag[26] = 0x05; // neither uncompressed nor compressed
     for (const bad of [offCurve, compressedTag, good.subarray(0, 60), new Uint8Array([0x30, 0x00])]) {
       const err = await ask(bad).catch((e) => e);
-      expect(err).toMatchObject({ apiCode: 'invalid_argument', field: 'public_key' });
+      expect(err).toMatchObject({ kind: 'invalid-request', field: 'public_key' });
     }
   });
 
@@ -235,7 +237,7 @@ describe('mesh certificates', () => {
     const d = deployment();
     await a.setManifest({ manifest: d.manifest, policies: d.policies });
     const err = await (await requestCert(a, podIssuer(d.hashes.web!))).result().catch((e) => e);
-    expect(err.apiCode).toBe('attestation_failed');
+    expect(err.kind).toBe('attestation-failed');
     expect(err.message).toContain('insecure-platform');
   });
 });
@@ -247,7 +249,7 @@ describe('manifest updates', () => {
     const first = await a.setManifest({ manifest: d1.manifest, policies: d1.policies });
     const d2 = deployment(['web', 'db', 'cache', 'api']);
     expect(await codeOf(a.setManifest({ manifest: d2.manifest, policies: d2.policies }))).toBe(
-      'invalid_signature',
+      'invalid-signature',
     );
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     expect(
@@ -258,7 +260,7 @@ describe('manifest updates', () => {
           signature: ownerSignature(d2.manifest, first.transitionHash, stranger),
         }),
       ),
-    ).toBe('invalid_signature');
+    ).toBe('invalid-signature');
     // A signature over another previous transition does not authorize this one.
     expect(
       await codeOf(
@@ -268,7 +270,7 @@ describe('manifest updates', () => {
           signature: ownerSignature(d2.manifest, '00'.repeat(32)),
         }),
       ),
-    ).toBe('invalid_signature');
+    ).toBe('invalid-signature');
     const second = await a.setManifest({
       manifest: d2.manifest,
       policies: d2.policies,
@@ -293,7 +295,7 @@ describe('manifest updates', () => {
           previousTransitionHash: first.transitionHash,
         }),
       ),
-    ).toBe('manifest_conflict');
+    ).toBe('manifest-conflict');
   });
 
   it('refuses changes to the seed-share owners and updates when no owner is set', async () => {
@@ -312,7 +314,7 @@ describe('manifest updates', () => {
           signature: ownerSignature(d2.manifest, first.transitionHash),
         }),
       ),
-    ).toBe('permission_denied');
+    ).toBe('permission-denied');
 
     const b = await open(await newStore());
     const locked = deployment(['web'], { owners: [] });
@@ -326,7 +328,7 @@ describe('manifest updates', () => {
           signature: ownerSignature(d3.manifest, set.transitionHash),
         }),
       ),
-    ).toBe('permission_denied');
+    ).toBe('permission-denied');
   });
 });
 
@@ -342,23 +344,23 @@ describe('restart and recovery', () => {
     const mem = createMemoryLogger();
     const b = await open(store, { logger: mem.logger });
     expect(b.status).toBe('stale');
-    expect(await codeOf((await requestCert(b, podIssuer(d.hashes.web!))).result())).toBe('needs_recovery');
+    expect(await codeOf((await requestCert(b, podIssuer(d.hashes.web!))).result())).toBe('needs-recovery');
     expect(await codeOf(b.setManifest({ manifest: d.manifest, policies: d.policies }))).toBe(
-      'needs_recovery',
+      'needs-recovery',
     );
 
     // Wrong owner key, wrong seed: refused.
     const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret, otherRsa)))).toBe(
-      'permission_denied',
+      'permission-denied',
     );
     const wrongSeed = { seed: new Uint8Array(randomBytes(64)), salt: secret.salt };
     expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, wrongSeed)))).toBe(
-      'permission_denied',
+      'permission-denied',
     );
     // Sealed to another key: does not open.
     expect(await codeOf(b.recover(recoverRequest(b.createNonce(), spkiOf().spki, secret)))).toBe(
-      'invalid_signature',
+      'invalid-signature',
     );
     expect(b.status).toBe('stale');
 
@@ -373,7 +375,7 @@ describe('restart and recovery', () => {
     const inter = new X509Certificate(cert.certChainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[1]!);
     expect(inter.verify(oldRoot.publicKey)).toBe(true);
     expect(await codeOf(b.recover(recoverRequest(b.createNonce(), b.channelSpki, secret)))).toBe(
-      'already_recovered',
+      'already-recovered',
     );
     // Nothing secret reached the log.
     const log = mem.text();
@@ -385,7 +387,7 @@ describe('restart and recovery', () => {
     const a = await open(await newStore());
     const secret = { seed: new Uint8Array(64), salt: new Uint8Array(32) };
     expect(await codeOf(a.recover(recoverRequest(a.createNonce(), a.channelSpki, secret)))).toBe(
-      'no_manifest',
+      'no-manifest',
     );
   });
 });
@@ -439,7 +441,7 @@ describe('replicas sharing one store', () => {
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(['manifest_conflict', 'needs_recovery']).toContain(lost.reason.apiCode);
+    expect(['manifest-conflict', 'needs-recovery']).toContain(lost.reason.kind);
   });
 
   it('the channel key must be an EC private key', async () => {

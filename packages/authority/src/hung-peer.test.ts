@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createCaHierarchy, openSeedShare, recoverSeed, SeedEngine } from '@contrast-cc/certs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Authority, type AuthorityOptions } from './authority.js';
+import { Authority } from './authority.js';
 import { findActivePeer, recoverFromPeer } from './peer-recovery.js';
 import type { PeerAddress } from './peers/peer-list.js';
 import {
@@ -15,6 +15,7 @@ import {
   registry,
   tempStore,
 } from './test-support/index.js';
+import type { AuthorityOptions } from './types.js';
 
 // Hung peers (issue #21): a peer that accepts TLS and never answers must cost a recovery attempt
 // its deadline, not the replica its recovery; and the peer lookup of `recover` must not block the

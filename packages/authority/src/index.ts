@@ -1,16 +1,10 @@
+export { Authority } from './authority.js';
 export {
-  Authority,
-  type AuthorityOptions,
-  type AuthorityState,
-  type MeshCertificateParams,
-  type MeshCertificateResult,
-  type PeerHandOverParams,
-  type PeerHandOverResult,
-  type PeerRecoveryInput,
-  type RecoverParams,
-  type SetManifestParams,
-  type SetManifestResult,
-} from './authority.js';
+  AUTHORITY_ERROR_KINDS,
+  AuthorityError,
+  type AuthorityErrorKind,
+  isAuthorityError,
+} from './errors.js';
 export {
   findActivePeer,
   PEER_RECOVERY_RESULTS,
@@ -26,3 +20,4 @@ export {
 } from './peer-recovery.js';
 export { type KubernetesPeerOptions, kubernetesPeers } from './peer-source.js';
 export { type PeerAddress, type PeerSource, parsePeerList, staticPeers } from './peers/peer-list.js';
+export type * from './types.js';

@@ -370,34 +370,34 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const refusal = (over: object) =>
       authority.recoverFromPeer({ ...input(), ...over }).then(
         () => undefined,
-        (e: { apiCode?: string; field?: string; message: string }) => ({
-          apiCode: e.apiCode,
+        (e: { kind?: string; field?: string; message: string }) => ({
+          kind: e.kind,
           field: e.field,
           message: e.message,
         }),
       );
     expect(await refusal({ meshCaDer: foreignKey.meshCa.der })).toEqual({
-      apiCode: 'permission_denied',
+      kind: 'permission-denied',
       field: 'mesh_ca',
       message:
         "the peer's mesh_ca certificate is refused: the certificate is for another key than the mesh CA key",
     });
     expect(await refusal({ intermediateCaDer: foreignKey.intermediate.der })).toMatchObject({
-      apiCode: 'permission_denied',
+      kind: 'permission-denied',
       field: 'intermediate_ca',
     });
     expect(await refusal({ intermediateCaDer: foreignRoot.intermediate.der })).toEqual({
-      apiCode: 'permission_denied',
+      kind: 'permission-denied',
       field: 'intermediate_ca',
       message:
         "the peer's intermediate_ca certificate is refused: the certificate is not signed by the root CA",
     });
     expect(await refusal({ rootCaDer: foreignRoot.root.der })).toMatchObject({
-      apiCode: 'permission_denied',
+      kind: 'permission-denied',
       field: 'root_ca',
     });
     expect(await refusal({ meshCaDer: Uint8Array.of(0x30, 0x00) })).toMatchObject({
-      apiCode: 'permission_denied',
+      kind: 'permission-denied',
       field: 'mesh_ca',
     });
     expect(authority.status).toBe('stale');
@@ -593,14 +593,14 @@ describe('automatic peer recovery of Coordinator replicas on one store', () => {
     const refused = await authority
       .recover(recoverRequest(authority.createNonce(), spki, secret))
       .catch((e) => e);
-    expect(refused).toMatchObject({ apiCode: 'permission_denied', field: 'force' });
+    expect(refused).toMatchObject({ kind: 'permission-denied', field: 'force' });
     expect(authority.status).toBe('stale');
     // A request not signed by a seed-share owner is refused before any peer is dialled.
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const foreign = await authority
       .recover(recoverRequest(authority.createNonce(), spki, secret, other))
       .catch((e) => e);
-    expect(foreign).toMatchObject({ apiCode: 'permission_denied', field: 'owner_public_key' });
+    expect(foreign).toMatchObject({ kind: 'permission-denied', field: 'owner_public_key' });
     await authority.recover(
       recoverRequest(authority.createNonce(), spki, secret, keys().seedOwnerPrivate, true),
     );

@@ -32,7 +32,9 @@ import {
 import { parseManifest } from '@contrast-cc/manifest';
 import { History, type HistoryStore } from '@contrast-cc/store';
 import type { Authority } from './authority.js';
+import { AuthorityError } from './errors.js';
 import type { PeerAddress, PeerSource } from './peers/peer-list.js';
+import { AUTHORITY_ERROR_WIRE } from './server/errors.js';
 
 /**
  * The outcome of one attempt against one peer (the `result` label of
@@ -335,7 +337,8 @@ export async function recoverFromPeer(
       });
     } catch (e) {
       if (e instanceof AttemptError) throw e;
-      const code = (e as { apiCode?: string }).apiCode;
+      // The local authority's refusal, in the wire vocabulary the attempts report.
+      const code = e instanceof AuthorityError ? AUTHORITY_ERROR_WIRE[e.kind].code : undefined;
       if (code === 'already_recovered') {
         return { result: 'success', message: 'already active', code: 'already_recovered' };
       }

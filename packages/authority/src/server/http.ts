@@ -12,12 +12,13 @@ import {
   RecoverRequestSchema,
   SetManifestRequestSchema,
   type StateResponse,
-  toApiError,
   toBase64,
 } from '@contrast-cc/api';
 import { ContrastError, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
 import { isStoreIntegrityError } from '@contrast-cc/store';
-import type { Authority, AuthorityState } from '../authority.js';
+import type { Authority } from '../authority.js';
+import type { AuthorityState } from '../types.js';
+import { toWireError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 /** The wire form of the state (served by `GET /v1/state` and inside the attest response). */
@@ -302,7 +303,7 @@ export function createApiHandler(
             cause: error,
           });
         }
-        const { status, body } = toApiError(error);
+        const { status, body } = toWireError(error);
         if (body.code === 'internal') {
           log.error('request failed', { route, error: (error as Error)?.message });
         } else if (body.code === 'challenge_required') {
@@ -319,7 +320,7 @@ export function createApiHandler(
           try {
             body.nonce = toBase64(authority.createNonce(req.socket.remoteAddress));
           } catch (e) {
-            const busy = toApiError(e);
+            const busy = toWireError(e);
             finish(busy.status, busy.body);
             return;
           }

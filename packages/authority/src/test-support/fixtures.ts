@@ -18,7 +18,7 @@ import { signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
 import { createPlatformRegistry, fromHex, type Platform, type PlatformRegistry } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
-import type { RecoverParams } from '../authority.js';
+import type { RecoverParams } from '../types.js';
 
 export const MEASUREMENT = 'ab'.repeat(48);
 const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
