@@ -2,7 +2,7 @@ import type { CoordinatorStateBinding, CoordinatorStatus } from '@contrast-cc/ap
 import { coordinatorStateDigest } from '@contrast-cc/api';
 import type { Manifest } from '@contrast-cc/manifest';
 import { AuthorityError } from './errors.js';
-import { issueMeshCertificate } from './issuance.js';
+import { issueMeshCertificate, issueServiceCertificate } from './issuance.js';
 import { updateManifest } from './manifest-update.js';
 import { authorizeRecover, recoverWithSeed } from './owner-recovery.js';
 import { handOverToPeer, recoverFromPeer } from './peer-handover.js';
@@ -152,13 +152,12 @@ export class Authority {
     return this.#r.serialize(() => recoverFromPeer(this.#r, input));
   }
 
-  /** Stops watching the store. Does not close the store. */
   /**
    * The workload secret for `workloadSecretId` from the current seed: the transit engine's key
-   * source. Throws the same refusal as the API (`no_manifest`, `needs_recovery`) unless active.
+   * source. Throws the same refusal as the API (`no-manifest`, `needs-recovery`) unless active.
    */
   workloadSecret(workloadSecretId: string): Uint8Array {
-    return this.#requireActive().engine.workloadSecret(workloadSecretId);
+    return this.#r.requireActive().engine.workloadSecret(workloadSecretId);
   }
 
   /**
@@ -167,15 +166,14 @@ export class Authority {
    * client certificates must chain to) and the generation it belongs to (a manifest update or a
    * recovery rotates the mesh CA: issue again when `generation` moved).
    */
-  async issueServiceCertificate(
+  issueServiceCertificate(
     publicKey: Uint8Array,
     sans: string[],
   ): Promise<{ certChainPem: string; meshCaPem: string; generation: number }> {
-    const a = this.#requireActive();
-    const cert = await a.ca.issueMeshCertificate({ publicKey, sans, ...this.#nowOption() });
-    return { certChainPem: cert.chainPem, meshCaPem: a.ca.meshCa.pem, generation: a.generation };
+    return issueServiceCertificate(this.#r, publicKey, sans);
   }
 
+  /** Stops watching the store. Does not close the store. */
   close(): void {
     this.#r.watch.abort();
   }

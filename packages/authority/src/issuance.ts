@@ -77,3 +77,14 @@ export async function issueMeshCertificate(
     claims,
   };
 }
+
+/** A certificate for one of the Coordinator's own TLS services, from the current mesh CA (see `Authority.issueServiceCertificate`). */
+export async function issueServiceCertificate(
+  r: Replica,
+  publicKey: Uint8Array,
+  sans: string[],
+): Promise<{ certChainPem: string; meshCaPem: string; generation: number }> {
+  const a = r.requireActive();
+  const cert = await a.ca.issueMeshCertificate({ publicKey, sans, ...r.nowOption() });
+  return { certChainPem: cert.chainPem, meshCaPem: a.ca.meshCa.pem, generation: a.generation };
+}
