@@ -267,3 +267,65 @@ describe.skipIf(!HAS_REGISTRY)('RegistryImageSource against a real docker-regist
     );
   });
 });
+
+describe('a hostile or stalled registry (loopback stand-ins)', () => {
+  const servers: http.Server[] = [];
+  afterAll(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+  async function serve(handler: http.RequestListener): Promise<string> {
+    const s = http.createServer(handler);
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return `127.0.0.1:${(s.address() as AddressInfo).port}`;
+  }
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'resolved',
+      (e: { code?: string; message?: string }) => `${e.code ?? 'not a ContrastError'}: ${e.message}`,
+    );
+
+  it('gives up on a registry that never answers (timeoutMs), and when the caller aborts', async () => {
+    const host = await serve(() => undefined);
+    const source = new RegistryImageSource({ insecureRegistries: [host], timeoutMs: 200 });
+    expect(await codeOf(source.resolve(`${host}/app:v1`))).toMatch(/^unavailable: .*no answer within 200 ms/);
+    const halt = new AbortController();
+    const pending = new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, {
+      signal: halt.signal,
+    });
+    halt.abort();
+    expect(await codeOf(pending)).toMatch(/^unavailable: .*aborted/);
+  });
+
+  it('refuses a config blob that is not JSON or of the wrong shape with invalid-argument', async () => {
+    for (const [config, message] of [
+      ['{not json', /config blob is not JSON/],
+      ['{"config":{"Env":"PATH=/bin"}}', /config config\.Env/],
+    ] as const) {
+      const blob = Buffer.from(config);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { digest: sha256(blob), mediaType: 'application/vnd.oci.image.config.v1+json' },
+          layers: [],
+        }),
+      );
+      const host = await serve((req, res) => {
+        if (req.url?.includes('/manifests/')) {
+          res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+          res.end(manifest);
+        } else if (req.url?.includes('/blobs/')) res.end(blob);
+        else res.writeHead(404).end();
+      });
+      const out = await codeOf(
+        new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+      );
+      expect(out).toMatch(/^invalid-argument: /);
+      expect(out).toMatch(message);
+    }
+  });
+});

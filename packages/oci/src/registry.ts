@@ -6,6 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
 import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { z } from 'zod';
 import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
 import { type ImageReference, parseImageReference, pinnedReference } from './reference.js';
 import { readTar } from './tar.js';
@@ -34,8 +35,38 @@ export interface RegistryClientOptions {
   /** Platform picked from indexes; default linux/amd64. */
   platform?: { os: string; architecture: string };
   fetch?: typeof fetch;
+  /**
+   * Deadline of each registry request, the body included (default 60 s): a registry that stalls
+   * fails with `unavailable` instead of hanging `contrast generate`.
+   */
+  timeoutMs?: number;
   logger?: Logger;
 }
+
+/** Options of one {@link RegistryImageSource.resolve}. */
+export interface ResolveOptions {
+  /** Also read /etc/passwd and /etc/group from the layers. */
+  users?: boolean;
+  /** Aborts the resolution (every request in flight); it then fails with `unavailable`. */
+  signal?: AbortSignal;
+}
+
+// What the registry sends is parsed, not cast: a malformed document is `invalid-argument`
+// naming the image, never a raw SyntaxError or a TypeError later on.
+const ImageConfigDocSchema = z.object({
+  config: z
+    .object({
+      Env: z.array(z.string()).nullish(),
+      Entrypoint: z.array(z.string()).nullish(),
+      Cmd: z.array(z.string()).nullish(),
+      WorkingDir: z.string().nullish(),
+      User: z.string().nullish(),
+      Volumes: z.record(z.string(), z.unknown()).nullish(),
+    })
+    .nullish(),
+  rootfs: z.object({ diff_ids: z.array(z.string()).nullish() }).nullish(),
+});
+const TokenResponseSchema = z.object({ token: z.string().optional(), access_token: z.string().optional() });
 
 interface Credentials {
   username: string;
@@ -82,9 +113,10 @@ export class RegistryImageSource implements ImageSource {
     this.#cache = options.cacheDir ? new LayerCache(options.cacheDir) : undefined;
   }
 
-  async resolve(refText: string, options: { users?: boolean } = {}): Promise<ImageFacts> {
+  async resolve(refText: string, options: ResolveOptions = {}): Promise<ImageFacts> {
     const ref = parseImageReference(refText);
-    const top = await this.#getManifest(ref, ref.digest ?? (ref.tag as string));
+    const signal = options.signal;
+    const top = await this.#getManifest(ref, ref.digest ?? (ref.tag as string), signal);
     let manifest = top.json as Manifest & {
       manifests?: Array<{ digest: string; platform?: { os?: string; architecture?: string } }>;
     };
@@ -104,18 +136,32 @@ export class RegistryImageSource implements ImageSource {
           { field: 'image' },
         );
       }
-      manifest = (await this.#getManifest(ref, entry.digest)).json as typeof manifest;
+      manifest = (await this.#getManifest(ref, entry.digest, signal)).json as typeof manifest;
     }
     if (!manifest.config?.digest || !Array.isArray(manifest.layers)) {
       throw new ContrastError('invalid-argument', `image ${refText}: manifest lacks config or layers`, {
         field: 'image',
       });
     }
-    const configBytes = await this.#getBlob(ref, manifest.config.digest);
-    const configDoc = JSON.parse(Buffer.from(configBytes).toString('utf8')) as {
-      config?: ImageConfig;
-      rootfs?: { diff_ids?: string[] };
-    };
+    const configBytes = await this.#getBlob(ref, manifest.config.digest, signal);
+    let configJson: unknown;
+    try {
+      configJson = JSON.parse(Buffer.from(configBytes).toString('utf8'));
+    } catch {
+      throw new ContrastError('invalid-argument', `image ${refText}: the config blob is not JSON`, {
+        field: 'config',
+      });
+    }
+    const parsedConfig = ImageConfigDocSchema.safeParse(configJson);
+    if (!parsedConfig.success) {
+      const issue = parsedConfig.error.issues[0];
+      throw new ContrastError(
+        'invalid-argument',
+        `image ${refText}: config ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+        { field: 'config' },
+      );
+    }
+    const configDoc = parsedConfig.data;
     const c = configDoc.config ?? {};
     const config: ImageConfig = {};
     if (c.Env) config.Env = c.Env;
@@ -141,7 +187,7 @@ export class RegistryImageSource implements ImageSource {
       let passwd: string | undefined;
       let group: string | undefined;
       for (const [i, layer] of manifest.layers.entries()) {
-        const layerFacts = await this.#layerFacts(ref, layer, diffIds[i] as string);
+        const layerFacts = await this.#layerFacts(ref, layer, diffIds[i] as string, signal);
         if (layerFacts.etc_reset) {
           passwd = undefined;
           group = undefined;
@@ -162,13 +208,14 @@ export class RegistryImageSource implements ImageSource {
     ref: ImageReference,
     layer: { digest: string; mediaType: string },
     diffId: string,
+    signal: AbortSignal | undefined,
   ): Promise<LayerEtcFacts> {
     const cached = await this.#cache?.get(diffId);
     if (cached) return cached;
     const running = this.#inflight.get(diffId);
     if (running) return running;
     const p = (async () => {
-      const blob = await this.#getBlob(ref, layer.digest);
+      const blob = await this.#getBlob(ref, layer.digest, signal);
       let tar: Buffer;
       if (GZIP_LAYERS.includes(layer.mediaType)) tar = gunzipSync(blob);
       else if (TAR_LAYERS.includes(layer.mediaType)) tar = Buffer.from(blob);
@@ -217,11 +264,30 @@ export class RegistryImageSource implements ImageSource {
   async #getManifest(
     ref: ImageReference,
     reference: string,
+    signal: AbortSignal | undefined,
   ): Promise<{ json: unknown; mediaType: string; digest: string }> {
-    const res = await this.#request(ref, `${this.#base(ref)}/manifests/${reference}`, {
-      accept: [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', '),
+    const url = `${this.#base(ref)}/manifests/${reference}`;
+    const body = await this.#bounded(ref, url, signal, async (s) => {
+      const res = await this.#request(
+        ref,
+        url,
+        {
+          accept: [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', '),
+        },
+        s,
+      );
+      return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
     });
-    const body = new Uint8Array(await res.arrayBuffer());
+    const res = body.res;
+    return this.#checkedManifest(ref, reference, res, body.bytes);
+  }
+
+  #checkedManifest(
+    ref: ImageReference,
+    reference: string,
+    res: Response,
+    body: Uint8Array,
+  ): { json: unknown; mediaType: string; digest: string } {
     const digest = sha256(body);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new ContrastError(
@@ -242,27 +308,37 @@ export class RegistryImageSource implements ImageSource {
         },
       );
     }
-    let json: { mediaType?: string };
+    let json: unknown;
     try {
-      json = JSON.parse(Buffer.from(body).toString('utf8')) as { mediaType?: string };
+      json = JSON.parse(Buffer.from(body).toString('utf8'));
     } catch {
       throw new ContrastError('invalid-argument', `manifest of ${ref.repository} is not JSON`, {
         field: 'image',
       });
     }
-    const mediaType = json.mediaType ?? (res.headers.get('content-type') ?? '').split(';')[0] ?? '';
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new ContrastError('invalid-argument', `manifest of ${ref.repository} is not a JSON object`, {
+        field: 'image',
+      });
+    }
+    const declared = (json as { mediaType?: unknown }).mediaType;
+    const mediaType =
+      typeof declared === 'string' ? declared : ((res.headers.get('content-type') ?? '').split(';')[0] ?? '');
     return { json, mediaType, digest };
   }
 
-  async #getBlob(ref: ImageReference, digest: string): Promise<Uint8Array> {
+  async #getBlob(ref: ImageReference, digest: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
       throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(digest)}`, {
         field: 'digest',
       });
     }
     this.blobFetches++;
-    const res = await this.#request(ref, `${this.#base(ref)}/blobs/${digest}`, {});
-    const body = new Uint8Array(await res.arrayBuffer());
+    const url = `${this.#base(ref)}/blobs/${digest}`;
+    const { bytes: body } = await this.#bounded(ref, url, signal, async (s) => {
+      const res = await this.#request(ref, url, {}, s);
+      return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
+    });
     if (sha256(body) !== digest) {
       throw new ContrastError(
         'attestation-failed',
@@ -275,12 +351,51 @@ export class RegistryImageSource implements ImageSource {
     return body;
   }
 
-  async #request(ref: ImageReference, url: string, headers: Record<string, string>): Promise<Response> {
+  /**
+   * Runs one request (headers and body) under the deadline and the caller's signal; a timeout, an
+   * abort or a network failure is `unavailable` naming the registry.
+   */
+  async #bounded<T>(
+    ref: ImageReference,
+    url: string,
+    signal: AbortSignal | undefined,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = this.#opts.timeoutMs ?? 60_000;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+    const where = `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}`;
+    try {
+      return await work(combined);
+    } catch (e) {
+      if (e instanceof ContrastError) throw e;
+      if (deadline.aborted) {
+        throw new ContrastError('unavailable', `${where}: no answer within ${timeoutMs} ms`, {
+          field: 'image',
+          cause: e,
+        });
+      }
+      if (signal?.aborted)
+        throw new ContrastError('unavailable', `${where}: aborted`, { field: 'image', cause: e });
+      throw new ContrastError('unavailable', `${where}: ${(e as Error)?.message ?? String(e)}`, {
+        field: 'image',
+        cause: e,
+      });
+    }
+  }
+
+  async #request(
+    ref: ImageReference,
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response> {
     const key = `${this.#host(ref)}/${ref.repository}`;
     const send = (auth?: string): Promise<Response> =>
       this.#fetch(url, {
         headers: { ...headers, ...(auth ? { authorization: auth } : {}) },
         redirect: 'follow',
+        signal,
       });
     const token = this.#tokens.get(key);
     let res = await send(token);
@@ -289,7 +404,8 @@ export class RegistryImageSource implements ImageSource {
       const creds = await this.#credentials(ref);
       await res.arrayBuffer().catch(() => undefined);
       let auth: string | undefined;
-      if (challenge.scheme === 'bearer') auth = `Bearer ${await this.#token(challenge.params, creds, ref)}`;
+      if (challenge.scheme === 'bearer')
+        auth = `Bearer ${await this.#token(challenge.params, creds, ref, signal)}`;
       else if (challenge.scheme === 'basic' && creds) {
         auth = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
       }
@@ -321,6 +437,7 @@ export class RegistryImageSource implements ImageSource {
     params: Record<string, string>,
     creds: Credentials | undefined,
     ref: ImageReference,
+    signal: AbortSignal,
   ): Promise<string> {
     const realm = params.realm;
     if (!realm || !/^https?:\/\//.test(realm)) {
@@ -334,7 +451,7 @@ export class RegistryImageSource implements ImageSource {
     const headers: Record<string, string> = {};
     if (creds)
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-    const res = await this.#fetch(u, { headers });
+    const res = await this.#fetch(u, { headers, signal });
     if (!res.ok) {
       throw new ContrastError(
         'permission-denied',
@@ -344,8 +461,14 @@ export class RegistryImageSource implements ImageSource {
         },
       );
     }
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
+    let answer: unknown;
+    try {
+      answer = await res.json();
+    } catch {
+      answer = undefined;
+    }
+    const parsedToken = TokenResponseSchema.safeParse(answer);
+    const token = parsedToken.success ? (parsedToken.data.token ?? parsedToken.data.access_token) : undefined;
     if (!token)
       throw new ContrastError('permission-denied', `token response from ${u.host} has no token`, {
         field: 'image',
