@@ -1,5 +1,6 @@
 // `contrast policy explain | show | verify`: read back the Kata agent policies "contrast generate"
 // wrote, explain why the agent refused a request, and compare the policies with the manifest.
+import type { ParseArgsConfig } from 'node:util';
 import type { PlatformRegistry } from '@contrast-cc/core';
 import type { RequestExplanation } from '@contrast-cc/policy';
 import type { Command } from '../command.js';
@@ -91,6 +92,33 @@ const COMMON_FLAGS = {
   json: { type: 'boolean', default: false },
 } as const;
 
+/** A subcommand of `contrast policy`: the libraries, the command's wiring, its arguments. */
+type Subcommand = (
+  policy: PolicyLib,
+  deps: PolicyCommandDeps,
+  args: string[],
+  io: CliIo,
+) => Promise<ExitCode>;
+
+/**
+ * What every subcommand starts with: its flags (the common `--workload`/`--json` and its own) and
+ * the workloads of its positional inputs, read when the subcommand asks (after its own checks).
+ */
+function subcommandInput<T extends NonNullable<ParseArgsConfig['options']>>(
+  policy: PolicyLib,
+  deps: PolicyCommandDeps,
+  args: string[],
+  io: CliIo,
+  own: T,
+) {
+  const { values, positionals } = parseFlags(args, { ...COMMON_FLAGS, ...own }, true);
+  return {
+    values,
+    positionals,
+    workloads: () => loadWorkloadPolicies(policy, deps.registry, positionals, io),
+  };
+}
+
 function hashLabel(w: WorkloadPolicy): string {
   return `sha256 ${w.sha256} (${w.binding === 'initdata' ? 'initdata' : 'legacy policy annotation'})`;
 }
@@ -178,21 +206,11 @@ function jsonResult(w: WorkloadPolicy, r: StepResult): Record<string, unknown> {
   };
 }
 
-async function explain(
-  policy: PolicyLib,
-  deps: PolicyCommandDeps,
-  args: string[],
-  io: CliIo,
-): Promise<ExitCode> {
-  const { values, positionals } = parseFlags(
-    args,
-    {
-      ...COMMON_FLAGS,
-      request: { type: 'string', short: 'r' },
-      'request-type': { type: 'string', short: 't' },
-    },
-    true,
-  );
+const explain: Subcommand = async (policy, deps, args, io) => {
+  const { values, workloads: loadWorkloads } = subcommandInput(policy, deps, args, io, {
+    request: { type: 'string', short: 'r' },
+    'request-type': { type: 'string', short: 't' },
+  });
   if (values.request === undefined) {
     throw usageError('--request <file> is required: the agent request JSON to explain');
   }
@@ -204,7 +222,7 @@ async function explain(
     kinds: policy.REQUEST_KINDS,
     normalize: policy.normalizeRequest,
   });
-  const workloads = await loadWorkloadPolicies(policy, deps.registry, positionals, io);
+  const workloads = await loadWorkloads();
   const pod = steps.map(requestTarget).find((t) => t.sandboxName !== undefined);
   const { workload: w, how } = chooseWorkload(
     workloads,
@@ -268,23 +286,13 @@ from your YAML (another image, command, env or security context than you wrote).
     }
   }
   return allowed ? EXIT.ok : EXIT.failed;
-}
+};
 
-async function show(
-  policy: PolicyLib,
-  deps: PolicyCommandDeps,
-  args: string[],
-  io: CliIo,
-): Promise<ExitCode> {
-  const { values, positionals } = parseFlags(
-    args,
-    { ...COMMON_FLAGS, 'data-only': { type: 'boolean', default: false } },
-    true,
-  );
-  const ws = filterWorkloads(
-    await loadWorkloadPolicies(policy, deps.registry, positionals, io),
-    values.workload,
-  );
+const show: Subcommand = async (policy, deps, args, io) => {
+  const { values, workloads } = subcommandInput(policy, deps, args, io, {
+    'data-only': { type: 'boolean', default: false },
+  });
+  const ws = filterWorkloads(await workloads(), values.workload);
   const described = ws.map((w) => {
     const toml = w.binding === 'initdata' ? new TextDecoder().decode(w.document) : undefined;
     const algorithm = toml ? policy.parseInitdataToml(toml).algorithm : undefined;
@@ -334,23 +342,16 @@ async function show(
     io.stdout(`${w.policyText}${w.policyText.endsWith('\n') ? '' : '\n'}`);
   }
   return EXIT.ok;
-}
+};
 
-async function verify(
-  policy: PolicyLib,
-  deps: PolicyCommandDeps,
-  args: string[],
-  io: CliIo,
-): Promise<ExitCode> {
-  const { values, positionals } = parseFlags(
-    args,
-    { ...COMMON_FLAGS, manifest: { type: 'string', short: 'm' } },
-    true,
-  );
+const verify: Subcommand = async (policy, deps, args, io) => {
+  const { values, positionals, workloads } = subcommandInput(policy, deps, args, io, {
+    manifest: { type: 'string', short: 'm' },
+  });
   const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
   const { parseManifest } = await import('@contrast-cc/manifest');
   const { manifest } = parseManifest(await readInput(io, manifestFile, '--manifest'), { file: manifestFile });
-  const all = await loadWorkloadPolicies(policy, deps.registry, positionals, io);
+  const all = await workloads();
   const ws = filterWorkloads(all, values.workload);
   const policies = new Map(Object.entries(manifest.Policies).map(([h, v]) => [h.toLowerCase(), v]));
   const results = ws.map((w) => ({ w, entry: policies.get(w.sha256) }));
@@ -401,7 +402,7 @@ Run "contrast generate" on these resources again, then "contrast set" the new ma
     );
   }
   return ok ? EXIT.ok : EXIT.failed;
-}
+};
 
 /** `contrast policy`, over the app's platforms (their runtime class names mark Contrast workloads). */
 export function createPolicyCommand(deps: PolicyCommandDeps): Command {
