@@ -237,6 +237,14 @@ class Parser {
     return { ...e, loc, text } as Expr;
   }
 
+  /** `x` or `k, v` after `some` / `every` (the variables may be fresh: `term(true)`). */
+  #keyValue(): { first: Term; key: Term | undefined; value: Term } {
+    const first = this.#term(true);
+    if (!this.#is(',')) return { first, key: undefined, value: first };
+    this.#next();
+    return { first, key: first, value: this.#term(true) };
+  }
+
   #exprInner(): Omit<Expr, 'loc' | 'text'> {
     if (this.#is('not')) {
       this.#next();
@@ -244,14 +252,7 @@ class Parser {
     }
     if (this.#is('some')) {
       this.#next();
-      const first = this.#term(true);
-      let key: Term | undefined;
-      let value = first;
-      if (this.#is(',')) {
-        this.#next();
-        key = first;
-        value = this.#term(true);
-      }
+      const { first, key, value } = this.#keyValue();
       if (this.#is('in')) {
         this.#next();
         const coll = this.#term();
@@ -265,14 +266,7 @@ class Parser {
     }
     if (this.#is('every')) {
       this.#next();
-      const first = this.#term(true);
-      let key: Term | undefined;
-      let value = first;
-      if (this.#is(',')) {
-        this.#next();
-        key = first;
-        value = this.#term(true);
-      }
+      const { key, value } = this.#keyValue();
       this.#expect('in');
       const coll = this.#term();
       const body = this.#body();
