@@ -16,7 +16,9 @@ import {
 import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
 import { deployment, podIssuer, registry } from '@contrast-cc/authority/testing';
 import { isContrastError } from '@contrast-cc/core';
+import { parseResourceText } from '@contrast-cc/kube-resources';
 import { parseManifest } from '@contrast-cc/manifest';
+import { RegoEngine } from '@contrast-cc/rego';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import fc from 'fast-check';
 
@@ -196,6 +198,160 @@ const manifest: FuzzTarget<Uint8Array | unknown> = {
   },
 };
 
+/** Text edits: characters or snippets inserted, deleted or replaced, 1-6 at a time. */
+function mutatedText(seed: string, snippets: readonly string[]): fc.Arbitrary<string> {
+  const edit = fc.record({
+    at: fc.nat(seed.length),
+    cut: fc.nat(8),
+    insert: fc.oneof(fc.constantFrom(...snippets), fc.string({ maxLength: 4 })),
+  });
+  return fc.array(edit, { minLength: 1, maxLength: 6 }).map((edits) => {
+    let t = seed;
+    for (const e of edits) {
+      const at = Math.min(e.at, t.length);
+      t = t.slice(0, at) + e.insert + t.slice(at + e.cut);
+    }
+    return t;
+  });
+}
+
+const REGO_POLICY = `package t
+
+import rego.v1
+
+default allow := false
+
+allow if {
+  input.kind == "CreateContainerRequest"
+  some c in data.containers
+  c.name == input.name
+  startswith(input.image, c.prefix)
+  count([x | some x in input.args; x != ""]) <= 3
+}
+
+names contains n if {
+  some c in data.containers
+  n := sprintf("%s-%d", [c.name, c.index])
+}
+
+r := {"allow": allow, "names": names, "n": to_number("42"), "re": regex.match("^a.*", input.name)}
+`;
+
+const rego: FuzzTarget<{ text: string; input: unknown }> = {
+  name: 'rego',
+  async setup() {
+    const data = { containers: [{ name: 'web', prefix: 'registry/web', index: 1 }] };
+    const snippets = [
+      '{',
+      '}',
+      '[',
+      ']',
+      '(',
+      ')',
+      ' if ',
+      ' some ',
+      ' in ',
+      ' := ',
+      ' == ',
+      '"',
+      'input.',
+      'data.',
+      ' every ',
+      ' not ',
+      '\n',
+      ';',
+      ' with ',
+      ' else ',
+      '.',
+      '*',
+      '|',
+    ];
+    const input = fc.oneof(
+      fc.constant({ kind: 'CreateContainerRequest', name: 'web', image: 'registry/web:1', args: ['a'] }),
+      fc.jsonValue({ maxDepth: 3 }),
+    );
+    return {
+      arbitrary: fc.record({
+        text: fc.oneof({ weight: 4, arbitrary: mutatedText(REGO_POLICY, snippets) }, fc.string()),
+        input,
+      }),
+      run: ({ text, input }) =>
+        parseOrRefuse(() => {
+          const engine = new RegoEngine();
+          engine.setData(data as never);
+          engine.setInput(JSON.parse(JSON.stringify(input ?? null)));
+          engine.addPolicy('fuzz', text);
+          engine.evalRule('data.t.r');
+          engine.evalRule('data.t.allow');
+        }),
+    };
+  },
+};
+
+const DEPLOYMENT_YAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+    contrast.edgeless.systems/pod-role: ""
+spec:
+  replicas: 2
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      runtimeClassName: contrast-cc
+      containers:
+        - name: web
+          image: registry.example/web@sha256:${'ab'.repeat(32)}
+          args: ["--port", "8080"]
+          env:
+            - { name: MODE, value: prod }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  ports: [{ port: 443, targetPort: 8080 }]
+`;
+
+const yaml: FuzzTarget<string> = {
+  name: 'yaml-resources',
+  async setup() {
+    const snippets = [
+      ': ',
+      '- ',
+      '\n',
+      '  ',
+      '---\n',
+      '{',
+      '}',
+      '[',
+      ']',
+      '&a ',
+      '*a',
+      '!!binary ',
+      '"',
+      "'",
+      '<<: *a',
+      '? ',
+      '|',
+      '>',
+      '#',
+    ];
+    return {
+      arbitrary: fc.oneof(
+        { weight: 4, arbitrary: mutatedText(DEPLOYMENT_YAML, snippets) },
+        fc.string({ maxLength: 256 }),
+      ),
+      run: (text) => parseOrRefuse(() => parseResourceText('fuzz.yml', text)),
+    };
+  },
+};
+
 interface ApiInput {
   method: string;
   route: string;
@@ -314,5 +470,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   ccel,
   collateral,
   manifest,
+  rego,
+  yaml,
   httpApi,
 ] as FuzzTarget<never>[];
