@@ -4,6 +4,7 @@ export { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 export { ResourceInputError, type ResourceProblem } from './errors.js';
 export { collectYamlFiles, loadResourceFiles, parseResourceText, type ResourceFile } from './files.js';
 export { ANNOTATIONS as CONTRAST_ANNOTATIONS, type InjectedImages } from './inject.js';
+export { checkKataAnnotations, type KataAnnotationFinding } from './kata-annotations.js';
 export { type AssembledManifest, type AssembleManifestOptions, assembleManifest } from './manifest.js';
 export type { PinnedImage } from './pin.js';
 export {

@@ -10,7 +10,7 @@ import {
   type PolicySettings,
 } from '@contrast-cc/policy';
 import type { Document } from 'yaml';
-import { ResourceInputError, type ResourceProblem } from './errors.js';
+import { formatKubePath, ResourceInputError, type ResourceProblem } from './errors.js';
 import { type ResourceFile, renderResourceFile } from './files.js';
 import {
   ANNOTATIONS,
@@ -20,6 +20,7 @@ import {
   isCoordinatorPod,
   setAnnotation,
 } from './inject.js';
+import { checkKataAnnotations } from './kata-annotations.js';
 import { MemoImageSource, type PinnedImage, pinWorkloadImages } from './pin.js';
 import { findWorkloads, type WorkloadRef } from './workloads.js';
 
@@ -81,6 +82,8 @@ export interface PatchResult {
   platforms: Platform[];
   /** Container images that were named by tag only and are now pinned by digest. */
   pins: PinnedImage[];
+  /** What the user should know but is not refused (e.g. Kata overrides generate cannot vouch for). */
+  warnings: ResourceProblem[];
 }
 
 /** `apps/v1` + `Deployment` -> `apps/v1/Deployment/<ns>/<name>`; `v1` -> `core/v1/...`. */
@@ -141,8 +144,27 @@ export async function patchResources(
   const changedDocs = new Map<ResourceFile, Set<number>>();
   const prepared: { w: WorkloadRef; doc: Document; isCoordinator: boolean; init: boolean; mesh: boolean }[] =
     [];
+  const warnings: ResourceProblem[] = [];
   for (const w of found.workloads) {
     const doc = w.file.documents[w.documentIndex]!;
+    const podAnnotations = ((podMetaOf(w) as { annotations?: Record<string, unknown> } | undefined)
+      ?.annotations ?? {}) as Record<string, unknown>;
+    for (const f of checkKataAnnotations(podAnnotations, w.platform.runtime.podAnnotations ?? {})) {
+      const finding: ResourceProblem = {
+        file: w.file.path,
+        field: formatKubePath([
+          'documents',
+          w.documentIndex,
+          ...w.podPath,
+          'metadata',
+          'annotations',
+          f.annotation,
+        ]),
+        message: f.severity === 'refuse' ? `refused: ${f.reason}` : f.reason,
+      };
+      if (f.severity === 'refuse') problems.push(finding);
+      else warnings.push(finding);
+    }
     const result = injectWorkload(doc, w, {
       skipInitializer: options.skipInitializer ?? false,
       skipServiceMesh: options.skipServiceMesh ?? false,
@@ -268,6 +290,7 @@ export async function patchResources(
     workloads,
     platforms,
     pins: pinned.pins,
+    warnings,
   };
 }
 

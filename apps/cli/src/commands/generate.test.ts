@@ -799,3 +799,37 @@ describe('contrast generate --policy (custom rules, upstream -p/--policy)', () =
     expect(r2.stderr).toMatch(/pass --policy policies\/custom\.rego/);
   });
 });
+
+describe('contrast generate and Kata override annotations', () => {
+  /** Adds an annotation to web's pod template (after its `annotations:` line). */
+  function annotateWeb(dir: string, key: string, value: string): void {
+    const file = path.join(dir, 'resources', 'web.yml');
+    const text = readFileSync(file, 'utf8');
+    const at = text.indexOf('      annotations:\n');
+    expect(at).toBeGreaterThan(0);
+    const insert = `      annotations:\n        ${key}: "${value}"\n`;
+    writeFileSync(file, text.slice(0, at) + insert + text.slice(at + '      annotations:\n'.length));
+  }
+
+  it('refuses one that changes the launch measurement (exit 2, file and annotation named, nothing written)', async () => {
+    const dir = workspace();
+    annotateWeb(dir, 'io.katacontainers.config.hypervisor.kernel_params', 'agent.log=debug');
+    const before = snapshot(path.join(dir, 'resources'));
+    const r = await generate(dir, ['--reference-values', 'test-snp', 'resources']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /web\.yml: .*metadata\.annotations\["io\.katacontainers\.config\.hypervisor\.kernel_params"\]: refused: it changes what the TEE measures/,
+    );
+    expect(snapshot(path.join(dir, 'resources'))).toEqual(before);
+  });
+
+  it('warns on another override and goes on', async () => {
+    const dir = workspace();
+    annotateWeb(dir, 'io.katacontainers.config.hypervisor.default_memory', '4096');
+    const r = await generate(dir, ['--reference-values', 'test-snp', 'resources']);
+    expectSucceeded(r);
+    expect(r.stdout).toMatch(
+      /⚠ .*web\.yml: .*metadata\.annotations\["io\.katacontainers\.config\.hypervisor\.default_memory"\]: a Kata configuration override: unsupported/,
+    );
+  });
+});

@@ -556,6 +556,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
           pinnedImages: pinnedByImage(result.pins),
           missing: assembled.missing,
           warnings: assembled.warnings,
+          resourceWarnings: result.warnings,
           insecurePlatforms: insecure.map((p) => p.id),
         },
         null,
@@ -570,6 +571,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     for (const k of [...owners.generated, ...seedshare.generated]) io.stdout(`✔ Generated ${k}\n`);
     io.stdout(`✔ Wrote ${opts.manifest}\n`);
     for (const w of assembled.warnings) io.stdout(`⚠ ${opts.manifest}: ${w.path}: ${w.message}\n`);
+    for (const w of result.warnings) io.stdout(`⚠ ${w.file}: ${w.field ?? ''}: ${w.message}\n`);
     if (assembled.missing.length > 0) {
       io.stdout(`⚠ Please fill in these reference values in ${opts.manifest}:\n`);
       for (const m of assembled.missing) io.stdout(`  ${m.path}: ${m.message}\n`);
