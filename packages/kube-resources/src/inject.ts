@@ -1,3 +1,5 @@
+import { isContrastError } from '@contrast-cc/core';
+import { MESH_ENV, meshConfigFromEnv, parseIngressConfig } from '@contrast-cc/mesh/config';
 import { type Document, isMap, isSeq, type YAMLMap, YAMLSeq } from 'yaml';
 import { formatKubePath, type ResourceProblem } from './errors.js';
 import type { WorkloadRef } from './workloads.js';
@@ -109,13 +111,17 @@ function hasNamed(seq: YAMLSeq | undefined, name: string): boolean {
 
 function initializerContainer(
   opts: InjectOptions,
-  meshInjected: boolean,
+  meshEnv: { name: string; value: string }[] | undefined,
   securePv: { device: string; mount: string } | undefined,
 ): Record<string, unknown> {
   const env: { name: string; value: string }[] = [
     { name: 'COORDINATOR_HOST', value: `coordinator-ready.${opts.coordinatorNamespace}` },
   ];
-  if (!meshInjected) env.push({ name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' });
+  if (!meshEnv) env.push({ name: 'CONTRAST_SERVICE_MESH_DISABLED', value: 'true' });
+  else {
+    // The initializer installs the traffic rules from the same variables the sidecar reads.
+    env.push({ name: 'CONTRAST_TRAFFIC_RULES', value: 'auto' }, ...meshEnv);
+  }
   if (!securePv) {
     return {
       name: INITIALIZER_NAME,
@@ -167,14 +173,52 @@ function securePvOf(
   return { device, mount };
 }
 
+/**
+ * The mesh variables of the initializer and the sidecar (see `meshConfigFromEnv` of
+ * `@contrast-cc/mesh`): the annotations as upstream passes them, plus the mTLS port list: every
+ * TCP port the pod's containers declare that the ingress annotation does not name. Bad values are
+ * a message naming the annotation (and entry).
+ */
+function meshEnvOf(
+  annotations: Record<string, string>,
+  declaredPorts: readonly number[],
+): { env: { name: string; value: string }[] } | { annotation: string; message: string } {
+  const ingress = annotations[ANNOTATIONS.ingress] ?? '';
+  const adminPort = annotations[ANNOTATIONS.adminPort];
+  const vars: Record<string, string> = {
+    [MESH_ENV.ingress]: ingress,
+    [MESH_ENV.egress]: annotations[ANNOTATIONS.egress] ?? '',
+    ...(adminPort !== undefined ? { [MESH_ENV.adminPort]: adminPort } : {}),
+  };
+  const annotationOf: Record<string, string> = {
+    [MESH_ENV.ingress]: ANNOTATIONS.ingress,
+    [MESH_ENV.egress]: ANNOTATIONS.egress,
+    [MESH_ENV.adminPort]: ANNOTATIONS.adminPort,
+  };
+  try {
+    const named = new Set((parseIngressConfig(ingress) ?? []).map((r) => r.port));
+    if (adminPort !== undefined) named.add(Number(adminPort));
+    vars[MESH_ENV.mtlsPorts] = [...new Set(declaredPorts)].filter((p) => !named.has(p)).join(',');
+    meshConfigFromEnv(vars);
+  } catch (e) {
+    if (!isContrastError(e)) throw e;
+    const f = e.field ?? '';
+    const variable = f.replace(/\[\d+\]$/, '');
+    const entry = /\[(\d+)\]$/.exec(f)?.[1];
+    return {
+      annotation: annotationOf[variable] ?? ANNOTATIONS.ingress,
+      message: `${entry !== undefined ? `entry ${entry}: ` : ''}${e.message}`,
+    };
+  }
+  return { env: Object.entries(vars).map(([name, value]) => ({ name, value })) };
+}
+
 function serviceMeshContainer(
   opts: InjectOptions,
   annotations: Record<string, string>,
+  meshEnv: { name: string; value: string }[],
 ): Record<string, unknown> {
-  const env = [
-    { name: 'CONTRAST_INGRESS_PROXY_CONFIG', value: annotations[ANNOTATIONS.ingress] ?? '' },
-    { name: 'CONTRAST_EGRESS_PROXY_CONFIG', value: annotations[ANNOTATIONS.egress] ?? '' },
-  ];
+  const env = [...meshEnv];
   const adminPort = annotations[ANNOTATIONS.adminPort];
   const container: Record<string, unknown> = {
     name: SERVICE_MESH_NAME,
@@ -184,7 +228,6 @@ function serviceMeshContainer(
     env,
   };
   if (adminPort !== undefined) {
-    env.push({ name: 'CONTRAST_ADMIN_PORT', value: adminPort });
     container.ports = [{ name: 'contrast-admin', containerPort: Number(adminPort) }];
   }
   Object.assign(container, {
@@ -267,6 +310,33 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
       message: 'a secure PV needs the initializer (not skipped, not the Coordinator)',
     });
   }
+  let meshEnv: { name: string; value: string }[] | undefined;
+  if (meshInjected && problems.length === 0) {
+    // The ports the pod's own containers declare (TCP): mTLS unless the annotation names them.
+    const declared = (['initContainers', 'containers'] as const).flatMap((list) =>
+      plain([...specPath, list])
+        .filter((c) => {
+          const name = (c as { name?: unknown } | null)?.name;
+          return name !== INITIALIZER_NAME && name !== SERVICE_MESH_NAME;
+        })
+        .flatMap((c) => ((c as { ports?: unknown[] | null } | null)?.ports ?? []) as unknown[])
+        .filter((p) => {
+          const protocol = (p as { protocol?: unknown } | null)?.protocol;
+          return protocol === undefined || protocol === null || protocol === 'TCP';
+        })
+        .map((p) => Number((p as { containerPort?: unknown } | null)?.containerPort))
+        .filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
+    );
+    const mesh = meshEnvOf(annotations, declared);
+    if ('env' in mesh) meshEnv = mesh.env;
+    else {
+      problems.push({
+        file: w.file.path,
+        field: field([...metaPath, 'annotations', mesh.annotation]),
+        message: mesh.message,
+      });
+    }
+  }
   if (problems.length > 0) return { isCoordinator, initializer: false, serviceMesh: false, problems };
 
   if (initializerInjected || meshInjected) {
@@ -276,9 +346,9 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
     const injected = [];
     if (initializerInjected) {
       const pv = typeof securePv === 'object' ? securePv : undefined;
-      injected.push(doc.createNode(initializerContainer(opts, meshInjected, pv)));
+      injected.push(doc.createNode(initializerContainer(opts, meshEnv, pv)));
     }
-    if (meshInjected) injected.push(doc.createNode(serviceMeshContainer(opts, annotations)));
+    if (meshEnv) injected.push(doc.createNode(serviceMeshContainer(opts, annotations, meshEnv)));
     inits.items.unshift(...injected);
 
     const volumes = ensureSeq(doc, [...specPath, 'volumes']);

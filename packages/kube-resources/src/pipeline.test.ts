@@ -191,6 +191,99 @@ describe('injection rules', () => {
   });
 });
 
+describe('mesh configuration written by generate', () => {
+  it('the initializer installs the rules from the same variables the sidecar reads; declared ports are mTLS', async () => {
+    const dir = copyToTemp(path.join(examplesDir, 'shop'), ['api.yml']);
+    const result = await run(dir);
+    const pod = parseAllDocuments(result.files[0]!.text)
+      .map((d) => d.toJS())
+      .find((o) => o.kind === 'Deployment').spec.template.spec;
+    const envOf = (name: string) =>
+      Object.fromEntries(
+        (
+          pod.initContainers.find((c: { name: string }) => c.name === name).env as {
+            name: string;
+            value: string;
+          }[]
+        ).map((e) => [e.name, e.value]),
+      );
+    const init = envOf('contrast-initializer');
+    const mesh = envOf('contrast-service-mesh');
+    expect(init.CONTRAST_TRAFFIC_RULES).toBe('auto');
+    for (const v of [
+      'CONTRAST_INGRESS_PROXY_CONFIG',
+      'CONTRAST_EGRESS_PROXY_CONFIG',
+      'CONTRAST_INGRESS_MTLS_PORTS',
+    ]) {
+      expect(init[v], v).toBe(mesh[v]);
+    }
+    expect(mesh.CONTRAST_INGRESS_MTLS_PORTS).toBe('8081');
+  });
+
+  it('every initializer is told which Coordinator to expect: its policy hash, the reference values, the root CA', async () => {
+    const dir = copyToTemp(path.join(examplesDir, 'shop'), ['api.yml', 'coordinator.yml']);
+    const rootCa = '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n';
+    const result = await run(dir, { expectedCoordinator: { rootCa } });
+    const coordinator = result.workloads.find((w) => w.role === 'coordinator')!;
+    // Output order is the input order although the Coordinator's policy is generated first.
+    expect(result.workloads.map((w) => w.name)).toEqual(['api', 'coordinator']);
+    const api = parseAllDocuments(result.files.find((f) => f.path === 'api.yml')!.text)
+      .map((d) => d.toJS())
+      .find((o) => o.kind === 'Deployment').spec.template.spec;
+    const env = api.initContainers[0].env as { name: string; value: string }[];
+    const expected = JSON.parse(env.find((e) => e.name === 'CONTRAST_EXPECTED_COORDINATOR')!.value);
+    const manifest = assembleManifest({ workloads: result.workloads, platforms: result.platforms });
+    expect(expected).toEqual({
+      policyHashes: [coordinator.policyHash],
+      referenceValues: manifest.manifest.ReferenceValues,
+      rootCa,
+    });
+    // Without the option nothing is written.
+    const plain = await run(copyToTemp(path.join(examplesDir, 'shop'), ['api.yml', 'coordinator.yml']));
+    expect(plain.files.find((f) => f.path === 'api.yml')!.text).not.toContain(
+      'CONTRAST_EXPECTED_COORDINATOR',
+    );
+  });
+
+  it.each([
+    ['web#8080#maybe', 'servicemesh-ingress', 'entry 0: disableTLS must be true or false, got "maybe"'],
+    [
+      'DISABLED##web#8080#true',
+      'servicemesh-ingress',
+      'entry 0: "DISABLED" is not <name>#<port>#<disableTLS>',
+    ],
+  ])('a bad ingress value (%s) is refused naming file, annotation and entry', async (value, key, message) => {
+    const dir = copyToTemp(fixtures, ['coordinator.yml']);
+    writeFileSync(
+      path.join(dir, 'bad.yml'),
+      readFileSync(path.join(examplesDir, 'shop', 'web.yml'), 'utf8').replace(
+        '"web#8080#true"',
+        `"${value}"`,
+      ),
+    );
+    const error = await run(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResourceInputError);
+    expect((error as ResourceInputError).describe()).toBe(
+      `bad.yml: documents[0].spec.template.metadata.annotations["contrast.edgeless.systems/${key}"]: ${message}`,
+    );
+  });
+
+  it('a bad egress listen address is refused naming the egress annotation', async () => {
+    const dir = copyToTemp(fixtures, ['coordinator.yml']);
+    writeFileSync(
+      path.join(dir, 'bad.yml'),
+      readFileSync(path.join(examplesDir, 'shop', 'web.yml'), 'utf8').replace(
+        '127.137.0.1:8081',
+        '10.0.0.1:8081',
+      ),
+    );
+    const error = await run(dir).catch((e: unknown) => e);
+    expect((error as ResourceInputError).describe()).toBe(
+      'bad.yml: documents[0].spec.template.metadata.annotations["contrast.edgeless.systems/servicemesh-egress"]: entry 0: listen address 10.0.0.1 is not in 127.0.0.0/8',
+    );
+  });
+});
+
 describe('secure PV', () => {
   const sts = (annotation: string, extra = '') =>
     `apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  serviceName: s\n  selector: {matchLabels: {app: s}}\n  template:\n    metadata:\n      annotations:\n        contrast.edgeless.systems/secure-pv: "${annotation}"${extra}\n    spec:\n      runtimeClassName: contrast-cc\n      containers:\n        - name: s\n          image: x\n      volumes:\n        - name: state\n          emptyDir: {}\n  volumeClaimTemplates:\n    - metadata: {name: dev}\n      spec: {volumeMode: Block}\n`;

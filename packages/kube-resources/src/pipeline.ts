@@ -1,4 +1,5 @@
 import { type Logger, noopLogger, type Platform, type PlatformRegistry } from '@contrast-cc/core';
+import type { Manifest } from '@contrast-cc/manifest';
 import {
   type ConfigInput,
   type GeneratedPolicy,
@@ -15,13 +16,16 @@ import { type ResourceFile, renderResourceFile } from './files.js';
 import {
   ANNOTATIONS,
   deleteAnnotation,
+  INITIALIZER_NAME,
   type InjectedImages,
   injectWorkload,
   isCoordinatorPod,
+  SERVICE_MESH_NAME,
   setAnnotation,
 } from './inject.js';
 import { checkKataAnnotations } from './kata-annotations.js';
 import { MemoImageSource, type PinnedImage, pinWorkloadImages } from './pin.js';
+import { referenceValuesFor } from './reference-values.js';
 import { findWorkloads, type WorkloadRef } from './workloads.js';
 
 /** The policy generator the pipeline calls per workload (`generatePolicy` of this package). */
@@ -45,6 +49,13 @@ export interface PatchResourcesOptions {
   onImagesPinned?: (pins: readonly PinnedImage[]) => void;
   /** Called after each workload's policy, for progress output. */
   onWorkload?: (done: number, total: number, workload: PatchedWorkload) => void;
+  /**
+   * What every injected initializer is told to expect of the Coordinator
+   * (`CONTRAST_EXPECTED_COORDINATOR`): the Coordinator policies of these resources (generated
+   * first), the reference values the manifest will have (from `existing` and the platforms), and
+   * `rootCa` (PEM) when the deployment already has one. Absent: the variable is not written.
+   */
+  expectedCoordinator?: { existing?: Manifest; rootCa?: string };
 }
 
 /** One rewritten workload and what the manifest needs from it. */
@@ -206,9 +217,22 @@ export async function patchResources(
   const secrets = configInputs(found.configs, 'Secret');
   const settingsFor = new Map<Platform, PolicySettings | undefined>();
   const platforms: Platform[] = [];
-  const workloads: PatchedWorkload[] = [];
+  const slots: (PatchedWorkload | undefined)[] = prepared.map(() => undefined);
   let done = 0;
-  for (const { w, doc, isCoordinator, init, mesh } of prepared) {
+  // The Coordinators first: the initializers of the other pods are told to expect their policies.
+  const order = prepared
+    .map((p, i) => ({ ...p, i }))
+    .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || a.i - b.i);
+  let expected: string | undefined;
+  for (const { w, doc, isCoordinator, init, mesh, i: slot } of order) {
+    if (!isCoordinator && init && options.expectedCoordinator) {
+      expected ??= expectedCoordinatorJson(
+        slots.filter((x): x is PatchedWorkload => x?.role === 'coordinator'),
+        found.workloads,
+        options,
+      );
+      if (expected) setInitializerEnv(doc, w, EXPECTED_COORDINATOR_ENV, expected);
+    }
     if (!platforms.includes(w.platform)) platforms.push(w.platform);
     if (!settingsFor.has(w.platform)) {
       const patch = w.platform.policy.settingsPatch;
@@ -236,6 +260,8 @@ export async function patchResources(
         configMaps,
         secrets,
         binding: w.platform.attestation.policyBinding,
+        // The workload containers only after the injected ones were created and started.
+        startFirst: [...(init ? [INITIALIZER_NAME] : []), ...(mesh ? [SERVICE_MESH_NAME] : [])],
         logger,
       });
     } catch (error) {
@@ -271,7 +297,7 @@ export async function patchResources(
       initializer: init,
       serviceMesh: mesh,
     };
-    workloads.push(patched);
+    slots[slot] = patched;
     done++;
     logger.debug('generated policy', {
       kind: w.kind,
@@ -281,6 +307,7 @@ export async function patchResources(
     });
     options.onWorkload?.(done, prepared.length, patched);
   }
+  const workloads = slots as PatchedWorkload[];
 
   return {
     files: files.map((f) => {
@@ -316,4 +343,47 @@ function addClaimTemplateVolumes(spec: Record<string, unknown>, object: Record<s
     volumes.push({ name, persistentVolumeClaim: { claimName: name } });
   }
   spec.volumes = volumes;
+}
+
+/** The initializer's variable for the expected Coordinator (read by `apps/initializer`). */
+export const EXPECTED_COORDINATOR_ENV = 'CONTRAST_EXPECTED_COORDINATOR';
+
+/**
+ * The JSON of `ExpectedCoordinatorSchema` (`@contrast-cc/api`): the Coordinators' policy hashes,
+ * the reference values the manifest gets, the root CA when known. Undefined without a Coordinator.
+ */
+function expectedCoordinatorJson(
+  coordinators: readonly PatchedWorkload[],
+  all: readonly WorkloadRef[],
+  options: PatchResourcesOptions,
+): string | undefined {
+  if (coordinators.length === 0 || !options.expectedCoordinator) return undefined;
+  const platforms: Platform[] = [];
+  for (const w of all) if (!platforms.includes(w.platform)) platforms.push(w.platform);
+  if (options.defaultPlatform && !platforms.includes(options.defaultPlatform))
+    platforms.push(options.defaultPlatform);
+  const problems: ResourceProblem[] = [];
+  const referenceValues = referenceValuesFor(options.expectedCoordinator.existing, platforms, problems);
+  // Values the platform cannot supply yet: the manifest step refuses them (nothing is written).
+  if (problems.length > 0) return undefined;
+  return JSON.stringify({
+    policyHashes: [...new Set(coordinators.map((c) => c.policyHash))].sort(),
+    referenceValues,
+    ...(options.expectedCoordinator.rootCa ? { rootCa: options.expectedCoordinator.rootCa } : {}),
+  });
+}
+
+/** Sets (or replaces) one env variable of the injected initializer in the document. */
+function setInitializerEnv(doc: Document, w: WorkloadRef, name: string, value: string): void {
+  const inits = doc.getIn([...w.podPath, 'spec', 'initContainers'], false) as
+    | { items: { get(k: string, keep?: boolean): unknown }[] }
+    | undefined;
+  const index = inits?.items.findIndex((c) => c.get('name') === INITIALIZER_NAME) ?? -1;
+  if (index < 0) return;
+  const envPath = [...w.podPath, 'spec', 'initContainers', index, 'env'];
+  const env =
+    (doc.getIn(envPath, false) as { toJSON(): { name: string; value?: string }[] } | undefined)?.toJSON() ??
+    [];
+  const next = [...env.filter((e) => e.name !== name), { name, value }];
+  doc.setIn(envPath, doc.createNode(next));
 }

@@ -260,6 +260,23 @@ function imageNote(f: FailureRecord): string | undefined {
   return undefined;
 }
 
+/** The order and presence guarantees (`started_before`, `env_present`), said in words. */
+function orderNote(f: FailureRecord): string | undefined {
+  const value = (k: string) => {
+    const v = bindingValue(f.bindings[k]);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const required = value('required');
+  if (f.stack.includes('started_before') && required) {
+    return `container "${required}" must be created and started in this sandbox before this one; no StartContainerRequest for it came first (it is missing or out of order)`;
+  }
+  const variable = value('required_var');
+  if (f.stack.includes('env_present') && variable) {
+    return `env variable ${variable}, which the pod spec sets, is missing from the request`;
+  }
+  return undefined;
+}
+
 /** A rendered binding back to its value (bindings are JSON, possibly truncated). */
 function bindingValue(rendered: string | undefined): unknown {
   if (rendered === undefined) return undefined;
@@ -410,7 +427,7 @@ function describeDenial(
   if (f) {
     out.failure = structuredFailure(f);
     widenAlternatives(out.failure, f, policyContainer, containers);
-    const note = imageNote(f);
+    const note = imageNote(f) ?? orderNote(f);
     if (note) {
       out.failure.note = note;
       out.message += ` (${note})`;

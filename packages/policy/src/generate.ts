@@ -38,6 +38,10 @@ export interface GeneratePolicyInput {
   binding: PolicyBinding;
   /** Rules text; default: our rules (`RULES_REGO`). */
   rules?: string;
+  /** Containers that must be created and started before the others (see `PolicyDataInput`). */
+  startFirst?: readonly string[];
+  /** Require the env variables the spec sets to be present (default true; see `PolicyDataInput`). */
+  specEnvPresence?: boolean;
   /** Extra initdata entries and algorithm (initdata binding only). */
   initdata?: { algorithm?: InitdataAlgorithm; data?: Record<string, string> };
   logger?: Logger;
@@ -53,6 +57,8 @@ export async function generatePolicy(input: GeneratePolicyInput): Promise<Genera
     settings,
     configMaps: input.configMaps,
     secrets: input.secrets,
+    startFirst: input.startFirst,
+    specEnvPresence: input.specEnvPresence,
   });
   const policyText = assemblePolicyText(input.rules ?? RULES_REGO, policyData);
   logger.debug('generated policy', {

@@ -68,4 +68,11 @@ export interface ContainerPolicy {
   image: string;
   /** Where this container came from in the pod spec, e.g. `spec.containers[0]` (for explanations). */
   source_path: string;
+  /**
+   * Names of containers that must have been created and started in this sandbox before this one
+   * may be created (the injected initializer and service-mesh sidecar); absent: none.
+   */
+  required_started?: string[];
+  /** Names of the env variables the pod spec sets (env, envFrom): each must be in the request. */
+  env_required?: string[];
 }

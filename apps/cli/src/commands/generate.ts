@@ -460,6 +460,12 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
         opts.imageReplacements,
       )
     : new Map<string, string>();
+  // The root CA of this deployment, once `contrast set` wrote it: pods then pin it (another seed,
+  // i.e. a Coordinator the host set up itself, is refused by their initializers).
+  const rootCaPath = path.resolve(cwd, workspaceFile(io, 'coordinator-root-ca.pem'));
+  const rootCa = (await exists(rootCaPath))
+    ? await readText(rootCaPath, 'coordinator-root-ca.pem')
+    : undefined;
   // 2. Patch in memory.
   const result = await kube.patchResources(files, {
     defaultPlatform,
@@ -471,6 +477,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     skipInitializer: opts.skipInitializer,
     skipServiceMesh: opts.skipServiceMesh,
     imageReplacements: replacements,
+    expectedCoordinator: { ...(existing ? { existing } : {}), ...(rootCa ? { rootCa } : {}) },
     onImagesPinned: (pins) => {
       for (const p of pinnedByImage(pins)) {
         progress(

@@ -18,6 +18,15 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { runCli } from '../cli.js';
+import {
+  afterInjected,
+  type Body,
+  createRequest,
+  injectedFirst,
+  type PolicyContainer,
+  type PolicyData,
+  policyDataOf,
+} from '../test-support/agent-requests.js';
 import { captureIo, sharedDir, snapshot } from '../test-support/harness.js';
 import { createGenerateCommand } from './generate.js';
 import { COMMANDS } from './index.js';
@@ -46,95 +55,6 @@ class PinnedRecordedImages implements ImageSource {
 let ws = '';
 let webDigest = '';
 let webData: PolicyData;
-
-// biome-ignore lint/suspicious/noExplicitAny: free-form agent request bodies, mutated per test
-type Body = Record<string, any>;
-interface PolicyContainer {
-  OCI: Body;
-  storages: Body[];
-  image: string;
-  source_path: string;
-}
-interface PolicyData {
-  containers: PolicyContainer[];
-  common: Record<string, unknown>;
-}
-
-/** The policy data of the generated workload in `file` (decoded from its initdata annotation). */
-function policyDataOf(file: string): PolicyData {
-  const doc = parseAllDocuments(readFileSync(file, 'utf8'))[0]?.toJS();
-  const annotation =
-    doc.spec.template.metadata.annotations['io.katacontainers.config.hypervisor.cc_init_data'];
-  const text = parseInitdataToml(decodeInitdataAnnotation(annotation)).data['policy.rego'] as string;
-  return JSON.parse(text.slice(text.indexOf('\npolicy_data := ') + 16));
-}
-
-/**
- * The CreateContainerRequest containerd + the Kata shim send for one container of the pod, in the
- * agent's JSON form (the shape of Kata's own policy test cases): the bulky runtime defaults (mounts,
- * capabilities, masked paths) come from the policy with its placeholders filled in as the runtime
- * would; what the YAML and the image decide (image, command, env, user) is written out here.
- */
-function createRequest(
-  data: PolicyData,
-  containerName: string,
-  overrides: (r: Body) => void = () => {},
-): Body {
-  const c = data.containers.find(
-    (x) => x.OCI.Annotations['io.kubernetes.cri.container-name'] === containerName,
-  );
-  if (!c) throw new Error(`no policy container ${containerName}`);
-  const bundle = createHash('sha256').update(containerName).digest('hex');
-  const sandboxId = 'e'.repeat(64);
-  const pod = 'web-7c56d66754-pq9qp';
-  const rootfs = `/run/kata-containers/${bundle}/rootfs`;
-  const shared = `/run/kata-containers/shared/containers/${bundle}-0123456789abcdef-`;
-  const concrete = (p: string) =>
-    p.startsWith('$(sfprefix)')
-      ? shared + p.slice('$(sfprefix)'.length).replace(/\$$/, '').replaceAll('\\.', '.')
-      : p.startsWith('^')
-        ? p.slice(1).replace(/\$$/, '').replaceAll('\\.', '.')
-        : p.replaceAll('$(bundle-id)', bundle).replaceAll('$(root_path)', rootfs);
-  const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries(c.OCI.Annotations as Record<string, string>))
-    annotations[k] = concrete(v);
-  Object.assign(annotations, {
-    'io.kubernetes.cri.sandbox-id': sandboxId,
-    'io.kubernetes.cri.sandbox-name': pod,
-    'io.kubernetes.cri.image-name': c.image,
-  });
-  const r: Body = {
-    container_id: bundle,
-    exec_id: bundle,
-    storages: [
-      { driver: 'image_guest_pull', source: c.image, fstype: 'overlay', options: [], mount_point: rootfs },
-    ],
-    OCI: {
-      Version: '1.1.0',
-      Annotations: annotations,
-      Root: { Path: rootfs, Readonly: c.OCI.Root.Readonly },
-      Mounts: (c.OCI.Mounts as Body[])
-        .filter((m) => !m.destination.startsWith('/var/run/secrets/azure'))
-        .map((m) => ({ ...m, source: concrete(m.source ?? '') })),
-      Process: {
-        ...structuredClone(c.OCI.Process),
-        Env: (c.OCI.Process.Env as string[]).map((e) => e.replace('$(host-name)', pod)),
-      },
-      Linux: {
-        Namespaces: [
-          ...c.OCI.Linux.Namespaces,
-          { Type: 'network', Path: '/run/netns/cni-00000000-0000-0000-0000-000000000000' },
-        ],
-        MaskedPaths: c.OCI.Linux.MaskedPaths,
-        ReadonlyPaths: c.OCI.Linux.ReadonlyPaths,
-        Sysctl: c.OCI.Linux.Sysctl,
-        Resources: { Devices: [] },
-      },
-    },
-  };
-  overrides(r);
-  return r;
-}
 
 let requestCounter = 0;
 /** Writes a request file into the workspace and returns its name. */
@@ -198,7 +118,8 @@ afterAll(() => {
 
 describe('contrast policy explain', () => {
   it('allows the request that matches the generated policy (exit 0)', async () => {
-    const req = requestFile(createRequest(webData, 'web'));
+    expect(injectedFirst(webData, 'web')).toHaveLength(4);
+    const req = requestFile(afterInjected(webData, 'web', createRequest(webData, 'web')));
     const r = await policy(['explain', '--request', req, 'deployment/web.yml']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -216,8 +137,52 @@ describe('contrast policy explain', () => {
     ]);
   });
 
+  it('order and presence: without the initializer, with it after the app, or without an env var of the app: DENIED, naming why', async () => {
+    const web = createRequest(webData, 'web');
+    const good = afterInjected(webData, 'web', web);
+    const [initCreate, initStart, meshCreate, meshStart, webCreate] = good;
+    const variants: Array<[string, Body[], RegExp]> = [
+      [
+        'without',
+        [meshCreate!, meshStart!, webCreate!],
+        /container "contrast-initializer" must be created and started/,
+      ],
+      [
+        'after the app',
+        [meshCreate!, meshStart!, webCreate!, initCreate!, initStart!],
+        /container "contrast-initializer" must be created and started/,
+      ],
+    ];
+    for (const [what, requests, why] of variants) {
+      const r = await policy(['explain', '--request', requestFile(requests), 'deployment/web.yml']);
+      expect(r.code, what).toBe(1);
+      expect(r.out).toMatch(
+        /CreateContainerRequest for container "contrast-service-mesh" in pod web-7c56d66754-pq9qp: DENIED/,
+      );
+      expect(r.out).toMatch(why);
+    }
+    // Every env variable the spec sets must be there: the initializer's Coordinator address.
+    const init = webData.containers.find(
+      (c) => c.OCI.Annotations['io.kubernetes.cri.container-name'] === 'contrast-initializer',
+    ) as PolicyContainer & { env_required?: string[] };
+    expect(init.env_required).toContain('COORDINATOR_HOST');
+    const noVar = createRequest(webData, 'contrast-initializer', (q) => {
+      q.OCI.Process.Env = q.OCI.Process.Env.filter((e: string) => !e.startsWith('COORDINATOR_HOST='));
+    });
+    const r = await policy([
+      'explain',
+      '--request',
+      requestFile([{ kind: 'CreateContainerRequest', request: noVar }]),
+      'deployment/web.yml',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      'env variable COORDINATOR_HOST, which the pod spec sets, is missing from the request',
+    );
+  });
+
   it('finds the workload in a whole directory by the pod name the request carries', async () => {
-    const req = requestFile(createRequest(webData, 'web'));
+    const req = requestFile(afterInjected(webData, 'web', createRequest(webData, 'web')));
     const r = await policy(['explain', '--request', req, 'deployment/']);
     expect(r.code).toBe(0);
     expect(r.out).toContain(
@@ -362,23 +327,23 @@ describe('contrast policy explain', () => {
       },
     });
     const probe = requestFile([
-      { kind: 'CreateContainerRequest', request: mesh },
+      ...afterInjected(webData, 'contrast-service-mesh', mesh),
       exec(['test', '-f', '/ready']),
     ]);
     const ok = await policy(['explain', '-r', probe, '-w', 'shop/web', 'deployment/']);
     expect(ok.err).toBe('');
     expect(ok.code).toBe(0);
-    expect(ok.out).toContain('[1/2] CreateContainerRequest for container "contrast-service-mesh"');
-    expect(ok.out).toContain('[2/2] ExecProcessRequest for container id');
+    expect(ok.out).toContain('[3/4] CreateContainerRequest for container "contrast-service-mesh"');
+    expect(ok.out).toContain('[4/4] ExecProcessRequest for container id');
     expect(ok.out).not.toContain('DENIED');
 
     const shell = requestFile([
-      { kind: 'CreateContainerRequest', request: mesh },
+      ...afterInjected(webData, 'contrast-service-mesh', mesh),
       exec(['sh', '-c', 'cat /contrast/secret']),
     ]);
     const denied = await policy(['explain', '-r', shell, '-w', 'web', 'deployment/web.yml']);
     expect(denied.code).toBe(1);
-    expect(denied.out).toMatch(/\[2\/2\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
+    expect(denied.out).toMatch(/\[4\/4\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
     expect(denied.out).toMatch(/request has: +\["sh","-c","cat \/contrast\/secret"\]\n/);
     expect(denied.out).toMatch(/policy allows: +one of \[\["test","-f","\/ready"\]\]\n/);
     expect(denied.out).toMatch(/field: +spec\.initContainers\[1\]\.startupProbe\n/);
@@ -399,7 +364,7 @@ describe('contrast policy explain', () => {
       },
     });
     const log = [
-      { kind: 'CreateContainerRequest', request: web },
+      ...afterInjected(webData, 'web', web),
       { kind: 'StartContainerRequest', request: { container_id: web.container_id } },
       exec(['sh', '-c', 'env']),
     ]
@@ -412,10 +377,10 @@ describe('contrast policy explain', () => {
       'Workload: Deployment/shop/web (deployment/web.yml; its policy accepts pod shop/web-7c56d66754-pq9qp)',
     );
     expect(r.out).toContain(
-      '[1/3] CreateContainerRequest for container "web" in pod web-7c56d66754-pq9qp: ALLOWED',
+      '[5/7] CreateContainerRequest for container "web" in pod web-7c56d66754-pq9qp: ALLOWED',
     );
-    expect(r.out).toContain('[2/3] StartContainerRequest for container id');
-    expect(r.out).toMatch(/\[3\/3\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
+    expect(r.out).toContain('[6/7] StartContainerRequest for container id');
+    expect(r.out).toMatch(/\[7\/7\] ExecProcessRequest for container id [0-9a-f]{16}…: DENIED/);
     // The web container has no exec probe: the container's line.
     expect(r.out).toMatch(/field: +spec\.containers\[0\]\.livenessProbe\n/);
   });
@@ -696,6 +661,8 @@ describe.skipIf(!hasKata)('contrast policy explain on Kata conformance requests'
       images: await loadRecordedImages(fixture),
       settings: await loadPolicySettings(path.join(dir, 'settings/genpolicy-settings.json')),
       binding: 'initdata',
+      // Kata parity, as the conformance harness: Kata's cases omit env variables the spec sets.
+      specEnvPresence: false,
     });
     doc.setIn([...templatePath, 'spec', 'runtimeClassName'], platform.runtime.runtimeClassNames[0]);
     doc.setIn(

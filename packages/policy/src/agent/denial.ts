@@ -1,7 +1,16 @@
 import type { AgentDecision } from './agent.js';
 
 /** Bindings worth showing: the input item being checked when the failure happened. */
-export const CONTEXT_VARS = ['var', 'key', 'value', 'i_mount', 'i_storage', 'args'];
+export const CONTEXT_VARS = [
+  'var',
+  'required_var',
+  'required',
+  'key',
+  'value',
+  'i_mount',
+  'i_storage',
+  'args',
+];
 
 /** A one-line explanation of a denial: the rule chain and the deepest failing expression. */
 export function explainDenial(kind: string, decision: AgentDecision): string {

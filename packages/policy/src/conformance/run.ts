@@ -86,6 +86,10 @@ export async function runCase(
     configMaps,
     secrets,
     binding: 'initdata',
+    // Kata parity: Kata's rules let a request omit variables the spec sets (upstream's "absence
+    // of events" limitation; state/execprocess omits CONTAINER_NAME and expects it allowed).
+    // contrast generate requires them; run.test.ts checks that this case is then denied.
+    specEnvPresence: false,
   });
   // Like the upstream harness: take the policy back out of the annotation.
   const policyText = parseInitdataToml(decodeInitdataAnnotation(generated.annotation.value)).data[

@@ -92,6 +92,18 @@ export interface PolicyDataInput {
   settings: PolicySettings;
   configMaps?: ConfigInput[] | undefined;
   secrets?: ConfigInput[] | undefined;
+  /**
+   * Containers (by name, in this order) that must be created and started before the pod's other
+   * containers: `contrast generate` passes the initializer and the service-mesh sidecar it
+   * injected. Each of them requires the ones before it; every other container requires all.
+   */
+  startFirst?: readonly string[] | undefined;
+  /**
+   * Require every env variable the spec sets to be present (`env_required`). Default true. Kata's
+   * rules do not (upstream's "absence of events" limitation); the Kata conformance harness turns
+   * it off to check parity with them.
+   */
+  specEnvPresence?: boolean | undefined;
 }
 
 /** The sandbox-name regex per workload kind (generated names for controllers). */
@@ -202,9 +214,24 @@ function substituteVars(s: string, env: Map<string, string>): string {
   });
 }
 
-function containerEnv(c: Obj, facts: ImageFacts, ctx: EnvContext, field: string, tty: boolean): string[] {
+/**
+ * The container's environment as the runtime passes it (image env, HOSTNAME, envFrom, env, TERM);
+ * the names the spec itself sets (env, envFrom) are added to `specNames`.
+ */
+function containerEnv(
+  c: Obj,
+  facts: ImageFacts,
+  ctx: EnvContext,
+  field: string,
+  tty: boolean,
+  specNames: Set<string>,
+): string[] {
   const out: string[] = [];
   const values = new Map<string, string>();
+  const fromSpec = (name: string, value: string): void => {
+    specNames.add(name);
+    push(name, value);
+  };
   const push = (name: string, value: string): void => {
     const i = out.findIndex((e) => e.startsWith(`${name}=`));
     if (i >= 0) out.splice(i, 1);
@@ -234,7 +261,7 @@ function containerEnv(c: Obj, facts: ImageFacts, ctx: EnvContext, field: string,
       : sec.name
         ? findConfig(ctx.secrets, String(sec.name), 'Secret', `${f}.secretRef.name`, sec.optional === true)
         : undefined;
-    for (const [k, v] of Object.entries(data ?? {})) push(`${prefix}${k}`, String(v));
+    for (const [k, v] of Object.entries(data ?? {})) fromSpec(`${prefix}${k}`, String(v));
   });
   arr(c.env).forEach((ev, i) => {
     const f = `${field}.env[${i}]`;
@@ -242,13 +269,13 @@ function containerEnv(c: Obj, facts: ImageFacts, ctx: EnvContext, field: string,
     const name = str(e.name);
     if (!name) throw new ContrastError('validation-failed', 'env entry needs a name', { field: `${f}.name` });
     if (e.valueFrom === undefined) {
-      push(name, substituteVars(str(e.value) ?? '', values));
+      fromSpec(name, substituteVars(str(e.value) ?? '', values));
       return;
     }
     const vf = obj(e.valueFrom);
     if (vf.fieldRef)
-      push(name, fieldRefValue(String(obj(vf.fieldRef).fieldPath), ctx, `${f}.valueFrom.fieldRef`));
-    else if (vf.resourceFieldRef) push(name, '$(resource-field)');
+      fromSpec(name, fieldRefValue(String(obj(vf.fieldRef).fieldPath), ctx, `${f}.valueFrom.fieldRef`));
+    else if (vf.resourceFieldRef) fromSpec(name, '$(resource-field)');
     else if (vf.configMapKeyRef || vf.secretKeyRef) {
       const isCm = Boolean(vf.configMapKeyRef);
       const ref = obj(isCm ? vf.configMapKeyRef : vf.secretKeyRef);
@@ -260,7 +287,7 @@ function containerEnv(c: Obj, facts: ImageFacts, ctx: EnvContext, field: string,
         ref.optional === true,
       );
       const v = data?.[String(ref.key)];
-      if (v !== undefined) push(name, String(v));
+      if (v !== undefined) fromSpec(name, String(v));
     } else {
       throw new ContrastError('validation-failed', 'unsupported env valueFrom', { field: `${f}.valueFrom` });
     }
@@ -474,9 +501,10 @@ async function containerPolicy(
 
   // Args: command(+args), else Entrypoint + args, else Entrypoint + Cmd.
   let args: string[];
+  const specEnvNames = new Set<string>();
   const envList = isPause
     ? (facts.config.Env ?? [DEFAULT_PATH])
-    : containerEnv(c, facts, ctx, field, c.tty === true);
+    : containerEnv(c, facts, ctx, field, c.tty === true, specEnvNames);
   const envMap = new Map(envList.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   if (isPause) args = [...(facts.config.Entrypoint ?? []), ...(facts.config.Cmd ?? [])];
   else {
@@ -660,6 +688,8 @@ async function containerPolicy(
     // by digest before it calls generatePolicy).
     image: isPause ? 'pause' : image,
     source_path: isPause ? 'pause' : field,
+    // The variables the spec sets must be present (not only known): a host cannot drop one.
+    ...(specEnvNames.size > 0 && input.specEnvPresence !== false ? { env_required: [...specEnvNames] } : {}),
   };
 }
 
@@ -733,6 +763,24 @@ export async function buildPolicyData(input: PolicyDataInput): Promise<PolicyDat
     throw new ContrastError('validation-failed', 'pod template has no containers', {
       field: 'spec.containers',
     });
+  }
+  const first = input.startFirst ?? [];
+  for (const name of first) {
+    if (!arr(pod.spec.initContainers).some((c) => obj(c).name === name)) {
+      throw new ContrastError(
+        'validation-failed',
+        `startFirst names ${JSON.stringify(name)}, which is not an init container`,
+        {
+          field: 'spec.initContainers',
+        },
+      );
+    }
+  }
+  for (const c of containers.slice(1)) {
+    const name = obj(c.OCI.Annotations)['io.kubernetes.cri.container-name'];
+    const at = first.indexOf(String(name));
+    const required = at === -1 ? [...first] : first.slice(0, at);
+    if (required.length > 0) c.required_started = required;
   }
   return {
     containers,

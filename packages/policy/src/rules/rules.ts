@@ -165,6 +165,7 @@ container_matches(p_container, i) if {
   process_ok(p_container, i_oci.Process)
   linux_ok(p_oci, i_oci)
   devices_ok(p_container, i)
+  started_before(p_container)
 }
 
 container_name_matches(p_oci, i_oci) if {
@@ -317,8 +318,24 @@ process_ok(p_container, i_process) if {
   i_process.User.GID == p_process.User.GID
   {g | some g in i_process.User.AdditionalGids} == {g | some g in p_process.User.AdditionalGids}
   env_ok(p_container, i_process.Env)
+  env_present(p_container, i_process.Env)
   capabilities_ok(p_process.Capabilities, i_process.Capabilities)
 }
+
+# Every variable the pod spec sets (env, envFrom) is in the request, by name (env_ok checks the
+# values): a host can drop one (e.g. the initializer's expected Coordinator) no more than add one.
+env_present(p_container, i_env) if {
+  names := {env_name(var) | some var in i_env}
+  every name in object.get(p_container, "env_required", []) {
+    env_var_present(names, name)
+  }
+}
+
+env_var_present(names, required_var) if {
+  required_var in names
+}
+
+env_name(var) := split(var, "=")[0]
 
 env_ok(p_container, i_env) if {
   every var in i_env {
@@ -403,6 +420,30 @@ gpu_devices_ok(vfio, cdi, devices) if {
   every d in devices { d.type_ == vfio.nvidia.gpu_gk_device_type }
   cdi_paths := {concat("", [vfio.device_path, trim_prefix(k, "cdi.k8s.io/vfio")]) | some k, _ in cdi}
   paths == cdi_paths
+}
+
+# ---------------------------------------------------------------- order of containers
+
+# The containers this one needs created and started before it in this sandbox (the injected
+# initializer, then the service-mesh sidecar): recorded by StartContainerRequest in data.pstate.
+started_before(p_container) if {
+  every name in object.get(p_container, "required_started", []) {
+    container_started(name)
+  }
+}
+
+container_started(required) if {
+  started_key(required) in object.keys(data.pstate)
+}
+
+started_key(name) := concat(":", ["started", name])
+
+# StartContainerRequest records that a container of this policy started (by its name), so that
+# CreateContainerRequest can require it. Unknown container ids keep the default (allowed).
+StartContainerRequest := {"allowed": true, "ops": ops} if {
+  idx := data.pstate[input.container_id]
+  name := policy_data.containers[idx].OCI.Annotations["io.kubernetes.cri.container-name"]
+  ops := state_ops(started_key(name), true)
 }
 
 # ---------------------------------------------------------------- RemoveContainerRequest
