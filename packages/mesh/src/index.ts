@@ -1,11 +1,5 @@
-export { parseHostPort, parsePort } from './address.js';
-export {
-  type EgressRule,
-  type IngressMode,
-  type IngressRule,
-  parseEgressConfig,
-  parseIngressConfig,
-} from './annotations.js';
+// The configuration part (also the ./config entry): the annotation grammar, the variables, the plan.
+export * from './config-index.js';
 export { type CommandResult, type CommandRunner, runCommand } from './command.js';
 export {
   type InitializerOptions,
@@ -13,16 +7,6 @@ export {
   OUTPUT_FILES,
   runInitializer,
 } from './initializer.js';
-export {
-  type InterceptionPlan,
-  MESH_ENV,
-  type MeshConfig,
-  meshConfigFromEnv,
-  PROXY_PORT_BASE,
-  parsePortList,
-  planInterception,
-  type Redirect,
-} from './mesh-config.js';
 export {
   type MeshCredentials,
   type MeshProxy,
