@@ -1,6 +1,7 @@
 // The configuration part (also the ./config entry): the annotation grammar, the variables, the plan.
-export * from './config-index.js';
+
 export { type CommandResult, type CommandRunner, runCommand } from './command.js';
+export * from './config-index.js';
 export {
   type InitializerOptions,
   type InitializerResult,
