@@ -1,5 +1,3 @@
-// The configuration part (also the ./config entry): the annotation grammar, the variables, the plan.
-
 export { type CommandResult, type CommandRunner, runCommand } from './command.js';
 export * from './config-index.js';
 export {
