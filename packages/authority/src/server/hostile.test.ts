@@ -67,6 +67,7 @@ function raw(
   head: { method?: string; path: string; headers: Record<string, string> },
   body: Buffer | string = '',
   localAddress = '127.0.0.1',
+  waitClose = false,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const tcp = netConnect({ host: '127.0.0.1', port, localAddress });
@@ -81,8 +82,15 @@ function raw(
       const rest = text.slice(split + 4);
       if (length < 0 || Buffer.byteLength(rest) < length) return;
       answered = { status: Number(text.slice(9, 12)), body: JSON.parse(rest.slice(0, length)) };
-      // Closed at once, or kept: give the server a moment to close (it closes right after the answer).
-      setTimeout(() => resolve({ ...answered!, closed: socket.destroyed || socket.readableEnded }), 200);
+      if (!waitClose) return resolve({ ...answered, closed: socket.destroyed || socket.readableEnded });
+      // The server closes right after such an answer: wait for it (generously: a busy machine is slow).
+      const done = (closed: boolean) => resolve({ ...answered!, closed });
+      if (socket.destroyed || socket.readableEnded) return done(true);
+      const timer = setTimeout(() => done(false), 10_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        done(true);
+      });
     };
     socket.on('data', (b: Buffer) => {
       text += b.toString('latin1');
@@ -104,10 +112,13 @@ describe('request bodies', () => {
   it('refuses a declared length over the route limit before reading a byte (413)', async () => {
     const c = await start();
     // Nothing of the 16 MiB is sent: the answer must come from the header alone.
-    const a = await raw(c.port, {
-      path: '/v1/mesh/cert',
-      headers: { ...json, 'content-length': String(16 << 20) },
-    });
+    const a = await raw(
+      c.port,
+      { path: '/v1/mesh/cert', headers: { ...json, 'content-length': String(16 << 20) } },
+      '',
+      '127.0.0.1',
+      true,
+    );
     expect(a.status).toBe(413);
     expect(a.body.code).toBe('payload_too_large');
     expect(a.closed).toBe(true);
@@ -116,11 +127,13 @@ describe('request bodies', () => {
   it('holds at most maxBufferedBytes of bodies at once: a stalled upload cannot pin more (503)', async () => {
     const c = await start({ limits: { maxBufferedBytes: 256 * 1024 } });
     const declared = { ...json, 'content-length': String(200 * 1024) };
-    // A stalled upload: declares 200 KiB, sends 1 KiB, then nothing.
-    const stalled = raw(c.port, { path: '/v1/manifest', headers: declared }, Buffer.alloc(1024, 0x20));
-    stalled.catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 200));
-    const second = await raw(c.port, { path: '/v1/manifest', headers: declared });
+    // Two stalled uploads: each declares 200 KiB, sends 1 KiB, then nothing. Only one fits the
+    // budget, so the only answer that can come is the other's 503 (whichever arrived second).
+    const stalled = [1, 2].map(() =>
+      raw(c.port, { path: '/v1/manifest', headers: declared }, Buffer.alloc(1024, 0x20)),
+    );
+    for (const p of stalled) p.catch(() => undefined);
+    const second = await Promise.race(stalled);
     expect(second.status).toBe(503);
     expect(second.body.code).toBe('unavailable');
     // A chunked upload is counted as it arrives and cut off when it no longer fits.
@@ -134,6 +147,8 @@ describe('request bodies', () => {
       c.port,
       { path: '/v1/manifest', headers: { ...json, 'transfer-encoding': 'chunked' } },
       chunked,
+      '127.0.0.1',
+      true,
     );
     expect(third.status).toBe(503);
     expect(third.closed).toBe(true);
