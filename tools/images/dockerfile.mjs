@@ -51,10 +51,12 @@ export const IMAGES = [
     ],
     expose: [],
     apt: {
-      packages: ['cryptsetup-bin', 'e2fsprogs'],
+      packages: ['cryptsetup-bin', 'e2fsprogs', 'nftables', 'iptables'],
       why: [
         'The secure PV (packages/mesh/src/secure-pv.ts): cryptsetup formats and opens the LUKS2 volume,',
         'mkfs.ext4 creates its file system once; blkid and mount come with the base image (util-linux, mount).',
+        'The traffic rules (packages/mesh/src/traffic-rules.ts): nft, or iptables (nft or legacy backend)',
+        "where the pod VM's kernel has no nf_tables, in the pod's network namespace (NET_ADMIN).",
       ],
     },
   },

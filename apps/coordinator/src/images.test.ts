@@ -229,7 +229,7 @@ describe('Dockerfiles', () => {
       commands(imageFacts(app).runtime)
         .filter((w) => w[0] === 'apt-get' && w[1] === 'install')
         .flatMap((w) => w.slice(2).filter((x) => !x.startsWith('-')));
-    expect(installs('initializer')).toEqual(['cryptsetup-bin', 'e2fsprogs']);
+    expect(installs('initializer')).toEqual(['cryptsetup-bin', 'e2fsprogs', 'nftables', 'iptables']);
     expect(installs('coordinator')).toEqual([]);
   });
 

@@ -106,8 +106,20 @@ async function credentials(ca: CaHierarchy, name: string) {
 }
 
 const BACKENDS = ['nft', 'iptables-nft', 'iptables-legacy'] as const satisfies readonly TrafficRulesBackend[];
+/** The tool each backend needs (tools/run installs nftables and iptables). */
+const TOOL: Record<(typeof BACKENDS)[number], string> = {
+  nft: 'nft',
+  'iptables-nft': 'iptables-nft',
+  'iptables-legacy': 'iptables-legacy',
+};
+const hasTool = (b: (typeof BACKENDS)[number]) =>
+  spawnSync(TOOL[b], ['--version'], { stdio: 'ignore' }).status === 0;
+for (const b of BACKENDS) {
+  if (canRun && !hasTool(b))
+    console.warn(`SKIPPED netns traffic rules with ${b}: ${TOOL[b]} is not installed`);
+}
 
-describe.skipIf(!canRun).each(BACKENDS.map((b, i) => [b, i] as const))(
+describe.skipIf(!canRun).each(BACKENDS.filter((b) => !canRun || hasTool(b)).map((b, i) => [b, i] as const))(
   'traffic rules in network namespaces (%s)',
   (backend, index) => {
     const tag = `cm${process.pid % 100000}${index}`;
