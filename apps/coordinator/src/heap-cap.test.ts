@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,5 +88,13 @@ describe('the Coordinator under a 192 MB heap cap', () => {
     const set = await client.setManifest({ manifest: d.manifest, policies: d.policies });
     expect(set.transition_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(c.p.stderr.join('')).not.toMatch(/heap limit|out of memory/i);
+    // For the record (issue #21 memory item): peak and current RSS of the process (from source,
+    // with the TypeScript loader, so above what the built image uses).
+    const status = await readFile(`/proc/${c.p.child.pid}/status`, 'utf8').catch(() => '');
+    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+    if (status)
+      console.log(
+        `coordinator RSS: peak ${Math.round(kb('VmHWM') / 1024)} MB, now ${Math.round(kb('VmRSS') / 1024)} MB`,
+      );
   }, 120_000);
 });

@@ -55,7 +55,7 @@ export interface CoordinatorOptions {
   >;
   /**
    * Limits against hostile clients: request body bytes buffered at once over all requests
-   * (default 32 MiB), outstanding challenge nonces in all and per client address, idle
+   * (default 17 MiB), outstanding challenge nonces in all and per client address, idle
    * connections (closed after `idleTimeoutMs`, default 30 s) and open connections (default 1024).
    */
   limits?: {

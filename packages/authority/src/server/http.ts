@@ -85,12 +85,17 @@ export class BodyBudget {
   }
 }
 
-/** Default of {@link ApiHandlerOptions.maxBufferedBytes}: two manifest-sized bodies. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 2 * BODY_LIMITS.manifest;
+/**
+ * Default of {@link ApiHandlerOptions.maxBufferedBytes}: one manifest-sized body plus 1 MiB for
+ * the small requests beside it. A manifest body in flight costs about five times its size
+ * (buffer, text, parsed string, decoded bytes, the manifest's own text); two at once took the
+ * process over 290 MB RSS under the hostile burst of `apps/coordinator/src/heap-cap.test.ts`.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = BODY_LIMITS.manifest + 1024 * 1024;
 
 /** Options of {@link createApiHandler}. */
 export interface ApiHandlerOptions {
-  /** Request body bytes held in memory at once, over all requests (default 32 MiB). */
+  /** Request body bytes held in memory at once, over all requests (default 17 MiB). */
   maxBufferedBytes?: number;
 }
 
