@@ -8,6 +8,8 @@
 //       TAG, default the image's version; images.json then lists these references). REF: the base image, pinned (oci:DIR[:NAME][@sha256:…]
 //       or docker://REPO@sha256:…); default the Debian test base (`images base`), built once and
 //       kept in $XDG_CACHE_HOME/contrast-images.
+//   facts [--out DIR] [--prefix REGISTRY]
+//       prints recorded image facts (CONTRAST_IMAGE_FACTS format) of the images built into DIR.
 //   embed IMAGES_JSON
 //       writes the pushed references of IMAGES_JSON (from build --push) into apps/cli/release-images.json,
 //       the images a release of the CLI injects (the release runs it before building the CLI).
@@ -20,9 +22,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDebianBase, buildImages, pushImage, run, UsageError } from './build.mjs';
+import { buildDebianBase, buildImages, imageList, pushImage, run, UsageError } from './build.mjs';
 import { repoRoot } from './dockerfile.mjs';
-import { OciLayout } from './oci.mjs';
+import { OciLayout, readTarFiles } from './oci.mjs';
 
 const USAGE = `usage: pnpm --silent images build [--out DIR] [--push REGISTRY] [--base REF] [--only NAME,…] [--tag TAG]
        pnpm --silent images embed IMAGES_JSON
@@ -97,6 +99,44 @@ function main(argv) {
       const data = JSON.parse(readFileSync(file, 'utf8'));
       writeFileSync(file, `${JSON.stringify({ ...data, references }, null, 2)}\n`);
     }
+    return 0;
+  }
+  if (command === 'facts') {
+    // Recorded image facts (CONTRAST_IMAGE_FACTS format) of the images in DIR/oci: what
+    // `contrast generate` would read from a registry, keyed as the examples and the injection name
+    // them (Contrast images untagged, examples with their version tag), pinned by the real digest.
+    const opts = parse(rest, ['out', 'prefix']);
+    const outDir = path.resolve(opts.out ?? path.join(repoRoot, '.images'));
+    const prefix = (opts.prefix ?? 'ghcr.io/contrast-cc').replace(/\/+$/, '');
+    const layout = new OciLayout(path.join(outDir, 'oci'));
+    const facts = {};
+    for (const img of imageList(repoRoot)) {
+      const desc = layout.resolve(img.name);
+      const manifest = layout.getJson(desc.digest);
+      const config = layout.getJson(manifest.config.digest).config;
+      let etc = new Map();
+      for (const l of manifest.layers) {
+        const files = readTarFiles(layout.get(l.digest), (n) => n === 'etc/passwd' || n === 'etc/group');
+        etc = new Map([...etc, ...files]);
+      }
+      const tag = img.kind === 'files' ? `:${config.Labels['org.opencontainers.image.version']}` : '';
+      const key = `${prefix}/${img.name}${tag}`;
+      const pick = (k) => (config[k] === undefined ? {} : { [k]: config[k] });
+      facts[key] = {
+        reference: `${key}@${desc.digest}`,
+        digest: desc.digest,
+        config: {
+          ...pick('Entrypoint'),
+          ...pick('Cmd'),
+          ...pick('User'),
+          ...pick('WorkingDir'),
+          ...pick('Env'),
+        },
+        passwd: etc.get('etc/passwd')?.toString('utf8') ?? '',
+        group: etc.get('etc/group')?.toString('utf8') ?? '',
+      };
+    }
+    process.stdout.write(`${JSON.stringify(facts, null, 2)}\n`);
     return 0;
   }
   if (command === 'embed') {

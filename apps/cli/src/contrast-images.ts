@@ -11,7 +11,7 @@ import path from 'node:path';
  *   of the same commit before the CLI is built. In the repository it is empty: an unreleased CLI
  *   names no image and the commands that need one refuse and say what to supply;
  * - except offline with recorded image facts (`CONTRAST_IMAGE_FACTS`, e.g. `contrast demo`): then the
- *   Contrast images are those the facts file records (`ghcr.io/contrast-cc/<name>:<tag>` entries,
+ *   Contrast images are those the facts file records (`ghcr.io/contrast-cc/<name>[:<tag>]` entries,
  *   by their recorded pinned reference).
  */
 export interface ContrastImages {
@@ -92,7 +92,7 @@ function recordedContrastImages(file: string, cwd: string): ContrastImages {
   }
   const references: Record<string, string> = {};
   for (const [key, value] of Object.entries(facts)) {
-    const m = /^ghcr\.io\/contrast-cc\/([a-z0-9-]+):[\w.-]+$/.exec(key);
+    const m = /^ghcr\.io\/contrast-cc\/([a-z0-9-]+)(?::[\w.-]+)?$/.exec(key);
     if (m && typeof value?.reference === 'string') references[m[1] as string] = value.reference;
   }
   return { source, references: parseContrastImages(JSON.stringify({ references }), file) };

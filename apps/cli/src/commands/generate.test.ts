@@ -344,11 +344,11 @@ describe('contrast generate pins image digests', () => {
   >;
   const IMAGES = [
     'ghcr.io/contrast-cc/examples/shop-api:1.0.0',
-    'ghcr.io/contrast-cc/coordinator:0.0.0',
+    'ghcr.io/contrast-cc/coordinator',
     'docker.io/library/postgres:16.4',
     'ghcr.io/contrast-cc/examples/shop-web:1.0.0',
-    'ghcr.io/contrast-cc/initializer:0.0.0',
-    'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+    'ghcr.io/contrast-cc/initializer',
+    'ghcr.io/contrast-cc/service-mesh-proxy',
   ];
 
   /** contrast generate as the CLI wires it offline: CONTRAST_IMAGE_FACTS=<the shop's facts>. */
@@ -358,8 +358,8 @@ describe('contrast generate pins image digests', () => {
         registry,
         images: cliImageSource,
         injectedImages: {
-          initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
-          serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+          initializer: 'ghcr.io/contrast-cc/initializer',
+          serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy',
         },
       },
       dir,
@@ -392,7 +392,7 @@ describe('contrast generate pins image digests', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('pinned '));
     expect(lines).toHaveLength(IMAGES.length);
     expect(lines).toContain(
-      'pinned ghcr.io/contrast-cc/examples/shop-api:1.0.0 to sha256:da8b650966fe… (2 containers)',
+      'pinned ghcr.io/contrast-cc/examples/shop-api:1.0.0 to sha256:f693817a79a7… (2 containers)',
     );
     expect(lines).toContain('pinned docker.io/library/postgres:16.4 to sha256:18ca423de4de… (1 container)');
     // The policies bind the digests: every policy container image is the pinned reference.
@@ -545,7 +545,7 @@ describe('contrast generate on bad input: exit 1 or 2, file and field named, not
       },
       ['-p', 'Test-SNP', 'resources'],
       2,
-      'contrast generate: resources/web.yml: documents[0].spec.template.spec.containers[0].image: container "web" (Deployment shop/web): the YAML pins sha256:0000000000000000000000000000000000000000000000000000000000000000, but ghcr.io/contrast-cc/examples/shop-web:1.0.0 resolves to sha256:71bfe90988e97537d44c9d15bd13ac9f63e4e2e7a4060a0575bdc3d541489d89',
+      'contrast generate: resources/web.yml: documents[0].spec.template.spec.containers[0].image: container "web" (Deployment shop/web): the YAML pins sha256:0000000000000000000000000000000000000000000000000000000000000000, but ghcr.io/contrast-cc/examples/shop-web:1.0.0 resolves to sha256:93f6b95dc789f8a82ddf6bb50bf289847711e2ac50faedbd6e84342571ee16d0',
       recordedShopImages,
     );
   });

@@ -336,6 +336,25 @@ function injectedImagesOf(io: CliIo, opts: Options): InjectedImages {
   }
 }
 
+/** The untagged name resources use for "the Coordinator image of this contrast" (examples/shop). */
+export const COORDINATOR_IMAGE = 'ghcr.io/contrast-cc/coordinator';
+
+/**
+ * `ghcr.io/contrast-cc/coordinator` (untagged) -> the Coordinator image this build names
+ * ($CONTRAST_IMAGES, the release list or the recorded facts), as a replacement; none when no
+ * coordinator image is named (the name then resolves like any other image, and fails as such).
+ */
+function coordinatorImageOf(io: CliIo, deps: GenerateCommandDeps): Array<[string, string]> {
+  if (deps.injectedImages) return [];
+  try {
+    const ref = contrastImages(io.env, io.cwd).references.coordinator;
+    return ref ? [[COORDINATOR_IMAGE, ref]] : [];
+  } catch (error) {
+    if (error instanceof ContrastImagesError) throw new Failure(EXIT.usage, error.message);
+    throw error;
+  }
+}
+
 /** Newly pinned images, one entry per image (in first-use order) with the containers using it. */
 function pinnedByImage(pins: readonly PinnedImage[]): Array<{
   image: string;
@@ -454,12 +473,15 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   let settings: PolicySettings | undefined;
   if (opts.settings !== undefined)
     settings = await policy.loadPolicySettings(path.resolve(cwd, opts.settings));
-  const replacements = opts.imageReplacements
+  const replacements = new Map<string, string>(coordinatorImageOf(io, deps));
+  const userReplacements = opts.imageReplacements
     ? parseImageReplacements(
         await readText(path.resolve(cwd, opts.imageReplacements), opts.imageReplacements),
         opts.imageReplacements,
       )
     : new Map<string, string>();
+  // The user's replacements win over the release's Coordinator image.
+  for (const [from, to] of userReplacements) replacements.set(from, to);
   // The root CA of this deployment, once `contrast set` wrote it: pods then pin it (another seed,
   // i.e. a Coordinator the host set up itself, is refused by their initializers).
   const rootCaPath = path.resolve(cwd, workspaceFile(io, 'coordinator-root-ca.pem'));

@@ -248,7 +248,9 @@ describe('contrast policy explain', () => {
     expect(r.out).toContain('DENIED');
     expect(r.out).toContain('env_ok');
     expect(r.out).toMatch(/request has: +"LD_PRELOAD=\/tmp\/hook\.so"\n/);
-    expect(r.out).toMatch(/policy allows: +one of \["PATH=[^"]*","HOSTNAME=\$\(host-name\)"\]\n/);
+    expect(r.out).toMatch(
+      /policy allows: +one of \["PATH=[^"]*","NODE_VERSION=[^"]*","HOSTNAME=\$\(host-name\)"\]\n/,
+    );
     expect(r.out).toMatch(/field: +spec\.containers\[0\]\.env\n/);
     // The web container writes no env: the line is the container's, and the output says so.
     const line = lineOf('deployment/web.yml', /^ +- name: web$/);

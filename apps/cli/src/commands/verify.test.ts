@@ -129,7 +129,9 @@ describe('evidence bundles: contrast verify --save-evidence, contrast evidence v
       writeFileSync(file('bad.json'), bytes);
       const r = await evidence('verify', '--bundle', 'bad.json', '--insecure');
       expect(r.code, `${key}: ${r.err}`).toBe(2);
-      expect(r.err).toMatch(new RegExp(`bad\\.json: bundle part "${key}" is damaged`));
+      // A flipped byte in the checksums line changes one part's checksum: either may be named.
+      const named = key === 'checksums' ? '[a-z_]+' : key;
+      expect(r.err).toMatch(new RegExp(`bad\\.json: bundle part "${named}" is damaged`));
     }
   });
 });

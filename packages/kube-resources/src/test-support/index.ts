@@ -147,6 +147,6 @@ export function testPlatform(
 }
 
 export const INJECTED_IMAGES = {
-  initializer: 'ghcr.io/contrast-cc/initializer:0.0.0',
-  serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy:0.0.0',
+  initializer: 'ghcr.io/contrast-cc/initializer',
+  serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy',
 };
