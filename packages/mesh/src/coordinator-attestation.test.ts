@@ -1,7 +1,7 @@
 // The pod attests the Coordinator: runInitializer against real Coordinators (startCoordinator of
 // @contrast-cc/authority, fake platform evidence) — the genuine one, also after a manifest update,
 // and impostors with another seed, another Coordinator policy or evidence from another trust root.
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -81,12 +81,20 @@ beforeAll(async () => {
   };
 });
 
+const dirs: string[] = [];
 afterAll(async () => {
   for (const r of running.splice(0).reverse()) await r.close();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(path.join(tmpdir(), 'contrast-pod-'));
+  dirs.push(d);
+  return d;
+}
+
 async function initialize(c: RunningCoordinator, policy: string, deadlineMs = 20_000) {
-  const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-pod-'));
+  const outDir = await tempDir();
   const issuer = new CountingIssuer(podIssuer(policy));
   const run = runInitializer({
     host: c.host,
@@ -166,7 +174,7 @@ describe('the initializer attests the Coordinator', () => {
     delete unpinned.rootCa;
     const impostor = await coordinatorWith(podIssuer('cc'.repeat(32)));
     await setManifest(impostor);
-    const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-pod-'));
+    const outDir = await tempDir();
     const err = await runInitializer({
       host: impostor.host,
       port: impostor.port,

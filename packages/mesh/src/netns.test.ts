@@ -6,6 +6,7 @@
 // backend's run, also when a step fails.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -148,7 +149,9 @@ describe.skipIf(!canRun).each(BACKENDS.filter((b) => !canRun || hasTool(b)).map(
     const events: string[] = [];
     const fakes: { server: { close(): void } }[] = [];
 
+    const dirs: string[] = [];
     const cleanup = () => {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
       for (const a of [pod, client]) a?.child.kill('SIGKILL');
       for (const f of fakes) f.server.close();
       for (const ns of [podNs, clientNs]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
@@ -165,6 +168,7 @@ describe.skipIf(!canRun).each(BACKENDS.filter((b) => !canRun || hasTool(b)).map(
       });
       fakes.push(fake);
       const outDir = await mkdtemp(path.join(tmpdir(), 'contrast-netns-'));
+      dirs.push(outDir);
       const run: CommandRunner = (command, args, input) => {
         events.push('rules');
         return inPod(command, args, input);
