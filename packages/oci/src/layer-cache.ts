@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ContrastError } from '@contrast-cc/core';
+import { z } from 'zod';
 
 /** What one layer does to /etc/passwd and /etc/group. */
 export type EtcFileChange = { state: 'set'; content: string } | { state: 'deleted' };
@@ -12,6 +14,18 @@ export interface LayerEtcFacts {
   passwd?: EtcFileChange;
   group?: EtcFileChange;
 }
+
+const EtcFileChangeSchema = z.discriminatedUnion('state', [
+  z.strictObject({ state: z.literal('set'), content: z.string() }),
+  z.strictObject({ state: z.literal('deleted') }),
+]);
+/** A cache file as read back (another process, or a person, may have written it). */
+const LayerEtcFactsSchema = z.strictObject({
+  diff_id: z.string(),
+  etc_reset: z.boolean(),
+  passwd: EtcFileChangeSchema.optional(),
+  group: EtcFileChangeSchema.optional(),
+});
 
 /**
  * On-disk cache of per-layer /etc facts keyed by diff_id: one JSON file per layer, written to a
@@ -27,14 +41,20 @@ export class LayerCache {
 
   #file(diffId: string): string {
     const hex = diffId.replace(/^sha256:/, '');
-    if (!/^[a-f0-9]{64}$/.test(hex)) throw new Error(`bad diff_id ${diffId}`);
+    if (!/^[a-f0-9]{64}$/.test(hex)) {
+      throw new ContrastError('invalid-argument', `bad diff_id ${JSON.stringify(diffId)}`, {
+        field: 'rootfs.diff_ids',
+      });
+    }
     return path.join(this.dir, `${hex}.json`);
   }
 
   async get(diffId: string): Promise<LayerEtcFacts | undefined> {
+    const file = this.#file(diffId);
     try {
-      const v = JSON.parse(await readFile(this.#file(diffId), 'utf8')) as LayerEtcFacts;
-      return v.diff_id === diffId && typeof v.etc_reset === 'boolean' ? v : undefined;
+      // Parsed, not cast: a file of another shape is a miss (and is rewritten), never facts.
+      const parsed = LayerEtcFactsSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+      return parsed.success && parsed.data.diff_id === diffId ? parsed.data : undefined;
     } catch {
       return undefined;
     }
