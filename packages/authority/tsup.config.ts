@@ -5,6 +5,6 @@ export default definePackageBuild({
     index: 'src/index.ts',
     server: 'src/server/index.ts',
     peers: 'src/peers/index.ts',
-    testing: 'src/test-support/index.ts',
+    testing: 'src/testing/index.ts',
   },
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // pnpm release:check — what `pnpm publish -r` would ship, checked before it ships:
 //   1. pack every publishable (non-private) workspace package with pnpm (workspace: ranges become versions);
-//   2. publint --strict and attw (esm-only profile) on each tarball;
+//   2. no test code in a tarball (test-support/ folders, *.test.* files); publint --strict and attw
+//      (esm-only profile) on each tarball;
 //   3. install all tarballs together into a fresh temp project with npm (third-party deps from the
 //      registry, ours only from the tarballs) and import every exported subpath; run the CLI bin;
 //   4. every package with a bin is also installed ALONE (as `npx` would fetch it, but from its
@@ -38,6 +39,11 @@ function run(cmd, args, opts = {}) {
   const shell = process.platform === 'win32' && cmd !== process.execPath;
   const r = spawnSync(cmd, args, { encoding: 'utf8', shell, ...opts });
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, stdout: r.stdout ?? '' };
+}
+
+/** The entries of a tarball listing that are test code: a test-support/ folder or a *.test.* file. */
+function testFilesIn(entries) {
+  return entries.filter((e) => /(^|\/)test-support\//.test(e) || /\.test\.[cm]?[jt]sx?$/.test(e));
 }
 
 const RUNTIME_DEP_FIELDS = ['dependencies', 'peerDependencies', 'optionalDependencies'];
@@ -266,6 +272,12 @@ try {
       problems.push(
         `${pkg.name}: packed package.json keeps workspace: ranges (${leftover.map(([k]) => k).join(', ')})`,
       );
+    // Test code never ships: no test-support/ folder and no *.test.* file in any tarball
+    // (a deliberate testing API lives in src/testing and is exported as ./testing).
+    const testFiles = testFilesIn(execFileSync('tar', ['-tzf', tgz], { encoding: 'utf8' }).split('\n'));
+    if (testFiles.length > 0) {
+      problems.push(`${pkg.name}: the tarball ships test code: ${testFiles.slice(0, 5).join(', ')}`);
+    }
     const lint = run(bin('publint'), ['run', tgz, '--strict']);
     if (!lint.ok) problems.push(`${pkg.name}: publint\n${lint.out}`);
     const types = run(bin('attw'), [tgz, '--profile', 'esm-only', '--format', 'ascii']);

@@ -10,11 +10,11 @@ import vm from 'node:vm';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { verifySnpReportAsync, verifyTdxQuoteAsync } from './browser.js';
-import { hasSnpVectors, snpVectors } from './snp/test-support/vectors.js';
 import { verifySnpReport } from './snp/verify-node.js';
 import { loadCollateralDir } from './tdx/collateral-dir.js';
-import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorQuote } from './tdx/test-support/shared.js';
 import { verifyTdxQuote } from './tdx/verify-node.js';
+import { hasSnpVectors, snpVectors } from './testing/snp-vectors.js';
+import { haveVectors, TDX_VECTORS, tdxVectorsDir, vectorQuote } from './testing/tdx-vectors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const json = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));

@@ -10,19 +10,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createCollateralSources, SNP_COLLATERAL_FILES, TDX_COLLATERAL_FILES } from './collateral.js';
 import { parseSnpReport } from './snp/report.js';
 import { certificateSerial, createSimulatedSnpChain, createSimulatedSnpIssuer } from './snp/simulator.js';
-import { hasSnpVectors, snpVectors } from './snp/test-support/vectors.js';
 import { createSnpVerifier } from './snp/verifier.js';
 import { parseTdxQuote } from './tdx/quote.js';
 import { createSimulatedTdxIssuer } from './tdx/simulator.js';
+import { collateralRequestOf, createTdxVerifier } from './tdx/verifier.js';
+import type { TdxVerifyResult } from './tdx/verify.js';
+import { startFakeKds, startFakePcs } from './testing/index.js';
+import { hasSnpVectors, snpVectors } from './testing/snp-vectors.js';
 import {
   haveVectors as haveTdxVectors,
   TDX_VECTORS,
   vectorCollateral,
   vectorQuote,
-} from './tdx/test-support/shared.js';
-import { collateralRequestOf, createTdxVerifier } from './tdx/verifier.js';
-import type { TdxVerifyResult } from './tdx/verify.js';
-import { startFakeKds, startFakePcs } from './testing/index.js';
+} from './testing/tdx-vectors.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'contrast-collateral-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import {
   registry,
   tempStore,
   waitFor,
-} from './test-support/index.js';
+} from './testing/index.js';
 import type { AuthorityOptions, SetManifestResult } from './types.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];

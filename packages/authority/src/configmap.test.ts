@@ -12,7 +12,7 @@ import {
   recoverRequest,
   registry,
   waitFor,
-} from './test-support/index.js';
+} from './testing/index.js';
 
 const NS = 'contrast-system';
 let fake: FakeKubeApiServer;

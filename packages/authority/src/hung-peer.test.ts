@@ -14,7 +14,7 @@ import {
   recoverRequest,
   registry,
   tempStore,
-} from './test-support/index.js';
+} from './testing/index.js';
 import type { AuthorityOptions } from './types.js';
 
 // Hung peers (issue #21): a peer that accepts TLS and never answers must cost a recovery attempt

@@ -40,7 +40,7 @@ import {
   recoverRequest,
   registry,
   waitFor,
-} from './test-support/index.js';
+} from './testing/index.js';
 
 const d = deployment();
 // The update keeps the coordinator policy (replicas running it stay trusted) and adds a workload.

@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesPeers } from './peer-source.js';
 import { type RunningCoordinator, startCoordinator } from './server/coordinator.js';
-import { deployment, podIssuer, registry, waitFor } from './test-support/index.js';
+import { deployment, podIssuer, registry, waitFor } from './testing/index.js';
 
 const NS = 'contrast-system';
 

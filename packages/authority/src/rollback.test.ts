@@ -9,7 +9,7 @@ import {
   registry,
   tempStore,
   waitFor,
-} from './test-support/index.js';
+} from './testing/index.js';
 
 // Rollback of the store (issue #21): an older, validly signed latest pointer written as a new
 // version survived a restart, and recovery then went back to an older generation. An active

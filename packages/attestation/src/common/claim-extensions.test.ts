@@ -11,7 +11,7 @@ import { parseSnpReport, SNP_CLAIM_FIELDS, SNP_CLAIM_OID_ARC, snpClaimExtensions
 import { createSimulatedSnpIssuer } from '../snp/simulator.js';
 import { parseTdxQuote, TDX_CLAIM_FIELDS, TDX_CLAIM_OID_ARC, tdxClaimExtensions } from '../tdx/index.js';
 import { createSimulatedTdxIssuer } from '../tdx/simulator.js';
-import { hasShared, sharedPath } from './test-support/shared.js';
+import { hasShared, sharedPath } from '../testing/shared-dir.js';
 
 type Expected = Record<string, ClaimValue>;
 const u = (value: number | bigint): ClaimValue => ({ type: 'uint', value: BigInt(value) });

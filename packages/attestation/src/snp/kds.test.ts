@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskCache, RateLimitedFetcher } from '../common/cache.js';
+import { hasSnpVectors, snpVectors } from '../testing/snp-vectors.js';
 import { KdsClient } from './kds.js';
 import { parseSnpReport } from './report.js';
 import {
@@ -14,7 +15,6 @@ import {
   createSimulatedSnpIssuer,
   type SimulatedSnpIssuer,
 } from './simulator.js';
-import { hasSnpVectors, snpVectors } from './test-support/vectors.js';
 import { createSnpVerifier } from './verifier.js';
 
 /** A loopback fake of AMD KDS: fixed routes, request log, optional 429s. */

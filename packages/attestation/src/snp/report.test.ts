@@ -1,7 +1,7 @@
 import { isContrastError, toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
+import { hasSnpVectors, snpVectors } from '../testing/snp-vectors.js';
 import { decodeTcb, encodeTcb, parseSnpReport, SNP_REPORT_SIZE } from './report.js';
-import { hasSnpVectors, snpVectors } from './test-support/vectors.js';
 
 const withReports = snpVectors().filter((v) => v.report);
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hasShared, sharedPath } from '../common/test-support/shared.js';
 import { loadCertificates } from '../common/x509.js';
 import { verifySignedBy } from '../common/x509-node.js';
+import { hasShared, sharedPath } from '../testing/shared-dir.js';
 import { AMD_ROOTS } from './roots.js';
 import { amdTrustAnchors } from './verify-node.js';
 

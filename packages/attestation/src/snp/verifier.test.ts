@@ -4,8 +4,8 @@ import path from 'node:path';
 import { isContrastError } from '@contrast-cc/core';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hasSnpVectors, snpVectors } from '../testing/snp-vectors.js';
 import { parseSnpReport, SNP_REPORT_SIZE } from './report.js';
-import { hasSnpVectors, snpVectors } from './test-support/vectors.js';
 import { createSnpVerifier, verifySnpEvidenceFiles } from './verifier.js';
 import { verifySnpReport } from './verify-node.js';
 

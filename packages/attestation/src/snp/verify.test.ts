@@ -1,9 +1,9 @@
 import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
+import { hasSnpVectors, type SnpVector, snpVectors } from '../testing/snp-vectors.js';
 import { checkChainTime, parseSnpKeyExtensions } from './certs.js';
 import { parseSnpReport } from './report.js';
-import { hasSnpVectors, type SnpVector, snpVectors } from './test-support/vectors.js';
 import { amdTrustAnchors, buildSnpChain, verifySnpReport } from './verify-node.js';
 
 const vectors = snpVectors();

@@ -1,8 +1,8 @@
 import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
+import { haveVectors, vectorFile, vectorJson, vectorQuote } from '../testing/tdx-vectors.js';
 import { checkCcelAgainstQuote, parseCcelEventLog, parseCcelTable, replayCcelRtmrs } from './ccel.js';
 import { parseTdxQuote } from './quote.js';
-import { haveVectors, vectorFile, vectorJson, vectorQuote } from './test-support/shared.js';
 import { verifyTdxQuote } from './verify-node.js';
 
 const V = 'gotdx-gcp-cos113-v4-ccel';

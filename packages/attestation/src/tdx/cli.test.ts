@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveVectors, tdxVectorsDir, vectorFile } from '../testing/tdx-vectors.js';
 import { verifyTdxQuoteFile } from './cli.js';
-import { haveVectors, tdxVectorsDir, vectorFile } from './test-support/shared.js';
 
 const V = 'dcapqvl-v4-uptodate';
 const AT = '2025-07-19T10:00:34Z';

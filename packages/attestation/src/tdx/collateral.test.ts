@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasShared, sharedPath } from '../common/test-support/shared.js';
 import { loadCertificates, parseCrl } from '../common/x509.js';
 import { verifySignedBy, verifyWithAlgorithm } from '../common/x509-node.js';
+import { hasShared, sharedPath } from '../testing/shared-dir.js';
 import { parseQeIdentity, parseTcbInfo, splitSignedJson } from './collateral.js';
 import { rawJsonMember } from './json-raw.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './roots.js';

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveVectors, tdxVectorsDir, vectorQuote } from '../testing/tdx-vectors.js';
 import type { TdxCollateral } from './collateral.js';
 import { loadCollateralDir } from './collateral-dir.js';
 import { PcsClient } from './pcs.js';
-import { haveVectors, tdxVectorsDir, vectorQuote } from './test-support/shared.js';
 import { createTdxVerifier } from './verifier.js';
 
 const V = 'dcapqvl-v4-uptodate';

@@ -2,8 +2,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { haveVectors, intelRootsDir } from '../testing/tdx-vectors.js';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
-import { haveVectors, intelRootsDir } from './test-support/shared.js';
 import { intelTrustAnchors } from './verify.js';
 
 describe('embedded Intel SGX Root CA', () => {

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { concatBytes } from '@contrast-cc/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveVectors, tdxVectorsDir, vectorFile, vectorQuote } from '../testing/tdx-vectors.js';
 import { verifyTdxQuoteFile } from './cli.js';
 import type { TdxCollateral } from './collateral.js';
 import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote } from './quote.js';
 import { createSimulatedTdxIssuer } from './simulator.js';
 import { rebuildQuote } from './test-support/rebuild.js';
-import { haveVectors, tdxVectorsDir, vectorFile, vectorQuote } from './test-support/shared.js';
 import { createTdxVerifier } from './verifier.js';
 import { verifyTdxQuote } from './verify-node.js';
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { haveVectors, tdxVectorsDir, vectorQuote } from '../testing/tdx-vectors.js';
 import type { TdxCollateral } from './collateral.js';
 import { loadCollateralDir } from './collateral-dir.js';
 import { parseTdxQuote, QUOTE_HEADER_LENGTH } from './quote.js';
 import { rebuildQuote } from './test-support/rebuild.js';
-import { haveVectors, tdxVectorsDir, vectorQuote } from './test-support/shared.js';
 import type { TdxVerifyOptions } from './verify.js';
 import { verifyTdxQuote } from './verify-node.js';
 

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
+import { haveVectors, tdxVectorsDir, vectorFile } from '../testing/tdx-vectors.js';
 import { parseQeIdentity, parseTcbInfo, splitSignedJson, type TcbInfo } from './collateral.js';
 import { loadCollateralDir } from './collateral-dir.js';
 import { parsePckExtensions, SGX_EXTENSIONS_OID } from './pck.js';
 import { parseTdxQuote } from './quote.js';
 import { Reject } from './reject.js';
 import { evaluateTdxTcb } from './tcb.js';
-import { haveVectors, tdxVectorsDir, vectorFile } from './test-support/shared.js';
 
 const V = 'dcapqvl-v4-uptodate';
 

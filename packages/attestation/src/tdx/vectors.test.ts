@@ -2,9 +2,6 @@ import path from 'node:path';
 import { toHex } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
 import { loadCertificates } from '../common/x509.js';
-import type { TdxCollateral } from './collateral.js';
-import { loadCollateralDir } from './collateral-dir.js';
-import { parseTdxQuote } from './quote.js';
 import {
   haveVectors,
   TDX_VECTORS,
@@ -12,7 +9,10 @@ import {
   vectorFile,
   vectorJson,
   vectorQuote,
-} from './test-support/shared.js';
+} from '../testing/tdx-vectors.js';
+import type { TdxCollateral } from './collateral.js';
+import { loadCollateralDir } from './collateral-dir.js';
+import { parseTdxQuote } from './quote.js';
 import { collateralRequestOf } from './verifier.js';
 import { verifyTdxQuote } from './verify-node.js';
 

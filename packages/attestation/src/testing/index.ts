@@ -2,15 +2,6 @@
 // headers, serving what a test gives them (real vectors' certificates and collateral, or a
 // simulator's). Loopback only; nothing here is for production.
 
-// The shared real-hardware vectors (../shared/testvectors or CONTRAST_SHARED_DIR), read in place.
-export { hasSnpVectors, type SnpVector, snpVectors } from '../snp/test-support/vectors.js';
-export {
-  haveVectors as hasTdxVectors,
-  TDX_VECTORS,
-  tdxVectorsDir,
-  vectorCollateral as tdxVectorCollateral,
-  vectorQuote as tdxVectorQuote,
-} from '../tdx/test-support/shared.js';
 export {
   type FakeCollateralServer,
   type FakeKdsProduct,
@@ -18,3 +9,12 @@ export {
   startFakeKds,
   startFakePcs,
 } from './fake-services.js';
+// The shared real-hardware vectors (../shared/testvectors or CONTRAST_SHARED_DIR), read in place.
+export { hasSnpVectors, type SnpVector, snpVectors } from './snp-vectors.js';
+export {
+  haveVectors as hasTdxVectors,
+  TDX_VECTORS,
+  tdxVectorsDir,
+  vectorCollateral as tdxVectorCollateral,
+  vectorQuote as tdxVectorQuote,
+} from './tdx-vectors.js';

@@ -17,7 +17,7 @@ import { openSeedShare, signTransitionAsOwner, transitionHash } from '@contrast-
 import { fromHex, isContrastError } from '@contrast-cc/core';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployment, keys, podIssuer, registry } from '../test-support/index.js';
+import { deployment, keys, podIssuer, registry } from '../testing/index.js';
 import { type RunningCoordinator, startCoordinator } from './coordinator.js';
 
 const d = deployment();

@@ -8,7 +8,7 @@ import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues 
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import type { HistoryStore } from '@contrast-cc/store';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { deployment, keys, podIssuer, registry, tempStore } from '../test-support/index.js';
+import { deployment, keys, podIssuer, registry, tempStore } from '../testing/index.js';
 import { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
 
 // The Coordinator API against hostile clients (issue #21): bodies checked before they are read or

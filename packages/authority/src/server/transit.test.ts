@@ -10,7 +10,7 @@ import { requestMeshCertificate } from '@contrast-cc/api';
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deployment, keys, podIssuer, recoverRequest, registry } from '../test-support/index.js';
+import { deployment, keys, podIssuer, recoverRequest, registry } from '../testing/index.js';
 import { type RunningCoordinator, startCoordinator } from './coordinator.js';
 
 const d = deployment();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { hasShared, sharedPath } from '../../common/test-support/shared.js';
-import type { TdxCollateral } from '../collateral.js';
-import { loadCollateralDir } from '../collateral-dir.js';
-import { parseTdxQuote } from '../quote.js';
+import type { TdxCollateral } from '../tdx/collateral.js';
+import { loadCollateralDir } from '../tdx/collateral-dir.js';
+import { parseTdxQuote } from '../tdx/quote.js';
+import { hasShared, sharedPath } from './shared-dir.js';
 
 // The shared-directory resolution lives in src/common/test-support/shared.ts (one place).
 export const tdxVectorsDir = sharedPath('testvectors', 'tdx');

@@ -1,4 +1,4 @@
-// Test-only helper (not exported from the package): where the team's shared test vectors live.
+// Where the team's shared test vectors live.
 // Tests read them in place: CONTRAST_SHARED_DIR, or ../shared next to the repository root.
 // When absent (a clone outside the team), suites skip with a visible notice.
 
@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 /** The shared directory (may not exist). */
 export const sharedDir = process.env.CONTRAST_SHARED_DIR ?? path.resolve(repoRoot, '../shared');

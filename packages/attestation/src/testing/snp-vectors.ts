@@ -1,7 +1,7 @@
 // Test-only: the SNP vectors of ../shared/testvectors/snp, read in place.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { hasShared, sharedPath } from '../../common/test-support/shared.js';
+import { hasShared, sharedPath } from './shared-dir.js';
 
 export const hasSnpVectors = hasShared('testvectors/snp');
 
