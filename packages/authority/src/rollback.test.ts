@@ -2,14 +2,7 @@ import { createMemoryLogger } from '@contrast-cc/core/testing';
 import type { HistoryStore } from '@contrast-cc/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Authority } from './authority.js';
-import {
-  channelKey,
-  deployment,
-  ownerSignature,
-  registry,
-  tempStore,
-  waitFor,
-} from './testing/index.js';
+import { channelKey, deployment, ownerSignature, registry, tempStore, waitFor } from './testing/index.js';
 
 // Rollback of the store (issue #21): an older, validly signed latest pointer written as a new
 // version survived a restart, and recovery then went back to an older generation. An active

@@ -5,7 +5,7 @@ import { loadCollateralDir } from '../tdx/collateral-dir.js';
 import { parseTdxQuote } from '../tdx/quote.js';
 import { hasShared, sharedPath } from './shared-dir.js';
 
-// The shared-directory resolution lives in src/common/test-support/shared.ts (one place).
+// The shared-directory resolution lives in shared-dir.ts (one place).
 export const tdxVectorsDir = sharedPath('testvectors', 'tdx');
 export const intelRootsDir = sharedPath('testvectors', 'intel-roots');
 export const haveVectors = hasShared('testvectors/tdx');
