@@ -1,3 +1,2 @@
-export { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
 export { type ImageReference, parseImageReference, pinnedReference } from './reference.js';
 export { type RegistryClientOptions, RegistryImageSource, type ResolveOptions } from './registry.js';

@@ -23,7 +23,6 @@ export {
   formatConformance,
   loadRecordedImages,
   runKataConformance,
-  SKIPPED_CASES,
 } from './conformance/run.js';
 export {
   type ExplainedFailure,
