@@ -132,7 +132,15 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     onAttestationFailure: (reason) => metrics.attestationFailures.inc({ reason: reason.code }),
     onRollback: () => metrics.rollbacks.inc(),
     ...(options.peers
-      ? { hasActivePeer: async () => (await findActivePeer(peerOptions())) !== undefined }
+      ? {
+          // Runs while a `recover` request waits for its answer: bounded well below the API's
+          // idle timeout (30 s) and the CLI's request timeout (30 s), whatever the attempt deadline.
+          hasActivePeer: async () =>
+            (await findActivePeer({
+              ...peerOptions(),
+              attemptTimeoutMs: Math.min(options.peerRecovery?.attemptTimeoutMs ?? 20_000, 20_000),
+            })) !== undefined,
+        }
       : {}),
   });
   const auth = authority;
