@@ -327,7 +327,7 @@ describe.skipIf(!HAS_REGISTRY)('pinning against a real docker-registry on loopba
     )) as ResourceInputError;
     expect(error).toBeInstanceOf(ResourceInputError);
     expect(error.describe()).toMatch(
-      /^p\.yml: documents\[0\]\.spec\.containers\[0\]\.image: container "c0" \(Pod default\/p\): cannot resolve image .*manifests\/sha256:0{64}: 404/,
+      /^p\.yml: documents\[0\]\.spec\.containers\[0\]\.image: container "c0" \(Pod default\/p\): cannot resolve image .*manifests\/sha256:0{64}: HTTP 404/,
     );
   });
 });

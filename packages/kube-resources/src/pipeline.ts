@@ -1,4 +1,11 @@
-import { type Logger, noopLogger, type Platform, type PlatformRegistry } from '@contrast-cc/core';
+import {
+  type ContrastErrorCode,
+  isContrastError,
+  type Logger,
+  noopLogger,
+  type Platform,
+  type PlatformRegistry,
+} from '@contrast-cc/core';
 import type { Manifest } from '@contrast-cc/manifest';
 import {
   type ConfigInput,
@@ -6,6 +13,7 @@ import {
   type GeneratePolicyInput,
   type ImageSource,
   INITDATA_ANNOTATION,
+  isPodInputError,
   LEGACY_POLICY_ANNOTATION,
   type PodSpecInput,
   type PolicySettings,
@@ -28,6 +36,13 @@ import { MemoImageSource, type PinnedImage, pinWorkloadImages } from './pin.js';
 import { referenceValuesFor } from './reference-values.js';
 import { findWorkloads, type WorkloadRef } from './workloads.js';
 
+/** Policy generator failures that are the input's fault (exit 2), not the environment's. */
+const BAD_INPUT_CODES: ReadonlySet<ContrastErrorCode> = new Set([
+  'validation-failed',
+  'invalid-argument',
+  'not-found',
+]);
+
 /** The policy generator the pipeline calls per workload (`generatePolicy` of this package). */
 export type PolicyGenerator = (input: GeneratePolicyInput) => Promise<GeneratedPolicy>;
 
@@ -45,6 +60,11 @@ export interface PatchResourcesOptions {
   skipServiceMesh?: boolean;
   imageReplacements?: ReadonlyMap<string, string>;
   logger?: Logger;
+  /**
+   * Write the values a policy needs and only the digest-pinned image can answer (the users and
+   * groups guest pull cannot read) into the YAML instead of refusing; default true.
+   */
+  fixFromImages?: boolean;
   /** Called once after the images were pinned (before any policy), with the newly pinned ones. */
   onImagesPinned?: (pins: readonly PinnedImage[]) => void;
   /** Called after each workload's policy, for progress output. */
@@ -155,7 +175,7 @@ export async function patchResources(
   const changedDocs = new Map<ResourceFile, Set<number>>();
   const prepared: { w: WorkloadRef; doc: Document; isCoordinator: boolean; init: boolean; mesh: boolean }[] =
     [];
-  const warnings: ResourceProblem[] = [];
+  const warnings: ResourceProblem[] = [...found.warnings];
   for (const w of found.workloads) {
     const doc = w.file.documents[w.documentIndex]!;
     const podAnnotations = ((podMetaOf(w) as { annotations?: Record<string, unknown> } | undefined)
@@ -243,40 +263,89 @@ export async function patchResources(
           : options.settings,
       );
     }
-    const podNode = w.podPath.length > 0 ? doc.getIn(w.podPath, true) : doc.contents;
-    const podJs = (podNode as { toJSON(): unknown }).toJSON() as {
-      metadata?: PodSpecInput['metadata'];
-      spec: Record<string, unknown>;
+    const podJsOf = () => {
+      const podNode = w.podPath.length > 0 ? doc.getIn(w.podPath, true) : doc.contents;
+      const podJs = (podNode as { toJSON(): unknown }).toJSON() as {
+        metadata?: PodSpecInput['metadata'];
+        spec: Record<string, unknown>;
+      };
+      if (w.kind === 'StatefulSet') addClaimTemplateVolumes(podJs.spec, w.object);
+      return podJs;
     };
+    let podJs = podJsOf();
     const metadata = { ...(podJs.metadata ?? {}), name: w.name, namespace: w.namespace };
-    if (w.kind === 'StatefulSet') addClaimTemplateVolumes(podJs.spec, w.object);
-    let policy: GeneratedPolicy;
-    try {
-      policy = await options.generatePolicy({
-        pod: { metadata, spec: podJs.spec },
-        kind: w.kind,
-        images,
-        settings: settingsFor.get(w.platform),
-        configMaps,
-        secrets,
-        binding: w.platform.attestation.policyBinding,
-        // The workload containers only after the injected ones were created and started.
-        startFirst: [...(init ? [INITIALIZER_NAME] : []), ...(mesh ? [SERVICE_MESH_NAME] : [])],
-        logger,
-      });
-    } catch (error) {
-      const e = error as { message?: string; field?: string };
-      throw new ResourceInputError(
-        [
-          {
+    const label = `${w.kind} ${w.namespace}/${w.name}`;
+    const podField = (field: string | undefined) =>
+      field && /^(spec|metadata)\b/.test(field)
+        ? `${formatKubePath(['documents', w.documentIndex, ...w.podPath])}.${field}`
+        : `${locationOf(w)}${field ? ` (${field})` : ''}`;
+    let policy: GeneratedPolicy | undefined;
+    for (let round = 0; round < 2 && policy === undefined; round++) {
+      try {
+        policy = await options.generatePolicy({
+          pod: { metadata, spec: podJs.spec },
+          kind: w.kind,
+          images,
+          settings: settingsFor.get(w.platform),
+          configMaps,
+          secrets,
+          binding: w.platform.attestation.policyBinding,
+          // The workload containers only after the injected ones were created and started.
+          startFirst: [...(init ? [INITIALIZER_NAME] : []), ...(mesh ? [SERVICE_MESH_NAME] : [])],
+          logger,
+        });
+      } catch (error) {
+        // Values the digest-pinned image answers (guest pull's users and groups): written into
+        // the YAML, said as a warning, and the policy generated again from the new pod.
+        if (
+          round === 0 &&
+          options.fixFromImages !== false &&
+          isPodInputError(error) &&
+          error.problems.every((p) => p.fix !== undefined)
+        ) {
+          for (const p of error.problems) {
+            const fix = p.fix!;
+            doc.setIn(
+              [...w.podPath, ...fix.path],
+              doc.createNode(fix.value, { flow: Array.isArray(fix.value) }),
+            );
+            warnings.push({
+              file: w.file.path,
+              field: podField(p.field),
+              message: `${label}: set to ${JSON.stringify(fix.value)} from ${fix.source} (the image is pinned by digest; with guest pull the runtime cannot read them itself)`,
+            });
+          }
+          podJs = podJsOf();
+          continue;
+        }
+        if (isPodInputError(error)) {
+          for (const p of error.problems) {
+            problems.push({ file: w.file.path, field: podField(p.field), message: `${label}: ${p.message}` });
+          }
+          break;
+        }
+        if (isContrastError(error) && BAD_INPUT_CODES.has(error.code)) {
+          problems.push({
             file: w.file.path,
-            field: `${locationOf(w)} (${w.kind} ${w.namespace}/${w.name})`,
-            message: `policy generation failed: ${e.message ?? String(error)}`,
-          },
-        ],
-        'unavailable',
-      );
+            field: podField(error.field),
+            message: `${label}: ${error.message}`,
+          });
+          break;
+        }
+        const e = error as { message?: string };
+        throw new ResourceInputError(
+          [
+            {
+              file: w.file.path,
+              field: `${locationOf(w)} (${label})`,
+              message: `cannot generate the policy: ${e.message ?? String(error)}`,
+            },
+          ],
+          isContrastError(error) ? error.code : 'unavailable',
+        );
+      }
     }
+    if (policy === undefined) continue;
     setAnnotation(doc, [...w.podPath, 'metadata'], policy.annotation.key, policy.annotation.value);
     const ownAnnotations = (w.object.metadata as { annotations?: Record<string, string> | null }).annotations;
     const annotations = { ...(ownAnnotations ?? {}), ...(metadata.annotations ?? {}) };
@@ -308,6 +377,9 @@ export async function patchResources(
     options.onWorkload?.(done, prepared.length, patched);
   }
   const workloads = slots as PatchedWorkload[];
+
+  // Every workload's bad input at once (a refusal per workload and field), nothing written.
+  if (problems.length > 0) throw new ResourceInputError(problems);
 
   return {
     files: files.map((f) => {

@@ -90,3 +90,86 @@ describe('the pipeline on arbitrary input', () => {
     );
   });
 });
+
+describe('namespaces and duplicate ConfigMaps/Secrets', () => {
+  const file = (text: string) => parseResourceText('in.yml', text, '/tmp/in.yml');
+  const pod = (ns: string) =>
+    `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: "${ns}"\nspec:\n  runtimeClassName: contrast-cc\n  containers:\n  - name: c\n    image: busybox\n`;
+
+  it.each(['@@REPLACE_NAMESPACE@@', 'My-Namespace', '{{ .Release.Namespace }}', `${'a'.repeat(64)}`, '-x'])(
+    'refuses the namespace %s naming file and field',
+    (ns) => {
+      const found = findWorkloads([file(pod(ns))], { defaultPlatform: platform });
+      expect(found.workloads).toEqual([]);
+      expect(found.problems).toHaveLength(1);
+      expect(found.problems[0]).toMatchObject({ file: 'in.yml', field: 'documents[0].metadata.namespace' });
+      expect(found.problems[0]!.message).toContain('is not a valid namespace');
+    },
+  );
+
+  it('names an unfilled placeholder and refuses it on ConfigMaps too', () => {
+    const found = findWorkloads(
+      [
+        file(
+          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: "@@REPLACE_NAMESPACE@@"\n`,
+        ),
+      ],
+      { defaultPlatform: platform },
+    );
+    expect(found.problems[0]!.message).toContain('unfilled template placeholder');
+    expect(found.problems[0]!.field).toBe('documents[0].metadata.namespace');
+  });
+
+  it('accepts DNS-label namespaces', () => {
+    for (const ns of ['default', 'kube-system', 'a', 'ns-1', 'a'.repeat(63)]) {
+      expect(findWorkloads([file(pod(ns))], { defaultPlatform: platform }).problems).toEqual([]);
+    }
+  });
+
+  it('warns on a ConfigMap or Secret given twice with different data, not on an identical copy', () => {
+    const cm = (data: string, ns = 'default') =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: ${ns}\ndata:\n  k: "${data}"\n`;
+    const sec = (data: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: cfg\nstringData:\n  k: "${data}"\n`;
+    const found = findWorkloads(
+      [
+        file(`${cm('a')}---\n${cm('a')}---\n${cm('b')}---\n${cm('c', 'other')}`),
+        file(`${sec('s3cret-one')}---\n${sec('s3cret-two')}`),
+      ],
+      { defaultPlatform: platform },
+    );
+    expect(found.problems).toEqual([]);
+    expect(found.warnings.map((w) => w.field)).toEqual(['documents[2]', 'documents[1]']);
+    expect(found.warnings[0]!.message).toBe(
+      'ConfigMap default/cfg is also given in in.yml: documents[0] with different data; the policy uses the first one',
+    );
+    // Never the secret values themselves.
+    expect(JSON.stringify(found.warnings)).not.toContain('s3cret');
+  });
+
+  it('the pipeline reports the warning and writes nothing wrong', async () => {
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  k: b\n---\n${pod('default')}`;
+    const result = await patchResources([file(text)], {
+      defaultPlatform: platform,
+      images: new AnyImageSource(),
+      generatePolicy: stubPolicyGenerator,
+      injectedImages: INJECTED_IMAGES,
+      skipInitializer: true,
+      skipServiceMesh: true,
+    });
+    expect(result.warnings.map((w) => w.message)).toEqual([expect.stringContaining('ConfigMap default/cfg')]);
+  });
+
+  it('the pipeline refuses a placeholder namespace before generating anything', async () => {
+    await expect(
+      patchResources([file(pod('@@REPLACE_NAMESPACE@@'))], {
+        defaultPlatform: platform,
+        images: new AnyImageSource(),
+        generatePolicy: () => {
+          throw new Error('must not be called');
+        },
+        injectedImages: INJECTED_IMAGES,
+      }),
+    ).rejects.toBeInstanceOf(ResourceInputError);
+  });
+});

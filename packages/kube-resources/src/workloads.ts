@@ -32,6 +32,9 @@ export interface WorkloadRef {
 export interface ConfigObject {
   kind: 'ConfigMap' | 'Secret';
   object: Record<string, unknown>;
+  /** Where it was read: file path and `documents[i]...` location. */
+  file: string;
+  field: string;
 }
 
 export interface FindWorkloadsOptions {
@@ -45,6 +48,59 @@ export interface FoundResources {
   workloads: WorkloadRef[];
   configs: ConfigObject[];
   problems: ResourceProblem[];
+  /** Not refused, but worth knowing (two ConfigMaps/Secrets of one name with different data). */
+  warnings: ResourceProblem[];
+}
+
+/** RFC 1123 label, as Kubernetes requires of a namespace name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Why `namespace` is not a namespace name Kubernetes accepts (a DNS label), or undefined. Catches
+ * templating placeholders left in (upstream's `@@REPLACE_NAMESPACE@@`), which would otherwise end
+ * up in the policy and the workload secret ID.
+ */
+export function namespaceProblem(namespace: unknown): string | undefined {
+  if (namespace === undefined) return undefined;
+  if (typeof namespace !== 'string') return 'must be a string';
+  if (namespace.length <= 63 && DNS_LABEL.test(namespace)) return undefined;
+  const hint = /@@|\{\{|\$\{|<|%/.test(namespace) ? ' (an unfilled template placeholder?)' : '';
+  return `${JSON.stringify(namespace)} is not a valid namespace: it must be a DNS label (lower-case letters, digits and '-', at most 63 characters)${hint}`;
+}
+
+/** One warning per ConfigMap/Secret namespace/name given twice with different content. */
+function duplicateConfigWarnings(configs: readonly ConfigObject[]): ResourceProblem[] {
+  const seen = new Map<string, ConfigObject>();
+  const out: ResourceProblem[] = [];
+  for (const c of configs) {
+    const meta = (c.object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+    const key = `${c.kind}/${String(meta.namespace ?? 'default')}/${String(meta.name)}`;
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, c);
+      continue;
+    }
+    const content = (o: Record<string, unknown>) =>
+      canonicalJson({ data: o.data ?? {}, binaryData: o.binaryData ?? {}, stringData: o.stringData ?? {} });
+    if (content(first.object) === content(c.object)) continue;
+    out.push({
+      file: c.file,
+      field: c.field,
+      message: `${c.kind} ${String(meta.namespace ?? 'default')}/${String(meta.name)} is also given in ${first.file}: ${first.field} with different data; the policy uses the first one`,
+    });
+  }
+  return out;
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -140,7 +196,12 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
       return;
     }
     if (kind === 'ConfigMap' || kind === 'Secret') {
-      configs.push({ kind, object: value });
+      const ns = namespaceProblem((value.metadata as { namespace?: unknown } | undefined)?.namespace);
+      if (ns) {
+        problems.push({ file: file.path, field: where(['metadata', 'namespace']), message: ns });
+        return;
+      }
+      configs.push({ kind, object: value, file: file.path, field: where() || `documents[${documentIndex}]` });
       return;
     }
     const templatePath = POD_TEMPLATE_PATHS[kind];
@@ -156,6 +217,11 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
       return;
     }
     const metadata = value.metadata as { name?: string; namespace?: string; generateName?: string };
+    const nsProblem = namespaceProblem(metadata.namespace);
+    if (nsProblem) {
+      problems.push({ file: file.path, field: where(['metadata', 'namespace']), message: nsProblem });
+      return;
+    }
     const name = metadata.name ?? metadata.generateName;
     if (!name) {
       problems.push({ file: file.path, field: where(['metadata', 'name']), message: 'is required' });
@@ -199,5 +265,5 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
       visit(file, i, [], doc.toJS({ maxAliasCount: 100 }));
     });
   }
-  return { workloads, configs, problems };
+  return { workloads, configs, problems, warnings: duplicateConfigWarnings(configs) };
 }

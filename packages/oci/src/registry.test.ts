@@ -300,6 +300,42 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
     expect(await codeOf(pending)).toMatch(/^unavailable: .*aborted/);
   });
 
+  it("names the registry, HTTP status and the registry's reason on an error answer", async () => {
+    const host = await serve((_req, res) => {
+      res.writeHead(404, 'Not Found', { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+    });
+    const out = await codeOf(
+      new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+    );
+    expect(out).toContain(`not-found: registry ${host}: /v2/app/manifests/v1: HTTP 404 Not Found`);
+    expect(out).toContain('MANIFEST_UNKNOWN: manifest unknown');
+    const busy = await serve((_req, res) =>
+      res.writeHead(503, 'Service Unavailable').end('down for maintenance'),
+    );
+    expect(
+      await codeOf(new RegistryImageSource({ insecureRegistries: [busy] }).resolve(`${busy}/app:v1`)),
+    ).toBe(
+      `unavailable: registry ${busy}: /v2/app/manifests/v1: HTTP 503 Service Unavailable: down for maintenance`,
+    );
+  });
+
+  it('names the registry and the network reason instead of a bare "fetch failed"', async () => {
+    // A port that was just listening and is now closed: connection refused.
+    const s = http.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => s.close(() => r()));
+    const out = await codeOf(
+      new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+    );
+    expect(out).toMatch(
+      new RegExp(`^unavailable: registry ${host.replace(/\./g, '\\.')}: /v2/app/manifests/v1: `),
+    );
+    expect(out).toContain('ECONNREFUSED');
+    expect(out).not.toMatch(/: fetch failed$/);
+  });
+
   it('refuses a config blob that is not JSON or of the wrong shape with invalid-argument', async () => {
     for (const [config, message] of [
       ['{not json', /config blob is not JSON/],

@@ -377,7 +377,7 @@ export class RegistryImageSource implements ImageSource {
       }
       if (signal?.aborted)
         throw new ContrastError('unavailable', `${where}: aborted`, { field: 'image', cause: e });
-      throw new ContrastError('unavailable', `${where}: ${(e as Error)?.message ?? String(e)}`, {
+      throw new ContrastError('unavailable', `${where}: ${networkReason(e)}`, {
         field: 'image',
         cause: e,
       });
@@ -415,7 +415,8 @@ export class RegistryImageSource implements ImageSource {
       }
     }
     if (!res.ok) {
-      const what = `${res.status} ${res.statusText}`.trim();
+      const reason = await registryErrorReason(res);
+      const what = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${reason ? `: ${reason}` : ''}`;
       const code =
         res.status === 401 || res.status === 403
           ? 'permission-denied'
@@ -453,9 +454,10 @@ export class RegistryImageSource implements ImageSource {
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     const res = await this.#fetch(u, { headers, signal });
     if (!res.ok) {
+      const reason = await registryErrorReason(res);
       throw new ContrastError(
         'permission-denied',
-        `token request to ${u.host} failed: ${res.status} (are docker credentials set up?)`,
+        `registry ${this.#host(ref)}: token request to ${u.host} failed: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${reason ? `: ${reason}` : ''} (are docker credentials set up?)`,
         {
           field: 'image',
         },
@@ -555,4 +557,46 @@ export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
     }
   }
   return facts;
+}
+
+/**
+ * Why a request got no answer, from fetch's error and its cause (undici says only "fetch failed"
+ * and puts the reason, e.g. `ECONNREFUSED 127.0.0.1:5000` or `ENOTFOUND`, in `cause`).
+ */
+export function networkReason(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    const err = cur as { message?: unknown; code?: unknown; cause?: unknown };
+    const message = typeof err.message === 'string' ? err.message : String(cur);
+    const code = typeof err.code === 'string' ? err.code : undefined;
+    if (message !== 'fetch failed') {
+      parts.push(code && !message.includes(code) ? `${code}: ${message}` : message);
+    }
+    cur = err.cause;
+  }
+  return parts.length > 0 ? parts.join(': ') : 'fetch failed (no reason given)';
+}
+
+/** The registry's own reason from an error answer (OCI `{"errors":[{code,message}]}`), short. */
+async function registryErrorReason(res: Response): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch {
+    return undefined;
+  }
+  try {
+    const body = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    if (Array.isArray(body.errors)) {
+      const reasons = body.errors
+        .map((x) => [x?.code, x?.message].filter((v) => typeof v === 'string' && v !== '').join(': '))
+        .filter(Boolean);
+      if (reasons.length > 0) return reasons.join('; ').slice(0, 300);
+    }
+  } catch {
+    // not JSON: fall through to the text
+  }
+  const line = text.trim().split('\n')[0]?.trim() ?? '';
+  return line && !line.startsWith('<') ? line.slice(0, 200) : undefined;
 }

@@ -9,6 +9,7 @@ import {
   legacyPolicyDigest,
   parseInitdataToml,
 } from './assemble.js';
+import { isPodInputError, type PodInputError } from './data/pod.js';
 import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
 import { DEFAULT_SETTINGS } from './rules/default-settings.js';
@@ -29,7 +30,7 @@ function golden(name: string, actual: string): void {
 
 const PAUSE = 'ghcr.io/edgelesssys/kubernetes/pause:3.6';
 const APP = `registry.example/shop/web:1.0@sha256:${'a'.repeat(64)}`;
-const images = new RecordedImageSource({
+const FACTS = {
   [PAUSE]: {
     reference: `${PAUSE}@sha256:${'b'.repeat(64)}`,
     digest: `sha256:${'b'.repeat(64)}`,
@@ -48,7 +49,8 @@ const images = new RecordedImageSource({
     passwd: 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1000::/srv:/bin/sh\n',
     group: 'root:x:0:\nweb:x:1000:\n',
   },
-});
+};
+const images = new RecordedImageSource(FACTS);
 
 const pod: PodSpecInput = {
   metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
@@ -120,9 +122,72 @@ describe('generatePolicy golden output', () => {
       settings: DEFAULT_SETTINGS,
       binding: 'initdata',
     }).catch((e: Error) => e);
-    expect(err).toMatchObject({ code: 'validation-failed', field: 'spec.containers[0].securityContext' });
-    expect((err as Error).message).toContain('runAsUser: 1000');
-    expect((err as Error).message).toContain('runAsGroup: 1000');
+    expect(isPodInputError(err)).toBe(true);
+    expect(err).toMatchObject({
+      code: 'validation-failed',
+      field: 'spec.containers[0].securityContext.runAsUser',
+    });
+    expect((err as Error).message).not.toMatch(/ERROR/);
+    expect((err as PodInputError).problems).toEqual([
+      {
+        field: 'spec.containers[0].securityContext.runAsUser',
+        message: expect.stringContaining('set runAsUser: 1000 (container level'),
+        fix: {
+          path: ['spec', 'containers', 0, 'securityContext', 'runAsUser'],
+          value: 1000,
+          source: expect.any(String),
+        },
+      },
+      {
+        field: 'spec.containers[0].securityContext.runAsGroup',
+        message: expect.stringContaining('set runAsGroup: 1000'),
+        fix: {
+          path: ['spec', 'containers', 0, 'securityContext', 'runAsGroup'],
+          value: 1000,
+          source: expect.any(String),
+        },
+      },
+    ]);
+  });
+
+  it('guest pull: every container at once, keys already set not repeated, groups once at pod level', async () => {
+    const ALPINE = `registry.example/alpine-ish:1@sha256:${'c'.repeat(64)}`;
+    const withGroups = new RecordedImageSource({
+      ...FACTS,
+      [ALPINE]: {
+        reference: ALPINE,
+        digest: `sha256:${'c'.repeat(64)}`,
+        config: { Entrypoint: ['/bin/sh'] },
+        passwd: 'root:x:0:0::/root:/bin/sh\n',
+        group: 'root:x:0:\nbin:x:1:root,bin\nwheel:x:10:root\n',
+      },
+    });
+    const err = (await generatePolicy({
+      pod: {
+        metadata: { name: 'x' },
+        spec: {
+          securityContext: { supplementalGroups: [1] },
+          initContainers: [{ name: 'init', image: ALPINE }],
+          containers: [
+            { name: 'a', image: APP, securityContext: { runAsUser: 1000 } },
+            { name: 'b', image: ALPINE },
+          ],
+        },
+      },
+      kind: 'Pod',
+      images: withGroups,
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+    }).catch((e: Error) => e)) as PodInputError;
+    expect(err.problems.map((p) => p.field)).toEqual([
+      // runAsUser is set on "a": only the group is asked for.
+      'spec.containers[0].securityContext.runAsGroup',
+      'spec.securityContext.supplementalGroups',
+    ]);
+    expect(err.problems[1]!.message).toContain(
+      'containers "init", "b": add 10 (pod level: supplementalGroups: [1, 10])',
+    );
+    expect(err.problems[1]!.fix?.value).toEqual([1, 10]);
   });
 
   it('bad input names the field', async () => {

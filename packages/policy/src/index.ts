@@ -24,6 +24,7 @@ export {
   loadRecordedImages,
   runKataConformance,
 } from './conformance/run.js';
+export { isPodInputError, PodInputError, type PodInputProblem } from './data/pod.js';
 export {
   type ExplainedFailure,
   type ExplainYaml,

@@ -22,7 +22,7 @@ import { cliImageSource } from '../images.js';
 import { registryWithRuntimeAssets } from '../platforms.js';
 import { captureIo, snapshot } from '../test-support/harness.js';
 import { TEST_SNP_MEASUREMENTS, writeRuntimeAssets } from '../test-support/runtime-assets.js';
-import { createGenerateCommand, type GenerateCommandDeps } from './generate.js';
+import { createGenerateCommand, type GenerateCommandDeps, plural } from './generate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const shop = path.join(repoRoot, 'examples', 'shop');
@@ -831,5 +831,105 @@ describe('contrast generate and Kata override annotations', () => {
     expect(r.stdout).toMatch(
       /⚠ .*web\.yml: .*metadata\.annotations\["io\.katacontainers\.config\.hypervisor\.default_memory"\]: a Kata configuration override: unsupported/,
     );
+  });
+});
+
+describe('contrast generate on upstream-style inputs', () => {
+  /** The shop's images, except that shop-web runs as the named user "web" (uid 1000, in group 2000). */
+  function namedUserImages(): ImageSource {
+    const any = new AnyImageSource();
+    return {
+      async resolve(ref) {
+        const facts = await any.resolve(ref);
+        if (!ref.includes('shop-web')) return facts;
+        return {
+          ...facts,
+          config: { ...facts.config, User: 'web' },
+          passwd: 'root:x:0:0::/root:/bin/sh\nweb:x:1000:1000::/srv:/bin/sh\n',
+          group: 'root:x:0:\nweb:x:1000:\nstaff:x:2000:web\n',
+        };
+      },
+    };
+  }
+
+  it('writes the users and groups guest pull cannot read from the pinned image into the YAML and says so', async () => {
+    const dir = workspace();
+    const r = await generate(dir, ['-p', 'Test-SNP', 'resources'], namedUserImages() as AnyImageSource);
+    expectSucceeded(r);
+    const web = parseAllDocuments(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8'))[0]!.toJS();
+    expect(web.spec.template.spec.containers[0].securityContext).toMatchObject({
+      runAsUser: 1000,
+      runAsGroup: 1000,
+    });
+    expect(web.spec.template.spec.securityContext.supplementalGroups).toEqual([2000]);
+    expect(r.stdout).toContain(
+      "⚠ resources/web.yml: documents[0].spec.template.spec.containers[0].securityContext.runAsUser: Deployment shop/web: set to 1000 from the image's /etc/passwd",
+    );
+    // A re-run on the output changes no byte.
+    const before = snapshot(dir);
+    expectSucceeded(
+      await generate(dir, ['-p', 'Test-SNP', 'resources'], namedUserImages() as AnyImageSource),
+    );
+    const after = snapshot(dir);
+    for (const f of Object.keys(before).filter((f) => f.startsWith('resources')))
+      expect(after[f]).toBe(before[f]);
+  });
+
+  it('--no-image-users: refused as bad input (exit 2), every key named once, no doubled prefix, nothing written', async () => {
+    await expectUntouchedBy(
+      (_dir) => undefined,
+      ['-p', 'Test-SNP', '--no-image-users', 'resources'],
+      namedUserImages(),
+      (stderr) => {
+        expect(stderr).toContain(
+          'resources/web.yml: documents[0].spec.template.spec.containers[0].securityContext.runAsUser: Deployment shop/web: guest pull: the runtime cannot read',
+        );
+        expect(stderr).toContain('containers[0].securityContext.runAsGroup: Deployment shop/web:');
+        expect(stderr).toContain(
+          'resources/web.yml: documents[0].spec.template.spec.securityContext.supplementalGroups: Deployment shop/web: guest pull',
+        );
+        expect(stderr).not.toContain('ERROR');
+        expect(stderr).not.toContain('policy generation failed');
+      },
+    );
+  });
+
+  it('refuses a @@REPLACE_NAMESPACE@@ placeholder namespace (exit 2, file and field, nothing written)', async () => {
+    await expectUntouchedBy(
+      (dir) => {
+        const f = path.join(dir, 'resources', 'web.yml');
+        writeFileSync(
+          f,
+          readFileSync(f, 'utf8').replace('namespace: shop', 'namespace: "@@REPLACE_NAMESPACE@@"'),
+        );
+      },
+      ['-p', 'Test-SNP', 'resources'],
+      new AnyImageSource(),
+      (stderr) =>
+        expect(stderr).toContain(
+          'resources/web.yml: documents[0].metadata.namespace: "@@REPLACE_NAMESPACE@@" is not a valid namespace',
+        ),
+    );
+  });
+
+  async function expectUntouchedBy(
+    prepare: (dir: string) => void,
+    args: string[],
+    images: ImageSource,
+    check: (stderr: string) => void,
+  ): Promise<void> {
+    const dir = workspace();
+    prepare(dir);
+    const before = snapshot(dir);
+    const r = await generate(dir, args, images as AnyImageSource);
+    check(r.stderr);
+    expect(r.code).toBe(2);
+    expect(snapshot(dir)).toEqual(before);
+  }
+
+  it('says "1 workload", "2 workloads"', () => {
+    expect(plural(1, 'workload')).toBe('1 workload');
+    expect(plural(2, 'file')).toBe('2 files');
+    expect(plural(0, 'file')).toBe('0 files');
   });
 });

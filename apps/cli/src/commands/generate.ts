@@ -91,6 +91,9 @@ Flags:
       --image-replacements <file>     lines "old=new": replace images in all workloads
       --skip-initializer              do not inject the initializer
       --skip-service-mesh             do not inject the service mesh sidecar
+      --no-image-users                refuse (exit 2) instead of writing the users and groups guest
+                                      pull cannot read (runAsUser, runAsGroup, supplementalGroups)
+                                      from the digest-pinned image into the YAML
       --json                          print a JSON summary on stdout
   -h, --help                          show this help
 
@@ -141,6 +144,7 @@ interface Options {
   imageReplacements?: string;
   skipInitializer: boolean;
   skipServiceMesh: boolean;
+  noImageUsers: boolean;
   json: boolean;
 }
 
@@ -166,6 +170,7 @@ function parseOptions(args: string[]): Options {
         'image-replacements': { type: 'string' },
         'skip-initializer': { type: 'boolean' },
         'skip-service-mesh': { type: 'boolean' },
+        'no-image-users': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
@@ -195,8 +200,14 @@ function parseOptions(args: string[]): Options {
     imageReplacements: v['image-replacements'],
     skipInitializer: v['skip-initializer'] ?? false,
     skipServiceMesh: v['skip-service-mesh'] ?? false,
+    noImageUsers: v['no-image-users'] ?? false,
     json: v.json ?? false,
   };
+}
+
+/** `1 workload`, `2 workloads`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** A failure with its exit code and a message that names file and field. */
@@ -498,6 +509,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     injectedImages: deps.injectedImages ?? injectedImagesOf(io, opts),
     skipInitializer: opts.skipInitializer,
     skipServiceMesh: opts.skipServiceMesh,
+    fixFromImages: !opts.noImageUsers,
     imageReplacements: replacements,
     expectedCoordinator: { ...(existing ? { existing } : {}), ...(rootCa ? { rootCa } : {}) },
     onImagesPinned: (pins) => {
@@ -595,7 +607,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
   } else {
     const changed = opts.output ? result.files.length : result.files.filter((f) => f.changed).length;
     io.stdout(
-      `✔ Patched ${result.workloads.length} workloads in ${changed} files${opts.output ? ` into ${opts.output}` : ''}\n`,
+      `✔ Patched ${plural(result.workloads.length, 'workload')} in ${plural(changed, 'file')}${opts.output ? ` into ${opts.output}` : ''}\n`,
     );
     for (const k of [...owners.generated, ...seedshare.generated]) io.stdout(`✔ Generated ${k}\n`);
     io.stdout(`✔ Wrote ${opts.manifest}\n`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { isPodInputError } from '../data/pod.js';
 import { generatePolicy } from '../generate.js';
 import { loadPolicySettings } from '../settings.js';
 import { CONFORMANCE_FIXTURE, HAS_KATA_POLICY, KATA_POLICY_DIR } from '../test-support/shared.js';
@@ -15,6 +16,30 @@ interface CliCase {
   input?: string;
   stderr_contains?: string[];
   stderr_not_contains?: string[];
+}
+
+/**
+ * Our refusal as genpolicy's CLI prints it, for the stderr checks: a guest-pull refusal
+ * (PodInputError: one problem per key, with the value) becomes genpolicy's
+ * "ERROR: guest_pull is enabled ... Set explicit Kubernetes securityContext values:" block of
+ * `      key: value` lines built from the values we report; other errors as their message.
+ * Deliberate difference: genpolicy repeats a runAsUser the pod already sets when it asks for
+ * runAsGroup; we do not (only missing keys are reported), so that line is rebuilt from the input.
+ */
+function genpolicyStderr(e: Error, pod: PodSpecInput): string {
+  if (!isPodInputError(e)) return e.message;
+  const keys = e.problems.map((p) => p.fix?.path.at(-1));
+  const set = (pod.spec as { securityContext?: { runAsUser?: number } }).securityContext?.runAsUser;
+  const repeated =
+    keys.includes('runAsGroup') && !keys.includes('runAsUser') && set !== undefined
+      ? [`      runAsUser: ${set}`]
+      : [];
+  const lines = e.problems.map((p) => {
+    const key = p.fix?.path.at(-1);
+    const v = p.fix?.value;
+    return `      ${String(key)}: ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}`;
+  });
+  return `ERROR: guest_pull is enabled. Set explicit Kubernetes securityContext values:\n${[...repeated, ...lines].join('\n')}\n${e.message}`;
 }
 
 if (!HAS_KATA_POLICY) console.warn(`skipping genpolicy generate cases: ${KATA_POLICY_DIR} not found`);
@@ -67,7 +92,7 @@ describe.skipIf(!HAS_KATA_POLICY)('genpolicy generate cases (library level)', ()
         binding: 'initdata',
       }).then(
         () => ({ ok: true as const, message: '' }),
-        (e: Error) => ({ ok: false as const, message: e.message }),
+        (e: Error) => ({ ok: false as const, message: genpolicyStderr(e, pod) }),
       );
       expect(result.ok, result.message).toBe(c.exit === 'success');
       for (const s of c.stderr_contains ?? []) expect(result.message).toContain(s);

@@ -8,7 +8,105 @@ import type {
   PodSpecInput,
   PolicyData,
 } from '../types.js';
-import { guestPullUserProblem, resolveUser } from './user.js';
+import { type GuestPullNeeds, guestPullUserProblem, resolveUser } from './user.js';
+
+/** One container whose user/groups guest pull cannot see (see {@link guestPullUserProblem}). */
+interface GuestPullFinding {
+  field: string;
+  container: string;
+  image: string;
+  needs: GuestPullNeeds;
+}
+
+/** One problem of a pod's input, at a field of the pod template (`spec.containers[0]...`). */
+export interface PodInputProblem {
+  field: string;
+  message: string;
+  /**
+   * A value that resolves the problem, derived from the (digest-pinned) image: setting `value` at
+   * `path` (inside the pod template) makes the policy describe what the image says.
+   */
+  fix?: { path: (string | number)[]; value: unknown; source: string };
+}
+
+/**
+ * Every problem of one pod's input at once (validation-failed: bad input). `problems` name the
+ * field in the pod template and, where the image answers it, the value that fixes it.
+ */
+export class PodInputError extends ContrastError {
+  readonly problems: readonly PodInputProblem[];
+  constructor(problems: readonly PodInputProblem[]) {
+    super('validation-failed', problems.map((p) => `${p.field}: ${p.message}`).join('\n'), {
+      field: problems[0]?.field,
+    });
+    this.name = 'PodInputError';
+    this.problems = problems;
+  }
+}
+
+/** True for a {@link PodInputError} (also across package copies). */
+export function isPodInputError(e: unknown): e is PodInputError {
+  return (
+    e instanceof ContrastError &&
+    e.name === 'PodInputError' &&
+    Array.isArray((e as { problems?: unknown }).problems)
+  );
+}
+
+/**
+ * The guest-pull findings of one pod as problems: runAsUser/runAsGroup at the container's
+ * securityContext (per image), the missing groups of all containers once at the pod's
+ * securityContext.supplementalGroups (a pod-level field), keeping the groups already listed.
+ */
+function guestPullProblems(findings: readonly GuestPullFinding[], podSc: Obj): PodInputProblem[] {
+  const out: PodInputProblem[] = [];
+  const why = (f: GuestPullFinding) =>
+    `guest pull: the runtime cannot read /etc/passwd and /etc/group of image ${f.image} (container ${JSON.stringify(f.container)})`;
+  for (const f of findings) {
+    const keys = (['runAsUser', 'runAsGroup'] as const).filter((k) => f.needs[k] !== undefined);
+    for (const k of keys) {
+      const value = f.needs[k] as number;
+      out.push({
+        field: `${f.field}.securityContext.${k}`,
+        message: `${why(f)}: set ${k}: ${value} (container level, or spec.securityContext.${k} for every container of the pod)`,
+        fix: {
+          path: [...fieldPath(f.field), 'securityContext', k],
+          value,
+          source: `the image's ${k === 'runAsUser' ? '/etc/passwd' : '/etc/passwd and /etc/group'}`,
+        },
+      });
+    }
+  }
+  const have = arr(podSc.supplementalGroups).filter((g): g is number => typeof g === 'number');
+  const missing: number[] = [];
+  const who: string[] = [];
+  for (const f of findings) {
+    const add = f.needs.supplementalGroups.filter((g) => !have.includes(g) && !missing.includes(g));
+    if (f.needs.supplementalGroups.length > 0) who.push(JSON.stringify(f.container));
+    missing.push(...add);
+  }
+  if (missing.length > 0) {
+    const value = [...have, ...missing.sort((a, b) => a - b)];
+    out.push({
+      field: 'spec.securityContext.supplementalGroups',
+      message: `guest pull: the runtime cannot read /etc/group of the images of container${who.length === 1 ? '' : 's'} ${who.join(', ')}: ${have.length > 0 ? 'add' : 'set'} ${missing.join(', ')} (pod level: supplementalGroups: [${value.join(', ')}])`,
+      fix: {
+        path: ['spec', 'securityContext', 'supplementalGroups'],
+        value,
+        source: "the images' /etc/group",
+      },
+    });
+  }
+  return out;
+}
+
+/** `spec.containers[1]` -> `['spec', 'containers', 1]`. */
+function fieldPath(field: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g))
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  return out;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -466,6 +564,7 @@ async function containerPolicy(
   pauseImage: string,
   sandboxName: string,
   namespace: string,
+  guestPull?: GuestPullFinding[],
 ): Promise<ContainerPolicy> {
   const settings = input.settings;
   const common = obj(settings.common);
@@ -548,15 +647,7 @@ async function containerPolicy(
       fsGroup: num(podSc.fsGroup, 'spec.securityContext.fsGroup'),
       field: `${field}.securityContext`,
     });
-    if (needed) {
-      throw new ContrastError(
-        'validation-failed',
-        `ERROR: guest_pull is enabled, so the runtime cannot read the users and groups of image ${image} ` +
-          `for container ${JSON.stringify(c.name)}. Set explicit Kubernetes securityContext values:\n` +
-          needed.map((l) => `      ${l}`).join('\n'),
-        { field: `${field}.securityContext` },
-      );
-    }
+    if (needed) guestPull?.push({ field, container: String(c.name), image, needs: needed });
   }
 
   const process: Obj = {
@@ -740,6 +831,7 @@ export async function buildPolicyData(input: PolicyDataInput): Promise<PolicyDat
     });
   }
   const containers: ContainerPolicy[] = [];
+  const guestPull: GuestPullFinding[] = [];
   containers.push(await containerPolicy(input, {}, 'pause', true, pauseImage, sandboxName, namespace));
   for (const [key, list] of [
     ['initContainers', arr(pod.spec.initContainers)],
@@ -755,10 +847,13 @@ export async function buildPolicyData(input: PolicyDataInput): Promise<PolicyDat
           pauseImage,
           sandboxName,
           namespace,
+          guestPull,
         ),
       );
     }
   }
+  if (guestPull.length > 0)
+    throw new PodInputError(guestPullProblems(guestPull, obj(pod.spec.securityContext)));
   if (arr(pod.spec.containers).length === 0) {
     throw new ContrastError('validation-failed', 'pod template has no containers', {
       field: 'spec.containers',

@@ -130,11 +130,22 @@ export function resolveUser(input: {
   return { UID: uid, GID: finalGid, AdditionalGids: [...extra].sort((a, b) => a - b), Username: '' };
 }
 
+/** What a container must state explicitly under guest pull (only the keys not already set). */
+export interface GuestPullNeeds {
+  /** The image user's UID, when neither runAsUser nor a numeric image `User` gives it. */
+  runAsUser?: number;
+  /** The image user's GID, when neither runAsGroup nor a numeric image group gives it. */
+  runAsGroup?: number;
+  /** Groups from /etc/group not yet in supplementalGroups/fsGroup (a pod-level field). */
+  supplementalGroups: number[];
+}
+
 /**
  * With guest pull the host runtime never sees the image layers, so it cannot resolve users or
  * groups from /etc/passwd and /etc/group: only explicit securityContext values (and a numeric
- * image `User`) reach the container. Returns the securityContext lines a pod must state when the
- * image-derived identity would need the layers, or undefined when nothing is missing.
+ * image `User`) reach the container. Returns the values a pod must state when the image-derived
+ * identity would need the layers (never a key that is already set), or undefined when nothing is
+ * missing.
  */
 export function guestPullUserProblem(input: {
   imageUser: string | undefined;
@@ -145,7 +156,7 @@ export function guestPullUserProblem(input: {
   supplementalGroups?: number[] | undefined;
   fsGroup?: number | undefined;
   field: string;
-}): string[] | undefined {
+}): GuestPullNeeds | undefined {
   const user = resolveUser(input);
   const spec = (input.imageUser ?? '').split(':');
   const numeric = (x: string | undefined): boolean => x !== undefined && /^[0-9]+$/.test(x);
@@ -159,11 +170,8 @@ export function guestPullUserProblem(input: {
   const missingGid = user.GID !== 0 && !explicitGid;
   const missingGroups = user.AdditionalGids.filter((g) => g !== user.GID && !explicitGroups.has(g));
   if (!missingUid && !missingGid && missingGroups.length === 0) return undefined;
-  const lines: string[] = [];
-  if (missingUid || missingGid) {
-    if (user.UID !== 0) lines.push(`runAsUser: ${user.UID}`);
-    if (user.GID !== 0) lines.push(`runAsGroup: ${user.GID}`);
-  }
-  if (missingGroups.length > 0) lines.push(`supplementalGroups: [${missingGroups.join(', ')}]`);
-  return lines;
+  const out: GuestPullNeeds = { supplementalGroups: missingGroups };
+  if (missingUid) out.runAsUser = user.UID;
+  if (missingGid) out.runAsGroup = user.GID;
+  return out;
 }
