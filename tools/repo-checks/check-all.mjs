@@ -14,6 +14,7 @@ const steps = [
   ['build and typecheck', bin('turbo'), ['run', 'build', 'typecheck', '--output-logs=errors-only']],
   ['lint and format (biome)', bin('biome'), ['check', '.']],
   ['dependency direction and cycles', process.execPath, ['tools/repo-checks/check-deps.mjs']],
+  ['API reports (exports of each published package)', process.execPath, ['tools/repo-checks/api-report.mjs']],
   ['package exports (publint, attw)', bin('turbo'), ['run', 'check:pkg', '--output-logs=errors-only']],
   ...(skipRelease
     ? []
