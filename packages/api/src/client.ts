@@ -110,15 +110,26 @@ function snapshotOf(conn: AttestedConnection): StateResponse | undefined {
   return stateOfAttestAnswer(conn.attestResponse);
 }
 
-function stateOfAttestAnswer(r: AttestedConnection['attestResponse']): StateResponse | undefined {
+/**
+ * The state fields of an attest answer as a `StateResponse`, or undefined when they do not parse
+ * (the one parser for the client and peer recovery). `listsOptional`: missing `manifests` /
+ * `policies` count as empty — peer recovery uses only the fields the state digest binds; the
+ * client needs the lists and asks `/v1/state` instead.
+ * @public
+ */
+export function stateOfAttestAnswer(
+  r: AttestedConnection['attestResponse'],
+  options: { listsOptional?: boolean } = {},
+): StateResponse | undefined {
+  const empty = options.listsOptional ? [] : undefined;
   const parsed = StateResponseSchema.safeParse({
     version: 'v1',
     status: r.status,
     ...(r.latest_transition !== undefined ? { latest_transition: r.latest_transition } : {}),
     ...(r.root_ca !== undefined ? { root_ca: r.root_ca } : {}),
     ...(r.mesh_ca !== undefined ? { mesh_ca: r.mesh_ca } : {}),
-    manifests: r.manifests,
-    policies: r.policies,
+    manifests: r.manifests ?? empty,
+    policies: r.policies ?? empty,
   });
   return parsed.success ? parsed.data : undefined;
 }

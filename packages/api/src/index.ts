@@ -25,6 +25,7 @@ export {
   requestMeshCertificate,
   type SetManifestInput,
   stateDigestOf,
+  stateOfAttestAnswer,
 } from './client.js';
 export {
   COORDINATOR_FAILURE_CODES,

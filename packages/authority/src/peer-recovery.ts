@@ -13,8 +13,8 @@ import {
   type PeerSecret,
   peerRecoverReportData,
   type StateResponse,
-  StateResponseSchema,
   stateDigestOf,
+  stateOfAttestAnswer,
   toBase64,
   verifiersForReferenceValues,
 } from '@contrast-cc/api';
@@ -139,21 +139,12 @@ function certDer(pem: string, field: string): Uint8Array {
 }
 
 function snapshotOf(conn: AttestedConnection): StateResponse {
-  const r = conn.attestResponse;
-  const parsed = StateResponseSchema.safeParse({
-    version: 'v1',
-    status: r.status,
-    ...(r.latest_transition !== undefined ? { latest_transition: r.latest_transition } : {}),
-    ...(r.root_ca !== undefined ? { root_ca: r.root_ca } : {}),
-    ...(r.mesh_ca !== undefined ? { mesh_ca: r.mesh_ca } : {}),
-    manifests: r.manifests ?? [],
-    policies: r.policies ?? [],
-  });
-  if (!parsed.success) throw new AttemptError('error', 'the peer sent a malformed state');
-  if (!conn.stateDigest || !bytesEqual(stateDigestOf(parsed.data), conn.stateDigest)) {
+  const state = stateOfAttestAnswer(conn.attestResponse, { listsOptional: true });
+  if (!state) throw new AttemptError('error', 'the peer sent a malformed state');
+  if (!conn.stateDigest || !bytesEqual(stateDigestOf(state), conn.stateDigest)) {
     throw new AttemptError('attestation_failed', 'the peer state does not match its attested state digest');
   }
-  return parsed.data;
+  return state;
 }
 
 async function postJson(conn: AttestedConnection, body: unknown): Promise<{ status: number; json: unknown }> {
