@@ -119,6 +119,16 @@ describe('guest pull: users and groups of the images', () => {
     expect(second.workloads.map((w) => w.policyHash)).toEqual(first.workloads.map((w) => w.policyHash));
   });
 
+  it('appends to a supplementalGroups list the pod has, in its own style', async () => {
+    const withGroups = CRON.replace(
+      '          restartPolicy: OnFailure\n',
+      '          restartPolicy: OnFailure\n          securityContext:\n            supplementalGroups:\n              - 1\n',
+    );
+    const out = (await run(withGroups)).files[0]!.text;
+    expect(out).toContain('supplementalGroups:\n              - 1\n              - 10\n');
+    expect((await run(out)).files[0]!.text).toBe(out);
+  });
+
   it('with fixFromImages false: every workload refused in one run, field by field, as bad input', async () => {
     const err = (await run(`${MYSQL}---\n${CRON}`, false).catch((e: unknown) => e)) as ResourceInputError;
     expect(err).toBeInstanceOf(ResourceInputError);

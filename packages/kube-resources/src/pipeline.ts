@@ -18,7 +18,7 @@ import {
   type PodSpecInput,
   type PolicySettings,
 } from '@contrast-cc/policy';
-import type { Document } from 'yaml';
+import { type Document, isSeq } from 'yaml';
 import { formatKubePath, ResourceInputError, type ResourceProblem } from './errors.js';
 import { type ResourceFile, renderResourceFile } from './files.js';
 import {
@@ -305,10 +305,7 @@ export async function patchResources(
         ) {
           for (const p of error.problems) {
             const fix = p.fix!;
-            doc.setIn(
-              [...w.podPath, ...fix.path],
-              doc.createNode(fix.value, { flow: Array.isArray(fix.value) }),
-            );
+            setKeepingStyle(doc, [...w.podPath, ...fix.path], fix.value);
             warnings.push({
               file: w.file.path,
               field: podField(p.field),
@@ -443,6 +440,20 @@ function expectedCoordinatorJson(
     referenceValues,
     ...(options.expectedCoordinator.rootCa ? { rootCa: options.expectedCoordinator.rootCa } : {}),
   });
+}
+
+/**
+ * Sets a value in the document; a list that exists already (e.g. supplementalGroups written in
+ * block style) gets the new items appended in its own style instead of being replaced.
+ */
+function setKeepingStyle(doc: Document, at: (string | number)[], value: unknown): void {
+  const existing = doc.getIn(at, true);
+  if (Array.isArray(value) && isSeq(existing)) {
+    const have = (existing.toJSON() as unknown[]) ?? [];
+    for (const v of value) if (!have.includes(v)) existing.add(doc.createNode(v));
+    return;
+  }
+  doc.setIn(at, doc.createNode(value, { flow: Array.isArray(value) }));
 }
 
 /** Sets (or replaces) one env variable of the injected initializer in the document. */
