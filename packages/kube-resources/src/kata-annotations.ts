@@ -63,12 +63,8 @@ export function checkKataAnnotations(
   const out: KataAnnotationFinding[] = [];
   for (const [annotation, value] of Object.entries(annotations)) {
     if (!annotation.startsWith(PREFIX)) continue;
-    const generated = GENERATED.get(annotation);
-    if (generated) {
-      // generate replaces it: not the user's to set, but not an error either.
-      out.push({ annotation, severity: 'warn', reason: `ignored: ${generated}` });
-      continue;
-    }
+    // generate writes these itself (a re-run finds its own): replaced, never a finding.
+    if (GENERATED.has(annotation)) continue;
     const platformValue = platformAnnotations[annotation];
     if (platformValue !== undefined) {
       if (String(value) !== platformValue) {
