@@ -2,6 +2,7 @@
 // Writes apps/cli/src/demo/shop.ts: examples/shop (without its README) embedded in the CLI, so
 // `contrast demo` works from the published package (npx) without the repository's examples/.
 // Run after changing examples/shop; apps/cli/src/demo/shop.test.ts fails while the copy is stale.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,5 +22,8 @@ export const SHOP_EXAMPLE: Readonly<Record<string, string>> = Object.freeze({
 ${body.join('\n')}
 });
 `;
-writeFileSync(path.join(root, 'apps/cli/src/demo/shop.ts'), text);
+const out = path.join(root, 'apps/cli/src/demo/shop.ts');
+writeFileSync(out, text);
+// In the repository's own format (quotes, line breaks), so that the lint step stays green.
+spawnSync(path.join(root, 'node_modules', '.bin', 'biome'), ['format', '--write', out], { stdio: 'ignore' });
 console.log(`wrote apps/cli/src/demo/shop.ts (${names.length} files)`);
