@@ -551,6 +551,46 @@ function volumeMounts(
   return { mounts, storages };
 }
 
+/**
+ * The raw block devices of a container (`volumeDevices`) as the agent sees them in a
+ * CreateContainerRequest: one OCI `Linux.Devices` entry (`Path` = `devicePath`, `Type` "b") and
+ * one agent `devices` entry (`container_path` = `devicePath`) each. Major and minor numbers are the
+ * host's (the runtime hot-plugs the device, the agent rewrites them to the guest's), so the policy
+ * binds path and type only. Each device must name a volume of the pod (claim templates included)
+ * and a path no other device of the container uses.
+ */
+function blockDevices(c: Obj, spec: Obj, field: string): { linux: Obj[]; agent: Obj[] } {
+  const volumes = new Set(arr(spec.volumes).map((v) => str(obj(v).name)));
+  const linux: Obj[] = [];
+  const agent: Obj[] = [];
+  arr(c.volumeDevices).forEach((raw, i) => {
+    const d = obj(raw);
+    const f = `${field}.volumeDevices[${i}]`;
+    const name = str(d.name);
+    if (!name || !volumes.has(name)) {
+      throw new ContrastError(
+        'validation-failed',
+        `volumeDevices: ${JSON.stringify(name ?? '')} is not a volume of the pod`,
+        { field: `${f}.name` },
+      );
+    }
+    const path = str(d.devicePath);
+    if (!path?.startsWith('/dev/') || path.includes('..')) {
+      throw new ContrastError('validation-failed', 'volumeDevices: devicePath must be a path under /dev/', {
+        field: `${f}.devicePath`,
+      });
+    }
+    if (linux.some((l) => l.Path === path)) {
+      throw new ContrastError('validation-failed', `volumeDevices: ${path} is used twice`, {
+        field: `${f}.devicePath`,
+      });
+    }
+    linux.push({ Path: path, Type: 'b' });
+    agent.push({ container_path: path });
+  });
+  return { linux, agent };
+}
+
 function mergeMounts(base: Obj[], extra: Obj[]): Obj[] {
   const out = base.filter((m) => !extra.some((e) => e.destination === m.destination));
   return [...out, ...extra];
@@ -661,6 +701,7 @@ async function containerPolicy(
   };
 
   const vols = isPause ? { mounts: [], storages: [] } : volumeMounts(c, spec, settings, field, ctx);
+  const blocks = isPause ? { linux: [], agent: [] } : blockDevices(c, spec, field);
   const templateMounts = arr(template.Mounts)
     .map(obj)
     .map((m) =>
@@ -733,7 +774,7 @@ async function containerPolicy(
     ],
     MaskedPaths: isPause ? arr(tLinux.MaskedPaths) : privileged ? [] : CONTAINERD_MASKED,
     ReadonlyPaths: isPause ? arr(tLinux.ReadonlyPaths) : privileged ? [] : CONTAINERD_READONLY,
-    Devices: [],
+    Devices: blocks.linux,
     Sysctl: sysctl,
   };
   if (isPause && spec.hostNetwork === true)
@@ -770,7 +811,7 @@ async function containerPolicy(
     OCI: oci,
     env_regex: envRegexes(envList, namespace),
     storages,
-    devices: [],
+    devices: blocks.agent,
     sandbox_pidns: false,
     exec_commands: isPause ? [] : execCommands(c),
     gpus: isPause ? 0 : gpuCount(c, settings),

@@ -42,10 +42,28 @@ export type FixtureProcess = {
   User: { UID: number; GID: number; AdditionalGids: number[] };
 };
 
+/** A device of a CreateContainerRequest (the agent's `Device`: a hot-plugged block device or VFIO). */
+export type FixtureDevice = {
+  id: string;
+  type_: string;
+  vm_path: string;
+  container_path: string;
+  options: string[];
+};
+/** An OCI `Linux.Devices` entry (major/minor as the host runtime sends them). */
+export type FixtureLinuxDevice = {
+  Path: string;
+  Type: string;
+  Major: number;
+  Minor: number;
+  FileMode?: number;
+};
+
 /** The CreateContainerRequest body the fixture builds; every part is mutable for tests to tamper with. */
 export type FixtureCreateContainerRequest = {
   container_id: string;
   exec_id: string;
+  devices?: FixtureDevice[];
   /** The image's guest-pull storage (one entry, so tests can reach `storages[0]`). */
   storages: [FixtureStorage];
   OCI: {
@@ -60,6 +78,7 @@ export type FixtureCreateContainerRequest = {
       Namespaces: Array<{ Type: string; Path: string }>;
       MaskedPaths: string[];
       ReadonlyPaths: string[];
+      Devices?: FixtureLinuxDevice[];
     };
   };
 };

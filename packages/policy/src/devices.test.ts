@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { splitPolicyText } from './assemble.js';
+import { explainRequest } from './explain.js';
+import { generatePolicy } from './generate.js';
+import { DEFAULT_SETTINGS } from './rules/default-settings.js';
+import {
+  FIXTURE_APP_IMAGE as APP,
+  createContainerRequest,
+  type FixtureCreateContainerRequest,
+  type FixtureDevice,
+  type FixtureLinuxDevice,
+  fixtureImages,
+} from './testing/index.js';
+
+// Raw block volumes (volumeDevices): a CreateContainerRequest carries each one twice, as the
+// runtime sends it: an agent `devices` entry (the hot-plugged virtio-blk device, by PCI path) and an
+// OCI `Linux.Devices` entry with the host's major/minor numbers.
+
+const yaml = (devices: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${APP}
+          command:
+            - /web
+          env:
+            - name: MODE
+              value: prod
+${devices}      volumes:
+        - name: raw
+          persistentVolumeClaim:
+            claimName: raw
+        - name: other
+          persistentVolumeClaim:
+            claimName: other
+`;
+
+const WITH_DEVICE = yaml(`          volumeDevices:
+            - name: raw
+              devicePath: /dev/xvda
+`);
+const WITHOUT_DEVICE = yaml('');
+
+async function policyFor(text: string): Promise<string> {
+  const doc = parse(text);
+  const gen = await generatePolicy({
+    pod: {
+      ...doc.spec.template,
+      metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+    },
+    kind: 'Deployment',
+    images: fixtureImages(),
+    settings: DEFAULT_SETTINGS,
+    binding: 'initdata',
+  });
+  return gen.policyText;
+}
+
+const blk = (path: string, id = '02/00'): FixtureDevice => ({
+  id,
+  type_: 'blk',
+  vm_path: '',
+  container_path: path,
+  options: [],
+});
+const oci = (path: string, minor = 0): FixtureLinuxDevice => ({
+  Path: path,
+  Type: 'b',
+  Major: 253,
+  Minor: minor,
+  FileMode: 0o660,
+});
+
+function explain(policy: string, change: (r: FixtureCreateContainerRequest) => void, text: string) {
+  return explainRequest({
+    policy,
+    kind: 'CreateContainerRequest',
+    request: createContainerRequest(change),
+    yaml: text,
+  });
+}
+
+const withDevices =
+  (devices: FixtureDevice[], linux: FixtureLinuxDevice[]) => (r: FixtureCreateContainerRequest) => {
+    r.devices = devices;
+    r.OCI.Linux.Devices = linux;
+  };
+
+describe('volumeDevices in the policy', () => {
+  it('writes the device as the agent sees it: OCI path and type, agent container path', async () => {
+    const data = splitPolicyText(await policyFor(WITH_DEVICE)).data as {
+      containers: { OCI: { Linux: { Devices: unknown[] } }; devices: unknown[] }[];
+    };
+    const web = data.containers[1]!;
+    expect(web.OCI.Linux.Devices).toEqual([{ Path: '/dev/xvda', Type: 'b' }]);
+    expect(web.devices).toEqual([{ container_path: '/dev/xvda' }]);
+    // The pause container has none.
+    expect(data.containers[0]!.devices).toEqual([]);
+  });
+
+  it('ALLOWS a request that carries the container its device (any host major/minor, blk or scsi)', async () => {
+    const policy = await policyFor(WITH_DEVICE);
+    expect(explain(policy, withDevices([blk('/dev/xvda')], [oci('/dev/xvda')]), WITH_DEVICE)).toMatchObject({
+      allowed: true,
+    });
+    expect(
+      explain(
+        policy,
+        withDevices(
+          [{ ...blk('/dev/xvda', '0:0:0:1'), type_: 'scsi' }],
+          [{ ...oci('/dev/xvda'), Major: 8, Minor: 16 }],
+        ),
+        WITH_DEVICE,
+      ),
+    ).toMatchObject({ allowed: true });
+    // Without the device (not attached yet) the container is still the policy's.
+    expect(explain(policy, () => {}, WITH_DEVICE)).toMatchObject({ allowed: true });
+  });
+
+  it('DENIES a request that adds another device, naming volumeDevices', async () => {
+    const policy = await policyFor(WITH_DEVICE);
+    const both = explain(
+      policy,
+      withDevices([blk('/dev/xvda'), blk('/dev/xvdb', '03/00')], [oci('/dev/xvda'), oci('/dev/xvdb', 16)]),
+      WITH_DEVICE,
+    );
+    expect(both).toMatchObject({ allowed: false, field: 'spec.containers[0].volumeDevices' });
+    // Either list alone is enough to refuse.
+    expect(
+      explain(policy, withDevices([blk('/dev/xvda')], [oci('/dev/xvda'), oci('/dev/xvdb', 16)]), WITH_DEVICE)
+        .allowed,
+    ).toBe(false);
+    expect(
+      explain(
+        policy,
+        withDevices([blk('/dev/xvda'), blk('/dev/xvdb', '03/00')], [oci('/dev/xvda')]),
+        WITH_DEVICE,
+      ).allowed,
+    ).toBe(false);
+  });
+
+  it('DENIES the right path with the wrong kind: a character device, an unknown transport, options, twice', async () => {
+    const policy = await policyFor(WITH_DEVICE);
+    const denied = (devices: FixtureDevice[], linux: FixtureLinuxDevice[]) =>
+      explain(policy, withDevices(devices, linux), WITH_DEVICE).allowed;
+    expect(denied([blk('/dev/xvda')], [{ ...oci('/dev/xvda'), Type: 'c' }])).toBe(false);
+    expect(denied([{ ...blk('/dev/xvda'), type_: 'nvdimm' }], [oci('/dev/xvda')])).toBe(false);
+    expect(denied([{ ...blk('/dev/xvda'), options: ['ro'] }], [oci('/dev/xvda')])).toBe(false);
+    expect(denied([blk('/dev/xvda'), blk('/dev/xvda', '03/00')], [oci('/dev/xvda')])).toBe(false);
+    expect(denied([blk('/dev/xvda')], [oci('/dev/xvda'), oci('/dev/xvda', 1)])).toBe(false);
+  });
+
+  it('DENIES any device for a container without volumeDevices', async () => {
+    const policy = await policyFor(WITHOUT_DEVICE);
+    expect(explain(policy, () => {}, WITHOUT_DEVICE)).toMatchObject({ allowed: true });
+    expect(
+      explain(policy, withDevices([blk('/dev/xvda')], [oci('/dev/xvda')]), WITHOUT_DEVICE),
+    ).toMatchObject({
+      allowed: false,
+      field: 'spec.containers[0].volumeDevices',
+    });
+  });
+
+  it('refuses a volumeDevice that names no volume or a path outside /dev, naming the field', async () => {
+    await expect(
+      policyFor(
+        yaml(`          volumeDevices:\n            - name: nope\n              devicePath: /dev/xvda\n`),
+      ),
+    ).rejects.toMatchObject({ field: 'spec.containers[0].volumeDevices[0].name' });
+    await expect(
+      policyFor(
+        yaml(`          volumeDevices:\n            - name: raw\n              devicePath: /etc/passwd\n`),
+      ),
+    ).rejects.toMatchObject({ field: 'spec.containers[0].volumeDevices[0].devicePath' });
+    await expect(
+      policyFor(
+        yaml(
+          `          volumeDevices:\n            - name: raw\n              devicePath: /dev/a\n            - name: other\n              devicePath: /dev/a\n`,
+        ),
+      ),
+    ).rejects.toMatchObject({ field: 'spec.containers[0].volumeDevices[1].devicePath' });
+  });
+});
