@@ -2,7 +2,8 @@ import { isContrastError } from '@contrast-cc/core';
 import { MESH_ENV, meshConfigFromEnv, parseIngressConfig } from '@contrast-cc/mesh/config';
 import { type Document, isMap, isSeq, type YAMLMap, YAMLSeq } from 'yaml';
 import { formatKubePath, type ResourceProblem } from './errors.js';
-import type { WorkloadRef } from './workloads.js';
+import { planVolumeIntegrity, type VolumeIntegrityPlan } from './volume-integrity.js';
+import type { ConfigObject, WorkloadRef } from './workloads.js';
 
 /** The annotation and label keys `generate` reads (upstream names). */
 export const ANNOTATIONS = {
@@ -38,6 +39,10 @@ export interface InjectOptions {
   podAnnotations: Record<string, string>;
   /** `old=new` image replacements applied to every container of the pod. */
   imageReplacements: ReadonlyMap<string, string>;
+  /** The ConfigMaps and Secrets of the input: their volumes are checked by the initializer. */
+  configs?: readonly ConfigObject[];
+  /** A ConfigMap/Secret volume that cannot be checked is a problem, not a warning. */
+  requireVolumeIntegrity?: boolean;
 }
 
 /** What injection decided for one workload. */
@@ -46,6 +51,8 @@ export interface InjectResult {
   initializer: boolean;
   serviceMesh: boolean;
   problems: ResourceProblem[];
+  /** ConfigMap/Secret volumes left unchecked. */
+  warnings: ResourceProblem[];
 }
 
 function annotationsOf(meta: unknown): Record<string, string> {
@@ -109,10 +116,14 @@ function hasNamed(seq: YAMLSeq | undefined, name: string): boolean {
   return seq?.items.some((item) => itemName(item) === name) ?? false;
 }
 
+/** The sidecar's probes: ready once `/done` exists (secure PV mounted, volumes checked), not ready when it is removed. */
+const doneProbe = () => ({ exec: { command: ['test', '-f', '/done'] } });
+
 function initializerContainer(
   opts: InjectOptions,
   meshEnv: { name: string; value: string }[] | undefined,
   securePv: { device: string; mount: string } | undefined,
+  integrity: VolumeIntegrityPlan,
 ): Record<string, unknown> {
   const env: { name: string; value: string }[] = [
     { name: 'COORDINATOR_HOST', value: `coordinator-ready.${opts.coordinatorNamespace}` },
@@ -121,6 +132,22 @@ function initializerContainer(
   else {
     // The initializer installs the traffic rules from the same variables the sidecar reads.
     env.push({ name: 'CONTRAST_TRAFFIC_RULES', value: 'auto' }, ...meshEnv);
+  }
+  if (integrity.env) env.push(integrity.env);
+  if (!securePv && integrity.volumes.length > 0) {
+    // Checked ConfigMap/Secret volumes: a sidecar that keeps re-checking them; its readiness
+    // (and so the pod's) ends when a volume changes.
+    return {
+      name: INITIALIZER_NAME,
+      image: opts.images.initializer,
+      restartPolicy: 'Always',
+      env,
+      resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
+      securityContext: { capabilities: { add: ['NET_ADMIN'] } },
+      startupProbe: { ...doneProbe(), initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 20 },
+      readinessProbe: { ...doneProbe(), periodSeconds: 5 },
+      volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }, ...integrity.initializerMounts],
+    };
   }
   if (!securePv) {
     return {
@@ -141,16 +168,13 @@ function initializerContainer(
     env,
     resources: { limits: { memory: '100Mi' }, requests: { memory: '100Mi' } },
     securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
-    startupProbe: {
-      exec: { command: ['test', '-f', '/done'] },
-      initialDelaySeconds: 1,
-      periodSeconds: 5,
-      failureThreshold: 20,
-    },
+    startupProbe: { ...doneProbe(), initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 20 },
+    ...(integrity.volumes.length > 0 ? { readinessProbe: { ...doneProbe(), periodSeconds: 5 } } : {}),
     volumeDevices: [{ name: securePv.device, devicePath: '/dev/csi0' }],
     volumeMounts: [
       { name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH },
       { name: securePv.mount, mountPath: '/state', mountPropagation: 'Bidirectional' },
+      ...integrity.initializerMounts,
     ],
   };
 }
@@ -337,7 +361,23 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
       });
     }
   }
-  if (problems.length > 0) return { isCoordinator, initializer: false, serviceMesh: false, problems };
+  if (problems.length > 0) {
+    return { isCoordinator, initializer: false, serviceMesh: false, problems, warnings: [] };
+  }
+  // Before the initializer is inserted: the rewrite marks the workload's mounts read-only.
+  const integrity = planVolumeIntegrity(doc, w, opts.configs ?? [], {
+    rewrite: initializerInjected,
+    requireAll: opts.requireVolumeIntegrity ?? false,
+  });
+  if (integrity.problems.length > 0) {
+    return {
+      isCoordinator,
+      initializer: false,
+      serviceMesh: false,
+      problems: integrity.problems,
+      warnings: integrity.warnings,
+    };
+  }
 
   if (initializerInjected || meshInjected) {
     const inits = ensureSeq(doc, [...specPath, 'initContainers']);
@@ -346,7 +386,7 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
     const injected = [];
     if (initializerInjected) {
       const pv = typeof securePv === 'object' ? securePv : undefined;
-      injected.push(doc.createNode(initializerContainer(opts, meshEnv, pv)));
+      injected.push(doc.createNode(initializerContainer(opts, meshEnv, pv, integrity.plan)));
     }
     if (meshEnv) injected.push(doc.createNode(serviceMeshContainer(opts, annotations, meshEnv)));
     inits.items.unshift(...injected);
@@ -381,5 +421,11 @@ export function injectWorkload(doc: Document, w: WorkloadRef, opts: InjectOption
   for (const [key, value] of Object.entries(opts.podAnnotations)) {
     setAnnotation(doc, metaPath, key, value);
   }
-  return { isCoordinator, initializer: initializerInjected, serviceMesh: meshInjected, problems };
+  return {
+    isCoordinator,
+    initializer: initializerInjected,
+    serviceMesh: meshInjected,
+    problems,
+    warnings: integrity.warnings,
+  };
 }

@@ -59,6 +59,8 @@ export interface PatchResourcesOptions {
   skipInitializer?: boolean;
   skipServiceMesh?: boolean;
   imageReplacements?: ReadonlyMap<string, string>;
+  /** Refuse a ConfigMap/Secret volume whose contents cannot be checked (default: a warning). */
+  requireVolumeIntegrity?: boolean;
   logger?: Logger;
   /**
    * Write the values a policy needs and only the digest-pinned image can answer (the users and
@@ -113,7 +115,10 @@ export interface PatchResult {
   platforms: Platform[];
   /** Container images that were named by tag only and are now pinned by digest. */
   pins: PinnedImage[];
-  /** What the user should know but is not refused (e.g. Kata overrides generate cannot vouch for). */
+  /**
+   * What the user should know but is not refused: Kata overrides generate cannot vouch for, and
+   * ConfigMap/Secret volumes whose contents are not checked (not in the input, no initializer, projected).
+   */
   warnings: ResourceProblem[];
 }
 
@@ -204,8 +209,11 @@ export async function patchResources(
       runtimeClassName: w.platform.runtime.runtimeClassNames[0]!,
       podAnnotations: w.platform.runtime.podAnnotations ?? {},
       imageReplacements: options.imageReplacements ?? new Map(),
+      configs: found.configs,
+      requireVolumeIntegrity: options.requireVolumeIntegrity ?? false,
     });
     problems.push(...result.problems);
+    warnings.push(...result.warnings);
     const metaPath = [...w.podPath, 'metadata'];
     deleteAnnotation(doc, metaPath, INITDATA_ANNOTATION);
     deleteAnnotation(doc, metaPath, LEGACY_POLICY_ANNOTATION);

@@ -94,6 +94,8 @@ Flags:
       --no-image-users                refuse (exit 2) instead of writing the users and groups guest
                                       pull cannot read (runAsUser, runAsGroup, supplementalGroups)
                                       from the digest-pinned image into the YAML
+      --require-volume-integrity      refuse a ConfigMap/Secret volume whose object is not among
+                                      the inputs (default: a warning; the volume is not checked)
       --json                          print a JSON summary on stdout
   -h, --help                          show this help
 
@@ -145,6 +147,7 @@ interface Options {
   skipInitializer: boolean;
   skipServiceMesh: boolean;
   noImageUsers: boolean;
+  requireVolumeIntegrity: boolean;
   json: boolean;
 }
 
@@ -171,6 +174,7 @@ function parseOptions(args: string[]): Options {
         'skip-initializer': { type: 'boolean' },
         'skip-service-mesh': { type: 'boolean' },
         'no-image-users': { type: 'boolean' },
+        'require-volume-integrity': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
@@ -201,6 +205,7 @@ function parseOptions(args: string[]): Options {
     skipInitializer: v['skip-initializer'] ?? false,
     skipServiceMesh: v['skip-service-mesh'] ?? false,
     noImageUsers: v['no-image-users'] ?? false,
+    requireVolumeIntegrity: v['require-volume-integrity'] ?? false,
     json: v.json ?? false,
   };
 }
@@ -510,6 +515,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     skipInitializer: opts.skipInitializer,
     skipServiceMesh: opts.skipServiceMesh,
     fixFromImages: !opts.noImageUsers,
+    requireVolumeIntegrity: opts.requireVolumeIntegrity,
     imageReplacements: replacements,
     expectedCoordinator: { ...(existing ? { existing } : {}), ...(rootCa ? { rootCa } : {}) },
     onImagesPinned: (pins) => {
