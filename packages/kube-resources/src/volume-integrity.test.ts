@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createPlatformRegistry } from '@contrast-cc/core';
 import { canonicalManifestJson } from '@contrast-cc/manifest';
 import { parseVolumeIntegritySpec } from '@contrast-cc/mesh/volumes';
+import { generatePolicy, policyTextFromAny, splitPolicyText } from '@contrast-cc/policy';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadResourceFiles } from './files.js';
@@ -197,5 +198,30 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
       name: 'config',
       configMap: { name: 'ledger-config' },
     });
+  });
+
+  it('the real policy binds the digests (initializer env), the secure PV device and the envFrom values', async () => {
+    const result = await run(ledgerDir(), { generatePolicy });
+    const spec = parseAllDocuments(result.files.find((f) => f.path === 'ledger.yml')!.text)
+      .map((d) => d.toJSON())
+      .find((d) => d?.kind === 'StatefulSet');
+    const annotation =
+      spec.spec.template.metadata.annotations['io.katacontainers.config.hypervisor.cc_init_data'];
+    const policyText = policyTextFromAny(annotation);
+    const containers = (splitPolicyText(policyText).data as { containers: Record<string, any>[] }).containers;
+    const byName = (n: string) =>
+      containers.find((c) => c.OCI.Annotations['io.kubernetes.cri.container-name'] === n)!;
+    const init = byName('contrast-initializer');
+    expect(init.OCI.Linux.Devices).toEqual([{ Path: '/dev/csi0', Type: 'b' }]);
+    expect(init.devices).toEqual([{ container_path: '/dev/csi0' }]);
+    const integrityEnv = init.OCI.Process.Env.find((e: string) => e.startsWith('CONTRAST_VOLUME_INTEGRITY='));
+    expect(
+      parseVolumeIntegritySpec(integrityEnv.slice('CONTRAST_VOLUME_INTEGRITY='.length)).volumes,
+    ).toHaveLength(2);
+    const postgres = byName('postgres');
+    expect(postgres.OCI.Process.Env).toEqual(
+      expect.arrayContaining(['POSTGRES_DB=ledger', 'POSTGRES_USER=ledger']),
+    );
+    expect(postgres.OCI.Linux.Devices).toEqual([]);
   });
 });

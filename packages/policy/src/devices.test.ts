@@ -190,3 +190,78 @@ describe('volumeDevices in the policy', () => {
     ).rejects.toMatchObject({ field: 'spec.containers[0].volumeDevices[1].devicePath' });
   });
 });
+
+describe('environment from ConfigMaps and Secrets is bound by the policy', () => {
+  const envYaml = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${APP}
+          command:
+            - /web
+          envFrom:
+            - configMapRef:
+                name: web-config
+          env:
+            - name: MODE
+              value: prod
+            - name: TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: web-secret
+                  key: token
+`;
+  const configMaps = [{ metadata: { name: 'web-config' }, data: { LEVEL: 'debug' } }];
+  const secrets = [
+    { metadata: { name: 'web-secret' }, data: { token: Buffer.from('s3cret').toString('base64') } },
+  ];
+
+  async function envPolicy(cms = configMaps, secs = secrets): Promise<string> {
+    const doc = parse(envYaml);
+    const gen = await generatePolicy({
+      pod: {
+        ...doc.spec.template,
+        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+      },
+      kind: 'Deployment',
+      images: fixtureImages(),
+      settings: DEFAULT_SETTINGS,
+      binding: 'initdata',
+      configMaps: cms,
+      secrets: secs,
+    });
+    return gen.policyText;
+  }
+
+  it('allows the values the ConfigMap and Secret had at generate time and denies others', async () => {
+    const policy = await envPolicy();
+    const withEnv =
+      (...env: string[]) =>
+      (r: FixtureCreateContainerRequest) => {
+        r.OCI.Process.Env.push(...env);
+      };
+    expect(explain(policy, withEnv('LEVEL=debug', 'TOKEN=s3cret'), envYaml)).toMatchObject({ allowed: true });
+    expect(explain(policy, withEnv('LEVEL=trace'), envYaml)).toMatchObject({
+      allowed: false,
+      field: 'spec.containers[0].env',
+    });
+    expect(explain(policy, withEnv('TOKEN=guessed'), envYaml).allowed).toBe(false);
+  });
+
+  it('refuses a reference to a ConfigMap or Secret that is not in the input, naming the field', async () => {
+    await expect(envPolicy([], secrets)).rejects.toMatchObject({
+      field: 'spec.containers[0].envFrom[0].configMapRef.name',
+    });
+    await expect(envPolicy(configMaps, [])).rejects.toMatchObject({
+      field: 'spec.containers[0].env[1].valueFrom.secretKeyRef.name',
+    });
+  });
+});
