@@ -208,13 +208,17 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
     const annotation =
       spec.spec.template.metadata.annotations['io.katacontainers.config.hypervisor.cc_init_data'];
     const policyText = policyTextFromAny(annotation);
-    const containers = (splitPolicyText(policyText).data as { containers: Record<string, any>[] }).containers;
+    type PolicyContainer = {
+      OCI: { Annotations: Record<string, string>; Linux: { Devices: unknown[] }; Process: { Env: string[] } };
+      devices: unknown[];
+    };
+    const containers = (splitPolicyText(policyText).data as { containers: PolicyContainer[] }).containers;
     const byName = (n: string) =>
       containers.find((c) => c.OCI.Annotations['io.kubernetes.cri.container-name'] === n)!;
     const init = byName('contrast-initializer');
     expect(init.OCI.Linux.Devices).toEqual([{ Path: '/dev/csi0', Type: 'b' }]);
     expect(init.devices).toEqual([{ container_path: '/dev/csi0' }]);
-    const integrityEnv = init.OCI.Process.Env.find((e: string) => e.startsWith('CONTRAST_VOLUME_INTEGRITY='));
+    const integrityEnv = init.OCI.Process.Env.find((e) => e.startsWith('CONTRAST_VOLUME_INTEGRITY='))!;
     expect(
       parseVolumeIntegritySpec(integrityEnv.slice('CONTRAST_VOLUME_INTEGRITY='.length)).volumes,
     ).toHaveLength(2);
