@@ -134,7 +134,6 @@ create_input_ok if {
   input.OCI.Process.ApparmorProfile in {"", "cri-containerd.apparmor.d"}
   input.OCI.Linux.IntelRdt == null
   input.OCI.Linux.RootfsPropagation == ""
-  count(input.OCI.Linux.Devices) == 0
 }
 
 container_matches(p_container, i) if {
@@ -154,6 +153,8 @@ container_matches(p_container, i) if {
   storages_ok(p_container, i, bundle_id, sandbox_id)
   process_ok(p_container, i_oci.Process)
   linux_ok(p_oci, i_oci)
+  linux_devices_ok(p_oci, i_oci)
+  block_devices_ok(p_container, i)
   devices_ok(p_container, i)
   started_before(p_container)
 }
@@ -387,6 +388,33 @@ network_namespace_ops(p_container, i_oci) := ops if {
   ops := state_ops("network_namespace", paths[0])
 }
 
+# ---- devices: raw block volumes (volumeDevices)
+
+# Every OCI device of the request is one of the container's volumeDevices (path and type; major
+# and minor are the host's numbers, which the agent replaces with the guest device's), once.
+linux_devices_ok(p_oci, i_oci) if {
+  every d in i_oci.Linux.Devices {
+    some p in p_oci.Linux.Devices
+    d.Path == p.Path
+    d.Type == p.Type
+  }
+  count({d.Path | some d in i_oci.Linux.Devices}) == count(i_oci.Linux.Devices)
+}
+
+# Every hot-plugged block device of the request (anything not under the VFIO path) is one of the
+# container's volumeDevices, attached as virtio-blk or SCSI without options, once.
+block_devices_ok(p_container, i) if {
+  vfio_path := policy_data.devices.vfio.device_path
+  blocks := [d | some d in i.devices; not startswith(d.container_path, vfio_path)]
+  every d in blocks {
+    some p in p_container.devices
+    d.container_path == p.container_path
+    d.type_ in {"blk", "scsi"}
+    count(d.options) == 0
+  }
+  count({d.container_path | some d in blocks}) == count(blocks)
+}
+
 # ---- devices: VFIO GPUs (NVIDIA, cold-plug or hot-plug with CDI annotations)
 
 devices_ok(p_container, i) if {
@@ -394,7 +422,7 @@ devices_ok(p_container, i) if {
   cdi := {k: v | some k, v in i.OCI.Annotations; regex.match(vfio.anno_key_regex, k)}
   count(cdi) == object.get(p_container, "gpus", 0)
   every k, v in cdi { regex.match(vfio.nvidia.gpu_anno_value_regex, v) }
-  gpu_devices_ok(vfio, cdi, i.devices)
+  gpu_devices_ok(vfio, cdi, [d | some d in i.devices; startswith(d.container_path, vfio.device_path)])
 }
 
 # Cold-plug: the GPUs are already in the VM; no devices in the request.
