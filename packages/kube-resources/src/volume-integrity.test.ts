@@ -5,7 +5,8 @@ import path from 'node:path';
 import { createPlatformRegistry } from '@contrast-cc/core';
 import { canonicalManifestJson } from '@contrast-cc/manifest';
 import { parseVolumeIntegritySpec } from '@contrast-cc/mesh/volumes';
-import { generatePolicy, policyTextFromAny, splitPolicyText } from '@contrast-cc/policy';
+import { explainRequest, generatePolicy, policyTextFromAny, splitPolicyText } from '@contrast-cc/policy';
+import { createContainerRequest, type FixtureCreateContainerRequest } from '@contrast-cc/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadResourceFiles } from './files.js';
@@ -227,5 +228,74 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
       expect.arrayContaining(['POSTGRES_DB=ledger', 'POSTGRES_USER=ledger']),
     );
     expect(postgres.OCI.Linux.Devices).toEqual([]);
+  });
+
+  it('contrast policy explain: the secure-PV initializer is ALLOWED with /dev/csi0 and DENIED with another device', async () => {
+    const result = await run(ledgerDir(), { generatePolicy });
+    const text = result.files.find((f) => f.path === 'ledger.yml')!.text;
+    const ss = parseAllDocuments(text)
+      .map((d) => d.toJSON())
+      .find((d) => d?.kind === 'StatefulSet');
+    const policy = policyTextFromAny(
+      ss.spec.template.metadata.annotations['io.katacontainers.config.hypervisor.cc_init_data'],
+    );
+    type Process = FixtureCreateContainerRequest['OCI']['Process'];
+    const init = (
+      splitPolicyText(policy).data as {
+        containers: { OCI: { Annotations: Record<string, string>; Process: Process }; image: string }[];
+      }
+    ).containers.find(
+      (c) => c.OCI.Annotations['io.kubernetes.cri.container-name'] === 'contrast-initializer',
+    )!;
+    const image = init.image.replace(/:[^:@/]+@/, '@');
+    // The request the kata runtime sends for the injected initializer of pod ledger-0.
+    const request = (devices: string[]) =>
+      createContainerRequest((r) => {
+        r.OCI.Annotations['io.kubernetes.cri.container-name'] = 'contrast-initializer';
+        r.OCI.Annotations['io.kubernetes.cri.sandbox-name'] = 'ledger-0';
+        r.OCI.Annotations['io.kubernetes.cri.sandbox-namespace'] = 'ledger';
+        r.OCI.Annotations['io.kubernetes.cri.image-name'] = image;
+        r.storages[0].source = image;
+        r.OCI.Process = {
+          ...init.OCI.Process,
+          Env: init.OCI.Process.Env.map((e) => e.replace('$(host-name)', 'ledger-0')),
+        };
+        r.OCI.Linux.MaskedPaths = [];
+        r.OCI.Linux.ReadonlyPaths = [];
+        r.devices = devices.map((d, i) => ({
+          id: `0${2 + i}/00`,
+          type_: 'blk',
+          vm_path: '',
+          container_path: d,
+          options: [],
+        }));
+        r.OCI.Linux.Devices = devices.map((d, i) => ({
+          Path: d,
+          Type: 'b',
+          Major: 253,
+          Minor: 16 * i,
+          FileMode: 0o660,
+        }));
+      });
+    const explain = (devices: string[]) =>
+      explainRequest({
+        policy,
+        kind: 'CreateContainerRequest',
+        request: request(devices),
+        yaml: text,
+        document: 3,
+      });
+    expect(explain(['/dev/csi0'])).toMatchObject({ allowed: true });
+    expect(explain(['/dev/csi0', '/dev/csi1'])).toMatchObject({
+      allowed: false,
+      field: 'spec.initContainers[0].volumeDevices',
+    });
+    // Changing a digest in the environment is refused too: the digests are the policy's.
+    const tampered = request(['/dev/csi0']);
+    tampered.OCI.Process.Env = tampered.OCI.Process.Env.map((e) => e.replace(/"sha256":"0/, '"sha256":"1'));
+    expect(
+      explainRequest({ policy, kind: 'CreateContainerRequest', request: tampered, yaml: text, document: 3 })
+        .allowed,
+    ).toBe(false);
   });
 });

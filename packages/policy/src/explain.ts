@@ -67,7 +67,7 @@ export interface ExplainedFailure {
 /** Which pod-spec field a failing rule or expression is about. */
 const FIELD_HINTS: Array<[RegExp, string[]]> = [
   [/exec_command/, ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle']],
-  [/linux_devices|block_devices/, ['volumeDevices']],
+  [/volume_devices|linux_devices|block_devices/, ['volumeDevices']],
   [/Args/, ['command', 'args']],
   [/Env|env_/, ['env', 'envFrom']],
   [/image|guest_pull_source/, ['image']],

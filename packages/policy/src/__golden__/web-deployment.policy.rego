@@ -153,8 +153,7 @@ container_matches(p_container, i) if {
   storages_ok(p_container, i, bundle_id, sandbox_id)
   process_ok(p_container, i_oci.Process)
   linux_ok(p_oci, i_oci)
-  linux_devices_ok(p_oci, i_oci)
-  block_devices_ok(p_container, i)
+  volume_devices_ok(p_container, i)
   devices_ok(p_container, i)
   started_before(p_container)
 }
@@ -389,6 +388,11 @@ network_namespace_ops(p_container, i_oci) := ops if {
 }
 
 # ---- devices: raw block volumes (volumeDevices)
+
+volume_devices_ok(p_container, i) if {
+  linux_devices_ok(p_container.OCI, i.OCI)
+  block_devices_ok(p_container, i)
+}
 
 # Every OCI device of the request is one of the container's volumeDevices (path and type; major
 # and minor are the host's numbers, which the agent replaces with the guest device's), once.
