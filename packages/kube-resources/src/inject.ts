@@ -134,46 +134,28 @@ function initializerContainer(
     env.push({ name: 'CONTRAST_TRAFFIC_RULES', value: 'auto' }, ...meshEnv);
   }
   if (integrity.env) env.push(integrity.env);
-  if (!securePv && integrity.volumes.length > 0) {
-    // Checked ConfigMap/Secret volumes: a sidecar that keeps re-checking them; its readiness
-    // (and so the pod's) ends when a volume changes.
-    return {
-      name: INITIALIZER_NAME,
-      image: opts.images.initializer,
-      restartPolicy: 'Always',
-      env,
-      resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
-      securityContext: { capabilities: { add: ['NET_ADMIN'] } },
-      startupProbe: { ...doneProbe(), initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 20 },
-      readinessProbe: { ...doneProbe(), periodSeconds: 5 },
-      volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }, ...integrity.initializerMounts],
-    };
-  }
-  if (!securePv) {
-    return {
-      name: INITIALIZER_NAME,
-      image: opts.images.initializer,
-      env,
-      resources: { limits: { memory: '50Mi' }, requests: { memory: '50Mi' } },
-      securityContext: { capabilities: { add: ['NET_ADMIN'] } },
-      volumeMounts: [{ name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH }],
-    };
-  }
-  // With a secure PV the initializer opens the LUKS volume and stays alive as a sidecar.
-  env.push({ name: 'CRYPTSETUP_DEVICE', value: '/dev/csi0' });
+  // With a secure PV (the initializer opens the LUKS volume) or checked ConfigMap/Secret volumes
+  // (it keeps re-checking them) the initializer stays alive as a sidecar, ready once /done exists;
+  // with checked volumes its readiness (and so the pod's) ends when a volume changes.
+  const sidecar = securePv !== undefined || integrity.volumes.length > 0;
+  if (securePv) env.push({ name: 'CRYPTSETUP_DEVICE', value: '/dev/csi0' });
+  const memory = securePv ? '100Mi' : '50Mi';
+  const capabilities = { add: ['NET_ADMIN'] };
   return {
     name: INITIALIZER_NAME,
     image: opts.images.initializer,
-    restartPolicy: 'Always',
+    ...(sidecar ? { restartPolicy: 'Always' } : {}),
     env,
-    resources: { limits: { memory: '100Mi' }, requests: { memory: '100Mi' } },
-    securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'] } },
-    startupProbe: { ...doneProbe(), initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 20 },
+    resources: { limits: { memory }, requests: { memory } },
+    securityContext: securePv ? { privileged: true, capabilities } : { capabilities },
+    ...(sidecar
+      ? { startupProbe: { ...doneProbe(), initialDelaySeconds: 1, periodSeconds: 5, failureThreshold: 20 } }
+      : {}),
     ...(integrity.volumes.length > 0 ? { readinessProbe: { ...doneProbe(), periodSeconds: 5 } } : {}),
-    volumeDevices: [{ name: securePv.device, devicePath: '/dev/csi0' }],
+    ...(securePv ? { volumeDevices: [{ name: securePv.device, devicePath: '/dev/csi0' }] } : {}),
     volumeMounts: [
       { name: SECRETS_VOLUME, mountPath: SECRETS_MOUNT_PATH },
-      { name: securePv.mount, mountPath: '/state', mountPropagation: 'Bidirectional' },
+      ...(securePv ? [{ name: securePv.mount, mountPath: '/state', mountPropagation: 'Bidirectional' }] : []),
       ...integrity.initializerMounts,
     ],
   };

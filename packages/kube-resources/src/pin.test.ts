@@ -19,14 +19,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ResourceInputError } from './errors.js';
-import { loadResourceFiles } from './files.js';
 import type { PatchResourcesOptions, PatchResult } from './pipeline.js';
-import { patchResources } from './pipeline.js';
 import {
   AnyImageSource,
   examplesDir,
   INJECTED_IMAGES,
-  stubPolicyGenerator,
+  runPipeline,
   testPlatform,
 } from './test-support/index.js';
 
@@ -46,17 +44,8 @@ function workspace(files: Record<string, string>): string {
   return dir;
 }
 
-async function run(dir: string, overrides: Partial<PatchResourcesOptions> = {}): Promise<PatchResult> {
-  const files = await loadResourceFiles(['.'], dir);
-  return patchResources(files, {
-    defaultPlatform: snp,
-    registry,
-    images: new AnyImageSource(),
-    generatePolicy: stubPolicyGenerator,
-    injectedImages: INJECTED_IMAGES,
-    ...overrides,
-  });
-}
+const run = (dir: string, overrides: Partial<PatchResourcesOptions> = {}) =>
+  runPipeline(dir, { defaultPlatform: snp, registry, ...overrides });
 
 const pod = (spec: string, name = 'p') =>
   `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n  runtimeClassName: contrast-cc\n${spec}`;

@@ -2,28 +2,17 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createPlatformRegistry } from '@contrast-cc/core';
 import { canonicalManifestJson } from '@contrast-cc/manifest';
 import { parseVolumeIntegritySpec } from '@contrast-cc/mesh/volumes';
 import { explainRequest, generatePolicy, policyTextFromAny, splitPolicyText } from '@contrast-cc/policy';
 import { createContainerRequest, type FixtureCreateContainerRequest } from '@contrast-cc/policy/testing';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { loadResourceFiles } from './files.js';
 import { assembleManifest } from './manifest.js';
-import { type PatchResourcesOptions, patchResources } from './pipeline.js';
-import {
-  AnyImageSource,
-  examplesDir,
-  INJECTED_IMAGES,
-  stubPolicyGenerator,
-  testPlatform,
-} from './test-support/index.js';
+import { examplesDir, runPipeline } from './test-support/index.js';
 
 const golden = (name: string) =>
   path.join(path.dirname(new URL(import.meta.url).pathname), '__golden__', name);
-const snp = testPlatform('snp');
-const registry = createPlatformRegistry([snp]);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function ledgerDir(edit?: (text: string) => string): string {
@@ -32,18 +21,6 @@ function ledgerDir(edit?: (text: string) => string): string {
   const text = readFileSync(path.join(examplesDir, 'ledger', 'ledger.yml'), 'utf8');
   writeFileSync(path.join(dir, 'ledger.yml'), edit ? edit(text) : text);
   return dir;
-}
-
-async function run(dir: string, overrides: Partial<PatchResourcesOptions> = {}) {
-  const files = await loadResourceFiles(['.'], dir);
-  return patchResources(files, {
-    defaultPlatform: snp,
-    registry,
-    images: new AnyImageSource(),
-    generatePolicy: stubPolicyGenerator,
-    injectedImages: INJECTED_IMAGES,
-    ...overrides,
-  });
 }
 
 /** The patched StatefulSet's pod spec. */
@@ -55,7 +32,7 @@ function podSpec(text: string): Record<string, any> {
 
 describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => {
   it('writes the digests into the initializer, moves the sources to it and gives the workload checked copies', async () => {
-    const result = await run(ledgerDir());
+    const result = await runPipeline(ledgerDir());
     const text = result.files.find((f) => f.path === 'ledger.yml')!.text;
     await expect(text).toMatchFileSnapshot(golden('ledger.yml'));
     const { manifest } = assembleManifest({
@@ -120,16 +97,16 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
 
   it('is idempotent: generate on its own output writes the same files', async () => {
     const dir = ledgerDir();
-    const first = await run(dir);
+    const first = await runPipeline(dir);
     for (const f of first.files) writeFileSync(f.absolutePath, f.text);
-    const second = await run(dir);
+    const second = await runPipeline(dir);
     expect(second.files.map((f) => f.text)).toEqual(first.files.map((f) => f.text));
   });
 
   it('a ConfigMap that is not in the input is named in a warning (or refused with requireVolumeIntegrity)', async () => {
     const withoutConfig = (t: string) =>
       t.replace(/^apiVersion: v1\nkind: ConfigMap\nmetadata:\n {2}name: ledger-config[\s\S]*?---\n/m, '');
-    const result = await run(ledgerDir(withoutConfig));
+    const result = await runPipeline(ledgerDir(withoutConfig));
     expect(result.warnings).toEqual([
       {
         file: 'ledger.yml',
@@ -146,7 +123,9 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
     );
     expect(spec.volumes.map((v) => v.name)).toEqual(['clients']);
 
-    await expect(run(ledgerDir(withoutConfig), { requireVolumeIntegrity: true })).rejects.toMatchObject({
+    await expect(
+      runPipeline(ledgerDir(withoutConfig), { requireVolumeIntegrity: true }),
+    ).rejects.toMatchObject({
       problems: [
         expect.objectContaining({ file: 'ledger.yml', field: 'documents[2].spec.template.spec.volumes[1]' }),
       ],
@@ -159,7 +138,7 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
         '            secretName: ledger-tls-policy\n',
         '            secretName: ledger-tls-policy\n            items:\n              - key: nope\n                path: x\n',
       );
-    await expect(run(ledgerDir(badItem))).rejects.toMatchObject({
+    await expect(runPipeline(ledgerDir(badItem))).rejects.toMatchObject({
       problems: [
         expect.objectContaining({
           file: 'ledger.yml',
@@ -173,7 +152,7 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
         'stringData:\n  allowed-clients: |\n    ledger-client\n',
         'data:\n  allowed-clients: "%%%"\n',
       );
-    await expect(run(ledgerDir(badBase64))).rejects.toMatchObject({
+    await expect(runPipeline(ledgerDir(badBase64))).rejects.toMatchObject({
       problems: [
         expect.objectContaining({
           file: 'ledger.yml',
@@ -189,7 +168,7 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
         'contrast.edgeless.systems/secure-pv: state:data',
         'contrast.edgeless.systems/skip-initializer: "true"',
       );
-    const result = await run(ledgerDir(skipped));
+    const result = await runPipeline(ledgerDir(skipped));
     expect(result.warnings.map((w) => w.message)).toEqual([
       'volume "config": not checked, the pod has no initializer',
       'volume "clients": not checked, the pod has no initializer',
@@ -202,7 +181,7 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
   });
 
   it('the real policy binds the digests (initializer env), the secure PV device and the envFrom values', async () => {
-    const result = await run(ledgerDir(), { generatePolicy });
+    const result = await runPipeline(ledgerDir(), { generatePolicy });
     const spec = parseAllDocuments(result.files.find((f) => f.path === 'ledger.yml')!.text)
       .map((d) => d.toJSON())
       .find((d) => d?.kind === 'StatefulSet');
@@ -231,7 +210,7 @@ describe('generate: ConfigMap/Secret volume integrity (examples/ledger)', () => 
   });
 
   it('contrast policy explain: the secure-PV initializer is ALLOWED with /dev/csi0 and DENIED with another device', async () => {
-    const result = await run(ledgerDir(), { generatePolicy });
+    const result = await runPipeline(ledgerDir(), { generatePolicy });
     const text = result.files.find((f) => f.path === 'ledger.yml')!.text;
     const ss = parseAllDocuments(text)
       .map((d) => d.toJSON())

@@ -1,48 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { splitPolicyText } from './assemble.js';
 import { explainRequest } from './explain.js';
-import { generatePolicy } from './generate.js';
-import { DEFAULT_SETTINGS } from './rules/default-settings.js';
 import {
-  FIXTURE_APP_IMAGE as APP,
   createContainerRequest,
   type FixtureCreateContainerRequest,
   type FixtureDevice,
   type FixtureLinuxDevice,
-  fixtureImages,
+  fixtureDeploymentYaml,
+  generateFixturePolicy,
 } from './testing/index.js';
 
 // Raw block volumes (volumeDevices): a CreateContainerRequest carries each one twice, as the
 // runtime sends it: an agent `devices` entry (the hot-plugged virtio-blk device, by PCI path) and an
 // OCI `Linux.Devices` entry with the host's major/minor numbers.
 
-const yaml = (devices: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${APP}
-          command:
-            - /web
-          env:
-            - name: MODE
-              value: prod
-${devices}      volumes:
+const yaml = (devices: string) =>
+  fixtureDeploymentYaml({
+    container: devices,
+    spec: `      volumes:
         - name: raw
           persistentVolumeClaim:
             claimName: raw
         - name: other
           persistentVolumeClaim:
             claimName: other
-`;
+`,
+  });
 
 const WITH_DEVICE = yaml(`          volumeDevices:
             - name: raw
@@ -50,19 +33,11 @@ const WITH_DEVICE = yaml(`          volumeDevices:
 `);
 const WITHOUT_DEVICE = yaml('');
 
-async function policyFor(text: string): Promise<string> {
-  const doc = parse(text);
-  const gen = await generatePolicy({
-    pod: {
-      ...doc.spec.template,
-      metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-    },
-    kind: 'Deployment',
-    images: fixtureImages(),
-    settings: DEFAULT_SETTINGS,
-    binding: 'initdata',
-  });
-  return gen.policyText;
+async function policyFor(
+  text: string,
+  more: Parameters<typeof generateFixturePolicy>[1] = {},
+): Promise<string> {
+  return (await generateFixturePolicy(text, more)).policyText;
 }
 
 const blk = (path: string, id = '02/00'): FixtureDevice => ({
@@ -192,54 +167,25 @@ describe('volumeDevices in the policy', () => {
 });
 
 describe('environment from ConfigMaps and Secrets is bound by the policy', () => {
-  const envYaml = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${APP}
-          command:
-            - /web
-          envFrom:
+  const envYaml = fixtureDeploymentYaml({
+    beforeEnv: `          envFrom:
             - configMapRef:
                 name: web-config
-          env:
-            - name: MODE
-              value: prod
-            - name: TOKEN
+`,
+    env: `            - name: TOKEN
               valueFrom:
                 secretKeyRef:
                   name: web-secret
                   key: token
-`;
+`,
+  });
   const configMaps = [{ metadata: { name: 'web-config' }, data: { LEVEL: 'debug' } }];
   const secrets = [
     { metadata: { name: 'web-secret' }, data: { token: Buffer.from('s3cret').toString('base64') } },
   ];
 
-  async function envPolicy(cms = configMaps, secs = secrets): Promise<string> {
-    const doc = parse(envYaml);
-    const gen = await generatePolicy({
-      pod: {
-        ...doc.spec.template,
-        metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-      },
-      kind: 'Deployment',
-      images: fixtureImages(),
-      settings: DEFAULT_SETTINGS,
-      binding: 'initdata',
-      configMaps: cms,
-      secrets: secs,
-    });
-    return gen.policyText;
-  }
+  const envPolicy = (cms = configMaps, secs = secrets) =>
+    policyFor(envYaml, { configMaps: cms, secrets: secs });
 
   it('allows the values the ConfigMap and Secret had at generate time and denies others', async () => {
     const policy = await envPolicy();

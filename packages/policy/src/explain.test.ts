@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { assemblePolicyText, splitPolicyText } from './assemble.js';
 import type { ExplainYaml, RequestExplanation } from './explain.js';
 import { explainRequest, explainRequests, yamlLineOf } from './explain.js';
-import { generatePolicy } from './generate.js';
 import { RecordedImageSource } from './images/recorded.js';
-import { DEFAULT_SETTINGS } from './rules/default-settings.js';
 import {
   FIXTURE_APP_IMAGE as APP,
   execProcessRequest,
   type FixtureCreateContainerRequest,
+  fixtureDeploymentYaml,
   fixtureImages,
+  generateFixturePolicy,
   FIXTURE_PAUSE_IMAGE as PAUSE,
   createContainerRequest as request,
 } from './testing/index.js';
@@ -18,42 +17,16 @@ import type { ImageSource } from './types.js';
 
 const images = fixtureImages();
 
-const YAML = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${APP}
-          command:
-            - /web
-          env:
-            - name: MODE
-              value: prod
-          readinessProbe:
+const YAML = fixtureDeploymentYaml({
+  container: `          readinessProbe:
             exec:
               command: [/web, health]
-`;
+`,
+});
 
 /** The policy `contrast generate` writes for the Deployment in `yaml` (initdata binding, default settings). */
 async function generateWeb(yaml = YAML, imageSource: ImageSource = images) {
-  const doc = parse(yaml);
-  return generatePolicy({
-    pod: {
-      ...doc.spec.template,
-      metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
-    },
-    kind: 'Deployment',
-    images: imageSource,
-    settings: DEFAULT_SETTINGS,
-    binding: 'initdata',
-  });
+  return generateFixturePolicy(yaml, { images: imageSource });
 }
 
 /** explainRequest of the fixture CreateContainerRequest after `change`, with the YAML options given. */

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Platform, PlatformSpec } from '@contrast-cc/core';
+import { createPlatformRegistry, type Platform, type PlatformSpec } from '@contrast-cc/core';
 import { createFakePlatform } from '@contrast-cc/core/testing';
 import {
   buildInitdataToml,
@@ -15,7 +15,13 @@ import {
   LEGACY_POLICY_ANNOTATION,
   legacyPolicyDigest,
 } from '@contrast-cc/policy';
-import type { PolicyGenerator } from '../pipeline.js';
+import { loadResourceFiles } from '../files.js';
+import {
+  type PatchResourcesOptions,
+  type PatchResult,
+  type PolicyGenerator,
+  patchResources,
+} from '../pipeline.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const examplesDir = path.join(repoRoot, 'examples');
@@ -150,3 +156,23 @@ export const INJECTED_IMAGES = {
   initializer: 'ghcr.io/contrast-cc/initializer',
   serviceMesh: 'ghcr.io/contrast-cc/service-mesh-proxy',
 };
+
+/**
+ * `patchResources` over the YAML files of `dir`: the Test-SNP platform as default, any image,
+ * the stub policy generator and the test images of the injected containers, unless overridden.
+ */
+export async function runPipeline(
+  dir: string,
+  overrides: Partial<PatchResourcesOptions> = {},
+): Promise<PatchResult> {
+  const snp = testPlatform('snp');
+  const files = await loadResourceFiles(['.'], dir);
+  return patchResources(files, {
+    defaultPlatform: snp,
+    registry: createPlatformRegistry([snp]),
+    images: new AnyImageSource(),
+    generatePolicy: stubPolicyGenerator,
+    injectedImages: INJECTED_IMAGES,
+    ...overrides,
+  });
+}

@@ -1,7 +1,11 @@
 // @contrast-cc/policy/testing: the fixture of a small web workload, shared by the policy tests
 // and the policy-eval benchmark. The images' recorded facts and the Kata agent requests its
 // container sends, as containerd and the kata shim would write them. For tests only.
+import { parse } from 'yaml';
+import { type GeneratePolicyInput, generatePolicy } from '../generate.js';
 import { RecordedImageSource } from '../images/recorded.js';
+import { DEFAULT_SETTINGS } from '../rules/default-settings.js';
+import type { GeneratedPolicy } from '../types.js';
 
 /** The pause image genpolicy adds to every pod. */
 export const FIXTURE_PAUSE_IMAGE = 'ghcr.io/edgelesssys/kubernetes/pause:3.6';
@@ -166,4 +170,57 @@ export function execProcessRequest(args: string[]): {
     exec_id: 'e1',
     process: { Args: args, Cwd: '/srv', Env: ['PATH=/bin'], User: { UID: 0, GID: 0, AdditionalGids: [0] } },
   };
+}
+
+/**
+ * The YAML of Deployment `shop/web` whose container is what {@link createContainerRequest} sends
+ * for (image, command `/web`, env `MODE=prod`), with text inserted: `beforeEnv` (e.g. `envFrom`),
+ * `env` (more env entries), `container` (more container keys) and `spec` (more pod spec keys),
+ * each as indented YAML lines.
+ */
+export function fixtureDeploymentYaml(
+  parts: { beforeEnv?: string; env?: string; container?: string; spec?: string } = {},
+): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${FIXTURE_APP_IMAGE}
+          command:
+            - /web
+${parts.beforeEnv ?? ''}          env:
+            - name: MODE
+              value: prod
+${parts.env ?? ''}${parts.container ?? ''}${parts.spec ?? ''}`;
+}
+
+/**
+ * The policy `contrast generate` writes for the Deployment (pod template, name and namespace of
+ * `shop/web`) in `yaml`: initdata binding, default settings, the fixture images unless `more`
+ * says otherwise (e.g. ConfigMaps and Secrets for env).
+ */
+export async function generateFixturePolicy(
+  yaml: string,
+  more: Partial<Pick<GeneratePolicyInput, 'images' | 'configMaps' | 'secrets'>> = {},
+): Promise<GeneratedPolicy> {
+  const doc = parse(yaml);
+  return generatePolicy({
+    pod: {
+      ...doc.spec.template,
+      metadata: { ...doc.spec.template.metadata, name: 'web', namespace: 'shop' },
+    },
+    kind: 'Deployment',
+    images: fixtureImages(),
+    settings: DEFAULT_SETTINGS,
+    binding: 'initdata',
+    ...more,
+  });
 }
