@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { readMeshCertificate } from '@contrast-cc/certs';
-import { ContrastError, isContrastError, type Logger } from '@contrast-cc/core';
+import {
+  ContrastError,
+  isContrastError,
+  type JsonBounds,
+  type Logger,
+  parseJsonBounded,
+} from '@contrast-cc/core';
 import { z } from 'zod';
 import type { TransitEngine } from './engine.js';
 
@@ -10,6 +16,8 @@ export const TRANSIT_MAX_BODY_BYTES = 1024 * 1024;
 
 // The name is the rest of the path: workload secret IDs are `<group>/<version>/<Kind>/<ns>/<name>`
 // by default, so it may hold slashes (each segment may also be percent-encoded).
+const TRANSIT_JSON_BOUNDS: JsonBounds = { maxDepth: 4, maxValues: 64, field: 'body' };
+
 const ROUTE = /^\/v1\/transit\/(encrypt|decrypt|rewrap|keys)\/(.+)$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -86,11 +94,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, 'request body is not JSON');
-  }
+  // Bounded before parsing (a few flat fields are all a request has): refused as invalid-argument.
+  return parseJsonBounded(text, TRANSIT_JSON_BOUNDS);
 }
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {

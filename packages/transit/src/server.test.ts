@@ -190,6 +190,12 @@ describe('transit API over mutual TLS', () => {
     const bad = await put('transit/decrypt/vault', { ciphertext: 'vault:v1:AAAA' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors?.[0]).toMatch(/ciphertext/);
+    // A body nested past the bounds is refused before it is parsed.
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10; i++) deep = [deep];
+    const nested = await put('transit/encrypt/vault', { plaintext: 'YQ==', associated_data: deep });
+    expect(nested.status).toBe(400);
+    expect(nested.body.errors?.[0]).toMatch(/body nests deeper than 4 levels/);
   });
 
   it('after recovery (a new engine from the same seed) the same ciphertext decrypts', async () => {
