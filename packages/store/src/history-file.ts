@@ -3,7 +3,7 @@
 // ConfigMaps the ConfigMap backend reads (`kubectl apply -f history.yml`), or written into any
 // HistoryStore with restoreHistory. Nothing here talks to Kubernetes.
 import { ContrastError } from '@contrast-cc/core';
-import { assertSignedLatest, encodeSignedLatest, HASH_LENGTH, sha256Hex } from './hash.js';
+import { assertSignedLatest, encodeSignedLatest, sha256Hex } from './hash.js';
 import { encodeTransition, transitionHash, ZERO_HASH } from './transition.js';
 import type { BlobKind, HistoryStore, SignedLatest } from './types.js';
 
@@ -91,15 +91,13 @@ export function historyBlobs(
   }
   const out: { kind: BlobKind; hash: string; bytes: Uint8Array }[] = [];
   let previous = ZERO_HASH;
-  snapshot.manifests.forEach((m, i) => {
+  for (const m of snapshot.manifests) {
     const manifestHash = sha256Hex(m);
     out.push({ kind: 'manifest', hash: manifestHash, bytes: m });
     const t = { manifestHash, previousTransitionHash: previous };
-    const bytes = encodeTransition(t);
     previous = transitionHash(t);
-    out.push({ kind: 'transition', hash: previous, bytes });
-    if (bytes.length !== 2 * HASH_LENGTH) throw new ContrastError('internal', `transition ${i} is malformed`);
-  });
+    out.push({ kind: 'transition', hash: previous, bytes: encodeTransition(t) });
+  }
   if (previous !== snapshot.latest.transitionHash.toLowerCase()) {
     throw new ContrastError(
       'validation-failed',
