@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type Document, parseAllDocuments } from 'yaml';
 import { ResourceInputError, type ResourceProblem } from './errors.js';
+import { renderKeepingSource, type WholeDocumentFallback } from './keep-source.js';
 
 /** One input file: its text and its YAML documents (comments and order kept). */
 export interface ResourceFile {
@@ -99,28 +100,13 @@ export async function loadResourceFiles(paths: readonly string[], cwd: string): 
 }
 
 /**
- * The file's text with the changed documents re-rendered and every other byte kept: each
- * document owns the source from the end of the previous one to its own end (its `---`, leading
- * comments and content).
+ * The file's text with the changed documents written back and every other byte kept; a changed
+ * document keeps the source text of everything that did not change (`keep-source.ts`).
  */
-export function renderResourceFile(file: ResourceFile, changed: ReadonlySet<number>): string {
-  if (changed.size === 0) return file.text;
-  // Re-rendered documents follow the file's line endings (CRLF files stay CRLF).
-  const crlf = file.text.includes('\r\n');
-  let out = '';
-  let prevEnd = 0;
-  file.documents.forEach((doc, i) => {
-    const end = doc.range[2];
-    if (changed.has(i)) {
-      let rendered = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
-      // Keep the document's own separator when the source had one before its leading comments.
-      const original = file.text.slice(prevEnd, end);
-      if (i > 0 && !rendered.startsWith('---') && /^\s*---/.test(original)) rendered = `---\n${rendered}`;
-      out += crlf ? rendered.replace(/\r?\n/g, '\r\n') : rendered;
-    } else {
-      out += file.text.slice(prevEnd, end);
-    }
-    prevEnd = end;
-  });
-  return out + file.text.slice(prevEnd);
+export function renderResourceFile(
+  file: ResourceFile,
+  changed: ReadonlySet<number>,
+  onFallback?: WholeDocumentFallback,
+): string {
+  return renderKeepingSource(file.text, file.documents, changed, onFallback);
 }

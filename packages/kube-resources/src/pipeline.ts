@@ -388,7 +388,13 @@ export async function patchResources(
 
   return {
     files: files.map((f) => {
-      const text = renderResourceFile(f, changedDocs.get(f) ?? new Set());
+      const text = renderResourceFile(f, changedDocs.get(f) ?? new Set(), (index, reason) =>
+        logger.debug('document written whole, not as the source had it', {
+          file: f.path,
+          document: index,
+          reason,
+        }),
+      );
       return { path: f.path, absolutePath: f.absolutePath, original: f.text, text, changed: text !== f.text };
     }),
     workloads,

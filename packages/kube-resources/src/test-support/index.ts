@@ -176,3 +176,34 @@ export async function runPipeline(
     ...overrides,
   });
 }
+
+/**
+ * The lines a unified diff of `before` -> `after` shows as removed and added (a longest common
+ * subsequence of lines; line endings are part of a line, so CRLF <-> LF counts as a change).
+ */
+export function lineDiff(before: string, after: string): { removed: string[]; added: string[] } {
+  const split = (t: string) => (t === '' ? [] : t.split(/(?<=\n)/));
+  const a = split(before);
+  const b = split(after);
+  // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+    }
+  }
+  const removed: string[] = [];
+  const added: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      i++;
+      j++;
+    } else if (lcs[i + 1]![j]! >= lcs[i]![j + 1]!) removed.push(a[i++]!);
+    else added.push(b[j++]!);
+  }
+  removed.push(...a.slice(i));
+  added.push(...b.slice(j));
+  return { removed, added };
+}
