@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
 import { kubernetesPeers, type PeerSource, staticPeers } from '@contrast-cc/authority';
@@ -17,8 +17,17 @@ import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/
 import { createAksVcekSource } from '@contrast-cc/platform-aks';
 import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
 import { createPlatformCatalog } from '@contrast-cc/platforms';
-import { ConfigMapHistoryStore, DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
-import { CoreV1Api, KubeConfig, type V1OwnerReference } from '@kubernetes/client-node';
+import {
+  ConfigMapHistoryStore,
+  createKubeApi,
+  DirectoryHistoryStore,
+  type HistoryStore,
+  inCluster,
+  inClusterConnection,
+  type KubeApi,
+  kubeApiFromConfig,
+} from '@contrast-cc/store';
+import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { type CoordinatorConfig, collateralConfig, parseConfig, peerDiscovery } from './config.js';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -34,10 +43,34 @@ function jsonLogger(level: CoordinatorConfig['CONTRAST_LOG_LEVEL']): Logger {
   );
 }
 
-async function ownerReference(kc: KubeConfig, namespace: string, pod: string | undefined, log: Logger) {
+/**
+ * The Kubernetes API. In a pod (service account mounted, no kubeconfig): a small REST client; the
+ * generated @kubernetes/client-node (about 75 MB of RSS once imported, in a pod limited to 256Mi)
+ * is loaded only for a kubeconfig (KUBECONFIG or ~/.kube/config, as its loadFromDefault looks).
+ */
+let kubeApi: Promise<KubeApi> | undefined;
+function kube(): Promise<KubeApi> {
+  kubeApi ??= (async () => {
+    const home = process.env.HOME;
+    const kubeconfig =
+      (process.env.KUBECONFIG ?? '') !== '' || (home !== undefined && existsSync(`${home}/.kube/config`));
+    if (!kubeconfig && inCluster()) return createKubeApi(inClusterConnection());
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return kubeApiFromConfig(kc);
+  })();
+  return kubeApi;
+}
+
+async function ownerReference(api: KubeApi, namespace: string, pod: string | undefined, log: Logger) {
   if (!pod) return undefined;
   try {
-    const p = await kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: pod, namespace });
+    const p = await api.request<V1Pod>(
+      'GET',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`,
+      { signal: AbortSignal.timeout(10_000) },
+    );
     const owner = p.metadata?.ownerReferences?.find((o) => o.kind === 'StatefulSet');
     if (!owner) return undefined;
     const ref: V1OwnerReference = {
@@ -56,12 +89,11 @@ async function ownerReference(kc: KubeConfig, namespace: string, pod: string | u
 async function openStore(c: CoordinatorConfig, log: Logger): Promise<HistoryStore> {
   const backend = c.CONTRAST_STORE ?? (c.KUBERNETES_SERVICE_HOST ? 'configmap' : 'dir');
   if (backend === 'dir') return DirectoryHistoryStore.open(c.CONTRAST_STORE_DIR, { logger: log });
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const api = await kube();
   const namespace = c.CONTRAST_NAMESPACE ?? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
-  const owner = await ownerReference(kc, namespace, c.HOSTNAME, log);
+  const owner = await ownerReference(api, namespace, c.HOSTNAME, log);
   return new ConfigMapHistoryStore({
-    kubeConfig: kc,
+    kube: api,
     namespace,
     logger: log,
     ...(owner ? { ownerReference: owner } : {}),
@@ -69,15 +101,13 @@ async function openStore(c: CoordinatorConfig, log: Logger): Promise<HistoryStor
 }
 
 /** The peers for automatic recovery (`CONTRAST_PEERS`), or undefined when off. */
-function openPeers(c: CoordinatorConfig, log: Logger): PeerSource | undefined {
+async function openPeers(c: CoordinatorConfig, log: Logger): Promise<PeerSource | undefined> {
   const discovery = peerDiscovery(c);
   log.info('peer recovery', { mode: discovery.mode });
   if (discovery.mode === 'off') return undefined;
   if (discovery.mode === 'static') return staticPeers(discovery.peers);
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
   return kubernetesPeers({
-    kubeConfig: kc,
+    kube: await kube(),
     namespace: c.CONTRAST_NAMESPACE ?? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim(),
     ...(c.HOSTNAME ? { selfPodName: c.HOSTNAME } : {}),
     logger: log,
@@ -161,7 +191,7 @@ async function main(): Promise<void> {
   }
   const store = await openStore(config, log);
   const issuer = await openIssuer(config, log);
-  const peers = openPeers(config, log);
+  const peers = await openPeers(config, log);
   const running = await startCoordinator({
     store,
     platforms: createPlatformRegistry(platforms),

@@ -2,12 +2,15 @@
 // Coordinator's headless Service. The address types and the static source are in peers/peer-list.ts
 // (the kube-free `@contrast-cc/authority/peers` entry).
 import { ContrastError, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
-import { DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { type KubeApi, kubeApiFromConfig } from '@contrast-cc/store';
+import type { KubeConfig, V1EndpointSliceList } from '@kubernetes/client-node';
 import type { PeerAddress, PeerSource } from './peers/peer-list.js';
 
 /** Options of {@link kubernetesPeers}. @public */
 export interface KubernetesPeerOptions {
-  kubeConfig: KubeConfig;
+  /** The API server (no @kubernetes/client-node at run time), or a KubeConfig's current context: one of the two. */
+  kube?: KubeApi;
+  kubeConfig?: KubeConfig;
   namespace: string;
   /** The Coordinator's headless Service (default `coordinator`, `publishNotReadyAddresses`). */
   service?: string;
@@ -49,7 +52,10 @@ function bounded<T>(work: Promise<T>, ms: number, signal: AbortSignal | undefine
  * @public
  */
 export function kubernetesPeers(options: KubernetesPeerOptions): PeerSource {
-  const api = options.kubeConfig.makeApiClient(DiscoveryV1Api);
+  if (!options.kube && !options.kubeConfig) {
+    throw new ContrastError('invalid-argument', 'a KubeApi or a KubeConfig is required', { field: 'kube' });
+  }
+  const api = options.kube ?? kubeApiFromConfig(options.kubeConfig as KubeConfig);
   const service = options.service ?? 'coordinator';
   const portName = options.portName ?? 'api';
   const log = (options.logger ?? noopLogger).child({ component: 'peer-discovery' });
@@ -57,20 +63,23 @@ export function kubernetesPeers(options: KubernetesPeerOptions): PeerSource {
   return {
     kind: 'kubernetes',
     async peers(signal?: AbortSignal) {
-      let list: Awaited<ReturnType<DiscoveryV1Api['listNamespacedEndpointSlice']>>;
+      let list: V1EndpointSliceList;
+      const controller = new AbortController();
       try {
         list = await bounded(
-          api.listNamespacedEndpointSlice({
-            namespace: options.namespace,
-            labelSelector: `kubernetes.io/service-name=${service}`,
-          }),
+          api.request<V1EndpointSliceList>(
+            'GET',
+            `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/endpointslices`,
+            { query: { labelSelector: `kubernetes.io/service-name=${service}` }, signal: controller.signal },
+          ),
           options.requestTimeoutMs ?? 10_000,
           signal,
           `listing the EndpointSlices of service ${service}`,
         );
       } catch (e) {
+        controller.abort(); // a request the deadline or the signal abandoned is not left running
         if (isContrastError(e)) throw e;
-        const code = (e as { code?: number }).code;
+        const code = (e as { status?: number }).status;
         throw new ContrastError(
           'unavailable',
           `listing the EndpointSlices of service ${service} failed${code ? ` (HTTP ${code})` : ''}`,

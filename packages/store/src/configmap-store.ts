@@ -1,12 +1,5 @@
 import { ContrastError, isDnsSubdomain, type Logger, noopLogger } from '@contrast-cc/core';
-import {
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  type V1ConfigMap,
-  type V1OwnerReference,
-  Watch,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
 import {
   assertBytes,
   assertHash,
@@ -28,6 +21,7 @@ import {
   STORE_LABEL,
   storeConfigMap,
 } from './history-file.js';
+import { type KubeApi, KubeApiError, kubeApiFromConfig } from './kube-api.js';
 import { callListener } from './listener.js';
 import type { BlobKind, HistoryStore, LatestListener, SignedLatest, VersionedLatest } from './types.js';
 
@@ -35,7 +29,12 @@ export { KEY_KIND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, STORE_LABEL } from 
 
 /** @public */
 export interface ConfigMapStoreOptions {
-  kubeConfig: KubeConfig;
+  /**
+   * The API server: a {@link KubeApi} (e.g. `createKubeApi(inClusterConnection())`, which needs
+   * no @kubernetes/client-node at run time) or a KubeConfig's current context. One of the two.
+   */
+  kube?: KubeApi;
+  kubeConfig?: KubeConfig;
   namespace: string;
   /** ConfigMap name prefix; default `contrast-store` (as upstream). */
   prefix?: string;
@@ -54,7 +53,7 @@ export interface ConfigMapStoreOptions {
 class RequestTimeout extends Error {}
 
 function statusOf(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
+  if (error instanceof KubeApiError) return error.status;
   const e = error as { code?: unknown; statusCode?: unknown } | null;
   if (e && typeof e.statusCode === 'number') return e.statusCode;
   return undefined;
@@ -78,8 +77,7 @@ function decodeBase64(text: string | undefined, field: string): Uint8Array {
 export class ConfigMapHistoryStore implements HistoryStore {
   readonly namespace: string;
   readonly prefix: string;
-  readonly #kc: KubeConfig;
-  readonly #api: CoreV1Api;
+  readonly #api: KubeApi;
   readonly #owner: V1OwnerReference | undefined;
   readonly #logger: Logger;
   readonly #retryMs: number;
@@ -88,8 +86,8 @@ export class ConfigMapHistoryStore implements HistoryStore {
   #closed = false;
 
   constructor(options: ConfigMapStoreOptions) {
-    if (!options || typeof options !== 'object' || !options.kubeConfig) {
-      throw new ContrastError('invalid-argument', 'a KubeConfig is required', { field: 'kubeConfig' });
+    if (!options || typeof options !== 'object' || !(options.kube || options.kubeConfig)) {
+      throw new ContrastError('invalid-argument', 'a KubeApi or a KubeConfig is required', { field: 'kube' });
     }
     if (typeof options.namespace !== 'string' || !isDnsSubdomain(options.namespace)) {
       throw new ContrastError('invalid-argument', 'not a valid Kubernetes namespace name', {
@@ -104,24 +102,34 @@ export class ConfigMapHistoryStore implements HistoryStore {
     }
     this.namespace = options.namespace;
     this.prefix = prefix;
-    this.#kc = options.kubeConfig;
-    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = options.kube ?? kubeApiFromConfig(options.kubeConfig as KubeConfig);
     this.#owner = options.ownerReference;
     this.#logger = (options.logger ?? noopLogger).child({ component: 'store', backend: 'configmap' });
     this.#retryMs = options.watchRetryMs ?? 200;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
-  /** Runs one API request under the deadline. */
-  #call<T>(request: (api: CoreV1Api) => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RequestTimeout(`no answer in ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    return Promise.race([request(this.#api), deadline]).finally(() => clearTimeout(timer));
+  /** Runs one API request under the deadline (the request is aborted when it passes). */
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new RequestTimeout(`no answer in ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
+    );
+    try {
+      return await this.#api.request<T>(method, path, {
+        signal: controller.signal,
+        ...(body !== undefined ? { body } : {}),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The REST path of the namespace's ConfigMaps, or of one of them. */
+  #path(name?: string): string {
+    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/configmaps`;
+    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
   }
 
   /** The ConfigMap name of a blob. */
@@ -172,7 +180,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
 
   async #read(name: string): Promise<V1ConfigMap | null> {
     try {
-      return await this.#call((api) => api.readNamespacedConfigMap({ name, namespace: this.namespace }));
+      return await this.#call<V1ConfigMap>('GET', this.#path(name));
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw this.#unavailable(`cannot read ConfigMap ${name}`, error);
@@ -187,12 +195,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
     const name = this.blobName(kind, hash);
     const segment = KIND_SEGMENT[kind];
     try {
-      await this.#call((api) =>
-        api.createNamespacedConfigMap({
-          namespace: this.namespace,
-          body: this.#body(name, segment, hash, bytes),
-        }),
-      );
+      await this.#call('POST', this.#path(), this.#body(name, segment, hash, bytes));
       return hash;
     } catch (error) {
       const status = statusOf(error);
@@ -216,19 +219,12 @@ export class ConfigMapHistoryStore implements HistoryStore {
     }
     try {
       if (existing === null) {
-        await this.#call((api) =>
-          api.createNamespacedConfigMap({
-            namespace: this.namespace,
-            body: this.#body(name, segment, hash, bytes),
-          }),
-        );
+        await this.#call('POST', this.#path(), this.#body(name, segment, hash, bytes));
       } else {
-        await this.#call((api) =>
-          api.replaceNamespacedConfigMap({
-            name,
-            namespace: this.namespace,
-            body: this.#body(name, segment, hash, bytes, existing.metadata?.resourceVersion),
-          }),
+        await this.#call(
+          'PUT',
+          this.#path(name),
+          this.#body(name, segment, hash, bytes, existing.metadata?.resourceVersion),
         );
       }
     } catch (error) {
@@ -290,18 +286,15 @@ export class ConfigMapHistoryStore implements HistoryStore {
     try {
       written =
         expectedVersion === null
-          ? await this.#call((api) =>
-              api.createNamespacedConfigMap({
-                namespace: this.namespace,
-                body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
-              }),
+          ? await this.#call<V1ConfigMap>(
+              'POST',
+              this.#path(),
+              this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
             )
-          : await this.#call((api) =>
-              api.replaceNamespacedConfigMap({
-                name,
-                namespace: this.namespace,
-                body: this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
-              }),
+          : await this.#call<V1ConfigMap>(
+              'PUT',
+              this.#path(name),
+              this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
             );
     } catch (error) {
       const status = statusOf(error);
@@ -330,8 +323,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
   async watchLatest(onChange: LatestListener, signal: AbortSignal): Promise<void> {
     this.#check();
     if (signal.aborted) return;
-    const watch = new Watch(this.#kc);
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/configmaps`;
+    const path = this.#path();
     let last: string | null | undefined;
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -384,17 +376,18 @@ export class ConfigMapHistoryStore implements HistoryStore {
         reconnect(error);
         return;
       }
-      controller = await watch.watch(
+      controller = await this.#api.watch(
         path,
         {
           fieldSelector: `metadata.name=${this.latestName}`,
-          allowWatchBookmarks: false,
+          allowWatchBookmarks: 'false',
           ...(from !== undefined ? { resourceVersion: from } : {}),
         },
         (phase, obj) => {
           if (phase === 'DELETED') return deliver(null);
           if (phase !== 'ADDED' && phase !== 'MODIFIED') {
-            if (phase === 'ERROR') this.#logger.debug('watch error event', { status: obj?.code });
+            if (phase === 'ERROR')
+              this.#logger.debug('watch error event', { status: (obj as { code?: unknown })?.code });
             return;
           }
           try {

@@ -24,6 +24,17 @@ export {
   restoreHistory,
   type StoreConfigMap,
 } from './history-file.js';
+export {
+  createKubeApi,
+  inCluster,
+  inClusterConnection,
+  type KubeApi,
+  KubeApiError,
+  type KubeConnection,
+  type KubeRequestOptions,
+  kubeApiFromConfig,
+  kubeConfigConnection,
+} from './kube-api.js';
 export { type Transition, ZERO_HASH } from './transition.js';
 export {
   BLOB_KINDS,
