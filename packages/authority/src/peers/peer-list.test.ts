@@ -84,8 +84,13 @@ describe('the kube-free ./peers entry', () => {
     expect(reached).toEqual(['@contrast-cc/core']);
   });
 
-  it('the check sees the Kubernetes client where it is: the main entry and the server', () => {
-    expect(packagesReachedFrom(path.join(here, '..', 'index.ts'))).toContain('@kubernetes/client-node');
+  it('the check sees the Kubernetes client where it is imported at run time, and nowhere in this package', () => {
+    // The positive control: the store's fake API server builds a real KubeConfig.
+    const fake = path.join(here, '..', '..', '..', 'store', 'src', 'testing', 'fake-kube-api.ts');
+    expect(packagesReachedFrom(fake)).toContain('@kubernetes/client-node');
+    // kubernetesPeers talks to the API server through the store's small REST client; a KubeConfig
+    // is accepted by type only (the caller loads client-node for it).
+    expect(packagesReachedFrom(path.join(here, '..', 'index.ts'))).not.toContain('@kubernetes/client-node');
     // The server entry reaches the peer sources by type only: no Kubernetes client either.
     expect(packagesReachedFrom(path.join(here, '..', 'server', 'index.ts'))).not.toContain(
       '@kubernetes/client-node',
