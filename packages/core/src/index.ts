@@ -58,6 +58,7 @@ export {
   type PlatformProblem,
   type PlatformRuntime,
   type PlatformSpec,
+  type PodVmSizing,
   type PolicyBinding,
   runtimeClassName,
   SUPPORTED_PLATFORM_API_VERSIONS,

@@ -43,6 +43,33 @@ export interface PlatformRuntime {
   podOverhead?: { memory: string; cpu: string };
   /** Annotations `generate` adds to every pod of this platform (e.g. default vCPUs). */
   podAnnotations?: Record<string, string>;
+  /** How the runtime sizes each pod VM; `generate` computes the size from the pod spec with it. */
+  vmSizing?: PodVmSizing;
+}
+
+/**
+ * How a platform's runtime sizes a pod VM (Kata with `static_sandbox_resource_mgmt`): the VM gets
+ * `baseVcpus` plus the pod's CPU limit (rounded up to whole vCPUs) and `baseMemoryMiB` plus the
+ * pod's memory limit, both as the kubelet computes the pod's limits and hands them to the runtime.
+ * @public
+ */
+export interface PodVmSizing {
+  /** Kata `default_vcpus` of the runtime's configuration. */
+  baseVcpus: number;
+  /** Kata `default_memory` (MiB) of the runtime's configuration; absent when not known. */
+  baseMemoryMiB?: number;
+  /**
+   * The vCPU counts whose launch measurement the platform's default reference values cover
+   * (the SEV-SNP measurement has one VMSA per vCPU; TDX RTMR0 depends on the count). Absent: any
+   * count attests (or the platform cannot tell which counts its values are for).
+   */
+  measuredVcpuCounts?: readonly number[];
+  /**
+   * Set where the runtime applies container memory limits wrongly (AKS): why, in one sentence.
+   * `generate` warns on each memory limit and offers to rewrite limits to requests, sizing the
+   * VM through Kata's `default_memory` annotation instead.
+   */
+  memoryLimitsUnreliable?: string;
 }
 
 /** What a platform contributes to attestation. @public */
@@ -151,6 +178,20 @@ export function validatePlatform(candidate: unknown): PlatformProblem[] {
     }
     if (typeof rt.runtimeClasses !== 'function') add('runtime.runtimeClasses', 'must be a function');
     if (typeof rt.nodeInstaller !== 'function') add('runtime.nodeInstaller', 'must be a function');
+    const sz = rt.vmSizing;
+    if (sz !== undefined) {
+      const whole = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+      if (!whole(sz.baseVcpus, 1)) add('runtime.vmSizing.baseVcpus', 'must be an integer >= 1');
+      if (sz.baseMemoryMiB !== undefined && !whole(sz.baseMemoryMiB, 1))
+        add('runtime.vmSizing.baseMemoryMiB', 'must be an integer >= 1');
+      if (
+        sz.measuredVcpuCounts !== undefined &&
+        (!Array.isArray(sz.measuredVcpuCounts) ||
+          sz.measuredVcpuCounts.length === 0 ||
+          !sz.measuredVcpuCounts.every((c) => whole(c, 1)))
+      )
+        add('runtime.vmSizing.measuredVcpuCounts', 'must list vCPU counts >= 1');
+    }
   }
 
   const at = p.attestation;

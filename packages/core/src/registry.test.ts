@@ -50,6 +50,22 @@ describe('definePlatform', () => {
     expect(err.field).toBe('runtime.runtimeClassNames[0]');
   });
 
+  it('rejects a VM sizing Kata could not have (no base vCPU, fractional memory, empty vCPU counts)', () => {
+    const base = createFakePlatform();
+    const sized = (vmSizing: object) =>
+      definePlatform({ ...base, runtime: { ...base.runtime, vmSizing: vmSizing as never } });
+    expect(
+      sized({ baseVcpus: 1, baseMemoryMiB: 512, measuredVcpuCounts: [1] }).runtime.vmSizing,
+    ).toBeDefined();
+    expect(thrown(() => sized({ baseVcpus: 0 })).field).toBe('runtime.vmSizing.baseVcpus');
+    expect(thrown(() => sized({ baseVcpus: 1, baseMemoryMiB: 1.5 })).field).toBe(
+      'runtime.vmSizing.baseMemoryMiB',
+    );
+    expect(thrown(() => sized({ baseVcpus: 1, measuredVcpuCounts: [] })).field).toBe(
+      'runtime.vmSizing.measuredVcpuCounts',
+    );
+  });
+
   it('rejects an unknown policy binding and a missing verifier factory', () => {
     const base = createFakePlatform();
     expect(

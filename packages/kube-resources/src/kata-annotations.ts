@@ -53,18 +53,34 @@ const AGENT_OPENING =
 /**
  * The findings for a pod's annotations. `platformAnnotations` are those the platform itself
  * writes (e.g. the vCPU count its reference values were measured with): the same value there is
- * fine, another is refused, since the vCPU count is part of the launch measurement.
+ * fine, another is refused, since the vCPU count is part of the launch measurement. `generated`
+ * are the Kata annotations generate writes for this pod (e.g. `default_memory` when memory limits
+ * became requests): the same value is silent, another is warned as replaced.
  * @public
  */
 export function checkKataAnnotations(
   annotations: Readonly<Record<string, unknown>>,
   platformAnnotations: Readonly<Record<string, string>> = {},
+  generated: Readonly<Record<string, string>> = {},
 ): KataAnnotationFinding[] {
   const out: KataAnnotationFinding[] = [];
   for (const [annotation, value] of Object.entries(annotations)) {
     if (!annotation.startsWith(PREFIX)) continue;
     // generate writes these itself (a re-run finds its own): replaced, never a finding.
     if (GENERATED.has(annotation)) continue;
+    // Written by generate for this pod (the VM memory with requests only): its own value is
+    // silent, another one is replaced.
+    const ours = generated[annotation];
+    if (ours !== undefined) {
+      if (String(value) !== ours) {
+        out.push({
+          annotation,
+          severity: 'warn',
+          reason: `replaced by ${ours}, the size generate computed from the pod's memory requests`,
+        });
+      }
+      continue;
+    }
     const platformValue = platformAnnotations[annotation];
     if (platformValue !== undefined) {
       if (String(value) !== platformValue) {
@@ -92,7 +108,7 @@ export function checkKataAnnotations(
           annotation,
           severity: 'refuse',
           reason:
-            "the vCPU count is part of the launch measurement (one VMSA per vCPU on SEV-SNP, RTMR0 on TDX), and the reference values are for the platform's count",
+            "the vCPU count is part of the launch measurement (one VMSA per vCPU on SEV-SNP, RTMR0 on TDX), and the reference values are for the platform's count; set the containers' CPU limits instead (generate sizes the VM from them and checks the count)",
         });
         continue;
       }

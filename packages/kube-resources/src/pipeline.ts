@@ -34,6 +34,7 @@ import {
 import { checkKataAnnotations } from './kata-annotations.js';
 import { MemoImageSource, type PinnedImage, pinWorkloadImages } from './pin.js';
 import { referenceValuesFor } from './reference-values.js';
+import { checkImageStoreAnnotation, IMAGE_STORE_SIZE_ANNOTATION, sizeWorkload } from './vm-sizing.js';
 import { findWorkloads, type WorkloadRef } from './workloads.js';
 
 /** Policy generator failures that are the input's fault (exit 2), not the environment's. */
@@ -59,6 +60,12 @@ export interface PatchResourcesOptions {
   skipInitializer?: boolean;
   skipServiceMesh?: boolean;
   imageReplacements?: ReadonlyMap<string, string>;
+  /**
+   * On platforms whose runtime misapplies container memory limits (AKS-CLH-SNP,
+   * `vmSizing.memoryLimitsUnreliable`): rewrite each memory limit to a request and size the VM
+   * with Kata's `default_memory` annotation instead of warning on each limit.
+   */
+  memoryLimitsToRequests?: boolean;
   /** Refuse a ConfigMap/Secret volume whose contents cannot be checked (default: a warning). */
   requireVolumeIntegrity?: boolean;
   logger?: Logger;
@@ -185,21 +192,15 @@ export async function patchResources(
     const doc = w.file.documents[w.documentIndex]!;
     const podAnnotations = ((podMetaOf(w) as { annotations?: Record<string, unknown> } | undefined)
       ?.annotations ?? {}) as Record<string, unknown>;
-    for (const f of checkKataAnnotations(podAnnotations, w.platform.runtime.podAnnotations ?? {})) {
-      const finding: ResourceProblem = {
+    const annotationField = (key: string) =>
+      formatKubePath(['documents', w.documentIndex, ...w.podPath, 'metadata', 'annotations', key]);
+    const imageStore = checkImageStoreAnnotation(podAnnotations);
+    if (imageStore) {
+      problems.push({
         file: w.file.path,
-        field: formatKubePath([
-          'documents',
-          w.documentIndex,
-          ...w.podPath,
-          'metadata',
-          'annotations',
-          f.annotation,
-        ]),
-        message: f.severity === 'refuse' ? `refused: ${f.reason}` : f.reason,
-      };
-      if (f.severity === 'refuse') problems.push(finding);
-      else warnings.push(finding);
+        field: annotationField(IMAGE_STORE_SIZE_ANNOTATION),
+        message: imageStore,
+      });
     }
     const result = injectWorkload(doc, w, {
       skipInitializer: options.skipInitializer ?? false,
@@ -214,6 +215,26 @@ export async function patchResources(
     });
     problems.push(...result.problems);
     warnings.push(...result.warnings);
+    // The VM size from the pod spec as it will run (the injected containers included).
+    const sized = sizeWorkload(doc, w, {
+      memoryLimitsToRequests: options.memoryLimitsToRequests ?? false,
+      injected: [INITIALIZER_NAME, SERVICE_MESH_NAME],
+    });
+    problems.push(...sized.problems);
+    warnings.push(...sized.warnings);
+    for (const f of checkKataAnnotations(
+      podAnnotations,
+      w.platform.runtime.podAnnotations ?? {},
+      sized.generatedKataAnnotations,
+    )) {
+      const finding: ResourceProblem = {
+        file: w.file.path,
+        field: annotationField(f.annotation),
+        message: f.severity === 'refuse' ? `refused: ${f.reason}` : f.reason,
+      };
+      if (f.severity === 'refuse') problems.push(finding);
+      else warnings.push(finding);
+    }
     const metaPath = [...w.podPath, 'metadata'];
     deleteAnnotation(doc, metaPath, INITDATA_ANNOTATION);
     deleteAnnotation(doc, metaPath, LEGACY_POLICY_ANNOTATION);

@@ -63,7 +63,15 @@ export interface QemuRuntimeOptions<M = unknown> {
   nodeSelector: Readonly<Record<string, string>>;
   /** Overrides the TEE's default layout ({@link QEMU_TEE_PROFILES}). */
   profile?: QemuTeeProfile;
+  /**
+   * The vCPU counts the platform's reference values measure (`PodVmSizing.measuredVcpuCounts`);
+   * absent: generate does not check the count.
+   */
+  measuredVcpuCounts?: readonly number[];
 }
+
+/** Kata `default_vcpus` of every generated configuration: each pod VM starts from one vCPU. */
+const QEMU_BASE_VCPUS = 1;
 
 /** The node-installer configuration: the file list the installer fetches and checks. @public */
 export interface InstallerConfig {
@@ -192,7 +200,7 @@ export function createQemuRuntime<M>(options: QemuRuntimeOptions<M>): QemuRuntim
           confidential_guest: true,
           ...profile.hypervisorExtras,
           kernel_params: assets.kernelParams,
-          default_vcpus: 1,
+          default_vcpus: QEMU_BASE_VCPUS,
           default_memory: assets.vmMemoryMiB,
           disable_nesting_checks: true,
           disable_image_nvdimm: true,
@@ -377,6 +385,11 @@ export function createQemuRuntime<M>(options: QemuRuntimeOptions<M>): QemuRuntim
       runtimeClasses: () => [runtimeClass()],
       nodeInstaller: (o) => nodeInstallerObjects(o),
       podOverhead: { ...options.podOverhead },
+      vmSizing: {
+        baseVcpus: QEMU_BASE_VCPUS,
+        baseMemoryMiB: assets.vmMemoryMiB,
+        ...(options.measuredVcpuCounts ? { measuredVcpuCounts: [...options.measuredVcpuCounts] } : {}),
+      },
     }),
     platformPolicy: () => ({ settingsPatch: structuredClone(GUEST_PULL_SETTINGS_PATCH), guestPull: true }),
     info: () => ({
@@ -398,6 +411,7 @@ export function createQemuRuntime<M>(options: QemuRuntimeOptions<M>): QemuRuntim
  */
 export function unconfiguredQemuRuntime(
   platformId: string,
+  measuredVcpuCounts?: readonly number[],
 ): Pick<QemuRuntime, 'platformRuntime' | 'platformPolicy'> {
   const refuse = (): never => {
     throw new ContrastError(
@@ -412,6 +426,11 @@ export function unconfiguredQemuRuntime(
       runtimeClassNames: [`contrast-cc-${platformId.toLowerCase()}`],
       runtimeClasses: refuse,
       nodeInstaller: refuse,
+      // The VM memory is part of the unknown assets; the vCPU base is the same in every release.
+      vmSizing: {
+        baseVcpus: QEMU_BASE_VCPUS,
+        ...(measuredVcpuCounts ? { measuredVcpuCounts: [...measuredVcpuCounts] } : {}),
+      },
     }),
     platformPolicy: () => ({ settingsPatch: structuredClone(GUEST_PULL_SETTINGS_PATCH), guestPull: true }),
   };

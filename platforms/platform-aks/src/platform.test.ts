@@ -9,10 +9,12 @@ import { type Evidence, fromHex, isContrastError, noopLogger, toHex } from '@con
 import { describePlatformConformance, sharedTestPath } from '@contrast-cc/platform-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AKS_BASE_MEMORY_MIB,
   AKS_RUNTIME_HANDLER,
   aksClhSnp,
   aksReferenceValues,
   createAksIssuer,
+  createAksPlatform,
   createAksVcekSource,
   THIM_PATH,
 } from './index.js';
@@ -80,6 +82,15 @@ describe(`${aksClhSnp.id} runtime`, () => {
     });
     expect(aksClhSnp.runtime.nodeInstaller({ namespace: 'contrast-system' })).toEqual([]);
     expect(aksClhSnp.attestation.policyBinding).toBe('legacy-policy-annotation');
+  });
+});
+
+describe(`${aksClhSnp.id} pod VM sizing`, () => {
+  it('says memory limits are applied wrongly, sizes with a 256 MiB guest allowance (configurable), checks no vCPU count', () => {
+    expect(aksClhSnp.runtime.vmSizing).toMatchObject({ baseVcpus: 1, baseMemoryMiB: AKS_BASE_MEMORY_MIB });
+    expect(aksClhSnp.runtime.vmSizing?.memoryLimitsUnreliable).toMatch(/memory limits are applied wrongly/);
+    expect(aksClhSnp.runtime.vmSizing?.measuredVcpuCounts).toBeUndefined();
+    expect(createAksPlatform({ baseMemoryMiB: 2048 }).runtime.vmSizing?.baseMemoryMiB).toBe(2048);
   });
 });
 

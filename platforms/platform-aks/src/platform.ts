@@ -99,7 +99,26 @@ export interface AksPlatformOptions {
    * is used on the guest side, by {@link createAksIssuer}.)
    */
   kds?: SnpCollateralSource;
+  /**
+   * The VM memory (MiB) AKS's Kata gives a pod before its containers' memory (the `default_memory`
+   * of the node's Kata configuration). Default {@link AKS_BASE_MEMORY_MIB}.
+   */
+  baseMemoryMiB?: number;
 }
+
+/**
+ * A guest allowance (MiB) for the VM beyond its containers: `DEFMEMSZ=256` of the node builder of
+ * microsoft/kata-containers in one version (later builds moved to 0 plus a 512 MiB default
+ * workload memory; a node image may differ: pass `baseMemoryMiB`). The VM memory of a pod with
+ * only memory requests is this plus the requests, through the `default_memory` annotation
+ * generate writes. Not verified on a cluster.
+ * @public
+ */
+export const AKS_BASE_MEMORY_MIB = 256;
+
+/** Upstream's limitation (docs, "Planned features and limitations"), as generate says it. */
+const AKS_MEMORY_LIMITS =
+  'on AKS container memory limits are applied wrongly (a known bug of the AKS runtime; upstream advises memory requests only).';
 
 function createAksVerifier(context: VerifierContext, options: AksPlatformOptions): Verifier {
   return createSnpVerifier({
@@ -158,6 +177,13 @@ export function createAksPlatform(options: AksPlatformOptions = {}): Platform {
       runtimeClassNames: [AKS_RUNTIME_CLASS],
       runtimeClasses: () => [aksRuntimeClass()],
       nodeInstaller: () => [],
+      // The vCPU counts the node pool's IGVM measurement covers are not known here (the user
+      // fills in the TrustedMeasurement), so the count is not checked.
+      vmSizing: {
+        baseVcpus: 1,
+        baseMemoryMiB: options.baseMemoryMiB ?? AKS_BASE_MEMORY_MIB,
+        memoryLimitsUnreliable: AKS_MEMORY_LIMITS,
+      },
     },
     attestation: {
       tee: 'snp',

@@ -76,6 +76,16 @@ describePlatformConformance(
 describe('Metal-QEMU-SNP runtime', () => {
   const info = metalQemuSnpRuntimeInfo(TEST_ASSETS);
 
+  it('sizes pod VMs like its Kata configuration; its reference values measure a 1-vCPU VM', () => {
+    expect(configured.runtime.vmSizing).toEqual({
+      baseVcpus: 1,
+      baseMemoryMiB: 512,
+      measuredVcpuCounts: [1],
+    });
+    expect(info.kataConfiguration).toMatch(/default_vcpus = 1\n[\s\S]*default_memory = 512\n/);
+    expect(metalQemuSnp.runtime.vmSizing).toEqual({ baseVcpus: 1, measuredVcpuCounts: [1] });
+  });
+
   it("names the RuntimeClass after the hash of the runtime's assets", async () => {
     const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-SNP', TEST_ASSETS));
     await expect(text).toMatchFileSnapshot(path.join(goldenDir, 'runtime-canonical.txt'));

@@ -22,6 +22,8 @@ export const METAL_QEMU_SNP_POD_OVERHEAD = { memory: '1152Mi', cpu: '250m' } as 
  */
 export const METAL_QEMU_SNP_NODE_SELECTOR = { 'contrast.edgeless.systems/tee': 'sev-snp' } as const;
 
+const SNP_MEASURED_VCPUS = [1] as const;
+
 /** Options of {@link createMetalQemuSnpPlatform}. */
 export interface MetalQemuSnpOptions extends SnpPlatformVerifierOptions {
   /**
@@ -38,13 +40,16 @@ function snpRuntime(assets: MetalQemuSnpAssets): QemuRuntime {
     assets,
     podOverhead: METAL_QEMU_SNP_POD_OVERHEAD,
     nodeSelector: METAL_QEMU_SNP_NODE_SELECTOR,
+    // The launch measurement holds one VMSA per vCPU; the reference values are the 1-vCPU
+    // digests (APEIP, which extrapolates to other counts, is refused by the verifier).
+    measuredVcpuCounts: SNP_MEASURED_VCPUS,
   });
 }
 
 /** Builds the Metal-QEMU-SNP platform (e.g. with another release's assets or trust anchors). */
 export function createMetalQemuSnpPlatform(options: MetalQemuSnpOptions = {}): Platform {
   const assets = options.assets;
-  const runtime = assets ? snpRuntime(assets) : unconfiguredQemuRuntime(ID);
+  const runtime = assets ? snpRuntime(assets) : unconfiguredQemuRuntime(ID, SNP_MEASURED_VCPUS);
   return definePlatform({
     id: ID,
     aliases: ['baremetal-snp', 'metal-snp'],

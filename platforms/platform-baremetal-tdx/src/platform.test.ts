@@ -87,6 +87,27 @@ describePlatformConformance(
 describe('Metal-QEMU-TDX runtime', () => {
   const info = metalQemuTdxRuntimeInfo(TEST_ASSETS);
 
+  it('sizes pod VMs like its Kata configuration; only a 1-vCPU VM attests unless RTMR0 alternatives exist', () => {
+    expect(configured.runtime.vmSizing).toEqual({
+      baseVcpus: 1,
+      baseMemoryMiB: 512,
+      measuredVcpuCounts: [1],
+    });
+    expect(info.kataConfiguration).toMatch(/default_vcpus = 1\n[\s\S]*default_memory = 512\n/);
+    expect(metalQemuTdx.runtime.vmSizing).toEqual({ baseVcpus: 1, measuredVcpuCounts: [1] });
+    const withAlternatives = createMetalQemuTdxPlatform({
+      assets: {
+        ...TEST_ASSETS,
+        launchMeasurements: {
+          ...TEST_ASSETS.launchMeasurements,
+          rtmr0Alternatives: [labelDigest('sha384', 'x')],
+        },
+      },
+    });
+    // the alternatives do not say which counts they are for: the verifier decides
+    expect(withAlternatives.runtime.vmSizing).toEqual({ baseVcpus: 1, baseMemoryMiB: 512 });
+  });
+
   it("names the RuntimeClass after the hash of the runtime's assets", async () => {
     const text = new TextDecoder().decode(canonicalRuntimeBytes('Metal-QEMU-TDX', TEST_ASSETS));
     await expect(text).toMatchFileSnapshot(path.join(goldenDir, 'runtime-canonical.txt'));

@@ -38,13 +38,24 @@ function tdxRuntime(assets: MetalQemuTdxAssets): QemuRuntime {
     assets,
     podOverhead: METAL_QEMU_TDX_POD_OVERHEAD,
     nodeSelector: METAL_QEMU_TDX_NODE_SELECTOR,
+    ...measuredVcpus(assets),
   });
+}
+
+/**
+ * RTMR0 depends on the vCPU count. The assets' `rtmrs[0]` is the 1-vCPU value; the verifier also
+ * accepts any of `rtmr0Alternatives`, which do not say which counts they are for: with
+ * alternatives generate does not check the count (the verifier decides), without them only a
+ * 1-vCPU pod VM attests.
+ */
+function measuredVcpus(assets: MetalQemuTdxAssets | undefined): { measuredVcpuCounts?: readonly number[] } {
+  return assets && assets.launchMeasurements.rtmr0Alternatives.length > 0 ? {} : { measuredVcpuCounts: [1] };
 }
 
 /** Builds the Metal-QEMU-TDX platform (e.g. with another release's assets or trust anchors). */
 export function createMetalQemuTdxPlatform(options: MetalQemuTdxOptions = {}): Platform {
   const assets = options.assets;
-  const runtime = assets ? tdxRuntime(assets) : unconfiguredQemuRuntime(ID);
+  const runtime = assets ? tdxRuntime(assets) : unconfiguredQemuRuntime(ID, [1]);
   return definePlatform({
     id: ID,
     aliases: ['baremetal-tdx', 'metal-tdx'],

@@ -280,6 +280,8 @@ function defineSimulatedPlatform(spec: SimulatedSpec): Platform {
       runtimeClassNames: [spec.handler],
       runtimeClasses: () => [runtimeClass(spec.handler)],
       nodeInstaller: () => [],
+      // No real VM: the vCPU base only (the simulated measurement does not depend on the count).
+      vmSizing: { baseVcpus: 1 },
     },
     attestation: {
       tee: spec.tee,
