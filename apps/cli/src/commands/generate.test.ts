@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createPlatformRegistry, type Platform } from '@contrast-cc/core';
 import { createFakePlatform } from '@contrast-cc/core/testing';
 import { parseManifest, workloadOwnerKeyHex } from '@contrast-cc/manifest';
+import { AKS_BASE_MEMORY_MIB, aksClhSnp, aksReferenceValues } from '@contrast-cc/platform-aks';
 import { metalQemuSnp } from '@contrast-cc/platform-baremetal-snp';
 import { metalQemuTdx } from '@contrast-cc/platform-baremetal-tdx';
 import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
@@ -830,6 +831,80 @@ describe('contrast generate and Kata override annotations', () => {
     expectSucceeded(r);
     expect(r.stdout).toMatch(
       /⚠ .*web\.yml: .*metadata\.annotations\["io\.katacontainers\.config\.hypervisor\.default_memory"\]: a Kata configuration override: unsupported/,
+    );
+  });
+});
+
+describe('contrast generate on AKS-CLH-SNP: memory limits (applied wrongly by the AKS runtime)', () => {
+  const aks = (dir: string, extra: string[] = []) =>
+    runGenerate({ registry: createPlatformRegistry([aksClhSnp]), images: new AnyImageSource() }, dir, [
+      '-p',
+      'AKS-CLH-SNP',
+      ...extra,
+      'resources',
+    ]);
+  /** The shop in a workspace whose manifest has the node pool's measurement filled in (AKS has no default). */
+  async function aksWorkspace(): Promise<string> {
+    const dir = workspace();
+    expect((await generate(dir, ['-p', 'Test-SNP', 'resources'])).code).toBe(0);
+    cpSync(shop, path.join(dir, 'resources'), { recursive: true, filter: (s) => !s.endsWith('README.md') });
+    const file = path.join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    m.ReferenceValues = { snp: [{ ...aksReferenceValues()[0], TrustedMeasurement: 'ab'.repeat(48) }] };
+    writeFileSync(file, JSON.stringify(m));
+    return dir;
+  }
+  const webPod = (dir: string) =>
+    parseAllDocuments(readFileSync(path.join(dir, 'resources', 'web.yml'), 'utf8'))[0]!.toJS().spec.template;
+
+  it('warns on each memory limit, naming file, workload, container and field', async () => {
+    const dir = await aksWorkspace();
+    const r = await aks(dir);
+    expectSucceeded(r);
+    expect(r.stdout).toContain(
+      '⚠ resources/web.yml: documents[0].spec.template.spec.containers[0].resources.limits.memory: Deployment shop/web: container "web" has a memory limit; on AKS container memory limits are applied wrongly',
+    );
+    expect(r.stdout).toMatch(/--memory-limits-to-requests/);
+    // one warning per user container with a limit (the shop's five workloads, one each)
+    expect(r.stdout.match(/has a memory limit/g)).toHaveLength(5);
+    expect(webPod(dir).spec.containers[0].resources.limits).toEqual({ memory: '128Mi' });
+  });
+
+  it('with --memory-limits-to-requests: requests only, the VM sized through default_memory; a re-run changes nothing', async () => {
+    const dir = await aksWorkspace();
+    const r = await aks(dir, ['--memory-limits-to-requests']);
+    expectSucceeded(r);
+    expect(r.stdout).not.toMatch(/has a memory limit/);
+    const pod = webPod(dir);
+    for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
+      expect(c.resources?.limits?.memory).toBeUndefined();
+    }
+    expect(pod.spec.containers[0].resources).toEqual({ requests: { memory: '128Mi' } });
+    // the guest allowance plus the pod's requests: web 128Mi and the service-mesh sidecar 100Mi
+    // (the initializer's 50Mi runs before them and counts only as a maximum)
+    expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual([
+      'contrast-initializer',
+      'contrast-service-mesh',
+    ]);
+    const mib = String(AKS_BASE_MEMORY_MIB + 128 + 100);
+    expect(pod.metadata.annotations).toMatchObject({
+      'io.katacontainers.config.hypervisor.default_memory': mib,
+      'contrast.edgeless.systems/vm-memory': `${mib}Mi`,
+      'contrast.edgeless.systems/vm-vcpus': '1',
+    });
+    const before = snapshot(path.join(dir, 'resources'));
+    const again = await aks(dir, ['--memory-limits-to-requests']);
+    expectSucceeded(again);
+    expect(again.stdout).not.toMatch(/default_memory/);
+    expect(snapshot(path.join(dir, 'resources'))).toEqual(before);
+  });
+
+  it("upstream's --inject-image-store is refused with what to do instead", async () => {
+    const dir = workspace();
+    const r = await aks(dir, ['--inject-image-store']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /--inject-image-store \(upstream\): Contrast for TypeScript has no secure image store/,
     );
   });
 });

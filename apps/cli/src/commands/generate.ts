@@ -96,6 +96,11 @@ Flags:
                                       from the digest-pinned image into the YAML
       --require-volume-integrity      refuse a ConfigMap/Secret volume whose object is not among
                                       the inputs (default: a warning; the volume is not checked)
+      --memory-limits-to-requests     on a platform whose runtime applies container memory limits
+                                      wrongly (AKS-CLH-SNP; generate warns on each limit without
+                                      this flag): rewrite every memory limit to a request (kept
+                                      when one is set) and size the VM with the Kata annotation
+                                      io.katacontainers.config.hypervisor.default_memory instead
       --json                          print a JSON summary on stdout
   -h, --help                          show this help
 
@@ -148,6 +153,7 @@ interface Options {
   skipServiceMesh: boolean;
   noImageUsers: boolean;
   requireVolumeIntegrity: boolean;
+  memoryLimitsToRequests: boolean;
   json: boolean;
 }
 
@@ -175,9 +181,16 @@ function parseOptions(args: string[]): Options {
         'skip-service-mesh': { type: 'boolean' },
         'no-image-users': { type: 'boolean' },
         'require-volume-integrity': { type: 'boolean' },
+        'memory-limits-to-requests': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
+  }
+  // Upstream's secure image store flag: not an unknown option but a missing feature, said so.
+  if (args.includes('--inject-image-store')) {
+    throw new UsageError(
+      "--inject-image-store (upstream): Contrast for TypeScript has no secure image store; its pod VMs have no guest component for /dev/image_store, so images stay in the VM's encrypted memory (bare metal) or on dm-verity layers from the host (AKS). Drop the flag and size the containers' memory limits for the uncompressed images",
+    );
   }
   try {
     parsed = parse();
@@ -206,6 +219,7 @@ function parseOptions(args: string[]): Options {
     skipServiceMesh: v['skip-service-mesh'] ?? false,
     noImageUsers: v['no-image-users'] ?? false,
     requireVolumeIntegrity: v['require-volume-integrity'] ?? false,
+    memoryLimitsToRequests: v['memory-limits-to-requests'] ?? false,
     json: v.json ?? false,
   };
 }
@@ -516,6 +530,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     skipServiceMesh: opts.skipServiceMesh,
     fixFromImages: !opts.noImageUsers,
     requireVolumeIntegrity: opts.requireVolumeIntegrity,
+    memoryLimitsToRequests: opts.memoryLimitsToRequests,
     imageReplacements: replacements,
     expectedCoordinator: { ...(existing ? { existing } : {}), ...(rootCa ? { rootCa } : {}) },
     onImagesPinned: (pins) => {
