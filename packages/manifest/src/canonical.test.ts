@@ -26,6 +26,15 @@ describe('canonical manifest bytes', () => {
     expect(text).toContain('\n  "Policies": {\n    "');
   });
 
+  it('SeedshareThreshold comes last when set; absent, the bytes are those of a manifest without it', () => {
+    const m = validManifest();
+    const without = canonicalManifestJson(m);
+    const withK = canonicalManifestJson({ SeedshareThreshold: 1, ...m } as Manifest);
+    expect(Object.keys(JSON.parse(withK)).at(-1)).toBe('SeedshareThreshold');
+    expect(withK).toBe(`${without.slice(0, -3)},\n  "SeedshareThreshold": 1\n}\n`);
+    expect(canonicalManifestJson({ ...m, SeedshareThreshold: undefined } as Manifest)).toBe(without);
+  });
+
   it('escapes <, > and & as Go does', () => {
     const m = validManifest();
     m.Policies[WEB_HASH]!.SANs = ['a<b>&c'];

@@ -48,7 +48,8 @@ const GO_ESCAPES: Record<string, string> = {
  * The canonical text of a manifest, as `contrast generate` writes `manifest.json` and as upstream's
  * `json.MarshalIndent(m, "", "  ")` plus a newline would lay it out:
  * - fields in schema order (Policies, ReferenceValues, WorkloadOwnerPubKeys,
- *   WorkloadOwnerKeyDigests, SeedshareOwnerPubKeys; nested objects likewise), absent fields omitted;
+ *   WorkloadOwnerKeyDigests, SeedshareOwnerPubKeys, SeedshareThreshold; nested objects likewise),
+ *   absent fields omitted;
  * - `Policies` keys sorted;
  * - two-space indentation, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\u00XX`, one trailing `\n`.
  * @public

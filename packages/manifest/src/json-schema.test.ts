@@ -11,7 +11,7 @@ describe('manifest.schema.json', () => {
     await expect(manifestJsonSchemaText()).toMatchFileSnapshot(committed);
   });
 
-  it('is strict and describes the upstream top-level fields', () => {
+  it('is strict and describes the upstream top-level fields (and our SeedshareThreshold)', () => {
     const schema = JSON.parse(readFileSync(committed, 'utf8'));
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(['Policies', 'ReferenceValues']);
@@ -21,6 +21,7 @@ describe('manifest.schema.json', () => {
       'WorkloadOwnerPubKeys',
       'WorkloadOwnerKeyDigests',
       'SeedshareOwnerPubKeys',
+      'SeedshareThreshold',
     ]);
     expect(manifestJsonSchema().$id).toBe(schema.$id);
   });

@@ -128,6 +128,15 @@ export const ManifestSchema = z
       .nullable()
       .optional()
       .describe('RSA public keys (PKCS#1 DER, hex) the seed is shared to.'),
+    SeedshareThreshold: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(255, 'must be at most 255')
+      .optional()
+      .describe(
+        'k of a k-of-n seed split: any k seed-share owners together recover the Coordinator, fewer cannot. Absent: 1 (each owner alone, upstream behaviour). At most the number of SeedshareOwnerPubKeys.',
+      ),
   })
   .describe('The Contrast manifest.');
 

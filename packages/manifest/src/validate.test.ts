@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { isContrastError } from '@contrast-cc/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -203,6 +204,41 @@ describe('parseManifest', () => {
     expect(issuesOf(m).map((i) => i.path)).toEqual(['WorkloadOwnerPubKeys[0]', 'SeedshareOwnerPubKeys[0]']);
   });
 
+  it('SeedshareThreshold: absent or 1..n accepted; above the owner count, 0, a fraction or a string refused by path', () => {
+    const m = validManifest();
+    const second = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ format: 'der', type: 'pkcs1' })
+      .toString('hex');
+    m.SeedshareOwnerPubKeys = [testKeys().rsaHex, second];
+    expect(parseManifest(m).manifest.SeedshareThreshold).toBeUndefined();
+    for (const k of [1, 2]) {
+      m.SeedshareThreshold = k;
+      expect(parseManifest(m).manifest.SeedshareThreshold).toBe(k);
+    }
+    m.SeedshareThreshold = 3;
+    try {
+      parseManifest(m, { file: 'manifest.json' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ManifestValidationError).describe()).toBe(
+        'manifest.json: SeedshareThreshold: 3 exceeds the 2 seed-share owners in SeedshareOwnerPubKeys: k of n needs k <= n',
+      );
+      expect((error as ManifestValidationError).field).toBe('SeedshareThreshold');
+    }
+    // The same key twice is one owner.
+    m.SeedshareOwnerPubKeys = [second, second.toUpperCase()];
+    m.SeedshareThreshold = 2;
+    expect(issuesOf(m)[0]!.message).toMatch(/exceeds the 1 seed-share owner in/);
+    m.SeedshareOwnerPubKeys = [testKeys().rsaHex, second];
+    expect(issuesOf({ ...m, SeedshareThreshold: 0 })).toEqual([
+      { path: 'SeedshareThreshold', message: 'must be at least 1' },
+    ]);
+    expect(issuesOf({ ...m, SeedshareThreshold: 1.5 })).toEqual([
+      { path: 'SeedshareThreshold', message: 'must be a whole number' },
+    ]);
+    expect(issuesOf({ ...m, SeedshareThreshold: '2' })[0]!.path).toBe('SeedshareThreshold');
+  });
+
   it('reads the older WorkloadOwnerKeyDigests and warns about it', () => {
     const m = validManifest();
     delete m.WorkloadOwnerPubKeys;
@@ -308,6 +344,7 @@ describe('parseManifest never crashes', () => {
       ['ReferenceValues', 'tdx', 0, 'Rtmrs'],
       ['WorkloadOwnerPubKeys'],
       ['SeedshareOwnerPubKeys', 0],
+      ['SeedshareThreshold'],
     ];
     fc.assert(
       fc.property(fc.constantFrom(...paths), fc.jsonValue(), (path, value) => {

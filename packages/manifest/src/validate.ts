@@ -255,6 +255,14 @@ function validateRules(m: Manifest, options: ParseManifestOptions): Collector {
       c.error(path, 'is not an RSA public key in PKCS#1 DER');
     }
   });
+  const threshold = m.SeedshareThreshold;
+  const seedOwners = new Set((m.SeedshareOwnerPubKeys ?? []).map((k) => k.toLowerCase())).size;
+  if (threshold !== undefined && threshold > seedOwners) {
+    c.error(
+      'SeedshareThreshold',
+      `${threshold} exceeds the ${seedOwners} seed-share owner${seedOwners === 1 ? '' : 's'} in SeedshareOwnerPubKeys: k of n needs k <= n`,
+    );
+  }
   return c;
 }
 
