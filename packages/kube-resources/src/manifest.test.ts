@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ManifestValidationError } from '@contrast-cc/manifest';
 import { describe, expect, it } from 'vitest';
 import { ResourceInputError } from './errors.js';
@@ -89,6 +90,31 @@ describe('assembleManifest', () => {
     expect(snpValues[1]?.TrustedMeasurement).toBe('5a'.repeat(48));
     expect(snpValues[1]?.MinimumTCB?.MicrocodeVersion).toBe(4);
     expect(missing.filter((m) => m.path.startsWith('ReferenceValues.snp[1]'))).toEqual([]);
+  });
+
+  it('--seedshare-threshold: written for k > 1, kept from the existing manifest, 1 leaves no field, k > n refused', () => {
+    const rsa = () =>
+      generateKeyPairSync('rsa', { modulusLength: 2048 })
+        .publicKey.export({ format: 'der', type: 'pkcs1' })
+        .toString('hex');
+    const owners = [rsa(), rsa(), rsa()];
+    const base = { workloads: [coord], platforms: [snp], seedshareOwnerKeys: owners };
+    const two = assembleManifest({ ...base, seedshareThreshold: 2 }).manifest;
+    expect(two.SeedshareThreshold).toBe(2);
+    expect(assembleManifest({ ...base, existing: two }).manifest.SeedshareThreshold).toBe(2);
+    expect(
+      'SeedshareThreshold' in assembleManifest({ ...base, existing: two, seedshareThreshold: 1 }).manifest,
+    ).toBe(false);
+    expect('SeedshareThreshold' in assembleManifest(base).manifest).toBe(false);
+    try {
+      assembleManifest({ ...base, seedshareThreshold: 4, file: 'deploy/manifest.json' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ManifestValidationError);
+      expect((error as ManifestValidationError).describe()).toBe(
+        'deploy/manifest.json: SeedshareThreshold: 4 exceeds the 3 seed-share owners in SeedshareOwnerPubKeys: k of n needs k <= n',
+      );
+    }
   });
 
   it('--disable-updates empties the owner keys, also the older digests', () => {

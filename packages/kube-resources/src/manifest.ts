@@ -14,6 +14,11 @@ export interface AssembleManifestOptions {
   workloadOwnerKeys?: readonly string[];
   /** Seed-share owner keys to add (PKCS#1 DER hex). */
   seedshareOwnerKeys?: readonly string[];
+  /**
+   * `--seedshare-threshold k`: any k seed-share owners together recover the Coordinator. Unset:
+   * the existing manifest's value is kept. 1 is written as no field (upstream's 1-of-n bytes).
+   */
+  seedshareThreshold?: number;
   /** Empty the workload owner keys: an immutable deployment. */
   disableUpdates?: boolean;
   /** The manifest's file name, for messages. */
@@ -42,7 +47,8 @@ function dedupe(values: readonly string[]): string[] {
  * (`hash -> {SANs: [name, "*"], WorkloadSecretID, Role}`), the reference values of the used
  * platforms (user-filled values of a matching existing entry kept, and its launch measurements
  * while the platform provides none), owner keys (existing plus
- * added; none with `disableUpdates`). Extra SANs the user added to an entry with the same
+ * added; none with `disableUpdates`), the seed-share threshold (given, else the existing one;
+ * checked against the owner count by `parseManifest`, naming `SeedshareThreshold`). Extra SANs the user added to an entry with the same
  * WorkloadSecretID are kept. Two different workloads with one policy hash are an error.
  */
 export function assembleManifest(options: AssembleManifestOptions): AssembledManifest {
@@ -94,6 +100,8 @@ export function assembleManifest(options: AssembleManifestOptions): AssembledMan
       ...(options.seedshareOwnerKeys ?? []),
     ]),
   };
+  const threshold = options.seedshareThreshold ?? existing?.SeedshareThreshold;
+  if (threshold !== undefined && threshold !== 1) manifest.SeedshareThreshold = threshold;
   const parsed = parseManifest(manifest, { file });
   return { manifest: parsed.manifest, warnings: parsed.warnings, missing: parsed.missing };
 }

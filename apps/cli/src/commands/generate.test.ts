@@ -212,6 +212,63 @@ describe('contrast generate', () => {
     expect(updated.SANs).toEqual(['web', '*', 'shop.example.com']);
   });
 
+  it('--seedshare-threshold 2 with three owner keys: written to the manifest, kept by the next run; k > n and bad k refused (exit 2, nothing written)', async () => {
+    const dir = workspace();
+    const owners = ['alice.pem', 'bob.pem', 'carol.pem'];
+    for (const o of owners) {
+      const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+        format: 'pem',
+        type: 'pkcs1',
+      });
+      writeFileSync(path.join(dir, o), pem, { mode: 0o600 });
+    }
+    const ownerFlags = owners.flatMap((o) => ['--add-seedshare-owner-key', o]);
+    expectSucceeded(
+      await generate(dir, ['-p', 'Test-SNP', ...ownerFlags, '--seedshare-threshold', '2', 'resources']),
+    );
+    const file = path.join(dir, 'manifest.json');
+    const first = readFileSync(file, 'utf8');
+    const { manifest } = parseManifest(first);
+    expect(manifest.SeedshareOwnerPubKeys).toHaveLength(3);
+    expect(manifest.SeedshareThreshold).toBe(2);
+    // A re-run without the flag keeps k (and the bytes).
+    expectSucceeded(await generate(dir, ['-p', 'Test-SNP', ...ownerFlags, 'resources']));
+    expect(readFileSync(file, 'utf8')).toBe(first);
+    // k > n: the manifest's field named, nothing written.
+    const tooMany = await generate(dir, [
+      '-p',
+      'Test-SNP',
+      ...ownerFlags,
+      '--seedshare-threshold',
+      '4',
+      'resources',
+    ]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain(
+      'manifest.json: SeedshareThreshold: 4 exceeds the 3 seed-share owners in SeedshareOwnerPubKeys: k of n needs k <= n',
+    );
+    expect(readFileSync(file, 'utf8')).toBe(first);
+    for (const bad of ['0', 'two', '1.5', '-1']) {
+      const r = await generate(dir, [
+        '-p',
+        'Test-SNP',
+        ...ownerFlags,
+        `--seedshare-threshold=${bad}`,
+        'resources',
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--seedshare-threshold: must be a whole number k >= 1, got "${bad}"`);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(first);
+    // Back to 1: the field goes, the bytes are those of a manifest that never had one.
+    expectSucceeded(
+      await generate(dir, ['-p', 'Test-SNP', ...ownerFlags, '--seedshare-threshold', '1', 'resources']),
+    );
+    const one = readFileSync(file, 'utf8');
+    expect(one).not.toContain('SeedshareThreshold');
+    expect(one).toBe(first.replace(',\n  "SeedshareThreshold": 2\n}', '\n}'));
+  });
+
   it('--disable-updates leaves no workload owner; -o writes one file and leaves the inputs', async () => {
     const dir = workspace();
     const before = snapshot(path.join(dir, 'resources'));

@@ -87,6 +87,10 @@ Flags:
       --add-seedshare-owner-key <pem> seed-share owner key to add (repeatable; default
                                       seedshare-owner.pem, an RSA-4096 key is generated when that
                                       one file is missing)
+      --seedshare-threshold <k>       k-of-n recovery: any k of the n seed-share owners together
+                                      recover a restarted Coordinator, fewer cannot (the seed is
+                                      split, each owner gets one share). Default: the manifest's
+                                      value, else 1 (every owner alone, as upstream). 1 <= k <= n
   -d, --disable-updates               no workload owner keys: the manifest can never be updated
       --image-replacements <file>     lines "old=new": replace images in all workloads
       --skip-initializer              do not inject the initializer
@@ -106,10 +110,14 @@ Flags:
 
 Writes: the patched YAML files (or --output), the manifest, and new owner keys (file mode 0600)
 when they do not exist yet. Keep the keys safe: workload-owner.pem authorizes manifest updates,
-seedshare-owner.pem recovers a restarted Coordinator.
+seedshare-owner.pem recovers a restarted Coordinator (with --seedshare-threshold k, any k owners'
+keys together do; see "contrast recover --help").
 
 Examples:
   contrast generate --reference-values Metal-QEMU-SNP resources/
+  # three seed-share owners (existing RSA keys), any two of them recover the Coordinator
+  contrast generate -p Metal-QEMU-SNP -a assets/ --add-seedshare-owner-key alice.pem \
+    --add-seedshare-owner-key bob.pem --add-seedshare-owner-key carol.pem --seedshare-threshold 2 resources/
   # a local test: the simulator platform, recorded image facts (nothing fetched)
   CONTRAST_IMAGE_FACTS=examples/shop/image-facts.json \\
     contrast generate -p Simulated-TDX examples/shop/
@@ -147,6 +155,7 @@ interface Options {
   policy?: string | undefined;
   workloadOwnerKeys: string[];
   seedshareOwnerKeys: string[];
+  seedshareThreshold?: number | undefined;
   disableUpdates: boolean;
   imageReplacements?: string;
   skipInitializer: boolean;
@@ -175,6 +184,7 @@ function parseOptions(args: string[]): Options {
         'workload-owner-key': { type: 'string', multiple: true },
         'add-seedshare-owner-key': { type: 'string', multiple: true },
         'seedshare-owner-key': { type: 'string', multiple: true },
+        'seedshare-threshold': { type: 'string' },
         'disable-updates': { type: 'boolean', short: 'd' },
         'image-replacements': { type: 'string' },
         'skip-initializer': { type: 'boolean' },
@@ -203,6 +213,12 @@ function parseOptions(args: string[]): Options {
     throw new UsageError('--disable-updates and --add-workload-owner-key exclude each other');
   }
   if (parsed.positionals.length === 0) throw new UsageError('give at least one file or directory');
+  const threshold = v['seedshare-threshold'];
+  if (threshold !== undefined && !/^[1-9][0-9]{0,2}$/.test(threshold.trim())) {
+    throw new UsageError(
+      `--seedshare-threshold: must be a whole number k >= 1, got ${JSON.stringify(threshold)}`,
+    );
+  }
   return {
     paths: parsed.positionals,
     referenceValues: v['reference-values'],
@@ -213,6 +229,7 @@ function parseOptions(args: string[]): Options {
     policy: v.policy,
     workloadOwnerKeys: ownerKeys,
     seedshareOwnerKeys: [...(v['add-seedshare-owner-key'] ?? []), ...(v['seedshare-owner-key'] ?? [])],
+    seedshareThreshold: threshold === undefined ? undefined : Number(threshold.trim()),
     disableUpdates: v['disable-updates'] ?? false,
     imageReplacements: v['image-replacements'],
     skipInitializer: v['skip-initializer'] ?? false,
@@ -579,6 +596,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
     platforms,
     workloadOwnerKeys: owners.hex,
     seedshareOwnerKeys: seedshare.hex,
+    ...(opts.seedshareThreshold !== undefined ? { seedshareThreshold: opts.seedshareThreshold } : {}),
     disableUpdates: opts.disableUpdates,
     file: opts.manifest,
   });
