@@ -73,6 +73,8 @@ export async function updateManifest(r: Replica, params: SetManifestParams): Pro
         seed: engine.seed(),
         salt: engine.salt(),
         ownerPublicKeys: owners.map((hex) => seedShareOwnerKey(hex)),
+        // k > 1: one Shamir share per owner, no single owner learns the seed.
+        ...((manifest.SeedshareThreshold ?? 1) > 1 ? { threshold: manifest.SeedshareThreshold } : {}),
         logger: r.log,
       });
     } else {
@@ -130,6 +132,12 @@ export async function updateManifest(r: Replica, params: SetManifestParams): Pro
     if (!sameKeySet(a.manifest.SeedshareOwnerPubKeys, manifest.SeedshareOwnerPubKeys)) {
       throw new AuthorityError('permission-denied', 'changes to seedshare owners are not allowed', {
         field: 'SeedshareOwnerPubKeys',
+      });
+    }
+    if ((a.manifest.SeedshareThreshold ?? 1) !== (manifest.SeedshareThreshold ?? 1)) {
+      // The shares were made with the first manifest; another k would not describe them.
+      throw new AuthorityError('permission-denied', 'changes to the seed-share threshold are not allowed', {
+        field: 'SeedshareThreshold',
       });
     }
     engine = a.engine;

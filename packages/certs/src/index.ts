@@ -31,6 +31,18 @@ export {
   SeedEngine,
 } from './seed-engine.js';
 export {
+  type CheckedShares,
+  checkReleasedShares,
+  RELEASED_SHARE_LABEL,
+  type ReleasedSeedShare,
+  type ReleasedShareExpectations,
+  releasedShareSignedMessage,
+  releaseSeedShare,
+  type SeedShareProblem,
+  SeedShareSetError,
+  seedShareOwnerFingerprint,
+} from './seed-share-release.js';
+export {
   type CreateSeedSharesOptions,
   createSeedShareDocument,
   decryptSeedShare,
