@@ -77,9 +77,10 @@ function sealKey(
   nonce: Uint8Array,
   ephemeralSpki: Uint8Array,
   recipientSpki: Uint8Array,
+  label: string,
 ) {
   return new Uint8Array(
-    hkdfSync('sha256', shared, nonce, framed(utf8(API_LABELS.recoverSeal), ephemeralSpki, recipientSpki), 32),
+    hkdfSync('sha256', shared, nonce, framed(utf8(label), ephemeralSpki, recipientSpki), 32),
   );
 }
 
@@ -88,16 +89,16 @@ function spkiOf(key: KeyObject): Uint8Array {
 }
 
 /**
- * Seals `salt(32) || seed` to the Coordinator's TLS public key (ECIES): an ephemeral key of the
- * same curve, ECDH, HKDF-SHA256(shared, salt = nonce, info = framed(label, ephemeral SPKI,
- * recipient SPKI)) -> AES-256-GCM key, random 12-byte iv, the nonce as additional data.
- * @public
+ * ECIES to an EC public key (the one sealing implementation of this package): an ephemeral key of
+ * the same curve, ECDH, HKDF-SHA256(shared, salt = nonce, info = framed(label, ephemeral SPKI,
+ * recipient SPKI)) -> AES-256-GCM key, random 12-byte iv, the nonce as additional data. `label`
+ * separates what is sealed (a seed, a set of released shares).
  */
-export function sealRecoverySecret(
+export function sealBytes(
   recipientSpki: Uint8Array,
   nonce: Uint8Array,
-  seed: Uint8Array,
-  salt: Uint8Array,
+  plaintext: Uint8Array,
+  label: string,
 ): SealedSecret {
   let recipient: KeyObject;
   try {
@@ -114,14 +115,73 @@ export function sealRecoverySecret(
   const eph = generateKeyPairSync('ec', { namedCurve: curve });
   const ephSpki = spkiOf(eph.publicKey);
   const shared = new Uint8Array(diffieHellman({ privateKey: eph.privateKey, publicKey: recipient }));
-  const key = sealKey(shared, nonce, ephSpki, recipientSpki);
+  const key = sealKey(shared, nonce, ephSpki, recipientSpki, label);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(nonce);
-  const body = Buffer.concat([cipher.update(concatBytes(salt, seed)), cipher.final()]);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   key.fill(0);
   shared.fill(0);
   return { ephemeralPublicKey: ephSpki, ciphertext: concatBytes(iv, body, cipher.getAuthTag()) };
+}
+
+/**
+ * Opens what {@link sealBytes} sealed with the same label. Throws `permission-denied` (never
+ * echoing the content) when it does not open or holds fewer than `minLength` bytes.
+ */
+export function openBytes(
+  recipientKey: KeyObject,
+  nonce: Uint8Array,
+  sealed: SealedSecret,
+  label: string,
+  minLength: number,
+): Uint8Array {
+  const fail = () =>
+    new ContrastError('permission-denied', 'the sealed recovery secret does not open with this key', {
+      field: 'ciphertext',
+    });
+  if (sealed.ciphertext.length < 12 + 16 + minLength) throw fail();
+  let shared: Uint8Array;
+  try {
+    const eph = createPublicKey({ key: Buffer.from(sealed.ephemeralPublicKey), format: 'der', type: 'spki' });
+    shared = new Uint8Array(diffieHellman({ privateKey: recipientKey, publicKey: eph }));
+  } catch {
+    throw new ContrastError('invalid-argument', 'not a valid ephemeral public key', {
+      field: 'ephemeral_public_key',
+    });
+  }
+  const key = sealKey(shared, nonce, sealed.ephemeralPublicKey, spkiOf(createPublicKey(recipientKey)), label);
+  const c = sealed.ciphertext;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, c.subarray(0, 12));
+    decipher.setAAD(nonce);
+    decipher.setAuthTag(c.subarray(c.length - 16));
+    return new Uint8Array(Buffer.concat([decipher.update(c.subarray(12, c.length - 16)), decipher.final()]));
+  } catch {
+    throw fail();
+  } finally {
+    key.fill(0);
+    shared.fill(0);
+  }
+}
+
+/**
+ * Seals `salt(32) || seed` to the Coordinator's TLS public key ({@link sealBytes} with the label
+ * `API_LABELS.recoverSeal`).
+ * @public
+ */
+export function sealRecoverySecret(
+  recipientSpki: Uint8Array,
+  nonce: Uint8Array,
+  seed: Uint8Array,
+  salt: Uint8Array,
+): SealedSecret {
+  const plain = concatBytes(salt, seed);
+  try {
+    return sealBytes(recipientSpki, nonce, plain, API_LABELS.recoverSeal);
+  } finally {
+    plain.fill(0);
+  }
 }
 
 /**
@@ -134,36 +194,10 @@ export function openRecoverySecret(
   nonce: Uint8Array,
   sealed: SealedSecret,
 ): { seed: Uint8Array; salt: Uint8Array } {
-  const fail = () =>
-    new ContrastError('permission-denied', 'the sealed recovery secret does not open with this key', {
-      field: 'ciphertext',
-    });
-  if (sealed.ciphertext.length < 12 + 16 + 32 + 32) throw fail();
-  let shared: Uint8Array;
-  try {
-    const eph = createPublicKey({ key: Buffer.from(sealed.ephemeralPublicKey), format: 'der', type: 'spki' });
-    shared = new Uint8Array(diffieHellman({ privateKey: recipientKey, publicKey: eph }));
-  } catch {
-    throw new ContrastError('invalid-argument', 'not a valid ephemeral public key', {
-      field: 'ephemeral_public_key',
-    });
-  }
-  const key = sealKey(shared, nonce, sealed.ephemeralPublicKey, spkiOf(createPublicKey(recipientKey)));
-  const c = sealed.ciphertext;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, c.subarray(0, 12));
-    decipher.setAAD(nonce);
-    decipher.setAuthTag(c.subarray(c.length - 16));
-    const plain = new Uint8Array(
-      Buffer.concat([decipher.update(c.subarray(12, c.length - 16)), decipher.final()]),
-    );
-    return { salt: plain.slice(0, 32), seed: plain.slice(32) };
-  } catch {
-    throw fail();
-  } finally {
-    key.fill(0);
-    shared.fill(0);
-  }
+  const plain = openBytes(recipientKey, nonce, sealed, API_LABELS.recoverSeal, 32 + 32);
+  const out = { salt: plain.slice(0, 32), seed: plain.slice(32) };
+  plain.fill(0);
+  return out;
 }
 
 /**

@@ -34,6 +34,7 @@ import {
 } from './binding.js';
 import { spkiOfCertificate } from './der.js';
 import { ApiError, ApiErrorBodySchema } from './errors.js';
+import { RECOVER_SHARES_PATH, type ReleasedSeedShareWire, sealRecoveryShares } from './recover-shares.js';
 import {
   CapabilitiesResponseSchema,
   evidenceToWire,
@@ -170,6 +171,13 @@ export interface RecoverInput {
   force?: boolean;
 }
 
+/** Input of {@link CoordinatorClient.recoverWithShares}. @public */
+export interface RecoverWithSharesInput {
+  /** At least k owners' released shares (secret: sent sealed, never logged). */
+  shares: readonly ReleasedSeedShareWire[];
+  force?: boolean;
+}
+
 /**
  * A client of the Coordinator API that attests the Coordinator first (nonce challenge on the
  * TLS connection; the evidence binds the TLS key and the state digest), then talks to it only
@@ -279,6 +287,35 @@ export class CoordinatorClient {
   }
 
   /**
+   * A request that needs a nonce challenge: asks `path` with an empty body (the Coordinator answers
+   * 401 `challenge_required` with a nonce), then sends `body(nonce)`; a nonce that expired
+   * meanwhile is asked for again (up to 3 attempts).
+   */
+  async #challenged<S extends z.ZodType>(
+    schema: S,
+    path: string,
+    what: string,
+    body: (nonce: Uint8Array) => unknown,
+  ): Promise<z.infer<S>> {
+    for (let attempt = 0; ; attempt++) {
+      let nonce: Uint8Array;
+      try {
+        await this.#call(schema, path, what, {});
+        throw new ContrastError('internal', 'the Coordinator did not ask for a nonce');
+      } catch (e) {
+        if (!(e instanceof ApiError && e.apiCode === 'challenge_required' && e.nonce)) throw e;
+        nonce = fromBase64(e.nonce);
+      }
+      try {
+        return (await this.#call(schema, path, what, body(nonce))).value;
+      } catch (e) {
+        if (e instanceof ApiError && e.apiCode === 'challenge_required' && attempt < 2) continue;
+        throw e;
+      }
+    }
+  }
+
+  /**
    * `POST /v1/recover`: fetches a nonce, seals seed and salt to the attested TLS key, signs the
    * request with the seed-share owner key and sends it.
    */
@@ -295,16 +332,8 @@ export class CoordinatorClient {
     const ownerHex = Buffer.from(createPublicKey(key).export({ type: 'pkcs1', format: 'der' })).toString(
       'hex',
     );
-    for (let attempt = 0; ; attempt++) {
-      let nonce: Uint8Array;
-      try {
-        await this.#call(RecoverResponseSchema, '/v1/recover', 'recover', {});
-        throw new ContrastError('internal', 'the Coordinator did not ask for a nonce');
-      } catch (e) {
-        if (!(e instanceof ApiError && e.apiCode === 'challenge_required' && e.nonce)) throw e;
-        nonce = fromBase64(e.nonce);
-      }
-      const force = input.force ?? false;
+    const force = input.force ?? false;
+    return this.#challenged(RecoverResponseSchema, '/v1/recover', 'recover', (nonce) => {
       const sealed = sealRecoverySecret(this.#conn.spki, nonce, input.seed, input.salt);
       const message = recoverSignedMessage({ nonce, coordinatorSpki: this.#conn.spki, force, sealed });
       const signature = cryptoSign('sha256', message, {
@@ -312,21 +341,33 @@ export class CoordinatorClient {
         padding: constants.RSA_PKCS1_PSS_PADDING,
         saltLength: 32,
       });
-      try {
-        const { value } = await this.#call(RecoverResponseSchema, '/v1/recover', 'recover', {
-          nonce: toBase64(nonce),
-          ephemeral_public_key: toBase64(sealed.ephemeralPublicKey),
-          ciphertext: toBase64(sealed.ciphertext),
-          owner_public_key: ownerHex,
-          signature: toBase64(new Uint8Array(signature)),
-          force,
-        });
-        return value;
-      } catch (e) {
-        if (e instanceof ApiError && e.apiCode === 'challenge_required' && attempt < 2) continue;
-        throw e;
-      }
-    }
+      return {
+        nonce: toBase64(nonce),
+        ephemeral_public_key: toBase64(sealed.ephemeralPublicKey),
+        ciphertext: toBase64(sealed.ciphertext),
+        owner_public_key: ownerHex,
+        signature: toBase64(new Uint8Array(signature)),
+        force,
+      };
+    });
+  }
+
+  /**
+   * `POST /v1/recover/shares` (k-of-n recovery): fetches a nonce, seals the owners' released
+   * shares to the attested TLS key and sends them; the Coordinator checks and combines them.
+   * Throws {@link ApiError} when it refuses (too few, duplicate, foreign or tampered shares).
+   */
+  async recoverWithShares(input: RecoverWithSharesInput): Promise<RecoverResponse> {
+    const force = input.force ?? false;
+    return this.#challenged(RecoverResponseSchema, RECOVER_SHARES_PATH, 'recover', (nonce) => {
+      const sealed = sealRecoveryShares(this.#conn.spki, nonce, input.shares);
+      return {
+        nonce: toBase64(nonce),
+        ephemeral_public_key: toBase64(sealed.ephemeralPublicKey),
+        ciphertext: toBase64(sealed.ciphertext),
+        force,
+      };
+    });
   }
 }
 

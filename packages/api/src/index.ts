@@ -22,6 +22,7 @@ export {
   createMeshCertAgent,
   type MeshCertificateOptions,
   type RecoverInput,
+  type RecoverWithSharesInput,
   requestMeshCertificate,
   type SetManifestInput,
   stateDigestOf,
@@ -62,6 +63,17 @@ export {
   peerRecoverReportData,
   sealPeerSecret,
 } from './peer.js';
+export {
+  MAX_RELEASED_SHARES,
+  openRecoveryShares,
+  RECOVER_SHARES_PATH,
+  RecoverSharesPayloadSchema,
+  type RecoverSharesRequest,
+  RecoverSharesRequestSchema,
+  ReleasedSeedShareSchema,
+  type ReleasedSeedShareWire,
+  sealRecoveryShares,
+} from './recover-shares.js';
 export {
   API_VERSIONS,
   Base64Schema,

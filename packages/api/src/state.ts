@@ -12,6 +12,7 @@ export const API_LABELS = Object.freeze({
   channel: 'contrast-ts coordinator channel v1',
   recoverSeal: 'contrast-ts recover seal v1',
   recoverSign: 'contrast-ts recover v1',
+  recoverSharesSeal: 'contrast-ts recover shares seal v1',
 });
 
 const STATUS_BYTE: Record<CoordinatorStatus, number> = { uninitialized: 0, active: 1, stale: 2 };
