@@ -5,6 +5,8 @@ import { z } from 'zod';
 /** Limits of request bodies (upstream: attest 1 KiB, manifest 16 MiB). @public */
 export const BODY_LIMITS = Object.freeze({
   default: 64 * 1024,
+  /** `POST /v1/recover/shares`: up to 255 released shares of RSA-4096 owners, sealed. */
+  recoverShares: 1024 * 1024,
   manifest: 16 * 1024 * 1024,
 });
 

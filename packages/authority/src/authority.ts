@@ -4,7 +4,7 @@ import type { Manifest } from '@contrast-cc/manifest';
 import { AuthorityError } from './errors.js';
 import { issueMeshCertificate, issueServiceCertificate } from './issuance.js';
 import { updateManifest } from './manifest-update.js';
-import { authorizeRecover, recoverWithSeed } from './owner-recovery.js';
+import { authorizeRecover, authorizeShares, recoverWithSeed, recoverWithShares } from './owner-recovery.js';
 import { handOverToPeer, recoverFromPeer } from './peer-handover.js';
 import { Replica } from './state.js';
 import type {
@@ -16,6 +16,7 @@ import type {
   PeerHandOverResult,
   PeerRecoveryInput,
   RecoverParams,
+  RecoverSharesParams,
   SetManifestParams,
   SetManifestResult,
 } from './types.js';
@@ -120,14 +121,39 @@ export class Authority {
     // must not hold up `recover --force` or anything else queued behind it.
     const authorized = await authorizeRecover(this.#r, params);
     // Only after the owner's signature: an unauthenticated request never makes us dial peers.
-    if (!params.force && this.#r.opts.hasActivePeer && (await this.#r.opts.hasActivePeer())) {
+    await this.#refuseWithActivePeer(params.force);
+    return this.#r.serialize(() => recoverWithSeed(this.#r, params, authorized));
+  }
+
+  /**
+   * k-of-n recovery (the manifest's `SeedshareThreshold` k > 1): opens k owners' released shares
+   * sealed to the channel key, checks them against the manifest (owners, owner signatures, one
+   * seed, no duplicates, at least k: each refusal names the share) and only then combines them
+   * into the seed — the one place it is assembled — checked against the history like
+   * {@link Authority.recover}. Refusals: `invalid-request` (too few, duplicate, seed not split),
+   * `invalid-signature` (a tampered share), `permission-denied` (a foreign share, shares of
+   * another seed, an active peer without `force`), `already-recovered`, `no-manifest`.
+   */
+  async recoverWithShares(params: RecoverSharesParams): Promise<{ rootCaPem: string; meshCaPem: string }> {
+    const authorized = await authorizeShares(this.#r, params);
+    try {
+      await this.#refuseWithActivePeer(params.force);
+    } catch (e) {
+      for (const s of authorized.checked.shares) s.fill(0);
+      throw e;
+    }
+    return this.#r.serialize(() => recoverWithShares(this.#r, authorized));
+  }
+
+  /** Refuses a manual recovery while an attested active peer would recover this replica (unless forced). */
+  async #refuseWithActivePeer(force: boolean | undefined): Promise<void> {
+    if (!force && this.#r.opts.hasActivePeer && (await this.#r.opts.hasActivePeer())) {
       throw new AuthorityError(
         'permission-denied',
         'an active peer Coordinator exists and recovers this one automatically; use force to recover anyway',
         { field: 'force' },
       );
     }
-    return this.#r.serialize(() => recoverWithSeed(this.#r, params, authorized));
   }
 
   /**

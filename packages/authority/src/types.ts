@@ -91,6 +91,18 @@ export interface RecoverParams {
   force?: boolean;
 }
 
+/**
+ * Input of {@link Authority.recoverWithShares} (`POST /v1/recover/shares`): k owners' released
+ * shares sealed to the channel key with a nonce this replica issued (`sealRecoveryShares`).
+ * @public
+ */
+export interface RecoverSharesParams {
+  nonce: Uint8Array;
+  ephemeralPublicKey: Uint8Array;
+  ciphertext: Uint8Array;
+  force?: boolean;
+}
+
 /** Input of {@link Authority.handOverToPeer}: a stale replica's request (`POST /v1/peer/recover`). @public */
 export interface PeerHandOverParams {
   /** A nonce this replica issued. */

@@ -9,7 +9,9 @@ import {
   PEER_RECOVER_PATH,
   PeerRecoverRequestSchema,
   parseRequest,
+  RECOVER_SHARES_PATH,
   RecoverRequestSchema,
+  RecoverSharesRequestSchema,
   SetManifestRequestSchema,
   type StateResponse,
   toBase64,
@@ -41,6 +43,7 @@ const ROUTES: Record<string, { method: string; limit: number }> = {
   '/v1/state': { method: 'GET', limit: 0 },
   '/v1/manifest': { method: 'POST', limit: BODY_LIMITS.manifest },
   '/v1/recover': { method: 'POST', limit: BODY_LIMITS.default },
+  [RECOVER_SHARES_PATH]: { method: 'POST', limit: BODY_LIMITS.recoverShares },
   '/v1/mesh/cert': { method: 'POST', limit: BODY_LIMITS.default },
   [PEER_RECOVER_PATH]: { method: 'POST', limit: BODY_LIMITS.default },
 };
@@ -219,6 +222,17 @@ export function createApiHandler(
           ciphertext: fromBase64(required(r.ciphertext, 'ciphertext')),
           ownerPublicKey: required(r.owner_public_key, 'owner_public_key'),
           signature: fromBase64(required(r.signature, 'signature')),
+          force: r.force ?? false,
+        });
+        return { status: 200, body: { version: 'v1', root_ca: out.rootCaPem, mesh_ca: out.meshCaPem } };
+      }
+      case RECOVER_SHARES_PATH: {
+        const r = parseRequest(RecoverSharesRequestSchema, await readBody(req, RECOVER_SHARES_PATH));
+        if (r.nonce === undefined) throw apiFailure('challenge_required', 'recovery needs a nonce challenge');
+        const out = await authority.recoverWithShares({
+          nonce: fromBase64(r.nonce),
+          ephemeralPublicKey: fromBase64(required(r.ephemeral_public_key, 'ephemeral_public_key')),
+          ciphertext: fromBase64(required(r.ciphertext, 'ciphertext')),
           force: r.force ?? false,
         });
         return { status: 200, body: { version: 'v1', root_ca: out.rootCaPem, mesh_ca: out.meshCaPem } };

@@ -13,12 +13,17 @@ import {
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { recoverSignedMessage, sealRecoverySecret } from '@contrast-cc/api';
+import {
+  type ReleasedSeedShareWire,
+  recoverSignedMessage,
+  sealRecoverySecret,
+  sealRecoveryShares,
+} from '@contrast-cc/api';
 import { signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
 import { createPlatformRegistry, fromHex, type Platform, type PlatformRegistry } from '@contrast-cc/core';
 import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
-import type { RecoverParams } from '../types.js';
+import type { RecoverParams, RecoverSharesParams } from '../types.js';
 
 export const MEASUREMENT = 'ab'.repeat(48);
 const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -75,7 +80,7 @@ export interface Deployment {
 /** A manifest with a coordinator policy and the named workloads, plus the policy documents. */
 export function deployment(
   workloads: string[] = ['web', 'db', 'cache'],
-  options: { seedOwners?: string[]; owners?: string[]; tag?: string } = {},
+  options: { seedOwners?: string[]; owners?: string[]; tag?: string; seedshareThreshold?: number } = {},
 ): Deployment {
   const k = keys();
   const policies: Uint8Array[] = [];
@@ -111,6 +116,7 @@ export function deployment(
     },
     WorkloadOwnerPubKeys: options.owners ?? [k.ownerHex],
     SeedshareOwnerPubKeys: options.seedOwners ?? [k.seedOwnerHex],
+    ...(options.seedshareThreshold === undefined ? {} : { SeedshareThreshold: options.seedshareThreshold }),
   };
   return {
     manifest: new TextEncoder().encode(JSON.stringify(manifestJson, null, 2)),
@@ -151,6 +157,33 @@ export function recoverRequest(
     signature,
     force,
   };
+}
+
+/** A seed-share owner: the RSA private key and the manifest form of its public key. */
+export interface SeedShareOwner {
+  privateKey: KeyObject;
+  hex: string;
+}
+
+const owners: SeedShareOwner[] = [];
+/** `n` seed-share owners with RSA-2048 keys (made once per process, the first is not `keys()`'s). */
+export function seedShareOwners(n: number): SeedShareOwner[] {
+  while (owners.length < n) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    owners.push({ privateKey, hex: pkcs1Hex(privateKey) });
+  }
+  return owners.slice(0, n);
+}
+
+/** A k-of-n recover request as the CLI builds it: released shares sealed to the Coordinator's key. */
+export function recoverSharesRequest(
+  nonce: Uint8Array,
+  coordinatorSpki: Uint8Array,
+  shares: readonly ReleasedSeedShareWire[],
+  force = false,
+): RecoverSharesParams {
+  const sealed = sealRecoveryShares(coordinatorSpki, nonce, shares);
+  return { nonce, ephemeralPublicKey: sealed.ephemeralPublicKey, ciphertext: sealed.ciphertext, force };
 }
 
 function pkcs1Hex(key: KeyObject): string {

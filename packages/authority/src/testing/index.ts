@@ -11,7 +11,10 @@ export {
   ownerSignature,
   podIssuer,
   recoverRequest,
+  recoverSharesRequest,
   registry,
+  type SeedShareOwner,
+  seedShareOwners,
   tempStore,
   waitFor,
 } from './fixtures.js';
