@@ -1,7 +1,26 @@
 import { readFile } from 'node:fs/promises';
-import { ApiError, fromBase64, SeedShareDocumentSchema } from '@contrast-cc/api';
-import { manifestHash, openSeedShare, recoverSeed, transitionHash } from '@contrast-cc/certs';
+import {
+  ApiError,
+  type CoordinatorClient,
+  fromBase64,
+  ReleasedSeedShareSchema,
+  type ReleasedSeedShareWire,
+  SeedShareDocumentSchema,
+} from '@contrast-cc/api';
+import {
+  checkReleasedShares,
+  manifestHash,
+  openSeedShare,
+  type ReleasedSeedShare,
+  recoverSeed,
+  releaseSeedShare,
+  type SeedShareDocument,
+  SeedShareSetError,
+  seedShareOwnerFingerprint,
+  transitionHash,
+} from '@contrast-cc/certs';
 import { type PlatformRegistry, toHex } from '@contrast-cc/core';
+import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import type { Command } from '../command.js';
 import { connectCoordinator, loadManifest } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
@@ -9,6 +28,7 @@ import {
   operationFailed,
   parseFlags,
   readInput,
+  readOptional,
   resolveIn,
   runCommand,
   usageError,
@@ -17,23 +37,39 @@ import {
 
 const HELP = `contrast recover — bring a Coordinator that lost its state back, with the same root CA.
 
-After a restart the Coordinator is in recovery mode ("contrast verify" says so) until a
-seed-share owner gives it the seed back. This decrypts your share of seed-shares.json with your
-key, attests the Coordinator, and sends the seed sealed to the Coordinator's attested key (it
-never travels in clear). The Coordinator then serves the same root CA and the manifest history
-it had.
+After a restart the Coordinator is in recovery mode ("contrast verify" says so) until seed-share
+owners give it the seed back. The seed always travels sealed to the Coordinator's attested key,
+never in clear. The Coordinator then serves the same root CA and the manifest history it had.
 
-Usage:
+One owner (the manifest has no SeedshareThreshold, each owner holds the whole seed, as upstream):
   contrast recover -c <host:port> [flags]
+This decrypts your share of seed-shares.json with your key, attests the Coordinator and sends it.
+
+k of n owners (the manifest has SeedshareThreshold k, "contrast generate --seedshare-threshold"):
+no owner alone can recover, and the seed is put together only inside the attested Coordinator.
+  1. Each of k owners, offline, with their own key:
+       contrast recover --decrypt-share --seedshare-owner-key alice.pem -o share-alice.json
+     (writes the owner's share, signed by the owner, file mode 0600; it is secret: hand it only to
+     the recovery, delete it afterwards)
+  2. Anyone holding k share files:
+       contrast recover -c <host:port> --share share-alice.json --share share-bob.json
+     checks them (owners of the manifest, owner signatures, one seed, no duplicates, at least k),
+     attests the Coordinator, and sends them sealed to its attested key; the Coordinator checks
+     them again and combines them.
 
 Flags:
-  -c, --coordinator <host:port>     the Coordinator's API, port 1314 (required)
-  -m, --manifest <file>             the manifest whose reference values it must meet
-                                    (default manifest.json)
+  -c, --coordinator <host:port>     the Coordinator's API, port 1314 (required, except with
+                                    --decrypt-share)
+  -m, --manifest <file>             the manifest whose reference values it must meet; its
+                                    SeedshareOwnerPubKeys and SeedshareThreshold are what the
+                                    shares are checked against (default manifest.json)
       --seedshare-owner-key <file>  your RSA private key, PEM (default seedshare-owner.pem, as
                                     "contrast generate" made it)
       --seed <file>                 the seed shares written by the first "contrast set"
                                     (default seed-shares.json)
+      --decrypt-share               k of n: decrypt your share offline and write it to -o
+  -o, --output <file>               with --decrypt-share: the share file to write (mode 0600)
+      --share <file>                k of n: an owner's share file (repeat for k owners)
       --force                       recover even if the Coordinator reports peers that could
                                     recover it
       --insecure                    accept simulated platforms (demo and tests only)
@@ -43,13 +79,19 @@ Example:
   contrast recover -c 203.0.113.7:1314     (seed-shares.json, seedshare-owner.pem in this directory)
   contrast verify -c 203.0.113.7:1314      (the same root CA, the manifest history as before)
 
+Refusals of share files, each its own message naming the file: too few ("2 of 3 shares needed, 1
+given"), a duplicate (the same owner twice), a foreign share (an owner not in the manifest, another
+k, or another seed: another deployment or an earlier generation), a tampered share (the owner's
+signature does not verify).
+
 Rollback check: when the workspace has verify/latest-transition (from "contrast verify"), the
 recovered history must contain that transition; an older history (the store was rolled back to
 an older, validly signed latest pointer) is reported as ROLLBACK with exit code 1.
 
-Exit codes: 0 recovered, 1 refused or unreachable (attestation failed, the share is not for this
-Coordinator, it is not in recovery mode) or recovered into an older history (ROLLBACK), 2 bad
-usage or bad input (missing file, a key that cannot open a share).
+Exit codes: 0 recovered (or, with --decrypt-share, the share written), 1 refused or unreachable
+(attestation failed, the shares are not for this Coordinator, it is not in recovery mode) or
+recovered into an older history (ROLLBACK), 2 bad usage or bad input (missing file, a key that
+cannot open a share, share files that are too few, duplicate, foreign or tampered).
 `;
 
 async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
@@ -58,38 +100,82 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     manifest: { type: 'string', short: 'm' },
     'seedshare-owner-key': { type: 'string' },
     seed: { type: 'string' },
+    'decrypt-share': { type: 'boolean', default: false },
+    output: { type: 'string', short: 'o' },
+    share: { type: 'string', multiple: true },
     force: { type: 'boolean', default: false },
     insecure: { type: 'boolean', default: false },
   });
+  const shareFiles = values.share ?? [];
+  if (values['decrypt-share'] && shareFiles.length > 0) {
+    throw usageError(
+      '--decrypt-share (one owner, offline) and --share (k owners, online) exclude each other',
+    );
+  }
+  if (values.output !== undefined && !values['decrypt-share'])
+    throw usageError('-o/--output goes with --decrypt-share');
   values.manifest ??= workspaceFile(io, 'manifest.json');
   values['seedshare-owner-key'] ??= workspaceFile(io, 'seedshare-owner.pem');
   values.seed ??= workspaceFile(io, 'seed-shares.json');
+  if (values['decrypt-share']) {
+    return decryptShare(io, { seed: values.seed, key: values['seedshare-owner-key'], output: values.output });
+  }
   const loaded = await loadManifest(io, values.manifest);
-  const docBytes = await readInput(io, values.seed, '--seed');
-  let docJson: unknown;
-  try {
-    docJson = JSON.parse(new TextDecoder().decode(docBytes));
-  } catch {
-    throw usageError(`--seed ${values.seed}: not JSON`);
-  }
-  const doc = SeedShareDocumentSchema.safeParse(docJson);
-  if (!doc.success) {
-    const issue = doc.error.issues[0];
-    throw usageError(
-      `--seed ${values.seed}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+  const threshold = loaded.manifest.SeedshareThreshold ?? 1;
+  let send: (client: CoordinatorClient) => Promise<unknown>;
+  if (shareFiles.length > 0) {
+    if (threshold < 2) {
+      throw usageError(
+        `${values.manifest} has no SeedshareThreshold above 1: each owner recovers alone with --seedshare-owner-key (no --share)`,
+      );
+    }
+    const shares = await readShares(io, shareFiles);
+    // The salt of the workspace's seed-shares.json, when there is one: a share of another seed is foreign.
+    const docBytes = await readOptional(io, values.seed, '--seed');
+    const doc = docBytes ? parseSeedShareDocument(docBytes, values.seed) : undefined;
+    try {
+      const checked = checkReleasedShares(shares, {
+        ownerKeys: loaded.manifest.SeedshareOwnerPubKeys ?? [],
+        threshold,
+        ...(doc ? { salt: new Uint8Array(Buffer.from(doc.salt, 'base64')) } : {}),
+      });
+      for (const s of checked.shares) s.fill(0);
+    } catch (e) {
+      if (e instanceof SeedShareSetError) throw usageError(namingFiles(e.message, shareFiles, values.seed));
+      throw e;
+    }
+    io.stderr(`${shares.length} of ${threshold} needed shares checked.\n`);
+    send = (client) => client.recoverWithShares({ shares, force: values.force });
+  } else {
+    const docBytes = await readInput(io, values.seed, '--seed');
+    const doc = parseSeedShareDocument(docBytes, values.seed);
+    if ((doc.Threshold ?? 1) > 1 || threshold > 1) {
+      const k = Math.max(doc.Threshold ?? 1, threshold);
+      throw usageError(
+        `the seed is split ${k}-of-${doc.SeedShares.length} (${doc.Threshold ? values.seed : values.manifest}): no owner recovers alone. ` +
+          'Each of k owners runs "contrast recover --decrypt-share --seedshare-owner-key <key> -o <share file>", ' +
+          'then "contrast recover -c <host:port> --share <file> --share <file> ..." sends the k files',
+      );
+    }
+    const keyPem = new TextDecoder().decode(
+      await readInput(io, values['seedshare-owner-key'], '--seedshare-owner-key'),
     );
-  }
-  const keyPem = new TextDecoder().decode(
-    await readInput(io, values['seedshare-owner-key'], '--seedshare-owner-key'),
-  );
-  let seed: Uint8Array;
-  let salt: Uint8Array;
-  try {
-    ({ seed, salt } = recoverSeed(doc.data, [openSeedShare(doc.data, keyPem)]));
-  } catch (e) {
-    throw usageError(
-      `${values['seedshare-owner-key']} cannot open a share of ${values.seed}: ${(e as Error).message}`,
-    );
+    let seed: Uint8Array;
+    let salt: Uint8Array;
+    try {
+      ({ seed, salt } = recoverSeed(doc, [openSeedShare(doc, keyPem)]));
+    } catch (e) {
+      throw usageError(
+        `${values['seedshare-owner-key']} cannot open a share of ${values.seed}: ${(e as Error).message}`,
+      );
+    }
+    send = async (client) => {
+      try {
+        return await client.recover({ seed, salt, ownerPrivateKey: keyPem, force: values.force });
+      } finally {
+        seed.fill(0);
+      }
+    };
   }
   io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
   const client = await connectCoordinator(io, {
@@ -99,13 +185,13 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     allowInsecure: values.insecure,
   });
   try {
-    await client.recover({ seed, salt, ownerPrivateKey: keyPem, force: values.force });
+    await send(client);
   } catch (e) {
-    if (e instanceof ApiError)
-      throw operationFailed(`the Coordinator refused recovery (${e.apiCode}): ${e.message}`);
+    if (e instanceof ApiError) {
+      const message = shareFiles.length > 0 ? namingFiles(e.message, shareFiles, values.seed) : e.message;
+      throw operationFailed(`the Coordinator refused recovery (${e.apiCode}): ${message}`);
+    }
     throw e;
-  } finally {
-    seed.fill(0);
   }
   // Rollback check: the history the Coordinator recovered into must reach the latest transition
   // this workspace last saw (verify/latest-transition, written by "contrast verify"). The store is
@@ -140,6 +226,96 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     );
   }
   return EXIT.ok;
+}
+
+/** Parses a seed-share document (upstream's seed-shares.json, plus our Threshold); bad input names file and field. */
+function parseSeedShareDocument(bytes: Uint8Array, file: string): SeedShareDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw usageError(`--seed ${file}: not JSON`);
+  }
+  const doc = SeedShareDocumentSchema.safeParse(json);
+  if (!doc.success) {
+    const issue = doc.error.issues[0];
+    throw usageError(`--seed ${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return doc.data;
+}
+
+/**
+ * `--decrypt-share`: the owner side of k-of-n recovery, offline. Opens this owner's share of the
+ * split seed-shares.json, signs it, and writes it to `-o` (mode 0600, never to stdout).
+ */
+async function decryptShare(
+  io: CliIo,
+  files: { seed: string; key: string; output: string | undefined },
+): Promise<ExitCode> {
+  if (files.output === undefined)
+    throw usageError('--decrypt-share needs -o <file> for your share (it is secret)');
+  const doc = parseSeedShareDocument(await readInput(io, files.seed, '--seed'), files.seed);
+  if ((doc.Threshold ?? 1) < 2) {
+    throw usageError(
+      `--seed ${files.seed}: not split (no Threshold above 1): each owner holds the whole seed; recover with "contrast recover -c <host:port> --seedshare-owner-key ${files.key}"`,
+    );
+  }
+  const keyPem = new TextDecoder().decode(await readInput(io, files.key, '--seedshare-owner-key'));
+  let released: ReleasedSeedShare;
+  try {
+    released = releaseSeedShare(doc, keyPem);
+  } catch (e) {
+    throw usageError(`${files.key} cannot open a share of ${files.seed}: ${(e as Error).message}`);
+  }
+  await writeFilesAtomic([
+    {
+      path: resolveIn(io, files.output),
+      data: new TextEncoder().encode(`${JSON.stringify(released, null, 2)}\n`),
+      mode: 0o600,
+    },
+  ]);
+  io.stdout(
+    `Wrote your share (${seedShareOwnerFingerprint(released.owner)}, ${doc.Threshold} of ${doc.SeedShares.length} needed) to ${files.output}.\n`,
+  );
+  io.stderr(
+    `${files.output} is secret: ${doc.Threshold} such files recover the seed. Hand it only to the recovery ("contrast recover -c <host:port> --share ${files.output} --share ..."), then delete it.\n`,
+  );
+  return EXIT.ok;
+}
+
+/** Reads `--share` files; each is checked against the wire schema, errors name the file and field. */
+async function readShares(io: CliIo, files: readonly string[]): Promise<ReleasedSeedShareWire[]> {
+  const out: ReleasedSeedShareWire[] = [];
+  for (const file of files) {
+    const bytes = await readInput(io, file, '--share');
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw usageError(
+        `--share ${file}: not JSON (a share file written by "contrast recover --decrypt-share")`,
+      );
+    }
+    const parsed = ReleasedSeedShareSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field =
+        issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue?.path.join('.') || '(root)';
+      throw usageError(`--share ${file}: ${field}: ${issue?.message ?? 'invalid'}`);
+    }
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+/** "share 2 (owner ...)" -> "share-bob.json (owner ...)": messages of a share check name the files. */
+function namingFiles(message: string, files: readonly string[], seedFile: string): string {
+  return message
+    .replace(/\bshare (\d+)('s)?\b/g, (whole, n: string, s: string | undefined) => {
+      const file = files[Number(n) - 1];
+      return file ? `--share ${file}${s ?? ''}` : whole;
+    })
+    .replace("the seed-share document's", `${seedFile}'s`);
 }
 
 /** The latest transition "contrast verify" recorded in this workspace, if any. */
