@@ -41,21 +41,23 @@ After a restart the Coordinator is in recovery mode ("contrast verify" says so) 
 owners give it the seed back. The seed always travels sealed to the Coordinator's attested key,
 never in clear. The Coordinator then serves the same root CA and the manifest history it had.
 
-One owner (the manifest has no SeedshareThreshold, each owner holds the whole seed, as upstream):
+Usage:
   contrast recover -c <host:port> [flags]
-This decrypts your share of seed-shares.json with your key, attests the Coordinator and sends it.
+  contrast recover --decrypt-share --seedshare-owner-key <key> -o <share file>
+  contrast recover -c <host:port> --share <file> --share <file> ... [flags]
+
+One owner (the manifest has no SeedshareThreshold: each owner holds the whole seed, as upstream):
+the first form decrypts your share of seed-shares.json with your key, attests the Coordinator
+and sends the seed.
 
 k of n owners (the manifest has SeedshareThreshold k, "contrast generate --seedshare-threshold"):
 no owner alone can recover, and the seed is put together only inside the attested Coordinator.
-  1. Each of k owners, offline, with their own key:
-       contrast recover --decrypt-share --seedshare-owner-key alice.pem -o share-alice.json
-     (writes the owner's share, signed by the owner, file mode 0600; it is secret: hand it only to
-     the recovery, delete it afterwards)
-  2. Anyone holding k share files:
-       contrast recover -c <host:port> --share share-alice.json --share share-bob.json
-     checks them (owners of the manifest, owner signatures, one seed, no duplicates, at least k),
-     attests the Coordinator, and sends them sealed to its attested key; the Coordinator checks
-     them again and combines them.
+  1. Each of k owners, offline, with their own key (second form): writes the owner's share,
+     signed by the owner, file mode 0600. It is secret: hand it only to the recovery, delete it
+     afterwards.
+  2. Anyone holding k share files (third form): checks them (owners of the manifest, owner
+     signatures, one seed, no duplicates, at least k), attests the Coordinator, and sends them
+     sealed to its attested key; the Coordinator checks them again and combines them.
 
 Flags:
   -c, --coordinator <host:port>     the Coordinator's API, port 1314 (required, except with
@@ -75,9 +77,13 @@ Flags:
       --insecure                    accept simulated platforms (demo and tests only)
   -h, --help                        show this help
 
-Example:
+Examples:
   contrast recover -c 203.0.113.7:1314     (seed-shares.json, seedshare-owner.pem in this directory)
   contrast verify -c 203.0.113.7:1314      (the same root CA, the manifest history as before)
+  # 2 of 3 owners: alice and carol, each on their own machine, then one of them
+  contrast recover --decrypt-share --seedshare-owner-key alice.pem -o share-alice.json
+  contrast recover --decrypt-share --seedshare-owner-key carol.pem -o share-carol.json
+  contrast recover -c 203.0.113.7:1314 --share share-alice.json --share share-carol.json
 
 Refusals of share files, each its own message naming the file: too few ("2 of 3 shares needed, 1
 given"), a duplicate (the same owner twice), a foreign share (an owner not in the manifest, another
