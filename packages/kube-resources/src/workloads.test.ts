@@ -120,6 +120,23 @@ describe('namespaces and duplicate ConfigMaps/Secrets', () => {
     expect(found.problems[0]!.field).toBe('documents[0].metadata.namespace');
   });
 
+  it('warns (does not refuse) on a placeholder namespace of an object generate passes through', () => {
+    const service = `apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: "@@REPLACE_NAMESPACE@@"\n`;
+    const plainPod = pod('@@REPLACE_NAMESPACE@@').replace('  runtimeClassName: contrast-cc\n', '');
+    const found = findWorkloads([file(`${service}---\n${plainPod}---\n${pod('ok')}`)], {
+      defaultPlatform: platform,
+    });
+    expect(found.problems).toEqual([]);
+    expect(found.workloads.map((w) => w.namespace)).toEqual(['ok']);
+    expect(found.warnings.map((w) => [w.field, w.message])).toEqual([
+      [
+        'documents[0].metadata.namespace',
+        expect.stringMatching(/unfilled template placeholder.*passes this Service through unchanged/),
+      ],
+      ['documents[1].metadata.namespace', expect.stringContaining('passes this Pod through unchanged')],
+    ]);
+  });
+
   it('accepts DNS-label namespaces', () => {
     for (const ns of ['default', 'kube-system', 'a', 'ns-1', 'a'.repeat(63)]) {
       expect(findWorkloads([file(pod(ns))], { defaultPlatform: platform }).problems).toEqual([]);

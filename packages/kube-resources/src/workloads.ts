@@ -166,6 +166,7 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
   const workloads: WorkloadRef[] = [];
   const configs: ConfigObject[] = [];
   const problems: ResourceProblem[] = [];
+  const warnings: ResourceProblem[] = [];
 
   const visit = (
     file: ResourceFile,
@@ -205,9 +206,19 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
       return;
     }
     const templatePath = POD_TEMPLATE_PATHS[kind];
-    if (!templatePath) return;
-    const rc = getPath(value, [...templatePath, 'spec', 'runtimeClassName']);
-    if (typeof rc !== 'string' || !isContrastRuntimeClass(rc, options.registry)) return;
+    const rc = templatePath ? getPath(value, [...templatePath, 'spec', 'runtimeClassName']) : undefined;
+    if (!templatePath || typeof rc !== 'string' || !isContrastRuntimeClass(rc, options.registry)) {
+      // Passed through unchanged, but kubectl will refuse it: said now rather than at apply time.
+      const ns = namespaceProblem((value.metadata as { namespace?: unknown } | undefined)?.namespace);
+      if (ns) {
+        warnings.push({
+          file: file.path,
+          field: where(['metadata', 'namespace']),
+          message: `${ns}; generate passes this ${kind} through unchanged, but Kubernetes will refuse it`,
+        });
+      }
+      return;
+    }
 
     const issues = checkWorkload(kind, value);
     if (issues.length > 0) {
@@ -265,5 +276,5 @@ export function findWorkloads(files: readonly ResourceFile[], options: FindWorkl
       visit(file, i, [], doc.toJS({ maxAliasCount: 100 }));
     });
   }
-  return { workloads, configs, problems, warnings: duplicateConfigWarnings(configs) };
+  return { workloads, configs, problems, warnings: [...warnings, ...duplicateConfigWarnings(configs)] };
 }

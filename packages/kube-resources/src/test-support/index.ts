@@ -15,6 +15,7 @@ import {
   LEGACY_POLICY_ANNOTATION,
   legacyPolicyDigest,
 } from '@contrast-cc/policy';
+import { type Document, parseAllDocuments } from 'yaml';
 import { loadResourceFiles } from '../files.js';
 import {
   type PatchResourcesOptions,
@@ -206,4 +207,54 @@ export function lineDiff(before: string, after: string): { removed: string[]; ad
   removed.push(...a.slice(i));
   added.push(...b.slice(j));
   return { removed, added };
+}
+
+/**
+ * Simulated image facts for offline runs of the real policy generator: the digest a reference
+ * pins (or sha256 of the reference), and a user: root, or (`named`) `app` (1000:1000, also in
+ * group 10) for every image but the injected Contrast ones (ghcr.io/contrast-cc/..., root).
+ */
+export class SimulatedImages implements ImageSource {
+  constructor(readonly user: 'root' | 'named') {}
+  async resolve(ref: string): Promise<ImageFacts> {
+    const at = ref.indexOf('@');
+    const digest = at > 0 ? ref.slice(at + 1) : `sha256:${createHash('sha256').update(ref).digest('hex')}`;
+    const named = this.user === 'named' && !ref.startsWith('ghcr.io/contrast-cc/');
+    return {
+      reference: `${at > 0 ? ref.slice(0, at) : ref}@${digest}`,
+      digest,
+      config: { User: named ? 'app' : '', Cmd: ['/bin/sh'], Env: ['PATH=/usr/bin:/bin'] },
+      passwd: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n',
+      group: 'root:x:0:\nwheel:x:10:app\napp:x:1000:\n',
+    };
+  }
+}
+
+/**
+ * The documents of the result's files that hold no workload but whose bytes changed (by
+ * `documents[i]` index per file): empty when every such document kept its source text.
+ */
+export function changedDocumentsWithoutWorkload(result: PatchResult): string[] {
+  const out: string[] = [];
+  for (const f of result.files) {
+    const withWorkload = new Set(
+      result.workloads
+        .filter((w) => w.file === f.path)
+        .map((w) => Number(/^documents\[(\d+)\]/.exec(w.location)?.[1])),
+    );
+    const before = parseAllDocuments(f.original) as Document.Parsed[];
+    const after = parseAllDocuments(f.text) as Document.Parsed[];
+    const slice = (text: string, docs: Document.Parsed[], i: number) =>
+      text.slice(i === 0 ? 0 : docs[i - 1]!.range[2], docs[i]!.range[2]);
+    if (after.length !== before.length) {
+      out.push(`${f.path}: ${before.length} documents became ${after.length}`);
+      continue;
+    }
+    before.forEach((_, i) => {
+      if (!withWorkload.has(i) && slice(f.original, before, i) !== slice(f.text, after, i)) {
+        out.push(`${f.path}: documents[${i}]`);
+      }
+    });
+  }
+  return out;
 }
