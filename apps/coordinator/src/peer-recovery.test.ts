@@ -1,9 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deployment, keys } from '@contrast-cc/authority/testing';
+import { deployment, freeLoopbackPort, keys } from '@contrast-cc/authority/testing';
 import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { coordinatorProcesses } from './test-support/coordinator-process.js';
@@ -12,18 +11,6 @@ const d = deployment();
 const coordinators = coordinatorProcesses(d);
 afterAll(() => coordinators.killAll());
 const client = (port: number) => coordinators.client(port);
-
-/** A free loopback port (the replicas must know each other's port before they start). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A replica on a fixed port that knows its peer's (both are chosen before either starts). */
 const start = (storeDir: string, port: number, peerPort: number) =>
@@ -35,7 +22,7 @@ const start = (storeDir: string, port: number, peerPort: number) =>
 describe('Coordinator replicas (processes) with CONTRAST_PEERS', () => {
   it('a replica killed with SIGKILL and restarted recovers from its active peer without a human', async () => {
     const storeDir = await mkdtemp(path.join(tmpdir(), 'coordinator-ha-'));
-    const [portA, portB] = [await freePort(), await freePort()];
+    const [portA, portB] = [await freeLoopbackPort(), await freeLoopbackPort()];
     const a = await start(storeDir, portA, portB);
     const set = await (await client(portA)).setManifest({ manifest: d.manifest, policies: d.policies });
 

@@ -238,6 +238,9 @@ export class CoordinatorClient {
     what: string,
     body?: unknown,
   ): Promise<{ status: number; value: z.infer<S> }> {
+    // A request that may change the state (set, recover) makes the attested snapshot old news:
+    // `state()` must ask again (and attest again) instead of answering with the state from before.
+    if (body !== undefined) this.#unreadSnapshot = undefined;
     const res = await this.#conn.fetch(path, {
       method: body === undefined ? 'GET' : 'POST',
       ...(body === undefined

@@ -143,6 +143,10 @@ describe('Coordinator API over attested TLS', () => {
     const set = await client.setManifest({ manifest: d.manifest, policies: d.policies });
     expect(set.seed_shares_doc?.SeedShares).toHaveLength(1);
     expect(openSeedShare(set.seed_shares_doc!, keys().seedOwnerPrivate)).toHaveLength(64);
+    // The same client then shows the new state, not the one it attested before the set.
+    const after = await client.state();
+    expect(after.status).toBe('active');
+    expect(after.latest_transition?.transition_hash).toBe(set.transition_hash);
 
     // verify: the attested state carries the manifest history and CAs.
     const verifier = await connect();

@@ -18,3 +18,4 @@ export {
   tempStore,
   waitFor,
 } from './fixtures.js';
+export { freeLoopbackPort } from './free-port.js';

@@ -1,0 +1,158 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CoordinatorClient, type StateResponse, verifiersForReferenceValues } from '@contrast-cc/api';
+import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
+import { deployment, podIssuer, registry, tempStore } from '@contrast-cc/authority/testing';
+import { OUTPUT_FILES, runInitializer } from '@contrast-cc/mesh';
+import type { DirectoryHistoryStore } from '@contrast-cc/store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkInitializerOutput,
+  type InitializerOutput,
+  manifestsDigest,
+  type Reference,
+  StateMonitor,
+} from './checks.js';
+
+// Two independent Coordinators (in this process) with the same manifest: each has its own seed,
+// so its own root CA and mesh CA. What one serves must count as a divergence against the other's.
+const d = deployment(['web']);
+const verifiers = verifiersForReferenceValues(registry(), d.manifestJson.ReferenceValues as never);
+const running: { coordinator: RunningCoordinator; store: DirectoryHistoryStore }[] = [];
+const dirs: string[] = [];
+let states: StateResponse[] = [];
+let refs: Reference[] = [];
+let outputs: InitializerOutput[] = [];
+
+async function coordinatorWithManifest() {
+  const store = await tempStore();
+  const coordinator = await startCoordinator({
+    store,
+    platforms: registry(),
+    issuer: podIssuer(d.hashes.coordinator!),
+    allowInsecure: true,
+    metricsPort: null,
+  });
+  running.push({ coordinator, store });
+  const client = await CoordinatorClient.connect({
+    host: '127.0.0.1',
+    port: coordinator.port,
+    verifiers,
+    allowInsecure: true,
+  });
+  const set = await client.setManifest({ manifest: d.manifest, policies: d.policies });
+  const state = await client.state();
+  const ref: Reference = {
+    rootCa: set.root_ca,
+    meshCa: set.mesh_ca,
+    transition: set.transition_hash,
+    manifests: manifestsDigest(state),
+  };
+  const outDir = await mkdtemp(path.join(tmpdir(), 'chaos-checks-'));
+  dirs.push(outDir);
+  await runInitializer({
+    host: '127.0.0.1',
+    port: coordinator.port,
+    issuer: podIssuer(d.hashes.web!),
+    outDir,
+    deadlineMs: 60_000,
+  });
+  const read = (f: string) => readFile(path.join(outDir, f), 'utf8');
+  const output: InitializerOutput = {
+    certChain: await read(OUTPUT_FILES.certChain),
+    key: await read(OUTPUT_FILES.key),
+    meshCa: await read(OUTPUT_FILES.meshCa),
+    rootCa: await read(OUTPUT_FILES.rootCa),
+    workloadSecret: await read(OUTPUT_FILES.workloadSecret),
+  };
+  return { state, ref, output };
+}
+
+beforeAll(async () => {
+  const [a, b] = [await coordinatorWithManifest(), await coordinatorWithManifest()];
+  states = [a.state, b.state];
+  refs = [a.ref, b.ref];
+  outputs = [a.output, b.output];
+}, 60_000);
+
+afterAll(async () => {
+  for (const r of running) {
+    await r.coordinator.close();
+    await r.store.close();
+  }
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('StateMonitor', () => {
+  it('accepts replicas serving the reference, and a stale replica without CAs', () => {
+    const m = new StateMonitor(refs[0]!, () => 0);
+    m.observe('a', 0, states[0]!, () => true);
+    m.observe('b', 0, states[0]!, () => true);
+    m.observe('c', 0, { version: 'v1', status: 'stale', manifests: [], policies: [] }, () => true);
+    expect(m.divergences).toEqual([]);
+    expect(m.counts).toEqual({ samples: 3, activeSamples: 2, comparisons: 1 });
+  });
+
+  it("flags another Coordinator's root CA, mesh CA and transition", () => {
+    const seen: string[] = [];
+    const m = new StateMonitor(
+      refs[0]!,
+      () => 7,
+      (x) => seen.push(x.what),
+    );
+    m.observe('b', 2, states[1]!, () => true);
+    const whats = m.divergences.map((x) => x.what);
+    expect(whats).toContain('another root CA');
+    expect(whats).toContain('another mesh CA');
+    expect(m.divergences[0]).toMatchObject({ atMs: 7, replica: 'b', incarnation: 2 });
+    expect(seen).toEqual(whats);
+  });
+
+  it('flags two active replicas that disagree, even when the reference is not what differs', () => {
+    // The reference's CAs are the first Coordinator's; the second differs in its CAs only, so
+    // the transition and manifests match. The cross-replica comparison names the other replica.
+    const m = new StateMonitor(refs[0]!, () => 0);
+    m.observe('a', 0, states[0]!, () => true);
+    m.observe('b', 1, states[1]!, () => true);
+    expect(m.divergences.map((x) => x.what)).toContain('state digest differs from a#0');
+    // A replica that is no longer active (killed) is not compared with.
+    const n = new StateMonitor(refs[1]!, () => 0);
+    n.observe('a', 0, states[0]!, () => true);
+    n.forget('a');
+    n.observe('b', 0, states[1]!, () => true);
+    expect(n.divergences.filter((x) => x.what.startsWith('state digest'))).toEqual([]);
+  });
+
+  it('flags an active replica with other manifests', () => {
+    const m = new StateMonitor(refs[0]!, () => 0);
+    m.observe('a', 0, { ...states[0]!, policies: states[0]!.policies.slice(1) }, () => true);
+    expect(m.divergences.map((x) => x.what)).toEqual(['other manifests or policies']);
+  });
+});
+
+describe('checkInitializerOutput', () => {
+  it("accepts a certificate from the reference's mesh CA, refuses one from another Coordinator", () => {
+    const secrets = new Map<string, string>();
+    expect(checkInitializerOutput(outputs[0]!, 'web', refs[0]!, secrets)).toBeUndefined();
+    expect(checkInitializerOutput(outputs[1]!, 'web', refs[0]!, new Map())).toBe('got another mesh CA');
+  });
+
+  it('refuses a leaf not signed by the mesh CA, a leaf for another key, and a second workload secret', () => {
+    const [a, b] = outputs as [InitializerOutput, InitializerOutput];
+    expect(checkInitializerOutput({ ...a, certChain: b.certChain }, 'web', refs[0]!, new Map())).toBe(
+      'the certificate is not signed by the mesh CA',
+    );
+    const secrets = new Map<string, string>();
+    expect(checkInitializerOutput(a, 'web', refs[0]!, secrets)).toBeUndefined();
+    expect(checkInitializerOutput({ ...a, key: b.key }, 'web', refs[0]!, secrets)).toBe(
+      "the certificate is not for the initializer's key",
+    );
+    expect(
+      checkInitializerOutput({ ...a, workloadSecret: b.workloadSecret! }, 'web', refs[0]!, secrets),
+    ).toBe('another workload secret for web');
+    expect(checkInitializerOutput({ ...a, rootCa: b.rootCa }, 'web', refs[0]!, secrets)).toBe(
+      'got another root CA',
+    );
+  });
+});
