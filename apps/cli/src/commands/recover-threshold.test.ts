@@ -42,7 +42,11 @@ async function splitThenRestart(): Promise<TestCoordinator> {
   manifest.SeedshareThreshold = 2;
   writeFileSync(t.file('manifest.json'), canonicalManifestJson(manifest));
   const first = await t.start();
-  expect((await set('-c', first.address, '--insecure', 'deployment/')).code).toBe(0);
+  const setOut = await set('-c', first.address, '--insecure', 'deployment/');
+  expect(setOut.code).toBe(0);
+  expect(setOut.out).toContain(
+    'seed-shares.json (split 2-of-3: any 2 owners together recover the Coordinator, each first runs "contrast recover --decrypt-share")',
+  );
   const doc = JSON.parse(readFileSync(t.file('seed-shares.json'), 'utf8'));
   expect(doc.Threshold).toBe(2);
   expect(doc.SeedShares).toHaveLength(3);

@@ -211,9 +211,16 @@ async function run(
     );
   } else {
     io.stdout(`Manifest set: transition ${response.transition_hash}\n`);
-    io.stdout(
-      `Wrote ${['coordinator-root-ca.pem', 'mesh-ca.pem', ...(response.seed_shares_doc ? ['seed-shares.json (keep it safe: it recovers the Coordinator)'] : [])].join(', ')}\n`,
-    );
+    const doc = response.seed_shares_doc;
+    const k = doc?.Threshold ?? 1;
+    const shares = doc
+      ? k > 1
+        ? [
+            `seed-shares.json (split ${k}-of-${doc.SeedShares.length}: any ${k} owners together recover the Coordinator, each first runs "contrast recover --decrypt-share")`,
+          ]
+        : ['seed-shares.json (keep it safe: it recovers the Coordinator)']
+      : [];
+    io.stdout(`Wrote ${['coordinator-root-ca.pem', 'mesh-ca.pem', ...shares].join(', ')}\n`);
   }
   return EXIT.ok;
 }
