@@ -5,7 +5,7 @@ import { reportDataFor } from '@contrast-cc/atls';
 import { ContrastError, concatBytes } from '@contrast-cc/core';
 import { z } from 'zod';
 import { openRecoverySecret, type SealedSecret, sealRecoverySecret } from './binding.js';
-import { Base64Schema, EvidenceWireSchema, HashHexSchema } from './schemas.js';
+import { attestedKeyRequestSchema, Base64Schema, HashHexSchema, PemSchema } from './schemas.js';
 
 /** The peer recovery endpoint. @public */
 export const PEER_RECOVER_PATH = '/v1/peer/recover';
@@ -16,20 +16,14 @@ export const PEER_RECOVER_LABEL = 'contrast-ts peer recover v1';
 /** Length of the seed a peer hands over (upstream `SecretSeedSize`). @public */
 export const PEER_SEED_LENGTH = 64;
 
-const PemCertificateSchema = z.string().regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate');
-
 /**
  * `POST /v1/peer/recover` request. Without `nonce` the active replica answers 401
  * `challenge_required` with a fresh nonce. With it: the requesting replica's fresh ephemeral EC
- * public key and its evidence, whose REPORT_DATA is {@link peerRecoverReportData}.
+ * public key (`ephemeral_public_key`, SPKI DER of a P-256 or P-384 key; the secrets are sealed to
+ * it) and its evidence, whose REPORT_DATA is {@link peerRecoverReportData}.
  * @public
  */
-export const PeerRecoverRequestSchema = z.strictObject({
-  nonce: Base64Schema.optional(),
-  /** SPKI DER of the requester's fresh ephemeral P-256 or P-384 key; the secrets are sealed to it. */
-  ephemeral_public_key: Base64Schema.optional(),
-  evidence: EvidenceWireSchema.optional(),
-});
+export const PeerRecoverRequestSchema = attestedKeyRequestSchema('ephemeral_public_key');
 /** @public */
 export type PeerRecoverRequest = z.infer<typeof PeerRecoverRequestSchema>;
 
@@ -43,15 +37,15 @@ export type PeerRecoverRequest = z.infer<typeof PeerRecoverRequestSchema>;
 export const PeerRecoverResponseSchema = z.strictObject({
   version: z.literal('v1'),
   transition_hash: HashHexSchema,
-  root_ca: PemCertificateSchema,
-  mesh_ca: PemCertificateSchema,
+  root_ca: PemSchema,
+  mesh_ca: PemSchema,
   /**
    * The active replica's intermediate CA certificate (mesh CA key and name, signed by the root CA).
    * The requester adopts it together with `mesh_ca` after checking both against the root CA its
    * seed reproduces, so all replicas serve the same CA certificates. Absent from a peer built
    * before this field: the requester issues its own intermediate (and warns).
    */
-  intermediate_ca: PemCertificateSchema.optional(),
+  intermediate_ca: PemSchema.optional(),
   /** SPKI DER of the sender's ephemeral key (ECDH with the requester's ephemeral key). */
   sealed_ephemeral_public_key: Base64Schema,
   /** iv(12) || AES-256-GCM ciphertext || tag(16) of `salt(32) || seed(64) || mesh CA key (PKCS#8 DER)`. */

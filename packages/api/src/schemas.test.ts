@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { Base64Schema, BODY_LIMITS, isBase64, SetManifestRequestSchema } from './schemas.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { PeerRecoverRequestSchema } from './peer.js';
+import {
+  Base64Schema,
+  BODY_LIMITS,
+  isBase64,
+  MeshCertRequestSchema,
+  SetManifestRequestSchema,
+} from './schemas.js';
 
 describe('Base64Schema', () => {
   it('accepts padded standard base64 and refuses anything else', () => {
@@ -19,5 +26,46 @@ describe('Base64Schema', () => {
     expect(Base64Schema.safeParse(big).success).toBe(true);
     expect(SetManifestRequestSchema.safeParse({ manifest: big, policies: [] }).success).toBe(true);
     expect(Base64Schema.safeParse(`${big.slice(1)}`).success).toBe(false);
+  });
+});
+
+describe('the attested-key requests (mesh cert, peer recover)', () => {
+  const evidence = { kind: 'snp', data: 'AAAA', extras: { vcek: 'AQID' } };
+
+  it('keep their wire bytes: fields in the order nonce, key, evidence, whatever order they came in', () => {
+    const mesh = MeshCertRequestSchema.parse({ evidence, public_key: 'BBBB', nonce: 'CCCC' });
+    expect(JSON.stringify(mesh)).toBe(
+      '{"nonce":"CCCC","public_key":"BBBB","evidence":{"kind":"snp","data":"AAAA","extras":{"vcek":"AQID"}}}',
+    );
+    const peer = PeerRecoverRequestSchema.parse({ evidence, ephemeral_public_key: 'BBBB', nonce: 'CCCC' });
+    expect(JSON.stringify(peer)).toBe(
+      '{"nonce":"CCCC","ephemeral_public_key":"BBBB","evidence":{"kind":"snp","data":"AAAA","extras":{"vcek":"AQID"}}}',
+    );
+    expect(MeshCertRequestSchema.parse({})).toEqual({});
+    expect(PeerRecoverRequestSchema.parse({})).toEqual({});
+  });
+
+  it("refuses the other contract's key name, unknown fields and non-base64 keys", () => {
+    expect(MeshCertRequestSchema.safeParse({ nonce: 'AAAA', ephemeral_public_key: 'AAAA' }).success).toBe(
+      false,
+    );
+    expect(PeerRecoverRequestSchema.safeParse({ nonce: 'AAAA', public_key: 'AAAA' }).success).toBe(false);
+    expect(MeshCertRequestSchema.safeParse({ public_key: 'not base64!' }).success).toBe(false);
+    expect(PeerRecoverRequestSchema.safeParse({ ephemeral_public_key: 'not base64!' }).success).toBe(false);
+    expect(MeshCertRequestSchema.safeParse({ evidence: { kind: '', data: 'AAAA' } }).success).toBe(false);
+  });
+
+  it('infer the same types as the hand-written schemas did', () => {
+    type Ev = { kind: string; data: string; extras?: Record<string, string> | undefined };
+    expectTypeOf(MeshCertRequestSchema.parse({})).toEqualTypeOf<{
+      nonce?: string | undefined;
+      public_key?: string | undefined;
+      evidence?: Ev | undefined;
+    }>();
+    expectTypeOf(PeerRecoverRequestSchema.parse({})).toEqualTypeOf<{
+      nonce?: string | undefined;
+      ephemeral_public_key?: string | undefined;
+      evidence?: Ev | undefined;
+    }>();
   });
 });

@@ -140,17 +140,32 @@ export const RecoverResponseSchema = z.strictObject({
 export type RecoverResponse = z.infer<typeof RecoverResponseSchema>;
 
 /**
+ * The shape both attested-key requests share (`POST /v1/mesh/cert` and `POST /v1/peer/recover`):
+ * `nonce` (without it the server answers 401 `challenge_required` with a fresh nonce), a public key
+ * as base64 SPKI DER under `keyField`, and `evidence` whose REPORT_DATA binds nonce, key and the
+ * server's TLS key. The key means something different in each contract (the key a mesh
+ * certificate is issued for; the ephemeral key secrets are sealed to), so each contract names its
+ * own field; the fields' order is the wire order (`nonce`, key, `evidence`).
+ */
+export function attestedKeyRequestSchema<const K extends string>(keyField: K) {
+  const shape = {
+    nonce: Base64Schema.optional(),
+    [keyField]: Base64Schema.optional(),
+    evidence: EvidenceWireSchema.optional(),
+  } as { nonce: ReturnType<typeof Base64Schema.optional> } & {
+    [P in K]: ReturnType<typeof Base64Schema.optional>;
+  } & { evidence: ReturnType<typeof EvidenceWireSchema.optional> };
+  return z.strictObject(shape);
+}
+
+/**
  * `POST /v1/mesh/cert` request. Without `nonce` the server answers 401 `challenge_required`
- * (header `WWW-Authenticate: contrast-attestation-v1 nonce="<base64>"`). The evidence's
- * REPORT_DATA is `meshCertReportData(nonce, public_key, the Coordinator's TLS SPKI)`.
+ * (header `WWW-Authenticate: contrast-attestation-v1 nonce="<base64>"`). `public_key` is the SPKI
+ * DER of the key the certificate is for; the evidence's REPORT_DATA is
+ * `meshCertReportData(nonce, public_key, the Coordinator's TLS SPKI)`.
  * @public
  */
-export const MeshCertRequestSchema = z.strictObject({
-  nonce: Base64Schema.optional(),
-  /** SPKI DER of the key the certificate is for. */
-  public_key: Base64Schema.optional(),
-  evidence: EvidenceWireSchema.optional(),
-});
+export const MeshCertRequestSchema = attestedKeyRequestSchema('public_key');
 /** @public */
 export type MeshCertRequest = z.infer<typeof MeshCertRequestSchema>;
 
