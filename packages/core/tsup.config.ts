@@ -1,5 +1,10 @@
 import { definePackageBuild } from '@contrast-cc/build-config/tsup';
 
 export default definePackageBuild({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'fs/index': 'src/fs/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'fs/index': 'src/fs/index.ts',
+    'x509/index': 'src/x509/index.ts',
+  },
 });

@@ -1,15 +1,14 @@
 import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { isContrastError } from '@contrast-cc/core';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { type CaHierarchy, createCaHierarchy, type RestoreCaInput, restoreCaHierarchy } from './ca.js';
 import {
   basicConstraintsExtension,
-  certificateDer,
   commonNameDer,
   KEY_USAGE,
   keyUsageExtension,
-  tbsCertificate,
-} from './certificate.js';
+} from '@contrast-cc/core/x509';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CaHierarchy, createCaHierarchy, type RestoreCaInput, restoreCaHierarchy } from './ca.js';
+import { certificateDer, tbsCertificate } from './certificate.js';
 import { spkiDer } from './keys.js';
 import { SeedEngine } from './seed-engine.js';
 

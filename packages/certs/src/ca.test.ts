@@ -94,6 +94,21 @@ describe('CA hierarchy', () => {
     expect(x.publicKey.equals(leafKey.publicKey)).toBe(true);
     expect(x.verify(new X509Certificate(ca.meshCa.pem).publicKey)).toBe(true);
     const read = readMeshCertificate(cert.der);
+    expect(read.subjectCommonName).toBe('web');
+    expect(read.sans).toEqual([
+      'web',
+      'web.default.svc.cluster.local',
+      '*.web',
+      '10.0.0.7',
+      '0:0:0:0:0:0:0:1',
+      'spiffe://cluster/ns/web',
+    ]);
+    expect(read.notAfter.toISOString()).toBe('2027-11-26T23:00:00.000Z');
+    expect(read.notBefore.getTime()).toBe(new Date(x.validFrom).getTime());
+    expect(readMeshCertificate(cert.pem)).toEqual(read);
+    expect(() => readMeshCertificate(cert.der.subarray(0, 100))).toThrow(
+      expect.objectContaining({ code: 'invalid-argument', field: 'certificate' }),
+    );
     expect(read.workloadSecretId).toBe('web-secret');
     expect(read.claims).toEqual({ ...claims, reportData: claims.reportData });
     expect(toHex(read.spki)).toBe(toHex(spkiDer(leafKey.publicKey)));

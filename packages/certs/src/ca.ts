@@ -20,22 +20,24 @@ import {
 import {
   authorityKeyIdentifierExtension,
   basicConstraintsExtension,
-  certificateDer,
   certificatePem,
-  certificateSpki,
   commonNameDer,
+  derOid,
   extensionDer,
-  ipAddressBytes,
   KEY_USAGE,
-  keyIdentifier,
   keyUsageExtension,
+  subjectKeyIdentifierExtension,
+} from '@contrast-cc/core/x509';
+import {
+  certificateDer,
+  certificateSpki,
+  ipAddressBytes,
+  keyIdentifier,
   type SanEntry,
   subjectAltNameExtension,
-  subjectKeyIdentifierExtension,
   TLS_EXT_KEY_USAGE,
   tbsCertificate,
 } from './certificate.js';
-import { derOid } from './der.js';
 import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
 import { type PublicKeyInput, scrubCause, spkiDer, toPublicKey } from './keys.js';

@@ -6,21 +6,23 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { type EvidenceClaims, readDerTlv, toHex } from '@contrast-cc/core';
+import {
+  certificatePem,
+  commonNameDer,
+  derOid,
+  derTime,
+  derTlv,
+  derUnsignedInteger,
+  keyUsageExtension,
+} from '@contrast-cc/core/x509';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, type CaValidity, createCaHierarchy, type MeshCertificateRequest } from './ca.js';
-import {
-  certificatePem,
-  certificateSpki,
-  commonNameDer,
-  ipAddressBytes,
-  keyUsageExtension,
-} from './certificate.js';
-import { derOid, derTime, derTlv, derUnsignedInteger } from './der.js';
+import { certificateSpki, ipAddressBytes } from './certificate.js';
 import { SeedEngine } from './seed-engine.js';
 import { hasOpenssl, opensslDir } from './test-support/openssl.js';
 import { referenceCaCertificate, referenceMeshCertificate } from './test-support/reference-issuer.js';
-import { x509 } from './x509.js';
+import { x509 } from './test-support/x509.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const sha = (alg: string, text: string) => new Uint8Array(createHash(alg).update(text).digest());

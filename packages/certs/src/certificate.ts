@@ -1,81 +1,38 @@
-// X.509 v3 certificates encoded directly as DER (RFC 5280), for the CA hierarchy and the mesh
-// certificates. Everything here is exact and minimal: the to-be-signed bytes equal what the
-// previous @peculiar/x509-based issuer produced for the same inputs (src/certificate.test.ts).
+// X.509 v3 certificates for the CA hierarchy and the mesh certificates, built with core's X.509
+// builder (`@contrast-cc/core/x509`, the one way the monorepo builds certificates); here are what
+// only certs needs: SPKI from a KeyObject, key identifiers, SANs, ecdsa-with-SHA384. Everything is
+// exact and minimal: the to-be-signed bytes equal what an @peculiar/x509-based issuer produces for
+// the same inputs (src/certificate.test.ts).
 import { createHash, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import {
-  DER_PRINTABLE_STRING,
   derAscii,
   derBitString,
   derBitStringOf,
-  derExplicit,
   derNull,
-  derOctetString,
-  derOid,
+  derOidOf,
   derSequence,
-  derSet,
-  derTime,
   derTlv,
   derUnsignedInteger,
-  derUtf8String,
-  spkiPublicKeyBits,
-} from './der.js';
+  extensionDer,
+  SIGNATURE_ALGORITHMS,
+  signedDer,
+  type TbsParts,
+  tbsCertificate as tbsCertificateOf,
+} from '@contrast-cc/core/x509';
+import { spkiPublicKeyBits } from './der-read.js';
 
-function oid(text: string): Uint8Array {
-  const der = derOid(text);
-  if (!der) throw new RangeError(`not an OID: ${text}`);
-  return der;
-}
+const oid = derOidOf;
 
 const OID = {
-  commonName: oid('2.5.4.3'),
-  ecdsaWithSha384: oid('1.2.840.10045.4.3.3'),
-  basicConstraints: oid('2.5.29.19'),
-  keyUsage: oid('2.5.29.15'),
   extKeyUsage: oid('2.5.29.37'),
-  subjectKeyIdentifier: oid('2.5.29.14'),
-  authorityKeyIdentifier: oid('2.5.29.35'),
   subjectAltName: oid('2.5.29.17'),
   serverAuth: oid('1.3.6.1.5.5.7.3.1'),
   clientAuth: oid('1.3.6.1.5.5.7.3.2'),
 };
 
-/** AlgorithmIdentifier of ecdsa-with-SHA384 (parameters absent, RFC 5758 3.2). */
-export const ECDSA_WITH_SHA384 = derSequence(OID.ecdsaWithSha384);
-/** `[0] EXPLICIT INTEGER 2`: version v3. */
-const VERSION_V3 = derExplicit(0, Uint8Array.of(0x02, 0x01, 0x02));
-const BOOLEAN_TRUE = Uint8Array.of(0x01, 0x01, 0xff);
-
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-
-/** `Name` with a single RDN holding a commonName: PrintableString when it fits, else UTF8String. */
-export function commonNameDer(cn: string): Uint8Array {
-  const value = PRINTABLE.test(cn) ? derAscii(DER_PRINTABLE_STRING, cn) : derUtf8String(cn);
-  return derSequence(derSet(derSequence(OID.commonName, value)));
-}
-
-/** One `Extension` (critical is omitted when false, as DER requires for a DEFAULT value). */
-export function extensionDer(oidDer: Uint8Array, critical: boolean, value: Uint8Array): Uint8Array {
-  return critical
-    ? derSequence(oidDer, BOOLEAN_TRUE, derOctetString(value))
-    : derSequence(oidDer, derOctetString(value));
-}
-
-/** KeyUsage bits (RFC 5280 4.2.1.3). */
-export const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5 } as const;
-
-/** Critical KeyUsage with the given bit positions, as a named BIT STRING without trailing zeros. */
-export function keyUsageExtension(bits: readonly number[]): Uint8Array {
-  const highest = Math.max(...bits);
-  const bytes = new Uint8Array((highest >> 3) + 1);
-  for (const b of bits) bytes[b >> 3]! |= 0x80 >> (b & 7);
-  return extensionDer(OID.keyUsage, true, derBitString(bytes, 7 - (highest & 7)));
-}
-
-/** Critical BasicConstraints: `cA TRUE` for a CA, the empty SEQUENCE otherwise. */
-export function basicConstraintsExtension(ca: boolean): Uint8Array {
-  return extensionDer(OID.basicConstraints, true, ca ? derSequence(BOOLEAN_TRUE) : derSequence());
-}
+/** AlgorithmIdentifier of ecdsa-with-SHA384 (parameters absent, RFC 5758 3.2): every certificate we issue. */
+export const ECDSA_WITH_SHA384 = SIGNATURE_ALGORITHMS.ecdsaWithSha384;
 
 /** ExtendedKeyUsage clientAuth, serverAuth (in that order), not critical. */
 export const TLS_EXT_KEY_USAGE = extensionDer(
@@ -136,13 +93,6 @@ export function keyIdentifier(spki: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha1').update(spkiPublicKeyBits(spki)).digest());
 }
 
-export const subjectKeyIdentifierExtension = (keyId: Uint8Array) =>
-  extensionDer(OID.subjectKeyIdentifier, false, derOctetString(keyId));
-
-/** AuthorityKeyIdentifier with only `[0] keyIdentifier`. */
-export const authorityKeyIdentifierExtension = (keyId: Uint8Array) =>
-  extensionDer(OID.authorityKeyIdentifier, false, derSequence(derTlv(0x80, keyId)));
-
 /** A classified SAN: DNS name, IP address (text) or URI. */
 export interface SanEntry {
   type: 'dns' | 'ip' | 'url';
@@ -198,42 +148,12 @@ export function subjectAltNameExtension(names: readonly SanEntry[]): Uint8Array 
   return extensionDer(OID.subjectAltName, false, derSequence(...entries));
 }
 
-/** The parts of a TBSCertificate; names, SPKI and extensions are complete DER encodings. */
-export interface TbsParts {
-  /** Serial number magnitude, big-endian. */
-  serial: Uint8Array;
-  issuer: Uint8Array;
-  notBefore: Date;
-  notAfter: Date;
-  subject: Uint8Array;
-  spki: Uint8Array;
-  /** Encoded `Extension`s in order; the [3] field is omitted when empty. */
-  extensions: readonly Uint8Array[];
-}
-
-/** TBSCertificate v3, signature algorithm ecdsa-with-SHA384. */
-export function tbsCertificate(p: TbsParts): Uint8Array {
-  return derSequence(
-    VERSION_V3,
-    derUnsignedInteger(p.serial),
-    ECDSA_WITH_SHA384,
-    p.issuer,
-    derSequence(derTime(p.notBefore), derTime(p.notAfter)),
-    p.subject,
-    p.spki,
-    ...(p.extensions.length > 0 ? [derExplicit(3, derSequence(...p.extensions))] : []),
-  );
+/** TBSCertificate v3, signature algorithm ecdsa-with-SHA384 (core's builder). */
+export function tbsCertificate(p: Omit<TbsParts, 'signatureAlgorithm'>): Uint8Array {
+  return tbsCertificateOf({ ...p, signatureAlgorithm: ECDSA_WITH_SHA384 });
 }
 
 /** Certificate: the TBS, ecdsa-with-SHA384 and the DER ECDSA-Sig-Value as BIT STRING. */
 export function certificateDer(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
-  return derSequence(tbs, ECDSA_WITH_SHA384, derBitString(signature));
-}
-
-/** PEM with 64-character lines and a final newline. */
-export function certificatePem(der: Uint8Array): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
+  return signedDer(tbs, ECDSA_WITH_SHA384, signature);
 }

@@ -8,7 +8,7 @@
 // Verification only handles public values and uses plain BigInt point arithmetic.
 import { createECDH, createHmac, type KeyObject, randomBytes } from 'node:crypto';
 import { ContrastError, readDerTlv } from '@contrast-cc/core';
-import { derTlv } from './der.js';
+import { derTlv } from '@contrast-cc/core/x509';
 
 const P = BigInt(
   '0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff',

@@ -5,10 +5,10 @@ import {
   DER_UTF8_STRING,
   derBoolean,
   derOctetString,
-  derReadSingle,
   derUnsignedInteger,
   derUtf8String,
-} from './der.js';
+} from '@contrast-cc/core/x509';
+import { derReadSingle } from './der-read.js';
 
 /**
  * Object identifiers of the mesh-certificate extensions. The WorkloadSecretID keeps upstream's

@@ -8,12 +8,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createSimulatedSnpIssuer, SNP_CLAIM_FIELDS, verifySnpReport } from '@contrast-cc/attestation/snp';
 import { createSimulatedTdxIssuer, TDX_CLAIM_FIELDS, verifyTdxQuote } from '@contrast-cc/attestation/tdx';
 import { type EvidenceClaims, toHex } from '@contrast-cc/core';
-import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, createCaHierarchy } from './ca.js';
 import { decodeClaimValue, encodeClaimValue, MESH_CERT_OIDS } from './extensions.js';
 import { readMeshCertificate } from './read.js';
 import { SeedEngine } from './seed-engine.js';
+import { x509 } from './test-support/x509.js';
 
 const engine = new SeedEngine(new Uint8Array(64).fill(3), new Uint8Array(32).fill(4));
 const reportData = new Uint8Array(64).map((_, i) => 200 - i);

@@ -43,3 +43,26 @@ export function readDerTlv(bytes: Uint8Array, offset = 0, field = 'der', limit =
   if (end > limit) bad('DER element overruns its container');
   return { tag, start: offset, contentStart, end };
 }
+
+/**
+ * The dotted text of an OBJECT IDENTIFIER's content octets (X.690 8.19; the first two arcs from
+ * the first subidentifier). The one OID decoder of the monorepo.
+ * @public
+ */
+export function decodeDerOid(content: Uint8Array): string {
+  const parts: number[] = [];
+  let value = 0;
+  for (const b of content) {
+    value = value * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      if (parts.length === 0) {
+        const first = value < 80 ? Math.floor(value / 40) : 2;
+        parts.push(first, value - first * 40);
+      } else {
+        parts.push(value);
+      }
+      value = 0;
+    }
+  }
+  return parts.join('.');
+}

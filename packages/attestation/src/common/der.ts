@@ -1,13 +1,12 @@
-// Shared helpers for SNP and TDX (src/common): a minimal DER reader and writer.
+// Shared helpers for SNP and TDX (src/common): a minimal DER reader.
 //
 // Reader: `readDer(bytes, offset)` returns one TLV node (read by core's `readDerTlv`);
 // `derChildren(node)` its children.
 // Only what X.509 certificates and CRLs need: single-byte tags, definite lengths up to 4 length
 // bytes. Malformed input throws ContrastError('invalid-argument') naming the `field` given.
-// Writer: `der.seq(...)`, `der.int(...)`, `der.oid('1.2.3')`, ... build DER bytes for test
-// fixtures and simulated certificates.
+// The writer is core's (`@contrast-cc/core/x509`), the one DER writer of the monorepo.
 
-import { ContrastError, concatBytes, readDerTlv } from '@contrast-cc/core';
+import { ContrastError, decodeDerOid, readDerTlv } from '@contrast-cc/core';
 
 /** One DER element inside `buffer`. */
 export interface DerNode {
@@ -86,24 +85,8 @@ export function expectTag(node: DerNode | undefined, tag: number, field: string)
   return node;
 }
 
-/** Decodes an OBJECT IDENTIFIER's content to dotted form. */
-export function decodeOid(content: Uint8Array): string {
-  const parts: number[] = [];
-  let value = 0;
-  for (const b of content) {
-    value = value * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
-      if (parts.length === 0) {
-        const first = value < 80 ? Math.floor(value / 40) : 2;
-        parts.push(first, value - first * 40);
-      } else {
-        parts.push(value);
-      }
-      value = 0;
-    }
-  }
-  return parts.join('.');
-}
+/** Decodes an OBJECT IDENTIFIER's content to dotted form (core's decoder). */
+export const decodeOid = decodeDerOid;
 
 /** An unsigned INTEGER's content as a bigint (negative values are refused). */
 export function decodeUnsigned(content: Uint8Array, field = 'der'): bigint {
@@ -133,84 +116,3 @@ export function decodeTime(node: DerNode, field = 'der'): Date {
   }
   return bad(`expected a time, got DER tag 0x${node.tag.toString(16)}`, field);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Writer
-
-function encodeLength(n: number): Uint8Array {
-  if (n < 0x80) return Uint8Array.of(n);
-  const bytes: number[] = [];
-  while (n > 0) {
-    bytes.unshift(n & 0xff);
-    n = Math.floor(n / 256);
-  }
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
-}
-
-function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const body = concatBytes(...content);
-  return concatBytes(Uint8Array.of(tag), encodeLength(body.length), body);
-}
-
-function encodeOid(oid: string): Uint8Array {
-  const parts = oid.split('.').map(Number);
-  const out: number[] = [];
-  const push = (v: number) => {
-    const stack = [v & 0x7f];
-    v = Math.floor(v / 128);
-    while (v > 0) {
-      stack.unshift((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    out.push(...stack);
-  };
-  push(parts[0]! * 40 + parts[1]!);
-  for (const p of parts.slice(2)) push(p);
-  return Uint8Array.from(out);
-}
-
-function encodeUnsigned(value: bigint | number | Uint8Array): Uint8Array {
-  let bytes: number[];
-  if (value instanceof Uint8Array) {
-    bytes = [...value];
-    while (bytes.length > 1 && bytes[0] === 0) bytes.shift();
-  } else {
-    let v = BigInt(value);
-    if (v < 0n) throw new RangeError('der.int encodes unsigned values only');
-    bytes = [];
-    do {
-      bytes.unshift(Number(v & 0xffn));
-      v >>= 8n;
-    } while (v > 0n);
-  }
-  if (bytes.length === 0) bytes = [0];
-  if (bytes[0]! & 0x80) bytes.unshift(0);
-  return Uint8Array.from(bytes);
-}
-
-function encodeTime(date: Date): Uint8Array {
-  const iso = date.toISOString();
-  const compact = iso.slice(0, 19).replace(/[-:T]/g, '');
-  const year = date.getUTCFullYear();
-  if (year >= 1950 && year < 2050)
-    return tlv(DER_TAG.utcTime, new TextEncoder().encode(`${compact.slice(2)}Z`));
-  return tlv(DER_TAG.generalizedTime, new TextEncoder().encode(`${compact}Z`));
-}
-
-/** DER encoders. Each returns a complete TLV. */
-export const der = {
-  raw: tlv,
-  seq: (...items: Uint8Array[]) => tlv(DER_TAG.sequence, ...items),
-  set: (...items: Uint8Array[]) => tlv(DER_TAG.set, ...items),
-  int: (value: bigint | number | Uint8Array) => tlv(DER_TAG.integer, encodeUnsigned(value)),
-  bool: (value: boolean) => tlv(DER_TAG.boolean, Uint8Array.of(value ? 0xff : 0)),
-  null: () => tlv(DER_TAG.null),
-  oid: (oid: string) => tlv(DER_TAG.oid, encodeOid(oid)),
-  octets: (bytes: Uint8Array) => tlv(DER_TAG.octetString, bytes),
-  bits: (bytes: Uint8Array) => tlv(DER_TAG.bitString, Uint8Array.of(0), bytes),
-  utf8: (text: string) => tlv(DER_TAG.utf8String, new TextEncoder().encode(text)),
-  ia5: (text: string) => tlv(DER_TAG.ia5String, new TextEncoder().encode(text)),
-  time: encodeTime,
-  /** A context-specific tag [n], constructed (explicit) by default. */
-  ctx: (n: number, content: Uint8Array, constructed = true) => tlv((constructed ? 0xa0 : 0x80) | n, content),
-};

@@ -6,8 +6,8 @@
 import { createHash, createPublicKey, generateKeyPair, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type Evidence, fromHex, type Issuer, REPORT_DATA_LENGTH } from '@contrast-cc/core';
+import { DER_IA5_STRING, derAscii, derUnsignedBigInt, certificatePem as pem } from '@contrast-cc/core/x509';
 import { buildCertificate, buildCrl, CA_EXTENSION, type Signer, x509Name } from '../common/certgen.js';
-import { der } from '../common/der.js';
 import { loadCertificates } from '../common/x509.js';
 import { AMD_OID, type SnpTrustAnchor } from './certs.js';
 import {
@@ -60,11 +60,6 @@ const DEFAULT_TCB: Record<SnpProductLine, SimulatedTcb> = {
   Genoa: { bootloader: 10, tee: 0, snp: 23, microcode: 84 },
   Turin: { bootloader: 1, tee: 0, snp: 2, microcode: 71, fmc: 0 },
 };
-
-function pem(derBytes: Uint8Array): string {
-  const b64 = Buffer.from(derBytes).toString('base64');
-  return `-----BEGIN CERTIFICATE-----\n${b64.replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
-}
 
 function amdName(cn: string): Uint8Array {
   return x509Name([
@@ -137,7 +132,7 @@ export async function createSimulatedSnpChain(
     extensions: [CA_EXTENSION],
     signer: arkSigner,
   });
-  const spl = (n: number | undefined) => der.int(n ?? 0);
+  const spl = (n: number | undefined) => derUnsignedBigInt(n ?? 0);
   const vcekDer = buildCertificate({
     serial: BigInt(`0x${randomBytes(8).toString('hex')}`) | 1n,
     issuer: askName,
@@ -146,8 +141,11 @@ export async function createSimulatedSnpChain(
     notAfter: new Date(now.getTime() + 7 * 365 * day),
     publicKey: vcek.publicKey,
     extensions: [
-      { oid: AMD_OID.structVersion, value: der.int(product === 'Turin' ? 1 : 0) },
-      { oid: AMD_OID.productName, value: der.ia5(product === 'Milan' ? 'Milan-B0' : product) },
+      { oid: AMD_OID.structVersion, value: derUnsignedBigInt(product === 'Turin' ? 1 : 0) },
+      {
+        oid: AMD_OID.productName,
+        value: derAscii(DER_IA5_STRING, product === 'Milan' ? 'Milan-B0' : product),
+      },
       ...(product === 'Turin' ? [{ oid: AMD_OID.fmcSpl, value: spl(tcb.fmc) }] : []),
       { oid: AMD_OID.blSpl, value: spl(tcb.bootloader) },
       { oid: AMD_OID.teeSpl, value: spl(tcb.tee) },

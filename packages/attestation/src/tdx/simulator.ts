@@ -1,12 +1,4 @@
-import 'reflect-metadata';
-import {
-  createHash,
-  sign as cryptoSign,
-  generateKeyPairSync,
-  KeyObject,
-  randomBytes,
-  webcrypto,
-} from 'node:crypto';
+import { createHash, sign as cryptoSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   ContrastError,
   concatBytes,
@@ -14,15 +6,26 @@ import {
   type Issuer,
   REPORT_DATA_LENGTH,
 } from '@contrast-cc/core';
-import * as x509 from '@peculiar/x509';
-import { der } from '../common/der.js';
+import {
+  basicConstraintsExtension,
+  certificatePem,
+  derBoolean,
+  derOctetString,
+  derOidOf,
+  derSequence,
+  derTlv,
+  derUnsignedBigInt,
+  KEY_USAGE,
+  keyUsageExtension,
+} from '@contrast-cc/core/x509';
+import { buildCertificate, buildCrl, type Signer, x509Name } from '../common/certgen.js';
 import type { TcbStatus, TdxCollateral } from './collateral.js';
 import { SGX_EXTENSIONS_OID, SGX_TYPES, type SgxType } from './pck.js';
 import { INTEL_QE_VENDOR_ID, TD_REPORT_BODY_10_LENGTH } from './quote.js';
 import { createTrustAnchors, TDX_EVIDENCE_KIND, type TdxTrustAnchors } from './verify.js';
 
-const crypto = webcrypto as unknown as Crypto;
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+/** Critical KeyUsage keyCertSign and cRLSign, as Intel's CAs carry. */
+const CA_KEY_USAGE = keyUsageExtension([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]);
 
 /** Quote body fields the simulated TD reports (defaults: zeros, SEPT_VE_DISABLE, the usual XFAM). */
 export interface SimulatedTdFields {
@@ -94,35 +97,35 @@ function sgxExtension(
   p: Required<Omit<SimulatedPlatform, 'piid' | 'configuration'>> & SimulatedPlatform,
 ): Uint8Array {
   const entry = (suffix: string, value: Uint8Array) =>
-    der.seq(der.oid(`${SGX_EXTENSIONS_OID}.${suffix}`), value);
+    derSequence(derOidOf(`${SGX_EXTENSIONS_OID}.${suffix}`), value);
   const cpuSvn = Uint8Array.from(p.sgxTcbComponents);
-  const tcb = der.seq(
-    ...p.sgxTcbComponents.map((svn, i) => entry(`2.${i + 1}`, der.int(svn))),
-    entry('2.17', der.int(p.pceSvn)),
-    entry('2.18', der.octets(cpuSvn)),
+  const tcb = derSequence(
+    ...p.sgxTcbComponents.map((svn, i) => entry(`2.${i + 1}`, derUnsignedBigInt(svn))),
+    entry('2.17', derUnsignedBigInt(p.pceSvn)),
+    entry('2.18', derOctetString(cpuSvn)),
   );
   const items = [
-    entry('1', der.octets(new Uint8Array(16).fill(0x5a))),
+    entry('1', derOctetString(new Uint8Array(16).fill(0x5a))),
     entry('2', tcb),
-    entry('3', der.octets(p.pceId)),
-    entry('4', der.octets(p.fmspc)),
+    entry('3', derOctetString(p.pceId)),
+    entry('4', derOctetString(p.fmspc)),
     // ENUMERATED
-    entry('5', der.raw(0x0a, Uint8Array.of(SGX_TYPES.indexOf(p.sgxType)))),
+    entry('5', derTlv(0x0a, Uint8Array.of(SGX_TYPES.indexOf(p.sgxType)))),
   ];
-  if (p.piid) items.push(entry('6', der.octets(p.piid)));
+  if (p.piid) items.push(entry('6', derOctetString(p.piid)));
   if (p.configuration) {
     items.push(
       entry(
         '7',
-        der.seq(
-          entry('7.1', der.bool(p.configuration.dynamicPlatform)),
-          entry('7.2', der.bool(p.configuration.cachedKeys)),
-          entry('7.3', der.bool(p.configuration.smtEnabled)),
+        derSequence(
+          entry('7.1', derBoolean(p.configuration.dynamicPlatform)),
+          entry('7.2', derBoolean(p.configuration.cachedKeys)),
+          entry('7.3', derBoolean(p.configuration.smtEnabled)),
         ),
       ),
     );
   }
-  return der.seq(...items);
+  return derSequence(...items);
 }
 
 function u16(v: number): Uint8Array {
@@ -187,43 +190,40 @@ export const SIMULATED_QE = {
 export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}): Promise<SimulatedTdx> {
   const notBefore = options.notBefore ?? new Date(Date.now() - 86_400_000);
   const notAfter = options.notAfter ?? new Date(Date.now() + 10 * 365 * 86_400_000);
-  const gen = () => crypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
-  const [rootKeys, caKeys, pckKeys, tcbKeys] = await Promise.all([gen(), gen(), gen(), gen()]);
-  const serial = () => `01${randomBytes(15).toString('hex')}`;
-  const rootName = 'CN=Contrast Simulated SGX Root CA, O=Contrast Simulator';
-  const caName = 'CN=Contrast Simulated SGX PCK Platform CA, O=Contrast Simulator';
-  const root = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: serial(),
-      name: rootName,
-      notBefore,
-      notAfter,
-      keys: rootKeys,
-      signingAlgorithm: ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 1, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      ],
-    },
-    crypto,
-  );
-  const ca = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: serial(),
-      subject: caName,
-      issuer: root.subject,
-      notBefore,
-      notAfter,
-      publicKey: caKeys.publicKey,
-      signingKey: rootKeys.privateKey,
-      signingAlgorithm: ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      ],
-    },
-    crypto,
-  );
+  const gen = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const [rootKeys, caKeys, pckKeys, tcbKeys] = [gen(), gen(), gen(), gen()];
+  const signer = (keys: { privateKey: Signer['key'] }): Signer => ({
+    key: keys.privateKey,
+    algorithm: 'ecdsa-sha256',
+  });
+  const serial = () => Uint8Array.of(0x01, ...randomBytes(15));
+  const rootName = x509Name([
+    ['CN', 'Contrast Simulated SGX Root CA'],
+    ['O', 'Contrast Simulator'],
+  ]);
+  const caName = x509Name([
+    ['CN', 'Contrast Simulated SGX PCK Platform CA'],
+    ['O', 'Contrast Simulator'],
+  ]);
+  const validity = { notBefore, notAfter };
+  const root = buildCertificate({
+    serial: serial(),
+    issuer: rootName,
+    subject: rootName,
+    ...validity,
+    publicKey: rootKeys.publicKey,
+    extensions: [basicConstraintsExtension(true, 1), CA_KEY_USAGE],
+    signer: signer(rootKeys),
+  });
+  const ca = buildCertificate({
+    serial: serial(),
+    issuer: rootName,
+    subject: caName,
+    ...validity,
+    publicKey: caKeys.publicKey,
+    extensions: [basicConstraintsExtension(true, 0), CA_KEY_USAGE],
+    signer: signer(rootKeys),
+  });
   const p = options.platform ?? {};
   const platform = {
     ...p,
@@ -234,27 +234,25 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
     sgxType: p.sgxType ?? 'Scalable',
   };
   const pckSerial = serial();
-  const pck = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: pckSerial,
-      subject: 'CN=Contrast Simulated SGX PCK Certificate, O=Contrast Simulator',
-      issuer: ca.subject,
-      notBefore,
-      notAfter,
-      publicKey: pckKeys.publicKey,
-      signingKey: caKeys.privateKey,
-      signingAlgorithm: ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.Extension(SGX_EXTENSIONS_OID, false, Uint8Array.from(sgxExtension(platform)).buffer),
-      ],
-    },
-    crypto,
-  );
-  const pckPrivate = KeyObject.from(pckKeys.privateKey);
-  const caPrivate = caKeys.privateKey;
-  const rootCertificatePem = root.toString('pem');
-  const pckChainPem = `${pck.toString('pem')}\n${ca.toString('pem')}\n${rootCertificatePem}\n`;
+  const pck = buildCertificate({
+    serial: pckSerial,
+    issuer: caName,
+    subject: x509Name([
+      ['CN', 'Contrast Simulated SGX PCK Certificate'],
+      ['O', 'Contrast Simulator'],
+    ]),
+    ...validity,
+    publicKey: pckKeys.publicKey,
+    extensions: [
+      basicConstraintsExtension(false),
+      { oid: SGX_EXTENSIONS_OID, value: sgxExtension(platform) },
+    ],
+    signer: signer(caKeys),
+  });
+  const pckPrivate = pckKeys.privateKey;
+  const rootCertificatePem = certificatePem(root);
+  const caPem = certificatePem(ca);
+  const pckChainPem = `${certificatePem(pck)}${caPem}${rootCertificatePem}`;
 
   // The attestation key and the QE report binding it (once per simulated QE).
   const att = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -301,7 +299,9 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
     trustAnchors: createTrustAnchors([rootCertificatePem]),
     rootCertificatePem,
     pckChainPem,
-    pckSerial: pck.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+    pckSerial: Buffer.from(pckSerial)
+      .toString('hex')
+      .replace(/^0+(?=.)/, ''),
     quote,
     async issue(reportData: Uint8Array): Promise<Evidence> {
       if (reportData.length !== REPORT_DATA_LENGTH) {
@@ -310,40 +310,33 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
       return { kind: TDX_EVIDENCE_KIND, data: quote(reportData) };
     },
     async createPckCrl(crlOptions = {}) {
-      const crl = await x509.X509CrlGenerator.create(
-        {
-          issuer: ca.subject,
-          thisUpdate: crlOptions.thisUpdate ?? notBefore,
-          nextUpdate: crlOptions.nextUpdate ?? notAfter,
-          entries: (crlOptions.revokedSerials ?? []).map((serialNumber) => ({
-            serialNumber,
-            revocationDate: notBefore,
-          })),
-          signingKey: caPrivate,
-          signingAlgorithm: ALG,
-        },
-        crypto,
-      );
-      return new Uint8Array(crl.rawData);
+      return buildCrl({
+        issuer: caName,
+        thisUpdate: crlOptions.thisUpdate ?? notBefore,
+        nextUpdate: crlOptions.nextUpdate ?? notAfter,
+        revoked: (crlOptions.revokedSerials ?? []).map((hex) => ({
+          serial: BigInt(`0x${hex}`),
+          date: notBefore,
+        })),
+        signer: signer(caKeys),
+      });
     },
     async createCollateral(c = {}) {
       const issueDate = c.issueDate ?? notBefore;
       const nextUpdate = c.nextUpdate ?? notAfter;
-      const tcbSigning = await x509.X509CertificateGenerator.create(
-        {
-          serialNumber: serial(),
-          subject: 'CN=Contrast Simulated SGX TCB Signing, O=Contrast Simulator',
-          issuer: root.subject,
-          notBefore,
-          notAfter,
-          publicKey: tcbKeys.publicKey,
-          signingKey: rootKeys.privateKey,
-          signingAlgorithm: ALG,
-          extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
-        },
-        crypto,
-      );
-      const tcbPrivate = KeyObject.from(tcbKeys.privateKey);
+      const tcbSigning = buildCertificate({
+        serial: serial(),
+        issuer: rootName,
+        subject: x509Name([
+          ['CN', 'Contrast Simulated SGX TCB Signing'],
+          ['O', 'Contrast Simulator'],
+        ]),
+        ...validity,
+        publicKey: tcbKeys.publicKey,
+        extensions: [basicConstraintsExtension(false)],
+        signer: signer(rootKeys),
+      });
+      const tcbPrivate = tcbKeys.privateKey;
       const signed = (member: string, value: unknown) => {
         const text = JSON.stringify(value);
         const sig = cryptoSign('sha256', Buffer.from(text), { key: tcbPrivate, dsaEncoding: 'ieee-p1363' });
@@ -417,26 +410,22 @@ export async function createSimulatedTdxIssuer(options: SimulatedTdxOptions = {}
           { tcb: { isvsvn: SIMULATED_QE.isvSvn }, tcbDate: issueDate.toISOString(), tcbStatus: 'UpToDate' },
         ],
       });
-      const rootCrl = await x509.X509CrlGenerator.create(
-        {
-          issuer: root.subject,
-          thisUpdate: issueDate,
-          nextUpdate,
-          entries: [],
-          signingKey: rootKeys.privateKey,
-          signingAlgorithm: ALG,
-        },
-        crypto,
-      );
-      const issuerChain = new TextEncoder().encode(`${tcbSigning.toString('pem')}\n${rootCertificatePem}\n`);
+      const rootCrl = buildCrl({
+        issuer: rootName,
+        thisUpdate: issueDate,
+        nextUpdate,
+        revoked: [],
+        signer: signer(rootKeys),
+      });
+      const issuerChain = new TextEncoder().encode(`${certificatePem(tcbSigning)}${rootCertificatePem}`);
       return {
         tcbInfo,
         tcbInfoIssuerChain: issuerChain,
         qeIdentity,
         qeIdentityIssuerChain: issuerChain,
         pckCrl: await sim.createPckCrl({ thisUpdate: issueDate, nextUpdate }),
-        pckCrlIssuerChain: new TextEncoder().encode(`${ca.toString('pem')}\n${rootCertificatePem}\n`),
-        rootCaCrl: new Uint8Array(rootCrl.rawData),
+        pckCrlIssuerChain: new TextEncoder().encode(`${caPem}${rootCertificatePem}`),
+        rootCaCrl: rootCrl,
       };
     },
   };

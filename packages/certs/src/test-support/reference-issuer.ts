@@ -4,10 +4,10 @@
 import { createHash, createPublicKey, type KeyObject, webcrypto } from 'node:crypto';
 import type { EvidenceClaims } from '@contrast-cc/core';
 import { CA_NAMES, type CaValidity, classifySans } from '../ca.js';
-import { spkiPublicKeyBits } from '../der.js';
+import { spkiPublicKeyBits } from '../der-read.js';
 import { meshCertificateExtensions, type RawExtension } from '../extensions.js';
 import { type PublicKeyInput, spkiDer, toPublicKey } from '../keys.js';
-import { x509 } from '../x509.js';
+import { x509 } from './x509.js';
 
 const HOUR = 3_600_000;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;

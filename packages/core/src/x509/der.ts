@@ -1,8 +1,6 @@
-// A small, exact DER writer (X.690 definite lengths, minimal encodings) and the few readers we need
-// (TLVs are read with core's `readDerTlv`, the one DER reader the packages share).
-// The writer builds certificates on the issuance hot path, so it allocates each TLV once.
-
-import { readDerTlv } from '@contrast-cc/core';
+// The one DER writer of the monorepo: exact X.690 definite lengths and minimal encodings (TLVs are
+// read with `readDerTlv`, the one DER reader). It builds the mesh certificates on the Coordinator's
+// issuance hot path, so it allocates each TLV once. Pure: no Node built-ins, runs in browsers.
 
 /** Number of octets of the length field for a content of `length` bytes. */
 function lengthSize(length: number): number {
@@ -47,6 +45,18 @@ export function derUnsignedInteger(magnitude: Uint8Array): Uint8Array {
   return m[0]! & 0x80 ? derTlv(0x02, Uint8Array.of(0), m) : derTlv(0x02, m);
 }
 
+/** A non-negative INTEGER from a number or bigint. */
+export function derUnsignedBigInt(value: bigint | number): Uint8Array {
+  let v = BigInt(value);
+  if (v < 0n) throw new RangeError('a negative INTEGER');
+  const bytes: number[] = [];
+  do {
+    bytes.unshift(Number(v & 0xffn));
+    v >>= 8n;
+  } while (v > 0n);
+  return derUnsignedInteger(Uint8Array.from(bytes));
+}
+
 export const derNull = Uint8Array.of(0x05, 0x00);
 
 /** A BIT STRING with `unusedBits` unused bits in its last octet. */
@@ -79,6 +89,13 @@ export function derOid(oid: string): Uint8Array | undefined {
   return der;
 }
 
+/** An OBJECT IDENTIFIER from dotted text this program writes itself; throws a RangeError when invalid. */
+export function derOidOf(oid: string): Uint8Array {
+  const der = derOid(oid);
+  if (!der) throw new RangeError(`not an OID: ${oid}`);
+  return der;
+}
+
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /**
@@ -107,6 +124,7 @@ export function derAscii(tag: number, text: string): Uint8Array {
 }
 
 export const DER_PRINTABLE_STRING = 0x13;
+export const DER_IA5_STRING = 0x16;
 
 export const DER_BOOLEAN = 0x01;
 export const DER_OCTET_STRING = 0x04;
@@ -115,32 +133,3 @@ export const DER_UTF8_STRING = 0x0c;
 export const derOctetString = (bytes: Uint8Array) => derTlv(DER_OCTET_STRING, bytes);
 export const derUtf8String = (text: string) => derTlv(DER_UTF8_STRING, new TextEncoder().encode(text));
 export const derBoolean = (value: boolean) => derTlv(DER_BOOLEAN, Uint8Array.of(value ? 0xff : 0x00));
-
-/**
- * Reads exactly one TLV of the expected tag spanning all of `bytes`; returns its content or
- * undefined when the encoding is not that.
- */
-export function derReadSingle(bytes: Uint8Array, tag: number): Uint8Array | undefined {
-  if (bytes.length < 2 || bytes[0] !== tag) return undefined;
-  let length = bytes[1]!;
-  let at = 2;
-  if (length & 0x80) {
-    const n = length & 0x7f;
-    if (n === 0 || n > 4 || bytes.length < 2 + n) return undefined;
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + bytes[2 + i]!;
-    at += n;
-    if (length < 0x80) return undefined; // not minimal
-  }
-  if (at + length !== bytes.length) return undefined;
-  return bytes.subarray(at);
-}
-
-/** The subjectPublicKey bits of a DER SubjectPublicKeyInfo (without the unused-bits octet). */
-export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
-  const outer = readDerTlv(spki, 0, 'spki');
-  const algorithm = readDerTlv(spki, outer.contentStart, 'spki', outer.end);
-  const bits = readDerTlv(spki, algorithm.end, 'spki', outer.end);
-  if (outer.tag !== 0x30 || algorithm.tag !== 0x30 || bits.tag !== 0x03) throw new RangeError('not an SPKI');
-  return spki.subarray(bits.contentStart + 1, bits.end);
-}
