@@ -53,7 +53,7 @@ export function failureOf(
   if (reason.code === 'not-active') {
     throw operationFailed(
       /recovery/.test(reason.message)
-        ? 'the Coordinator is in recovery mode: run "contrast recover" with a seed-share owner key'
+        ? 'the Coordinator is in recovery mode: run "contrast recover" with a seed-share owner key (k owners\' shares with --share when the seed is split k-of-n, see "contrast recover --help")'
         : 'the Coordinator has no manifest yet: run "contrast set" first',
     );
   }
