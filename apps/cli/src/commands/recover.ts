@@ -129,6 +129,8 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   const loaded = await loadManifest(io, values.manifest);
   const threshold = loaded.manifest.SeedshareThreshold ?? 1;
   let send: (client: CoordinatorClient) => Promise<unknown>;
+  // Wipes the seed the one-owner form opened, whatever happens after.
+  let wipe = () => {};
   if (shareFiles.length > 0) {
     if (threshold < 2) {
       throw usageError(
@@ -175,22 +177,17 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
         `${values['seedshare-owner-key']} cannot open a share of ${values.seed}: ${(e as Error).message}`,
       );
     }
-    send = async (client) => {
-      try {
-        return await client.recover({ seed, salt, ownerPrivateKey: keyPem, force: values.force });
-      } finally {
-        seed.fill(0);
-      }
-    };
+    send = (client) => client.recover({ seed, salt, ownerPrivateKey: keyPem, force: values.force });
+    wipe = () => seed.fill(0);
   }
-  io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
-  const client = await connectCoordinator(io, {
-    address: values.coordinator as string,
-    loaded,
-    registry,
-    allowInsecure: values.insecure,
-  });
   try {
+    io.stderr(`Attesting the Coordinator at ${values.coordinator ?? '(none)'} ...\n`);
+    const client = await connectCoordinator(io, {
+      address: values.coordinator as string,
+      loaded,
+      registry,
+      allowInsecure: values.insecure,
+    });
     await send(client);
   } catch (e) {
     if (e instanceof ApiError) {
@@ -198,6 +195,8 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
       throw operationFailed(`the Coordinator refused recovery (${e.apiCode}): ${message}`);
     }
     throw e;
+  } finally {
+    wipe();
   }
   // Rollback check: the history the Coordinator recovered into must reach the latest transition
   // this workspace last saw (verify/latest-transition, written by "contrast verify"). The store is
