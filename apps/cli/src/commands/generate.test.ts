@@ -174,7 +174,7 @@ describe('contrast generate', () => {
     // The secret keys never reach the output.
     const body = workload.split('\n').slice(1, 3).join('');
     expect(r.stdout + r.stderr).not.toContain(body);
-  });
+  }, 180_000); // an RSA-4096 key is generated: seconds on a quiet machine, over 20 s on a loaded one
 
   it('keeps user-filled reference values and added SANs when updating the manifest', async () => {
     const dir = workspace();
