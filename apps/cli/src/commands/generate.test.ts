@@ -247,6 +247,7 @@ describe('contrast generate', () => {
     expect(tooMany.stderr).toContain(
       'manifest.json: SeedshareThreshold: 4 exceeds the 3 seed-share owners in SeedshareOwnerPubKeys: k of n needs k <= n',
     );
+    expect(tooMany.stderr).toContain('hint: one --add-seedshare-owner-key <pem> per owner');
     expect(readFileSync(file, 'utf8')).toBe(first);
     for (const bad of ['0', 'two', '1.5', '-1']) {
       const r = await generate(dir, [

@@ -687,6 +687,12 @@ export function createGenerateCommand(deps: GenerateCommandDeps): Command {
           return error.exitCode;
         }
         io.stderr(`contrast generate: ${describe(libs, error).split('\n').join('\ncontrast generate: ')}\n`);
+        if (
+          error instanceof libs.manifest.ManifestValidationError &&
+          error.issues.some((i) => i.path === 'SeedshareThreshold')
+        ) {
+          io.stderr('hint: one --add-seedshare-owner-key <pem> per owner; k of them recover together\n');
+        }
         return exitCodeOf(libs, error);
       }
     },
