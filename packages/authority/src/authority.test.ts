@@ -539,7 +539,7 @@ describe('k-of-n recovery (SeedshareThreshold 2, three owners)', () => {
       }
       b.close();
     }
-  });
+  }, 120_000);
 
   it('refuses one share alone, a duplicate, a tampered and a foreign share — each its own refusal; the Coordinator stays stale', async () => {
     const { store, set, released } = await splitDeployment();
@@ -591,7 +591,7 @@ describe('k-of-n recovery (SeedshareThreshold 2, three owners)', () => {
       (await refusal(b.recoverWithShares(recoverSharesRequest(b.createNonce(), b.channelSpki, released))))
         .kind,
     ).toBe('already-recovered');
-  });
+  }, 120_000);
 
   it('a manifest without a threshold refuses the shares path; a manifest update cannot change k', async () => {
     const store = await newStore();

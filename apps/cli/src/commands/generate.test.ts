@@ -268,7 +268,7 @@ describe('contrast generate', () => {
     const one = readFileSync(file, 'utf8');
     expect(one).not.toContain('SeedshareThreshold');
     expect(one).toBe(first.replace(',\n  "SeedshareThreshold": 2\n}', '\n}'));
-  });
+  }, 120_000);
 
   it('--disable-updates leaves no workload owner; -o writes one file and leaves the inputs', async () => {
     const dir = workspace();

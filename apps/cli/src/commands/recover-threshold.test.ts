@@ -199,5 +199,5 @@ describe('contrast recover, 2 of 3 owners', () => {
     expect(whole.err).toMatch(/not split \(no Threshold above 1\)/);
     expect(existsSync(t.file('x.json'))).toBe(false);
     await t.stop();
-  });
+  }, 120_000);
 });
