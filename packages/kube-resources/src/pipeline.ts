@@ -104,6 +104,8 @@ export interface PatchedWorkload {
   workloadSecretId: string;
   initializer: boolean;
   serviceMesh: boolean;
+  /** The pod VM size as Kata will launch it (absent where the platform states no sizing). */
+  vm?: { vcpus: number; memoryMiB?: number };
 }
 
 /** One input file after patching. */
@@ -185,8 +187,14 @@ export async function patchResources(
     found.workloads.find((w) => isCoordinatorPod(podMetaOf(w)))?.namespace ?? 'default';
 
   const changedDocs = new Map<ResourceFile, Set<number>>();
-  const prepared: { w: WorkloadRef; doc: Document; isCoordinator: boolean; init: boolean; mesh: boolean }[] =
-    [];
+  const prepared: {
+    w: WorkloadRef;
+    doc: Document;
+    isCoordinator: boolean;
+    init: boolean;
+    mesh: boolean;
+    vm: PatchedWorkload['vm'];
+  }[] = [];
   const warnings: ResourceProblem[] = [...found.warnings];
   for (const w of found.workloads) {
     const doc = w.file.documents[w.documentIndex]!;
@@ -244,6 +252,10 @@ export async function patchResources(
       isCoordinator: result.isCoordinator,
       init: result.initializer,
       mesh: result.serviceMesh,
+      vm: sized.size && {
+        vcpus: sized.size.vcpus,
+        ...(sized.size.memoryMiB !== undefined ? { memoryMiB: sized.size.memoryMiB } : {}),
+      },
     });
     const set = changedDocs.get(w.file) ?? new Set<number>();
     set.add(w.documentIndex);
@@ -273,7 +285,7 @@ export async function patchResources(
     .map((p, i) => ({ ...p, i }))
     .sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator) || a.i - b.i);
   let expected: string | undefined;
-  for (const { w, doc, isCoordinator, init, mesh, i: slot } of order) {
+  for (const { w, doc, isCoordinator, init, mesh, vm, i: slot } of order) {
     if (!isCoordinator && init && options.expectedCoordinator) {
       expected ??= expectedCoordinatorJson(
         slots.filter((x): x is PatchedWorkload => x?.role === 'coordinator'),
@@ -391,6 +403,7 @@ export async function patchResources(
         defaultWorkloadSecretId(w.apiVersion, w.kind, w.namespace, w.name),
       initializer: init,
       serviceMesh: mesh,
+      ...(vm ? { vm } : {}),
     };
     slots[slot] = patched;
     done++;

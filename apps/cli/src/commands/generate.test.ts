@@ -950,11 +950,21 @@ describe('contrast generate on AKS-CLH-SNP: memory limits (applied wrongly by th
       'contrast.edgeless.systems/vm-memory': `${mib}Mi`,
       'contrast.edgeless.systems/vm-vcpus': '1',
     });
+    // the size is said per workload
+    expect(r.stderr + r.stdout).toMatch(/Deployment shop\/web: policy [0-9a-f]{16}… \(VM 1 vCPU, 484 MiB\)/);
     const before = snapshot(path.join(dir, 'resources'));
     const again = await aks(dir, ['--memory-limits-to-requests']);
     expectSucceeded(again);
     expect(again.stdout).not.toMatch(/default_memory/);
     expect(snapshot(path.join(dir, 'resources'))).toEqual(before);
+  });
+
+  it('--json gives each workload its VM size', async () => {
+    const dir = await aksWorkspace();
+    const r = await aks(dir, ['--memory-limits-to-requests', '--json']);
+    expectSucceeded(r);
+    const web = JSON.parse(r.stdout).workloads.find((w: { name: string }) => w.name === 'web');
+    expect(web.vm).toEqual({ vcpus: 1, memoryMiB: AKS_BASE_MEMORY_MIB + 128 + 100 });
   });
 
   it("upstream's --inject-image-store is refused with what to do instead", async () => {

@@ -241,6 +241,12 @@ function parseOptions(args: string[]): Options {
   };
 }
 
+/** ` (VM 2 vCPUs, 704 MiB)` for a progress line; empty without a size. */
+function vmSize(vm: { vcpus: number; memoryMiB?: number } | undefined): string {
+  if (!vm) return '';
+  return ` (VM ${plural(vm.vcpus, 'vCPU')}${vm.memoryMiB !== undefined ? `, ${vm.memoryMiB} MiB` : ''})`;
+}
+
 /** `1 workload`, `2 workloads`. */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -558,7 +564,9 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
       }
     },
     onWorkload: (done, total, w) =>
-      progress(`[${done}/${total}] ${w.kind} ${w.namespace}/${w.name}: policy ${w.policyHash.slice(0, 16)}…`),
+      progress(
+        `[${done}/${total}] ${w.kind} ${w.namespace}/${w.name}: policy ${w.policyHash.slice(0, 16)}…${vmSize(w.vm)}`,
+      ),
   });
   if (result.workloads.length === 0) {
     throw new Failure(EXIT.failed, "no .yml/.yaml files with 'contrast-cc' runtime found");
@@ -632,6 +640,7 @@ async function run(libs: Libraries, deps: GenerateCommandDeps, args: string[], i
             platform: w.platform.id,
             role: w.role,
             policyHash: w.policyHash,
+            ...(w.vm ? { vm: w.vm } : {}),
           })),
           pinnedImages: pinnedByImage(result.pins),
           missing: assembled.missing,
