@@ -119,6 +119,42 @@ describe('server connection hygiene', () => {
     expect(socket.destroyed).toBe(true);
   });
 
+  it('keeps a connection open between two requests for the idle limit, not node keep-alive 5 s', async () => {
+    // An initializer makes its evidence between the nonce challenge and the certificate request,
+    // on one connection; on a loaded node that took more than 5 s and the second request met a
+    // socket the server had closed ("socket hang up" under coordinator-load). 7 s here (node closes
+    // at 5 s + a 1 s buffer): the gap only has to stay under the 30 s idle limit, however slow the
+    // machine.
+    const server = createAttestedServer({
+      issuer,
+      key: id.key,
+      cert: id.cert,
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      },
+    });
+    closers.push(() => server.close());
+    const { port } = await server.listen();
+    const { Agent, request } = await import('node:https');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+    closers.push(() => agent.destroy());
+    const get = () =>
+      new Promise<{ status: number | undefined; socket: unknown }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/x', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode, socket: req.socket }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const first = await get();
+    await new Promise((r) => setTimeout(r, 7_000));
+    const second = await get();
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.socket).toBe(first.socket);
+  }, 30_000);
+
   it('caps the number of open connections', async () => {
     const server = createAttestedServer({ issuer, key: id.key, cert: id.cert, maxConnections: 2 });
     closers.push(() => server.close());

@@ -228,6 +228,11 @@ export function createAttestedServer(options: AttestedServerOptions): AttestedSe
   );
   // Idle connections (before the first request too) are closed; beyond the cap, dropped.
   server.setTimeout(limits.idleTimeoutMs);
+  // Between two requests of one connection the same idle limit applies, not node's 5 s keep-alive
+  // default: an initializer makes its evidence between the nonce challenge and the certificate
+  // request on one connection, and on a busy node that can take longer than 5 s (the second
+  // request then met a closed socket: "socket hang up").
+  server.keepAliveTimeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
   server.on('tlsClientError', (err) => log.debug('TLS handshake failed', { error: err.message }));
 

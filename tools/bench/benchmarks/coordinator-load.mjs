@@ -24,7 +24,8 @@
 // and its policies) against the pod's 256Mi limit (targets: idle <= 100 MB, peaks <= 180 MB).
 //
 // BENCH_CONCURRENCY (200), BENCH_REQUESTS per round (1000), BENCH_ROUNDS (3 of each),
-// BENCH_ATTESTS (2000), BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator there.
+// BENCH_ATTESTS (2000), BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator there,
+// BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments).
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -225,7 +226,10 @@ const coordinatorEnv = {
   CONTRAST_TRANSIT_PORT: 'off',
   CONTRAST_LOG_LEVEL: 'info',
 };
+// BENCH_NODE_OPTIONS: try other V8 flags than the StatefulSet's (printed as such).
+if (process.env.BENCH_NODE_OPTIONS !== undefined) pod.NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS;
 if (pod.NODE_OPTIONS === undefined) delete coordinatorEnv.NODE_OPTIONS;
+else coordinatorEnv.NODE_OPTIONS = pod.NODE_OPTIONS;
 const coordinator = startProcess(
   [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
@@ -392,7 +396,7 @@ try {
 
   console.log('platform:            Simulated-SNP (real SNP report format and verifier, local key chain)');
   console.log(
-    `Coordinator:         apps/coordinator/dist/main.js, ${workers} process(es), NODE_OPTIONS=${JSON.stringify(pod.NODE_OPTIONS ?? '')} (from the StatefulSet generate writes)`,
+    `Coordinator:         apps/coordinator/dist/main.js, ${workers} process(es), NODE_OPTIONS=${JSON.stringify(pod.NODE_OPTIONS ?? '')} (${process.env.BENCH_NODE_OPTIONS !== undefined ? 'BENCH_NODE_OPTIONS' : 'from the StatefulSet generate writes'})`,
   );
   console.log(
     `concurrency:         ${concurrency}; ${rounds} rounds of ${perRound} certificates each for the Coordinator and the floor, interleaved`,
