@@ -7,4 +7,8 @@ export {
   type TlsIdentity,
 } from '@contrast-cc/authority/server';
 export { type CoordinatorConfig, CoordinatorConfigSchema, parseConfig } from './config.js';
-export { type CoordinatorResourceOptions, coordinatorResources } from './resources.js';
+export {
+  COORDINATOR_NODE_OPTIONS,
+  type CoordinatorResourceOptions,
+  coordinatorResources,
+} from './resources.js';

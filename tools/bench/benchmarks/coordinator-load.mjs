@@ -28,7 +28,7 @@
 // BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments).
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
@@ -135,7 +135,8 @@ async function podEnv() {
 
 /** Starts a process and resolves with it and the value `match` finds in a stdout line. */
 function startProcess(args, env, match, what) {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [command, rest] = args[0] === '/bin/sh' ? [args[0], args.slice(1)] : [process.execPath, args];
+  const child = spawn(command, rest, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start`)), 120_000);
@@ -230,11 +231,40 @@ const coordinatorEnv = {
 if (process.env.BENCH_NODE_OPTIONS !== undefined) pod.NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS;
 if (pod.NODE_OPTIONS === undefined) delete coordinatorEnv.NODE_OPTIONS;
 else coordinatorEnv.NODE_OPTIONS = pod.NODE_OPTIONS;
+// The pod's memory limit, enforced by the kernel when this machine lets us make a memory cgroup
+// (cgroup v1 or v2, as root): the Coordinator runs inside it, node sizes its heap from it as in
+// the pod, and going over it ends the run (OOM kill) instead of passing unnoticed.
+const POD_LIMIT = 256 * 1024 * 1024;
+function podCgroup() {
+  const name = `contrast-bench-${process.pid}`;
+  for (const [dir, limitFile] of [
+    [`/sys/fs/cgroup/memory/${name}`, 'memory.limit_in_bytes'],
+    [`/sys/fs/cgroup/${name}`, 'memory.max'],
+  ]) {
+    try {
+      mkdirSync(dir);
+    } catch {
+      continue;
+    }
+    try {
+      writeFileSync(path.join(dir, limitFile), String(POD_LIMIT));
+      return { dir, procs: path.join(dir, 'cgroup.procs') };
+    } catch {
+      rmdirSync(dir);
+    }
+  }
+  return undefined;
+}
+const cgroup = process.env.BENCH_CGROUP === '0' ? undefined : podCgroup();
+const nodeArgs = [
+  ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  path.join(repoRoot, 'apps/coordinator/dist/main.js'),
+];
 const coordinator = startProcess(
-  [
-    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    path.join(repoRoot, 'apps/coordinator/dist/main.js'),
-  ],
+  // In the cgroup: a shell joins it and execs node (same pid, nothing else in the group).
+  cgroup
+    ? ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroup.procs, process.execPath, ...nodeArgs]
+    : nodeArgs,
   coordinatorEnv,
   (line) => (line.includes('"listening"') ? JSON.parse(line).port : undefined),
   'the coordinator',
@@ -417,6 +447,12 @@ try {
   console.log(
     `server CPU:          Coordinator ${ms(cpuPer(results.real))} per certificate, floor server ${ms(cpuPer(results.floor))} (TLS handshake + P-384 verify + P-384 sign), ratio ${(cpuPer(results.floor) / cpuPer(results.real)).toFixed(3)} per CPU-second`,
   );
+  const heapLimit = /--max-old-space-size=(\d+)/.exec(pod.NODE_OPTIONS ?? '')?.[1];
+  console.log(
+    cgroup
+      ? `memory limit:        256Mi enforced by the kernel (memory cgroup ${cgroup.dir}); Coordinator alive at the end: ${coordinator.child.exitCode === null && coordinator.child.signalCode === null ? 'yes' : 'NO'}${heapLimit ? `; V8 old space capped at ${heapLimit} MB` : ''}`
+      : 'memory limit:        not enforced here (no writable memory cgroup, or BENCH_CGROUP=0)',
+  );
   console.log(
     `RSS idle:            ${mb(rssIdle)} (started, before the manifest: ${mb(rssStarted)}); target <= 100 MB: ${rssIdle <= 100 * MB ? 'met' : 'NOT met'}`,
   );
@@ -442,4 +478,13 @@ try {
   );
   rmSync(simulatorDir, { recursive: true, force: true });
   rmSync(storeDir, { recursive: true, force: true });
+  if (cgroup) {
+    try {
+      rmdirSync(cgroup.dir);
+    } catch {
+      // still in use for a moment after the exit
+      await sleep(500);
+      rmdirSync(cgroup.dir);
+    }
+  }
 }
