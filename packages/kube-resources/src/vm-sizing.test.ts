@@ -141,6 +141,14 @@ describe('pod VM sizing from the pod spec', () => {
     });
   }
 
+  it("a platform's own default_vcpus annotation is the base the CPU limits add to", async () => {
+    const base = testPlatform('legacy');
+    const twoBase = testPlatform('legacy', { runtime: { ...base.runtime, vmSizing: { baseVcpus: 1 } } });
+    expect(twoBase.runtime.podAnnotations).toEqual({ 'io.katacontainers.config.hypervisor.default_vcpus': '2' });
+    const r = await run(deployment(c('a', '            limits: { cpu: 500m }\n')), twoBase);
+    expect(podOf(r.files[0]!.text).metadata.annotations[VM_SIZE_ANNOTATIONS.vcpus]).toBe('3');
+  });
+
   it('pod-level resources win over the containers', async () => {
     const yaml = deployment(c('a', '            limits: { cpu: "1", memory: 1Gi }\n')).replace(
       '      runtimeClassName: contrast-cc\n',

@@ -24,6 +24,8 @@ export const VM_SIZE_ANNOTATIONS = {
   memory: 'contrast.edgeless.systems/vm-memory',
 } as const;
 
+const KATA_DEFAULT_VCPUS = 'io.katacontainers.config.hypervisor.default_vcpus';
+
 /** Kata's VM memory annotation (MiB): written only where no memory limit sizes the VM (requests only). */
 export const KATA_DEFAULT_MEMORY = 'io.katacontainers.config.hypervisor.default_memory';
 
@@ -194,8 +196,9 @@ export function podVmSize(
   limits: PodResourceTotals,
   sizing: PodVmSizing,
   baseMemoryMiB = sizing.baseMemoryMiB,
+  baseVcpus = sizing.baseVcpus,
 ): PodVmSize {
-  const milli = BigInt(sizing.baseVcpus) * 1000n + limits.cpuMilli;
+  const milli = BigInt(baseVcpus) * 1000n + limits.cpuMilli;
   const vcpus = Number((milli + 999n) / 1000n);
   return {
     vcpus,
@@ -298,9 +301,14 @@ export function sizeWorkload(
     if (typeof own === 'string' && /^\d+$/.test(own)) baseMemoryMiB = Number(own);
   }
 
+  // The platform's own default_vcpus annotation (podAnnotations; a user's other value is refused
+  // by the Kata check) is the base Kata adds the CPU limits to.
+  const ownVcpus = annotations[KATA_DEFAULT_VCPUS];
+  const baseVcpus =
+    typeof ownVcpus === 'string' && /^[1-9]\d*$/.test(ownVcpus) ? Number(ownVcpus) : sizing.baseVcpus;
   const limits = podTotals(spec, containers, 'limits', at, bad);
   if (bad.length > 0) return { ...result, problems: toProblems() };
-  const size = podVmSize(limits, sizing, baseMemoryMiB);
+  const size = podVmSize(limits, sizing, baseMemoryMiB, baseVcpus);
   result.size = size;
 
   const counts = sizing.measuredVcpuCounts;
@@ -316,7 +324,7 @@ export function sizeWorkload(
     result.problems.push({
       file: w.file.path,
       field,
-      message: `${label}: the pod VM gets ${size.vcpus} vCPUs (${sizing.baseVcpus} + the pod's CPU limit ${formatMilli(limits.cpuMilli)}, rounded up), but the reference values of ${w.platform.id} measure ${counts.join(' or ')} vCPU${counts.length === 1 && counts[0] === 1 ? '' : 's'}: the launch measurement covers every vCPU, so the pod could not attest. Remove or lower the CPU limits (the VM's vCPUs are shared by all containers)`,
+      message: `${label}: the pod VM gets ${size.vcpus} vCPUs (${baseVcpus} + the pod's CPU limit ${formatMilli(limits.cpuMilli)}, rounded up), but the reference values of ${w.platform.id} measure ${counts.join(' or ')} vCPU${counts.length === 1 && counts[0] === 1 ? '' : 's'}: the launch measurement covers every vCPU, so the pod could not attest. Remove or lower the CPU limits (the VM's vCPUs are shared by all containers)`,
     });
     return result;
   }
