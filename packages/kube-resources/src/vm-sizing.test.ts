@@ -144,9 +144,21 @@ describe('pod VM sizing from the pod spec', () => {
   it("a platform's own default_vcpus annotation is the base the CPU limits add to", async () => {
     const base = testPlatform('legacy');
     const twoBase = testPlatform('legacy', { runtime: { ...base.runtime, vmSizing: { baseVcpus: 1 } } });
-    expect(twoBase.runtime.podAnnotations).toEqual({ 'io.katacontainers.config.hypervisor.default_vcpus': '2' });
+    expect(twoBase.runtime.podAnnotations).toEqual({
+      'io.katacontainers.config.hypervisor.default_vcpus': '2',
+    });
     const r = await run(deployment(c('a', '            limits: { cpu: 500m }\n')), twoBase);
     expect(podOf(r.files[0]!.text).metadata.annotations[VM_SIZE_ANNOTATIONS.vcpus]).toBe('3');
+  });
+
+  it('memory in plain bytes (YAML numbers): containers + sidecars, an init container before the sidecar counts alone', async () => {
+    // Modelled on upstream's memory-limit regression input: init 50Mi, then a 200Mi sidecar, a 100Mi app.
+    const yaml = deployment(
+      c('app', '            limits: { memory: 104857600 }\n'),
+      `${c('init', '            limits: { memory: 52428800 }\n')}${c('side', '            limits: { memory: 209715200 }\n')}          restartPolicy: Always\n`,
+    );
+    const pod = podOf((await run(yaml, anyCount)).files[0]!.text);
+    expect(pod.metadata.annotations[VM_SIZE_ANNOTATIONS.memory]).toBe(`${512 + 300}Mi`);
   });
 
   it('pod-level resources win over the containers', async () => {
