@@ -47,7 +47,7 @@ export const IMAGES = [
     why: [
       'Root on purpose, as upstream: it creates report entries in configfs-tsm',
       '(/sys/kernel/config/tsm/report is root-only), opens the secure PV with cryptsetup when asked',
-      '(privileged sidecar), and the files it writes (key and workload secret 0600) belong to root.',
+      '(privileged sidecar), and the files it writes (the mesh key 0600) belong to root.',
     ],
     expose: [],
     apt: {

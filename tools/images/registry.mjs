@@ -19,14 +19,19 @@ const freePort = () =>
     });
   });
 
-/** @returns {Promise<{ host: string; stop: () => Promise<void> }>} host = 127.0.0.1:PORT */
-export async function startRegistry() {
+/**
+ * `dataDir`: keep the registry's blobs there across runs (a content-addressed cache: a push of a
+ * blob the registry has is skipped); default a temp dir removed on stop.
+ * @param {{ dataDir?: string }} [options]
+ * @returns {Promise<{ host: string; pid: number; stop: () => Promise<void> }>} host = 127.0.0.1:PORT
+ */
+export async function startRegistry({ dataDir } = {}) {
   const root = mkdtempSync(path.join(os.tmpdir(), 'contrast-registry-'));
   const host = `127.0.0.1:${await freePort()}`;
   const config = path.join(root, 'config.yml');
   writeFileSync(
     config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(root, 'data')}\nhttp:\n  addr: ${host}\n`,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dataDir ?? path.join(root, 'data')}\nhttp:\n  addr: ${host}\n`,
   );
   const proc = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -43,7 +48,7 @@ export async function startRegistry() {
   };
   for (let i = 0; i < 200; i++) {
     try {
-      if ((await fetch(`http://${host}/v2/`)).ok) return { host, stop };
+      if ((await fetch(`http://${host}/v2/`)).ok) return { host, pid: proc.pid, stop };
     } catch {
       // not up yet
     }

@@ -35,6 +35,17 @@ describe('initializer environment', () => {
     expect(
       parseConfig({ CONTRAST_ISSUER: 'fake', CONTRAST_ALLOW_INSECURE_RUNTIMES: '1' }).CONTRAST_ISSUER,
     ).toBe('fake');
+    for (const issuer of ['simulated-snp', 'simulated-tdx']) {
+      expect(() => parseConfig({ CONTRAST_ISSUER: issuer })).toThrow(
+        new RegExp(`"${issuer}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES`),
+      );
+      expect(
+        parseConfig({ CONTRAST_ISSUER: issuer, CONTRAST_ALLOW_INSECURE_RUNTIMES: 'true' }).CONTRAST_ISSUER,
+      ).toBe(issuer);
+    }
+    expect(() =>
+      parseConfig({ CONTRAST_ISSUER: 'simulated', CONTRAST_ALLOW_INSECURE_RUNTIMES: '1' }),
+    ).toThrow(/CONTRAST_ISSUER/);
   });
 
   it('plans the traffic rules from the mesh variables only when CONTRAST_TRAFFIC_RULES asks', () => {

@@ -29,7 +29,14 @@ export const InitializerConfigSchema = z.object({
     .regex(/^[^\s:/]+$/, 'must be a host name without a port')
     .optional(),
   CONTRAST_OUT_DIR: z.string().min(1).default('/contrast'),
-  CONTRAST_ISSUER: z.enum(['tsm', 'fake']).default('tsm'),
+  /**
+   * `tsm`: the guest's configfs-tsm. For tests, only with CONTRAST_ALLOW_INSECURE_RUNTIMES: `fake`
+   * (the core fake issuer) or `simulated-snp` / `simulated-tdx` (the simulator platform's issuer:
+   * the real report/quote format, its key chain registered in `CONTRAST_SIMULATOR_DIR`, binding
+   * CONTRAST_FAKE_POLICY_HASH as HOST_DATA / MRCONFIGID, as the Kata runtime binds the initdata
+   * digest; what the container end-to-end run gives the initializer in place of a TEE).
+   */
+  CONTRAST_ISSUER: z.enum(['tsm', 'fake', 'simulated-snp', 'simulated-tdx']).default('tsm'),
   CONTRAST_TSM_PATH: z.string().optional(),
   /**
    * AKS: the Azure instance metadata endpoint (THIM), http://169.254.169.254 on Azure; when set,
@@ -95,8 +102,10 @@ export function parseConfig(env: Record<string, string | undefined>): Initialize
     throw new Error(`${issue.path.join('.')}: ${issue.message}`);
   }
   const c = parsed.data;
-  if (c.CONTRAST_ISSUER === 'fake' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
-    throw new Error('CONTRAST_ISSUER: "fake" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)');
+  if (c.CONTRAST_ISSUER !== 'tsm' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
+    throw new Error(
+      `CONTRAST_ISSUER: "${c.CONTRAST_ISSUER}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)`,
+    );
   }
   const { host, port } = c.CONTRAST_COORDINATOR
     ? parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR')

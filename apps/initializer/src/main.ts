@@ -4,6 +4,7 @@ import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
 import { FakeIssuer } from '@contrast-cc/core/testing';
 import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
 import { createAksVcekSource } from '@contrast-cc/platform-aks';
+import { createPlatformCatalog } from '@contrast-cc/platforms';
 import { parseConfig } from './config.js';
 import { coordinatorExpectations } from './coordinator.js';
 
@@ -18,7 +19,22 @@ async function main(): Promise<void> {
     { level: config.CONTRAST_LOG_LEVEL },
   );
   let issuer: Issuer;
-  if (config.CONTRAST_ISSUER === 'fake') {
+  if (config.CONTRAST_ISSUER === 'simulated-snp' || config.CONTRAST_ISSUER === 'simulated-tdx') {
+    log.warn('INSECURE: using a simulated platform issuer; this pod proves nothing', {
+      issuer: config.CONTRAST_ISSUER,
+    });
+    // The catalog's simulated platforms register their key chain in $CONTRAST_SIMULATOR_DIR.
+    const id = config.CONTRAST_ISSUER === 'simulated-snp' ? 'Simulated-SNP' : 'Simulated-TDX';
+    const platform = createPlatformCatalog({ simulated: true }).platforms.find((p) => p.id === id);
+    const create = platform?.attestation.createIssuer;
+    if (!create) throw new Error(`CONTRAST_ISSUER: the platform ${id} has no issuer`);
+    issuer = create({
+      logger: log,
+      ...(config.CONTRAST_FAKE_POLICY_HASH
+        ? { hostData: Uint8Array.from(Buffer.from(config.CONTRAST_FAKE_POLICY_HASH, 'hex')) }
+        : {}),
+    });
+  } else if (config.CONTRAST_ISSUER === 'fake') {
     log.warn('INSECURE: using the fake issuer; this pod proves nothing');
     issuer = new FakeIssuer({
       ...(config.CONTRAST_FAKE_POLICY_HASH ? { policyDigest: config.CONTRAST_FAKE_POLICY_HASH } : {}),

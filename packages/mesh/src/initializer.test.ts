@@ -62,7 +62,8 @@ describe('runInitializer', () => {
     expect(Buffer.from(fake.issued[0]!).equals(spki)).toBe(true);
     expect((await stat(path.join(outDir, 'tls-config/key.pem'))).mode & 0o777).toBe(0o600);
     expect(await readFile(path.join(outDir, 'secrets/workload-secret-seed'), 'utf8')).toBe('ab'.repeat(64));
-    expect((await stat(path.join(outDir, 'secrets/workload-secret-seed'))).mode & 0o777).toBe(0o600);
+    // readable by a workload that runs as its image's (non-root) user
+    expect((await stat(path.join(outDir, 'secrets/workload-secret-seed'))).mode & 0o777).toBe(0o644);
     for (const f of ['mesh-ca.pem', 'coordinator-root-ca.pem', 'certChain.pem']) {
       expect(await readFile(path.join(outDir, 'tls-config', f), 'utf8')).toContain('BEGIN CERTIFICATE');
     }

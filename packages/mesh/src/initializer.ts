@@ -174,8 +174,12 @@ export async function runInitializer(options: InitializerOptions): Promise<Initi
     { name: OUTPUT_FILES.key, data: keyPem, mode: 0o600 },
     { name: OUTPUT_FILES.meshCa, data: response.mesh_ca },
     { name: OUTPUT_FILES.rootCa, data: response.root_ca },
+    // The workload secret is the workload's, and workloads run as their image's user (the shop's
+    // api as 1000): readable by the pod's containers. The boundary is the pod VM (a memory-backed
+    // emptyDir, only the pod's policy-pinned containers mount it), not a file mode; found by the
+    // container end-to-end run (tools/e2e), where 0600 root-owned made the api exit with EACCES.
     ...(response.workload_secret
-      ? [{ name: OUTPUT_FILES.workloadSecret, data: response.workload_secret, mode: 0o600 }]
+      ? [{ name: OUTPUT_FILES.workloadSecret, data: response.workload_secret, mode: 0o644 }]
       : []),
     { name: OUTPUT_FILES.certChain, data: response.cert_chain },
   ];
