@@ -29,9 +29,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { buildImages, pushImage, run } from '../images/build.mjs';
+import { buildImages, pushImage } from '../images/build.mjs';
 import { cacheDir, defaultBase } from '../images/cli.mjs';
-import { OciLayout } from '../images/oci.mjs';
 import { startRegistry } from '../images/registry.mjs';
 import { buildPauseImage } from './pause.mjs';
 import {
@@ -39,7 +38,6 @@ import {
   BREAKS,
   breakResources,
   containerRunArgs,
-  INITIALIZER,
   loadResources,
   planPods,
   podCreateArgs,
