@@ -30,6 +30,7 @@ import {
   podTemplateOf,
   ROLE_ANNOTATION,
 } from './plan.mjs';
+import { elapsed, freePort, runMain, say, secs, Usage } from './steps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'apps/cli/dist/bin.js');
@@ -37,8 +38,6 @@ export const COORDINATOR_REPLICAS = 3;
 
 const USAGE =
   'usage: bash tools/run e2e-cluster [--dry-run] [--platform Metal-QEMU-SNP|Metal-QEMU-TDX|AKS-CLH-SNP] [--assets FILE] [--images IMAGES_JSON]';
-
-class Usage extends Error {}
 
 export function parseArgs(argv) {
   const opts = { dryRun: false, platform: 'Metal-QEMU-SNP' };
@@ -146,10 +145,6 @@ export function validateRuntime(resources) {
   return { problems, runtimeClass: classes[0]?.obj.metadata?.name };
 }
 
-const t0 = performance.now();
-const secs = (ms) => (ms / 1000).toFixed(1);
-const say = (line) => process.stdout.write(`${line}\n`);
-
 /** A program run; resolves { code, out }. */
 function exec(cmd, args, { cwd, env, input } = {}) {
   return new Promise((resolve, reject) => {
@@ -211,7 +206,7 @@ async function main() {
   let failure;
   const step = async (name, commands, fn) => {
     const start = performance.now();
-    say(`\n▶ ${name}   [t+${secs(start - t0)} s]`);
+    say(`\n▶ ${name}   [t+${elapsed()} s]`);
     for (const c of commands) say(`  $ ${c}`);
     if (opts.dryRun && !fn.local) {
       planned.push(name);
@@ -230,12 +225,7 @@ async function main() {
   const local = (fn) => Object.assign(fn, { local: true });
   const forwards = [];
   const portForward = async (target, port) => {
-    const localPort = await new Promise((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
-    });
+    const localPort = await freePort();
     const child = spawn('kubectl', ['-n', ns, 'port-forward', target, `${localPort}:${port}`], {
       stdio: 'ignore',
     });
@@ -448,21 +438,11 @@ async function main() {
   if (failure) throw failure;
   say(
     opts.dryRun
-      ? `\ne2e-cluster (dry run): the local steps passed; ${planned.length} cluster steps printed, not run (${secs(performance.now() - t0)} s)`
-      : `\ne2e-cluster: every step passed (${secs(performance.now() - t0)} s)`,
+      ? `\ne2e-cluster (dry run): the local steps passed; ${planned.length} cluster steps printed, not run (${elapsed()} s)`
+      : `\ne2e-cluster: every step passed (${elapsed()} s)`,
   );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (e) => {
-      if (e instanceof Usage) {
-        process.stderr.write(`e2e-cluster: ${e.message}\n`);
-        process.exit(2);
-      }
-      say(`\ne2e-cluster: FAILED: ${e.message}`);
-      process.exit(1);
-    },
-  );
+  runMain('e2e-cluster', main);
 }

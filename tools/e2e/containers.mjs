@@ -23,7 +23,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -47,6 +46,7 @@ import {
   simulatedTee,
 } from './plan.mjs';
 import { podman, podmanOk, teardown } from './podman.mjs';
+import { elapsed, freePort, runMain, say, secs, Usage } from './steps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'apps/cli/dist/bin.js');
@@ -73,7 +73,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-class Usage extends Error {}
 /** A failed step: its name and why. */
 class StepFailed extends Error {
   constructor(step, cause) {
@@ -82,13 +81,9 @@ class StepFailed extends Error {
   }
 }
 
-const t0 = performance.now();
-const secs = (ms) => (ms / 1000).toFixed(1);
-const say = (line) => process.stdout.write(`${line}\n`);
-
 async function step(name, fn) {
   const start = performance.now();
-  say(`\n▶ ${name}   [t+${secs(start - t0)} s]`);
+  say(`\n▶ ${name}   [t+${elapsed()} s]`);
   try {
     const result = await fn();
     say(`✔ ${name} (${secs(performance.now() - start)} s)`);
@@ -116,16 +111,6 @@ async function waitFor(what, check, { timeoutMs, everyMs = 1000 }) {
   }
   throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${last.message})` : ''}`);
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Runs the built CLI in the workspace; resolves { code, out } (stdout + stderr), printing it indented. */
 function contrast(ws, args, env = {}) {
@@ -584,7 +569,7 @@ async function main() {
     });
   }
   if (failure) throw failure;
-  say(`\ne2e-containers: every step passed (${secs(performance.now() - t0)} s)`);
+  say(`\ne2e-containers: every step passed (${elapsed()} s)`);
 }
 
 function chainVerifies(chainPem, ca) {
@@ -639,14 +624,4 @@ function dechunk(s) {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    if (e instanceof Usage) {
-      process.stderr.write(`e2e-containers: ${e.message}\n`);
-      process.exit(2);
-    }
-    say(`\ne2e-containers: FAILED: ${e.message}`);
-    process.exit(1);
-  },
-);
+runMain('e2e-containers', main);
