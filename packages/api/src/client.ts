@@ -636,49 +636,75 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
   const log = (options.logger ?? noopLogger).child({ component: 'mesh-cert-client' });
   const agent = options.agent ?? createMeshCertAgent();
   try {
-    const attested = options.coordinator
-      ? await attestCoordinator(agent, options, options.coordinator)
-      : undefined;
-    const fromAttested = (a: RawAnswer): RawAnswer => {
-      if (attested && !bytesEqual(a.peerSpki, attested)) {
-        // Another connection (the attested one was closed) to a server with another key.
-        throw new ContrastError(
-          'attestation-failed',
-          "the Coordinator's TLS key changed after it was attested; not sending evidence to it",
-          { field: 'spki' },
-        );
+    for (let round = 0; ; round++) {
+      try {
+        return await meshCertificateRound(agent, options, log);
+      } catch (e) {
+        // Behind a Service, the attested connection can close (its replica restarted, an idle
+        // timeout) and the next one reach another replica: attest that one, as the first, instead
+        // of failing the attempt as if the Coordinator had not passed (a pod would back off and
+        // warn for nothing). Nothing bound to the pod's evidence was answered by the new one.
+        if (round < 2 && e instanceof AttestedKeyChanged) {
+          log.info('the connection reaches another Coordinator now; attesting it');
+          continue;
+        }
+        throw e;
       }
-      return a;
-    };
-    let answer = fromAttested(await post(agent, options, '/v1/mesh/cert', {}));
-    for (let attempt = 0; ; attempt++) {
-      if (answer.status !== 401) {
-        parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
-        throw new ContrastError('internal', 'the Coordinator did not ask for a nonce');
-      }
-      const challenge = ApiErrorBodySchema.safeParse(jsonOrUndefined(answer.text));
-      if (!challenge.success || challenge.data.code !== 'challenge_required' || !challenge.data.nonce) {
-        parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
-        throw new ContrastError('internal', 'malformed challenge');
-      }
-      const nonce = fromBase64(challenge.data.nonce);
-      const reportData = await meshCertReportData(nonce, options.publicKey, answer.peerSpki);
-      const evidence = await options.issuer.issue(reportData);
-      const next = fromAttested(
-        await post(agent, options, '/v1/mesh/cert', {
-          nonce: challenge.data.nonce,
-          public_key: toBase64(options.publicKey),
-          evidence: evidenceToWire(evidence),
-        }),
-      );
-      if (next.status === 401 && attempt < 3) {
-        log.info('the nonce was not accepted (another replica or expired); retrying');
-        answer = next;
-        continue;
-      }
-      return parseBody(MeshCertResponseSchema, next.status, next.text, 'mesh certificate');
     }
   } finally {
     if (!options.agent) agent.destroy();
+  }
+}
+
+/** What {@link meshCertificateRound} throws when an answer came with another key than the attested one. */
+class AttestedKeyChanged extends ContrastError {}
+
+/** One attestation (when asked) and certificate exchange over the agent's connection. */
+async function meshCertificateRound(
+  agent: Agent,
+  options: MeshCertificateOptions,
+  log: Logger,
+): Promise<MeshCertResponse> {
+  const attested = options.coordinator
+    ? await attestCoordinator(agent, options, options.coordinator)
+    : undefined;
+  const fromAttested = (a: RawAnswer): RawAnswer => {
+    if (attested && !bytesEqual(a.peerSpki, attested)) {
+      // Another connection (the attested one was closed) to a server with another key.
+      throw new AttestedKeyChanged(
+        'attestation-failed',
+        "the Coordinator's TLS key changed after it was attested; not sending evidence to it",
+        { field: 'spki' },
+      );
+    }
+    return a;
+  };
+  let answer = fromAttested(await post(agent, options, '/v1/mesh/cert', {}));
+  for (let attempt = 0; ; attempt++) {
+    if (answer.status !== 401) {
+      parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
+      throw new ContrastError('internal', 'the Coordinator did not ask for a nonce');
+    }
+    const challenge = ApiErrorBodySchema.safeParse(jsonOrUndefined(answer.text));
+    if (!challenge.success || challenge.data.code !== 'challenge_required' || !challenge.data.nonce) {
+      parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
+      throw new ContrastError('internal', 'malformed challenge');
+    }
+    const nonce = fromBase64(challenge.data.nonce);
+    const reportData = await meshCertReportData(nonce, options.publicKey, answer.peerSpki);
+    const evidence = await options.issuer.issue(reportData);
+    const next = fromAttested(
+      await post(agent, options, '/v1/mesh/cert', {
+        nonce: challenge.data.nonce,
+        public_key: toBase64(options.publicKey),
+        evidence: evidenceToWire(evidence),
+      }),
+    );
+    if (next.status === 401 && attempt < 3) {
+      log.info('the nonce was not accepted (another replica or expired); retrying');
+      answer = next;
+      continue;
+    }
+    return parseBody(MeshCertResponseSchema, next.status, next.text, 'mesh certificate');
   }
 }

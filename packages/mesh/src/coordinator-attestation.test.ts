@@ -1,15 +1,20 @@
 // The pod attests the Coordinator: runInitializer against real Coordinators (startCoordinator of
 // @contrast-cc/authority, fake platform evidence) — the genuine one, also after a manifest update,
 // and impostors with another seed, another Coordinator policy or evidence from another trust root.
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   CoordinatorClient,
   type CoordinatorExpectations,
+  createMeshCertAgent,
+  requestMeshCertificate,
   type SetManifestResponse,
   verifiersForReferenceValues,
 } from '@contrast-cc/api';
+import { staticPeers } from '@contrast-cc/authority';
 import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
 import {
   deployment,
@@ -186,5 +191,78 @@ describe('the initializer attests the Coordinator', () => {
     }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/policy hash c{64} is not one this pod expects/);
     expect(await readdir(outDir)).toEqual([]);
+  });
+});
+
+describe('behind a Service: the attested connection closes and the next one reaches another replica', () => {
+  it('attests the other replica and gets the certificate from it (no failed attempt)', async () => {
+    // Two replicas of one deployment: B shares A's store and recovered from A (same seed).
+    const store = await tempStore();
+    const a = await startCoordinator({
+      store,
+      platforms,
+      issuer: podIssuer(d.hashes.coordinator!),
+      allowInsecure: true,
+    });
+    running.push(a);
+    const set = await setManifest(a);
+    const b = await startCoordinator({
+      store,
+      platforms,
+      issuer: podIssuer(d.hashes.coordinator!),
+      allowInsecure: true,
+      peers: staticPeers([{ host: '127.0.0.1', port: a.port }]),
+      peerRecovery: { minDelayMs: 20, maxDelayMs: 100, idleCheckMs: 20 },
+    });
+    running.push(b, store);
+    for (let i = 0; i < 500 && b.authority.status !== 'active'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(b.authority.status).toBe('active');
+
+    // The Service: the first connection goes to A, every later one to B.
+    const sockets: Socket[] = [];
+    let connections = 0;
+    const service = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: connections++ === 0 ? a.port : b.port });
+      sockets.push(client, upstream);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', () => resolve()));
+    running.push({
+      close: () => {
+        for (const s of sockets) s.destroy();
+        return new Promise<void>((resolve) => service.close(() => resolve()));
+      },
+    });
+
+    // The attested connection (to A) is closed right after the attestation's answer.
+    const agent = createMeshCertAgent();
+    agent.once('free', (socket: Socket) => socket.destroy());
+    const issuer = new CountingIssuer(podIssuer(d.hashes.web!));
+    try {
+      const res = await requestMeshCertificate({
+        host: '127.0.0.1',
+        port: (service.address() as { port: number }).port,
+        issuer,
+        publicKey: new Uint8Array(
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+            type: 'spki',
+            format: 'der',
+          }),
+        ),
+        agent,
+        coordinator: { ...expected, rootCa: set.root_ca },
+      });
+      expect(connections).toBe(2);
+      // B answered: its mesh CA is the one A handed over; the pod issued evidence once (for B).
+      expect(new X509Certificate(res.cert_chain).verify(new X509Certificate(set.mesh_ca).publicKey)).toBe(
+        true,
+      );
+      expect(issuer.issued).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 });

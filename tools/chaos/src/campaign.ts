@@ -107,6 +107,12 @@ export interface ChaosReport {
   divergences: Divergence[];
   /** Replicas that did not come back, or came back another way than from a peer. */
   stuck: string[];
+  /**
+   * Replica processes that exited without being killed (restarted like the kubelet would). Any is
+   * a failure, except a restart that found its port taken by another socket meanwhile (`portTaken`:
+   * the harness's stable ports are loopback ports another process can grab; a cluster has none).
+   */
+  crashes: { replica: string; incarnation: number; exit: string; portTaken: boolean; stderr: string }[];
   recoveryMs: {
     count: number;
     p50: number;
@@ -183,6 +189,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const kills: KillRecord[] = [];
   let monitor: StateMonitor | undefined;
   const stuck: string[] = [];
+  const crashes: ChaosReport['crashes'] = [];
+  /** The last kill of each replica that it has not recovered from yet. */
+  const pendingKill = new Map<Replica, KillRecord>();
   let probeErrors = 0;
   const retryReasons: Record<string, number> = {};
   const failed: { n: number; error: string }[] = [];
@@ -230,10 +239,55 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           env,
           logDir,
           clock,
+          onLine: (r, line) => {
+            if (line.msg === 'recovered from a peer Coordinator') recovered(r);
+          },
         }),
       );
     }
     const [first, ...rest] = replicas as [Replica, Replica, Replica];
+    // Like the StatefulSet's controller and the kubelet: a replica whose process ended is started
+    // again, after a short random delay when killed, after 1 s when it exited on its own (a crash).
+    const supervise = (r: Replica, inc: Incarnation) => {
+      inc.exited.then(async (exit) => {
+        if (stopping) return;
+        if (!inc.killed) {
+          const stderr = inc.problems
+            .filter((p) => p.startsWith('stderr'))
+            .join(' ')
+            .slice(-400);
+          const crash = {
+            replica: r.name,
+            incarnation: inc.n,
+            exit: String(exit),
+            portTaken: /EADDRINUSE/.test(stderr),
+            stderr,
+          };
+          crashes.push(crash);
+          say(`CRASH ${r.name}#${inc.n} (exit ${crash.exit}): ${stderr}`);
+        }
+        await sleep(inc.killed ? between(restartDelayMs) : 1000);
+        if (stopping) return;
+        const next = r.start();
+        const record = pendingKill.get(r);
+        if (record && record.restartedAtMs === undefined) record.restartedAtMs = clock();
+        supervise(r, next);
+      });
+    };
+    function recovered(r: Replica) {
+      const inc = r.current;
+      const record = pendingKill.get(r);
+      if (!inc || inc.recoveredAt === undefined || !record) return;
+      pendingKill.delete(r);
+      record.outcome = 'recovered';
+      record.recoveryMs = inc.recoveredAt - inc.startedAt;
+      if (inc.listeningAt !== undefined) record.startupMs = inc.listeningAt - inc.startedAt;
+      record.downMs = inc.recoveredAt - record.atMs;
+      record.recoveredFrom = inc.recoveredFrom;
+      say(
+        `  ${r.name}#${inc.n} recovered from ${inc.recoveredFrom} in ${record.recoveryMs} ms after its restart`,
+      );
+    }
     const listening = (r: Replica, inc: Incarnation, ms: number) =>
       until(() => inc.listeningAt !== undefined || inc.exitedWith !== undefined, ms).then(
         () => r.current === inc && inc.listeningAt !== undefined,
@@ -251,7 +305,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The StatefulSet starts all three on an empty store; the workload owner sets the manifest
     // once, on the first; the other two see the history appear and recover from it.
     const inc0 = first.start();
-    for (const r of rest) r.start();
+    supervise(first, inc0);
+    for (const r of rest) supervise(r, r.start());
     if (!(await listening(first, inc0, 120_000))) throw new Error(`${first.name} did not start`);
     const set = await (await connect(first.apiPort)).setManifest({
       manifest: d.manifest,
@@ -341,7 +396,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         rec.message === 'waiting for the Coordinator' ||
         rec.message.startsWith('the Coordinator did not pass')
       ) {
-        const reason = String(rec.fields?.reason ?? 'unknown').replace(/:.*$/, '');
+        // `attestation-failed: <why>` keeps its why (no secrets in it); other reasons are codes.
+        const reason = String(rec.fields?.reason ?? 'unknown').slice(0, 200);
         retryReasons[reason] = (retryReasons[reason] ?? 0) + 1;
       }
     });
@@ -393,10 +449,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // one would need the seed-share owner, which this test must never need).
     const runs: Promise<void>[] = [];
     let launched = 0;
-    const restarts: Promise<void>[] = [];
     const overlap = options.overlap ?? 0.3;
     for (let k = 0; k < options.kills; k++) {
-      if (random() >= overlap) {
+      const overlapping = random() < overlap;
+      if (!overlapping) {
         if (!(await until(() => replicas.every((r) => r.phase === 'active'), recoveryTimeout))) {
           stuck.push(...replicas.filter((r) => r.phase !== 'active').map((r) => `${r.name} (${r.phase})`));
           throw new Error('the replicas did not all become active again');
@@ -411,6 +467,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         runs.push(sleep(at).then(() => runOne(n)));
       }
       await sleep(gap);
+      // An overlapping kill hits, two times out of three, a restarted replica in its recovery: as soon
+      // as it listens (stale, asking its peers) and before it is active.
+      const restarting = replicas.find((r) => r.phase === 'starting');
+      if (overlapping && restarting && random() < 0.67) {
+        await until(() => restarting.phase !== 'starting', 120_000);
+      }
+      const recovering = replicas.filter(
+        (r) => r.phase === 'stale' && replicas.some((o) => o !== r && o.phase === 'active'),
+      );
       // Any replica that is up (serving, or stale and recovering), never the last active one.
       const eligible = () =>
         replicas.filter(
@@ -422,7 +487,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         stuck.push(...replicas.filter((r) => r.phase !== 'active').map((r) => r.name));
         throw new Error('no replica could be killed: the others never became active again');
       }
-      const candidates = eligible();
+      const candidates =
+        overlapping && recovering.length > 0 && recovering[0]!.phase === 'stale' ? recovering : eligible();
       const victim = candidates[Math.floor(random() * candidates.length)]!;
       const record: KillRecord = {
         n: k + 1,
@@ -434,45 +500,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         outcome: 'stuck',
       };
       kills.push(record);
+      const earlier = pendingKill.get(victim);
+      if (earlier) earlier.outcome = 'killed again before recovering';
+      pendingKill.set(victim, record);
       await victim.kill();
       stateMonitor.forget(victim.name);
       ready.set(victim, false);
       say(
         `kill ${record.n}/${options.kills}: ${victim.name} (${record.victimPhase}; active: ${record.othersActive.join(', ') || 'none'}; ${record.initializersInFlight} initializers in flight)`,
       );
-      const delay = between(restartDelayMs);
-      restarts.push(
-        (async () => {
-          await sleep(delay);
-          if (stopping) return;
-          const inc = victim.start();
-          record.restartedAtMs = clock();
-          await until(
-            () => inc.recoveredAt !== undefined || inc.exitedWith !== undefined || stopping,
-            recoveryTimeout,
-          );
-          if (inc.recoveredAt !== undefined) {
-            record.outcome = 'recovered';
-            record.recoveryMs = inc.recoveredAt - inc.startedAt;
-            if (inc.listeningAt !== undefined) record.startupMs = inc.listeningAt - inc.startedAt;
-            record.downMs = inc.recoveredAt - record.atMs;
-            record.recoveredFrom = inc.recoveredFrom;
-            say(
-              `  ${victim.name}#${inc.n} recovered from ${inc.recoveredFrom} in ${record.recoveryMs} ms after its restart`,
-            );
-          } else if (inc.killed) {
-            record.outcome = 'killed again before recovering';
-          }
-        })(),
-      );
     }
-    await Promise.all(restarts);
     await Promise.all(runs);
     // The end state: every replica active again (from a peer), and every probe agreeing.
     if (!(await until(() => replicas.every((r) => r.phase === 'active'), recoveryTimeout))) {
       stuck.push(...replicas.filter((r) => r.phase !== 'active').map((r) => `${r.name} (${r.phase})`));
     }
     for (const k of kills) if (k.outcome === 'stuck') stuck.push(`${k.victim} after kill ${k.n}`);
+    for (const c of crashes) {
+      if (!c.portTaken) stuck.push(`${c.replica}#${c.incarnation} crashed (exit ${c.exit})`);
+    }
     for (const r of replicas) {
       const s = await (await connect(r.apiPort)).state();
       observe(r, r.current?.n ?? -1, s);
@@ -527,6 +573,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     probes: { ...(monitor?.counts ?? { samples: 0, activeSamples: 0, comparisons: 0 }), errors: probeErrors },
     divergences: monitor?.divergences ?? [],
     stuck,
+    crashes,
     recoveryMs: {
       count: recoveries.length,
       p50: percentile(recoveries, 50),
@@ -569,6 +616,11 @@ export function formatReport(r: ChaosReport): string {
     lines.push(`  DIVERGENCE at ${d.atMs} ms: ${d.replica}#${d.incarnation}: ${d.what}`);
   for (const f of r.initializers.failed) lines.push(`  FAILED initializer ${f.n}: ${f.error}`);
   for (const s of r.stuck) lines.push(`  STUCK: ${s}`);
+  for (const c of r.crashes) {
+    lines.push(
+      `  CRASH ${c.replica}#${c.incarnation} (exit ${c.exit}${c.portTaken ? ', port taken meanwhile' : ''}): ${c.stderr}`,
+    );
+  }
   const problems = Object.entries(r.replicaProblems);
   if (problems.length > 0) {
     lines.push('  replica warnings/errors:');
