@@ -19,7 +19,6 @@ export {
   type CoordinatorVerifyExpectations,
   coordinatorPolicyHashesOf,
   verifyCoordinatorAttestation,
-  withLfLineEndings,
 } from './coordinator-verify.js';
 export {
   EvidenceWireSchema,

@@ -52,9 +52,7 @@ export {
 } from './errors.js';
 export {
   openPeerSecret,
-  PEER_RECOVER_LABEL,
   PEER_RECOVER_PATH,
-  PEER_SEED_LENGTH,
   type PeerRecoverRequest,
   PeerRecoverRequestSchema,
   type PeerRecoverResponse,

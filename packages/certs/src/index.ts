@@ -18,7 +18,7 @@ export {
   type RawExtension,
   UPSTREAM_CLAIM_ARC,
 } from './extensions.js';
-export { type PrivateKeyInput, type PublicKeyInput, spkiDer } from './keys.js';
+export type { PrivateKeyInput, PublicKeyInput } from './keys.js';
 export { readMeshCertificate } from './read.js';
 export {
   generateMeshCaKey,
@@ -26,14 +26,12 @@ export {
   generateSeed,
   MIN_SEED_LENGTH,
   SALT_LENGTH,
-  SEED_LABELS,
   SEED_LENGTH,
   SeedEngine,
 } from './seed-engine.js';
 export {
   type CheckedShares,
   checkReleasedShares,
-  RELEASED_SHARE_LABEL,
   type ReleasedSeedShare,
   type ReleasedShareExpectations,
   releasedShareSignedMessage,
@@ -47,10 +45,8 @@ export {
   createSeedShareDocument,
   decryptSeedShare,
   encryptSeedShare,
-  MIN_SEED_SHARE_KEY_BITS,
   openSeedShare,
   recoverSeed,
-  SEED_SHARE_OAEP_LABEL,
   type SeedShare,
   type SeedShareDocument,
   seedShareOwnerId,
@@ -75,4 +71,4 @@ export {
   verifyTransitionChain,
   ZERO_TRANSITION_HASH,
 } from './transitions.js';
-export { deriveVolumeKey, VOLUME_KEY_LABEL, VOLUME_KEY_LENGTH } from './volume-key.js';
+export { deriveVolumeKey, VOLUME_KEY_LENGTH } from './volume-key.js';

@@ -2,13 +2,12 @@
 export { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 // Kubernetes resource pipeline (issue #6): read YAML, find workloads, inject, rewrite, manifest.
 export { ResourceInputError, type ResourceProblem } from './errors.js';
-export { collectYamlFiles, loadResourceFiles, parseResourceText, type ResourceFile } from './files.js';
+export { loadResourceFiles, parseResourceText, type ResourceFile } from './files.js';
 export { ANNOTATIONS as CONTRAST_ANNOTATIONS, type InjectedImages } from './inject.js';
 export { checkKataAnnotations, type KataAnnotationFinding } from './kata-annotations.js';
 export { type AssembledManifest, type AssembleManifestOptions, assembleManifest } from './manifest.js';
 export type { PinnedImage } from './pin.js';
 export {
-  defaultWorkloadSecretId,
   type PatchedFile,
   type PatchedWorkload,
   type PatchResourcesOptions,
@@ -17,5 +16,5 @@ export {
   patchResources,
 } from './pipeline.js';
 export { extractPolicyDocuments, type WorkloadPolicyDocument } from './policies.js';
-export { CONTRAST_RUNTIME_CLASS, resolveRuntimeClass } from './workloads.js';
+export { CONTRAST_RUNTIME_CLASS } from './workloads.js';
 export { joinResourceFiles } from './write.js';

@@ -3,7 +3,7 @@
 // node:crypto and stays in the main entry.)
 
 export { canonicalManifestBytes, canonicalManifestJson, manifestHashAsync } from './canonical.js';
-export { defaultSnpPolicyValues, SNP_GUEST_POLICY_FIXED_OFF } from './defaults.js';
+export { defaultSnpPolicyValues } from './defaults.js';
 export {
   HexStringSchema,
   type Manifest,

@@ -5,7 +5,6 @@ export { manifestJsonSchema, manifestJsonSchemaText } from './json-schema.js';
 export { seedshareOwnerKeyHex, workloadOwnerKeyDigest, workloadOwnerKeyHex } from './keys.js';
 export {
   checkReferenceValues,
-  formatPath,
   MANIFEST_JSON_BOUNDS,
   type ManifestIssue,
   ManifestValidationError,

@@ -15,10 +15,8 @@ export {
   startMeshProxy,
 } from './proxy.js';
 export {
-  BLANK_SCAN_BYTES,
   type DeviceContent,
   inspectDevice,
-  mapperNameOf,
   type OpenedSecurePv,
   type OpenSecurePvOptions,
   openSecurePv,
@@ -29,7 +27,6 @@ export {
 export {
   applyTrafficRules,
   listTrafficRules,
-  RULES_NAMES,
   renderIptablesRules,
   renderNftRules,
   type TrafficRulesBackend,

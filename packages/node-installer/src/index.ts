@@ -1,7 +1,6 @@
 export {
   type LoadedRuntimeAssets,
   loadRuntimeAssets,
-  RUNTIME_ASSETS_FILE,
   type RuntimeAssetsDescription,
 } from './assets-description.js';
 export {
@@ -16,20 +15,16 @@ export {
   uninstallRuntime,
 } from './install.js';
 export {
-  cpuSignature,
   SNP_VCPU_TYPES,
   SNP_VMM_TYPES,
   type SnpMeasureInput,
   type SnpVmmType,
-  sevHashesTable,
   snpFirmwareDigest,
   snpLaunchDigest,
 } from './measure/snp.js';
-export { type TdvfSection, type TdxPageAddOrder, tdvfSections, tdxMrtd } from './measure/tdx.js';
+export { type TdvfSection, type TdxPageAddOrder, tdxMrtd } from './measure/tdx.js';
 export {
   createQemuRuntime,
-  GUEST_PULL_SETTINGS_PATCH,
-  INSTALLER_CONFIG_KEYS,
   type InstallerConfig,
   QEMU_TEE_PROFILES,
   type QemuRuntime,
@@ -42,7 +37,6 @@ export {
 export {
   bundledFile,
   RUNTIME_NAME_PLACEHOLDER,
-  RUNTIME_ROOT,
   type RuntimeAssets,
   type RuntimeFile,
   type SnpLaunchMeasurements,

@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalRuntimeBytes,
   createQemuRuntime,
-  INSTALLER_CONFIG_KEYS,
   type QemuTee,
   RUNTIME_NAME_PLACEHOLDER,
   runtimeHash,
 } from './index.js';
+import { INSTALLER_CONFIG_KEYS } from './qemu-runtime.js';
 import { fixtureAssets, sri } from './testing/index.js';
 
 const goldenDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '__golden__');

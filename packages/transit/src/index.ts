@@ -8,9 +8,7 @@ export {
   type TransitKeySource,
 } from './engine.js';
 export {
-  clientWorkloadSecretId,
   createTransitHandler,
-  TRANSIT_MAX_BODY_BYTES,
   type TransitHandlerOptions,
 } from './http.js';
 export {

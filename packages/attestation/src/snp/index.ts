@@ -1,6 +1,5 @@
 export {
   AMD_OID,
-  parseSnpKeyExtensions,
   type SnpKeyExtensions,
   type SnpTrustAnchor,
   type SnpTrustAnchorInput,
@@ -33,13 +32,9 @@ export {
   encodeTcb,
   type ParseSnpReportOptions,
   parseSnpReport,
-  productFromCpuid,
-  productLineOf,
   SNP_PRODUCT_LINES,
-  SNP_REPORT_OFFSETS,
   SNP_REPORT_SIZE,
   SNP_REPORT_VERSIONS,
-  SNP_SIGNED_LENGTH,
   type SnpGuestPolicy,
   type SnpPlatformInfo,
   type SnpProductLine,
@@ -50,7 +45,6 @@ export {
 } from './report.js';
 export { AMD_ROOTS, type AmdProductRoots } from './roots.js';
 export {
-  certificateSerial,
   createSimulatedSnpChain,
   createSimulatedSnpIssuer,
   type SimulatedSnpChain,

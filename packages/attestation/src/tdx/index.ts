@@ -32,7 +32,6 @@ export {
 export type { PckExtensions, SgxType } from './pck.js';
 export { INTEL_PCS_BASE_URL, PcsClient, type PcsClientOptions, type PcsDocument } from './pcs.js';
 export {
-  INTEL_QE_VENDOR_ID,
   parseTdxQuote,
   type SgxReportBody,
   type TdReportBody,
@@ -47,7 +46,6 @@ export {
 export { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from './roots.js';
 export {
   createSimulatedTdxIssuer,
-  SIMULATED_QE,
   type SimulatedPlatform,
   type SimulatedTdFields,
   type SimulatedTdx,

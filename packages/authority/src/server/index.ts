@@ -1,4 +1,4 @@
 export type { PeerRecoveredEvent } from '../peer-recovery.js';
 export { type CoordinatorOptions, type RunningCoordinator, startCoordinator } from './coordinator.js';
-export { AUTHORITY_ERROR_WIRE, toWireError } from './errors.js';
+export { AUTHORITY_ERROR_WIRE } from './errors.js';
 export { createTlsIdentity, type TlsIdentity } from './tls.js';
