@@ -3,6 +3,23 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { isDnsSubdomain } from '@contrast-cc/core';
 import { KubeConfig } from '@kubernetes/client-node';
+import {
+  copy,
+  HttpError,
+  matchesLabels,
+  parseLabelSelector,
+  type Requirement,
+  statusBody,
+} from './fake-kube-common.js';
+import {
+  type FakeKubelet,
+  type FakePod,
+  FakePods,
+  type FakePortForwardRecord,
+  type FakeRunningPod,
+  type FakeService,
+} from './fake-kube-pods.js';
+import { refuseUpgrade } from './websocket-server.js';
 
 /** A ConfigMap as the fake keeps it (plain JSON, as on the wire). @public */
 export interface FakeConfigMap {
@@ -65,6 +82,8 @@ export interface FakeKubeApiOptions {
   host?: '127.0.0.1' | '::1';
   /** How many past events a watch with a resourceVersion can resume from. Default 1000. */
   eventHistory?: number;
+  /** How often pods' readiness probes run (ms); default 100. */
+  probeIntervalMs?: number;
 }
 
 /**
@@ -88,7 +107,9 @@ export interface FakeFailure {
  * limit, immutable ConfigMaps), label and field selectors, and watch streams (newline-delimited
  * JSON events, resumable from a resourceVersion within the kept event history, 410 Gone beyond);
  * plus read-only EndpointSlices (discovery.k8s.io/v1 get and list) that tests publish with
- * {@link FakeKubeApiServer.setEndpointSlice}.
+ * {@link FakeKubeApiServer.setEndpointSlice}; Pods (create, get, list, delete, log) run by a
+ * test-provided kubelet, read-only Services, and the pod port-forward endpoint over WebSocket
+ * (v4.channel.k8s.io) relaying to loopback TCP servers (see fake-kube-pods.ts).
  * @public
  */
 export interface FakeKubeApiServer {
@@ -121,6 +142,26 @@ export interface FakeKubeApiServer {
   readonly openWatches: number;
   /** Every request served, in order. */
   readonly requests: readonly FakeRequestRecord[];
+  /**
+   * The test's kubelet: started for every pod created through the API (see FakeKubelet). Without
+   * one, created pods stay Pending.
+   */
+  setKubelet(kubelet: FakeKubelet | undefined): void;
+  /** Publishes a pod as given (status included, e.g. a running workload with its podIP). */
+  setPod(
+    namespace: string,
+    pod: Omit<FakePod, 'metadata'> & { metadata: Partial<FakePod['metadata']> },
+  ): void;
+  /** Makes a pod published with setPod serve its ports (port-forward target) at loopback endpoints. */
+  runPod(namespace: string, name: string, running: FakeRunningPod): void;
+  /** A deep copy of a stored pod. */
+  getPod(namespace: string, name: string): FakePod | undefined;
+  /** Names of the stored pods of a namespace (terminating ones included until they are gone), sorted. */
+  podNames(namespace: string): string[];
+  /** Creates or replaces a Service (served read-only: get, list). */
+  setService(namespace: string, service: FakeService): void;
+  /** Every port-forward WebSocket served, in order. */
+  readonly portForwards: readonly FakePortForwardRecord[];
   close(): Promise<void>;
 }
 
@@ -130,83 +171,10 @@ const KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 const isBase64 = (v: string) => v.length % 4 === 0 && BASE64_CHARS.test(v);
 const COLLECTION = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?configmaps(?:\/([^/]+))?$/;
+
+export { parseLabelSelector } from './fake-kube-common.js';
+
 const SLICES = /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function statusBody(status: number, reason: string, message: string, details?: Record<string, unknown>) {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    ...(details ? { details } : {}),
-    code: status,
-  };
-}
-
-type Requirement =
-  | { op: 'exists' | 'notexists'; key: string }
-  | { op: 'in' | 'notin'; key: string; values: string[] };
-
-/** Parses a label selector (equality- and set-based). */
-export function parseLabelSelector(text: string): Requirement[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of text) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      parts.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim() !== '' || parts.length > 0) parts.push(cur);
-  const out: Requirement[] = [];
-  for (const raw of parts) {
-    const p = raw.trim();
-    const not = p.match(/^!\s*([\w./-]+)$/);
-    const eq = p.match(/^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/);
-    const set = p.match(/^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/);
-    const exists = p.match(/^([\w./-]+)$/);
-    if (not) out.push({ op: 'notexists', key: not[1]! });
-    else if (eq) out.push({ op: eq[2] === '!=' ? 'notin' : 'in', key: eq[1]!, values: [eq[3]!] });
-    else if (set) {
-      const values = set[3]!.split(',').map((v) => v.trim());
-      out.push({ op: set[2] as 'in' | 'notin', key: set[1]!, values });
-    } else if (exists) out.push({ op: 'exists', key: exists[1]! });
-    else throw new HttpError(400, 'BadRequest', `unable to parse requirement: ${JSON.stringify(p)}`);
-  }
-  return out;
-}
-
-function matchesLabels(reqs: Requirement[], labels: Record<string, string> = {}): boolean {
-  return reqs.every((r) => {
-    const has = Object.hasOwn(labels, r.key);
-    switch (r.op) {
-      case 'exists':
-        return has;
-      case 'notexists':
-        return !has;
-      case 'in':
-        return has && r.values.includes(labels[r.key]!);
-      case 'notin':
-        return !has || !r.values.includes(labels[r.key]!);
-    }
-    return false;
-  });
-}
 
 type FieldReq = { field: 'metadata.name' | 'metadata.namespace'; value: string; negate: boolean };
 
@@ -227,10 +195,6 @@ function matchesFields(reqs: FieldReq[], cm: FakeConfigMap): boolean {
     const actual = r.field === 'metadata.name' ? cm.metadata.name : cm.metadata.namespace;
     return (actual === r.value) !== r.negate;
   });
-}
-
-function copy<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 interface Watcher {
@@ -258,6 +222,10 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
   const requests: FakeRequestRecord[] = [];
   const failures: FakeFailure[] = [];
   let rv = 1000;
+  const pods = new FakePods({
+    nextResourceVersion: () => String(++rv),
+    ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+  });
 
   const keyOf = (ns: string, name: string) => `${ns}/${name}`;
 
@@ -465,6 +433,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
         return status;
       }
     }
+    const podStatus = await pods.handle(req, res, url);
+    if (podStatus !== undefined) return podStatus;
     const slice = url.pathname.match(SLICES);
     if (slice) return serveEndpointSlices(res, method, url.searchParams, slice[1], slice[2]);
     const m = url.pathname.match(COLLECTION);
@@ -705,6 +675,28 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       },
     );
   });
+  server.on('upgrade', (req, socket, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const record: FakeRequestRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      status: 0,
+    };
+    requests.push(record);
+    socket.on('error', () => socket.destroy());
+    const handled = pods.upgrade(req, socket, head, (status) => {
+      record.status = status;
+    });
+    if (!handled) {
+      record.status = 404;
+      refuseUpgrade(
+        socket,
+        404,
+        statusBody(404, 'NotFound', 'the server could not find the requested resource'),
+      );
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());
@@ -773,7 +765,15 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       return watchers.size;
     },
     requests,
+    setKubelet: (kubelet) => pods.setKubelet(kubelet),
+    setPod: (namespace, pod) => pods.setPod(namespace, pod),
+    runPod: (namespace, name, running) => pods.runPod(namespace, name, running),
+    getPod: (namespace, name) => pods.getPod(namespace, name),
+    podNames: (namespace) => pods.podNames(namespace),
+    setService: (namespace, service) => pods.setService(namespace, service),
+    portForwards: pods.portForwards,
     async close() {
+      await pods.close();
       for (const w of watchers) w.res.destroy();
       watchers.clear();
       server.closeAllConnections();

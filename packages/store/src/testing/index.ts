@@ -8,3 +8,12 @@ export {
   SERVICE_NAME_LABEL,
   startFakeKubeApiServer,
 } from './fake-kube-api.js';
+export type {
+  FakeContainer,
+  FakeEndpoint,
+  FakeKubelet,
+  FakePod,
+  FakePortForwardRecord,
+  FakeRunningPod,
+  FakeService,
+} from './fake-kube-pods.js';

@@ -1,0 +1,3 @@
+import { definePackageBuild } from '@contrast-cc/build-config/tsup';
+
+export default definePackageBuild({ entry: { index: 'src/index.ts' } });
