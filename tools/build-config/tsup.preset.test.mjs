@@ -51,6 +51,8 @@ const files = {
   ].join('\n'),
   'src/uses-heavy.ts': "import { heavy } from 'mixed-dep';\nconsole.log(heavy());\n",
   'src/uses-optional.ts': "import { has } from 'optional-dep';\nconsole.log(has());\n",
+  'src/heavy-mod.ts': "import { heavy } from 'mixed-dep';\nexport const value = () => heavy();\n",
+  'src/lazy-heavy.ts': "console.log((await import('./heavy-mod.js')).value());\n",
 };
 for (const [rel, content] of Object.entries(files)) {
   const abs = path.join(root, rel);
@@ -59,8 +61,11 @@ for (const [rel, content] of Object.entries(files)) {
 }
 
 /** Builds one entry with the preset's selfContained option into its own dist directory. */
-async function bundle(name, entry, forbid = ['heavy-dep']) {
-  const config = definePackageBuild({ entry: { [name]: path.join(root, entry) }, selfContained: { forbid } });
+async function bundle(name, entry, forbid = ['heavy-dep'], more = {}) {
+  const config = definePackageBuild({
+    entry: { [name]: path.join(root, entry) },
+    selfContained: { forbid, ...more },
+  });
   const outDir = path.join(root, `dist-${name}`);
   await build({ ...config, outDir, dts: false, sourcemap: false, silent: true, config: false });
   return outDir;
@@ -111,6 +116,20 @@ describe('definePackageBuild({ selfContained })', () => {
     // Not forbidden: it builds and runs.
     const out = await bundle('heavy-ok', 'src/uses-heavy.ts', []);
     expect(runBare(out, 'heavy-ok.js')).toBe('heavy-dep-was-here');
+  });
+
+  it('lazy packages: refused when an entry loads them at start, built when only a dynamic import() reaches them', async () => {
+    await expect(bundle('eager', 'src/uses-heavy.ts', [], { lazy: ['heavy-dep'] })).rejects.toThrow(
+      /heavy-dep may only be in lazily loaded chunks \(a dynamic import\(\)\), but .*eager\.js loads it at start/,
+    );
+    const out = await bundle('lazy', 'src/lazy-heavy.ts', [], { lazy: ['heavy-dep'] });
+    expect(readFileSync(path.join(out, 'lazy.js'), 'utf8')).not.toContain('heavy-dep-was-here');
+    expect(runBare(out, 'lazy.js')).toBe('heavy-dep-was-here');
+  });
+
+  it('absent packages: left out; requiring them throws MODULE_NOT_FOUND, so the optional fallback runs', async () => {
+    const out = await bundle('absent', 'src/uses-optional.ts', [], { absent: ['not-installed-extra'] });
+    expect(runBare(out, 'absent.js')).toBe('false');
   });
 
   it('refuses to build when an import would remain for runtime (an optional require that is not installed)', async () => {

@@ -102,16 +102,7 @@ export const realClock: RetryClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** `3m`, `90s`, `1m30s`, `500ms` or `0` (no waiting) -> milliseconds; bad input names the flag. */
-export function parseWait(text: string, flag: string): number {
-  const t = text.trim();
-  if (t === '0') return 0;
-  const m = /^(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(t);
-  if (!m || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) {
-    throw usageError(`${flag} "${text}" is not a duration like 3m, 90s, 1m30s or 0`);
-  }
-  return (Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 1000 + Number(m[3] ?? 0);
-}
+export { parseWait } from './util.js';
 
 function formatDuration(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));

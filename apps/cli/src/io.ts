@@ -14,6 +14,11 @@ export interface CliIo {
   workspace?: string;
   /** Where library log lines go, at the global `--log-level` (default warn): stderr. */
   logger?: Logger;
+  /**
+   * Stops a long-running command (port-forward) as Ctrl-C would. Unset: such a command listens
+   * for SIGINT and SIGTERM itself while it runs.
+   */
+  signal?: AbortSignal;
 }
 
 /** Exit codes of every command: 0 done, 1 the operation failed, 2 bad usage or bad input. */

@@ -11,6 +11,7 @@ export {
   RELAY_PORT,
   type RelayTarget,
 } from './forwarder-pod.js';
+export { loadKubeConfig } from './kubeconfig.js';
 export { type PortForwardOptions, type PortForwardSession, podSummary, startPortForward } from './session.js';
 export {
   describeTarget,

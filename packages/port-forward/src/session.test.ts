@@ -6,8 +6,8 @@ import { type FakeKubeApiServer, startFakeKubeApiServer } from '@contrast-cc/sto
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FORWARDER_NAME_VALUE, RELAY_PORT } from './forwarder-pod.js';
 import { startPortForward } from './session.js';
-import { closedPort, roundTrip, startEcho } from './test-support/echo.js';
-import { type RelayKubelet, relayKubelet } from './test-support/relay-kubelet.js';
+import { closedPort, roundTrip, startEcho } from './testing/echo.js';
+import { type RelayKubelet, relayKubelet } from './testing/relay-kubelet.js';
 
 const IMAGE = `ghcr.io/contrast-cc/port-forwarder@sha256:${'ab'.repeat(32)}`;
 const NS = 'shop';

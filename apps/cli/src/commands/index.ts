@@ -57,6 +57,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./policy.js')).createPolicyCommand({ registry: await registry() }),
   },
   {
+    name: 'port-forward',
+    summary: 'forward a local port to a confidential pod or Service (via a plain forwarder pod)',
+    load: async () => (await import('./port-forward.js')).createPortForwardCommand(),
+  },
+  {
     name: 'demo',
     summary: 'run a whole deployment on this machine (simulator, no cluster) and explain it',
     load: async () => (await import('./demo.js')).createDemoCommand(),

@@ -5,14 +5,17 @@
 // pod spec (FORWARD_LISTEN_PORT, FORWARD_HEALTH_PORT) are mapped to where the process listens,
 // so the fake's port-forward and readiness probe reach it as a kubelet would.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeEndpoint, FakeKubelet, FakePod, FakeRunningPod } from '@contrast-cc/store/testing';
 
-export const RELAY_SCRIPT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../image/port-forwarder.mjs',
-);
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The relay program (from src/testing/ or, built, from a dist/ chunk). */
+export const RELAY_SCRIPT =
+  ['../../image/port-forwarder.mjs', '../image/port-forwarder.mjs']
+    .map((rel) => path.resolve(here, rel))
+    .find((p) => existsSync(p)) ?? path.resolve(here, '../../image/port-forwarder.mjs');
 
 export interface RelayKubelet extends FakeKubelet {
   /** The pods it started, with their process and the target it was given. */

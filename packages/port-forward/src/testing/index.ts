@@ -1,0 +1,2 @@
+export { closedPort, roundTrip, startEcho } from './echo.js';
+export { RELAY_SCRIPT, type RelayKubelet, relayKubelet } from './relay-kubelet.js';
