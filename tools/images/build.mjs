@@ -57,6 +57,27 @@ export const EXAMPLE_IMAGES = [
   },
 ];
 
+/**
+ * Single-file programs Contrast ships as images, made like the examples (the file to /app under
+ * its name without the extension, executable): the TCP relay `contrast port-forward` runs in its
+ * forwarder pod. `versionFrom`: the package.json whose version the image carries.
+ */
+export const PROGRAM_IMAGES = [
+  {
+    dir: 'packages/port-forward/image',
+    name: 'port-forwarder',
+    about:
+      "contrast port-forward's TCP relay (packages/port-forward/image/port-forwarder.mjs), run in a plain forwarder pod.",
+    files: ['port-forwarder.mjs'],
+    entrypoint: ['/app/port-forwarder'],
+    links: {},
+    // Non-root, as the forwarder pod's securityContext asks (runAsNonRoot, 65532).
+    user: '65532:65532',
+    expose: [8000, 8001],
+    versionFrom: 'packages/port-forward/package.json',
+  },
+];
+
 /** Thrown for bad input (exit 2). */
 export class UsageError extends Error {}
 
@@ -449,7 +470,10 @@ export function pushImage(layoutDir, name, digest, registry, tag) {
 // ---------------------------------------------------------------------------------------------
 // the whole build
 
-/** Which images a checkout builds: the apps (+ apps/node-installer when it exists) and the examples. */
+/**
+ * Which images a checkout builds: the apps (+ apps/node-installer when it exists), the programs
+ * (when their folder exists) and the examples.
+ */
 export function imageList(root = repoRoot) {
   const apps = [...IMAGES];
   if (
@@ -473,6 +497,7 @@ export function imageList(root = repoRoot) {
   }
   return [
     ...apps.map((a) => ({ kind: 'app', ...a })),
+    ...PROGRAM_IMAGES.filter((p) => existsSync(path.join(root, p.dir))).map((p) => ({ kind: 'files', ...p })),
     ...EXAMPLE_IMAGES.map((e) => ({ kind: 'files', ...e })),
   ];
 }
@@ -581,7 +606,9 @@ export function buildImages({
         }
         for (const [link, target] of Object.entries(img.links))
           entries.push({ path: link, type: 'symlink', target });
-        version = '1.0.0';
+        version = img.versionFrom
+          ? JSON.parse(readFileSync(path.join(root, img.versionFrom), 'utf8')).version
+          : '1.0.0';
         entrypoint = img.entrypoint;
       }
       const manifest = assembleImage(out, base, {

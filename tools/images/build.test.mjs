@@ -173,6 +173,55 @@ describe('deployApp', () => {
   });
 });
 
+describe('buildImages (the port-forwarder program image)', () => {
+  const base = testBase();
+  const checkout = (edit) => {
+    const root = tmp('root');
+    for (const rel of ['packages/port-forward/image', 'packages/port-forward/package.json']) {
+      cpSync(path.join(repoRoot, rel), path.join(root, rel), { recursive: true });
+    }
+    edit?.(root);
+    return root;
+  };
+  const build = (root) => {
+    const outDir = tmp('out');
+    const [result] = buildImages({
+      root,
+      outDir,
+      base: base.ref,
+      only: ['port-forwarder'],
+      skipBuild: true,
+      sourceDateEpoch: 0,
+    });
+    return { outDir, digest: result.digest };
+  };
+
+  it('is reproducible, non-root, runs /app/port-forwarder (the relay program), and a byte changes it', () => {
+    const first = build(checkout());
+    expect(build(checkout()).digest).toBe(first.digest);
+    const layout = new OciLayout(path.join(first.outDir, 'oci'));
+    const manifest = layout.getJson(layout.resolve('port-forwarder').digest);
+    const config = layout.getJson(manifest.config.digest);
+    expect(config.config).toMatchObject({ User: '65532:65532', Entrypoint: ['/app/port-forwarder'] });
+    expect(config.config.ExposedPorts).toEqual({ '8000/tcp': {}, '8001/tcp': {} });
+    expect(config.config.Labels['org.opencontainers.image.version']).toBe(
+      JSON.parse(readFileSync(path.join(repoRoot, 'packages/port-forward/package.json'), 'utf8')).version,
+    );
+    const files = readTarFiles(layout.get(manifest.layers.at(-1).digest), () => true);
+    expect([...files.keys()]).toEqual(['app/port-forwarder']);
+    expect(files.get('app/port-forwarder')?.toString()).toBe(
+      readFileSync(path.join(repoRoot, 'packages/port-forward/image/port-forwarder.mjs'), 'utf8'),
+    );
+    const changed = build(
+      checkout((root) => {
+        const f = path.join(root, 'packages/port-forward/image/port-forwarder.mjs');
+        writeFileSync(f, `${readFileSync(f, 'utf8')} `);
+      }),
+    );
+    expect(changed.digest).not.toBe(first.digest);
+  });
+});
+
 describe('buildImages (the example images)', () => {
   const only = ['examples/shop-web', 'examples/shop-api'];
   const base = testBase();

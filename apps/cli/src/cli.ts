@@ -33,6 +33,7 @@ A deployment, step by step:
   contrast runtime -a runtime-assets.json | kubectl apply -f -
   kubectl apply -f resources/
   contrast set -c <coordinator-ip>:1314 resources/  attest the Coordinator, give it the manifest
+  (no address reachable from here? contrast port-forward svc/coordinator 1314, then -c 127.0.0.1:1314)
   contrast verify -c <coordinator-ip>:1314          anyone can check what the deployment runs
 
 Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.

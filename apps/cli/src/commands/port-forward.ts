@@ -29,7 +29,7 @@ Flags:
   -h, --help                 show this help
 
 Examples:
-  contrast port-forward svc/coordinator 1313            # then: contrast set -c 127.0.0.1:1313 ...
+  contrast port-forward svc/coordinator 1314            # then: contrast set -c 127.0.0.1:1314 ...
   contrast port-forward -n shop svc/web 8443:443
   contrast port-forward pod/db-0 :5432                  # a free local port, printed
 
@@ -73,7 +73,7 @@ async function run(args: string[], io: CliIo): Promise<ExitCode> {
     true,
   );
   if (positionals.length !== 2) {
-    throw usageError('expected <pod|svc>/<name> and [LOCAL:]REMOTE (e.g. svc/coordinator 1313)');
+    throw usageError('expected <pod|svc>/<name> and [LOCAL:]REMOTE (e.g. svc/coordinator 1314)');
   }
   const pf = await import('@contrast-cc/port-forward');
   const target = pf.parseForwardTarget(positionals[0]!);
