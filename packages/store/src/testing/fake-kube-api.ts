@@ -9,6 +9,8 @@ import {
   matchesLabels,
   parseLabelSelector,
   type Requirement,
+  readJsonObject,
+  sendJson,
   statusBody,
 } from './fake-kube-common.js';
 import {
@@ -166,7 +168,6 @@ export interface FakeKubeApiServer {
 }
 
 const MAX_CONFIGMAP_BYTES = 1024 * 1024;
-const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 const isBase64 = (v: string) => v.length % 4 === 0 && BASE64_CHARS.test(v);
@@ -292,23 +293,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
   };
 
   const readBody = async (req: IncomingMessage): Promise<FakeConfigMap> => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const chunk of req) {
-      n += (chunk as Buffer).length;
-      if (n > MAX_BODY_BYTES) throw new HttpError(413, 'RequestEntityTooLarge', 'request entity too large');
-      chunks.push(chunk as Buffer);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      throw new HttpError(400, 'BadRequest', 'the body is not valid JSON');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new HttpError(400, 'BadRequest', 'the body must be a JSON object');
-    }
-    const cm = body as FakeConfigMap;
+    const body = await readJsonObject(req);
+    const cm = body as unknown as FakeConfigMap;
     if (cm.kind !== undefined && cm.kind !== 'ConfigMap') {
       throw new HttpError(400, 'BadRequest', `expected kind ConfigMap, got ${String(cm.kind)}`);
     }
@@ -318,11 +304,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
     return cm;
   };
 
-  const json = (res: ServerResponse, status: number, body: unknown) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  };
+  const json = sendJson;
 
   const startWatch = (
     req: IncomingMessage,
@@ -638,7 +620,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
     );
   };
 
-  const server = createServer((req, res) => {
+  const recordRequest = (req: IncomingMessage): { url: URL; record: FakeRequestRecord } => {
     const url = new URL(req.url ?? '/', 'http://fake');
     const record: FakeRequestRecord = {
       method: req.method ?? 'GET',
@@ -647,6 +629,11 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       status: 0,
     };
     requests.push(record);
+    return { url, record };
+  };
+
+  const server = createServer((req, res) => {
+    const { url, record } = recordRequest(req);
     handle(req, res).then(
       (status) => {
         record.status = status;
@@ -676,14 +663,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
     );
   });
   server.on('upgrade', (req, socket, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const record: FakeRequestRecord = {
-      method: req.method ?? 'GET',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      status: 0,
-    };
-    requests.push(record);
+    const { record } = recordRequest(req);
     socket.on('error', () => socket.destroy());
     const handled = pods.upgrade(req, socket, head, (status) => {
       record.status = status;

@@ -1,4 +1,8 @@
-// What the fake Kubernetes API's modules share: the Status error answer, label selectors, copies.
+// What the fake Kubernetes API's modules share: the Status error answer, JSON bodies, label
+// selectors, copies.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 /** An error the fake answers with a Kubernetes Status object. */
 export class HttpError extends Error {
@@ -84,4 +88,36 @@ export function matchesLabels(reqs: Requirement[], labels: Record<string, string
 
 export function copy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Answers with a JSON body. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads a request body that must be one JSON object (at most 3 MiB); undefined for none when `optional`. */
+export async function readJsonObject(
+  req: IncomingMessage,
+  optional = false,
+): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of req) {
+    n += (chunk as Buffer).length;
+    if (n > MAX_BODY_BYTES) throw new HttpError(413, 'RequestEntityTooLarge', 'request entity too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (chunks.length === 0 && optional) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'BadRequest', 'the body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'BadRequest', 'the body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
 }

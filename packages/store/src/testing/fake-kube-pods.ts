@@ -21,7 +21,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isDnsSubdomain } from '@contrast-cc/core';
-import { copy, HttpError, matchesLabels, parseLabelSelector, statusBody } from './fake-kube-common.js';
+import {
+  copy,
+  HttpError,
+  matchesLabels,
+  parseLabelSelector,
+  readJsonObject,
+  sendJson,
+  statusBody,
+} from './fake-kube-common.js';
 import {
   acceptWebSocket,
   isWebSocketUpgrade,
@@ -126,7 +134,6 @@ const ALL_PODS = /^\/api\/v1\/pods$/;
 const SERVICES = /^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?$/;
 /** kubelet's portforward/websocket.go: the protocols it serves, '' meaning none requested. */
 const PORT_FORWARD_PROTOCOLS = ['', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io'];
-const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 interface PodState {
   pod: FakePod;
@@ -417,8 +424,8 @@ export class FakePods {
   }
 
   async #create(req: IncomingMessage, res: ServerResponse, namespace: string): Promise<number> {
-    const body = await readJson(req);
-    const pod = body as FakePod;
+    const body = await readJsonObject(req);
+    const pod = body as unknown as FakePod;
     if (pod.kind !== undefined && pod.kind !== 'Pod') {
       throw new HttpError(400, 'BadRequest', `expected kind Pod, got ${String(pod.kind)}`);
     }
@@ -590,7 +597,7 @@ export class FakePods {
     state: PodState,
     query: URLSearchParams,
   ): Promise<number> {
-    const body = (await readJson(req, true)) as { gracePeriodSeconds?: number } | undefined;
+    const body = (await readJsonObject(req, true)) as { gracePeriodSeconds?: number } | undefined;
     const grace = Number(query.get('gracePeriodSeconds') ?? body?.gracePeriodSeconds ?? 30);
     const key = `${state.pod.metadata.namespace}/${state.pod.metadata.name}`;
     if (!state.pod.metadata.deletionTimestamp) {
@@ -638,9 +645,7 @@ export class FakePods {
   }
 
   #json(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    sendJson(res, status, body);
   }
 
   /** Stops every pod's probes and kubelet process and ends open port-forwards. */
@@ -692,25 +697,4 @@ function tcpProbe(endpoint: FakeEndpoint): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-async function readJson(req: IncomingMessage, optional = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req) {
-    n += (chunk as Buffer).length;
-    if (n > MAX_BODY_BYTES) throw new HttpError(413, 'RequestEntityTooLarge', 'request entity too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (chunks.length === 0 && optional) return undefined;
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'BadRequest', 'the body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(400, 'BadRequest', 'the body must be a JSON object');
-  }
-  return body;
 }
