@@ -97,6 +97,25 @@ describe('generate keeps the YAML as written', () => {
     expect(again.text).toBe(out.text);
   });
 
+  it('a one-line change to generated YAML: the next run changes only the policy annotation', async () => {
+    for (const name of ['compact.yml', 'indented.yml']) {
+      const first = await generate(name, readFileSync(fixture(name), 'utf8'));
+      const edited = first.text.replace(
+        name === 'compact.yml' ? 'value: "production"' : 'value: /var/lib/postgresql/data/pgdata',
+        name === 'compact.yml' ? 'value: "staging"' : 'value: /data/pgdata',
+      );
+      expect(lineDiff(first.text, edited).removed).toHaveLength(1);
+      const next = await generate(name, edited);
+      const diff = lineDiff(edited, next.text);
+      expect(diff.removed).toEqual([
+        expect.stringMatching(/^ +io\.katacontainers\.config\.hypervisor\.cc_init_data: /),
+      ]);
+      expect(diff.added).toEqual([
+        expect.stringMatching(/^ +io\.katacontainers\.config\.hypervisor\.cc_init_data: /),
+      ]);
+    }
+  });
+
   it('CRLF files stay CRLF, with the same lines as the LF file', async () => {
     const input = readFileSync(fixture('compact.yml'), 'utf8');
     const lf = await generate('compact.yml', input);
