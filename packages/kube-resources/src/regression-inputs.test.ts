@@ -1,8 +1,9 @@
 // Our own regression inputs, modelled on the shapes of upstream Contrast's e2e regression inputs
 // (written here, not copied; `src/__fixtures__/as-written/regression/`): batch workloads with
 // commented spec fields, a sidecar with block-scalar scripts and limits in bytes, a privileged
-// workload with an ephemeral Block volume and a hostPath, configuration in every form (binary
-// data, immutable, env from keys, objects and pod fields), and objects generate passes through.
+// workload with an ephemeral Block volume and a hostPath, a StatefulSet with a claim template,
+// configuration in every form (binary data, immutable, env from keys, objects and pod fields), and
+// objects generate passes through.
 // The real policy generator runs on each, with simulated images (no registry), as upstream's
 // harness runs them: with the namespace filled in.
 import { readFileSync } from 'node:fs';
@@ -54,6 +55,10 @@ const CHANGED: Record<string, { workloads: string[]; removed: string[] }> = {
   'sidecars.yml': { workloads: ['Pod default/limits'], removed: ['  runtimeClassName: contrast-cc\n'] },
   'devices.yml': {
     workloads: ['Deployment regression/scratch'],
+    removed: ['      runtimeClassName: contrast-cc\n'],
+  },
+  'statefulset.yml': {
+    workloads: ['StatefulSet regression/store'],
     removed: ['      runtimeClassName: contrast-cc\n'],
   },
   'config.yml': {
@@ -114,6 +119,13 @@ describe('regression inputs modelled on upstream', () => {
       'documents[3].metadata.namespace',
     ]);
   }, 30_000);
+
+  it('a placeholder left unquoted is not YAML: refused with file, document, line and column', () => {
+    const text = source('statefulset.yml').replace(`"${PLACEHOLDER}"`, PLACEHOLDER);
+    expect(() => parseResourceText('statefulset.yml', text)).toThrow(
+      /^statefulset\.yml: documents\[0\]: invalid YAML at line 7, column \d+: .*reserved character @/,
+    );
+  });
 
   it('a placeholder left only in objects generate passes through is a warning naming each', async () => {
     const text = filled('config.yml')

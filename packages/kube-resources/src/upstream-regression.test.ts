@@ -170,7 +170,19 @@ describe.skipIf(!present)('upstream e2e regression inputs', () => {
     it(`${c.name}: an unfilled ${PLACEHOLDER} is refused naming the field, or warned about where generate does not use it`, async () => {
       const texts = c.files.map((f) => readFileSync(f, 'utf8'));
       if (!texts.some((t) => t.includes(PLACEHOLDER))) return;
-      const { files } = prepare(c.files, true);
+      // Left unquoted (`namespace: @@REPLACE_NAMESPACE@@`) it is not even YAML: `@` cannot
+      // start a plain scalar; refused with the file and line.
+      let files: ResourceFile[];
+      try {
+        files = prepare(c.files, true).files;
+      } catch (error) {
+        expect(error).toBeInstanceOf(ResourceInputError);
+        expect((error as ResourceInputError).describe()).toMatch(/invalid YAML at line \d+, column \d+/);
+        console.log(
+          `upstream ${c.name} (placeholder left): refused: ${(error as ResourceInputError).problems[0]!.message}`,
+        );
+        return;
+      }
       const outcome = await run(files, 'root').then(
         (r) => r,
         (e: unknown) => e,
