@@ -128,5 +128,5 @@ describe('Coordinator process with collateral services', () => {
       await kds.close();
       await pcs.close();
     }
-  }, 120_000);
+  }, 300_000);
 });

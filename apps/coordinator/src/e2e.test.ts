@@ -76,9 +76,7 @@ describe('end to end on loopback', () => {
         return { name, outDir, p };
       }),
     );
-    await Promise.all(
-      pods.map((pod) => pod.p.waitFor((l) => l.msg === 'waiting for the Coordinator', 60_000)),
-    );
+    await Promise.all(pods.map((pod) => pod.p.waitFor((l) => l.msg === 'waiting for the Coordinator')));
 
     const rv = d.manifestJson.ReferenceValues as Parameters<typeof verifiersForReferenceValues>[1];
     const client = await CoordinatorClient.connect({
@@ -130,12 +128,12 @@ describe('end to end on loopback', () => {
       CONTRAST_READY_FILE: '',
     });
     children.push(webProxy, dbProxy);
-    await Promise.all([webProxy, dbProxy].map((p) => p.waitFor((l) => l.msg === 'listening', 60_000)));
+    await Promise.all([webProxy, dbProxy].map((p) => p.waitFor((l) => l.msg === 'listening')));
 
     expect(await exchange(netConnect({ host: '127.0.0.3', port: egressPort }), 'ping')).toBe('web:ping');
     // A client without a mesh certificate is refused by web's proxy.
     await expect(
       exchange(tlsConnect({ host: '127.0.0.2', port, rejectUnauthorized: false }), 'ping'),
     ).rejects.toThrow();
-  }, 180_000);
+  }, 420_000);
 });

@@ -53,5 +53,5 @@ describe('Coordinator replicas (processes) with CONTRAST_PEERS', () => {
       expect(log).not.toContain(seed.toString('hex'));
       expect(log).not.toContain(seed.toString('base64'));
     }
-  }, 120_000);
+  }, 300_000);
 });

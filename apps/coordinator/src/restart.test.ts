@@ -63,5 +63,5 @@ describe('Coordinator process', () => {
     const log = JSON.stringify(second.p.lines);
     expect(log).not.toContain(Buffer.from(secret.seed).toString('hex'));
     expect(log).not.toContain(Buffer.from(secret.seed).toString('base64'));
-  }, 120_000);
+  }, 300_000);
 });

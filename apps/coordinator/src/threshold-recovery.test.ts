@@ -73,5 +73,5 @@ describe('Coordinator process, seed split 2 of 3', () => {
       expect(log).not.toContain(r.share.slice(0, 16));
       expect(log).not.toContain(Buffer.from(r.share, 'base64').toString('hex').slice(0, 32));
     }
-  }, 180_000);
+  }, 300_000);
 });

@@ -63,7 +63,9 @@ export function watchProcess(child: ChildProcess, label = 'the process'): Spawne
     lines,
     stderr,
     exited,
-    waitFor(match, ms = 30_000) {
+    // Generous: starting a Coordinator process from source took over 60 s in a .ci/run under
+    // `stress --cpu 2` plus other builds (load 46). A real failure shows as an exit or a wrong line.
+    waitFor(match, ms = 150_000) {
       const seen = lines.find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
