@@ -6,7 +6,7 @@
 // outside the bundle. The runs are interleaved (baseline, help, ...) so load from other processes
 // hits both alike; the figures are medians. Also printed (not part of the ratio): `--version`, and
 // `runtime --help`, which loads one command's lazily imported code.
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { commandMillis, printRatio, repoRoot } from '../lib.mjs';
@@ -22,8 +22,13 @@ const runs = Number(process.env.BENCH_RUNS ?? 21);
 const rounds = 3;
 const install = mkdtempSync(path.join(tmpdir(), 'contrast-cli-start-'));
 try {
-  cpSync(path.join(pkgDir, 'dist'), path.join(install, 'dist'), { recursive: true });
-  cpSync(path.join(pkgDir, 'package.json'), path.join(install, 'package.json'));
+  // What the packed package holds: package.json and its "files" entries that exist (dist/, and
+  // e.g. release-images.json, which --version reads); negations and globs are left to npm pack.
+  const { files = ['dist'] } = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+  for (const entry of ['package.json', ...files]) {
+    if (entry.startsWith('!') || entry.includes('*') || !existsSync(path.join(pkgDir, entry))) continue;
+    cpSync(path.join(pkgDir, entry), path.join(install, entry), { recursive: true });
+  }
   const bin = path.join(install, 'dist/bin.js');
   const env = { ...process.env, NODE_PATH: '' };
   const opts = { runs: Math.ceil(runs / rounds), env };
