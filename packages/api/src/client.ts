@@ -41,6 +41,7 @@ import {
   fromBase64,
   type MeshCertResponse,
   MeshCertResponseSchema,
+  pemToDer,
   type RecoverResponse,
   RecoverResponseSchema,
   type SetManifestResponse,
@@ -86,14 +87,6 @@ function jsonOrUndefined(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function pemToDer(pem: string): Uint8Array {
-  const b64 = pem
-    .replace(/-----BEGIN CERTIFICATE-----/, '')
-    .replace(/-----END CERTIFICATE-----[\s\S]*$/, '')
-    .replace(/\s+/g, '');
-  return fromBase64(b64);
 }
 
 /** The digest a state answer must match (what the attestation bound). @public */

@@ -15,7 +15,13 @@ import {
   verifyWithAny,
 } from '@contrast-cc/core';
 import { z } from 'zod';
-import { EvidenceWireSchema, evidenceFromWire, fromBase64, StateResponseSchema } from './schemas.js';
+import {
+  EvidenceWireSchema,
+  evidenceFromWire,
+  fromBase64,
+  pemToDer,
+  StateResponseSchema,
+} from './schemas.js';
 import { coordinatorStateDigestAsync, sha256Web } from './state.js';
 
 /** What a verifier received from a Coordinator in one attestation. @public */
@@ -128,14 +134,6 @@ const AttestAnswerSchema = z.object({
 
 function fail(code: CoordinatorFailureCode, message: string, field?: string): CoordinatorVerdict {
   return { ok: false, reason: field === undefined ? { code, message } : { code, message, field } };
-}
-
-function pemToDer(pem: string): Uint8Array {
-  const b64 = pem
-    .replace(/-----BEGIN CERTIFICATE-----/, '')
-    .replace(/-----END CERTIFICATE-----[\s\S]*$/, '')
-    .replace(/\s+/g, '');
-  return fromBase64(b64);
 }
 
 /** `bytes` with every CR LF pair as LF (the same bytes when there is none). */

@@ -214,6 +214,15 @@ export function fromBase64(text: string): Uint8Array {
   return out;
 }
 
+/** The DER of the first certificate of a (schema-checked) PEM; later blocks are ignored. */
+export function pemToDer(pem: string): Uint8Array {
+  const b64 = pem
+    .replace(/-----BEGIN CERTIFICATE-----/, '')
+    .replace(/-----END CERTIFICATE-----[\s\S]*$/, '')
+    .replace(/\s+/g, '');
+  return fromBase64(b64);
+}
+
 /** Evidence as it goes on the wire (base64 data and extras). @public */
 export function evidenceToWire(evidence: Evidence): EvidenceWire {
   return {

@@ -3,6 +3,7 @@ import {
   API_VERSIONS,
   apiFailure,
   BODY_LIMITS,
+  type EvidenceWire,
   evidenceFromWire,
   fromBase64,
   MeshCertRequestSchema,
@@ -16,7 +17,7 @@ import {
   type StateResponse,
   toBase64,
 } from '@contrast-cc/api';
-import { ContrastError, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
+import { ContrastError, type Evidence, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
 import { isStoreIntegrityError } from '@contrast-cc/store';
 import type { Authority } from '../authority.js';
 import type { AuthorityState } from '../types.js';
@@ -168,6 +169,25 @@ function required<T>(value: T | undefined, field: string): T {
 }
 
 /**
+ * The nonce, key and evidence of an attested-key request (mesh certificate, peer recovery: one
+ * schema factory, `attestedKeyRequestSchema`): without a nonce the answer is the challenge; then
+ * evidence and the contract's key field are required.
+ */
+function attestedKeyParts<K extends string>(
+  r: { nonce?: string | undefined; evidence?: EvidenceWire | undefined } & { [P in K]?: string | undefined },
+  keyField: K,
+  what: string,
+): { nonce: Uint8Array; key: Uint8Array; evidence: Evidence } {
+  if (r.nonce === undefined) throw apiFailure('challenge_required', `${what} needs a nonce challenge`);
+  const ev = required(r.evidence, 'evidence');
+  return {
+    nonce: fromBase64(r.nonce),
+    key: fromBase64(required<string>(r[keyField] as string | undefined, keyField)),
+    evidence: evidenceFromWire(ev),
+  };
+}
+
+/**
  * The Coordinator API on top of an {@link Authority}: routing, body limits, zod validation and
  * the mapping of typed errors to HTTP statuses. `POST /v1/attest` is served by the attested
  * server in front of this handler.
@@ -239,14 +259,8 @@ export function createApiHandler(
       }
       case '/v1/mesh/cert': {
         const r = parseRequest(MeshCertRequestSchema, await readBody(req, '/v1/mesh/cert'));
-        if (r.nonce === undefined)
-          throw apiFailure('challenge_required', 'a mesh certificate needs a nonce challenge');
-        const ev = required(r.evidence, 'evidence');
-        const out = await authority.issueMeshCertificate({
-          nonce: fromBase64(r.nonce),
-          publicKey: fromBase64(required(r.public_key, 'public_key')),
-          evidence: evidenceFromWire(ev),
-        });
+        const { nonce, key, evidence } = attestedKeyParts(r, 'public_key', 'a mesh certificate');
+        const out = await authority.issueMeshCertificate({ nonce, publicKey: key, evidence });
         // The CA logs every issued certificate at info (serial, SANs); this adds the policy at debug.
         log.debug('issued mesh certificate', { policyHash: out.policyHash, kind: out.claims.kind });
         return {
@@ -262,14 +276,8 @@ export function createApiHandler(
       }
       case PEER_RECOVER_PATH: {
         const r = parseRequest(PeerRecoverRequestSchema, await readBody(req, PEER_RECOVER_PATH));
-        if (r.nonce === undefined)
-          throw apiFailure('challenge_required', 'peer recovery needs a nonce challenge');
-        const ev = required(r.evidence, 'evidence');
-        const out = await authority.handOverToPeer({
-          nonce: fromBase64(r.nonce),
-          ephemeralPublicKey: fromBase64(required(r.ephemeral_public_key, 'ephemeral_public_key')),
-          evidence: evidenceFromWire(ev),
-        });
+        const { nonce, key, evidence } = attestedKeyParts(r, 'ephemeral_public_key', 'peer recovery');
+        const out = await authority.handOverToPeer({ nonce, ephemeralPublicKey: key, evidence });
         return {
           status: 200,
           body: {

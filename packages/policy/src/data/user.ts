@@ -46,13 +46,10 @@ export interface ResolvedUser {
 }
 
 /**
- * Resolves the container user like containerd's WithUser/WithAdditionalGIDs:
- * - UID/GID from runAsUser/runAsGroup, else from the image `User` (`name|uid[:group|gid]`)
- *   resolved through the image's /etc/passwd and /etc/group;
- * - AdditionalGids = {GID} ∪ memberships of the user in /etc/group (not a group named like the
- *   user) ∪ supplementalGroups ∪ fsGroup.
+ * What decides a container's user: the image `User` with the image's /etc/passwd and /etc/group,
+ * and the pod's securityContext values; `field` names the container in errors.
  */
-export function resolveUser(input: {
+export interface ContainerUserInput {
   imageUser: string | undefined;
   passwd: string | undefined;
   group: string | undefined;
@@ -61,7 +58,16 @@ export function resolveUser(input: {
   supplementalGroups?: number[] | undefined;
   fsGroup?: number | undefined;
   field: string;
-}): ResolvedUser {
+}
+
+/**
+ * Resolves the container user like containerd's WithUser/WithAdditionalGIDs:
+ * - UID/GID from runAsUser/runAsGroup, else from the image `User` (`name|uid[:group|gid]`)
+ *   resolved through the image's /etc/passwd and /etc/group;
+ * - AdditionalGids = {GID} ∪ memberships of the user in /etc/group (not a group named like the
+ *   user) ∪ supplementalGroups ∪ fsGroup.
+ */
+export function resolveUser(input: ContainerUserInput): ResolvedUser {
   const passwd = parsePasswd(input.passwd);
   const groups = parseGroup(input.group);
   const spec = (input.imageUser ?? '').trim();
@@ -147,16 +153,7 @@ export interface GuestPullNeeds {
  * identity would need the layers (never a key that is already set), or undefined when nothing is
  * missing.
  */
-export function guestPullUserProblem(input: {
-  imageUser: string | undefined;
-  passwd: string | undefined;
-  group: string | undefined;
-  runAsUser?: number | undefined;
-  runAsGroup?: number | undefined;
-  supplementalGroups?: number[] | undefined;
-  fsGroup?: number | undefined;
-  field: string;
-}): GuestPullNeeds | undefined {
+export function guestPullUserProblem(input: ContainerUserInput): GuestPullNeeds | undefined {
   const user = resolveUser(input);
   const spec = (input.imageUser ?? '').split(':');
   const numeric = (x: string | undefined): boolean => x !== undefined && /^[0-9]+$/.test(x);
