@@ -126,6 +126,38 @@ describe('generate keeps the YAML as written', () => {
     expect((await generate('compact.yml', crlf.text)).text).toBe(crlf.text);
   });
 
+  it('a workload written as one flow mapping is written whole (block style), and the log says so', async () => {
+    const input =
+      '{apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {runtimeClassName: contrast-cc, containers: [{name: c, image: "registry.example/a:1"}]}}\n';
+    const out = await generate('flow.yml', input);
+    expect(out.fallbacks.map((r) => r.fields)).toEqual([
+      expect.objectContaining({
+        file: 'flow.yml',
+        document: 0,
+        reason: 'the document is not a block map or list',
+      }),
+    ]);
+    expect(parseAllDocuments(out.text)[0]!.toJSON().spec.runtimeClassName).toBe(
+      'contrast-cc-test-snp-0123abcd',
+    );
+    expect((await generate('flow.yml', out.text)).text).toBe(out.text);
+  });
+
+  it('anchors and aliases: kept as written around the changes', async () => {
+    const input =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: &l {app: a}   # shared\n  annotations:\n    copy: x\nspec:\n  runtimeClassName: contrast-cc\n  containers:\n  - name: c\n    image: registry.example/a:1\n    env: &e\n    - name: A\n      value: "1"\n  - name: d\n    image: registry.example/a:1\n    env: *e\n';
+    const out = await generate('anchors.yml', input);
+    expect(out.fallbacks).toEqual([]);
+    expect(out.text).toContain('  labels: &l {app: a}   # shared\n');
+    expect(out.text).toContain('    env: *e\n');
+    expect(lineDiff(input, out.text).removed).toEqual([
+      '  runtimeClassName: contrast-cc\n',
+      '    image: registry.example/a:1\n',
+      '    image: registry.example/a:1\n',
+    ]);
+    expect((await generate('anchors.yml', out.text)).text).toBe(out.text);
+  });
+
   it('a file without a line break at its end gets none', async () => {
     const input = readFileSync(fixture('compact.yml'), 'utf8').split('---')[0]!.trimEnd();
     const out = await generate('one.yml', input);
@@ -222,13 +254,13 @@ describe('renderKeepingSource: edits the pipeline makes', () => {
     );
   });
 
-  it('anchors make it write the document whole (and say so), with the same data', () => {
-    const f = parseResourceText('t.yml', 'a: &x {b: 1}\nc: *x\n');
-    f.documents[0]!.set('d', 2);
+  it('a document that is not a block map is written whole (and said so), with the same data', () => {
+    const f = parseResourceText('t.yml', '[a, b]\n');
+    (f.documents[0]!.contents as YAMLSeq).items.push(f.documents[0]!.createNode('c'));
     const reasons: string[] = [];
     const out = renderKeepingSource(f.text, f.documents, new Set([0]), (_, r) => reasons.push(r));
-    expect(reasons).toEqual(['anchors or aliases']);
-    expect(parseAllDocuments(out)[0]!.toJSON()).toEqual({ a: { b: 1 }, c: { b: 1 }, d: 2 });
+    expect(reasons).toEqual(['the document is not a block map or list']);
+    expect(parseAllDocuments(out)[0]!.toJSON()).toEqual(['a', 'b', 'c']);
   });
 
   it('detects the style: compact or indented lists, the indent step, flow padding', () => {

@@ -1,7 +1,6 @@
 import {
   CST,
   Document,
-  isAlias,
   isCollection,
   isMap,
   isNode,
@@ -14,7 +13,6 @@ import {
   parseAllDocuments,
   Scalar,
   type ToStringOptions,
-  visit,
   YAMLMap,
   YAMLSeq,
 } from 'yaml';
@@ -529,20 +527,6 @@ function renderFlowInline(v: YAMLMap | YAMLSeq, ctx: RenderContext): string | un
   return out.includes('\n') ? undefined : out;
 }
 
-function hasAnchorsOrAliases(doc: Document): boolean {
-  let found = false;
-  visit(doc, {
-    Node(_, node) {
-      if (isAlias(node) || (node as { anchor?: string }).anchor) {
-        found = true;
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
-}
-
 /**
  * The edited document `m` written over its source token `c` (parsed as `p`), or why it cannot be.
  */
@@ -554,7 +538,6 @@ function reconcileDocument(
 ): { text: string } | { reason: string } {
   const original = CST.stringify(c);
   if (sameData(plain(m.contents), plain(p.contents))) return { text: original };
-  if (hasAnchorsOrAliases(m) || hasAnchorsOrAliases(p)) return { reason: 'anchors or aliases' };
   const value = c.value;
   if (
     !value ||

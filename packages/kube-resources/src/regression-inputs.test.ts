@@ -8,6 +8,7 @@
 // harness runs them: with the namespace filled in.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { generatePolicy } from '@contrast-cc/policy';
 import { describe, expect, it } from 'vitest';
 import { ResourceInputError } from './errors.js';
@@ -31,13 +32,18 @@ const PLACEHOLDER = '@@REPLACE_NAMESPACE@@';
 const source = (name: string) => readFileSync(path.join(dir, name), 'utf8');
 const filled = (name: string) => source(name).replaceAll(PLACEHOLDER, 'regression');
 
-function run(name: string, text: string, user: 'root' | 'named'): Promise<PatchResult> {
-  return patchResources([parseResourceText(name, text, path.join(dir, name))], {
+/** Runs the pipeline; fails when a document had to be written whole (not as the source had it). */
+async function run(name: string, text: string, user: 'root' | 'named'): Promise<PatchResult> {
+  const log = createMemoryLogger();
+  const result = await patchResources([parseResourceText(name, text, path.join(dir, name))], {
     defaultPlatform: testPlatform('snp'),
     images: new SimulatedImages(user),
     generatePolicy,
     injectedImages: INJECTED_IMAGES,
+    logger: log.logger,
   });
+  expect(log.records.filter((r) => r.message.startsWith('document written whole'))).toEqual([]);
+  return result;
 }
 
 const again = (name: string, r: PatchResult, user: 'root' | 'named') => run(name, r.files[0]!.text, user);

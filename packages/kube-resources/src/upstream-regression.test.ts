@@ -10,6 +10,7 @@
 // extra groups, so that guest pull's users and groups are written into the YAML.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { generatePolicy } from '@contrast-cc/policy';
 import { describe, expect, it } from 'vitest';
 import { type Document, isMap } from 'yaml';
@@ -109,13 +110,19 @@ function prepare(files: string[], keepPlaceholder = false): { files: ResourceFil
   return { files: out, added };
 }
 
-const run = (files: ResourceFile[], user: 'root' | 'named') =>
-  patchResources(files, {
+/** Runs the pipeline; fails when a document had to be written whole (not as the source had it). */
+async function run(files: ResourceFile[], user: 'root' | 'named'): Promise<PatchResult> {
+  const log = createMemoryLogger();
+  const result = await patchResources(files, {
     defaultPlatform: platform,
     images: new SimulatedImages(user),
     generatePolicy,
     injectedImages: INJECTED_IMAGES,
+    logger: log.logger,
   });
+  expect(log.records.filter((r) => r.message.startsWith('document written whole'))).toEqual([]);
+  return result;
+}
 
 const reparse = (r: PatchResult) => r.files.map((f) => parseResourceText(f.path, f.text, f.absolutePath));
 
