@@ -4,7 +4,7 @@
 // like a StatefulSet does. Checks: every initializer gets a certificate from the one mesh CA, every
 // probe of every live replica serves the same root CA, mesh CA, transition and manifests, and each
 // restarted replica recovers itself from a peer (nobody ever calls `recover`).
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -15,10 +15,12 @@ import {
 import {
   deployment,
   freeLoopbackPort,
+  keys,
   MEASUREMENT,
   podIssuer,
   registry,
 } from '@contrast-cc/authority/testing';
+import { openSeedShare, recoverSeed } from '@contrast-cc/certs';
 import { createLogger } from '@contrast-cc/core';
 import { OUTPUT_FILES, runInitializer } from '@contrast-cc/mesh';
 import { type FakeKubeApiServer, startFakeKubeApiServer } from '@contrast-cc/store/testing';
@@ -60,6 +62,11 @@ export interface ChaosOptions {
   initializerDeadlineMs?: number;
   /** How long a restarted replica may take to recover before it counts as stuck, ms (default 5 min). */
   recoveryTimeoutMs?: number;
+  /**
+   * ConfigMap store only: with each kill, the fake API server also ends every watch stream (as an
+   * API server restart does) and answers the next 3 requests with 503 or 500.
+   */
+  kubeFaults?: boolean;
   /** Keep the run's directory (store, logs, pod outputs) even when the run passes. */
   keep?: boolean;
   /** Progress lines. */
@@ -92,6 +99,8 @@ export interface KillRecord {
 export interface ChaosReport {
   seed: number;
   store: 'dir' | 'configmap';
+  /** Kills that also dropped the API server's watches and failed its next requests (`kubeFaults`). */
+  kubeFaultRounds: number;
   kills: KillRecord[];
   initializers: {
     total: number;
@@ -121,6 +130,8 @@ export interface ChaosReport {
     afterListeningMax: number;
   };
   proxy: ServiceProxy['stats'];
+  /** Log files of replica incarnations that contain the seed (hex or base64): must be none. */
+  secretsInLogs: string[];
   /** Warnings and errors the replicas logged (deduplicated, counted). */
   replicaProblems: Record<string, number>;
   wallMs: number;
@@ -200,6 +211,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let inFlight = 0;
   let peakInFlight = 0;
   let passed = false;
+  let seed32: Uint8Array | undefined;
+  let kubeFaultRounds = 0;
   const secrets = new Map<string, string>();
 
   try {
@@ -313,6 +326,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       policies: d.policies,
     });
     first.activeBySet = true;
+    if (set.seed_shares_doc) {
+      const doc = set.seed_shares_doc;
+      seed32 = recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]).seed;
+    }
     const setState = await (await connect(first.apiPort)).state();
     const ref: Reference = {
       rootCa: set.root_ca,
@@ -504,6 +521,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (earlier) earlier.outcome = 'killed again before recovering';
       pendingKill.set(victim, record);
       await victim.kill();
+      if (kube && options.kubeFaults) {
+        kube.dropWatches();
+        kube.failNext({ count: 3, status: random() < 0.5 ? 503 : 500 });
+        kubeFaultRounds++;
+      }
       stateMonitor.forget(victim.name);
       ready.set(victim, false);
       say(
@@ -535,6 +557,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await Promise.allSettled(background);
     await kube?.close();
   }
+  // The seed (the secret every replica holds) in no replica's log: hex or base64, any incarnation.
+  const secretsInLogs: string[] = [];
+  if (seed32 !== undefined) {
+    const forms = [Buffer.from(seed32).toString('hex'), Buffer.from(seed32).toString('base64')];
+    for (const file of await readdir(logDir)) {
+      const text = await readFile(path.join(logDir, file), 'utf8');
+      if (forms.some((f) => text.includes(f))) secretsInLogs.push(file);
+    }
+    seed32.fill(0);
+  }
 
   const problems: Record<string, number> = {};
   for (const r of replicas) {
@@ -552,6 +584,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const report: ChaosReport = {
     seed,
     store: options.store,
+    kubeFaultRounds,
     kills,
     initializers: {
       total: options.initializers,
@@ -574,6 +607,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     divergences: monitor?.divergences ?? [],
     stuck,
     crashes,
+    secretsInLogs,
     recoveryMs: {
       count: recoveries.length,
       p50: percentile(recoveries, 50),
@@ -584,7 +618,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     proxy: proxy?.stats ?? { accepted: 0, refused: 0, upstreamErrors: 0, routed: {} },
     replicaProblems: problems,
     wallMs: clock(),
-    passed: passed && durations.length === options.initializers,
+    passed: passed && durations.length === options.initializers && secretsInLogs.length === 0,
   };
   if (!report.passed || options.keep) report.dir = root;
   else await rm(root, { recursive: true, force: true });
@@ -598,7 +632,7 @@ export function formatReport(r: ChaosReport): string {
   for (const k of r.kills) phases.set(k.victimPhase, (phases.get(k.victimPhase) ?? 0) + 1);
   const victims = [...phases].map(([p, c]) => `${c} ${p}`).join(', ');
   const lines = [
-    `chaos (${r.store} store, seed ${r.seed}): ${r.passed ? 'PASSED' : 'FAILED'} in ${(r.wallMs / 1000).toFixed(1)} s`,
+    `chaos (${r.store} store${r.kubeFaultRounds > 0 ? `, ${r.kubeFaultRounds} API server faults` : ''}, seed ${r.seed}): ${r.passed ? 'PASSED' : 'FAILED'} in ${(r.wallMs / 1000).toFixed(1)} s`,
     `  kills: ${r.kills.length} (victims: ${victims}); recovered from a peer: ${count((k) => k.outcome === 'recovered')}, killed again before recovering: ${count((k) => k.outcome === 'killed again before recovering')}, stuck: ${count((k) => k.outcome === 'stuck')}`,
     `  recovery (restart -> recovered from a peer): ${r.recoveryMs.count} times, p50 ${r.recoveryMs.p50} ms, max ${r.recoveryMs.max} ms; from listening to recovered: p50 ${r.recoveryMs.afterListeningP50} ms, max ${r.recoveryMs.afterListeningMax} ms`,
     `  initializers: ${r.initializers.ok}/${r.initializers.total} got their certificate, ${r.initializers.failed.length} failed; attempts ${r.initializers.attempts.total} (max ${r.initializers.attempts.max}, ${r.initializers.attempts.retried} retried); peak in flight ${r.initializers.peakInFlight}; duration p50 ${r.initializers.durationMs.p50} ms, p99 ${r.initializers.durationMs.p99} ms, max ${r.initializers.durationMs.max} ms`,
@@ -616,6 +650,7 @@ export function formatReport(r: ChaosReport): string {
     lines.push(`  DIVERGENCE at ${d.atMs} ms: ${d.replica}#${d.incarnation}: ${d.what}`);
   for (const f of r.initializers.failed) lines.push(`  FAILED initializer ${f.n}: ${f.error}`);
   for (const s of r.stuck) lines.push(`  STUCK: ${s}`);
+  for (const f of r.secretsInLogs) lines.push(`  SEED IN LOG: ${f}`);
   for (const c of r.crashes) {
     lines.push(
       `  CRASH ${c.replica}#${c.incarnation} (exit ${c.exit}${c.portTaken ? ', port taken meanwhile' : ''}): ${c.stderr}`,

@@ -23,6 +23,7 @@ describe('HA chaos (CI budget)', () => {
     expect(report.divergences).toEqual([]);
     expect(report.initializers.failed).toEqual([]);
     expect(report.stuck).toEqual([]);
+    expect(report.secretsInLogs).toEqual([]);
     expect(report.initializers.ok).toBe(initializers);
     expect(report.kills).toHaveLength(kills);
     // The last restart of each victim recovered from a peer (earlier ones may have been killed again).

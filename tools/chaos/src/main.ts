@@ -1,4 +1,4 @@
-// pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--seed S] [--keep] [--json]
+// pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--kube-faults] [--seed S] [--keep] [--json]
 // The HA chaos campaign on demand (see ../README.md); exit 1 when a check failed, 2 for bad arguments.
 import { parseArgs } from 'node:util';
 import { type ChaosReport, formatReport, runChaos } from './campaign.js';
@@ -15,7 +15,7 @@ process.on('exit', () => killAllReplicaProcesses());
 
 function usage(message: string): never {
   process.stderr.write(
-    `chaos: ${message}\nusage: pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--seed S] [--keep] [--json]\n`,
+    `chaos: ${message}\nusage: pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--kube-faults] [--seed S] [--keep] [--json]\n`,
   );
   process.exit(2);
 }
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
         seed: { type: 'string' },
         overlap: { type: 'string' },
         keep: { type: 'boolean' },
+        'kube-faults': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     }));
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
       store: s,
       ...(seedText !== undefined ? { seed: Number(seedText) } : {}),
       keep: values.keep === true,
+      kubeFaults: values['kube-faults'] === true,
       ...(overlap !== undefined ? { overlap } : {}),
       ...(values.json ? {} : { progress: (line: string) => process.stderr.write(`[${s}] ${line}\n`) }),
     });
