@@ -2,6 +2,7 @@
 // lifecycle a kubelet would drive, and the WebSocket port-forward protocol byte for byte
 // (subprotocol v4.channel.k8s.io, a data and an error channel per port, each opened by the port
 // as 2 bytes little-endian, messages prefixed by their channel number).
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { type ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
@@ -154,6 +155,60 @@ describe('the fake API: pods, Services and port-forward', () => {
     ]);
     ws.close();
     await closed;
+  });
+
+  it('port-forward: v4.base64.channel.k8s.io when a client asks for it first (text frames, ASCII channel digit)', async () => {
+    // client-node's own `ws` dependency, with a protocol list client-node does not send.
+    const WebSocket = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))(
+      'ws',
+    ) as new (
+      url: string,
+      protocols: string[],
+    ) => {
+      protocol: string;
+      on(event: string, listener: (...args: unknown[]) => void): void;
+      send(data: string): void;
+      close(): void;
+    };
+    const ws = new WebSocket(
+      `${fake.url.replace('http', 'ws')}/api/v1/namespaces/${NS}/pods/web/portforward?ports=8000`,
+      ['v4.base64.channel.k8s.io', 'v4.channel.k8s.io'],
+    );
+    const texts: string[] = [];
+    ws.on('message', (data, isBinary) => {
+      expect(isBinary).toBe(false);
+      texts.push(String(data));
+    });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    expect(ws.protocol).toBe('v4.base64.channel.k8s.io');
+    await eventually(() => expect(texts.length).toBeGreaterThanOrEqual(2));
+    const port = Buffer.from([0x40, 0x1f]).toString('base64');
+    expect(texts.slice(0, 2)).toEqual([`0${port}`, `1${port}`]);
+    ws.send(`0${Buffer.from('hello base64').toString('base64')}`);
+    await eventually(() =>
+      expect(
+        texts
+          .slice(2)
+          .filter((t) => t.startsWith('0'))
+          .map((t) => Buffer.from(t.slice(1), 'base64').toString())
+          .join(''),
+      ).toBe('hello base64'),
+    );
+    ws.close();
+    // Only protocols the kubelet does not serve: refused before the upgrade.
+    const refused = new WebSocket(
+      `${fake.url.replace('http', 'ws')}/api/v1/namespaces/${NS}/pods/web/portforward?ports=8000`,
+      ['v5.channel.k8s.io'],
+    );
+    await expect(
+      new Promise((resolve, reject) => {
+        refused.on('open', resolve);
+        refused.on('error', reject);
+      }),
+    ).rejects.toThrow(/400/);
   });
 
   it('port-forward is refused like the API server: unknown pod, pod not running, no ports', async () => {
