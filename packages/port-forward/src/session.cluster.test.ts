@@ -5,11 +5,11 @@
 // command) behind a Service, forwards to the Service and to the pod, round-trips bytes, and checks
 // that the forwarder pod is gone after close(), after the abort signal and after an error (a
 // Service without endpoints: the pod never gets ready). Everything it created is deleted.
-import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORWARDER_SELECTOR } from './forwarder-pod.js';
 import { startPortForward } from './session.js';
+import { type ClusterEcho, startClusterEcho } from './testing/cluster-echo.js';
 import { roundTrip } from './testing/echo.js';
 
 const kubeconfig = process.env.KUBECONFIG;
@@ -31,67 +31,21 @@ if (!kubeconfig || !image) {
       kc.getContextObject(kc.getCurrentContext())?.namespace ??
       'default';
     const api = kc.makeApiClient(CoreV1Api);
-    const id = randomBytes(4).toString('hex');
-    const echoName = `contrast-pf-echo-${id}`;
-    const deadName = `contrast-pf-dead-${id}`;
     const base = { kubeConfig: kc, namespace, image, readyTimeoutMs: 180_000 };
+    let echo: ClusterEcho;
+    let echoName = '';
+    let deadName = '';
 
-    const gone = async (name: string) => {
-      const status = await api.readNamespacedPod({ name, namespace }).then(
-        () => 200,
-        (e: { code?: number }) => e.code,
-      );
-      expect(status).toBe(404);
-    };
+    const gone = async (name: string) => expect(await echo.podStatus(name)).toBe(404);
 
     beforeAll(async () => {
-      await api.createNamespacedPod({
-        namespace,
-        body: {
-          metadata: { name: echoName, labels: { 'contrast-pf-test': id } },
-          spec: {
-            restartPolicy: 'Never',
-            automountServiceAccountToken: false,
-            containers: [
-              {
-                name: 'echo',
-                image,
-                command: ['node', '-e', "require('net').createServer((s) => s.pipe(s)).listen(8080)"],
-                ports: [{ containerPort: 8080 }],
-                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-              },
-            ],
-          },
-        },
-      });
-      await api.createNamespacedService({
-        namespace,
-        body: {
-          metadata: { name: echoName },
-          spec: { selector: { 'contrast-pf-test': id }, ports: [{ port: 1313, targetPort: 8080 }] },
-        },
-      });
-      await api.createNamespacedService({
-        namespace,
-        body: {
-          metadata: { name: deadName },
-          spec: { selector: { 'contrast-pf-test': `${id}-nobody` }, ports: [{ port: 80 }] },
-        },
-      });
-      const until = Date.now() + 180_000;
-      for (;;) {
-        const pod = await api.readNamespacedPod({ name: echoName, namespace });
-        if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
-        if (Date.now() > until)
-          throw new Error(`the echo pod did not get ready: ${JSON.stringify(pod.status)}`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+      echo = await startClusterEcho(kc, namespace, image);
+      echoName = echo.name;
+      deadName = echo.deadService;
     }, 240_000);
 
     afterAll(async () => {
-      await api.deleteNamespacedPod({ name: echoName, namespace }).catch(() => {});
-      await api.deleteNamespacedService({ name: echoName, namespace }).catch(() => {});
-      await api.deleteNamespacedService({ name: deadName, namespace }).catch(() => {});
+      await echo?.delete();
     });
 
     it('svc/<name>: bytes round-trip; the forwarder pod is gone after close()', async () => {
