@@ -12,7 +12,8 @@
 //                         dials localhost inside the pod's network namespace, so nothing else in
 //                         the cluster can use the relay
 //   FORWARD_LISTEN_PORT   default 8000 (0: any free port, for tests)
-//   FORWARD_HEALTH_HOST   default 0.0.0.0 (the kubelet's tcpSocket probe dials the pod IP)
+//   FORWARD_HEALTH_HOST   default :: (every address, IPv4 and IPv6; 0.0.0.0 where the pod has no
+//                         IPv6): the kubelet's tcpSocket probe dials the pod IP
 //   FORWARD_HEALTH_PORT   default 8001 (0: any). It listens only after the target accepted one
 //                         connection, so the pod is Ready only when forwarding can work; until
 //                         then the target is tried once a second and each new error is logged.
@@ -42,7 +43,7 @@ if (targetHost === '') {
 const targetPort = port('FORWARD_TARGET_PORT');
 const listenHost = process.env.FORWARD_LISTEN_HOST || '127.0.0.1';
 const listenPort = port('FORWARD_LISTEN_PORT', 8000);
-const healthHost = process.env.FORWARD_HEALTH_HOST || '0.0.0.0';
+const healthHosts = process.env.FORWARD_HEALTH_HOST ? [process.env.FORWARD_HEALTH_HOST] : ['::', '0.0.0.0'];
 const healthPort = port('FORWARD_HEALTH_PORT', 8001);
 const target = `${targetHost.includes(':') ? `[${targetHost}]` : targetHost}:${targetPort}`;
 
@@ -108,8 +109,17 @@ try {
   const relayPort = await listen(relay, listenHost, listenPort);
   log('listening', { address: listenHost, port: relayPort, target });
   await reachTarget();
-  const readyPort = await listen(health, healthHost, healthPort);
-  log('ready', { address: healthHost, healthPort: readyPort, target });
+  let ready;
+  for (const host of healthHosts) {
+    try {
+      ready = { host, port: await listen(health, host, healthPort) };
+      break;
+    } catch (error) {
+      // no IPv6 in this pod: the next (IPv4) address
+      if (host === healthHosts.at(-1) || !['EAFNOSUPPORT', 'EADDRNOTAVAIL'].includes(error.code)) throw error;
+    }
+  }
+  log('ready', { address: ready.host, healthPort: ready.port, target });
 } catch (error) {
   log('cannot listen', { error: error.code ?? error.message });
   process.exit(1);
