@@ -1,4 +1,5 @@
 import {
+  Composer,
   CST,
   Document,
   isCollection,
@@ -600,11 +601,11 @@ export function renderKeepingSource(
   if (changed.size === 0) return text;
   const nl = text.includes('\r\n') ? '\r\n' : '\n';
   const tokens = [...new Parser().parse(text)];
-  const pristine = parseAllDocuments(text);
+  // The original documents, composed from the same tokens (not parsed a second time).
+  const pristine = [...new Composer().compose(tokens)];
   const cstDocs = tokens.filter((t): t is CST.Document => t.type === 'document');
   if (
     tokens.map((t) => CST.stringify(t)).join('') !== text ||
-    !Array.isArray(pristine) ||
     pristine.length !== docs.length ||
     cstDocs.length !== docs.length
   ) {
