@@ -270,15 +270,14 @@ interface Block {
  * A map entry's separator before a block value (`:`, maybe a comment, a line break, then maybe
  * comment lines, then the indent): the part up to the first line break, and the comment lines.
  */
-function splitSep(sep: readonly CST.SourceToken[]): { head: string; lead: string; indent: string } {
+function splitSep(sep: readonly CST.SourceToken[]): { head: string; lead: string } {
   const f = sep.findIndex((t) => t.type === 'newline');
-  if (f < 0) return { head: src(sep), lead: '', indent: '' };
+  if (f < 0) return { head: src(sep), lead: '' };
   const rest = sep.slice(f + 1);
-  const indented = rest.at(-1)?.type === 'space';
+  // The comment lines, without the indent of the first entry at their end.
   return {
     head: src(sep.slice(0, f + 1)),
-    lead: src(indented ? rest.slice(0, -1) : rest),
-    indent: indented ? src(rest.slice(-1)) : '',
+    lead: src(rest.at(-1)?.type === 'space' ? rest.slice(0, -1) : rest),
   };
 }
 
