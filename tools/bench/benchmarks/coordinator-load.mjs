@@ -479,6 +479,9 @@ try {
     );
   }
   console.log(
+    `failed attempts:     Coordinator ${retries.real}, floor ${retries.floor} (connection resets; retried after a back-off, as initializers do)`,
+  );
+  console.log(
     `certificates/s:      Coordinator ${realPerSecond.toFixed(1)}, floor ${floorPerSecond.toFixed(1)} (wall clock, all rounds)`,
   );
   console.log(
