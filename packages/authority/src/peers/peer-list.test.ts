@@ -91,6 +91,11 @@ describe('the kube-free ./peers entry', () => {
     // kubernetesPeers talks to the API server through the store's small REST client; a KubeConfig
     // is accepted by type only (the caller loads client-node for it).
     expect(packagesReachedFrom(path.join(here, '..', 'index.ts'))).not.toContain('@kubernetes/client-node');
+    // Nor does the store's main entry (ConfigMap store and its REST client): in a pod the
+    // Coordinator would pay about 75 MB of RSS for the generated client (issue #21, memory).
+    const store = path.join(here, '..', '..', '..', 'store', 'src', 'index.ts');
+    expect(packagesReachedFrom(store)).toContain('@contrast-cc/core');
+    expect(packagesReachedFrom(store)).not.toContain('@kubernetes/client-node');
     // The server entry reaches the peer sources by type only: no Kubernetes client either.
     expect(packagesReachedFrom(path.join(here, '..', 'server', 'index.ts'))).not.toContain(
       '@kubernetes/client-node',
