@@ -17,6 +17,7 @@ import {
   freeLoopbackPort,
   keys,
   MEASUREMENT,
+  ownerSignature,
   podIssuer,
   registry,
 } from '@contrast-cc/authority/testing';
@@ -63,6 +64,12 @@ export interface ChaosOptions {
   /** How long a restarted replica may take to recover before it counts as stuck, ms (default 5 min). */
   recoveryTimeoutMs?: number;
   /**
+   * Manifest updates by the workload owner during the campaign (default 0), spread over the kills:
+   * each adds a workload to the manifest (the pods' policies stay valid), is set on a random active
+   * replica, and must reach every replica (all active at the new transition) before the next kill.
+   */
+  updates?: number;
+  /**
    * ConfigMap store only: with each kill, the fake API server also ends every watch stream (as an
    * API server restart does) and answers the next 3 requests with 503 or 500.
    */
@@ -99,6 +106,8 @@ export interface KillRecord {
 export interface ChaosReport {
   seed: number;
   store: 'dir' | 'configmap';
+  /** Each manifest update: when, on which replica, and how long until every replica served it. */
+  updates: { n: number; atMs: number; via: string; propagatedMs?: number }[];
   /** Kills that also dropped the API server's watches and failed its next requests (`kubeFaults`). */
   kubeFaultRounds: number;
   kills: KillRecord[];
@@ -112,7 +121,7 @@ export interface ChaosReport {
     peakInFlight: number;
     durationMs: { p50: number; p99: number; max: number };
   };
-  probes: { samples: number; activeSamples: number; errors: number; comparisons: number };
+  probes: { samples: number; activeSamples: number; errors: number; comparisons: number; lagging: number };
   divergences: Divergence[];
   /** Replicas that did not come back, or came back another way than from a peer. */
   stuck: string[];
@@ -213,6 +222,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let passed = false;
   let seed32: Uint8Array | undefined;
   let kubeFaultRounds = 0;
+  const updates: ChaosReport['updates'] = [];
   const secrets = new Map<string, string>();
 
   try {
@@ -305,14 +315,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       until(() => inc.listeningAt !== undefined || inc.exitedWith !== undefined, ms).then(
         () => r.current === inc && inc.listeningAt !== undefined,
       );
-    const connect = (port: number) =>
+    // Probes give up after 15 s a request; the set and the final check wait longer (a busy machine).
+    const connect = (port: number, timeoutMs = 15_000) =>
       CoordinatorClient.connect({
         host: '127.0.0.1',
         port,
         verifiers,
         coordinatorPolicyHashes: [coordinatorPolicy],
         allowInsecure: true,
-        timeoutMs: 15_000,
+        timeoutMs,
       });
 
     // The StatefulSet starts all three on an empty store; the workload owner sets the manifest
@@ -321,7 +332,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     supervise(first, inc0);
     for (const r of rest) supervise(r, r.start());
     if (!(await listening(first, inc0, 120_000))) throw new Error(`${first.name} did not start`);
-    const set = await (await connect(first.apiPort)).setManifest({
+    const set = await (await connect(first.apiPort, 60_000)).setManifest({
       manifest: d.manifest,
       policies: d.policies,
     });
@@ -330,7 +341,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const doc = set.seed_shares_doc;
       seed32 = recoverSeed(doc, [openSeedShare(doc, keys().seedOwnerPrivate)]).seed;
     }
-    const setState = await (await connect(first.apiPort)).state();
+    const setState = await (await connect(first.apiPort, 60_000)).state();
     const ref: Reference = {
       rootCa: set.root_ca,
       meshCa: set.mesh_ca,
@@ -446,7 +457,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const problem = checkInitializerOutput(
           { certChain, meshCa, rootCa, key, workloadSecret },
           workload,
-          ref,
+          stateMonitor.references,
           secrets,
         );
         if (problem) throw new Error(problem);
@@ -467,7 +478,50 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const runs: Promise<void>[] = [];
     let launched = 0;
     const overlap = options.overlap ?? 0.3;
+    const updateCount = options.updates ?? 0;
+    const updateBefore = new Set(
+      Array.from({ length: updateCount }, (_, i) =>
+        Math.round(((i + 1) * options.kills) / (updateCount + 1)),
+      ),
+    );
+    let previousTransition = set.transition_hash;
     for (let k = 0; k < options.kills; k++) {
+      if (updateBefore.has(k) && updates.length < updateCount) {
+        // The owner updates the manifest on an active replica; every replica must follow.
+        await until(() => replicas.some((r) => r.phase === 'active' && ready.get(r)), recoveryTimeout);
+        const candidates = replicas.filter((r) => r.phase === 'active' && ready.get(r));
+        const via = candidates[Math.floor(random() * candidates.length)]!;
+        const n = updates.length + 1;
+        const next = deployment([...workloads, ...Array.from({ length: n }, (_, i) => `extra${i + 1}`)]);
+        const client = await connect(via.apiPort, 60_000);
+        const update = await client.setManifest({
+          manifest: next.manifest,
+          policies: next.policies,
+          signature: ownerSignature(next.manifest, previousTransition),
+        });
+        previousTransition = update.transition_hash;
+        const state = await client.state();
+        const record: ChaosReport['updates'][number] = { n, atMs: clock(), via: via.name };
+        updates.push(record);
+        stateMonitor.advance({
+          rootCa: update.root_ca,
+          meshCa: update.mesh_ca,
+          transition: update.transition_hash,
+          manifests: manifestsDigest(state),
+        });
+        say(`update ${n}: set on ${via.name} (transition ${update.transition_hash.slice(0, 12)}…)`);
+        if (!(await until(() => replicas.every((r) => stateMonitor.current(r.name)), recoveryTimeout))) {
+          stuck.push(
+            `update ${n} did not reach ${replicas
+              .filter((r) => !stateMonitor.current(r.name))
+              .map((r) => r.name)
+              .join(', ')}`,
+          );
+          throw new Error('a manifest update did not reach every replica');
+        }
+        record.propagatedMs = clock() - record.atMs;
+        say(`  every replica serves update ${n} after ${record.propagatedMs} ms`);
+      }
       const overlapping = random() < overlap;
       if (!overlapping) {
         if (!(await until(() => replicas.every((r) => r.phase === 'active'), recoveryTimeout))) {
@@ -542,7 +596,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!c.portTaken) stuck.push(`${c.replica}#${c.incarnation} crashed (exit ${c.exit})`);
     }
     for (const r of replicas) {
-      const s = await (await connect(r.apiPort)).state();
+      const s = await (await connect(r.apiPort, 60_000)).state();
       observe(r, r.current?.n ?? -1, s);
       if (s.status !== 'active') stuck.push(`${r.name} is ${s.status} at the end`);
     }
@@ -585,6 +639,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed,
     store: options.store,
     kubeFaultRounds,
+    updates,
     kills,
     initializers: {
       total: options.initializers,
@@ -603,7 +658,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         max: sortedDurations.at(-1) ?? 0,
       },
     },
-    probes: { ...(monitor?.counts ?? { samples: 0, activeSamples: 0, comparisons: 0 }), errors: probeErrors },
+    probes: {
+      ...(monitor?.counts ?? { samples: 0, activeSamples: 0, comparisons: 0, lagging: 0 }),
+      errors: probeErrors,
+    },
     divergences: monitor?.divergences ?? [],
     stuck,
     crashes,
@@ -638,7 +696,7 @@ export function formatReport(r: ChaosReport): string {
     `  initializers: ${r.initializers.ok}/${r.initializers.total} got their certificate, ${r.initializers.failed.length} failed; attempts ${r.initializers.attempts.total} (max ${r.initializers.attempts.max}, ${r.initializers.attempts.retried} retried); peak in flight ${r.initializers.peakInFlight}; duration p50 ${r.initializers.durationMs.p50} ms, p99 ${r.initializers.durationMs.p99} ms, max ${r.initializers.durationMs.max} ms`,
     `  retry reasons: ${JSON.stringify(r.initializers.retryReasons)}`,
     `  probes: ${r.probes.samples} attested state samples (${r.probes.activeSamples} active, ${r.probes.comparisons} cross-replica comparisons, ${r.probes.errors} errors while a replica was up)`,
-    `  divergences: ${r.divergences.length}`,
+    `  divergences: ${r.divergences.length}${r.updates.length > 0 ? `; manifest updates: ${r.updates.map((u) => `#${u.n} on ${u.via}, every replica after ${u.propagatedMs ?? '-'} ms`).join('; ')}; answers of the previous generation while an update propagated: ${r.probes.lagging}` : ''}`,
     `  service proxy: ${r.proxy.accepted} connections, ${r.proxy.refused} refused (no ready replica), ${r.proxy.upstreamErrors} reset (replica gone), routed ${JSON.stringify(r.proxy.routed)}`,
   ];
   for (const k of r.kills) {

@@ -91,7 +91,7 @@ describe('StateMonitor', () => {
     m.observe('b', 0, states[0]!, () => true);
     m.observe('c', 0, { version: 'v1', status: 'stale', manifests: [], policies: [] }, () => true);
     expect(m.divergences).toEqual([]);
-    expect(m.counts).toEqual({ samples: 3, activeSamples: 2, comparisons: 1 });
+    expect(m.counts).toEqual({ samples: 3, activeSamples: 2, comparisons: 1, lagging: 0 });
   });
 
   it("flags another Coordinator's root CA, mesh CA and transition", () => {
@@ -109,19 +109,49 @@ describe('StateMonitor', () => {
     expect(seen).toEqual(whats);
   });
 
-  it('flags two active replicas that disagree, even when the reference is not what differs', () => {
-    // The reference's CAs are the first Coordinator's; the second differs in its CAs only, so
-    // the transition and manifests match. The cross-replica comparison names the other replica.
+  it('flags a second active replica with other CAs at the same transition, and compares only live ones', () => {
+    // The second Coordinator has the same manifest (so the same transition) but its own CAs.
     const m = new StateMonitor(refs[0]!, () => 0);
     m.observe('a', 0, states[0]!, () => true);
     m.observe('b', 1, states[1]!, () => true);
-    expect(m.divergences.map((x) => x.what)).toContain('state digest differs from a#0');
-    // A replica that is no longer active (killed) is not compared with.
-    const n = new StateMonitor(refs[1]!, () => 0);
+    expect(m.divergences.map((x) => `${x.replica}#${x.incarnation}: ${x.what}`)).toEqual([
+      'b#1: another root CA',
+      'b#1: another mesh CA',
+    ]);
+    // Two replicas at the latest generation are compared; a forgotten (killed) one is not.
+    const n = new StateMonitor(refs[0]!, () => 0);
     n.observe('a', 0, states[0]!, () => true);
+    n.observe('c', 0, states[0]!, () => true);
+    expect(n.counts.comparisons).toBe(1);
     n.forget('a');
-    n.observe('b', 0, states[1]!, () => true);
-    expect(n.divergences.filter((x) => x.what.startsWith('state digest'))).toEqual([]);
+    n.observe('c', 0, states[0]!, () => true);
+    expect(n.counts.comparisons).toBe(1);
+    expect(n.divergences).toEqual([]);
+  });
+
+  it('after an update, accepts the previous generation only while it propagates', () => {
+    let now = 0;
+    const m = new StateMonitor(
+      refs[0]!,
+      () => now,
+      () => {},
+      30_000,
+    );
+    m.observe('a', 0, states[0]!, () => true);
+    now = 1_000;
+    m.advance(refs[1]!);
+    expect(m.current('a')).toBe(false);
+    now = 20_000;
+    m.observe('a', 0, states[0]!, () => true);
+    expect(m.divergences).toEqual([]);
+    expect(m.counts.lagging).toBe(1);
+    m.observe('b', 0, states[1]!, () => true);
+    expect(m.current('b')).toBe(true);
+    now = 31_001;
+    m.observe('a', 0, states[0]!, () => true);
+    expect(m.divergences.map((x) => x.what)).toEqual([
+      'serves generation 0 30001 ms after generation 1 was set',
+    ]);
   });
 
   it('flags an active replica with other manifests', () => {
@@ -134,24 +164,24 @@ describe('StateMonitor', () => {
 describe('checkInitializerOutput', () => {
   it("accepts a certificate from the reference's mesh CA, refuses one from another Coordinator", () => {
     const secrets = new Map<string, string>();
-    expect(checkInitializerOutput(outputs[0]!, 'web', refs[0]!, secrets)).toBeUndefined();
-    expect(checkInitializerOutput(outputs[1]!, 'web', refs[0]!, new Map())).toBe('got another mesh CA');
+    expect(checkInitializerOutput(outputs[0]!, 'web', [refs[0]!], secrets)).toBeUndefined();
+    expect(checkInitializerOutput(outputs[1]!, 'web', [refs[0]!], new Map())).toBe('got another mesh CA');
   });
 
   it('refuses a leaf not signed by the mesh CA, a leaf for another key, and a second workload secret', () => {
     const [a, b] = outputs as [InitializerOutput, InitializerOutput];
-    expect(checkInitializerOutput({ ...a, certChain: b.certChain }, 'web', refs[0]!, new Map())).toBe(
+    expect(checkInitializerOutput({ ...a, certChain: b.certChain }, 'web', [refs[0]!], new Map())).toBe(
       'the certificate is not signed by the mesh CA',
     );
     const secrets = new Map<string, string>();
-    expect(checkInitializerOutput(a, 'web', refs[0]!, secrets)).toBeUndefined();
-    expect(checkInitializerOutput({ ...a, key: b.key }, 'web', refs[0]!, secrets)).toBe(
+    expect(checkInitializerOutput(a, 'web', [refs[0]!], secrets)).toBeUndefined();
+    expect(checkInitializerOutput({ ...a, key: b.key }, 'web', [refs[0]!], secrets)).toBe(
       "the certificate is not for the initializer's key",
     );
     expect(
-      checkInitializerOutput({ ...a, workloadSecret: b.workloadSecret! }, 'web', refs[0]!, secrets),
+      checkInitializerOutput({ ...a, workloadSecret: b.workloadSecret! }, 'web', [refs[0]!], secrets),
     ).toBe('another workload secret for web');
-    expect(checkInitializerOutput({ ...a, rootCa: b.rootCa }, 'web', refs[0]!, secrets)).toBe(
+    expect(checkInitializerOutput({ ...a, rootCa: b.rootCa }, 'web', [refs[0]!], secrets)).toBe(
       'got another root CA',
     );
   });

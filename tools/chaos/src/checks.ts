@@ -30,25 +30,56 @@ export const manifestsDigest = (s: StateResponse): string =>
 const sameCert = (a: string, b: string) => new X509Certificate(a).raw.equals(new X509Certificate(b).raw);
 
 /**
- * Watches the attested states the replicas serve. Any root CA, mesh CA or transition in any
- * answer (a stale replica may show the transition) must be the reference's; an active replica's
- * manifests and policies too; and an active answer's state digest must equal the latest active
- * answer of every other replica that is still active (`isActive`), whatever the reference says.
+ * Watches the attested states the replicas serve. There is one reference per generation (the
+ * first `set`, then each update, {@link StateMonitor.advance}). Any root CA, mesh CA or transition
+ * in any answer (a stale replica may show the transition) must all be one generation's; an older
+ * generation than the latest only while the update propagates (`maxLagMs` after it was set: the
+ * replica has not seen the store change yet); an active replica at the latest generation must
+ * serve its manifests and policies, and the same state digest as the latest answer of every other
+ * replica still active (`isActive`) at that generation.
  */
 export class StateMonitor {
   readonly divergences: Divergence[] = [];
-  readonly counts = { samples: 0, activeSamples: 0, comparisons: 0 };
-  readonly #latest = new Map<string, { digest: string; incarnation: number }>();
+  readonly counts = { samples: 0, activeSamples: 0, comparisons: 0, lagging: 0 };
+  readonly #latest = new Map<string, { digest: string; incarnation: number; generation: number }>();
+  readonly #generations: { ref: Reference; since: number }[];
+  /** The generation of each replica's latest answer (stale answers included), or -1. */
+  readonly #seen = new Map<string, { generation: number; active: boolean }>();
 
   constructor(
-    readonly reference: Reference,
+    reference: Reference,
     readonly clock: () => number,
     readonly onDivergence: (d: Divergence) => void = () => {},
-  ) {}
+    readonly maxLagMs = 30_000,
+  ) {
+    this.#generations = [{ ref: reference, since: clock() }];
+  }
+
+  /** The latest generation's reference. */
+  get reference(): Reference {
+    return this.#generations.at(-1)!.ref;
+  }
+
+  /** Every generation's reference, oldest first. */
+  get references(): Reference[] {
+    return this.#generations.map((g) => g.ref);
+  }
+
+  /** The owner set a new manifest: `reference` is the latest generation from now on. */
+  advance(reference: Reference): void {
+    this.#generations.push({ ref: reference, since: this.clock() });
+  }
+
+  /** Whether the replica's latest answer was active at the latest generation. */
+  current(replica: string): boolean {
+    const seen = this.#seen.get(replica);
+    return seen?.active === true && seen.generation === this.#generations.length - 1;
+  }
 
   /** A replica went away or restarted: its last answer no longer counts. */
   forget(replica: string): void {
     this.#latest.delete(replica);
+    this.#seen.delete(replica);
   }
 
   observe(
@@ -57,27 +88,49 @@ export class StateMonitor {
     s: StateResponse,
     isActive: (other: string) => boolean,
   ): void {
-    const ref = this.reference;
     const diverge = (what: string) => {
       const d = { atMs: this.clock(), replica, incarnation, what };
       this.divergences.push(d);
       this.onDivergence(d);
     };
     this.counts.samples++;
-    if (s.root_ca !== undefined && !sameCert(s.root_ca, ref.rootCa)) diverge('another root CA');
-    if (s.mesh_ca !== undefined && !sameCert(s.mesh_ca, ref.meshCa)) diverge('another mesh CA');
     const t = s.latest_transition?.transition_hash;
-    if (t !== undefined && t !== ref.transition) diverge(`another transition ${t}`);
-    if (s.status !== 'active') {
+    const matches = (ref: Reference) =>
+      (s.root_ca === undefined || sameCert(s.root_ca, ref.rootCa)) &&
+      (s.mesh_ca === undefined || sameCert(s.mesh_ca, ref.meshCa)) &&
+      (t === undefined || t === ref.transition);
+    const last = this.#generations.length - 1;
+    let generation = -1;
+    for (let g = last; g >= 0; g--) {
+      if (matches(this.#generations[g]!.ref)) {
+        generation = g;
+        break;
+      }
+    }
+    if (generation < 0) {
+      // No generation serves this: name what differs from the latest one.
+      const ref = this.reference;
+      if (s.root_ca !== undefined && !sameCert(s.root_ca, ref.rootCa)) diverge('another root CA');
+      if (s.mesh_ca !== undefined && !sameCert(s.mesh_ca, ref.meshCa)) diverge('another mesh CA');
+      if (t !== undefined && t !== ref.transition) diverge(`another transition ${t}`);
+    } else if (generation < last && (s.root_ca !== undefined || t !== undefined)) {
+      this.counts.lagging++;
+      const lag = this.clock() - this.#generations[generation + 1]!.since;
+      if (lag > this.maxLagMs) {
+        diverge(`serves generation ${generation} ${lag} ms after generation ${generation + 1} was set`);
+      }
+    }
+    this.#seen.set(replica, { generation, active: s.status === 'active' });
+    if (s.status !== 'active' || generation !== last) {
       this.#latest.delete(replica);
       return;
     }
     this.counts.activeSamples++;
-    if (manifestsDigest(s) !== ref.manifests) diverge('other manifests or policies');
+    if (manifestsDigest(s) !== this.reference.manifests) diverge('other manifests or policies');
     const digest = toHex(stateDigestOf(s));
-    this.#latest.set(replica, { digest, incarnation });
+    this.#latest.set(replica, { digest, incarnation, generation });
     for (const [other, seen] of this.#latest) {
-      if (other === replica || !isActive(other)) continue;
+      if (other === replica || !isActive(other) || seen.generation !== last) continue;
       this.counts.comparisons++;
       if (seen.digest !== digest) diverge(`state digest differs from ${other}#${seen.incarnation}`);
     }
@@ -94,17 +147,19 @@ export interface InitializerOutput {
 }
 
 /**
- * Checks one initializer's output: the reference's mesh and root CA, a leaf issued and signed by
+ * Checks one initializer's output: the mesh CA and root CA of one generation, a leaf issued and signed by
  * that mesh CA for the initializer's own key, and the same workload secret as every earlier
  * initializer of that workload (`secrets`, filled as it goes). Returns the problem, or undefined.
  */
 export function checkInitializerOutput(
   out: InitializerOutput,
   workload: string,
-  reference: Reference,
+  references: readonly Reference[],
   secrets: Map<string, string>,
 ): string | undefined {
-  if (!sameCert(out.meshCa, reference.meshCa)) return 'got another mesh CA';
+  // The generation whose mesh CA it got (a manifest update may land while it runs).
+  const reference = references.find((r) => sameCert(out.meshCa, r.meshCa));
+  if (!reference) return 'got another mesh CA';
   if (!sameCert(out.rootCa, reference.rootCa)) return 'got another root CA';
   const leafPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(out.certChain)?.[0];
   if (!leafPem) return 'no certificate in the chain';

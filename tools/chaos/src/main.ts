@@ -1,4 +1,4 @@
-// pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--kube-faults] [--seed S] [--keep] [--json]
+// pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--updates N] [--kube-faults] [--seed S] [--keep] [--json]
 // The HA chaos campaign on demand (see ../README.md); exit 1 when a check failed, 2 for bad arguments.
 import { parseArgs } from 'node:util';
 import { type ChaosReport, formatReport, runChaos } from './campaign.js';
@@ -15,7 +15,7 @@ process.on('exit', () => killAllReplicaProcesses());
 
 function usage(message: string): never {
   process.stderr.write(
-    `chaos: ${message}\nusage: pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--kube-faults] [--seed S] [--keep] [--json]\n`,
+    `chaos: ${message}\nusage: pnpm --silent chaos [--kills N] [--initializers N] [--store dir|configmap|both] [--overlap F] [--updates N] [--kube-faults] [--seed S] [--keep] [--json]\n`,
   );
   process.exit(2);
 }
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
         overlap: { type: 'string' },
         keep: { type: 'boolean' },
         'kube-faults': { type: 'boolean' },
+        updates: { type: 'string' },
         json: { type: 'boolean' },
       },
     }));
@@ -46,6 +47,9 @@ async function main(): Promise<void> {
     usage((e as Error).message);
   }
   const kills = positiveInt('kills', values.kills as string | undefined, 20);
+  const updatesText = values.updates as string | undefined;
+  if (updatesText !== undefined && !/^\d+$/.test(updatesText))
+    usage('--updates must be a non-negative integer');
   const initializers = positiveInt('initializers', values.initializers as string | undefined, 200);
   const store = (values.store as string | undefined) ?? 'both';
   if (!['dir', 'configmap', 'both'].includes(store))
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
       ...(seedText !== undefined ? { seed: Number(seedText) } : {}),
       keep: values.keep === true,
       kubeFaults: values['kube-faults'] === true,
+      ...(updatesText !== undefined ? { updates: Number(updatesText) } : {}),
       ...(overlap !== undefined ? { overlap } : {}),
       ...(values.json ? {} : { progress: (line: string) => process.stderr.write(`[${s}] ${line}\n`) }),
     });
