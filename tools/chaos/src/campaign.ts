@@ -493,14 +493,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const via = candidates[Math.floor(random() * candidates.length)]!;
         const n = updates.length + 1;
         const next = deployment([...workloads, ...Array.from({ length: n }, (_, i) => `extra${i + 1}`)]);
-        const client = await connect(via.apiPort, 60_000);
-        const update = await client.setManifest({
-          manifest: next.manifest,
-          policies: next.policies,
-          signature: ownerSignature(next.manifest, previousTransition),
-        });
+        stateMonitor.beginUpdate();
+        let update: Awaited<ReturnType<CoordinatorClient['setManifest']>>;
+        let state: Awaited<ReturnType<CoordinatorClient['state']>>;
+        try {
+          const client = await connect(via.apiPort, 60_000);
+          update = await client.setManifest({
+            manifest: next.manifest,
+            policies: next.policies,
+            signature: ownerSignature(next.manifest, previousTransition),
+          });
+          state = await client.state();
+        } catch (e) {
+          stateMonitor.abortUpdate();
+          throw e;
+        }
         previousTransition = update.transition_hash;
-        const state = await client.state();
         const record: ChaosReport['updates'][number] = { n, atMs: clock(), via: via.name };
         updates.push(record);
         stateMonitor.advance({

@@ -154,6 +154,24 @@ describe('StateMonitor', () => {
     ]);
   });
 
+  it('keeps answers of an update being set until the harness knows it, then judges them', () => {
+    const m = new StateMonitor(refs[0]!, () => 0);
+    m.beginUpdate();
+    m.observe('b', 0, states[1]!, () => true);
+    expect(m.divergences).toEqual([]);
+    m.advance(refs[1]!);
+    expect(m.divergences).toEqual([]);
+    // An update that failed: what was kept matches no generation and is flagged.
+    const n = new StateMonitor(refs[0]!, () => 5);
+    n.beginUpdate();
+    n.observe('b', 3, states[1]!, () => true);
+    n.abortUpdate();
+    expect(n.divergences.map((x) => `${x.atMs} ${x.replica}#${x.incarnation}: ${x.what}`)).toEqual([
+      '5 b#3: another root CA',
+      '5 b#3: another mesh CA',
+    ]);
+  });
+
   it('flags an active replica with other manifests', () => {
     const m = new StateMonitor(refs[0]!, () => 0);
     m.observe('a', 0, { ...states[0]!, policies: states[0]!.policies.slice(1) }, () => true);

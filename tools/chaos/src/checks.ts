@@ -45,6 +45,8 @@ export class StateMonitor {
   readonly #generations: { ref: Reference; since: number }[];
   /** The generation of each replica's latest answer (stale answers included), or -1. */
   readonly #seen = new Map<string, { generation: number; active: boolean }>();
+  #pending = false;
+  readonly #deferred: { replica: string; incarnation: number; s: StateResponse; at: number }[] = [];
 
   constructor(
     reference: Reference,
@@ -65,9 +67,29 @@ export class StateMonitor {
     return this.#generations.map((g) => g.ref);
   }
 
+  /**
+   * The owner is about to set a new manifest: until {@link advance} (or {@link abortUpdate}),
+   * answers that match no known generation are kept and judged then — a replica serves the new
+   * generation as soon as it applied the set, before the harness has the answer to name it.
+   */
+  beginUpdate(): void {
+    this.#pending = true;
+  }
+
   /** The owner set a new manifest: `reference` is the latest generation from now on. */
   advance(reference: Reference): void {
     this.#generations.push({ ref: reference, since: this.clock() });
+    this.#settle();
+  }
+
+  /** The update failed: the kept answers are judged against the generations known. */
+  abortUpdate(): void {
+    this.#settle();
+  }
+
+  #settle(): void {
+    this.#pending = false;
+    for (const d of this.#deferred.splice(0)) this.#judge(d.replica, d.incarnation, d.s, () => false, d.at);
   }
 
   /** Whether the replica's latest answer was active at the latest generation. */
@@ -88,12 +110,22 @@ export class StateMonitor {
     s: StateResponse,
     isActive: (other: string) => boolean,
   ): void {
+    this.counts.samples++;
+    this.#judge(replica, incarnation, s, isActive, this.clock());
+  }
+
+  #judge(
+    replica: string,
+    incarnation: number,
+    s: StateResponse,
+    isActive: (other: string) => boolean,
+    at: number,
+  ): void {
     const diverge = (what: string) => {
-      const d = { atMs: this.clock(), replica, incarnation, what };
+      const d = { atMs: at, replica, incarnation, what };
       this.divergences.push(d);
       this.onDivergence(d);
     };
-    this.counts.samples++;
     const t = s.latest_transition?.transition_hash;
     const matches = (ref: Reference) =>
       (s.root_ca === undefined || sameCert(s.root_ca, ref.rootCa)) &&
@@ -107,6 +139,10 @@ export class StateMonitor {
         break;
       }
     }
+    if (generation < 0 && this.#pending) {
+      this.#deferred.push({ replica, incarnation, s, at });
+      return;
+    }
     if (generation < 0) {
       // No generation serves this: name what differs from the latest one.
       const ref = this.reference;
@@ -115,7 +151,7 @@ export class StateMonitor {
       if (t !== undefined && t !== ref.transition) diverge(`another transition ${t}`);
     } else if (generation < last && (s.root_ca !== undefined || t !== undefined)) {
       this.counts.lagging++;
-      const lag = this.clock() - this.#generations[generation + 1]!.since;
+      const lag = at - this.#generations[generation + 1]!.since;
       if (lag > this.maxLagMs) {
         diverge(`serves generation ${generation} ${lag} ms after generation ${generation + 1} was set`);
       }
