@@ -77,7 +77,10 @@ async function main(): Promise<void> {
     if (!values.json) process.stdout.write(`${formatReport(report)}\n`);
   }
   if (values.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-  process.exitCode = reports.every((r) => r.passed) ? 0 : 1;
+  // Every process and server of the campaign is closed by now; a handle left behind by a library
+  // (seen after a ConfigMap run) must not keep the CLI from ending.
+  const code = reports.every((r) => r.passed) ? 0 : 1;
+  process.stdout.write('', () => process.exit(code));
 }
 
 main().catch((e: unknown) => {
