@@ -107,7 +107,7 @@ export interface ChaosReport {
   seed: number;
   store: 'dir' | 'configmap';
   /** Each manifest update: when, on which replica, and how long until every replica served it. */
-  updates: { n: number; atMs: number; via: string; propagatedMs?: number }[];
+  updates: { n: number; atMs: number; via: string; attempts: number; propagatedMs?: number }[];
   /** Kills that also dropped the API server's watches and failed its next requests (`kubeFaults`). */
   kubeFaultRounds: number;
   kills: KillRecord[];
@@ -494,22 +494,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const n = updates.length + 1;
         const next = deployment([...workloads, ...Array.from({ length: n }, (_, i) => `extra${i + 1}`)]);
         stateMonitor.beginUpdate();
-        let update: Awaited<ReturnType<CoordinatorClient['setManifest']>>;
-        let state: Awaited<ReturnType<CoordinatorClient['state']>>;
-        try {
-          const client = await connect(via.apiPort, 60_000);
-          update = await client.setManifest({
-            manifest: next.manifest,
-            policies: next.policies,
-            signature: ownerSignature(next.manifest, previousTransition),
-          });
-          state = await client.state();
-        } catch (e) {
-          stateMonitor.abortUpdate();
-          throw e;
+        let update: { root_ca: string; mesh_ca: string; transition_hash: string } | undefined;
+        let state: Awaited<ReturnType<CoordinatorClient['state']>> | undefined;
+        let attempts = 0;
+        while (!update || !state) {
+          attempts++;
+          try {
+            const client = await connect(via.apiPort, 60_000);
+            update = await client.setManifest({
+              manifest: next.manifest,
+              policies: next.policies,
+              signature: ownerSignature(next.manifest, previousTransition),
+            });
+            state = await client.state();
+          } catch (e) {
+            // As an owner re-running `contrast set` would: first look whether it landed (the
+            // harness is the only writer: any other transition is this update).
+            const landed = await connect(via.apiPort, 60_000)
+              .then((c) => c.state())
+              .catch(() => undefined);
+            const t = landed?.latest_transition?.transition_hash;
+            if (
+              landed?.status === 'active' &&
+              t &&
+              t !== previousTransition &&
+              landed.root_ca &&
+              landed.mesh_ca
+            ) {
+              update = { root_ca: landed.root_ca, mesh_ca: landed.mesh_ca, transition_hash: t };
+              state = landed;
+              break;
+            }
+            update = undefined;
+            if (attempts >= 5) {
+              stateMonitor.abortUpdate();
+              throw e;
+            }
+            say(`update ${n}: the set failed (${(e as Error).message}); the owner tries again`);
+            await sleep(2000);
+          }
         }
         previousTransition = update.transition_hash;
-        const record: ChaosReport['updates'][number] = { n, atMs: clock(), via: via.name };
+        const record: ChaosReport['updates'][number] = { n, atMs: clock(), via: via.name, attempts };
         updates.push(record);
         stateMonitor.advance({
           rootCa: update.root_ca,
@@ -704,7 +730,7 @@ export function formatReport(r: ChaosReport): string {
     `  initializers: ${r.initializers.ok}/${r.initializers.total} got their certificate, ${r.initializers.failed.length} failed; attempts ${r.initializers.attempts.total} (max ${r.initializers.attempts.max}, ${r.initializers.attempts.retried} retried); peak in flight ${r.initializers.peakInFlight}; duration p50 ${r.initializers.durationMs.p50} ms, p99 ${r.initializers.durationMs.p99} ms, max ${r.initializers.durationMs.max} ms`,
     `  retry reasons: ${JSON.stringify(r.initializers.retryReasons)}`,
     `  probes: ${r.probes.samples} attested state samples (${r.probes.activeSamples} active, ${r.probes.comparisons} cross-replica comparisons, ${r.probes.errors} errors while a replica was up)`,
-    `  divergences: ${r.divergences.length}${r.updates.length > 0 ? `; manifest updates: ${r.updates.map((u) => `#${u.n} on ${u.via}, every replica after ${u.propagatedMs ?? '-'} ms`).join('; ')}; answers of the previous generation while an update propagated: ${r.probes.lagging}` : ''}`,
+    `  divergences: ${r.divergences.length}${r.updates.length > 0 ? `; manifest updates: ${r.updates.map((u) => `#${u.n} on ${u.via}${u.attempts > 1 ? ` (${u.attempts} attempts)` : ''}, every replica after ${u.propagatedMs ?? '-'} ms`).join('; ')}; answers of the previous generation while an update propagated: ${r.probes.lagging}` : ''}`,
     `  service proxy: ${r.proxy.accepted} connections, ${r.proxy.refused} refused (no ready replica), ${r.proxy.upstreamErrors} reset (replica gone), routed ${JSON.stringify(r.proxy.routed)}`,
   ];
   for (const k of r.kills) {
