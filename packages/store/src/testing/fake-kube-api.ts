@@ -4,13 +4,23 @@ import type { AddressInfo } from 'node:net';
 import { isDnsSubdomain } from '@contrast-cc/core';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
+  checkBodyNamespace,
   copy,
+  type FakeObjectMeta,
+  type FakePublishedMeta,
+  type FieldRequirement,
   HttpError,
+  kubeTimestamp,
+  matchesFields,
   matchesLabels,
+  methodNotAllowed,
+  parseFieldSelector,
   parseLabelSelector,
   type Requirement,
-  readJsonObject,
+  readObjectBody,
+  selectObjects,
   sendJson,
+  sendList,
   statusBody,
 } from './fake-kube-common.js';
 import {
@@ -27,17 +37,7 @@ import { refuseUpgrade } from './websocket-server.js';
 export interface FakeConfigMap {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    uid: string;
-    resourceVersion: string;
-    creationTimestamp: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: unknown[];
-    [key: string]: unknown;
-  };
+  metadata: FakeObjectMeta & { ownerReferences?: unknown[] };
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
   immutable?: boolean;
@@ -49,13 +49,7 @@ export interface FakeConfigMap {
  * @public
  */
 export interface FakeEndpointSlice {
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    resourceVersion?: string;
-    [key: string]: unknown;
-  };
+  metadata: FakePublishedMeta;
   addressType: 'IPv4' | 'IPv6' | 'FQDN';
   endpoints: {
     addresses: string[];
@@ -177,31 +171,10 @@ export { parseLabelSelector } from './fake-kube-common.js';
 
 const SLICES = /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/;
 
-type FieldReq = { field: 'metadata.name' | 'metadata.namespace'; value: string; negate: boolean };
-
-function parseFieldSelector(text: string): FieldReq[] {
-  if (text.trim() === '') return [];
-  return text.split(',').map((raw) => {
-    const m = raw.trim().match(/^([\w.]+)\s*(==|=|!=)\s*(.*)$/);
-    if (!m) throw new HttpError(400, 'BadRequest', `invalid field selector: ${JSON.stringify(raw)}`);
-    if (m[1] !== 'metadata.name' && m[1] !== 'metadata.namespace') {
-      throw new HttpError(400, 'BadRequest', `field label not supported: ${m[1]}`);
-    }
-    return { field: m[1], value: m[3]!, negate: m[2] === '!=' };
-  });
-}
-
-function matchesFields(reqs: FieldReq[], cm: FakeConfigMap): boolean {
-  return reqs.every((r) => {
-    const actual = r.field === 'metadata.name' ? cm.metadata.name : cm.metadata.namespace;
-    return (actual === r.value) !== r.negate;
-  });
-}
-
 interface Watcher {
   namespace: string | undefined;
   labels: Requirement[];
-  fields: FieldReq[];
+  fields: FieldRequirement[];
   res: ServerResponse;
 }
 
@@ -292,19 +265,30 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       throw invalid(`[]: Too long: must have at most ${MAX_CONFIGMAP_BYTES} bytes`);
   };
 
-  const readBody = async (req: IncomingMessage): Promise<FakeConfigMap> => {
-    const body = await readJsonObject(req);
-    const cm = body as unknown as FakeConfigMap;
-    if (cm.kind !== undefined && cm.kind !== 'ConfigMap') {
-      throw new HttpError(400, 'BadRequest', `expected kind ConfigMap, got ${String(cm.kind)}`);
-    }
-    if (typeof cm.metadata !== 'object' || cm.metadata === null) {
-      throw new HttpError(422, 'Invalid', 'ConfigMap is invalid: metadata: Required value');
-    }
-    return cm;
-  };
+  const readBody = (req: IncomingMessage) => readObjectBody<FakeConfigMap>(req, 'ConfigMap');
 
   const json = sendJson;
+
+  /** Stores a created (no `current`) or replaced ConfigMap under the next resourceVersion and tells the watches. */
+  const put = (key: string, cm: FakeConfigMap, namespace: string, current: FakeConfigMap | undefined) => {
+    rv++;
+    const stored: FakeConfigMap = {
+      ...copy(cm),
+      metadata: {
+        ...copy(cm.metadata),
+        namespace,
+        uid: current?.metadata.uid ?? randomUUID(),
+        creationTimestamp: current?.metadata.creationTimestamp ?? kubeTimestamp(),
+        resourceVersion: String(rv),
+      },
+    };
+    delete stored.apiVersion;
+    delete stored.kind;
+    objects.set(key, stored);
+    if (current) emit('MODIFIED', stored, current);
+    else emit('ADDED', stored);
+    return stored;
+  };
 
   const startWatch = (
     req: IncomingMessage,
@@ -372,26 +356,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       json(res, 200, wire(found));
       return 200;
     }
-    const labels = parseLabelSelector(query.get('labelSelector') ?? '');
-    const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
-    const items = [...slices.values()]
-      .filter(
-        (e) =>
-          (namespace === undefined || e.metadata.namespace === namespace) &&
-          matchesLabels(labels, e.metadata.labels) &&
-          fields.every((f) => {
-            const actual = f.field === 'metadata.name' ? e.metadata.name : e.metadata.namespace;
-            return (actual === f.value) !== f.negate;
-          }),
-      )
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-      .map(wire);
-    json(res, 200, {
-      kind: 'EndpointSliceList',
-      apiVersion: 'discovery.k8s.io/v1',
-      metadata: { resourceVersion: String(rv) },
-      items,
-    });
+    const items = selectObjects(slices.values(), namespace, query).map(wire);
+    sendList(res, 'EndpointSlice', 'discovery.k8s.io/v1', items, String(rv));
     return 200;
   };
 
@@ -431,23 +397,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
         startWatch(req, res, namespace, query);
         return 200;
       }
-      const labels = parseLabelSelector(query.get('labelSelector') ?? '');
-      const fields = parseFieldSelector(query.get('fieldSelector') ?? '');
-      const items = [...objects.values()]
-        .filter(
-          (cm) =>
-            (namespace === undefined || cm.metadata.namespace === namespace) &&
-            matchesLabels(labels, cm.metadata.labels) &&
-            matchesFields(fields, cm),
-        )
-        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-        .map(copy);
-      json(res, 200, {
-        kind: 'ConfigMapList',
-        apiVersion: 'v1',
-        metadata: { resourceVersion: String(rv) },
-        items,
-      });
+      const items = selectObjects(objects.values(), namespace, query).map(copy);
+      sendList(res, 'ConfigMap', 'v1', items, String(rv));
       return 200;
     }
     if (namespace === undefined)
@@ -455,13 +406,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
 
     if (name === undefined && method === 'POST') {
       const cm = await readBody(req);
-      if (cm.metadata.namespace !== undefined && cm.metadata.namespace !== namespace) {
-        throw new HttpError(
-          400,
-          'BadRequest',
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
+      checkBodyNamespace(cm.metadata, namespace);
       if (typeof cm.metadata.name !== 'string' || cm.metadata.name === '') {
         throw new HttpError(
           422,
@@ -481,21 +426,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       if (objects.has(key)) {
         throw new HttpError(409, 'AlreadyExists', `configmaps "${cm.metadata.name}" already exists`);
       }
-      rv++;
-      const stored: FakeConfigMap = {
-        ...copy(cm),
-        metadata: {
-          ...copy(cm.metadata),
-          namespace,
-          uid: randomUUID(),
-          resourceVersion: String(rv),
-          creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        },
-      };
-      delete stored.apiVersion;
-      delete stored.kind;
-      objects.set(key, stored);
-      emit('ADDED', stored);
+      const stored = put(key, cm, namespace, undefined);
       json(res, 201, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(stored) });
       return 201;
     }
@@ -530,13 +461,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       if (cm.metadata.name !== name) {
         throw new HttpError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
       }
-      if (cm.metadata.namespace !== undefined && cm.metadata.namespace !== namespace) {
-        throw new HttpError(
-          400,
-          'BadRequest',
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
+      checkBodyNamespace(cm.metadata, namespace);
       if (!current) throw notFound();
       const expected = cm.metadata.resourceVersion;
       if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) {
@@ -559,21 +484,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
           );
         }
       }
-      rv++;
-      const stored: FakeConfigMap = {
-        ...copy(cm),
-        metadata: {
-          ...copy(cm.metadata),
-          namespace,
-          uid: current.metadata.uid,
-          creationTimestamp: current.metadata.creationTimestamp,
-          resourceVersion: String(rv),
-        },
-      };
-      delete stored.apiVersion;
-      delete stored.kind;
-      objects.set(key, stored);
-      emit('MODIFIED', stored, current);
+      const stored = put(key, cm, namespace, current);
       json(res, 200, { kind: 'ConfigMap', apiVersion: 'v1', ...copy(stored) });
       return 200;
     }
@@ -613,11 +524,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
       });
       return 200;
     }
-    throw new HttpError(
-      405,
-      'MethodNotAllowed',
-      'the server does not allow this method on the requested resource',
-    );
+    throw methodNotAllowed();
   };
 
   const recordRequest = (req: IncomingMessage): { url: URL; record: FakeRequestRecord } => {

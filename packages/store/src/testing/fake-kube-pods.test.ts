@@ -77,6 +77,8 @@ describe('the fake API: pods, Services and port-forward', () => {
     expect(unprobed.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
     const list = await api.listNamespacedPod({ namespace: NS, labelSelector: 'app=x' });
     expect(list.items.map((p) => p.metadata?.name)).toEqual(['never', 'unprobed', 'web']);
+    const named = await api.listNamespacedPod({ namespace: NS, fieldSelector: 'metadata.name!=never' });
+    expect(named.items.map((p) => p.metadata?.name)).toEqual(['unprobed', 'web']);
     expect(await api.readNamespacedPodLog({ name: 'web', namespace: NS, tailLines: 2 })).toBe(
       'line 2\nline 3\n',
     );

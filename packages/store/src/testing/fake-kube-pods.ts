@@ -22,12 +22,18 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isDnsSubdomain } from '@contrast-cc/core';
 import {
+  checkBodyNamespace,
   copy,
+  type FakeObjectMeta,
+  type FakePublishedMeta,
   HttpError,
-  matchesLabels,
-  parseLabelSelector,
+  kubeTimestamp,
+  methodNotAllowed,
   readJsonObject,
+  readObjectBody,
+  selectObjects,
   sendJson,
+  sendList,
   statusBody,
 } from './fake-kube-common.js';
 import {
@@ -53,18 +59,7 @@ export interface FakeContainer {
 export interface FakePod {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    uid: string;
-    resourceVersion: string;
-    creationTimestamp: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    deletionTimestamp?: string;
-    deletionGracePeriodSeconds?: number;
-    [key: string]: unknown;
-  };
+  metadata: FakeObjectMeta & { deletionTimestamp?: string; deletionGracePeriodSeconds?: number };
   spec: { containers: FakeContainer[]; runtimeClassName?: string; [key: string]: unknown };
   status?: {
     phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -85,7 +80,7 @@ export interface FakePod {
 
 /** A Service as the fake keeps it (tests publish them with setService). @public */
 export interface FakeService {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [key: string]: unknown };
+  metadata: FakePublishedMeta;
   spec: {
     ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
     clusterIP?: string;
@@ -220,11 +215,7 @@ export class FakePods {
     if (name === undefined) {
       if (method === 'GET') return this.#list(res, namespace, url.searchParams);
       if (method === 'POST') return this.#create(req, res, namespace);
-      throw new HttpError(
-        405,
-        'MethodNotAllowed',
-        'the server does not allow this method on the requested resource',
-      );
+      throw methodNotAllowed();
     }
     const state = this.#pods.get(`${namespace}/${name}`);
     const notFound = () => new HttpError(404, 'NotFound', `pods "${name}" not found`);
@@ -265,11 +256,7 @@ export class FakePods {
       if (!state) throw notFound();
       return this.#delete(req, res, state, url.searchParams);
     }
-    throw new HttpError(
-      405,
-      'MethodNotAllowed',
-      'the server does not allow this method on the requested resource',
-    );
+    throw methodNotAllowed();
   }
 
   /** Handles an HTTP upgrade; false when the path is not a port-forward. */
@@ -404,41 +391,15 @@ export class FakePods {
   }
 
   #list(res: ServerResponse, namespace: string | undefined, query: URLSearchParams): number {
-    const labels = parseLabelSelector(query.get('labelSelector') ?? '');
-    const items = [...this.#pods.values()]
-      .map((s) => s.pod)
-      .filter(
-        (p) =>
-          (namespace === undefined || p.metadata.namespace === namespace) &&
-          matchesLabels(labels, p.metadata.labels),
-      )
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
-      .map((p) => copy(p));
-    this.#json(res, 200, {
-      kind: 'PodList',
-      apiVersion: 'v1',
-      metadata: { resourceVersion: this.#nextRv() },
-      items,
-    });
+    const pods = [...this.#pods.values()].map((s) => s.pod);
+    const items = selectObjects(pods, namespace, query).map((p) => copy(p));
+    sendList(res, 'Pod', 'v1', items, this.#nextRv());
     return 200;
   }
 
   async #create(req: IncomingMessage, res: ServerResponse, namespace: string): Promise<number> {
-    const body = await readJsonObject(req);
-    const pod = body as unknown as FakePod;
-    if (pod.kind !== undefined && pod.kind !== 'Pod') {
-      throw new HttpError(400, 'BadRequest', `expected kind Pod, got ${String(pod.kind)}`);
-    }
-    if (typeof pod.metadata !== 'object' || pod.metadata === null) {
-      throw new HttpError(422, 'Invalid', 'Pod is invalid: metadata: Required value');
-    }
-    if (pod.metadata.namespace !== undefined && pod.metadata.namespace !== namespace) {
-      throw new HttpError(
-        400,
-        'BadRequest',
-        'the namespace of the provided object does not match the namespace sent on the request',
-      );
-    }
+    const pod = await readObjectBody<FakePod>(req, 'Pod');
+    checkBodyNamespace(pod.metadata, namespace);
     const name = pod.metadata.name;
     const invalid = (msg: string) => new HttpError(422, 'Invalid', `Pod "${name}" is invalid: ${msg}`);
     if (typeof name !== 'string' || !isDnsSubdomain(name))
@@ -490,7 +451,7 @@ export class FakePods {
         namespace,
         uid: pod.metadata.uid ?? randomUUID(),
         resourceVersion: this.#nextRv(),
-        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        creationTimestamp: kubeTimestamp(),
       },
       spec: pod.spec,
       status: pod.status ?? {
@@ -543,7 +504,7 @@ export class FakePods {
           image: c.image,
           ready: ready[i]!,
           restartCount: 0,
-          state: { running: { startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } },
+          state: { running: { startedAt: kubeTimestamp() } },
         })),
       });
     };
@@ -605,7 +566,7 @@ export class FakePods {
         ...state.pod,
         metadata: {
           ...state.pod.metadata,
-          deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          deletionTimestamp: kubeTimestamp(),
           deletionGracePeriodSeconds: grace,
           resourceVersion: this.#nextRv(),
         },
@@ -634,7 +595,7 @@ export class FakePods {
     const wire = (s: FakeService) => ({ kind: 'Service', apiVersion: 'v1', ...copy(s) });
     if (rawName === undefined) {
       const items = [...this.#services.values()].filter((s) => s.metadata.namespace === namespace).map(wire);
-      this.#json(res, 200, { kind: 'ServiceList', apiVersion: 'v1', metadata: {}, items });
+      sendList(res, 'Service', 'v1', items);
       return 200;
     }
     const name = decodeURIComponent(rawName);

@@ -8,6 +8,7 @@ export {
   SERVICE_NAME_LABEL,
   startFakeKubeApiServer,
 } from './fake-kube-api.js';
+export type { FakeObjectMeta, FakePublishedMeta } from './fake-kube-common.js';
 export type {
   FakeContainer,
   FakeEndpoint,
