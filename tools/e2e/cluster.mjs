@@ -7,18 +7,8 @@
 // (runtime and generate, every manifest validated) and prints the cluster steps with their
 // commands without running them. Exit 1 names the failed step; 2 is bad usage.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
@@ -30,10 +20,20 @@ import {
   podTemplateOf,
   ROLE_ANNOTATION,
 } from './plan.mjs';
-import { elapsed, freePort, runMain, say, secs, Usage } from './steps.mjs';
+import {
+  cli,
+  copyShop,
+  elapsed,
+  freePort,
+  newRun,
+  readYamlFiles,
+  root,
+  runMain,
+  step as runStep,
+  say,
+  Usage,
+} from './steps.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'apps/cli/dist/bin.js');
 export const COORDINATOR_REPLICAS = 3;
 
 const USAGE =
@@ -185,9 +185,7 @@ async function main() {
       'a cluster run needs the images: --images <images.json of pnpm images build --push REGISTRY>',
     );
   }
-  const run = randomBytes(3).toString('hex');
-  const ns = `contrast-e2e-${run}`;
-  const ws = mkdtempSync(path.join(os.tmpdir(), `${ns}-`));
+  const { name: ns, ws } = newRun();
   const resourcesDir = path.join(ws, 'resources');
   const contrast = (args, env) =>
     execOk(process.execPath, [cli, ...args], {
@@ -204,23 +202,10 @@ async function main() {
   const kubectl = (args) => execOk('kubectl', args);
   const planned = [];
   let failure;
-  const step = async (name, commands, fn) => {
-    const start = performance.now();
-    say(`\n▶ ${name}   [t+${elapsed()} s]`);
-    for (const c of commands) say(`  $ ${c}`);
-    if (opts.dryRun && !fn.local) {
-      planned.push(name);
-      say('  (dry run: not run)');
-      return undefined;
-    }
-    try {
-      const r = await fn();
-      say(`✔ ${name} (${secs(performance.now() - start)} s)`);
-      return r;
-    } catch (e) {
-      say(`✖ ${name} (${secs(performance.now() - start)} s)`);
-      throw new Error(`step "${name}" failed: ${e.message}`);
-    }
+  const step = (name, commands, fn) => {
+    const skip = opts.dryRun && !fn.local;
+    if (skip) planned.push(name);
+    return runStep(name, fn, { commands, ...(skip ? { skip: 'dry run: not run' } : {}) });
   };
   const local = (fn) => Object.assign(fn, { local: true });
   const forwards = [];
@@ -286,22 +271,20 @@ async function main() {
         `contrast generate --reference-values ${opts.platform} ${assets.join(' ')} resources/`,
       ],
       local(async () => {
-        mkdirSync(resourcesDir);
-        for (const f of readdirSync(path.join(root, 'examples/shop')).filter((f) => f.endsWith('.yml'))) {
-          copyFileSync(path.join(root, 'examples/shop', f), path.join(resourcesDir, f));
-          let text = readFileSync(path.join(resourcesDir, f), 'utf8')
-            .replaceAll('namespace: shop', `namespace: ${ns}`)
-            .replaceAll('.shop.svc.', `.${ns}.svc.`);
-          if (f === 'coordinator.yml') {
+        copyShop(resourcesDir, {
+          edit: (source, f) => {
+            const text = source
+              .replaceAll('namespace: shop', `namespace: ${ns}`)
+              .replaceAll('.shop.svc.', `.${ns}.svc.`);
+            if (f !== 'coordinator.yml') return text;
             const docs = text.split(/^---\n/m).map((d) => {
               const doc = parseDocument(d);
               if (doc.get('kind') === 'StatefulSet') doc.setIn(['spec', 'replicas'], COORDINATOR_REPLICAS);
               return doc.toString();
             });
-            text = docs.join('---\n');
-          }
-          writeFileSync(path.join(resourcesDir, f), text);
-        }
+            return docs.join('---\n');
+          },
+        });
         for (const l of (
           await contrast(['generate', '--reference-values', opts.platform, ...assets, 'resources/'])
         )
@@ -309,12 +292,7 @@ async function main() {
           .split('\n')) {
           say(`    ${l}`);
         }
-        const resources = loadResources(
-          readdirSync(resourcesDir).map((f) => ({
-            file: f,
-            text: readFileSync(path.join(resourcesDir, f), 'utf8'),
-          })),
-        );
+        const resources = loadResources(readYamlFiles(ws, 'resources'));
         const manifest = JSON.parse(readFileSync(path.join(ws, 'manifest.json'), 'utf8'));
         const problems = validateResources(resources, manifest, { runtimeClass: runtime.runtimeClass });
         if (problems.length > 0) throw new Error(problems.join('; '));

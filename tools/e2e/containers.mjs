@@ -11,22 +11,10 @@ import { spawn } from 'node:child_process';
 // then everything torn down and checked gone. Each step prints its name and time; the first
 // failure ends the run with exit 1 naming the step. --break makes one of the three failures the
 // run must detect (exit 1 naming the step where it was caught).
-import { randomBytes, X509Certificate } from 'node:crypto';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { buildImages, pushImage } from '../images/build.mjs';
 import { cacheDir, defaultBase } from '../images/cli.mjs';
@@ -46,10 +34,21 @@ import {
   simulatedTee,
 } from './plan.mjs';
 import { podman, podmanOk, teardown } from './podman.mjs';
-import { elapsed, freePort, runMain, say, secs, Usage } from './steps.mjs';
+import {
+  cli,
+  copyShop,
+  elapsed,
+  freePort,
+  newRun,
+  readYamlFiles,
+  root,
+  runMain,
+  StepFailed,
+  say,
+  step,
+  Usage,
+} from './steps.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'apps/cli/dist/bin.js');
 /** The shop's parts that run here: postgres (db, migrate) has no image built from this repository. */
 const SHOP_FILES = ['coordinator.yml', 'api.yml', 'web.yml'];
 const PAUSE_NAME = 'pause';
@@ -71,27 +70,6 @@ function parseArgs(argv) {
   }
   if (!['snp', 'tdx'].includes(opts.tee)) throw new Usage(`--tee ${opts.tee}: expected snp or tdx`);
   return opts;
-}
-
-/** A failed step: its name and why. */
-class StepFailed extends Error {
-  constructor(step, cause) {
-    super(`step "${step}" failed: ${cause?.message ?? cause}`);
-    this.step = step;
-  }
-}
-
-async function step(name, fn) {
-  const start = performance.now();
-  say(`\n▶ ${name}   [t+${elapsed()} s]`);
-  try {
-    const result = await fn();
-    say(`✔ ${name} (${secs(performance.now() - start)} s)`);
-    return result;
-  } catch (e) {
-    say(`✖ ${name} (${secs(performance.now() - start)} s)`);
-    throw new StepFailed(name, e);
-  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -153,10 +131,8 @@ async function logsOf(name, lines = 15) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const run = randomBytes(3).toString('hex');
-  const prefix = `contrast-e2e-${run}`;
+  const { id: run, name: prefix, ws } = newRun();
   const label = `contrast-e2e=${run}`;
-  const ws = mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
   const simulatorDir = path.join(ws, 'simulator');
   mkdirSync(simulatorDir, { recursive: true });
   // The Coordinator (uid 65532) and the initializers (root) register their simulated roots here.
@@ -224,9 +200,7 @@ async function main() {
 
     const resourcesDir = path.join(ws, 'resources');
     await step('contrast generate examples/shop for Simulated-' + opts.tee.toUpperCase(), async () => {
-      mkdirSync(resourcesDir);
-      for (const f of SHOP_FILES)
-        copyFileSync(path.join(root, 'examples/shop', f), path.join(resourcesDir, f));
+      copyShop(resourcesDir, { files: SHOP_FILES });
       // The injected images (CONTRAST_IMAGES), the workloads' images (replacements) and the pause
       // image (genpolicy settings: cluster_config.pause_container_image) all from the registry.
       writeFileSync(
@@ -266,14 +240,7 @@ async function main() {
       }
     });
 
-    const files = () =>
-      readdirSync(resourcesDir)
-        .filter((f) => /\.ya?ml$/.test(f))
-        .sort()
-        .map((f) => ({
-          file: path.join('resources', f),
-          text: readFileSync(path.join(resourcesDir, f), 'utf8'),
-        }));
+    const files = () => readYamlFiles(ws, 'resources');
 
     if (opts.break === 'image-swap' || opts.break === 'no-initializer') {
       await step(`break the deployment: ${opts.break}`, async () => {

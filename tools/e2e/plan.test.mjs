@@ -3,10 +3,9 @@
 // for the TEE; the policy check that catches the swapped image and the removed initializer; the
 // podman arguments. The run itself (real containers) is `bash tools/run e2e-containers`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COORDINATOR_REPLICAS, validateResources } from './cluster.mjs';
 import { buildPauseImage, CATATONIT } from './pause.mjs';
@@ -26,25 +25,18 @@ import {
   SIMULATOR_MOUNT,
   simulatedTee,
 } from './plan.mjs';
+import { cli, copyShop, readYamlFiles, root } from './steps.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'apps/cli/dist/bin.js');
 const HAS_CLI = existsSync(cli);
 if (!HAS_CLI) console.warn(`NOTICE: tools/e2e plan tests skipped: ${cli} is not built (turbo run build)`);
 
 let ws;
-const files = () =>
-  readdirSync(ws)
-    .filter((f) => f.endsWith('.yml'))
-    .sort()
-    .map((f) => ({ file: f, text: readFileSync(path.join(ws, f), 'utf8') }));
+const files = () => readYamlFiles(ws, '.');
 
 beforeAll(() => {
   if (!HAS_CLI) return;
   ws = mkdtempSync(path.join(os.tmpdir(), 'e2e-plan-'));
-  for (const f of ['coordinator.yml', 'api.yml', 'web.yml']) {
-    copyFileSync(path.join(root, 'examples/shop', f), path.join(ws, f));
-  }
+  copyShop(ws, { files: ['coordinator.yml', 'api.yml', 'web.yml'] });
   const r = spawnSync(process.execPath, [cli, 'generate', '-p', 'Simulated-TDX', '.'], {
     cwd: ws,
     encoding: 'utf8',
