@@ -10,22 +10,15 @@
 // extra groups, so that guest pull's users and groups are written into the YAML.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { createMemoryLogger } from '@contrast-cc/core/testing';
-import { generatePolicy } from '@contrast-cc/policy';
 import { describe, expect, it } from 'vitest';
 import { type Document, isMap } from 'yaml';
 import { ResourceInputError, type ResourceProblem } from './errors.js';
 import { parseResourceText, type ResourceFile } from './files.js';
 import { renderKeepingSource } from './keep-source.js';
-import { type PatchResult, patchResources } from './pipeline.js';
+import type { PatchResult } from './pipeline.js';
 import { POD_TEMPLATE_PATHS } from './schema.js';
-import {
-  changedDocumentsWithoutWorkload,
-  INJECTED_IMAGES,
-  lineDiff,
-  SimulatedImages,
-  testPlatform,
-} from './test-support/index.js';
+import { changedDocumentsWithoutWorkload, lineDiff } from './test-support/index.js';
+import { generateTwice, generateSimulated as run } from './test-support/regression.js';
 
 const root = process.env.CONTRAST_UPSTREAM_DIR;
 const testdata = root ? path.join(root, 'e2e', 'regression', 'testdata') : undefined;
@@ -56,7 +49,6 @@ function cases(): Array<{ name: string; files: string[] }> {
     .filter((c) => c.files.length > 0);
 }
 
-const platform = testPlatform('snp');
 const NAMESPACE = 'regression';
 const PLACEHOLDER = '@@REPLACE_NAMESPACE@@';
 
@@ -110,22 +102,6 @@ function prepare(files: string[], keepPlaceholder = false): { files: ResourceFil
   return { files: out, added };
 }
 
-/** Runs the pipeline; fails when a document had to be written whole (not as the source had it). */
-async function run(files: ResourceFile[], user: 'root' | 'named'): Promise<PatchResult> {
-  const log = createMemoryLogger();
-  const result = await patchResources(files, {
-    defaultPlatform: platform,
-    images: new SimulatedImages(user),
-    generatePolicy,
-    injectedImages: INJECTED_IMAGES,
-    logger: log.logger,
-  });
-  expect(log.records.filter((r) => r.message.startsWith('document written whole'))).toEqual([]);
-  return result;
-}
-
-const reparse = (r: PatchResult) => r.files.map((f) => parseResourceText(f.path, f.text, f.absolutePath));
-
 /** A changed line of the user's YAML may only be a runtime class or an image being pinned. */
 function expectOnlyExpectedLinesChanged(result: PatchResult): void {
   for (const f of result.files) {
@@ -145,13 +121,10 @@ describe.skipIf(!present)('upstream e2e regression inputs', () => {
   for (const c of cases()) {
     it(`${c.name}: generates (images as root); a re-run changes nothing; untouched documents keep their bytes`, async () => {
       const { files, added } = prepare(c.files);
-      const first = await run(files, 'root');
+      const { first } = await generateTwice(files, 'root');
       expect(first.workloads.length).toBeGreaterThanOrEqual(added);
       expect(changedDocumentsWithoutWorkload(first)).toEqual([]);
       expectOnlyExpectedLinesChanged(first);
-      const again = await run(reparse(first), 'root');
-      expect(again.files.map((f) => f.text)).toEqual(first.files.map((f) => f.text));
-      expect(again.workloads.map((w) => w.policyHash)).toEqual(first.workloads.map((w) => w.policyHash));
       console.log(
         `upstream ${c.name} (root images): generated, ${summary(first, first.warnings)}; re-run unchanged`,
       );
@@ -159,15 +132,13 @@ describe.skipIf(!present)('upstream e2e regression inputs', () => {
 
     it(`${c.name}: images running as a named user: users and groups written, a re-run changes nothing`, async () => {
       const { files } = prepare(c.files);
-      const first = await run(files, 'named');
+      const { first, second: again } = await generateTwice(files, 'named');
       const set = first.warnings.filter((w) => w.message.includes(' set to '));
       // Every workload container runs as `app`: runAsUser/runAsGroup and group 10 (pod level)
       // are written, unless the YAML names the user itself (then the image's user is not used).
       const namesUser = files.some((f) => f.text.includes('runAsUser:'));
       if (first.workloads.length > 0 && !namesUser) expect(set.length).toBeGreaterThan(0);
       expect(changedDocumentsWithoutWorkload(first)).toEqual([]);
-      const again = await run(reparse(first), 'named');
-      expect(again.files.map((f) => f.text)).toEqual(first.files.map((f) => f.text));
       expect(again.warnings.filter((w) => w.message.includes(' set to '))).toEqual([]);
       console.log(
         `upstream ${c.name} (named-user images): generated, ${summary(first, set)} set; re-run unchanged`,
