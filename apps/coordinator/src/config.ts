@@ -1,11 +1,8 @@
 import type { CollateralConfig } from '@contrast-cc/attestation';
 import { type PeerAddress, parsePeerList } from '@contrast-cc/authority';
+import { issuerEnvShape, parseGuestEnv } from '@contrast-cc/platforms';
 import { z } from 'zod';
 
-const bool = z
-  .enum(['1', '0', 'true', 'false', ''])
-  .optional()
-  .transform((v) => v === '1' || v === 'true');
 const port = z.coerce.number().int().min(0).max(65535);
 /** An http(s) base URL, or `off`. */
 const collateralUrl = z
@@ -26,22 +23,11 @@ export const CoordinatorConfigSchema = z.object({
   CONTRAST_STORE_DIR: z.string().min(1).default('/var/lib/contrast/history'),
   CONTRAST_NAMESPACE: z.string().optional(),
   CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  CONTRAST_ALLOW_INSECURE_RUNTIMES: bool,
   /**
-   * Where evidence comes from: the guest's configfs-tsm, or (insecure: tests, demo, benchmarks) the
-   * core fake issuer or a simulated platform (`$CONTRAST_SIMULATOR_DIR` is its trust directory).
+   * Where evidence comes from (CONTRAST_ISSUER, CONTRAST_TSM_PATH) and the insecure opt-in
+   * (CONTRAST_ALLOW_INSECURE_RUNTIMES) for tests, demo and benchmarks: see `issuerEnvShape`.
    */
-  CONTRAST_ISSUER: z.enum(['tsm', 'fake', 'simulated-snp', 'simulated-tdx']).default('tsm'),
-  CONTRAST_TSM_PATH: z.string().optional(),
-  /** The policy hash the insecure issuers bind (HOST_DATA / MRCONFIGID for the simulated ones). */
-  CONTRAST_FAKE_POLICY_HASH: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  CONTRAST_FAKE_MEASUREMENT: z
-    .string()
-    .regex(/^[0-9a-f]{96}$/)
-    .optional(),
+  ...issuerEnvShape,
   /**
    * Peer recovery (a stale replica recovers itself from an active one): `kubernetes` (the
    * EndpointSlices of the `coordinator` Service), a list `host:port,host:port`, or `off`.
@@ -111,17 +97,7 @@ export function peerDiscovery(c: CoordinatorConfig): PeerDiscovery {
 
 /** Parses the environment; throws an Error naming the variable. */
 export function parseConfig(env: Record<string, string | undefined>): CoordinatorConfig {
-  const parsed = CoordinatorConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
-  }
-  const c = parsed.data;
-  if (c.CONTRAST_ISSUER !== 'tsm' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
-    throw new Error(
-      `CONTRAST_ISSUER: "${c.CONTRAST_ISSUER}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)`,
-    );
-  }
+  const c = parseGuestEnv(CoordinatorConfigSchema, env);
   peerDiscovery(c);
   return c;
 }

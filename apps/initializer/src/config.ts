@@ -6,6 +6,7 @@ import {
   planInterception,
   type VolumeIntegritySpec,
 } from '@contrast-cc/mesh';
+import { issuerEnvShape, parseGuestEnv } from '@contrast-cc/platforms';
 import { z } from 'zod';
 
 /** Where the initializer looks without configuration: the ready Coordinators of its namespace. */
@@ -30,14 +31,13 @@ export const InitializerConfigSchema = z.object({
     .optional(),
   CONTRAST_OUT_DIR: z.string().min(1).default('/contrast'),
   /**
-   * `tsm`: the guest's configfs-tsm. For tests, only with CONTRAST_ALLOW_INSECURE_RUNTIMES: `fake`
-   * (the core fake issuer) or `simulated-snp` / `simulated-tdx` (the simulator platform's issuer:
-   * the real report/quote format, its key chain registered in `CONTRAST_SIMULATOR_DIR`, binding
+   * CONTRAST_ISSUER `tsm`: the guest's configfs-tsm. For tests, only with
+   * CONTRAST_ALLOW_INSECURE_RUNTIMES: `fake` or `simulated-snp` / `simulated-tdx` (binding
    * CONTRAST_FAKE_POLICY_HASH as HOST_DATA / MRCONFIGID, as the Kata runtime binds the initdata
-   * digest; what the container end-to-end run gives the initializer in place of a TEE).
+   * digest; what the container end-to-end run gives the initializer in place of a TEE). See
+   * `issuerEnvShape`.
    */
-  CONTRAST_ISSUER: z.enum(['tsm', 'fake', 'simulated-snp', 'simulated-tdx']).default('tsm'),
-  CONTRAST_TSM_PATH: z.string().optional(),
+  ...issuerEnvShape,
   /**
    * AKS: the Azure instance metadata endpoint (THIM), http://169.254.169.254 on Azure; when set,
    * SNP evidence takes its VCEK and chain from THIM when configfs-tsm gives none.
@@ -45,18 +45,6 @@ export const InitializerConfigSchema = z.object({
   CONTRAST_THIM_URL: z
     .string()
     .regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL')
-    .optional(),
-  CONTRAST_ALLOW_INSECURE_RUNTIMES: z
-    .enum(['1', '0', 'true', 'false', ''])
-    .optional()
-    .transform((v) => v === '1' || v === 'true'),
-  CONTRAST_FAKE_POLICY_HASH: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
-  CONTRAST_FAKE_MEASUREMENT: z
-    .string()
-    .regex(/^[0-9a-f]{96}$/)
     .optional(),
   CONTRAST_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Give up after this many seconds (0: never). */
@@ -96,17 +84,7 @@ export function parseConfig(env: Record<string, string | undefined>): Initialize
   interception?: InterceptionPlan | null;
   volumeIntegrity: VolumeIntegritySpec | undefined;
 } {
-  const parsed = InitializerConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
-  }
-  const c = parsed.data;
-  if (c.CONTRAST_ISSUER !== 'tsm' && !c.CONTRAST_ALLOW_INSECURE_RUNTIMES) {
-    throw new Error(
-      `CONTRAST_ISSUER: "${c.CONTRAST_ISSUER}" needs CONTRAST_ALLOW_INSECURE_RUNTIMES=1 (it proves nothing)`,
-    );
-  }
+  const c = parseGuestEnv(InitializerConfigSchema, env);
   const { host, port } = c.CONTRAST_COORDINATOR
     ? parseHostPort(c.CONTRAST_COORDINATOR, 'CONTRAST_COORDINATOR')
     : { host: c.COORDINATOR_HOST ?? DEFAULT_COORDINATOR_HOST, port: COORDINATOR_API_PORT };

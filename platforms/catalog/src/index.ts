@@ -1,1 +1,2 @@
 export { createPlatformCatalog, type PlatformCatalog, type PlatformCatalogOptions } from './catalog.js';
+export { type IssuerEnv, issuerEnvShape, parseGuestEnv } from './guest-env.js';
