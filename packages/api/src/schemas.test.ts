@@ -18,6 +18,29 @@ describe('Base64Schema', () => {
     }
   });
 
+  it('accepts exactly what the regex accepts, on the fast path (Node round trip) and off it', () => {
+    const regex = (t: string) => t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t);
+    // Non-zero padding bits ('QR==' decodes like 'QQ=='): not what Node encodes, still base64.
+    const cases = ['QR==', 'QQ==', 'AAB=', 'AAA=', 'A+/=', '+/+/', '-_-_', 'AA\nA', 'AAAA====', 'AA==AA=='];
+    // Every 4-character string over a small alphabet with the padding and url-safe characters.
+    const alphabet = ['A', 'Q', 'R', 'z', '9', '+', '/', '=', '-', '_', ' '];
+    for (const a of alphabet)
+      for (const b of alphabet)
+        for (const c of alphabet) for (const d of alphabet) cases.push(a + b + c + d, `AAAA${a}${b}${c}${d}`);
+    let accepted = 0;
+    for (const t of cases) {
+      expect(isBase64(t), t).toBe(regex(t));
+      if (regex(t)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(1000);
+    expect(isBase64('QR==')).toBe(true);
+    // Above the round-trip length, the regex alone decides (valid and invalid).
+    const long = Buffer.alloc(60 * 1024, 1).toString('base64');
+    expect(long.length).toBeGreaterThan(64 * 1024);
+    expect(isBase64(long)).toBe(true);
+    expect(isBase64(`${long.slice(0, -4)}AA-A`)).toBe(false);
+  });
+
   it('checks a field as large as the manifest limit without overflowing the regex stack', () => {
     // The former grouped pattern threw "Maximum call stack size exceeded" from ~4.5 MiB on: a
     // large manifest could never be set (500 from the Coordinator).
