@@ -234,10 +234,41 @@ describe('mesh certificates', () => {
     offCurve[90]! ^= 1; // y no longer matches x: not a point of P-256
     const compressedTag = good.slice();
     compressedTag[26] = 0x05; // neither uncompressed nor compressed
-    for (const bad of [offCurve, compressedTag, good.subarray(0, 60), new Uint8Array([0x30, 0x00])]) {
+    const xTooLarge = good.slice();
+    xTooLarge.fill(0xff, 27, 59); // x >= p
+    // The point at infinity imports in node, which then aborts the process when it exports it.
+    const infinity = new Uint8Array(
+      Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex'),
+    );
+    const bads = [
+      offCurve,
+      compressedTag,
+      xTooLarge,
+      infinity,
+      good.subarray(0, 60),
+      new Uint8Array([0x30, 0x00]),
+    ];
+    for (const bad of bads) {
       const err = await ask(bad).catch((e) => e);
       expect(err).toMatchObject({ kind: 'invalid-request', field: 'public_key' });
     }
+  });
+
+  it("refuses a peer's ephemeral key at the point at infinity before importing it (node would abort)", async () => {
+    const a = await open(await newStore());
+    const d = deployment();
+    await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const infinity = new Uint8Array(
+      Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex'),
+    );
+    const err = await a
+      .handOverToPeer({
+        nonce: a.createNonce(),
+        ephemeralPublicKey: infinity,
+        evidence: { kind: 'fake', data: new Uint8Array(1) },
+      })
+      .catch((e) => e);
+    expect(err).toMatchObject({ kind: 'invalid-request', field: 'ephemeral_public_key' });
   });
 
   it('refuses simulated evidence unless insecure platforms are allowed', async () => {

@@ -1,30 +1,11 @@
 // Mesh-certificate issuance: an initializer's evidence (our nonce, its certificate key and our
 // channel key bound; the manifest's reference values; its policy hash in the manifest) buys a
 // mesh certificate with the policy's SANs and claims, and the workload secret.
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { meshCertReportData } from '@contrast-cc/api';
+import { certificateKeySpki } from '@contrast-cc/certs';
 import { AuthorityError } from './errors.js';
 import type { Replica } from './state.js';
 import type { MeshCertificateParams, MeshCertificateResult } from './types.js';
-
-/** DER of a P-256 SubjectPublicKeyInfo up to its uncompressed point (RFC 5480): 26 bytes, then 04 x y. */
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
-/**
- * The key a mesh certificate is asked for, from its SPKI DER; throws when it is not a valid public
- * key. A P-256 key with an uncompressed point (what initializers send) is imported from its
- * coordinates, which node checks on the curve at about half the CPU of its DER decoder (on the
- * Coordinator's per-certificate path); every other key goes through the DER decoder.
- */
-function importCertificateKey(spki: Uint8Array): KeyObject {
-  const der = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
-  if (der.length === 91 && der[26] === 0x04 && der.subarray(0, 26).equals(P256_SPKI_PREFIX)) {
-    const x = der.subarray(27, 59).toString('base64url');
-    const y = der.subarray(59, 91).toString('base64url');
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
-  }
-  return createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
-}
 
 /**
  * Checks an initializer's evidence (nonce, certificate key and this Coordinator's channel key
@@ -37,9 +18,10 @@ export async function issueMeshCertificate(
 ): Promise<MeshCertificateResult> {
   r.consumeNonce(params.nonce);
   const a = r.requireActive();
-  let publicKey: KeyObject;
+  // The key is checked before the evidence (cheap first); the CA certifies these exact bytes.
+  let publicKey: Uint8Array;
   try {
-    publicKey = importCertificateKey(params.publicKey);
+    publicKey = certificateKeySpki(params.publicKey, 'public_key');
   } catch {
     throw new AuthorityError('invalid-request', 'not a DER SubjectPublicKeyInfo', { field: 'public_key' });
   }

@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { peerRecoverReportData, type SealedSecret, sealPeerSecret } from '@contrast-cc/api';
 import { type CaHierarchy, restoreCaHierarchy, SeedEngine, verifyLatestTransition } from '@contrast-cc/certs';
-import { fromHex, isContrastError } from '@contrast-cc/core';
+import { fromHex, isContrastError, spkiProblem } from '@contrast-cc/core';
 import { parseManifest } from '@contrast-cc/manifest';
 import { History } from '@contrast-cc/store';
 import { AuthorityError } from './errors.js';
@@ -33,6 +33,9 @@ export async function handOverToPeer(r: Replica, params: PeerHandOverParams): Pr
   const a = r.requireActive();
   let ephemeral: KeyObject;
   try {
+    // Checked before the import: an EC key at the point at infinity imports, and node aborts the
+    // process when its details are read below.
+    if (spkiProblem(params.ephemeralPublicKey)) throw new Error('not a valid SPKI');
     ephemeral = createPublicKey({
       key: Buffer.from(params.ephemeralPublicKey),
       format: 'der',

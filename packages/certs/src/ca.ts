@@ -30,7 +30,7 @@ import {
 } from '@contrast-cc/core/x509';
 import {
   certificateDer,
-  certificateSpki,
+  certificateKeySpki,
   ipAddressBytes,
   keyIdentifier,
   type SanEntry,
@@ -40,7 +40,7 @@ import {
 } from './certificate.js';
 import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
 import { meshCertificateExtensions, type RawExtension } from './extensions.js';
-import { type PublicKeyInput, scrubCause, spkiDer, toPublicKey } from './keys.js';
+import { type PublicKeyInput, scrubCause, spkiDer } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
 
 /** Subject common names, as upstream. @public */
@@ -516,7 +516,7 @@ export class CaHierarchy {
   /** Issues a mesh certificate for a workload's public key. */
   async issueMeshCertificate(request: MeshCertificateRequest): Promise<MeshCertificate> {
     const now = request.now ?? new Date();
-    const spki = certificateSpki(toPublicKey(request.publicKey, 'publicKey'));
+    const spki = certificateKeySpki(request.publicKey, 'publicKey');
     const names = classifySans(request.sans);
     const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
     const notBefore = new Date(now.getTime() - (this.#validity.backdateMs ?? HOUR));

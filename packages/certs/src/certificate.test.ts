@@ -18,7 +18,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaHierarchy, type CaValidity, createCaHierarchy, type MeshCertificateRequest } from './ca.js';
-import { certificateSpki, ipAddressBytes } from './certificate.js';
+import { certificateKeySpki, certificateSpki, ipAddressBytes, isP256Point } from './certificate.js';
 import { SeedEngine } from './seed-engine.js';
 import { hasOpenssl, opensslDir } from './test-support/openssl.js';
 import { referenceCaCertificate, referenceMeshCertificate } from './test-support/reference-issuer.js';
@@ -471,5 +471,124 @@ describe.skipIf(!hasOpenssl)('openssl verifies a batch of directly encoded leave
       d.runOk(['x509', '-inform', 'DER', '-in', f, '-noout', '-text', '-certopt', 'no_sigdump']);
     expect(text('fast.der')).toBe(text('ref.der'));
     expect(text('fast.der')).toContain('DNS:db, DNS:db.default.svc.cluster.local, IP Address:10.1.2.3');
+  });
+});
+
+describe('certificateKeySpki', () => {
+  const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+  const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+  const mod = (a: bigint) => ((a % P) + P) % P;
+  const pow = (b: bigint, e: bigint) => {
+    let r = 1n;
+    for (let x = mod(b); e > 0n; e >>= 1n, x = mod(x * x)) if (e & 1n) r = mod(r * x);
+    return r;
+  };
+  const be32 = (v: bigint) => Uint8Array.from(Buffer.from(v.toString(16).padStart(64, '0'), 'hex'));
+  const prefix = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+  const spkiOf = (x: Uint8Array, y: Uint8Array) => Uint8Array.from([...prefix, 0x04, ...x, ...y]);
+  const bytesOf = (k: KeyObject) => new Uint8Array(k.export({ type: 'spki', format: 'der' }));
+  /** What node says about the bytes: its re-encoding, or that it refuses them. */
+  const nodeSays = (spki: Uint8Array) => {
+    try {
+      return hex(certificateSpki(createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })));
+    } catch {
+      return 'refused';
+    }
+  };
+  const oursSays = (input: Uint8Array | KeyObject) => {
+    try {
+      return hex(certificateKeySpki(input, 'key'));
+    } catch (e) {
+      expect(e).toMatchObject({
+        code: 'invalid-argument',
+        field: 'key',
+        message: 'not a valid public key (PEM, SPKI DER or KeyObject)',
+      });
+      return 'refused';
+    }
+  };
+  // A point with a small x (x + p still fits 32 bytes): y = sqrt(x^3 - 3x + b), p = 3 mod 4.
+  let x0 = 1n;
+  let y0 = 0n;
+  for (; ; x0++) {
+    const rhs = mod(x0 ** 3n - 3n * x0 + B);
+    y0 = pow(rhs, (P + 1n) / 4n);
+    if (mod(y0 * y0) === rhs) break;
+  }
+
+  it('certifies an uncompressed P-256 key byte for byte, as node re-encodes it', () => {
+    for (let i = 0; i < 50; i++) {
+      const spki = bytesOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+      expect(oursSays(spki)).toBe(hex(spki));
+      expect(nodeSays(spki)).toBe(hex(spki));
+    }
+    const small = spkiOf(be32(x0), be32(y0));
+    expect(oursSays(small)).toBe(hex(small));
+    expect(nodeSays(small)).toBe(hex(small));
+    const negated = spkiOf(be32(x0), be32(P - y0));
+    expect(oursSays(negated)).toBe(hex(negated));
+  });
+
+  it('refuses what node refuses: off the curve, coordinates >= p, (0, 0), wrong lengths', () => {
+    const good = bytesOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const offCurve = good.slice();
+    offCurve[90]! ^= 1;
+    const xFlip = good.slice();
+    xFlip[40]! ^= 0x10;
+    const cases = {
+      offCurve,
+      xFlip,
+      'x + p': spkiOf(be32(x0 + P), be32(y0)),
+      'x = p': spkiOf(be32(P), be32(y0)),
+      'y = p': spkiOf(be32(x0), be32(P)),
+      'y + p (off by p)': spkiOf(be32(x0), be32(y0 + P < 2n ** 256n ? y0 + P : P + 1n)),
+      '(0, 0)': spkiOf(new Uint8Array(32), new Uint8Array(32)),
+      truncated: good.subarray(0, 90),
+      'trailing byte': Uint8Array.from([...good, 0]),
+      'tag 05': Uint8Array.from(good).fill(0x05, 26, 27),
+    };
+    for (const [name, spki] of Object.entries(cases)) {
+      expect(oursSays(spki), name).toBe('refused');
+      if (name !== 'trailing byte') expect(nodeSays(spki), name).toBe('refused');
+    }
+    expect(isP256Point(be32(x0), be32(y0))).toBe(true);
+    expect(isP256Point(be32(x0 + P), be32(y0))).toBe(false);
+    expect(isP256Point(be32(x0).subarray(1), be32(y0))).toBe(false);
+  });
+
+  it('certifies a compressed point uncompressed, through node', () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const jwk = k.export({ format: 'jwk' });
+    const y = Buffer.from(jwk.y ?? '', 'base64url');
+    const compressed = Uint8Array.from(
+      Buffer.concat([
+        Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
+        Buffer.of(0x02 | (y[31]! & 1)),
+        Buffer.from(jwk.x ?? '', 'base64url'),
+      ]),
+    );
+    expect(oursSays(compressed)).toBe(hex(bytesOf(k)));
+  });
+
+  it('refuses the point at infinity (bytes and KeyObject) instead of letting node abort', () => {
+    for (const der of [
+      '3019301306072a8648ce3d020106082a8648ce3d03010703020000',
+      '3016301006072a8648ce3d020106052b8104002203020000',
+    ]) {
+      const bytes = Uint8Array.from(Buffer.from(der, 'hex'));
+      expect(oursSays(bytes)).toBe('refused');
+      // node imports it; reading its details or exporting it as JWK would abort the process
+      const key = createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+      expect(oursSays(key)).toBe('refused');
+      expect(() => certificateSpki(key)).toThrow(RangeError);
+    }
+  });
+
+  it('keeps its own copy of the bytes', () => {
+    const spki = bytesOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const before = hex(spki);
+    const out = certificateKeySpki(spki);
+    spki.fill(0);
+    expect(hex(out)).toBe(before);
   });
 });

@@ -10,6 +10,7 @@ export {
   type RestoreCaInput,
   restoreCaHierarchy,
 } from './ca.js';
+export { certificateKeySpki } from './certificate.js';
 export {
   decodeMeshCertificateExtensions,
   MESH_CERT_OIDS,

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { ContrastError } from '@contrast-cc/core';
+import { ContrastError, spkiProblem } from '@contrast-cc/core';
 
 /** A public key as PEM (SPKI or PKCS#1), SPKI DER bytes, or a node KeyObject. @public */
 export type PublicKeyInput = string | Uint8Array | KeyObject;
@@ -10,8 +10,12 @@ export type PrivateKeyInput = string | KeyObject;
 export function toPublicKey(input: PublicKeyInput, field: string): KeyObject {
   try {
     if (typeof input === 'string') return createPublicKey(input);
-    if (input instanceof Uint8Array)
+    if (input instanceof Uint8Array) {
+      // Checked first: an EC point at infinity imports, and node aborts on it later.
+      const problem = spkiProblem(input);
+      if (problem) throw new Error(problem);
       return createPublicKey({ key: Buffer.from(input), format: 'der', type: 'spki' });
+    }
     return input.type === 'public' ? input : createPublicKey(input);
   } catch (cause) {
     throw new ContrastError('invalid-argument', 'not a valid public key (PEM, SPKI DER or KeyObject)', {

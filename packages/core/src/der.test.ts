@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from './bytes.js';
-import { readDerTlv } from './der.js';
+import { readDerTlv, spkiProblem } from './der.js';
 import { isContrastError } from './errors.js';
 
 /** Encodes a TLV with the minimal definite length (independently of the reader under test). */
@@ -101,5 +101,46 @@ describe('readDerTlv', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('spkiProblem', () => {
+  const ecAlgorithm = (curveOid: string) =>
+    tlv(0x30, Uint8Array.from([...tlv(0x06, fromHex('2a8648ce3d0201')), ...tlv(0x06, fromHex(curveOid))]));
+  const p256 = ecAlgorithm('2a8648ce3d030107');
+  const spki = (algorithm: Uint8Array, bits: Uint8Array) =>
+    tlv(0x30, Uint8Array.from([...algorithm, ...tlv(0x03, bits)]));
+  const point = (form: number, n: number) => Uint8Array.from([0x00, form, ...new Uint8Array(n).fill(7)]);
+
+  it('passes EC point encodings and keys of other algorithms to node', () => {
+    for (const [form, n] of [
+      [4, 64],
+      [2, 32],
+      [3, 32],
+      [6, 64],
+      [7, 64],
+    ] as const) {
+      expect(spkiProblem(spki(p256, point(form, n)))).toBeUndefined();
+    }
+    const rsa = tlv(0x30, Uint8Array.from([...tlv(0x06, fromHex('2a864886f70d010101')), 0x05, 0x00]));
+    expect(spkiProblem(spki(rsa, Uint8Array.from([0, 0x30, 0x00])))).toBeUndefined();
+  });
+
+  it('refuses the EC point at infinity, an empty point, unused bits and other forms', () => {
+    expect(spkiProblem(spki(p256, Uint8Array.of(0x00, 0x00)))).toContain('infinity');
+    expect(spkiProblem(spki(ecAlgorithm('2b81040022'), Uint8Array.of(0x00, 0x00)))).toContain('infinity');
+    expect(spkiProblem(spki(p256, Uint8Array.of(0x00)))).toContain('no point');
+    expect(spkiProblem(spki(p256, Uint8Array.of(0x01, 0x04, 1, 2)))).toContain('no point');
+    expect(spkiProblem(spki(p256, point(5, 64)))).toContain('not a point encoding');
+  });
+
+  it('refuses what is not one DER SubjectPublicKeyInfo', () => {
+    const good = spki(p256, point(4, 64));
+    expect(spkiProblem(good.subarray(0, good.length - 1))).toBe('not a DER SubjectPublicKeyInfo');
+    expect(spkiProblem(Uint8Array.from([...good, 0]))).toBe('not a DER SubjectPublicKeyInfo');
+    expect(spkiProblem(new Uint8Array(0))).toBe('not a DER SubjectPublicKeyInfo');
+    expect(spkiProblem(Uint8Array.of(0x30, 0x00))).toBe('not a DER SubjectPublicKeyInfo');
+    const octets = tlv(0x30, Uint8Array.from([...p256, ...tlv(0x04, point(4, 64))]));
+    expect(spkiProblem(octets)).toBe('not a DER SubjectPublicKeyInfo');
   });
 });

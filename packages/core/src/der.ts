@@ -66,3 +66,46 @@ export function decodeDerOid(content: Uint8Array): string {
   }
   return parts.join('.');
 }
+
+/** Content octets of the OBJECT IDENTIFIER id-ecPublicKey (1.2.840.10045.2.1, RFC 5480). */
+const ID_EC_PUBLIC_KEY = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+/**
+ * Why a DER SubjectPublicKeyInfo must not be handed to node:crypto, or undefined. It must be one
+ * DER `SEQUENCE { SEQUENCE { OID, ... }, BIT STRING }` filling `spki`; an EC key
+ * (id-ecPublicKey) must carry a point encoding (SEC 1 2.3.3: compressed `02`/`03`, uncompressed
+ * `04`, hybrid `06`/`07`) in a BIT STRING without unused bits. The point at infinity (`00`) parses
+ * in OpenSSL, but node 20 then aborts the whole process (a failed assertion, not an exception)
+ * when the key is inspected (`asymmetricKeyDetails`, a JWK export): such a key is refused here,
+ * before it is imported. Whether the rest is a valid key is node's parser's call.
+ * @public
+ */
+export function spkiProblem(spki: Uint8Array): string | undefined {
+  let outer: DerTlv;
+  let algorithm: DerTlv;
+  let oid: DerTlv;
+  let bits: DerTlv;
+  try {
+    outer = readDerTlv(spki, 0, 'spki');
+    algorithm = readDerTlv(spki, outer.contentStart, 'spki', outer.end);
+    oid = readDerTlv(spki, algorithm.contentStart, 'spki', algorithm.end);
+    bits = readDerTlv(spki, algorithm.end, 'spki', outer.end);
+  } catch {
+    return 'not a DER SubjectPublicKeyInfo';
+  }
+  if (outer.tag !== 0x30 || outer.end !== spki.length || algorithm.tag !== 0x30 || oid.tag !== 0x06) {
+    return 'not a DER SubjectPublicKeyInfo';
+  }
+  if (bits.tag !== 0x03 || bits.end !== outer.end) return 'not a DER SubjectPublicKeyInfo';
+  const isEc =
+    oid.end - oid.contentStart === ID_EC_PUBLIC_KEY.length &&
+    ID_EC_PUBLIC_KEY.every((b, i) => spki[oid.contentStart + i] === b);
+  if (!isEc) return undefined;
+  const form = bits.end - bits.contentStart >= 2 ? spki[bits.contentStart + 1] : undefined;
+  if (spki[bits.contentStart] !== 0 || form === undefined) return 'the EC public key has no point';
+  if (form === 0) return 'the EC public key is the point at infinity';
+  if (form !== 2 && form !== 3 && form !== 4 && form !== 6 && form !== 7) {
+    return 'the EC public key is not a point encoding';
+  }
+  return undefined;
+}

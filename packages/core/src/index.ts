@@ -4,7 +4,7 @@ export {
   fromHex,
   toHex,
 } from './bytes.js';
-export { type DerTlv, decodeDerOid, readDerTlv } from './der.js';
+export { type DerTlv, decodeDerOid, readDerTlv, spkiProblem } from './der.js';
 export {
   CONTRAST_ERROR_CODES,
   ContrastError,
