@@ -2,6 +2,8 @@
 //   <name>: ratio <x> (<what it is relative to>)
 // comparing against a baseline measured in the same run, never a fixed number of seconds.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,4 +71,33 @@ export function percentile(values, p) {
 /** Prints the closing line every benchmark ends with. */
 export function printRatio(name, ratio, relativeTo) {
   console.log(`${name}: ratio ${ratio.toFixed(3)} (${relativeTo})`);
+}
+
+/**
+ * The manifest the Coordinator benchmarks set: a coordinator policy and one workload policy with
+ * three SANs and a WorkloadSecretID, on the given reference values. The workload policy is a real
+ * generated one (the policy package's golden Deployment policy, 48 KiB), so an attest answer (which
+ * carries manifests and policies) has a realistic size.
+ */
+export function benchManifest(referenceValues) {
+  const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+  const webPolicy = readFileSync(
+    path.join(repoRoot, 'packages/policy/src/__golden__/web-deployment.policy.rego'),
+  );
+  const docs = [
+    new TextEncoder().encode('[data]\n"policy.rego" = "coordinator"\n'),
+    new Uint8Array(webPolicy),
+  ];
+  const [coordHash, webHash] = docs.map(sha256);
+  const owner = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const manifestJson = {
+    Policies: {
+      [coordHash]: { SANs: ['coordinator'], Role: 'coordinator' },
+      [webHash]: { SANs: ['web', 'web.default.svc.cluster.local', '10.0.0.7'], WorkloadSecretID: 'web' },
+    },
+    ReferenceValues: referenceValues,
+    WorkloadOwnerPubKeys: [owner.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')],
+    SeedshareOwnerPubKeys: [],
+  };
+  return { docs, coordHash, webHash, manifestJson };
 }

@@ -29,7 +29,7 @@
 // BENCH_ATTESTS (2000), BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator there,
 // BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments).
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,7 @@ import {
   createSimulatorTrust,
   simulatedSnpReferenceValues,
 } from '@contrast-cc/platform-simulator';
-import { percentile, printRatio, repoRoot } from '../lib.mjs';
+import { benchManifest, percentile, printRatio, repoRoot } from '../lib.mjs';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 200);
 const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -50,26 +50,9 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const attests = Number(process.env.BENCH_ATTESTS ?? 2000);
 const profileDir = process.env.BENCH_CPU_PROF;
 const MB = 1024 * 1024;
-const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
-// A manifest with a coordinator policy and one workload policy, on Simulated-SNP. The workload
-// policy is a real generated one (the policy package's golden Deployment policy, 48 KiB), so the
-// attest answer (which carries manifests and policies) has a realistic size.
-const webPolicy = readFileSync(
-  path.join(repoRoot, 'packages/policy/src/__golden__/web-deployment.policy.rego'),
-);
-const docs = [new TextEncoder().encode('[data]\n"policy.rego" = "coordinator"\n'), new Uint8Array(webPolicy)];
-const [coordHash, webHash] = docs.map(sha256);
-const owner = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const manifestJson = {
-  Policies: {
-    [coordHash]: { SANs: ['coordinator'], Role: 'coordinator' },
-    [webHash]: { SANs: ['web', 'web.default.svc.cluster.local', '10.0.0.7'], WorkloadSecretID: 'web' },
-  },
-  ReferenceValues: { snp: [simulatedSnpReferenceValues()] },
-  WorkloadOwnerPubKeys: [owner.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')],
-  SeedshareOwnerPubKeys: [],
-};
+// The manifest (a coordinator policy and a real 48 KiB workload policy), on Simulated-SNP.
+const { docs, coordHash, webHash, manifestJson } = benchManifest({ snp: [simulatedSnpReferenceValues()] });
 
 /** CPU seconds (user + system, all threads) of processes, from /proc (ticks of 1/100 s). */
 function cpuSeconds(pids) {

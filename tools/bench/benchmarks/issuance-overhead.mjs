@@ -16,12 +16,12 @@
 //
 // BENCH_REQUESTS (1000) certificates per round, BENCH_ROUNDS (5) rounds of each.
 // Ends with `issuance-overhead: ratio X`: bare CPU / Authority CPU per certificate.
-import { createHash, generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import path from 'node:path';
 import { meshCertReportData } from '@contrast-cc/api';
 import { Authority } from '@contrast-cc/authority';
 import { createLogger, createPlatformRegistry, noopLogger } from '@contrast-cc/core';
@@ -31,11 +31,10 @@ import {
   simulatedSnpReferenceValues,
 } from '@contrast-cc/platform-simulator';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
-import { percentile, printRatio } from '../lib.mjs';
+import { benchManifest, percentile, printRatio } from '../lib.mjs';
 
 const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
 const work = mkdtempSync(path.join(tmpdir(), 'bench-issuance-'));
 const devNull = openSync('/dev/null', 'w');
@@ -64,21 +63,7 @@ try {
     logger: log,
   });
 
-  const docs = [
-    new TextEncoder().encode('[data]\n"policy.rego" = "coordinator"\n'),
-    new TextEncoder().encode('[data]\n"policy.rego" = "web"\n'),
-  ];
-  const [coordHash, webHash] = docs.map(sha256);
-  const owner = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const manifest = {
-    Policies: {
-      [coordHash]: { SANs: ['coordinator'], Role: 'coordinator' },
-      [webHash]: { SANs: ['web', 'web.default.svc.cluster.local', '10.0.0.7'], WorkloadSecretID: 'web' },
-    },
-    ReferenceValues: { snp: [simulatedSnpReferenceValues()] },
-    WorkloadOwnerPubKeys: [owner.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')],
-    SeedshareOwnerPubKeys: [],
-  };
+  const { docs, webHash, manifestJson: manifest } = benchManifest({ snp: [simulatedSnpReferenceValues()] });
   await authority.setManifest({
     manifest: new TextEncoder().encode(JSON.stringify(manifest)),
     policies: docs,
