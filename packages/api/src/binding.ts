@@ -9,6 +9,7 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import { reportDataPreimage } from '@contrast-cc/atls';
 import { ContrastError, concatBytes } from '@contrast-cc/core';
 import { API_LABELS, type CoordinatorStateBinding, coordinatorStatePreimage, framed } from './state.js';
@@ -36,7 +37,7 @@ export function coordinatorStateDigest(state: CoordinatorStateBinding): Uint8Arr
 }
 
 /**
- * REPORT_DATA of an initializer's evidence for `POST /v1/mesh/cert`:
+ * REPORT_DATA of an initializer's evidence for `POST /v1/mesh/cert` with a nonce challenge:
  * `reportDataFor({label: "contrast-ts mesh cert v1", nonce, publicKey: SPKI of the certificate key,
  * stateDigest: sha256(SPKI of the Coordinator's TLS key as the initializer saw it)})`.
  * Binding the Coordinator's TLS key stops a relay that would terminate TLS itself and forward
@@ -48,12 +49,44 @@ export function meshCertReportData(
   certificateSpki: Uint8Array,
   coordinatorSpki: Uint8Array,
 ): Promise<Uint8Array> {
+  return meshCertDigest(API_LABELS.meshCert, nonce, certificateSpki, coordinatorSpki);
+}
+
+/**
+ * REPORT_DATA of an initializer's evidence for `POST /v1/mesh/cert` bound to its TLS connection
+ * (no nonce in the request): as {@link meshCertReportData}, with the connection's
+ * {@link tlsExporterBinding} in the nonce's place and its own label
+ * (`"contrast-ts mesh cert tls-exporter v1"`), so evidence made for one mode is never accepted in
+ * the other.
+ * @public
+ */
+export function meshCertChannelReportData(
+  exporter: Uint8Array,
+  certificateSpki: Uint8Array,
+  coordinatorSpki: Uint8Array,
+): Promise<Uint8Array> {
+  if (!(exporter instanceof Uint8Array) || exporter.length !== TLS_EXPORTER_LENGTH) {
+    return Promise.reject(
+      new ContrastError('invalid-argument', `the channel binding must be ${TLS_EXPORTER_LENGTH} bytes`, {
+        field: 'channelBinding',
+      }),
+    );
+  }
+  return meshCertDigest(API_LABELS.meshCertChannel, exporter, certificateSpki, coordinatorSpki);
+}
+
+function meshCertDigest(
+  label: string,
+  nonce: Uint8Array,
+  certificateSpki: Uint8Array,
+  coordinatorSpki: Uint8Array,
+): Promise<Uint8Array> {
   // The same bytes as atls' reportDataFor (SHA-512 of reportDataPreimage), hashed synchronously
   // with node:crypto: WebCrypto's digest costs a thread-pool round trip per call, which shows on
   // the Coordinator's per-certificate path. Bad input still rejects rather than throws.
   try {
     const preimage = reportDataPreimage({
-      label: API_LABELS.meshCert,
+      label,
       nonce,
       publicKey: certificateSpki,
       stateDigest: sha256(coordinatorSpki),
@@ -61,6 +94,34 @@ export function meshCertReportData(
     return Promise.resolve(new Uint8Array(createHash('sha512').update(preimage).digest()));
   } catch (e) {
     return Promise.reject(e);
+  }
+}
+
+/** The exporter label of RFC 9266 ("tls-exporter" channel binding). */
+export const TLS_EXPORTER_LABEL = 'EXPORTER-Channel-Binding';
+/** Bytes of a {@link tlsExporterBinding} (RFC 9266: 32). */
+export const TLS_EXPORTER_LENGTH = 32;
+
+/**
+ * The RFC 9266 "tls-exporter" channel binding of a TLS 1.3 connection: 32 bytes of the TLS
+ * exporter (RFC 8446 §7.5) with label `EXPORTER-Channel-Binding` and no context. Both ends of a
+ * connection compute the same value; it derives from the handshake (both randoms, the ECDHE
+ * secret), so no other connection has it and no one outside the connection can compute it.
+ * `undefined` on anything but a TLS 1.3 connection (RFC 9266 requires TLS 1.3, or TLS 1.2 with
+ * the extended master secret, which node does not tell us; we use 1.3 only). Call it once the
+ * handshake completed (before it, node throws and this returns `undefined`).
+ * @public
+ */
+export function tlsExporterBinding(socket: TLSSocket): Uint8Array | undefined {
+  if (socket.destroyed || typeof socket.exportKeyingMaterial !== 'function') return undefined;
+  // Call it after the handshake: before it, getProtocol() names the configured version.
+  if (socket.getProtocol() !== 'TLSv1.3') return undefined;
+  try {
+    // TLS 1.3 makes no difference between no context and an empty one (RFC 8446 §7.5).
+    const out = socket.exportKeyingMaterial(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL, Buffer.alloc(0));
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch {
+    return undefined;
   }
 }
 

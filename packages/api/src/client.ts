@@ -28,9 +28,11 @@ import {
 import type { z } from 'zod';
 import {
   coordinatorStateDigest,
+  meshCertChannelReportData,
   meshCertReportData,
   recoverSignedMessage,
   sealRecoverySecret,
+  tlsExporterBinding,
 } from './binding.js';
 import { spkiOfCertificate } from './der.js';
 import { ApiError, ApiErrorBodySchema } from './errors.js';
@@ -467,15 +469,24 @@ export function createMeshCertAgent(): Agent {
 /** The largest mesh-certificate answer read (a chain, two CAs and a secret are a few KiB). */
 const MAX_MESH_CERT_ANSWER = 1024 * 1024;
 
+/**
+ * A request body made once the request has its connection (TLS handshake done): it may bind
+ * what only this connection has (its peer key, its TLS exporter). Gets the socket and the
+ * peer's SPKI; what it throws fails the request with that error.
+ */
+type BodyOfConnection = (socket: TLSSocket, peerSpki: Uint8Array) => Promise<unknown>;
+
 function post(
   agent: Agent,
   options: MeshCertificateOptions,
   path: string,
-  body: unknown,
+  body: Record<string, unknown> | BodyOfConnection,
 ): Promise<RawAnswer> {
-  const text = JSON.stringify(body);
+  const deferred = typeof body === 'function' ? (body as BodyOfConnection) : undefined;
+  const text = deferred ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     let tooLarge: ContrastError | undefined;
+    let answered = false;
     const req = httpsRequest(
       {
         agent,
@@ -484,10 +495,14 @@ function post(
         ...(options.servername ? { servername: options.servername } : {}),
         method: 'POST',
         path,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        // A deferred body goes out chunked once it exists; the server reads it the same way.
+        headers: deferred
+          ? { 'content-type': 'application/json' }
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
         timeout: options.timeoutMs ?? 30_000,
       },
       (res) => {
+        answered = true;
         const peer =
           (tlsSocket && peerKeys.get(tlsSocket)) ??
           peerSpki((res.socket ?? tlsSocket) as TLSSocket | undefined);
@@ -517,22 +532,49 @@ function post(
       },
     );
     let tlsSocket: TLSSocket | undefined;
+    let failure: unknown;
+    const writeBody = (s: TLSSocket) => {
+      if (!deferred || answered || req.destroyed) return;
+      const peer = peerSpki(s);
+      if (!peer) {
+        req.destroy(new ContrastError('unavailable', 'the Coordinator presented no TLS certificate'));
+        return;
+      }
+      deferred(s, peer).then(
+        (value) => {
+          if (!answered && !req.destroyed) req.end(JSON.stringify(value));
+        },
+        (e: unknown) => {
+          failure = e;
+          req.destroy(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    };
     req.on('socket', (socket) => {
       const s = socket as TLSSocket;
       tlsSocket = s;
-      if (!peerKeys.has(s) && peerSpki(s) === undefined) s.once('secureConnect', () => peerSpki(s));
+      // A new connection: its peer and exporter exist once the handshake is done; a kept-alive
+      // one has them already.
+      if (peerKeys.has(s) || peerSpki(s) !== undefined) writeBody(s);
+      else
+        s.once('secureConnect', () => {
+          peerSpki(s);
+          writeBody(s);
+        });
     });
     req.on('timeout', () =>
       req.destroy(new ContrastError('unavailable', 'the Coordinator did not answer in time')),
     );
     req.on('error', (e) =>
       reject(
-        e instanceof ContrastError
-          ? e
-          : new ContrastError('unavailable', `cannot reach the Coordinator: ${e.message}`),
+        failure ??
+          (e instanceof ContrastError
+            ? e
+            : new ContrastError('unavailable', `cannot reach the Coordinator: ${e.message}`)),
       ),
     );
-    req.end(text);
+    if (deferred) req.flushHeaders();
+    else req.end(text);
   });
 }
 
@@ -649,6 +691,12 @@ export async function requestMeshCertificate(options: MeshCertificateOptions): P
   }
 }
 
+/**
+ * Connections whose TLS exporter already bought a certificate: the Coordinator issues one per
+ * connection binding, so a later request on the same kept-alive connection uses the nonce flow.
+ */
+const channelBindingSpent = new WeakSet<TLSSocket>();
+
 /** What {@link meshCertificateRound} throws when an answer came with another key than the attested one. */
 class AttestedKeyChanged extends ContrastError {}
 
@@ -661,18 +709,43 @@ async function meshCertificateRound(
   const attested = options.coordinator
     ? await attestCoordinator(agent, options, options.coordinator)
     : undefined;
+  // Another connection (the attested one was closed) to a server with another key.
+  const keyChanged = () =>
+    new AttestedKeyChanged(
+      'attestation-failed',
+      "the Coordinator's TLS key changed after it was attested; not sending evidence to it",
+      { field: 'spki' },
+    );
   const fromAttested = (a: RawAnswer): RawAnswer => {
-    if (attested && !bytesEqual(a.peerSpki, attested)) {
-      // Another connection (the attested one was closed) to a server with another key.
-      throw new AttestedKeyChanged(
-        'attestation-failed',
-        "the Coordinator's TLS key changed after it was attested; not sending evidence to it",
-        { field: 'spki' },
-      );
-    }
+    if (attested && !bytesEqual(a.peerSpki, attested)) throw keyChanged();
     return a;
   };
-  let answer = fromAttested(await post(agent, options, '/v1/mesh/cert', {}));
+  // One request when the connection is TLS 1.3: the evidence binds this connection's TLS
+  // exporter instead of a nonce the Coordinator would first have to hand out. On TLS 1.2, on a
+  // connection whose binding already bought a certificate, or when the Coordinator answers with
+  // a nonce challenge anyway (a server without channel binding), the nonce flow below follows.
+  let bound: TLSSocket | undefined;
+  let answer = fromAttested(
+    await post(agent, options, '/v1/mesh/cert', async (socket, peer) => {
+      // Another server than the attested one: nothing bound goes out; the challenge it answers
+      // fails the check below, and the connection stays usable for attesting that server.
+      if (attested && !bytesEqual(peer, attested)) return {};
+      const exporter = channelBindingSpent.has(socket) ? undefined : tlsExporterBinding(socket);
+      if (!exporter) return {};
+      const reportData = await meshCertChannelReportData(exporter, options.publicKey, peer);
+      const evidence = await options.issuer.issue(reportData);
+      bound = socket;
+      return { public_key: toBase64(options.publicKey), evidence: evidenceToWire(evidence) };
+    }),
+  );
+  if (bound && answer.status === 200) {
+    const out = parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');
+    channelBindingSpent.add(bound);
+    return out;
+  }
+  if (bound && answer.status === 401) {
+    log.debug('the Coordinator asked for a nonce instead of the channel binding; using it');
+  }
   for (let attempt = 0; ; attempt++) {
     if (answer.status !== 401) {
       parseBody(MeshCertResponseSchema, answer.status, answer.text, 'mesh certificate');

@@ -2,11 +2,15 @@ export {
   API_LABELS,
   type CoordinatorStateBinding,
   coordinatorStateDigest,
+  meshCertChannelReportData,
   meshCertReportData,
   openRecoverySecret,
   recoverSignedMessage,
   type SealedSecret,
   sealRecoverySecret,
+  TLS_EXPORTER_LABEL,
+  TLS_EXPORTER_LENGTH,
+  tlsExporterBinding,
 } from './binding.js';
 export {
   createEvidenceBundle,

@@ -9,6 +9,8 @@ import type { CoordinatorStatus } from './schemas.js';
 export const API_LABELS = Object.freeze({
   state: 'contrast-ts coordinator state v1',
   meshCert: 'contrast-ts mesh cert v1',
+  /** A mesh-certificate request bound to its TLS connection (RFC 9266 tls-exporter) instead of a nonce. */
+  meshCertChannel: 'contrast-ts mesh cert tls-exporter v1',
   channel: 'contrast-ts coordinator channel v1',
   recoverSeal: 'contrast-ts recover seal v1',
   recoverSign: 'contrast-ts recover v1',

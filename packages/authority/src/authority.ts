@@ -107,9 +107,9 @@ export class Authority {
   }
 
   /**
-   * Checks an initializer's evidence (nonce, certificate key and this Coordinator's channel key
-   * bound; reference values of the manifest; policy hash in the manifest) and issues its mesh
-   * certificate with the workload secret.
+   * Checks an initializer's evidence (a nonce of this replica or the request's TLS channel
+   * binding, certificate key and this Coordinator's channel key bound; reference values of the
+   * manifest; policy hash in the manifest) and issues its mesh certificate with the workload secret.
    */
   issueMeshCertificate(params: MeshCertificateParams): Promise<MeshCertificateResult> {
     return issueMeshCertificate(this.#r, params);

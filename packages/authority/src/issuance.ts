@@ -1,22 +1,23 @@
-// Mesh-certificate issuance: an initializer's evidence (our nonce, its certificate key and our
-// channel key bound; the manifest's reference values; its policy hash in the manifest) buys a
+// Mesh-certificate issuance: an initializer's evidence (our nonce or its TLS connection's
+// exporter, its certificate key and our channel key bound; the manifest's reference values; its policy hash in the manifest) buys a
 // mesh certificate with the policy's SANs and claims, and the workload secret.
-import { meshCertReportData } from '@contrast-cc/api';
+import { meshCertChannelReportData, meshCertReportData } from '@contrast-cc/api';
 import { certificateKeySpki } from '@contrast-cc/certs';
 import { AuthorityError } from './errors.js';
 import type { Replica } from './state.js';
 import type { MeshCertificateParams, MeshCertificateResult } from './types.js';
 
 /**
- * Checks an initializer's evidence (nonce, certificate key and this Coordinator's channel key
- * bound; reference values of the manifest; policy hash in the manifest) and issues its mesh
- * certificate with the workload secret.
+ * Checks an initializer's evidence (nonce or the TLS connection's exporter, certificate key and
+ * this Coordinator's channel key bound; reference values of the manifest; policy hash in the
+ * manifest) and issues its mesh certificate with the workload secret.
  */
 export async function issueMeshCertificate(
   r: Replica,
   params: MeshCertificateParams,
 ): Promise<MeshCertificateResult> {
-  r.consumeNonce(params.nonce);
+  // A channel binding needs no nonce: the connection's exporter is already fresh and unique.
+  if (params.channelBinding === undefined) r.consumeNonce(params.nonce);
   const a = r.requireActive();
   // The key is checked before the evidence (cheap first); the CA certifies these exact bytes.
   let publicKey: Uint8Array;
@@ -25,7 +26,10 @@ export async function issueMeshCertificate(
   } catch {
     throw new AuthorityError('invalid-request', 'not a DER SubjectPublicKeyInfo', { field: 'public_key' });
   }
-  const reportData = await meshCertReportData(params.nonce, params.publicKey, r.channelSpki);
+  const reportData =
+    params.channelBinding !== undefined
+      ? await meshCertChannelReportData(params.channelBinding, params.publicKey, r.channelSpki)
+      : await meshCertReportData(params.nonce, params.publicKey, r.channelSpki);
   const { claims, now } = await r.attest(a.verifiers, params.evidence, reportData);
   const policyHash = claims.policyDigest?.toLowerCase();
   const entry = policyHash ? a.policies.get(policyHash) : undefined;

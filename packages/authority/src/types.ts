@@ -59,13 +59,20 @@ export interface SetManifestResult {
   seedShareDocument?: SeedShareDocument;
 }
 
-/** Input of {@link Authority.issueMeshCertificate}. @public */
-export interface MeshCertificateParams {
-  nonce: Uint8Array;
+/**
+ * Input of {@link Authority.issueMeshCertificate}: the evidence is bound either to a `nonce` this
+ * replica handed out (consumed here) or to `channelBinding`, the RFC 9266 tls-exporter value of
+ * the TLS connection the request came on (see `tlsExporterBinding` of `@contrast-cc/api`; no
+ * nonce is involved). The Authority cannot see the connection: the caller must have computed
+ * `channelBinding` from the request's own TLS 1.3 connection, never taken it from the request,
+ * and should issue one certificate per connection binding (the API server does both).
+ * @public
+ */
+export type MeshCertificateParams = {
   /** SPKI DER of the key to certify. */
   publicKey: Uint8Array;
   evidence: Evidence;
-}
+} & ({ nonce: Uint8Array; channelBinding?: undefined } | { channelBinding: Uint8Array; nonce?: undefined });
 
 /** What {@link Authority.issueMeshCertificate} returns. @public */
 export interface MeshCertificateResult {

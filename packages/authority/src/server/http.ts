@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import {
   API_VERSIONS,
   apiFailure,
@@ -15,6 +16,7 @@ import {
   RecoverSharesRequestSchema,
   SetManifestRequestSchema,
   type StateResponse,
+  tlsExporterBinding,
   toBase64,
 } from '@contrast-cc/api';
 import { ContrastError, type Evidence, type Logger, parseJsonBounded, toHex } from '@contrast-cc/core';
@@ -101,6 +103,13 @@ export const DEFAULT_MAX_BUFFERED_BYTES = BODY_LIMITS.manifest + 1024 * 1024;
 export interface ApiHandlerOptions {
   /** Request body bytes held in memory at once, over all requests (default 17 MiB). */
   maxBufferedBytes?: number;
+  /**
+   * Accept `POST /v1/mesh/cert` evidence bound to the request's TLS 1.3 connection (RFC 9266
+   * tls-exporter, `meshCertChannelReportData`) in place of a nonce: one request per certificate
+   * and no nonce minted (default true). `false` answers such a request with the nonce challenge,
+   * as servers before channel binding did.
+   */
+  meshCertChannelBinding?: boolean;
 }
 
 /** An error answer after which the connection is closed (the rest of the body is not read). */
@@ -162,26 +171,41 @@ async function readJson(req: IncomingMessage, limit: number, maxValues: number, 
   }
 }
 
-function required<T>(value: T | undefined, field: string): T {
+function required<T>(value: T | undefined, field: string, withWhat = 'a nonce'): T {
   if (value === undefined)
-    throw apiFailure('invalid_argument', `${field} is required with a nonce`, { field });
+    throw apiFailure('invalid_argument', `${field} is required with ${withWhat}`, { field });
   return value;
 }
 
+/** What an attested-key request's evidence is bound to: a nonce we handed out, or its TLS connection. */
+type KeyBinding = { nonce: Uint8Array } | { channelBinding: Uint8Array };
+
 /**
- * The nonce, key and evidence of an attested-key request (mesh certificate, peer recovery: one
- * schema factory, `attestedKeyRequestSchema`): without a nonce the answer is the challenge; then
- * evidence and the contract's key field are required.
+ * The binding, key and evidence of an attested-key request (mesh certificate, peer recovery: one
+ * schema factory, `attestedKeyRequestSchema`). With a nonce, evidence and the contract's key
+ * field are required. Without one, evidence bound to the connection is accepted when `channel`
+ * gives the connection's binding (mesh certificates on TLS 1.3); otherwise the answer is the
+ * nonce challenge (also to evidence without a nonce: a client that tried the channel binding
+ * then uses that nonce).
  */
 function attestedKeyParts<K extends string>(
   r: { nonce?: string | undefined; evidence?: EvidenceWire | undefined } & { [P in K]?: string | undefined },
   keyField: K,
   what: string,
-): { nonce: Uint8Array; key: Uint8Array; evidence: Evidence } {
-  if (r.nonce === undefined) throw apiFailure('challenge_required', `${what} needs a nonce challenge`);
+  channel?: () => Uint8Array | undefined,
+): { binding: KeyBinding; key: Uint8Array; evidence: Evidence } {
+  if (r.nonce === undefined) {
+    const channelBinding = r.evidence !== undefined ? channel?.() : undefined;
+    if (!channelBinding) throw apiFailure('challenge_required', `${what} needs a nonce challenge`);
+    return {
+      binding: { channelBinding },
+      key: fromBase64(required<string>(r[keyField] as string | undefined, keyField, 'evidence')),
+      evidence: evidenceFromWire(r.evidence!),
+    };
+  }
   const ev = required(r.evidence, 'evidence');
   return {
-    nonce: fromBase64(r.nonce),
+    binding: { nonce: fromBase64(r.nonce) },
     key: fromBase64(required<string>(r[keyField] as string | undefined, keyField)),
     evidence: evidenceFromWire(ev),
   };
@@ -200,6 +224,22 @@ export function createApiHandler(
 ) {
   const log = logger.child({ component: 'api' });
   const budget = new BodyBudget(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+  const channelBinding = options.meshCertChannelBinding ?? true;
+  // Connections whose channel binding bought a certificate (or is buying one now): one
+  // certificate per connection binding, as one per nonce. Another request on such a connection
+  // gets the nonce challenge. A failed attempt gives the binding back (nothing was issued).
+  const channelSpent = new WeakSet<object>();
+  const channelOf = (req: IncomingMessage) => () => {
+    if (!channelBinding) return undefined;
+    const value = tlsExporterBinding(req.socket as TLSSocket);
+    if (value && channelSpent.has(req.socket)) {
+      throw apiFailure(
+        'challenge_required',
+        "this connection's channel binding was used for a certificate; a further one needs a nonce",
+      );
+    }
+    return value;
+  };
   const readBody = (req: IncomingMessage, route: keyof typeof ROUTES) =>
     readJson(
       req,
@@ -259,8 +299,22 @@ export function createApiHandler(
       }
       case '/v1/mesh/cert': {
         const r = parseRequest(MeshCertRequestSchema, await readBody(req, '/v1/mesh/cert'));
-        const { nonce, key, evidence } = attestedKeyParts(r, 'public_key', 'a mesh certificate');
-        const out = await authority.issueMeshCertificate({ nonce, publicKey: key, evidence });
+        const { binding, key, evidence } = attestedKeyParts(
+          r,
+          'public_key',
+          'a mesh certificate',
+          channelOf(req),
+        );
+        const socket = req.socket;
+        const onChannel = 'channelBinding' in binding;
+        if (onChannel) channelSpent.add(socket);
+        let out: Awaited<ReturnType<Authority['issueMeshCertificate']>>;
+        try {
+          out = await authority.issueMeshCertificate({ ...binding, publicKey: key, evidence });
+        } catch (e) {
+          if (onChannel) channelSpent.delete(socket);
+          throw e;
+        }
         // The CA logs every issued certificate at info (serial, SANs); this adds the policy at debug.
         log.debug('issued mesh certificate', { policyHash: out.policyHash, kind: out.claims.kind });
         return {
@@ -276,8 +330,14 @@ export function createApiHandler(
       }
       case PEER_RECOVER_PATH: {
         const r = parseRequest(PeerRecoverRequestSchema, await readBody(req, PEER_RECOVER_PATH));
-        const { nonce, key, evidence } = attestedKeyParts(r, 'ephemeral_public_key', 'peer recovery');
-        const out = await authority.handOverToPeer({ nonce, ephemeralPublicKey: key, evidence });
+        // Peer recovery keeps the nonce flow (rare; no channel binding offered).
+        const { binding, key, evidence } = attestedKeyParts(r, 'ephemeral_public_key', 'peer recovery');
+        if (!('nonce' in binding)) throw new ContrastError('internal', 'peer recovery without a nonce');
+        const out = await authority.handOverToPeer({
+          nonce: binding.nonce,
+          ephemeralPublicKey: key,
+          evidence,
+        });
         return {
           status: 200,
           body: {
