@@ -4,9 +4,10 @@
 // SEV-SNP report (ECDSA P-384 by a simulated VCEK) that the Coordinator checks with the real SNP
 // verifier (chain cached by exact certificate bytes), and a P-384 mesh certificate.
 //
-// Each initializer runs requestMeshCertificate as apps/initializer does: one TLS connection for the
-// nonce challenge and the certificate request; evidence binding the nonce, its own certificate key
-// and the Coordinator's TLS key, issued after the challenge (fresh per request, never reused).
+// Each initializer runs requestMeshCertificate as apps/initializer does: one TLS 1.3 connection and
+// one request per certificate; evidence binding that connection's TLS exporter (RFC 9266
+// tls-exporter, in place of a nonce challenge), its own certificate key and the Coordinator's TLS
+// key, issued once the connection is up (fresh per request, never reused).
 //
 // The floor, measured in the same run and interleaved with the Coordinator's rounds (floor, real,
 // real, floor, ... so load drift from other work on the machine cancels): a bare node HTTPS server
