@@ -495,7 +495,7 @@ function post(
         ...(options.servername ? { servername: options.servername } : {}),
         method: 'POST',
         path,
-        // A deferred body goes out chunked once it exists; the server reads it the same way.
+        // A deferred body gets its Content-Length when it exists (see writeBody).
         headers: deferred
           ? { 'content-type': 'application/json' }
           : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
@@ -542,7 +542,10 @@ function post(
       }
       deferred(s, peer).then(
         (value) => {
-          if (!answered && !req.destroyed) req.end(JSON.stringify(value));
+          if (answered || req.destroyed) return;
+          const out = JSON.stringify(value);
+          if (!req.headersSent) req.setHeader('content-length', Buffer.byteLength(out));
+          req.end(out);
         },
         (e: unknown) => {
           failure = e;
@@ -573,8 +576,9 @@ function post(
             : new ContrastError('unavailable', `cannot reach the Coordinator: ${e.message}`)),
       ),
     );
-    if (deferred) req.flushHeaders();
-    else req.end(text);
+    // A deferred body is written (headers with it) once the connection is up: the agent connects
+    // without anything written, and head and body then travel in one TLS record.
+    if (!deferred) req.end(text);
   });
 }
 

@@ -13,7 +13,7 @@ import {
   toBase64,
 } from '@contrast-cc/api';
 import { createAttestedServer } from '@contrast-cc/atls';
-import { type Evidence, type Issuer, noopLogger } from '@contrast-cc/core';
+import { ContrastError, type Evidence, type Issuer, noopLogger } from '@contrast-cc/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Authority } from '../authority.js';
 import { deployment, podIssuer, registry, tempStore } from '../testing/index.js';
@@ -186,6 +186,20 @@ describe('mesh certificates bound to the TLS connection (tls-exporter)', () => {
     expect(server.meshCerts().length - before).toBe(1);
     expect(server.minted).not.toHaveBeenCalled();
     expect(slow.issued).toBe(1);
+  });
+
+  it('sends nothing when the issuer fails, and fails with its error', async () => {
+    const before = server.meshCerts().length;
+    const failure = new ContrastError('unavailable', 'configfs-tsm: no report');
+    const issuer: Issuer = { kind: 'fake', issue: () => Promise.reject(failure) };
+    const err = await requestMeshCertificate({
+      host: '127.0.0.1',
+      port: server.port,
+      issuer,
+      publicKey: freshKey(),
+    }).catch((e: unknown) => e);
+    expect(err).toBe(failure);
+    expect(server.meshCerts().length).toBe(before);
   });
 
   it('refuses evidence bound to another connection (a relay) and a second certificate on one binding', async () => {
