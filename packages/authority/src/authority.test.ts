@@ -5,6 +5,7 @@ import {
   type ReleasedSeedShare,
   recoverSeed,
   releaseSeedShare,
+  SeedEngine,
   type SeedShareDocument,
 } from '@contrast-cc/certs';
 import { type ContrastError, toHex } from '@contrast-cc/core';
@@ -150,6 +151,35 @@ describe('mesh certificates', () => {
     // The coordinator policy has no WorkloadSecretID: no secret.
     const coord = await (await requestCert(a, podIssuer(d.hashes.coordinator!))).result();
     expect(coord.workloadSecret).toBeUndefined();
+  });
+
+  it("answers the seed's workload secret per active state; a new generation answers for its own manifest", async () => {
+    const a = await open(await newStore());
+    const d = deployment();
+    const first = await a.setManifest({ manifest: d.manifest, policies: d.policies });
+    const { seed, salt } = seedFrom(first);
+    const engine = new SeedEngine(seed, salt);
+    const webSecret = async () =>
+      toHex((await (await requestCert(a, podIssuer(d.hashes.web!))).result()).workloadSecret!);
+    const web = (await (await requestCert(a, podIssuer(d.hashes.web!))).result()).workloadSecret!;
+    expect(toHex(web)).toBe(toHex(engine.workloadSecret('apps/v1/Deployment/default/web')));
+    web.fill(0); // a caller scribbling on its copy changes nothing for the next one
+    expect(await webSecret()).toBe(toHex(engine.workloadSecret('apps/v1/Deployment/default/web')));
+    expect(toHex(a.workloadSecret('apps/v1/Deployment/default/web'))).toBe(await webSecret());
+    // Generation 2 gives the web policy another WorkloadSecretID: its certificates carry that one's secret.
+    const json = structuredClone(d.manifestJson) as {
+      Policies: Record<string, { WorkloadSecretID?: string }>;
+    };
+    json.Policies[d.hashes.web!]!.WorkloadSecretID = 'renamed';
+    const manifest = new TextEncoder().encode(JSON.stringify(json));
+    await a.setManifest({
+      manifest,
+      policies: d.policies,
+      signature: ownerSignature(manifest, first.transitionHash),
+    });
+    expect(a.generation).toBe(2);
+    expect(await webSecret()).toBe(toHex(engine.workloadSecret('renamed')));
+    expect(await webSecret()).not.toBe(toHex(engine.workloadSecret('apps/v1/Deployment/default/web')));
   });
 
   it('refuses replayed evidence, unknown policies, wrong measurements and foreign bindings', async () => {

@@ -4,7 +4,7 @@
 import { meshCertChannelReportData, meshCertReportData } from '@contrast-cc/api';
 import { certificateKeySpki } from '@contrast-cc/certs';
 import { AuthorityError } from './errors.js';
-import type { Replica } from './state.js';
+import { manifestWorkloadSecret, type Replica } from './state.js';
 import type { MeshCertificateParams, MeshCertificateResult } from './types.js';
 
 /**
@@ -58,7 +58,7 @@ export async function issueMeshCertificate(
     certChainPem: cert.chainPem,
     meshCaPem: a.ca.meshCa.pem,
     rootCaPem: a.ca.root.pem,
-    ...(entry.WorkloadSecretID ? { workloadSecret: a.engine.workloadSecret(entry.WorkloadSecretID) } : {}),
+    ...(entry.WorkloadSecretID ? { workloadSecret: manifestWorkloadSecret(a, entry.WorkloadSecretID) } : {}),
     policyHash,
     claims,
   };

@@ -47,6 +47,27 @@ export interface Active {
   generation: number;
   /** The history served by `state()`, read once per active state (it never changes for one). */
   history?: Promise<{ manifests: Uint8Array[]; policies: Uint8Array[] }>;
+  /**
+   * Workload secrets derived for this active state's WorkloadSecretIDs (only IDs of the manifest's
+   * policies, so at most one per policy): one HKDF per ID instead of one per certificate. It lives
+   * and dies with this object, which a manifest update or a recovery replaces, so it can never
+   * answer for another seed or manifest.
+   */
+  workloadSecrets?: Map<string, Uint8Array>;
+}
+
+/**
+ * The workload secret of a WorkloadSecretID of the active manifest (a fresh copy: a caller changing
+ * it cannot change the next answer).
+ */
+export function manifestWorkloadSecret(a: Active, workloadSecretId: string): Uint8Array {
+  a.workloadSecrets ??= new Map();
+  let secret = a.workloadSecrets.get(workloadSecretId);
+  if (!secret) {
+    secret = a.engine.workloadSecret(workloadSecretId);
+    a.workloadSecrets.set(workloadSecretId, secret);
+  }
+  return secret.slice();
 }
 
 export function normalizedPolicies(manifest: Manifest): Map<string, PolicyEntry> {

@@ -143,6 +143,23 @@ describe('CA hierarchy', () => {
     }
   });
 
+  it('gives each SAN list its own names when lists alternate (names are encoded once per list)', async () => {
+    const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    const lists = [['web', '10.0.0.7'], ['db'], ['10.0.0.8'], [], ['web', '10.0.0.7', 'spiffe://x/y']];
+    for (const sans of [...lists, ...lists.reverse()]) {
+      const leaf = new X509Certificate((await ca.issueMeshCertificate({ publicKey: pub, sans })).pem);
+      expect(readMeshCertificate(leaf.raw).sans).toEqual(sans);
+      expect(leaf.subject).toBe(`CN=${sans[0] ?? 'contrast-workload'}`);
+    }
+    for (let i = 0; i < 2; i++) {
+      await expect(
+        ca.issueMeshCertificate({ publicKey: pub, sans: ['ok', 'bad name!'] }),
+      ).rejects.toMatchObject({
+        field: 'sans[1]',
+      });
+    }
+  });
+
   it('rejects bad input naming the field', async () => {
     const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     await expect(

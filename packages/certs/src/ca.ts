@@ -4,6 +4,7 @@ import {
   verify as cryptoVerify,
   type KeyObject,
   randomBytes,
+  randomFillSync,
   sign,
   X509Certificate,
 } from 'node:crypto';
@@ -39,7 +40,7 @@ import {
   tbsCertificate,
 } from './certificate.js';
 import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
-import { meshCertificateExtensions, type RawExtension } from './extensions.js';
+import { type RawExtension, writeMeshCertificateExtensions } from './extensions.js';
 import { type PublicKeyInput, scrubCause, spkiDer } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
 
@@ -213,6 +214,30 @@ const LEAF_EXTENSION_OIDS = new Set([
   '2.5.29.35',
   '2.5.29.17',
 ]);
+
+/** A leaf's subject name and SubjectAltName extension (absent without SANs), as DER. */
+interface LeafNames {
+  subject: Uint8Array;
+  subjectAltName?: Uint8Array;
+}
+/** SAN lists whose names a CA remembers; a manifest has one per policy. */
+const LEAF_NAMES_LIMIT = 1024;
+
+/**
+ * 16 random bytes for a serial, from a pool refilled 4 KiB at a time (one call into OpenSSL's
+ * CSPRNG per 256 certificates instead of one each). Every byte is used once.
+ */
+const serialPool = { bytes: new Uint8Array(4096), at: 4096 };
+function randomSerialBytes(): Uint8Array {
+  if (serialPool.at + 16 > serialPool.bytes.length) {
+    randomFillSync(serialPool.bytes);
+    serialPool.at = 0;
+  }
+  const out = serialPool.bytes.slice(serialPool.at, serialPool.at + 16);
+  serialPool.bytes.fill(0, serialPool.at, serialPool.at + 16);
+  serialPool.at += 16;
+  return out;
+}
 
 /** What the CA certificates are built from: the two keys, their identifiers and the root serial. */
 interface CaKeys {
@@ -402,6 +427,7 @@ export class CaHierarchy {
   readonly #authorityKeyId: Uint8Array;
   readonly #validity: CaValidity;
   readonly #log: Logger;
+  readonly #names = new Map<string, LeafNames>();
 
   private constructor(parts: {
     root: IssuedCertificate;
@@ -513,39 +539,60 @@ export class CaHierarchy {
     return this.#meshKey;
   }
 
+  /**
+   * The subject name and SubjectAltName extension of a SAN list, encoded once per list (the
+   * policies of a manifest each have one) and remembered by its exact text. Bad SANs throw every
+   * time (nothing is remembered for them).
+   */
+  #leafNames(sans: readonly string[]): LeafNames {
+    const key = JSON.stringify(sans);
+    const known = this.#names.get(key);
+    if (known) return known;
+    const names = classifySans(sans);
+    const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
+    const made: LeafNames = {
+      subject: commonNameDer(cn),
+      ...(names.length > 0 ? { subjectAltName: subjectAltNameExtension(names) } : {}),
+    };
+    if (this.#names.size >= LEAF_NAMES_LIMIT) this.#names.clear();
+    this.#names.set(key, made);
+    return made;
+  }
+
   /** Issues a mesh certificate for a workload's public key. */
   async issueMeshCertificate(request: MeshCertificateRequest): Promise<MeshCertificate> {
     const now = request.now ?? new Date();
     const spki = certificateKeySpki(request.publicKey, 'publicKey');
-    const names = classifySans(request.sans);
-    const cn = names.find((n) => n.type === 'dns')?.value ?? names[0]?.value ?? 'contrast-workload';
+    const names = this.#leafNames(request.sans);
     const notBefore = new Date(now.getTime() - (this.#validity.backdateMs ?? HOUR));
     const extensions: Uint8Array[] = [
       ...LEAF_FIXED_EXTENSIONS,
       subjectKeyIdentifierExtension(keyIdentifier(spki)),
       this.#authorityKeyId,
     ];
-    if (names.length > 0) extensions.push(subjectAltNameExtension(names));
-    const ours = meshCertificateExtensions({
-      ...(request.workloadSecretId !== undefined ? { workloadSecretId: request.workloadSecretId } : {}),
-      ...(request.claims ? { claims: request.claims } : {}),
-    });
-    const seen = new Set(LEAF_EXTENSION_OIDS);
-    for (const e of ours) {
-      seen.add(e.oid);
-      seen.add(e.oid);
-      extensions.push(extensionDer(derOid(e.oid)!, e.critical === true, e.value));
-    }
-    for (const [i, e] of (request.extraExtensions ?? []).entries())
-      extensions.push(extraExtension(e, i, seen));
+    if (names.subjectAltName) extensions.push(names.subjectAltName);
+    const extra = request.extraExtensions ?? [];
+    // Only caller-supplied extensions need the duplicate check.
+    const seen = extra.length > 0 ? new Set(LEAF_EXTENSION_OIDS) : undefined;
+    writeMeshCertificateExtensions(
+      {
+        ...(request.workloadSecretId !== undefined ? { workloadSecretId: request.workloadSecretId } : {}),
+        ...(request.claims ? { claims: request.claims } : {}),
+      },
+      (oid, oidDer, value) => {
+        seen?.add(oid);
+        extensions.push(extensionDer(oidDer, false, value));
+      },
+    );
+    for (const [i, e] of extra.entries()) extensions.push(extraExtension(e, i, seen!));
 
-    const serial = serialFrom(randomBytes(16));
+    const serial = serialFrom(randomSerialBytes());
     const tbs = tbsCertificate({
       serial,
       issuer: INTERMEDIATE_NAME,
       notBefore,
       notAfter: addValidity(notBefore, this.#validity.leafMs, 1),
-      subject: commonNameDer(cn),
+      subject: names.subject,
       spki,
       extensions,
     });

@@ -5,6 +5,8 @@ import {
   DER_UTF8_STRING,
   derBoolean,
   derOctetString,
+  derOid,
+  derOidOf,
   derUnsignedInteger,
   derUtf8String,
 } from '@contrast-cc/core/x509';
@@ -47,20 +49,132 @@ export interface RawExtension {
   value: Uint8Array;
 }
 
-/** JSON with object keys sorted at every level, so the same claims give the same bytes. */
+/** An array index (ECMA-262 6.1.7): such keys come first in an object, in numeric order. */
+const isArrayIndex = (key: string) =>
+  key.length > 0 &&
+  key.length <= 10 &&
+  (key === '0' || (key.charCodeAt(0) !== 0x30 && /^[0-9]+$/.test(key))) &&
+  Number(key) < 4294967295;
+
+/**
+ * The keys of an object in the order its sorted copy has: `Object.keys` sorted by UTF-16 code
+ * units, except that array-index keys come first in numeric order (a plain object lists them so).
+ */
+function sortedKeys(o: object): string[] {
+  const keys = Object.keys(o).sort();
+  let indices = 0;
+  for (const k of keys) if (isArrayIndex(k)) indices++;
+  if (indices === 0) return keys;
+  const first = keys.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
+  return [...first, ...keys.filter((k) => !isArrayIndex(k))];
+}
+
+/** One value as `canonicalJson` writes it; undefined where JSON.stringify omits the value. */
+function canonicalValue(input: unknown, key: string): string | undefined {
+  let v = input;
+  if ((typeof v === 'object' && v !== null) || typeof v === 'bigint') {
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') v = toJSON.call(v, key);
+  }
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return `"${v.toString()}"`;
+    case 'object': {
+      if (v === null) return 'null';
+      if (v instanceof Uint8Array) return `"${toHex(v)}"`;
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) out += ',';
+          out += canonicalValue(v[i], String(i)) ?? 'null';
+        }
+        return `${out}]`;
+      }
+      const o = v as Record<string, unknown>;
+      let out = '{';
+      for (const k of sortedKeys(o)) {
+        const item = canonicalValue(o[k], k);
+        if (item === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += `${JSON.stringify(k)}:${item}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * JSON with object keys sorted at every level, so the same claims give the same bytes: exactly
+ * `JSON.stringify(value, replacer)` with a replacer that writes bigints as decimal strings,
+ * Uint8Arrays as hex and every other non-array object as a copy with its keys sorted (the
+ * certificates' bytes depend on it; `extensions.test.ts` checks it against that definition),
+ * written directly instead of through per-object copies and replacer calls.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v instanceof Uint8Array) return toHex(v);
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.keys(v as Record<string, unknown>)
-          .sort()
-          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+  return canonicalValue(value, '') as string;
+}
+
+/** The DER of our fixed OIDs, encoded once. */
+const OID_DER = Object.fromEntries(
+  Object.entries(MESH_CERT_OIDS).map(([name, oid]) => [name, derOidOf(oid)]),
+) as Record<keyof typeof MESH_CERT_OIDS, Uint8Array>;
+
+/** Receives one extension: its OID as text and as DER, and its DER value. */
+export type ExtensionSink = (oid: string, oidDer: Uint8Array, value: Uint8Array) => void;
+
+/**
+ * Writes the extensions of a mesh certificate for a WorkloadSecretID and verified claims, in
+ * certificate order, to `emit` (the CA encodes them straight into the certificate;
+ * {@link meshCertificateExtensions} collects them).
+ */
+export function writeMeshCertificateExtensions(
+  input: { workloadSecretId?: string; claims?: EvidenceClaims },
+  emit: ExtensionSink,
+): void {
+  if (input.workloadSecretId !== undefined && input.workloadSecretId !== '') {
+    emit(
+      MESH_CERT_OIDS.workloadSecretId,
+      OID_DER.workloadSecretId,
+      derOctetString(new TextEncoder().encode(input.workloadSecretId)),
+    );
+  }
+  const c = input.claims;
+  if (!c) return;
+  emit(MESH_CERT_OIDS.evidenceKind, OID_DER.evidenceKind, derUtf8String(c.kind));
+  emit(
+    MESH_CERT_OIDS.measurement,
+    OID_DER.measurement,
+    derOctetString(fromHex(c.measurement, { field: 'claims.measurement' })),
+  );
+  if (c.policyDigest !== undefined) {
+    emit(
+      MESH_CERT_OIDS.policyDigest,
+      OID_DER.policyDigest,
+      derOctetString(fromHex(c.policyDigest, { field: 'claims.policyDigest' })),
+    );
+  }
+  emit(MESH_CERT_OIDS.reportData, OID_DER.reportData, derOctetString(c.reportData));
+  emit(MESH_CERT_OIDS.insecure, OID_DER.insecure, derBoolean(c.insecure));
+  emit(MESH_CERT_OIDS.details, OID_DER.details, derUtf8String(canonicalJson(c.details ?? {})));
+  for (const claim of c.certificateClaims ?? []) {
+    const oidDer = claim.oid.startsWith(`${UPSTREAM_CLAIM_ARC}.`) ? derOid(claim.oid) : undefined;
+    if (!oidDer) {
+      throw new ContrastError(
+        'invalid-argument',
+        `claim ${claim.name} has OID ${claim.oid}, outside ${UPSTREAM_CLAIM_ARC}`,
+        { field: `claims.certificateClaims[${claim.name}]` },
       );
     }
-    return v;
-  });
+    emit(claim.oid, oidDer, encodeClaimValue(claim.value));
+  }
 }
 
 /** The extensions a mesh certificate carries for a WorkloadSecretID and verified claims. @public */
@@ -69,39 +183,7 @@ export function meshCertificateExtensions(input: {
   claims?: EvidenceClaims;
 }): RawExtension[] {
   const out: RawExtension[] = [];
-  if (input.workloadSecretId !== undefined && input.workloadSecretId !== '') {
-    out.push({
-      oid: MESH_CERT_OIDS.workloadSecretId,
-      value: derOctetString(new TextEncoder().encode(input.workloadSecretId)),
-    });
-  }
-  const c = input.claims;
-  if (c) {
-    out.push({ oid: MESH_CERT_OIDS.evidenceKind, value: derUtf8String(c.kind) });
-    out.push({
-      oid: MESH_CERT_OIDS.measurement,
-      value: derOctetString(fromHex(c.measurement, { field: 'claims.measurement' })),
-    });
-    if (c.policyDigest !== undefined) {
-      out.push({
-        oid: MESH_CERT_OIDS.policyDigest,
-        value: derOctetString(fromHex(c.policyDigest, { field: 'claims.policyDigest' })),
-      });
-    }
-    out.push({ oid: MESH_CERT_OIDS.reportData, value: derOctetString(c.reportData) });
-    out.push({ oid: MESH_CERT_OIDS.insecure, value: derBoolean(c.insecure) });
-    out.push({ oid: MESH_CERT_OIDS.details, value: derUtf8String(canonicalJson(c.details ?? {})) });
-    for (const claim of c.certificateClaims ?? []) {
-      if (!claim.oid.startsWith(`${UPSTREAM_CLAIM_ARC}.`)) {
-        throw new ContrastError(
-          'invalid-argument',
-          `claim ${claim.name} has OID ${claim.oid}, outside ${UPSTREAM_CLAIM_ARC}`,
-          { field: `claims.certificateClaims[${claim.name}]` },
-        );
-      }
-      out.push({ oid: claim.oid, value: encodeClaimValue(claim.value) });
-    }
-  }
+  writeMeshCertificateExtensions(input, (oid, _oidDer, value) => out.push({ oid, value }));
   return out;
 }
 
@@ -113,13 +195,27 @@ export function encodeClaimValue(value: ClaimValue): Uint8Array {
     case 'bytes':
       return derOctetString(value.value);
     case 'uint': {
-      if (value.value < 0n) {
+      const v = value.value;
+      if (v < 0n) {
         throw new ContrastError('invalid-argument', 'a claim integer is negative', { field: 'claims' });
       }
-      const hex = value.value.toString(16);
+      if (v <= 0xffffffffn) return smallUnsignedInteger(Number(v));
+      const hex = v.toString(16);
       return derUnsignedInteger(fromHex(hex.length % 2 ? `0${hex}` : hex));
     }
   }
+}
+
+/** A minimal non-negative INTEGER below 2^32 (most claims: versions, SVNs, TCB parts). */
+function smallUnsignedInteger(n: number): Uint8Array {
+  let bytes = 1;
+  while (bytes < 4 && n >= 2 ** (8 * bytes)) bytes++;
+  const pad = n >= 2 ** (8 * bytes - 1) ? 1 : 0;
+  const out = new Uint8Array(2 + pad + bytes);
+  out[0] = 0x02;
+  out[1] = pad + bytes;
+  for (let i = out.length - 1, v = n; i >= 2 + pad; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  return out;
 }
 
 /**

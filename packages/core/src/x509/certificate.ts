@@ -8,6 +8,7 @@ import {
   derAscii,
   derBitString,
   derExplicit,
+  derHeaderSize,
   derOctetString,
   derOidOf,
   derSequence,
@@ -17,6 +18,7 @@ import {
   derUnsignedBigInt,
   derUnsignedInteger,
   derUtf8String,
+  writeDerHeader,
 } from './der.js';
 
 const OID = {
@@ -80,9 +82,20 @@ export function distinguishedNameDer(parts: readonly (readonly [string, string])
 
 /** One `Extension` (critical is omitted when false, as DER requires for a DEFAULT value). */
 export function extensionDer(oidDer: Uint8Array, critical: boolean, value: Uint8Array): Uint8Array {
-  return critical
-    ? derSequence(oidDer, BOOLEAN_TRUE, derOctetString(value))
-    : derSequence(oidDer, derOctetString(value));
+  // One buffer: SEQUENCE { oid, [BOOLEAN TRUE], OCTET STRING { value } } (every certificate we
+  // issue has some 60 of these).
+  const octets = derHeaderSize(value.length) + value.length;
+  const content = oidDer.length + (critical ? BOOLEAN_TRUE.length : 0) + octets;
+  const out = new Uint8Array(derHeaderSize(content) + content);
+  let at = writeDerHeader(out, 0, 0x30, content);
+  out.set(oidDer, at);
+  at += oidDer.length;
+  if (critical) {
+    out.set(BOOLEAN_TRUE, at);
+    at += BOOLEAN_TRUE.length;
+  }
+  out.set(value, writeDerHeader(out, at, 0x04, value.length));
+  return out;
 }
 
 /** KeyUsage bits (RFC 5280 4.2.1.3). */

@@ -10,20 +10,32 @@ function lengthSize(length: number): number {
   return n;
 }
 
+/** Octets of the identifier and length of a TLV with a one-byte tag and `length` content bytes. */
+export const derHeaderSize = (length: number) => 1 + lengthSize(length);
+
+/**
+ * Writes the identifier and length octets of a TLV (one-byte tag, `length` content bytes) into
+ * `out` at `at`; returns where its content starts. For writers that size a structure first and
+ * fill one buffer instead of allocating every TLV.
+ */
+export function writeDerHeader(out: Uint8Array, at: number, tag: number, length: number): number {
+  out[at] = tag;
+  if (length < 0x80) {
+    out[at + 1] = length;
+    return at + 2;
+  }
+  const header = derHeaderSize(length);
+  out[at + 1] = 0x80 | (header - 2);
+  for (let i = at + header - 1, l = length; i >= at + 2; i--, l = Math.floor(l / 256)) out[i] = l & 0xff;
+  return at + header;
+}
+
 /** A TLV with a one-byte tag whose content is the concatenation of `parts`. */
 export function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;
-  const header = 1 + lengthSize(length);
-  const out = new Uint8Array(header + length);
-  out[0] = tag;
-  if (length < 0x80) {
-    out[1] = length;
-  } else {
-    out[1] = 0x80 | (header - 2);
-    for (let i = header - 1, l = length; i >= 2; i--, l = Math.floor(l / 256)) out[i] = l & 0xff;
-  }
-  let at = header;
+  const out = new Uint8Array(derHeaderSize(length) + length);
+  let at = writeDerHeader(out, 0, tag, length);
   for (const p of parts) {
     out.set(p, at);
     at += p.length;

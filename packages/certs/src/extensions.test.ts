@@ -1,0 +1,186 @@
+// The claim extensions' bytes are part of every mesh certificate: they must not change when their
+// encoding gets faster. `canonicalJson` is checked against its definition (JSON.stringify with
+// the sorting replacer it replaced) on arbitrary values, and the whole extension list for fixed
+// inputs (an SNP report's claims as the verifier builds them, odd JSON details) against a golden
+// file written by the encoder before it was optimized.
+import { parseSnpReport, snpClaimExtensions, snpReportToJson } from '@contrast-cc/attestation/snp';
+import { type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
+import { derUnsignedInteger } from '@contrast-cc/core/x509';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, encodeClaimValue, meshCertificateExtensions } from './extensions.js';
+import { golden } from './test-support/golden.js';
+
+/** The definition: what canonicalJson was written as before it was optimized. */
+function definition(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Uint8Array) return toHex(v);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.keys(v as Record<string, unknown>)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
+    }
+    return v;
+  });
+}
+
+/** A report with every field set to a distinct pattern (version 3, Genoa CPUID), not signed. */
+function snpReportBytes(): Uint8Array {
+  const raw = new Uint8Array(0x4a0);
+  for (let i = 0; i < 0x2a0; i++) raw[i] = (i * 37 + 11) & 0xff;
+  const view = new DataView(raw.buffer);
+  view.setUint32(0x00, 3, true); // version
+  view.setUint32(0x30, 1, true); // vmpl
+  view.setUint32(0x34, 1, true); // signature algorithm
+  view.setUint32(0x48, 0, true); // key info: VCEK
+  raw[0x188] = 0x19; // CPUID family: Genoa
+  raw[0x189] = 0x11;
+  raw[0x18a] = 0x01;
+  return raw;
+}
+
+/** Claims as the SNP verifier builds them for an accepted report. */
+function snpClaims(): EvidenceClaims {
+  const report = parseSnpReport(snpReportBytes());
+  return {
+    kind: 'snp-report',
+    reportData: report.reportData,
+    measurement: toHex(report.measurement),
+    policyDigest: toHex(report.hostData),
+    insecure: true,
+    details: {
+      product: 'Genoa',
+      signingKey: 'vcek',
+      chipId: toHex(report.chipId),
+      vmpl: report.vmpl,
+      certificate: {
+        subject: 'SEV-VCEK',
+        issuer: 'SEV-Genoa',
+        serialNumber: '0',
+        notBefore: '2026-01-01T00:00:00.000Z',
+        notAfter: '2033-01-01T00:00:00.000Z',
+      },
+      revocation: 'checked',
+      report: snpReportToJson(report),
+    },
+    certificateClaims: snpClaimExtensions(report),
+  };
+}
+
+const oddDetails = {
+  z: 1,
+  a: [3, 'x', null, undefined, { y: true, b: -0 }],
+  10: 'ten',
+  2: 'two',
+  '01': 'not an index',
+  'ü key': 'välue',
+  '\u{1f600}': 'emoji key',
+  nested: { big: 12345678901234567890n, bytes: new Uint8Array([1, 2, 254]), when: new Date(0) },
+  nan: Number.NaN,
+  skipped: undefined,
+  fn: () => 1,
+};
+
+function extensionsHex(input: Parameters<typeof meshCertificateExtensions>[0]) {
+  return meshCertificateExtensions(input).map((e) => `${e.oid}${e.critical ? '!' : ''}=${toHex(e.value)}`);
+}
+
+describe('canonicalJson', () => {
+  it('equals its definition on arbitrary values (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withSet: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withUnicodeString: true,
+          key: fc.oneof(fc.string(), fc.nat().map(String), fc.constantFrom('__proto__', '4294967295', '007')),
+        }),
+        (value) => {
+          expect(canonicalJson(value)).toBe(definition(value));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('equals its definition on claims as the verifiers build them, and on odd details', () => {
+    for (const value of [snpClaims(), snpClaims().details, oddDetails, {}, [], 'x', 5, null]) {
+      expect(canonicalJson(value)).toBe(definition(value));
+    }
+    expect(canonicalJson(oddDetails)).toContain('{"2":"two","10":"ten","01":"not an index"');
+  });
+});
+
+describe('meshCertificateExtensions', () => {
+  it('writes the same bytes as before its encoding was optimized (golden)', () => {
+    const actual = {
+      snp: extensionsHex({ workloadSecretId: 'apps/v1/Deployment/default/web', claims: snpClaims() }),
+      odd: extensionsHex({
+        claims: {
+          kind: 'fake',
+          reportData: new Uint8Array(64).fill(7),
+          measurement: 'ab'.repeat(48),
+          insecure: false,
+          details: oddDetails,
+          certificateClaims: [
+            { oid: '1.3.9901.2.9.1', name: 'zero', value: { type: 'uint', value: 0n } },
+            { oid: '1.3.9901.2.9.2', name: 'high bit', value: { type: 'uint', value: 0x80n } },
+            { oid: '1.3.9901.2.9.3', name: 'large', value: { type: 'uint', value: 2n ** 64n - 1n } },
+            { oid: '1.3.9901.2.9.4', name: 'flag', value: { type: 'bool', value: false } },
+            { oid: '1.3.9901.2.9.5', name: 'empty', value: { type: 'bytes', value: new Uint8Array(0) } },
+            {
+              oid: '1.3.9901.2.9.6',
+              name: 'long',
+              value: { type: 'bytes', value: new Uint8Array(300).fill(1) },
+            },
+          ],
+        },
+      }),
+      secretOnly: extensionsHex({ workloadSecretId: 'ü' }),
+      none: extensionsHex({}),
+    };
+    expect(actual).toEqual(golden('mesh-extensions.json', actual));
+  });
+});
+
+describe('encodeClaimValue', () => {
+  it('writes an unsigned INTEGER as the generic encoder does, below and above 2^32 (property)', () => {
+    const generic = (v: bigint) => {
+      const hex = v.toString(16);
+      return toHex(derUnsignedInteger(fromHex(hex.length % 2 ? `0${hex}` : hex)));
+    };
+    const edges = [
+      0n,
+      1n,
+      0x7fn,
+      0x80n,
+      0xffn,
+      0x100n,
+      0x7fffn,
+      0x8000n,
+      0xffffffn,
+      0x7fffffffn,
+      0x80000000n,
+    ];
+    for (const v of [...edges, 0xffffffffn, 0x100000000n]) {
+      expect(toHex(encodeClaimValue({ type: 'uint', value: v })), String(v)).toBe(generic(v));
+    }
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 70n }), (v) => {
+        expect(toHex(encodeClaimValue({ type: 'uint', value: v }))).toBe(generic(v));
+      }),
+      { numRuns: 1000 },
+    );
+    expect(() => encodeClaimValue({ type: 'uint', value: -1n })).toThrow(/negative/);
+  });
+});
