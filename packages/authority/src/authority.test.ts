@@ -167,7 +167,7 @@ describe('mesh certificates', () => {
     expect(await webSecret()).toBe(toHex(engine.workloadSecret('apps/v1/Deployment/default/web')));
     expect(toHex(a.workloadSecret('apps/v1/Deployment/default/web'))).toBe(await webSecret());
     // Generation 2 gives the web policy another WorkloadSecretID: its certificates carry that one's secret.
-    const json = structuredClone(d.manifestJson) as {
+    const json = structuredClone(d.manifestJson) as unknown as {
       Policies: Record<string, { WorkloadSecretID?: string }>;
     };
     json.Policies[d.hashes.web!]!.WorkloadSecretID = 'renamed';
