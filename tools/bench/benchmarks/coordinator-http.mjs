@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { requestMeshCertificate } from '@contrast-cc/api';
 import { noopLogger } from '@contrast-cc/core';
 import { createSimulatedSnpPlatform, createSimulatorTrust } from '@contrast-cc/platform-simulator';
-import { printRatio } from '../lib.mjs';
+import { printRatio, repoRoot } from '../lib.mjs';
 
 const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -108,14 +108,21 @@ if (process.argv[2] === 'server') {
   const simulatorDir = mkdtempSync(path.join(tmpdir(), 'bench-http-'));
   const self = fileURLToPath(import.meta.url);
   const servers = {};
+  // Both servers run with the Coordinator pod's V8 flags (its heap and semi-space sizes set how
+  // often it collects garbage); BENCH_SERVER_FLAGS overrides them (e.g. add --trace-gc).
+  const { COORDINATOR_NODE_OPTIONS } = await import(path.join(repoRoot, 'apps/coordinator/dist/index.js'));
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? COORDINATOR_NODE_OPTIONS).split(/\s+/).filter(Boolean);
   try {
     for (const kind of ['bare', 'api']) {
       const child = fork(self, ['server', kind], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server.
-        execArgv: process.env.BENCH_CPU_PROF
-          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${kind}`]
-          : [],
+        execArgv: [
+          ...flags,
+          ...(process.env.BENCH_CPU_PROF
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${kind}`]
+            : []),
+        ],
       });
       const port = await new Promise((resolve) => child.once('message', (m) => resolve(m.port)));
       const cpu = () =>
@@ -167,6 +174,7 @@ if (process.argv[2] === 'server') {
         `  round ${r + 1}: bare ${ms(cpu.bare[r])} server CPU per certificate, api ${ms(cpu.api[r])}; overhead ${ms(cpu.api[r] - cpu.bare[r])} per certificate`,
       );
     }
+    console.log(`server flags: ${flags.join(' ')}`);
     const median = (v) => {
       const x = [...v].sort((a, b) => a - b);
       return x.length % 2 ? x[(x.length - 1) / 2] : (x[x.length / 2 - 1] + x[x.length / 2]) / 2;
