@@ -3,6 +3,7 @@ import { PeerRecoverRequestSchema } from './peer.js';
 import {
   Base64Schema,
   BODY_LIMITS,
+  fromBase64,
   isBase64,
   MeshCertRequestSchema,
   SetManifestRequestSchema,
@@ -39,6 +40,31 @@ describe('Base64Schema', () => {
     expect(long.length).toBeGreaterThan(64 * 1024);
     expect(isBase64(long)).toBe(true);
     expect(isBase64(`${long.slice(0, -4)}AA-A`)).toBe(false);
+  });
+
+  it('fromBase64 decodes into an array of its own, exactly sized, and lenient input as before', () => {
+    for (let n = 0; n < 40; n++) {
+      const bytes = new Uint8Array(Array.from({ length: n }, (_, i) => (i * 151 + n * 7) & 0xff));
+      const out = fromBase64(Buffer.from(bytes).toString('base64'));
+      expect(out).toEqual(bytes);
+      expect(out.buffer.byteLength).toBe(n);
+      expect(Buffer.isBuffer(out)).toBe(false);
+    }
+    for (const t of [
+      'QR==',
+      'AA',
+      'AAA',
+      'AAAAAA',
+      'A===',
+      '====',
+      'AA\nAA==',
+      '-_-_',
+      'AA=A',
+      ' AAAA',
+      'AAAA!!!!',
+    ]) {
+      expect(fromBase64(t), t).toEqual(new Uint8Array(Buffer.from(t, 'base64')));
+    }
   });
 
   it('checks a field as large as the manifest limit without overflowing the regex stack', () => {
