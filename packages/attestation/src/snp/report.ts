@@ -168,18 +168,33 @@ function hex64(v: bigint): string {
 
 /** Decodes a TCB_VERSION for a product line (Milan and Genoa share a layout; Turin differs). @public */
 export function decodeTcb(value: bigint, product: SnpProductLine | undefined): SnpTcb {
-  const byte = (i: number) => Number((value >> BigInt(8 * i)) & 0xffn);
   if (product === 'Turin') {
     return {
       raw: hex64(value),
-      fmc: byte(0),
-      bootloader: byte(1),
-      tee: byte(2),
-      snp: byte(3),
-      microcode: byte(7),
+      fmc: byteOf(value, 0),
+      bootloader: byteOf(value, 1),
+      tee: byteOf(value, 2),
+      snp: byteOf(value, 3),
+      microcode: byteOf(value, 7),
     };
   }
-  return { raw: hex64(value), bootloader: byte(0), tee: byte(1), snp: byte(6), microcode: byte(7) };
+  return {
+    raw: hex64(value),
+    bootloader: byteOf(value, 0),
+    tee: byteOf(value, 1),
+    snp: byteOf(value, 6),
+    microcode: byteOf(value, 7),
+  };
+}
+
+// Module-level helpers rather than closures made per report: V8 compiled a fresh optimized copy
+// of such closures again and again on the Coordinator's per-certificate path.
+function byteOf(value: bigint, i: number): number {
+  return Number((value >> BigInt(8 * i)) & 0xffn);
+}
+
+function bitOf(value: bigint, i: number): boolean {
+  return ((value >> BigInt(i)) & 1n) === 1n;
 }
 
 /** Encodes TCB parts into the u64 of a product's layout. @public */
@@ -208,35 +223,33 @@ export function productLineOf(name: string): SnpProductLine | undefined {
 
 /** Decodes GUEST POLICY bits. @public */
 export function decodeGuestPolicy(policy: bigint): SnpGuestPolicy {
-  const bit = (i: number) => ((policy >> BigInt(i)) & 1n) === 1n;
   return {
     raw: `0x${policy.toString(16)}`,
     abiMinor: Number(policy & 0xffn),
     abiMajor: Number((policy >> 8n) & 0xffn),
-    smt: bit(16),
-    migrateMa: bit(18),
-    debug: bit(19),
-    singleSocket: bit(20),
-    cxlAllowed: bit(21),
-    memAes256Xts: bit(22),
-    raplDis: bit(23),
-    ciphertextHiding: bit(24),
-    pageSwapDisable: bit(25),
+    smt: bitOf(policy, 16),
+    migrateMa: bitOf(policy, 18),
+    debug: bitOf(policy, 19),
+    singleSocket: bitOf(policy, 20),
+    cxlAllowed: bitOf(policy, 21),
+    memAes256Xts: bitOf(policy, 22),
+    raplDis: bitOf(policy, 23),
+    ciphertextHiding: bitOf(policy, 24),
+    pageSwapDisable: bitOf(policy, 25),
   };
 }
 
 /** Decodes PLATFORM_INFO bits. @public */
 export function decodePlatformInfo(info: bigint): SnpPlatformInfo {
-  const bit = (i: number) => ((info >> BigInt(i)) & 1n) === 1n;
   return {
     raw: `0x${info.toString(16)}`,
-    smtEnabled: bit(0),
-    tsmeEnabled: bit(1),
-    eccEnabled: bit(2),
-    raplDisabled: bit(3),
-    ciphertextHidingEnabled: bit(4),
-    aliasCheckComplete: bit(5),
-    tioEnabled: bit(7),
+    smtEnabled: bitOf(info, 0),
+    tsmeEnabled: bitOf(info, 1),
+    eccEnabled: bitOf(info, 2),
+    raplDisabled: bitOf(info, 3),
+    ciphertextHidingEnabled: bitOf(info, 4),
+    aliasCheckComplete: bitOf(info, 5),
+    tioEnabled: bitOf(info, 7),
   };
 }
 
