@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type Document, parseAllDocuments } from 'yaml';
+import { Composer, type CST, type Document, Parser } from 'yaml';
 import { ResourceInputError, type ResourceProblem } from './errors.js';
 import { renderKeepingSource, type WholeDocumentFallback } from './keep-source.js';
 
@@ -15,6 +15,13 @@ export interface ResourceFile {
 }
 
 const YAML_EXT = /\.ya?ml$/i;
+
+/**
+ * The syntax tree each file was parsed from, with the text it belongs to: writing the file back
+ * reuses it instead of parsing the file again. A file object not made by parseResourceText, or
+ * whose text was replaced, has none (or a stale one, recognised by its text) and is parsed anew.
+ */
+const syntaxTrees = new WeakMap<ResourceFile, { text: string; tokens: readonly CST.Token[] }>();
 
 /**
  * Expands files and directories (recursively, `.yml`/`.yaml` only, sorted) into file paths.
@@ -46,8 +53,9 @@ export async function collectYamlFiles(paths: readonly string[], cwd: string): P
 
 /** Parses one file's YAML stream. Syntax errors become problems with line and column. */
 export function parseResourceText(file: string, text: string, absolutePath = file): ResourceFile {
-  const parsed = parseAllDocuments(text, { prettyErrors: false });
-  const documents = Array.isArray(parsed) ? parsed : [];
+  // What parseAllDocuments(text, { prettyErrors: false }) does, keeping the tokens for writing.
+  const tokens = [...new Parser().parse(text)];
+  const documents = [...new Composer({ prettyErrors: false }).compose(tokens)];
   const problems: ResourceProblem[] = [];
   documents.forEach((doc, i) => {
     for (const err of doc.errors) {
@@ -61,7 +69,9 @@ export function parseResourceText(file: string, text: string, absolutePath = fil
     }
   });
   if (problems.length > 0) throw new ResourceInputError(problems);
-  return { path: file, absolutePath, text, documents };
+  const parsed: ResourceFile = { path: file, absolutePath, text, documents };
+  syntaxTrees.set(parsed, { text, tokens });
+  return parsed;
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; col: number } {
@@ -108,5 +118,7 @@ export function renderResourceFile(
   changed: ReadonlySet<number>,
   onFallback?: WholeDocumentFallback,
 ): string {
-  return renderKeepingSource(file.text, file.documents, changed, onFallback);
+  const syntax = syntaxTrees.get(file);
+  const tokens = syntax?.text === file.text ? syntax.tokens : undefined;
+  return renderKeepingSource(file.text, file.documents, changed, onFallback, tokens ? { tokens } : {});
 }

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createMemoryLogger } from '@contrast-cc/core/testing';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Document, isMap, isSeq, Parser, parseAllDocuments, type YAMLMap, type YAMLSeq } from 'yaml';
-import { parseResourceText } from './files.js';
+import { parseResourceText, renderResourceFile } from './files.js';
 import { detectStyle, renderKeepingSource } from './keep-source.js';
 import { lineDiff, runPipeline } from './test-support/index.js';
 
@@ -274,6 +274,92 @@ describe('renderKeepingSource: edits the pipeline makes', () => {
   });
 });
 
+describe('renderKeepingSource: the safety net and the cost of writing', () => {
+  const text = '# a\nkind: A\nitems:\n- 1\n---\nkind: B   # untouched\n---\nkind: C\n';
+
+  it('a reconciled text that does not read back as the edited document is written whole, and said so', () => {
+    const f = parseResourceText('t.yml', text);
+    f.documents[0]!.set('extra', 'x');
+    f.documents[2]!.set('extra', 'z');
+    const reasons: string[] = [];
+    // A broken reconciliation (simulated: the added line loses its value) must not reach the file.
+    const out = renderKeepingSource(
+      f.text,
+      f.documents,
+      new Set([0, 2]),
+      (i, r) => reasons.push(`${i}: ${r}`),
+      {
+        beforeReadBack: (t, i) => (i === 0 ? t.replace('extra: x', 'extra:') : t),
+      },
+    );
+    expect(reasons).toEqual(['0: the reconciled text does not read back the same']);
+    const back = parseAllDocuments(out) as Document.Parsed[];
+    expect(back.map((d) => d.toJSON())).toEqual(f.documents.map((d) => d.toJSON()));
+    // The other documents: one untouched (its bytes), one reconciled (in place).
+    expect(documentText(out, 1)).toBe(documentText(text, 1));
+    expect(out.endsWith('---\nkind: C\nextra: z\n')).toBe(true);
+    // Without the fault, nothing is written whole.
+    const g = parseResourceText('t.yml', text);
+    g.documents[0]!.set('extra', 'x');
+    const none: number[] = [];
+    expect(renderResourceFile(g, new Set([0]), (i) => none.push(i))).toBe(
+      '# a\nkind: A\nitems:\n- 1\nextra: x\n---\nkind: B   # untouched\n---\nkind: C\n',
+    );
+    expect(none).toEqual([]);
+  });
+
+  it('a document under a %YAML 1.1 directive is read back under it: edited in place, the directive kept once', () => {
+    const source = '%YAML 1.1\n---\nkind: A\nenabled: yes   # 1.1: a boolean\n---\nkind: B\n';
+    const f = parseResourceText('t.yml', source);
+    expect(f.documents[0]!.get('enabled')).toBe(true);
+    f.documents[0]!.set('extra', 'x');
+    const reasons: string[] = [];
+    const out = renderResourceFile(f, new Set([0]), (_, r) => reasons.push(r));
+    expect(reasons).toEqual([]);
+    expect(out).toBe('%YAML 1.1\n---\nkind: A\nenabled: yes   # 1.1: a boolean\nextra: x\n---\nkind: B\n');
+    // Written whole (a flow mapping), the directive is not written a second time.
+    const flow = parseResourceText('t.yml', '%YAML 1.1\n---\n{kind: A, enabled: yes}\n');
+    flow.documents[0]!.set('extra', 'x');
+    const whole = renderResourceFile(flow, new Set([0]), (_, r) => reasons.push(r));
+    expect(reasons).toEqual(['the document is not a block map or list']);
+    expect(whole.match(/%YAML/g)).toHaveLength(1);
+    const back = parseAllDocuments(whole) as Document.Parsed[];
+    expect(back.flatMap((d) => [...d.errors, ...d.warnings])).toEqual([]);
+    expect(back[0]!.toJSON()).toEqual({ kind: 'A', enabled: true, extra: 'x' });
+  });
+
+  it('a file is parsed once: writing it back reads only each changed document again', () => {
+    const docs = Array.from({ length: 6 }, (_, i) => `kind: K${i}\nspec:\n  n: ${i}\n`);
+    const f = parseResourceText('t.yml', docs.join('---\n'));
+    for (const i of [1, 3, 4]) f.documents[i]!.setIn(['spec', 'added'], i);
+    const parse = vi.spyOn(Parser.prototype, 'parse');
+    try {
+      const out = renderResourceFile(f, new Set([1, 3, 4]));
+      // One read-back per changed document, each of that document alone; the file itself is not
+      // parsed again (its syntax tree is kept from loading).
+      expect(parse.mock.calls.map(([source]) => source)).toEqual(
+        [1, 3, 4].map((i) => `---\nkind: K${i}\nspec:\n  n: ${i}\n  added: ${i}\n`),
+      );
+      expect((parseAllDocuments(out) as Document.Parsed[]).map((d) => d.toJSON())).toEqual(
+        f.documents.map((d) => d.toJSON()),
+      );
+      // A file object whose text was replaced is parsed anew (its old tree is not used).
+      const replaced = { ...f, text: f.text.replace('n: 0', 'n: 0 # zero') };
+      replaced.documents = parseResourceText('t.yml', replaced.text).documents;
+      replaced.documents[1]!.setIn(['spec', 'added'], 1);
+      parse.mockClear();
+      const again = renderResourceFile(replaced, new Set([1]));
+      expect(parse.mock.calls.map(([source]) => source)).toEqual([
+        replaced.text,
+        '---\nkind: K1\nspec:\n  n: 1\n  added: 1\n',
+      ]);
+      expect(again.startsWith('kind: K0\nspec:\n  n: 0 # zero\n---\n')).toBe(true);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+});
+
 describe('renderKeepingSource: random edits', () => {
   const sources = ['compact.yml', 'indented.yml'].map((n) => readFileSync(fixture(n), 'utf8'));
 
@@ -342,6 +428,8 @@ describe('renderKeepingSource: random edits', () => {
         }
         const reasons: string[] = [];
         const out = renderKeepingSource(f.text, f.documents, new Set([di]), (_, r) => reasons.push(r));
+        // Writing from the syntax tree kept since parsing gives the same bytes.
+        expect(renderResourceFile(f, new Set([di]))).toBe(out);
         const back = parseAllDocuments(out) as Document.Parsed[];
         expect(back.flatMap((d) => d.errors)).toEqual([]);
         expect(back[di]!.toJSON()).toEqual(doc.toJSON());

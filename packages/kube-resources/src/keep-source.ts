@@ -52,6 +52,8 @@ interface RenderContext {
   style: YamlStyle;
   /** The file's line ending. */
   nl: string;
+  /** A node's plain data, computed once per node for the whole render (see {@link plainData}). */
+  plain: (v: unknown) => unknown;
 }
 
 /** Why a document cannot be reconciled: it is stringified whole instead. */
@@ -126,9 +128,44 @@ export function detectStyle(token: CST.Token | undefined): YamlStyle {
 const src = (tokens: readonly CST.SourceToken[] | undefined): string =>
   (tokens ?? []).map((t) => t.source).join('');
 
-/** A value as plain data, for comparing the edited document with the original. */
-function plain(v: unknown): unknown {
-  return isNode(v) || isPair(v) ? (v as { toJSON(): unknown }).toJSON() : v;
+/**
+ * A value as plain data, for comparing the edited document with the original; for one render,
+ * each node's data computed once: reconciling compares an entry's
+ * data at every depth, and the library's `toJSON()` would convert the same subtrees again at each
+ * level. Plain maps (string keys) and lists are converted here from their children's cached data,
+ * exactly as `toJSON()` converts them without a document context; anything else (scalars,
+ * aliases, other keys, tagged collections) is the library's own `toJSON()`. Only valid while the
+ * nodes do not change, hence a new one per render.
+ */
+function plainData(): (v: unknown) => unknown {
+  const cache = new WeakMap<object, unknown>();
+  const of = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(of);
+    if (!isNode(v) && !isPair(v)) return typeof v === 'bigint' ? Number(v) : v;
+    if (cache.has(v)) return cache.get(v);
+    let out: unknown;
+    if (
+      isMap(v) &&
+      Object.getPrototypeOf(v) === YAMLMap.prototype &&
+      v.items.every(
+        (pair) => typeof pair.key === 'string' || (isScalar(pair.key) && typeof pair.key.value === 'string'),
+      )
+    ) {
+      const obj: Record<string, unknown> = Object.create(null);
+      for (const pair of v.items) {
+        const key = isScalar(pair.key) ? (pair.key.value as string) : (pair.key as string);
+        obj[key] = of(pair.value);
+      }
+      out = obj;
+    } else if (isSeq(v) && Object.getPrototypeOf(v) === YAMLSeq.prototype) {
+      out = v.items.map(of);
+    } else {
+      out = (v as { toJSON(): unknown }).toJSON();
+    }
+    cache.set(v, out);
+    return out;
+  };
+  return of;
 }
 
 function sameData(a: unknown, b: unknown): boolean {
@@ -189,10 +226,6 @@ function entriesOf(c: BlockCollection): Item[][] {
   return out;
 }
 
-function cloneValue<T>(v: T): T {
-  return (isNode(v) ? v.clone() : v) as T;
-}
-
 /** Renders a map entry or list item with the library, at column 0, then shifted by `n`. */
 function renderFresh(
   kind: 'map' | 'seq',
@@ -202,27 +235,33 @@ function renderFresh(
   ctx: RenderContext,
 ): string {
   const doc = new Document();
-  const v = cloneValue(value);
   if (kind === 'map') {
-    const k = cloneValue(key);
-    // The comments before the entry stay in the source before it.
-    if (isNode(k)) {
-      k.commentBefore = undefined;
-      k.spaceBefore = undefined;
-    }
     const map = new YAMLMap();
-    map.items.push(new Pair(k, v));
+    map.items.push(new Pair(key, value));
     doc.contents = map;
   } else {
-    if (isNode(v)) {
-      v.commentBefore = undefined;
-      v.spaceBefore = undefined;
-    }
     const seq = new YAMLSeq();
-    seq.items.push(v);
+    seq.items.push(value);
     doc.contents = seq;
   }
-  const text = doc.toString(stringifyOptions(ctx.style));
+  // The comments before the entry stay in the source before it: left out while it is rendered
+  // (the edited document itself is not changed; stringifying does not change nodes, so nothing is
+  // copied).
+  const first = kind === 'map' ? key : value;
+  let text: string;
+  if (isNode(first) && (first.commentBefore !== undefined || first.spaceBefore !== undefined)) {
+    const { commentBefore, spaceBefore } = first;
+    first.commentBefore = undefined;
+    first.spaceBefore = undefined;
+    try {
+      text = doc.toString(stringifyOptions(ctx.style));
+    } finally {
+      first.commentBefore = commentBefore;
+      first.spaceBefore = spaceBefore;
+    }
+  } else {
+    text = doc.toString(stringifyOptions(ctx.style));
+  }
   const pad = ' '.repeat(n);
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
@@ -347,7 +386,7 @@ function reconcileBlock(
       }
     }
   } else if (isSeq(m) && isSeq(p) && c.type === 'block-seq') {
-    const match = matchItems(m, p);
+    const match = matchItems(m, p, ctx.plain);
     m.items.forEach((item, j) => {
       const oi = match.get(j);
       if (oi === undefined) chunks.push({ text: renderFresh('seq', undefined, item, n, ctx) });
@@ -396,7 +435,7 @@ function reconcileBlock(
 }
 
 /** Pairs each item of the edited list with an original one: same node, same `name`, same data. */
-function matchItems(m: YAMLSeq, p: YAMLSeq): Map<number, number> {
+function matchItems(m: YAMLSeq, p: YAMLSeq, plain: (v: unknown) => unknown): Map<number, number> {
   const match = new Map<number, number>();
   const taken = new Set<number>();
   const take = (j: number, i: number) => {
@@ -442,7 +481,7 @@ function reconcileEntry(
 ): string {
   const [item, ...comments] = entry as [Item, ...Item[]];
   const trailing = comments.map((c) => CST.stringify(c)).join('');
-  if (sameData(plain(mv), plain(pv))) return CST.stringify(item) + trailing;
+  if (sameData(ctx.plain(mv), ctx.plain(pv))) return CST.stringify(item) + trailing;
   const head = src(item.start) + (item.key ? CST.stringify(item.key) : '');
   const sep = kind === 'map' ? (item.sep ?? []) : [];
   const value = item.value;
@@ -535,9 +574,12 @@ function reconcileDocument(
   p: Document,
   c: CST.Document,
   ctx: RenderContext,
+  /** The directives (`%YAML`, `%TAG`) the source has before this document: they apply to it. */
+  directives: string,
+  check: (text: string) => string,
 ): { text: string } | { reason: string } {
   const original = CST.stringify(c);
-  if (sameData(plain(m.contents), plain(p.contents))) return { text: original };
+  if (sameData(ctx.plain(m.contents), ctx.plain(p.contents))) return { text: original };
   const value = c.value;
   if (
     !value ||
@@ -555,16 +597,19 @@ function reconcileDocument(
     text += src(c.end);
     // The source's last line had no line break (end of file): neither has the result.
     if (!original.endsWith('\n') && text.endsWith(ctx.nl)) text = text.slice(0, -ctx.nl.length);
-    return writesSameData(text, m) ? { text } : { reason: 'the reconciled text does not read back the same' };
+    text = check(text);
+    return writesSameData(directives + text, m)
+      ? { text }
+      : { reason: 'the reconciled text does not read back the same' };
   } catch (error) {
     if (error instanceof Unreconcilable) return { reason: error.message };
     throw error;
   }
 }
 
-/** Whether `text` is one YAML document with the data of `m`. */
+/** Whether `text` (a document with the directives before it) is one YAML document with the data of `m`. */
 function writesSameData(text: string, m: Document): boolean {
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs) || docs.length !== 1) return false;
   const [d] = docs as Document.Parsed[];
   return d!.errors.length === 0 && sameData(d!.toJSON(), m.toJSON());
@@ -577,11 +622,25 @@ function stringifyWhole(
   style: YamlStyle,
   index: number,
   nl: string,
+  /** Whether the source has directives before the document (they stay; not written again). */
+  directives = false,
 ): string {
-  let rendered = m.toString(stringifyOptions(style));
+  let rendered = m.toString({ ...stringifyOptions(style), ...(directives ? { directives: false } : {}) });
   // Keep the document's own separator when the source had one before its leading comments.
-  if (index > 0 && !rendered.startsWith('---') && /^\s*---/.test(sourceText)) rendered = `---\n${rendered}`;
+  if ((index > 0 || directives) && !rendered.startsWith('---') && /^\s*---/.test(sourceText))
+    rendered = `---\n${rendered}`;
   return nl === '\r\n' ? rendered.replace(/\r?\n/g, '\r\n') : rendered;
+}
+
+/** Options of {@link renderKeepingSource}. */
+export interface RenderOptions {
+  /** The CST `text` was parsed from, when the caller still has it (else `text` is parsed here). */
+  tokens?: readonly CST.Token[];
+  /**
+   * Tests only: changes a reconciled document's text before it is read back, to show that the
+   * read-back catches a text that does not give the edited data.
+   */
+  beforeReadBack?: (text: string, documentIndex: number) => string;
 }
 
 /** Told when a changed document had to be stringified whole (with the reason). */
@@ -596,43 +655,78 @@ export function renderKeepingSource(
   docs: readonly Document[],
   changed: ReadonlySet<number>,
   onFallback?: WholeDocumentFallback,
+  options: RenderOptions = {},
 ): string {
   if (changed.size === 0) return text;
   const nl = text.includes('\r\n') ? '\r\n' : '\n';
-  const tokens = [...new Parser().parse(text)];
-  // The original documents, composed from the same tokens (not parsed a second time).
-  const pristine = [...new Composer().compose(tokens)];
+  const tokens = options.tokens ?? [...new Parser().parse(text)];
+  const check = options.beforeReadBack ?? ((t: string) => t);
   const cstDocs = tokens.filter((t): t is CST.Document => t.type === 'document');
-  if (
-    tokens.map((t) => CST.stringify(t)).join('') !== text ||
-    pristine.length !== docs.length ||
-    cstDocs.length !== docs.length
-  ) {
+  // Each token's text (the file's bytes, once more, when the tree is lossless).
+  const pieces = tokens.map((t) => CST.stringify(t));
+  // The original documents, composed from the same tokens (the file is not parsed again).
+  const pristine =
+    pieces.join('') === text && cstDocs.length === docs.length
+      ? composeOriginals(tokens, cstDocs, changed)
+      : undefined;
+  if (!pristine) {
     for (const i of changed) onFallback?.(i, 'the file has no usable syntax tree');
     return renderBySlices(text, docs, changed, nl);
   }
+  const plain = plainData();
   let out = '';
   let index = 0;
-  for (const t of tokens) {
+  let directives = '';
+  for (const [k, t] of tokens.entries()) {
+    const source = pieces[k]!;
     if (t.type !== 'document') {
-      out += CST.stringify(t);
+      if (t.type === 'directive') directives += `${t.source}\n`;
+      out += source;
       continue;
     }
+    const before = directives;
+    directives = '';
     const i = index++;
-    const source = CST.stringify(t);
     if (!changed.has(i)) {
       out += source;
       continue;
     }
     const m = docs[i]!;
     const style = detectStyle(t);
-    const kept = reconcileDocument(m, pristine[i]!, t, { style, nl });
+    const kept = reconcileDocument(m, pristine.get(i)!, t, { style, nl, plain }, before, (r) => check(r, i));
     if ('text' in kept) {
       out += kept.text;
     } else {
       onFallback?.(i, kept.reason);
-      out += stringifyWhole(m, source, style, i, nl);
+      out += stringifyWhole(m, source, style, i, nl, before !== '');
     }
+  }
+  return out;
+}
+
+/**
+ * The original documents `changed` (by index), composed from the file's tokens. Without
+ * directives each one alone (the others are never looked at); with `%YAML`/`%TAG` directives all
+ * of them in order, as the directives apply. Undefined when the tokens do not give the documents.
+ */
+function composeOriginals(
+  tokens: readonly CST.Token[],
+  cstDocs: readonly CST.Document[],
+  changed: ReadonlySet<number>,
+): Map<number, Document> | undefined {
+  const out = new Map<number, Document>();
+  if (tokens.some((t) => t.type === 'directive')) {
+    const all = [...new Composer().compose(tokens)];
+    if (all.length !== cstDocs.length) return undefined;
+    for (const i of changed) out.set(i, all[i]!);
+    return out;
+  }
+  for (const i of changed) {
+    const token = cstDocs[i];
+    if (!token) return undefined;
+    const composed = [...new Composer().compose([token])];
+    if (composed.length !== 1) return undefined;
+    out.set(i, composed[0]!);
   }
   return out;
 }
