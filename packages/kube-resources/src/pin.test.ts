@@ -247,20 +247,10 @@ describe.skipIf(!HAS_REGISTRY)('pinning against a real docker-registry on loopba
     const amd = await reg.pushImage('multi/app', 'amd', { Env: ['ARCH=amd64'], User: '0:0' }, [{ a: '1' }]);
     const arm = await reg.pushImage('multi/app', 'arm', { Env: ['ARCH=arm64'], User: '0:0' }, [{ a: '2' }]);
     amdDigest = amd.digest;
-    const mt = 'application/vnd.oci.image.manifest.v1+json';
-    indexDigest = await reg.pushManifest(
-      'multi/app',
-      'v1',
-      {
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          { mediaType: mt, digest: arm.digest, size: 1, platform: { os: 'linux', architecture: 'arm64' } },
-          { mediaType: mt, digest: amd.digest, size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-        ],
-      },
-      'application/vnd.oci.image.index.v1+json',
-    );
+    indexDigest = await reg.pushIndex('multi/app', 'v1', [
+      { ...arm, architecture: 'arm64' },
+      { ...amd, architecture: 'amd64' },
+    ]);
     plainDigest = (
       await reg.pushImage('plain/app', 'v1', { Entrypoint: ['/app'], User: '0:0' }, [{ b: '1' }])
     ).digest;

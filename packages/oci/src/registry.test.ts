@@ -97,20 +97,10 @@ describe.skipIf(!HAS_REGISTRY)('RegistryImageSource against a real docker-regist
   it('picks linux/amd64 from an index and pins the index digest', async () => {
     const amd = await reg.pushImage('multi/app', 'amd', { Env: ['ARCH=amd64'] }, [{ a: '1' }]);
     const arm = await reg.pushImage('multi/app', 'arm', { Env: ['ARCH=arm64'] }, [{ a: '2' }]);
-    const mt = 'application/vnd.oci.image.manifest.v1+json';
-    const indexDigest = await reg.pushManifest(
-      'multi/app',
-      'v1',
-      {
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          { mediaType: mt, digest: arm.digest, size: 1, platform: { os: 'linux', architecture: 'arm64' } },
-          { mediaType: mt, digest: amd.digest, size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-        ],
-      },
-      'application/vnd.oci.image.index.v1+json',
-    );
+    const indexDigest = await reg.pushIndex('multi/app', 'v1', [
+      { ...arm, architecture: 'arm64' },
+      { ...amd, architecture: 'amd64' },
+    ]);
     const facts = await client().resolve(`${reg.host}/multi/app:v1`);
     expect(facts.config.Env).toEqual(['ARCH=amd64']);
     expect(facts.digest).toBe(indexDigest);

@@ -33,6 +33,16 @@ export function sharedDir(): string | undefined {
   return existsSync(dir) ? dir : undefined;
 }
 
+/** The stub generator's policy data: genpolicy's sections, empty. */
+const stubPolicyData = () => ({
+  containers: [],
+  common: {},
+  sandbox: {},
+  request_defaults: {},
+  devices: {},
+  cluster_config: {},
+});
+
 /**
  * A small, deterministic policy generator for golden files: the "policy" is a short Rego-like
  * text over everything the real generator pins (kind, name, namespace, containers with image,
@@ -58,14 +68,7 @@ export const stubPolicyGenerator: PolicyGenerator = async (input) => {
   if (input.binding === 'legacy-policy-annotation') {
     return {
       policyText,
-      policyData: {
-        containers: [],
-        common: {},
-        sandbox: {},
-        request_defaults: {},
-        devices: {},
-        cluster_config: {},
-      },
+      policyData: stubPolicyData(),
       annotation: { key: LEGACY_POLICY_ANNOTATION, value: Buffer.from(policyText).toString('base64') },
       digest: legacyPolicyDigest(policyText),
     };
@@ -73,14 +76,7 @@ export const stubPolicyGenerator: PolicyGenerator = async (input) => {
   const toml = buildInitdataToml({ 'policy.rego': policyText }, { algorithm: 'sha256' });
   return {
     policyText,
-    policyData: {
-      containers: [],
-      common: {},
-      sandbox: {},
-      request_defaults: {},
-      devices: {},
-      cluster_config: {},
-    },
+    policyData: stubPolicyData(),
     annotation: { key: INITDATA_ANNOTATION, value: encodeInitdataAnnotation(toml) },
     digest: initdataDigest(toml),
     initdata: toml,

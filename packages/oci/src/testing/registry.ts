@@ -92,6 +92,15 @@ export class LocalRegistry {
   }
 
   async pushManifest(repo: string, reference: string, manifest: unknown, mediaType: string): Promise<string> {
+    return (await this.#putManifest(repo, reference, manifest, mediaType)).digest;
+  }
+
+  async #putManifest(
+    repo: string,
+    reference: string,
+    manifest: unknown,
+    mediaType: string,
+  ): Promise<{ digest: string; size: number }> {
     const body = Buffer.from(JSON.stringify(manifest));
     const res = await fetch(`http://${this.host}/v2/${repo}/manifests/${reference}`, {
       method: 'PUT',
@@ -99,7 +108,33 @@ export class LocalRegistry {
       headers: { 'content-type': mediaType },
     });
     if (res.status !== 201) throw new Error(`manifest put: ${res.status} ${await res.text()}`);
-    return sha256(body);
+    return { digest: sha256(body), size: body.length };
+  }
+
+  /**
+   * Pushes an OCI image index (a multi-platform image) naming manifests already pushed, each with
+   * its platform; returns the index digest.
+   */
+  async pushIndex(
+    repo: string,
+    tag: string,
+    manifests: Array<{ digest: string; size: number; architecture: string; os?: string }>,
+  ): Promise<string> {
+    return this.pushManifest(
+      repo,
+      tag,
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: manifests.map((m) => ({
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: m.digest,
+          size: m.size,
+          platform: { os: m.os ?? 'linux', architecture: m.architecture },
+        })),
+      },
+      'application/vnd.oci.image.index.v1+json',
+    );
   }
 
   /** Builds and pushes an image from layers given as {path: content|null (whiteout)}. */
@@ -108,7 +143,7 @@ export class LocalRegistry {
     tag: string,
     config: Record<string, unknown>,
     layers: Array<Record<string, string>>,
-  ): Promise<{ digest: string; configDigest: string; layerDigests: string[] }> {
+  ): Promise<{ digest: string; size: number; configDigest: string; layerDigests: string[] }> {
     const diffIds: string[] = [];
     const layerDescs: Array<{ mediaType: string; digest: string; size: number }> = [];
     for (const files of layers) {
@@ -130,7 +165,7 @@ export class LocalRegistry {
       }),
     );
     const configDigest = await this.pushBlob(repo, configBytes);
-    const digest = await this.pushManifest(
+    const { digest, size } = await this.#putManifest(
       repo,
       tag,
       {
@@ -145,7 +180,7 @@ export class LocalRegistry {
       },
       'application/vnd.oci.image.manifest.v1+json',
     );
-    return { digest, configDigest, layerDigests: layerDescs.map((l) => l.digest) };
+    return { digest, size, configDigest, layerDigests: layerDescs.map((l) => l.digest) };
   }
 }
 
