@@ -53,7 +53,7 @@ function attest(c: RunningCoordinator) {
 
 interface Answer {
   status: number;
-  body: { code?: string; error?: string };
+  body: { code?: string; error?: string; field?: string };
   /** Whether the server closed the connection after answering. */
   closed: boolean;
 }
@@ -179,6 +179,48 @@ describe('request bodies', () => {
     );
     expect(b.status).toBe(400);
     expect(b.body.error).toMatch(/more than 20000 values/);
+  });
+
+  it('refuses malformed mesh-certificate bodies with 400 naming the field (the fast bounds and base64 checks)', async () => {
+    const c = await start();
+    const key = Buffer.from(keys().ownerHex, 'hex').toString('base64');
+    const evidence = { kind: 'snp-report', data: Buffer.alloc(48, 1).toString('base64') };
+    const post = (body: unknown) => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      return raw(
+        c.port,
+        { path: '/v1/mesh/cert', headers: { ...json, 'content-length': String(Buffer.byteLength(text)) } },
+        text,
+      );
+    };
+    const cases: [unknown, string][] = [
+      // URL-safe characters: Node decodes them, the wire format does not allow them.
+      [{ public_key: key, evidence: { ...evidence, data: 'AA-_' } }, 'evidence.data'],
+      [{ public_key: key, evidence: { ...evidence, extras: { vcek: 'AAA\n' } } }, 'evidence.extras.vcek'],
+      [{ public_key: `${key.slice(0, -4)}ŁAAA`, evidence }, 'public_key'],
+      [{ nonce: 'AA=A', public_key: key, evidence }, 'nonce'],
+      [{ public_key: 123, evidence }, 'public_key'],
+      [{ public_key: key, evidence: { ...evidence, data: ['AAAA'] } }, 'evidence.data'],
+      [{ public_key: key, evidence, extra: 1 }, ''],
+    ];
+    for (const [body, field] of cases) {
+      const a = await post(body);
+      expect([a.status, a.body.code, a.body.field ?? ''], JSON.stringify(body)).toEqual([
+        400,
+        'invalid_argument',
+        field,
+      ]);
+      expect(a.body.error).toMatch(new RegExp(`^${field || 'body'}: `));
+    }
+    // Brackets and escaped quotes inside a string do not count as nesting (the bounds check skips
+    // strings); the field is then refused for what it is.
+    const tricky = `{"nonce":"\\"${'['.repeat(100)}\\\\","public_key":"${key}"}`;
+    const t = await post(tricky);
+    expect([t.status, t.body.field]).toEqual([400, 'nonce']);
+    expect(t.body.error).toMatch(/must be standard base64/);
+    // Nesting outside strings is refused before parsing, as before.
+    const deep = await post(`{"evidence":${'['.repeat(20)}${']'.repeat(20)}}`);
+    expect([deep.status, deep.body.error]).toEqual([400, expect.stringMatching(/nests deeper than 8/)]);
   });
 
   it('sets a manifest of several MiB (base64 fields over 4.5 MiB used to answer 500)', async () => {
