@@ -40,7 +40,7 @@ import {
   tbsCertificate,
 } from './certificate.js';
 import { encodeSignatureDer, signDigestP384 } from './ecdsa.js';
-import { type RawExtension, writeMeshCertificateExtensions } from './extensions.js';
+import { claimExtensionDer, type RawExtension, writeMeshCertificateExtensions } from './extensions.js';
 import { type PublicKeyInput, scrubCause, spkiDer } from './keys.js';
 import type { SeedEngine } from './seed-engine.js';
 
@@ -581,7 +581,9 @@ export class CaHierarchy {
       },
       (oid, oidDer, value) => {
         seen?.add(oid);
-        extensions.push(extensionDer(oidDer, false, value));
+        extensions.push(
+          value instanceof Uint8Array ? extensionDer(oidDer, false, value) : claimExtensionDer(oidDer, value),
+        );
       },
     );
     for (const [i, e] of extra.entries()) extensions.push(extraExtension(e, i, seen!));

@@ -4,11 +4,16 @@
 // inputs (an SNP report's claims as the verifier builds them, odd JSON details) against a golden
 // file written by the encoder before it was optimized.
 import { parseSnpReport, snpClaimExtensions, snpReportToJson } from '@contrast-cc/attestation/snp';
-import { type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
-import { derUnsignedInteger } from '@contrast-cc/core/x509';
+import { type ClaimValue, type EvidenceClaims, fromHex, toHex } from '@contrast-cc/core';
+import { derOidOf, derUnsignedInteger, extensionDer } from '@contrast-cc/core/x509';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, encodeClaimValue, meshCertificateExtensions } from './extensions.js';
+import {
+  canonicalJson,
+  claimExtensionDer,
+  encodeClaimValue,
+  meshCertificateExtensions,
+} from './extensions.js';
 import { golden } from './test-support/golden.js';
 
 /** The definition: what canonicalJson was written as before it was optimized. */
@@ -118,6 +123,19 @@ describe('canonicalJson', () => {
       expect(canonicalJson(value)).toBe(definition(value));
     }
     expect(canonicalJson(oddDetails)).toContain('{"2":"two","10":"ten","01":"not an index"');
+    // An object whose own keys come in another order than an ordinary object's (a proxy).
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys: () => ['b', '10', 'a', '2', '1'],
+        getOwnPropertyDescriptor: (_t, k) => ({ value: k, enumerable: true, configurable: true }),
+        get: (_t, k) => (k === 'toJSON' ? undefined : String(k)),
+      },
+    );
+    expect(canonicalJson({ p: proxy })).toBe(definition({ p: proxy }));
+    expect(canonicalJson(proxy)).toBe('{"1":"1","2":"2","10":"10","a":"a","b":"b"}');
+    const withToJSON = Object.assign(() => 1, { toJSON: () => 'fn' });
+    expect(canonicalJson({ f: withToJSON })).toBe(definition({ f: withToJSON }));
   });
 });
 
@@ -182,5 +200,23 @@ describe('encodeClaimValue', () => {
       { numRuns: 1000 },
     );
     expect(() => encodeClaimValue({ type: 'uint', value: -1n })).toThrow(/negative/);
+  });
+});
+
+describe('claimExtensionDer', () => {
+  it('equals the extension of the encoded value (property)', () => {
+    const value: fc.Arbitrary<ClaimValue> = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 80n }).map((v) => ({ type: 'uint' as const, value: v })),
+      fc.nat().map((v) => ({ type: 'uint' as const, value: BigInt(v) })),
+      fc.boolean().map((v) => ({ type: 'bool' as const, value: v })),
+      fc.uint8Array({ maxLength: 300 }).map((v) => ({ type: 'bytes' as const, value: v })),
+    );
+    const oid = derOidOf('1.3.9901.2.1.7');
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(toHex(claimExtensionDer(oid, v))).toBe(toHex(extensionDer(oid, false, encodeClaimValue(v))));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -4,11 +4,13 @@ import {
   DER_OCTET_STRING,
   DER_UTF8_STRING,
   derBoolean,
+  derHeaderSize,
   derOctetString,
   derOid,
   derOidOf,
   derUnsignedInteger,
   derUtf8String,
+  writeDerHeader,
 } from '@contrast-cc/core/x509';
 import { derReadSingle } from './der-read.js';
 
@@ -50,29 +52,63 @@ export interface RawExtension {
 }
 
 /** An array index (ECMA-262 6.1.7): such keys come first in an object, in numeric order. */
-const isArrayIndex = (key: string) =>
-  key.length > 0 &&
-  key.length <= 10 &&
-  (key === '0' || (key.charCodeAt(0) !== 0x30 && /^[0-9]+$/.test(key))) &&
-  Number(key) < 4294967295;
+function isArrayIndex(key: string): boolean {
+  const c = key.charCodeAt(0);
+  if (!(c >= 0x30 && c <= 0x39) || key.length > 10) return false;
+  if (key === '0') return true;
+  return c !== 0x30 && /^[0-9]+$/.test(key) && Number(key) < 4294967295;
+}
+
+/** Sorts `keys[from..]` in place by UTF-16 code units (what `Array.prototype.sort` does), no copies. */
+function sortFrom(keys: string[], from: number): void {
+  for (let i = from + 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= from && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
 
 /**
  * The keys of an object in the order its sorted copy has: `Object.keys` sorted by UTF-16 code
  * units, except that array-index keys come first in numeric order (a plain object lists them so).
  */
 function sortedKeys(o: object): string[] {
-  const keys = Object.keys(o).sort();
+  const keys = Object.keys(o);
+  // An ordinary object lists its array-index keys first, in numeric order: only the rest needs
+  // sorting. Anything else (a proxy's own order) takes the long way.
   let indices = 0;
-  for (const k of keys) if (isArrayIndex(k)) indices++;
-  if (indices === 0) return keys;
+  while (indices < keys.length && isArrayIndex(keys[indices]!)) indices++;
+  let ordinary = true;
+  for (let i = 1; i < indices && ordinary; i++) ordinary = Number(keys[i - 1]) < Number(keys[i]);
+  for (let i = indices; i < keys.length && ordinary; i++) ordinary = !isArrayIndex(keys[i]!);
+  if (ordinary) {
+    sortFrom(keys, indices);
+    return keys;
+  }
   const first = keys.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
-  return [...first, ...keys.filter((k) => !isArrayIndex(k))];
+  const rest = keys.filter((k) => !isArrayIndex(k)).sort();
+  return [...first, ...rest];
+}
+
+/** Keys as JSON strings, remembered (the claims of every certificate repeat the same keys). */
+const quotedKeys = new Map<string, string>();
+function quoted(key: string): string {
+  let q = quotedKeys.get(key);
+  if (q === undefined) {
+    q = JSON.stringify(key);
+    if (quotedKeys.size < 4096) quotedKeys.set(key, q);
+  }
+  return q;
 }
 
 /** One value as `canonicalJson` writes it; undefined where JSON.stringify omits the value. */
 function canonicalValue(input: unknown, key: string): string | undefined {
   let v = input;
-  if ((typeof v === 'object' && v !== null) || typeof v === 'bigint') {
+  if ((typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'bigint') {
     const toJSON = (v as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') v = toJSON.call(v, key);
   }
@@ -102,7 +138,7 @@ function canonicalValue(input: unknown, key: string): string | undefined {
         const item = canonicalValue(o[k], k);
         if (item === undefined) continue;
         if (out.length > 1) out += ',';
-        out += `${JSON.stringify(k)}:${item}`;
+        out += `${quoted(k)}:${item}`;
       }
       return `${out}}`;
     }
@@ -127,8 +163,12 @@ const OID_DER = Object.fromEntries(
   Object.entries(MESH_CERT_OIDS).map(([name, oid]) => [name, derOidOf(oid)]),
 ) as Record<keyof typeof MESH_CERT_OIDS, Uint8Array>;
 
-/** Receives one extension: its OID as text and as DER, and its DER value. */
-export type ExtensionSink = (oid: string, oidDer: Uint8Array, value: Uint8Array) => void;
+/**
+ * Receives one extension: its OID as text and as DER, and its value: DER bytes, or a claim value
+ * for the sink to encode ({@link encodeClaimValue}, or {@link claimExtensionDer} straight into
+ * the extension).
+ */
+export type ExtensionSink = (oid: string, oidDer: Uint8Array, value: Uint8Array | ClaimValue) => void;
 
 /**
  * Writes the extensions of a mesh certificate for a WorkloadSecretID and verified claims, in
@@ -173,7 +213,7 @@ export function writeMeshCertificateExtensions(
         { field: `claims.certificateClaims[${claim.name}]` },
       );
     }
-    emit(claim.oid, oidDer, encodeClaimValue(claim.value));
+    emit(claim.oid, oidDer, claim.value);
   }
 }
 
@@ -183,38 +223,85 @@ export function meshCertificateExtensions(input: {
   claims?: EvidenceClaims;
 }): RawExtension[] {
   const out: RawExtension[] = [];
-  writeMeshCertificateExtensions(input, (oid, _oidDer, value) => out.push({ oid, value }));
+  writeMeshCertificateExtensions(input, (oid, _oidDer, value) =>
+    out.push({ oid, value: value instanceof Uint8Array ? value : encodeClaimValue(value) }),
+  );
   return out;
 }
 
-/** DER of a claim value as upstream writes it (Go `asn1.Marshal` of *big.Int, bool, []byte). */
-export function encodeClaimValue(value: ClaimValue): Uint8Array {
+/** Octets of the DER of a claim value. */
+function claimValueSize(value: ClaimValue): number {
   switch (value.type) {
     case 'bool':
-      return derBoolean(value.value);
+      return 3;
     case 'bytes':
-      return derOctetString(value.value);
+      return derHeaderSize(value.value.length) + value.value.length;
     case 'uint': {
       const v = value.value;
       if (v < 0n) {
         throw new ContrastError('invalid-argument', 'a claim integer is negative', { field: 'claims' });
       }
-      if (v <= 0xffffffffn) return smallUnsignedInteger(Number(v));
-      const hex = v.toString(16);
-      return derUnsignedInteger(fromHex(hex.length % 2 ? `0${hex}` : hex));
+      if (v > 0xffffffffn) return bigUnsignedInteger(v).length;
+      const n = Number(v);
+      let bytes = 1;
+      while (bytes < 4 && n >= 2 ** (8 * bytes)) bytes++;
+      return 2 + bytes + (n >= 2 ** (8 * bytes - 1) ? 1 : 0);
     }
   }
 }
 
-/** A minimal non-negative INTEGER below 2^32 (most claims: versions, SVNs, TCB parts). */
-function smallUnsignedInteger(n: number): Uint8Array {
-  let bytes = 1;
-  while (bytes < 4 && n >= 2 ** (8 * bytes)) bytes++;
-  const pad = n >= 2 ** (8 * bytes - 1) ? 1 : 0;
-  const out = new Uint8Array(2 + pad + bytes);
-  out[0] = 0x02;
-  out[1] = pad + bytes;
-  for (let i = out.length - 1, v = n; i >= 2 + pad; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+/** Writes the DER of a claim value (`size` octets, from {@link claimValueSize}) into `out` at `at`. */
+function writeClaimValue(out: Uint8Array, at: number, value: ClaimValue, size: number): void {
+  switch (value.type) {
+    case 'bool':
+      out[at] = DER_BOOLEAN;
+      out[at + 1] = 1;
+      out[at + 2] = value.value ? 0xff : 0x00;
+      return;
+    case 'bytes':
+      out.set(value.value, writeDerHeader(out, at, DER_OCTET_STRING, value.value.length));
+      return;
+    case 'uint': {
+      if (value.value > 0xffffffffn) {
+        out.set(bigUnsignedInteger(value.value), at);
+        return;
+      }
+      // INTEGER, minimal: a leading 00 when the top bit of the magnitude is set.
+      out[at] = 0x02;
+      out[at + 1] = size - 2;
+      let v = Number(value.value);
+      for (let i = at + size - 1; i >= at + 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+      return;
+    }
+  }
+}
+
+function bigUnsignedInteger(v: bigint): Uint8Array {
+  const hex = v.toString(16);
+  return derUnsignedInteger(fromHex(hex.length % 2 ? `0${hex}` : hex));
+}
+
+/** DER of a claim value as upstream writes it (Go `asn1.Marshal` of *big.Int, bool, []byte). */
+export function encodeClaimValue(value: ClaimValue): Uint8Array {
+  const size = claimValueSize(value);
+  const out = new Uint8Array(size);
+  writeClaimValue(out, 0, value, size);
+  return out;
+}
+
+/**
+ * One non-critical `Extension` carrying a claim value, encoded into one buffer (the value is not
+ * encoded on its own first): equal to `extensionDer(oidDer, false, encodeClaimValue(value))`.
+ */
+export function claimExtensionDer(oidDer: Uint8Array, value: ClaimValue): Uint8Array {
+  const size = claimValueSize(value);
+  const octets = derHeaderSize(size) + size;
+  const content = oidDer.length + octets;
+  const out = new Uint8Array(derHeaderSize(content) + content);
+  let at = writeDerHeader(out, 0, 0x30, content);
+  out.set(oidDer, at);
+  at = writeDerHeader(out, at + oidDer.length, DER_OCTET_STRING, size);
+  writeClaimValue(out, at, value, size);
   return out;
 }
 

@@ -14,7 +14,8 @@
 // on the thread pool as the CA signs. CPU is `process.cpuUsage()` (user + system, all threads);
 // rounds alternate (bare, real, real, bare, ...) and each side keeps its median.
 //
-// BENCH_REQUESTS (1000) certificates per round, BENCH_ROUNDS (5) rounds of each.
+// BENCH_REQUESTS (1000) certificates per round, BENCH_ROUNDS (5) rounds of each; BENCH_CONCURRENCY
+// (1): calls in flight at once (the Coordinator has up to 200; more live objects, more GC).
 // Ends with `issuance-overhead: ratio X`: bare CPU / Authority CPU per certificate.
 import { generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { benchManifest, percentile, printRatio } from '../lib.mjs';
 
 const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 1);
 
 const work = mkdtempSync(path.join(tmpdir(), 'bench-issuance-'));
 const devNull = openSync('/dev/null', 'w');
@@ -144,7 +146,15 @@ try {
   async function realRound(reqs) {
     collect();
     const c0 = process.cpuUsage();
-    for (const r of reqs) await authority.issueMeshCertificate(r);
+    if (concurrency <= 1) for (const r of reqs) await authority.issueMeshCertificate(r);
+    else {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < reqs.length) await authority.issueMeshCertificate(reqs[next++]);
+        }),
+      );
+    }
     const c = process.cpuUsage(c0);
     return (c.user + c.system) / 1000 / reqs.length;
   }
