@@ -153,7 +153,8 @@ if (process.argv[2] === 'server') {
         }),
       );
     };
-    for (const s of Object.values(servers)) await drive(s.port, 200);
+    // Warm-up: V8 keeps optimizing the request path for several hundred requests.
+    for (const s of Object.values(servers)) await drive(s.port, 1000);
     const cpu = { bare: [], api: [] };
     for (const s of Object.values(servers)) await s.cpu();
     const requests0 = { bare: servers.bare.requests, api: servers.api.requests };
