@@ -1,22 +1,11 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
 import { kubernetesPeers, type PeerSource, staticPeers } from '@contrast-cc/authority';
 import { startCoordinator } from '@contrast-cc/authority/server';
-import {
-  createLogger,
-  createPlatformRegistry,
-  fromHex,
-  type Issuer,
-  type Logger,
-  noopLogger,
-  type Platform,
-} from '@contrast-cc/core';
-import { createFakePlatform, FakeIssuer, FakeVerifier } from '@contrast-cc/core/testing';
-import { createAksVcekSource } from '@contrast-cc/platform-aks';
-import { simulatedSnp, simulatedTdx } from '@contrast-cc/platform-simulator';
-import { createPlatformCatalog } from '@contrast-cc/platforms';
+import { createLogger, createPlatformRegistry, type Logger, type Platform } from '@contrast-cc/core';
+import { createFakePlatform, FakeVerifier } from '@contrast-cc/core/testing';
+import { createPlatformCatalog, openGuestIssuer } from '@contrast-cc/platforms';
 import {
   ConfigMapHistoryStore,
   createKubeApi,
@@ -114,41 +103,6 @@ async function openPeers(c: CoordinatorConfig, log: Logger): Promise<PeerSource 
   });
 }
 
-async function openIssuer(c: CoordinatorConfig, log: Logger): Promise<Issuer> {
-  if (c.CONTRAST_ISSUER === 'simulated-snp' || c.CONTRAST_ISSUER === 'simulated-tdx') {
-    log.warn('INSECURE: using a simulated platform issuer; this Coordinator proves nothing', {
-      issuer: c.CONTRAST_ISSUER,
-    });
-    const platform = c.CONTRAST_ISSUER === 'simulated-snp' ? simulatedSnp : simulatedTdx;
-    const create = platform.attestation.createIssuer;
-    if (!create) throw new Error(`${platform.id} has no issuer`);
-    return create({
-      logger: noopLogger,
-      ...(c.CONTRAST_FAKE_POLICY_HASH ? { hostData: fromHex(c.CONTRAST_FAKE_POLICY_HASH) } : {}),
-    });
-  }
-  if (c.CONTRAST_ISSUER === 'fake') {
-    log.warn('INSECURE: using the fake issuer; this Coordinator proves nothing');
-    return new FakeIssuer({
-      ...(c.CONTRAST_FAKE_POLICY_HASH ? { policyDigest: c.CONTRAST_FAKE_POLICY_HASH } : {}),
-      ...(c.CONTRAST_FAKE_MEASUREMENT ? { measurement: c.CONTRAST_FAKE_MEASUREMENT } : {}),
-    });
-  }
-  return ConfigfsTsmIssuer.open({
-    ...(c.CONTRAST_TSM_PATH ? { root: c.CONTRAST_TSM_PATH } : {}),
-    ...(c.CONTRAST_THIM_URL && c.CONTRAST_THIM_URL !== 'off'
-      ? { snpCertificates: thimCertificates(c.CONTRAST_THIM_URL, log) }
-      : {}),
-    logger: log,
-  });
-}
-
-/** AKS: VCEK and chain for the own report from THIM (the Azure host's cache), as the AKS guest gets them. */
-function thimCertificates(url: string, log: Logger) {
-  const source = createAksVcekSource({ thimBaseUrl: url, logger: log });
-  return (report: Uint8Array) => source.collateralFor(report);
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -190,7 +144,11 @@ async function main(): Promise<void> {
     );
   }
   const store = await openStore(config, log);
-  const issuer = await openIssuer(config, log);
+  const issuer = await openGuestIssuer(config, {
+    logger: log,
+    subject: 'Coordinator',
+    thimUrl: config.CONTRAST_THIM_URL,
+  });
   const peers = await openPeers(config, log);
   const running = await startCoordinator({
     store,

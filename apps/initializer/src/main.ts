@@ -1,10 +1,7 @@
 #!/usr/bin/env node
-import { ConfigfsTsmIssuer } from '@contrast-cc/api/tsm';
-import { createLogger, type Issuer, isContrastError } from '@contrast-cc/core';
-import { FakeIssuer } from '@contrast-cc/core/testing';
+import { createLogger, isContrastError } from '@contrast-cc/core';
 import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
-import { createAksVcekSource } from '@contrast-cc/platform-aks';
-import { createPlatformCatalog } from '@contrast-cc/platforms';
+import { openGuestIssuer } from '@contrast-cc/platforms';
 import { parseConfig } from './config.js';
 import { coordinatorExpectations } from './coordinator.js';
 
@@ -18,38 +15,11 @@ async function main(): Promise<void> {
     },
     { level: config.CONTRAST_LOG_LEVEL },
   );
-  let issuer: Issuer;
-  if (config.CONTRAST_ISSUER === 'simulated-snp' || config.CONTRAST_ISSUER === 'simulated-tdx') {
-    log.warn('INSECURE: using a simulated platform issuer; this pod proves nothing', {
-      issuer: config.CONTRAST_ISSUER,
-    });
-    // The catalog's simulated platforms register their key chain in $CONTRAST_SIMULATOR_DIR.
-    const id = config.CONTRAST_ISSUER === 'simulated-snp' ? 'Simulated-SNP' : 'Simulated-TDX';
-    const platform = createPlatformCatalog({ simulated: true }).platforms.find((p) => p.id === id);
-    const create = platform?.attestation.createIssuer;
-    if (!create) throw new Error(`CONTRAST_ISSUER: the platform ${id} has no issuer`);
-    issuer = create({
-      logger: log,
-      ...(config.CONTRAST_FAKE_POLICY_HASH
-        ? { hostData: Uint8Array.from(Buffer.from(config.CONTRAST_FAKE_POLICY_HASH, 'hex')) }
-        : {}),
-    });
-  } else if (config.CONTRAST_ISSUER === 'fake') {
-    log.warn('INSECURE: using the fake issuer; this pod proves nothing');
-    issuer = new FakeIssuer({
-      ...(config.CONTRAST_FAKE_POLICY_HASH ? { policyDigest: config.CONTRAST_FAKE_POLICY_HASH } : {}),
-      ...(config.CONTRAST_FAKE_MEASUREMENT ? { measurement: config.CONTRAST_FAKE_MEASUREMENT } : {}),
-    });
-  } else {
-    const thim = config.CONTRAST_THIM_URL
-      ? createAksVcekSource({ thimBaseUrl: config.CONTRAST_THIM_URL, logger: log })
-      : undefined;
-    issuer = await ConfigfsTsmIssuer.open({
-      ...(config.CONTRAST_TSM_PATH ? { root: config.CONTRAST_TSM_PATH } : {}),
-      ...(thim ? { snpCertificates: (report: Uint8Array) => thim.collateralFor(report) } : {}),
-      logger: log,
-    });
-  }
+  const issuer = await openGuestIssuer(config, {
+    logger: log,
+    subject: 'pod',
+    thimUrl: config.CONTRAST_THIM_URL,
+  });
   const coordinator = config.CONTRAST_EXPECTED_COORDINATOR
     ? coordinatorExpectations(config.CONTRAST_EXPECTED_COORDINATOR, {
         allowInsecure: config.CONTRAST_ALLOW_INSECURE_RUNTIMES,
