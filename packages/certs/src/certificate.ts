@@ -3,7 +3,7 @@
 // only certs needs: SPKI from a KeyObject, key identifiers, SANs, ecdsa-with-SHA384. Everything is
 // exact and minimal: the to-be-signed bytes equal what an @peculiar/x509-based issuer produces for
 // the same inputs (src/certificate.test.ts).
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { ContrastError, spkiProblem } from '@contrast-cc/core';
 import {
@@ -163,7 +163,7 @@ export function certificateKeySpki(input: PublicKeyInput, field = 'publicKey'): 
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha1').update(spkiPublicKeyBits(spki)).digest());
+  return new Uint8Array(hash('sha1', spkiPublicKeyBits(spki), 'buffer'));
 }
 
 /** A classified SAN: DNS name, IP address (text) or URI. */

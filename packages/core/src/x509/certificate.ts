@@ -145,9 +145,9 @@ export interface TbsParts {
 const serialDer = (serial: Uint8Array | bigint) =>
   typeof serial === 'bigint' ? derUnsignedBigInt(serial) : derUnsignedInteger(serial);
 
-/** TBSCertificate v3. */
+/** TBSCertificate v3, written into one buffer (the extensions are not copied into a nested list first). */
 export function tbsCertificate(p: TbsParts): Uint8Array {
-  return derSequence(
+  const head = [
     VERSION_V3,
     serialDer(p.serial),
     p.signatureAlgorithm,
@@ -155,8 +155,28 @@ export function tbsCertificate(p: TbsParts): Uint8Array {
     derSequence(derTime(p.notBefore), derTime(p.notAfter)),
     p.subject,
     p.spki,
-    ...(p.extensions.length > 0 ? [derExplicit(3, derSequence(...p.extensions))] : []),
-  );
+  ];
+  let extensions = 0;
+  for (const e of p.extensions) extensions += e.length;
+  // [3] EXPLICIT SEQUENCE OF Extension, omitted when empty
+  const list = derHeaderSize(extensions) + extensions;
+  const explicit = p.extensions.length > 0 ? derHeaderSize(list) + list : 0;
+  let content = explicit;
+  for (const part of head) content += part.length;
+  const out = new Uint8Array(derHeaderSize(content) + content);
+  let at = writeDerHeader(out, 0, 0x30, content);
+  for (const part of head) {
+    out.set(part, at);
+    at += part.length;
+  }
+  if (explicit > 0) {
+    at = writeDerHeader(out, writeDerHeader(out, at, 0xa3, list), 0x30, extensions);
+    for (const e of p.extensions) {
+      out.set(e, at);
+      at += e.length;
+    }
+  }
+  return out;
 }
 
 /** The parts of a TBSCertList (v2, no extensions). */
