@@ -52,6 +52,15 @@ describe('recovery sealing', () => {
     }
   });
 
+  it('refuses a recipient key at the point at infinity (node would abort on its details)', () => {
+    const infinity = new Uint8Array(
+      Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex'),
+    );
+    expect(() => sealRecoverySecret(infinity, nonce, seed, salt)).toThrow(
+      expect.objectContaining({ code: 'invalid-argument', field: 'recipientSpki' }),
+    );
+  });
+
   it('signs a message that covers force and the ciphertext', () => {
     const sealed = sealRecoverySecret(spki(coordinator.publicKey), nonce, seed, salt);
     const base = { nonce, coordinatorSpki: spki(coordinator.publicKey), sealed };

@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { reportDataPreimage } from '@contrast-cc/atls';
-import { ContrastError, concatBytes } from '@contrast-cc/core';
+import { ContrastError, concatBytes, spkiProblem } from '@contrast-cc/core';
 import { API_LABELS, type CoordinatorStateBinding, coordinatorStatePreimage, framed } from './state.js';
 
 export { API_LABELS, type CoordinatorStateBinding } from './state.js';
@@ -163,6 +163,8 @@ export function sealBytes(
 ): SealedSecret {
   let recipient: KeyObject;
   try {
+    // Checked first: node imports an EC key at the point at infinity and aborts on its details.
+    if (spkiProblem(recipientSpki)) throw new Error('not a valid SPKI');
     recipient = createPublicKey({ key: Buffer.from(recipientSpki), format: 'der', type: 'spki' });
   } catch {
     throw new ContrastError('invalid-argument', 'not an SPKI public key', { field: 'recipientSpki' });
