@@ -437,11 +437,17 @@ try {
   const p99 = percentile(all, 99);
   // p99 against the throughput of the same round (load drift changes throughput between rounds;
   // pooling rounds of different speed would mix their latency distributions).
-  const p99s = results.real.map((x) => {
+  const p99Of = (x) => {
     const p = percentile(x.latencies, 99);
     const target = (1.5 * concurrency * 1000) / x.perSecond;
     return { p, target, over: p / target };
-  });
+  };
+  const p99s = results.real.map(p99Of);
+  // The floor's p99 against the same bound: how much of a tail the clients and the shared
+  // machine make by themselves (the bound is the Coordinator's; the floor's is for comparison).
+  const floorP99s = results.floor.map(p99Of);
+  // BENCH_LATENCIES=<file>: every round's latencies (ms, in completion order) as JSON, to study tails.
+  if (process.env.BENCH_LATENCIES) writeFileSync(process.env.BENCH_LATENCIES, JSON.stringify(results));
   const p99Met = p99s.filter((x) => x.over <= 1).length;
   const worstP99 = p99s.reduce((a, x) => (x.over > a.over ? x : a));
   const median = (v) => {
@@ -465,7 +471,7 @@ try {
     const f = results.floor[r];
     const c = results.real[r];
     console.log(
-      `  round ${r + 1}: floor ${f.perSecond.toFixed(1)}/s, ${ms(f.cpu / f.latencies.length)} server CPU each; Coordinator ${c.perSecond.toFixed(1)}/s, ${ms(c.cpu / c.latencies.length)} each, p99 ${p99s[r].p.toFixed(0)} ms (target ${p99s[r].target.toFixed(0)}); ratio ${ratios[r].cpu.toFixed(3)} CPU, ${ratios[r].wall.toFixed(3)} wall clock`,
+      `  round ${r + 1}: floor ${f.perSecond.toFixed(1)}/s, ${ms(f.cpu / f.latencies.length)} server CPU each, p99 ${floorP99s[r].over.toFixed(2)} x its bound; Coordinator ${c.perSecond.toFixed(1)}/s, ${ms(c.cpu / c.latencies.length)} each, p99 ${p99s[r].p.toFixed(0)} ms (target ${p99s[r].target.toFixed(0)}); ratio ${ratios[r].cpu.toFixed(3)} CPU, ${ratios[r].wall.toFixed(3)} wall clock`,
     );
   }
   console.log(
