@@ -223,6 +223,29 @@ describe('request bodies', () => {
     expect([deep.status, deep.body.error]).toEqual([400, expect.stringMatching(/nests deeper than 8/)]);
   });
 
+  it('refuses an EC key at the point at infinity on /v1/peer/recover (it aborted the process) and keeps serving', async () => {
+    const c = await start();
+    await (await attest(c)).setManifest({ manifest: d.manifest, policies: d.policies });
+    const post = (body: unknown) => {
+      const text = JSON.stringify(body);
+      return raw(
+        c.port,
+        { path: '/v1/peer/recover', headers: { ...json, 'content-length': String(Buffer.byteLength(text)) } },
+        text,
+      );
+    };
+    // Unauthenticated: a nonce from the challenge, then the key; node 20 imports this SPKI and
+    // aborted (an assertion, not an exception) when the handler read the key's curve.
+    const challenge = await post({});
+    expect(challenge.body.code).toBe('challenge_required');
+    const nonce = (challenge.body as { nonce?: string }).nonce!;
+    const infinity = Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex');
+    const evidence = { kind: 'snp-report', data: Buffer.alloc(48, 1).toString('base64') };
+    const a = await post({ nonce, ephemeral_public_key: infinity.toString('base64'), evidence });
+    expect([a.status, a.body.code, a.body.field]).toEqual([400, 'invalid_argument', 'ephemeral_public_key']);
+    expect((await post({})).body.code).toBe('challenge_required');
+  });
+
   it('sets a manifest of several MiB (base64 fields over 4.5 MiB used to answer 500)', async () => {
     const c = await start();
     // The same manifest, padded with JSON whitespace to 6 MiB: still valid, hashed as sent.
