@@ -45,11 +45,21 @@ function pointer(label: string): SignedLatest {
   return { transitionHash: sha(label), signature: enc(`sig-${label}`) };
 }
 
-/** Waits until `predicate` holds, polling. */
-export async function eventually(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Waits until `check` holds, polling: a predicate (returns `false` until then) or an assertion
+ * (throws until then; may be async). When the time is up: the assertion's last failure, or
+ * "condition not reached in time".
+ */
+export async function eventually(check: () => unknown, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not reached in time');
+  for (;;) {
+    let failure: unknown;
+    try {
+      if ((await check()) !== false) return;
+    } catch (error) {
+      failure = error;
+    }
+    if (Date.now() - start > timeoutMs) throw failure ?? new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 10));
   }
 }

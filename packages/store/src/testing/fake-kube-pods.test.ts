@@ -7,23 +7,13 @@ import net from 'node:net';
 import { type ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../test-support/conformance.js';
 import { type FakeKubeApiServer, startFakeKubeApiServer } from './index.js';
 
 const NS = 'pods-test';
 
-/** Retries an assertion until it holds (or the time is up: then its last failure). */
-async function eventually(check: () => unknown, timeoutMs = 10_000): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (performance.now() > until) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+/** How long a pod, Service or port-forward event may take to show (a loaded machine). */
+const SETTLE_MS = 10_000;
 
 describe('the fake API: pods, Services and port-forward', () => {
   let fake: FakeKubeApiServer;
@@ -69,7 +59,7 @@ describe('the fake API: pods, Services and port-forward', () => {
       const p = await api.readNamespacedPod({ name: 'web', namespace: NS });
       expect(p.status?.phase).toBe('Running');
       expect(p.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
-    });
+    }, SETTLE_MS);
     expect((await api.readNamespacedPod({ name: 'never', namespace: NS })).status?.phase).toBe('Pending');
     // The probe dials an unmapped port: running, never ready.
     const unprobed = await api.readNamespacedPod({ name: 'unprobed', namespace: NS });
@@ -113,7 +103,7 @@ describe('the fake API: pods, Services and port-forward', () => {
   it('port-forward: v4.channel.k8s.io, port headers on both channels, data both ways', async () => {
     const { ws, messages, closed } = await open('web', 'ports=8000');
     expect(ws.protocol).toBe('v4.channel.k8s.io');
-    await eventually(() => expect(messages.length).toBeGreaterThanOrEqual(2));
+    await eventually(() => expect(messages.length).toBeGreaterThanOrEqual(2), SETTLE_MS);
     // 8000 = 0x1f40, little-endian
     expect(messages.slice(0, 2)).toEqual([
       [0, Buffer.from([0x40, 0x1f])],
@@ -129,7 +119,7 @@ describe('the fake API: pods, Services and port-forward', () => {
           .map(([, b]) => b),
       );
       expect(data.equals(payload)).toBe(true);
-    });
+    }, SETTLE_MS);
     ws.close();
     await closed;
   });
@@ -148,7 +138,10 @@ describe('the fake API: pods, Services and port-forward', () => {
 
   it('port-forward: two ports, two channels each, in order', async () => {
     const { ws, messages, closed } = await open('web', 'ports=8000,9000');
-    await eventually(() => expect(messages.filter(([ch]) => ch === 3).length).toBeGreaterThanOrEqual(2));
+    await eventually(
+      () => expect(messages.filter(([ch]) => ch === 3).length).toBeGreaterThanOrEqual(2),
+      SETTLE_MS,
+    );
     expect(messages.slice(0, 4)).toEqual([
       [0, Buffer.from([0x40, 0x1f])],
       [1, Buffer.from([0x40, 0x1f])],
@@ -186,18 +179,20 @@ describe('the fake API: pods, Services and port-forward', () => {
       ws.on('error', reject);
     });
     expect(ws.protocol).toBe('v4.base64.channel.k8s.io');
-    await eventually(() => expect(texts.length).toBeGreaterThanOrEqual(2));
+    await eventually(() => expect(texts.length).toBeGreaterThanOrEqual(2), SETTLE_MS);
     const port = Buffer.from([0x40, 0x1f]).toString('base64');
     expect(texts.slice(0, 2)).toEqual([`0${port}`, `1${port}`]);
     ws.send(`0${Buffer.from('hello base64').toString('base64')}`);
-    await eventually(() =>
-      expect(
-        texts
-          .slice(2)
-          .filter((t) => t.startsWith('0'))
-          .map((t) => Buffer.from(t.slice(1), 'base64').toString())
-          .join(''),
-      ).toBe('hello base64'),
+    await eventually(
+      () =>
+        expect(
+          texts
+            .slice(2)
+            .filter((t) => t.startsWith('0'))
+            .map((t) => Buffer.from(t.slice(1), 'base64').toString())
+            .join(''),
+        ).toBe('hello base64'),
+      SETTLE_MS,
     );
     ws.close();
     // Only protocols the kubelet does not serve: refused before the upgrade.
@@ -223,7 +218,7 @@ describe('the fake API: pods, Services and port-forward', () => {
 
   it('deletes pods: gone once the kubelet stopped them', async () => {
     await api.deleteNamespacedPod({ name: 'web', namespace: NS });
-    await eventually(() => expect(fake.podNames(NS)).not.toContain('web'));
+    await eventually(() => expect(fake.podNames(NS)).not.toContain('web'), SETTLE_MS);
     const gone = await api.readNamespacedPod({ name: 'web', namespace: NS }).catch((e) => e);
     expect((gone as ApiException<unknown>).code).toBe(404);
   });
