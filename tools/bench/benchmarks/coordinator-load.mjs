@@ -9,16 +9,21 @@
 // tls-exporter, in place of a nonce challenge), its own certificate key and the Coordinator's TLS
 // key, issued once the connection is up (fresh per request, never reused).
 //
-// The floor, measured in the same run and interleaved with the Coordinator's rounds (floor, real,
-// real, floor, ... so load drift from other work on the machine cancels): a bare node HTTPS server
+// The floor, measured in the same run: a bare node HTTPS server
 // (its own process, the same P-256 TLS key type, the same number of processes as the Coordinator)
 // doing per certificate exactly one TLS handshake, one P-384 verification of the report its client
 // signed, and one P-384 signature over a certificate-sized body, driven by the same number of
 // concurrent clients, each of which signs one P-384 report per request as the initializers do. The
 // ratio is what those three cost over what a Coordinator certificate costs: certificates per
-// server CPU-second (from /proc, the server's process tree, each round) of the Coordinator over the
-// floor's, the median over the interleaved rounds. The wall-clock ratio (certificates/s) is printed
-// too: on a machine loaded by other work it measures the scheduler's share as much as the server.
+// server CPU-second (from /proc, the server's process tree) of the Coordinator over the floor's.
+//
+// It is measured in paired windows: both servers under load at the same time, each with its own N
+// concurrent clients, and each window's CPU and certificates counted for both at once. On this shared 2-core machine the CPU one operation costs drifts by
+// up to 25% within seconds (the floor's own CPU per certificate measured 2.05 to 2.56 ms in rounds
+// of one run); two servers measured in turn each see a different drift, two measured together see
+// the same, so it cancels. The ratio is taken over all windows together (see below). Sequential rounds (floor alone, Coordinator alone, interleaved ABBA)
+// still give p99 at N concurrent, the wall-clock ratio (certificates/s) and the RSS peak, and their
+// CPU ratio is printed beside the paired one.
 //
 // Also printed: p50/p99 latency at N concurrent (target p99 <= 1.5 x N / throughput: no starved
 // requests), the Coordinator's and the floor's CPU per certificate, and the Coordinator's RSS idle,
@@ -27,15 +32,21 @@
 // and its policies) against the pod's 256Mi limit (targets: idle <= 100 MB, peaks <= 180 MB).
 //
 // BENCH_CONCURRENCY (200), BENCH_REQUESTS per round (1000), BENCH_ROUNDS (3 of each), BENCH_WARMUP
-// (1500 certificates from each server before the rounds),
+// (1500 certificates from each server before the rounds), BENCH_WINDOWS (8) paired windows of
+// BENCH_WINDOW_SECONDS (5) each,
 // BENCH_ATTESTS (2000), BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator there,
 // BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments).
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoordinatorClient, requestMeshCertificate, verifiersForReferenceValues } from '@contrast-cc/api';
+import {
+  CoordinatorClient,
+  evidenceToWire,
+  requestMeshCertificate,
+  verifiersForReferenceValues,
+} from '@contrast-cc/api';
 import { fetchAttestation } from '@contrast-cc/atls';
 import { createTlsIdentity } from '@contrast-cc/authority/server';
 import { createPlatformRegistry, noopLogger } from '@contrast-cc/core';
@@ -51,6 +62,8 @@ const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const attests = Number(process.env.BENCH_ATTESTS ?? 2000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 1500);
+const windows = Number(process.env.BENCH_WINDOWS ?? 8);
+const windowSeconds = Number(process.env.BENCH_WINDOW_SECONDS ?? 5);
 const profileDir = process.env.BENCH_CPU_PROF;
 const MB = 1024 * 1024;
 
@@ -162,10 +175,38 @@ async function drive(n, total, one) {
   return { latencies, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
+/**
+ * Runs `one` in `n` loops until `stop()`; `done` counts the calls that completed. For the paired
+ * windows, where what counts is the work done between two instants, not a fixed number of calls.
+ */
+function keepDriving(n, one) {
+  const state = { done: 0, stopped: false };
+  const loops = Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      while (!state.stopped) {
+        await one(i);
+        state.done++;
+      }
+    }),
+  );
+  return {
+    get done() {
+      return state.done;
+    },
+    stop() {
+      state.stopped = true;
+      return loops;
+    },
+  };
+}
+
 // The floor server: per request one TLS handshake (a fresh connection, as every initializer opens),
 // one P-384 verification of the report in the body with the client's VCEK key, one P-384
-// signature over a certificate-sized body; answers a certificate-sized reply. Same process count
-// as the Coordinator (FLOOR_WORKERS, node:cluster when > 1).
+// signature over a body of the size of a real mesh certificate's TBS (TBS_SIZE); it reads a body
+// of the size of a real certificate request (the evidence with its certificates; the fields it
+// does not need are only parsed) and answers one of the size of the Coordinator's answer
+// (REPLY_SIZE: certificate chain and CAs): the bytes this protocol moves, which any server of it
+// reads and writes. Same process count as the Coordinator (FLOOR_WORKERS, node:cluster when > 1).
 const FLOOR_SERVER = `
 const cluster = require('node:cluster');
 const crypto = require('node:crypto');
@@ -178,6 +219,8 @@ if (workers > 1 && cluster.isPrimary) {
   const { createServer } = require('node:https');
   const vcek = crypto.createPublicKey(process.env.VCEK);
   const ca = crypto.createPrivateKey(process.env.CA_KEY);
+  const tbsSize = Number(process.env.TBS_SIZE);
+  const replySize = Number(process.env.REPLY_SIZE);
   const s = createServer({ key: process.env.KEY, cert: process.env.CERT, minVersion: 'TLSv1.2', keepAlive: false }, (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -186,9 +229,11 @@ if (workers > 1 && cluster.isPrimary) {
       const report = Buffer.from(body.report, 'base64');
       const ok = crypto.verify('sha384', report, { key: vcek, dsaEncoding: 'ieee-p1363' }, Buffer.from(body.signature, 'base64'));
       if (!ok) { res.writeHead(403); res.end(); return; }
-      const tbs = Buffer.concat([report.subarray(0, 600), Buffer.from(body.publicKey, 'base64')]);
+      const key = Buffer.from(body.publicKey, 'base64');
+      const tbs = Buffer.concat([report.subarray(0, 600), key, Buffer.alloc(Math.max(0, tbsSize - 600 - key.length))]);
       const sig = crypto.sign('sha384', tbs, ca);
-      const reply = JSON.stringify({ cert: Buffer.concat([tbs, sig]).toString('base64') });
+      const cert = Buffer.concat([tbs, sig]).toString('base64');
+      const reply = JSON.stringify({ cert, chain: 'A'.repeat(Math.max(0, replySize - cert.length - 21)) });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply), connection: 'close' });
       res.end(reply);
     });
@@ -258,6 +303,12 @@ const coordinator = startProcess(
   'the coordinator',
 );
 const children = [coordinator.child];
+/** Why the Coordinator is gone (e.g. killed by the kernel at the cgroup's memory limit), or undefined. */
+function coordinatorDeath() {
+  const c = coordinator.child;
+  if (c.exitCode === null && c.signalCode === null) return undefined;
+  return `the Coordinator exited during the run (${c.signalCode ?? `code ${c.exitCode}`}${c.signalCode === 'SIGKILL' && cgroup ? `; killed at the ${POD_LIMIT / MB}Mi memory limit?` : ''})`;
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 try {
@@ -301,6 +352,8 @@ try {
       try {
         return await fn(i);
       } catch (e) {
+        const dead = kind === 'real' ? coordinatorDeath() : undefined;
+        if (dead) throw new Error(dead);
         const transient =
           e?.code === 'unavailable' || /ECONNRESET|socket hang up|EPIPE/.test(String(e?.message));
         if (!transient || attempt >= 5) throw e;
@@ -313,8 +366,28 @@ try {
     requestMeshCertificate({ host: '127.0.0.1', port, issuer, publicKey: keys[i], timeoutMs: 120_000 }),
   );
 
+  // The sizes the floor reproduces: a certificate request's body (the key and the evidence with
+  // its certificates, as requestMeshCertificate sends it), the answer, the leaf certificate's TBS.
+  const warm = await Promise.all(keys.slice(0, 20).map((_, i) => real(i)));
+  if (!warm.every((r) => r.cert_chain.includes('BEGIN CERTIFICATE') && r.workload_secret)) {
+    throw new Error('warm-up: the Coordinator did not issue certificates');
+  }
+  const sampleEvidence = await issuer.issue(new Uint8Array(64));
+  const requestSize = JSON.stringify({
+    public_key: Buffer.from(keys[0]).toString('base64'),
+    evidence: evidenceToWire(sampleEvidence),
+  }).length;
+  const replySize = JSON.stringify(warm[0]).length;
+  const leafDer = new X509Certificate(warm[0].cert_chain).raw;
+  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE, ... }: the TBS's own header and length.
+  const outerHeader = leafDer[1] & 0x80 ? 2 + (leafDer[1] & 0x7f) : 2;
+  const tbsLenBytes = leafDer[outerHeader + 1] & 0x80 ? leafDer[outerHeader + 1] & 0x7f : 0;
+  const tbsSize =
+    2 + tbsLenBytes + (tbsLenBytes ? leafDer.readUIntBE(outerHeader + 2, tbsLenBytes) : leafDer[outerHeader + 1]);
+
   // The floor's clients: the same count, each signing one P-384 "report" (the size of an SNP
-  // report's signed part) per request with its VCEK key, as the issuer does, on a fresh TLS connection.
+  // report's signed part) per request with its VCEK key, as the issuer does, on a fresh TLS
+  // connection, in a body padded to the size of the real request.
   const vcek = generateKeyPairSync('ec', { namedCurve: 'P-384' });
   const floorCa = generateKeyPairSync('ec', { namedCurve: 'P-384' });
   const tls = await createTlsIdentity();
@@ -327,6 +400,8 @@ try {
       CERT: tls.certPem,
       VCEK: vcek.publicKey.export({ type: 'spki', format: 'pem' }),
       CA_KEY: floorCa.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      TBS_SIZE: String(tbsSize),
+      REPLY_SIZE: String(replySize),
     },
     (line) => (line.startsWith('port ') ? Number(line.slice(5)) : undefined),
     'the floor server',
@@ -343,11 +418,13 @@ try {
       new Promise((resolve, reject) => {
         const report = Buffer.concat([randomBytes(32), Buffer.alloc(0x2a0 - 32, i & 0xff)]);
         const signature = sign('sha384', report, { key: vcek.privateKey, dsaEncoding: 'ieee-p1363' });
-        const body = JSON.stringify({
+        const fields = {
           report: report.toString('base64'),
           signature: signature.toString('base64'),
           publicKey: Buffer.from(keys[i]).toString('base64'),
-        });
+        };
+        const unpadded = JSON.stringify(fields).length + ',"certificates":""'.length;
+        const body = JSON.stringify({ ...fields, certificates: 'A'.repeat(Math.max(0, requestSize - unpadded)) });
         const req = request(
           {
             host: '127.0.0.1',
@@ -381,10 +458,6 @@ try {
   // request dispatch at ~500, the SNP verifier at ~700-850), so the measured rounds start after
   // BENCH_WARMUP (1500) certificates at full concurrency: a Coordinator's steady state, which is
   // what it runs in for days. The floor gets the same.
-  const warm = await Promise.all(keys.slice(0, 20).map((_, i) => real(i)));
-  if (!warm.every((r) => r.cert_chain.includes('BEGIN CERTIFICATE') && r.workload_secret)) {
-    throw new Error('warm-up: the Coordinator did not issue certificates');
-  }
   await drive(concurrency, warmup, floor);
   await drive(concurrency, warmup, real);
 
@@ -416,6 +489,44 @@ try {
       wall: pair.real.perSecond / pair.floor.perSecond,
       cpu: pair.floor.cpuPer / pair.real.cpuPer,
     });
+  }
+
+  // Paired windows: both servers loaded at once, each by its own `concurrency` clients; at each
+  // window's edges both servers' CPU and certificate counts are read together.
+  const paired = [];
+  {
+    const floorLoad = keepDriving(concurrency, floor);
+    const realLoad = keepDriving(concurrency, real);
+    try {
+      await sleep(2000); // every client has a request in flight
+      const snapshot = () => ({
+        floorCpu: cpuSeconds(treeOf(floorPid)),
+        realCpu: cpuSeconds(treeOf(cpid)),
+        floorDone: floorLoad.done,
+        realDone: realLoad.done,
+      });
+      let prev = snapshot();
+      for (let w = 0; w < windows; w++) {
+        await sleep(windowSeconds * 1000);
+        const cur = snapshot();
+        const floorCerts = cur.floorDone - prev.floorDone;
+        const realCerts = cur.realDone - prev.realDone;
+        const floorPer = (cur.floorCpu - prev.floorCpu) / floorCerts;
+        const realPer = (cur.realCpu - prev.realCpu) / realCerts;
+        paired.push({
+          floorCerts,
+          realCerts,
+          floorCpu: cur.floorCpu - prev.floorCpu,
+          realCpu: cur.realCpu - prev.realCpu,
+          floorPer,
+          realPer,
+          ratio: floorPer / realPer,
+        });
+        prev = cur;
+      }
+    } finally {
+      await Promise.all([floorLoad.stop(), realLoad.stop()]);
+    }
   }
 
   // The attest flood: `concurrency` clients, each a fresh TLS connection and POST /v1/attest.
@@ -454,7 +565,20 @@ try {
     const x = [...v].sort((a, b) => a - b);
     return x.length % 2 ? x[(x.length - 1) / 2] : (x[x.length / 2 - 1] + x[x.length / 2]) / 2;
   };
-  const ratio = median(ratios.map((x) => x.cpu));
+  const sequentialRatio = median(ratios.map((x) => x.cpu));
+  // The paired ratio is taken over all windows together (total CPU / total certificates per
+  // server): a window's count depends on how many of the N requests in flight at its edges happen
+  // to complete inside it (a quarter of a window's certificates), which a window's neighbour gets
+  // back; over the sum only the two outer edges remain. The halves show how steady it is.
+  const pairedRatio = (xs) => {
+    const sum = (k) => xs.reduce((a, x) => a + x[k], 0);
+    return sum('floorCpu') / sum('floorCerts') / (sum('realCpu') / sum('realCerts'));
+  };
+  const ratio = pairedRatio(paired);
+  const halves = [
+    pairedRatio(paired.slice(0, Math.ceil(windows / 2))),
+    pairedRatio(paired.slice(Math.ceil(windows / 2))),
+  ];
   const wallRatio = median(ratios.map((x) => x.wall));
   const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
   const ms = (x) => `${(x * 1000).toFixed(2)} ms`;
@@ -467,6 +591,9 @@ try {
   console.log(
     `concurrency:         ${concurrency}; ${rounds} rounds of ${perRound} certificates each for the Coordinator and the floor, interleaved`,
   );
+  console.log(
+    `sizes:               request body ${requestSize} bytes, answer ${replySize} bytes, certificate TBS ${tbsSize} bytes (the floor reads, signs and writes as many)`,
+  );
   for (let r = 0; r < rounds; r++) {
     const f = results.floor[r];
     const c = results.real[r];
@@ -474,6 +601,20 @@ try {
       `  round ${r + 1}: floor ${f.perSecond.toFixed(1)}/s, ${ms(f.cpu / f.latencies.length)} server CPU each, p99 ${floorP99s[r].over.toFixed(2)} x its bound; Coordinator ${c.perSecond.toFixed(1)}/s, ${ms(c.cpu / c.latencies.length)} each, p99 ${p99s[r].p.toFixed(0)} ms (target ${p99s[r].target.toFixed(0)}); ratio ${ratios[r].cpu.toFixed(3)} CPU, ${ratios[r].wall.toFixed(3)} wall clock`,
     );
   }
+  console.log(
+    `sequential CPU ratio: ${sequentialRatio.toFixed(3)} (median of the rounds above; each side measured at a different moment, so the machine's drift between them is in it)`,
+  );
+  console.log(
+    `paired windows:      ${windows} x ${windowSeconds} s, both servers loaded at once, ${concurrency} clients each:`,
+  );
+  for (const [w, x] of paired.entries()) {
+    console.log(
+      `  window ${w + 1}: floor ${x.floorCerts} certificates, ${ms(x.floorPer)} server CPU each; Coordinator ${x.realCerts}, ${ms(x.realPer)} each; ratio ${x.ratio.toFixed(3)}`,
+    );
+  }
+  console.log(
+    `paired CPU ratio:    ${ratio.toFixed(3)} (all windows: total CPU / total certificates of each; first half ${halves[0].toFixed(3)}, second half ${halves[1].toFixed(3)}; one window's figure also depends on how many in-flight requests complete inside it)`,
+  );
   console.log(
     `failed attempts:     Coordinator ${retries.real}, floor ${retries.floor} (connection resets; retried after a back-off, as initializers do)`,
   );
@@ -511,12 +652,15 @@ try {
   printRatio(
     'coordinator-load',
     ratio,
-    `median over ${rounds} interleaved rounds of certificates per Coordinator CPU-second / per floor-server CPU-second (1 TLS handshake + 1 P-384 report verify + 1 P-384 signature per certificate, same clients, ${workers} process(es) each) at ${concurrency} concurrent; target >= 0.8; wall clock ${wallRatio.toFixed(3)}; p99 met in ${p99Met}/${rounds} rounds; RSS idle ${mb(rssIdle)}, peak ${mb(loadPeak)}, attest flood ${mb(flood.peak)}`,
+    `${windows} paired windows of ${windowSeconds} s: certificates per Coordinator CPU-second / per floor-server CPU-second, both loaded at once (1 TLS handshake + 1 P-384 report verify + 1 P-384 signature per certificate, same clients, ${workers} process(es) each) at ${concurrency} concurrent each; target >= 0.8; sequential rounds ${sequentialRatio.toFixed(3)}; wall clock ${wallRatio.toFixed(3)}; p99 met in ${p99Met}/${rounds} rounds; RSS idle ${mb(rssIdle)}, peak ${mb(loadPeak)}, attest flood ${mb(flood.peak)}`,
   );
 } finally {
   for (const c of children) c.kill('SIGTERM');
+  // A child that died by a signal (the kernel's OOM kill) has exitCode null and signalCode set.
   await Promise.all(
-    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+    children.map((c) =>
+      c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null,
+    ),
   );
   rmSync(simulatorDir, { recursive: true, force: true });
   rmSync(storeDir, { recursive: true, force: true });
