@@ -35,10 +35,19 @@
 // (1500 certificates from each server before the rounds), BENCH_WINDOWS (8) paired windows of
 // BENCH_WINDOW_SECONDS (5) each,
 // BENCH_ATTESTS (2000), BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the Coordinator there,
-// BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments).
+// BENCH_NODE_OPTIONS: other node flags for the Coordinator than its StatefulSet's (experiments),
+// BENCH_STDOUT=<prefix>: write each server's stdout to <prefix>-<server>.log.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -138,6 +147,12 @@ async function podEnv() {
 function startProcess(args, env, match, what) {
   const [command, rest] = args[0] === '/bin/sh' ? [args[0], args.slice(1)] : [process.execPath, args];
   const child = spawn(command, rest, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_STDOUT=<prefix>: each server's stdout (logs; V8 traces set by a --require'd script) to <prefix>-<server>.log.
+  if (process.env.BENCH_STDOUT) {
+    child.stdout.pipe(
+      createWriteStream(`${process.env.BENCH_STDOUT}-${what.replace(/^the /, '').replace(/\W+/g, '-')}.log`),
+    );
+  }
   const ready = new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start`)), 120_000);
@@ -383,7 +398,9 @@ try {
   const outerHeader = leafDer[1] & 0x80 ? 2 + (leafDer[1] & 0x7f) : 2;
   const tbsLenBytes = leafDer[outerHeader + 1] & 0x80 ? leafDer[outerHeader + 1] & 0x7f : 0;
   const tbsSize =
-    2 + tbsLenBytes + (tbsLenBytes ? leafDer.readUIntBE(outerHeader + 2, tbsLenBytes) : leafDer[outerHeader + 1]);
+    2 +
+    tbsLenBytes +
+    (tbsLenBytes ? leafDer.readUIntBE(outerHeader + 2, tbsLenBytes) : leafDer[outerHeader + 1]);
 
   // The floor's clients: the same count, each signing one P-384 "report" (the size of an SNP
   // report's signed part) per request with its VCEK key, as the issuer does, on a fresh TLS
@@ -424,7 +441,10 @@ try {
           publicKey: Buffer.from(keys[i]).toString('base64'),
         };
         const unpadded = JSON.stringify(fields).length + ',"certificates":""'.length;
-        const body = JSON.stringify({ ...fields, certificates: 'A'.repeat(Math.max(0, requestSize - unpadded)) });
+        const body = JSON.stringify({
+          ...fields,
+          certificates: 'A'.repeat(Math.max(0, requestSize - unpadded)),
+        });
         const req = request(
           {
             host: '127.0.0.1',
