@@ -80,9 +80,10 @@ function serialFrom(bytes: Uint8Array): Uint8Array {
 /**
  * ECDSA P-384 / SHA-384 with node's native signer, on the calling thread; DER ECDSA-Sig-Value.
  * Not on the libuv thread pool: handing each signature to a pool thread and back (a job, a wake-up,
- * a callback into JS with its own microtask checkpoint) cost the Coordinator about 8% more CPU per
- * certificate under 200 concurrent initializers, and no more throughput on a 2-core machine where
- * the TLS handshakes already keep both cores busy (`pnpm --silent bench coordinator-load`).
+ * a callback into JS with its own microtask checkpoint) cost the Coordinator about 5-8% more CPU per
+ * certificate under 200 concurrent initializers, and gave less throughput, not more, on a 2-core
+ * machine where the TLS handshakes already keep both cores busy (`pnpm --silent bench
+ * coordinator-load`: paired ratio 0.72-0.78 on the pool, 0.79 here; wall clock 0.82-0.87, 0.98).
  */
 function signSha384(key: KeyObject, data: Uint8Array): Uint8Array {
   const signature = sign('sha384', data, { key, dsaEncoding: 'der' });
@@ -573,9 +574,8 @@ export class CaHierarchy {
   }
 
   /**
-   * The to-be-signed part of a leaf. Synchronous on purpose: its pieces (some 60 encoded
-   * extensions) are garbage once the TBS exists, instead of being held by a suspended async frame
-   * while the signature waits for the thread pool (hundreds of them at once on a busy Coordinator).
+   * The to-be-signed part of a leaf. Synchronous, as is the signature after it: its pieces (some
+   * 60 encoded extensions) are garbage once the TBS exists, not held by a suspended async frame.
    */
   #leafTbs(request: MeshCertificateRequest): { tbs: Uint8Array; serial: Uint8Array } {
     const now = request.now ?? new Date();
