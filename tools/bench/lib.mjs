@@ -6,6 +6,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readDerTlv } from '@contrast-cc/core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -69,6 +70,16 @@ export function percentile(values, p) {
 }
 
 /** Prints the closing line every benchmark ends with. */
+/**
+ * The size in bytes of a certificate's tbsCertificate (the whole DER element, header included):
+ * what the CA signs, for a baseline that signs a body of the same size.
+ */
+export function tbsSizeOf(certDer) {
+  const cert = readDerTlv(certDer, 0, 'certificate');
+  const tbs = readDerTlv(certDer, cert.contentStart, 'tbsCertificate', cert.end);
+  return tbs.end - tbs.start;
+}
+
 export function printRatio(name, ratio, relativeTo) {
   console.log(`${name}: ratio ${ratio.toFixed(3)} (${relativeTo})`);
 }

@@ -18,12 +18,13 @@
 // server CPU-second (from /proc, the server's process tree) of the Coordinator over the floor's.
 //
 // It is measured in paired windows: both servers under load at the same time, each with its own N
-// concurrent clients, and each window's CPU and certificates counted for both at once. On this shared 2-core machine the CPU one operation costs drifts by
-// up to 25% within seconds (the floor's own CPU per certificate measured 2.05 to 2.56 ms in rounds
-// of one run); two servers measured in turn each see a different drift, two measured together see
-// the same, so it cancels. The ratio is taken over all windows together (see below). Sequential rounds (floor alone, Coordinator alone, interleaved ABBA)
-// still give p99 at N concurrent, the wall-clock ratio (certificates/s) and the RSS peak, and their
-// CPU ratio is printed beside the paired one.
+// concurrent clients, and each window's CPU and certificates counted for both at once. On this
+// shared 2-core machine the CPU one operation costs drifts by up to 25% within seconds (the floor's
+// own CPU per certificate measured 2.05 to 2.56 ms in rounds of one run); two servers measured in
+// turn each see a different drift, two measured together see the same, so it cancels. The ratio is
+// taken over all windows together (see below). Sequential rounds (floor alone, Coordinator alone,
+// interleaved ABBA) still give p99 at N concurrent, the wall-clock ratio (certificates/s) and the
+// RSS peak, and their CPU ratio is printed beside the paired one.
 //
 // Also printed: p50/p99 latency at N concurrent (target p99 <= 1.5 x N / throughput: no starved
 // requests), the Coordinator's and the floor's CPU per certificate, and the Coordinator's RSS idle,
@@ -64,7 +65,7 @@ import {
   createSimulatorTrust,
   simulatedSnpReferenceValues,
 } from '@contrast-cc/platform-simulator';
-import { benchManifest, percentile, printRatio, repoRoot } from '../lib.mjs';
+import { benchManifest, percentile, printRatio, repoRoot, tbsSizeOf } from '../lib.mjs';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 200);
 const perRound = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -147,7 +148,8 @@ async function podEnv() {
 function startProcess(args, env, match, what) {
   const [command, rest] = args[0] === '/bin/sh' ? [args[0], args.slice(1)] : [process.execPath, args];
   const child = spawn(command, rest, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  // BENCH_STDOUT=<prefix>: each server's stdout (logs; V8 traces set by a --require'd script) to <prefix>-<server>.log.
+  // BENCH_STDOUT=<prefix>: each server's stdout (logs; V8 traces set by a --require'd script)
+  // to <prefix>-<server>.log.
   if (process.env.BENCH_STDOUT) {
     child.stdout.pipe(
       createWriteStream(`${process.env.BENCH_STDOUT}-${what.replace(/^the /, '').replace(/\W+/g, '-')}.log`),
@@ -393,14 +395,7 @@ try {
     evidence: evidenceToWire(sampleEvidence),
   }).length;
   const replySize = JSON.stringify(warm[0]).length;
-  const leafDer = new X509Certificate(warm[0].cert_chain).raw;
-  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE, ... }: the TBS's own header and length.
-  const outerHeader = leafDer[1] & 0x80 ? 2 + (leafDer[1] & 0x7f) : 2;
-  const tbsLenBytes = leafDer[outerHeader + 1] & 0x80 ? leafDer[outerHeader + 1] & 0x7f : 0;
-  const tbsSize =
-    2 +
-    tbsLenBytes +
-    (tbsLenBytes ? leafDer.readUIntBE(outerHeader + 2, tbsLenBytes) : leafDer[outerHeader + 1]);
+  const tbsSize = tbsSizeOf(new X509Certificate(warm[0].cert_chain).raw);
 
   // The floor's clients: the same count, each signing one P-384 "report" (the size of an SNP
   // report's signed part) per request with its VCEK key, as the issuer does, on a fresh TLS
