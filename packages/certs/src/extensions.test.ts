@@ -11,7 +11,9 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
   claimExtensionDer,
+  decodeMeshCertificateExtensions,
   encodeClaimValue,
+  MESH_CERT_OIDS,
   meshCertificateExtensions,
 } from './extensions.js';
 import { golden } from './test-support/golden.js';
@@ -169,7 +171,30 @@ describe('meshCertificateExtensions', () => {
     };
     expect(actual).toEqual(golden('mesh-extensions.json', actual));
   });
+
+  it('writes certificateDetails in place of details when the verifier gives them', () => {
+    const claims = snpClaims();
+    const detailsOf = (c: EvidenceClaims) => {
+      const ext = meshCertificateExtensions({ claims: c }).find((e) => e.oid === MESH_CERT_OIDS.details);
+      return decodeMeshCertificateExtensions(new Map([[MESH_CERT_OIDS.details, ext!.value], ...required(c)]))
+        .claims?.details;
+    };
+    const certificateDetails = { product: 'Genoa', reportExtra: { signatureAlgo: 1 } };
+    expect(detailsOf({ ...claims, certificateDetails })).toEqual(certificateDetails);
+    expect(detailsOf(claims)).toEqual(JSON.parse(canonicalJson(claims.details)));
+    // Smaller by the report the claim extensions already carry.
+    const size = (c: EvidenceClaims) =>
+      meshCertificateExtensions({ claims: c }).reduce((n, e) => n + e.value.length, 0);
+    expect(size({ ...claims, certificateDetails })).toBeLessThan(size(claims) - 1000);
+  });
 });
+
+/** The other extensions a certificate with claims must have, for the reader. */
+function required(c: EvidenceClaims): [string, Uint8Array][] {
+  return meshCertificateExtensions({ claims: c })
+    .filter((e) => e.oid !== MESH_CERT_OIDS.details)
+    .map((e) => [e.oid, e.value]);
+}
 
 describe('encodeClaimValue', () => {
   it('writes an unsigned INTEGER as the generic encoder does, below and above 2^32 (property)', () => {

@@ -203,7 +203,11 @@ export function writeMeshCertificateExtensions(
   }
   emit(MESH_CERT_OIDS.reportData, OID_DER.reportData, derOctetString(c.reportData));
   emit(MESH_CERT_OIDS.insecure, OID_DER.insecure, derBoolean(c.insecure));
-  emit(MESH_CERT_OIDS.details, OID_DER.details, derUtf8String(canonicalJson(c.details ?? {})));
+  emit(
+    MESH_CERT_OIDS.details,
+    OID_DER.details,
+    derUtf8String(canonicalJson(c.certificateDetails ?? c.details ?? {})),
+  );
   for (const claim of c.certificateClaims ?? []) {
     const oidDer = claim.oid.startsWith(`${UPSTREAM_CLAIM_ARC}.`) ? derOid(claim.oid) : undefined;
     if (!oidDer) {

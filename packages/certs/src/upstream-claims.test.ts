@@ -5,7 +5,13 @@
 // `asn1.Marshal` gives for upstream's value: INTEGER (minimal, non-negative), BOOLEAN (0xff/0x00),
 // OCTET STRING.
 import { generateKeyPairSync } from 'node:crypto';
-import { createSimulatedSnpIssuer, SNP_CLAIM_FIELDS, verifySnpReport } from '@contrast-cc/attestation/snp';
+import {
+  createSimulatedSnpIssuer,
+  parseSnpReport,
+  SNP_CLAIM_FIELDS,
+  snpReportExtraJson,
+  verifySnpReport,
+} from '@contrast-cc/attestation/snp';
 import { createSimulatedTdxIssuer, TDX_CLAIM_FIELDS, verifyTdxQuote } from '@contrast-cc/attestation/tdx';
 import { type EvidenceClaims, toHex } from '@contrast-cc/core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +99,23 @@ describe('mesh certificates carry upstream claim extensions', () => {
       value: raw.slice(0x90, 0xc0),
     });
     expect(read.upstreamClaims?.size).toBe(46);
+    // Each report field once: the details extension carries the verdict and only the fields that
+    // upstream's layout lacks (whole guest policy, PLATFORM_INFO, ...), not the report again.
+    const details = read.claims?.details ?? {};
+    expect(details['report']).toBeUndefined();
+    expect(details['reportExtra']).toEqual(
+      JSON.parse(JSON.stringify(snpReportExtraJson(parseSnpReport(raw)))),
+    );
+    expect(details['reportExtra']).toMatchObject({ policy: { raw: '0x1f0003', cxlAllowed: false } });
+    expect(details['product']).toBe('Genoa');
+    expect(details['revocation']).toBe('not-checked');
+    const detailsText = new TextDecoder().decode(
+      new Uint8Array(Buffer.from(ext.get(MESH_CERT_OIDS.details)!, 'hex')),
+    );
+    expect(detailsText).not.toContain(r.claims.measurement);
+    expect(detailsText).not.toContain(toHex(raw.subarray(0xc0, 0xe0))); // HOST_DATA
+    // The verifier's own claims keep the whole report (what `contrast evidence verify` prints).
+    expect(r.claims.details.report).toMatchObject({ measurement: r.claims.measurement });
   }, 180_000); // a simulated chain is an RSA-4096 key generation: slow on a loaded machine
 
   it('TDX: 1.3.9901.2.2.N with the quote values, in Go encodings', async () => {
@@ -100,7 +123,7 @@ describe('mesh certificates carry upstream claim extensions', () => {
     const ev = await issuer.issue(reportData);
     const r = verifyTdxQuote(ev.data, { trustAnchors: issuer.trustAnchors, reportData });
     if (!r.ok) throw new Error(r.reason.message);
-    const { ext } = await issueFor(ca, r.claims);
+    const { cert, ext } = await issueFor(ca, r.claims);
     const q = ev.data;
     const v = new DataView(q.buffer, q.byteOffset, q.byteLength);
     const oid = (name: keyof typeof TDX_CLAIM_FIELDS) => `1.3.9901.2.2.${TDX_CLAIM_FIELDS[name]}`;
@@ -113,6 +136,15 @@ describe('mesh certificates carry upstream claim extensions', () => {
     expect(ext.get(oid('extraBytes'))).toBe('0400');
     expect(ext.has('1.3.9901.2.2.28')).toBe(false);
     for (const n of Object.values(TDX_CLAIM_FIELDS)) expect(ext.has(`1.3.9901.2.2.${n}`)).toBe(true);
+    // The TD report body is in those claims: the details extension keeps the verdict and the PCK
+    // fields without repeating MRTD, RTMRs, MRCONFIGID ...
+    const details = readMeshCertificate(cert.pem).claims?.details ?? {};
+    for (const field of ['mrTd', 'rtmrs', 'mrConfigId', 'mrSeam', 'teeTcbSvn', 'tdAttributes']) {
+      expect(details[field], field).toBeUndefined();
+      expect(r.claims.details[field], field).toBeDefined();
+    }
+    expect(details['pck']).toEqual(JSON.parse(JSON.stringify(r.claims.details.pck)));
+    expect(details['qeSvn']).toBe(r.claims.details.qeSvn);
   }, 180_000); // a simulated chain is an RSA-4096 key generation: slow on a loaded machine
 
   it('encodes and decodes claim values exactly, refusing other encodings', () => {

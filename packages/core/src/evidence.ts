@@ -108,6 +108,14 @@ export interface EvidenceClaims {
    * them (INTEGER, BOOLEAN, OCTET STRING) into the certificate.
    */
   certificateClaims?: readonly ClaimExtension[];
+  /**
+   * `details` as a mesh certificate carries them (extension `1.3.9901.4.6`) where that differs:
+   * without what `certificateClaims` already carry, so a certificate holds each field once. The
+   * SNP verifier replaces the whole report (`details.report`) by the fields upstream's layout
+   * lacks (`reportExtra`); the TDX verifier leaves out the TD report body. Absent: the certificate
+   * carries `details`.
+   */
+  certificateDetails?: Record<string, unknown>;
 }
 
 /** The value of one certificate claim extension, before DER encoding. @public */

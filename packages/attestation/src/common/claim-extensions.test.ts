@@ -7,7 +7,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ClaimExtension, ClaimValue } from '@contrast-cc/core';
 import { describe, expect, it } from 'vitest';
-import { parseSnpReport, SNP_CLAIM_FIELDS, SNP_CLAIM_OID_ARC, snpClaimExtensions } from '../snp/index.js';
+import {
+  parseSnpReport,
+  SNP_CLAIM_FIELDS,
+  SNP_CLAIM_OID_ARC,
+  type SnpReport,
+  snpClaimExtensions,
+  snpReportExtraJson,
+  snpReportToJson,
+} from '../snp/index.js';
 import { createSimulatedSnpIssuer } from '../snp/simulator.js';
 import { parseTdxQuote, TDX_CLAIM_FIELDS, TDX_CLAIM_OID_ARC, tdxClaimExtensions } from '../tdx/index.js';
 import { createSimulatedTdxIssuer } from '../tdx/simulator.js';
@@ -155,6 +163,75 @@ function compare(
 
 const reportData = new Uint8Array(64).map((_, i) => i + 1);
 
+/**
+ * Where a mesh certificate carries each field of `snpReportToJson`: upstream's per-field claims
+ * (their names), the verifier's verdict details (`product`), or `reportExtra`. A field added to
+ * the report's JSON without a place here fails the test below.
+ */
+const SNP_JSON_FIELD_IN_CERT: Record<string, readonly string[] | 'verdict' | 'extra'> = {
+  version: ['version'],
+  product: 'verdict',
+  guestSvn: ['guestSvn'],
+  policy: 'extra',
+  familyId: ['familyId'],
+  imageId: ['imageId'],
+  vmpl: ['vmpl'],
+  signatureAlgo: 'extra',
+  platformInfo: 'extra',
+  signingKey: ['signerInfoSigningKey'],
+  authorKeyEn: ['signerInfoAuthorKeyEn'],
+  maskChipKey: ['signerInfoMaskChipKey'],
+  reportData: ['reportData'],
+  measurement: ['measurement'],
+  hostData: ['hostData'],
+  idKeyDigest: ['idKeyDigest'],
+  authorKeyDigest: ['authorKeyDigest'],
+  reportId: ['reportId'],
+  reportIdMa: ['reportIdMa'],
+  chipId: ['chipId'],
+  currentTcb: ['currentTcbBlSpl', 'currentTcbTeeSpl', 'currentTcbSnpSpl', 'currentTcbUcodeSpl'],
+  reportedTcb: ['reportedTcbBlSpl', 'reportedTcbTeeSpl', 'reportedTcbSnpSpl', 'reportedTcbUcodeSpl'],
+  committedTcb: ['committedTcbBlSpl', 'committedTcbTeeSpl', 'committedTcbSnpSpl', 'committedTcbUcodeSpl'],
+  launchTcb: ['launchTcbBlSpl', 'launchTcbTeeSpl', 'launchTcbSnpSpl', 'launchTcbUcodeSpl'],
+  currentFirmware: ['currentMajor', 'currentMinor', 'currentBuild'],
+  committedFirmware: ['committedMajor', 'committedMinor', 'committedBuild'],
+  cpuid: 'extra',
+  launchMitVector: 'extra',
+  currentMitVector: 'extra',
+};
+
+/** Every report field is in the certificate once: in the claims or in reportExtra, not both. */
+function expectEachFieldOnce(report: SnpReport): void {
+  const json = snpReportToJson(report);
+  const extra = snpReportExtraJson(report);
+  const claims = new Set(snpClaimExtensions(report).map((c) => c.name));
+  const placed = new Set<string>();
+  for (const [field, value] of Object.entries(json)) {
+    const where = SNP_JSON_FIELD_IN_CERT[field];
+    expect(where, `report field ${field} has no place in the certificate`).toBeDefined();
+    if (where === 'extra') {
+      expect(extra[field], field).toEqual(value);
+      placed.add(field);
+    } else if (Array.isArray(where)) {
+      for (const name of where) expect(claims.has(name), `${field} -> ${name}`).toBe(true);
+      expect(extra[field], `${field} is in the claims and must not be repeated`).toBeUndefined();
+    }
+  }
+  // Turin's FMC SPL has no upstream claim: reportExtra holds it for each TCB that has one.
+  const fmc: Record<string, number> = {};
+  for (const t of ['current', 'reported', 'committed', 'launch'] as const) {
+    const v = report[`${t}Tcb`].fmc;
+    if (v !== undefined) fmc[t] = v;
+  }
+  if (Object.keys(fmc).length > 0) {
+    expect(extra['tcbFmcSpl']).toEqual(fmc);
+    placed.add('tcbFmcSpl');
+  } else {
+    expect(extra['tcbFmcSpl']).toBeUndefined();
+  }
+  expect(new Set(Object.keys(extra))).toEqual(placed);
+}
+
 describe('SNP certificate claims in upstream layout', () => {
   it('numbers the fields 1..46 under 1.3.9901.2.1 as upstream documents', () => {
     expect(Object.values(SNP_CLAIM_FIELDS).sort((a, z) => a - z)).toEqual(
@@ -174,6 +251,11 @@ describe('SNP certificate claims in upstream layout', () => {
     const changed = snpClaimExtensions(parseSnpReport(other)).find((c) => c.name === 'measurement');
     expect(changed?.value).toEqual(raw(other.slice(0x90, 0xc0)));
     expect(changed?.value).not.toEqual(expectedSnp(bytes, false).measurement);
+    expectEachFieldOnce(parseSnpReport(bytes));
+    // Decoded as Turin, the TCBs have an FMC SPL: reportExtra carries it (no upstream claim does).
+    const turin = parseSnpReport(bytes, { product: 'Turin' });
+    expect(turin.currentTcb.fmc).toBeDefined();
+    expectEachFieldOnce(turin);
   }, 180_000); // a simulated chain is an RSA-4096 key generation: slow on a loaded machine
 
   const dir = 'testvectors/snp';
@@ -193,6 +275,7 @@ describe('SNP certificate claims in upstream layout', () => {
         continue;
       }
       const turin = report.product === 'Turin';
+      expectEachFieldOnce(report);
       compare(
         snpClaimExtensions(report),
         expectedSnp(bytes.subarray(0, 0x4a0), turin),

@@ -1,5 +1,5 @@
 import type { ClaimExtension, ClaimValue } from '@contrast-cc/core';
-import type { SnpReport, SnpTcb } from './report.js';
+import { hex64, type SnpReport, type SnpTcb } from './report.js';
 
 /**
  * The arc under which a mesh certificate carries an SNP report's fields: upstream Contrast's
@@ -132,5 +132,36 @@ export function snpClaimExtensions(report: SnpReport): ClaimExtension[] {
   addClaim(out, 'committedMinor', uint(raw[COMMITTED_BUILD + 1] ?? 0));
   addClaim(out, 'committedMajor', uint(raw[COMMITTED_BUILD + 2] ?? 0));
   addTcb(out, 'launch', report.launchTcb);
+  return out;
+}
+
+/**
+ * The report fields a mesh certificate carries beyond {@link snpClaimExtensions}, as JSON (the
+ * certificate's `details.reportExtra`): upstream's layout has no extension for the whole guest
+ * policy (only ABI, SMT, migration agent, debug, single socket), the signature algorithm, the
+ * whole PLATFORM_INFO (only SMT and TSME), the CPUID of version 3+, the mitigation vectors of
+ * version 5+, or Turin's FMC SPL. Everything else of the report is in the per-field extensions,
+ * so a certificate carries each field once.
+ * @public
+ */
+export function snpReportExtraJson(report: SnpReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    policy: report.guestPolicy,
+    signatureAlgo: report.signatureAlgo,
+    platformInfo: report.platform,
+  };
+  if (report.cpuid) out['cpuid'] = report.cpuid;
+  if (report.launchMitVector !== undefined) out['launchMitVector'] = hex64(report.launchMitVector);
+  if (report.currentMitVector !== undefined) out['currentMitVector'] = hex64(report.currentMitVector);
+  const fmc: Record<string, number> = {};
+  for (const [name, tcb] of [
+    ['current', report.currentTcb],
+    ['reported', report.reportedTcb],
+    ['committed', report.committedTcb],
+    ['launch', report.launchTcb],
+  ] as const) {
+    if (tcb.fmc !== undefined) fmc[name] = tcb.fmc;
+  }
+  if (Object.keys(fmc).length > 0) out['tcbFmcSpl'] = fmc;
   return out;
 }

@@ -4,7 +4,12 @@ export {
   type SnpTrustAnchor,
   type SnpTrustAnchorInput,
 } from './certs.js';
-export { SNP_CLAIM_FIELDS, SNP_CLAIM_OID_ARC, snpClaimExtensions } from './claim-extensions.js';
+export {
+  SNP_CLAIM_FIELDS,
+  SNP_CLAIM_OID_ARC,
+  snpClaimExtensions,
+  snpReportExtraJson,
+} from './claim-extensions.js';
 export {
   firstSnpCollateral,
   SNP_COLLATERAL_FILES,

@@ -162,7 +162,8 @@ export interface SnpReport {
 // Lower-case hex: Node's native encoder where present (the verifier's hot path uses it).
 export { hex };
 
-function hex64(v: bigint): string {
+/** A u64 as 0x-prefixed hex, 16 digits. */
+export function hex64(v: bigint): string {
   return `0x${v.toString(16).padStart(16, '0')}`;
 }
 

@@ -31,7 +31,7 @@ import {
   type SnpTrustAnchor,
   type VerifiedChain,
 } from './certs.js';
-import { snpClaimExtensions } from './claim-extensions.js';
+import { snpClaimExtensions, snpReportExtraJson } from './claim-extensions.js';
 import {
   type CompiledSnpReferenceValues,
   checkSnpReferenceValues,
@@ -311,28 +311,31 @@ function* verifyInner(
   }
 
   const leaf = chain.leaf;
+  const verdict = {
+    product: chain.product,
+    signingKey,
+    chipId: hex(report.chipId),
+    vmpl: report.vmpl,
+    certificate: {
+      subject: leaf.subjectCommonName,
+      issuer: leaf.issuerCommonName,
+      serialNumber: leaf.serialNumber,
+      notBefore: leaf.notBefore.toISOString(),
+      notAfter: leaf.notAfter.toISOString(),
+    },
+    revocation,
+  } as const;
   const claims: SnpClaims = {
     kind: SNP_EVIDENCE_KIND,
     reportData: report.reportData,
     measurement: hex(report.measurement),
     policyDigest: hex(report.hostData),
     insecure: chain.anchor.insecure,
-    details: {
-      product: chain.product,
-      signingKey,
-      chipId: hex(report.chipId),
-      vmpl: report.vmpl,
-      certificate: {
-        subject: leaf.subjectCommonName,
-        issuer: leaf.issuerCommonName,
-        serialNumber: leaf.serialNumber,
-        notBefore: leaf.notBefore.toISOString(),
-        notAfter: leaf.notAfter.toISOString(),
-      },
-      revocation,
-      report: snpReportToJson(report),
-    },
+    details: { ...verdict, report: snpReportToJson(report) },
     certificateClaims: snpClaimExtensions(report),
+    // The report's fields are in certificateClaims (upstream's layout); the certificate adds
+    // only those that layout lacks.
+    certificateDetails: { ...verdict, reportExtra: snpReportExtraJson(report) },
   };
   return verifyOk(claims);
 }

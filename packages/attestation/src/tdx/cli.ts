@@ -142,7 +142,12 @@ export async function verifyTdxQuoteFile(options: TdxQuoteFileOptions): Promise<
   const ignored = parseTdxQuote(quote).trailingBytes;
   if (ignored > 0)
     lines.push(`Ignored ${ignored} bytes after the quote (padding of the capture; not signed)`);
-  const { tcb, certificateClaims: _certificateClaims, ...claims } = c;
+  const {
+    tcb,
+    certificateClaims: _certificateClaims,
+    certificateDetails: _certificateDetails,
+    ...claims
+  } = c;
   return {
     exitCode: 0,
     result,

@@ -157,6 +157,33 @@ export interface TdxClaims extends EvidenceClaims {
   tcb?: TdxTcbEvaluation;
 }
 
+/** The TD report body fields that the quote's certificate claims (upstream's layout) carry too. */
+const BODY_FIELDS_IN_CLAIMS = new Set([
+  'version',
+  'teeTcbSvn',
+  'mrSeam',
+  'mrSignerSeam',
+  'seamAttributes',
+  'tdAttributes',
+  'xfam',
+  'mrTd',
+  'mrConfigId',
+  'mrOwner',
+  'mrOwnerConfig',
+  'rtmrs',
+]);
+
+/**
+ * `details` as a mesh certificate carries them: without the fields its per-field extensions
+ * (`1.3.9901.2.2.N`) hold, so the certificate carries each once. TDX 1.5's TEE_TCB_SVN2 and
+ * MRSERVICETD, which upstream's layout lacks, stay, as do the verdict (TCB status, PCK fields).
+ */
+function certificateDetailsOf(details: TdxClaimDetails): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details)) if (!BODY_FIELDS_IN_CLAIMS.has(k)) out[k] = v;
+  return out;
+}
+
 /** A core VerifyResult whose failure may carry the TCB evaluation (e.g. a rejected status). */
 export type TdxVerifyResult =
   | { ok: true; claims: TdxClaims }
@@ -753,6 +780,7 @@ function* verifyParsed(
     insecure: !anchors.intel,
     details,
     certificateClaims: tdxClaimExtensions(quote),
+    certificateDetails: certificateDetailsOf(details),
   };
   if (tcb) claims.tcb = tcb;
   return claims;
