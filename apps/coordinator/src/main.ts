@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { kubernetesPeers, type PeerSource, staticPeers } from '@contrast-cc/authority';
 import { startCoordinator } from '@contrast-cc/authority/server';
-import { createLogger, createPlatformRegistry, type Logger, type Platform } from '@contrast-cc/core';
+import { createJsonLineLogger, createPlatformRegistry, type Logger, type Platform } from '@contrast-cc/core';
 import { createFakePlatform, FakeVerifier } from '@contrast-cc/core/testing';
 import { createPlatformCatalog, openGuestIssuer } from '@contrast-cc/platforms';
 import {
@@ -37,14 +37,7 @@ const HEAP_GROWING_PERCENT = 200;
 setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 
 function jsonLogger(level: CoordinatorConfig['CONTRAST_LOG_LEVEL']): Logger {
-  return createLogger(
-    (r) => {
-      process.stdout.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
-      );
-    },
-    { level },
-  );
+  return createJsonLineLogger((text) => process.stdout.write(text), { level });
 }
 
 /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLogger, isContrastError } from '@contrast-cc/core';
+import { createJsonLineLogger, isContrastError } from '@contrast-cc/core';
 import { needsVolumeSidecar, runInitializer, runVolumeSidecar } from '@contrast-cc/mesh';
 import { openGuestIssuer } from '@contrast-cc/platforms';
 import { parseConfig } from './config.js';
@@ -7,14 +7,9 @@ import { coordinatorExpectations } from './coordinator.js';
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
-  const log = createLogger(
-    (r) => {
-      process.stdout.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
-      );
-    },
-    { level: config.CONTRAST_LOG_LEVEL },
-  );
+  const log = createJsonLineLogger((text) => process.stdout.write(text), {
+    level: config.CONTRAST_LOG_LEVEL,
+  });
   const issuer = await openGuestIssuer(config, {
     logger: log,
     subject: 'pod',

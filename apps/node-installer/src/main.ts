@@ -1,10 +1,6 @@
 #!/usr/bin/env node
-import { createLogger } from '@contrast-cc/core';
+import { createJsonLineLogger } from '@contrast-cc/core';
 import { runNodeInstaller } from './run.js';
 
-const log = createLogger((r) => {
-  process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
-  );
-});
+const log = createJsonLineLogger((text) => process.stdout.write(text));
 process.exitCode = await runNodeInstaller(process.argv.slice(2), { logger: log });

@@ -1,19 +1,12 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
-import { createLogger, isContrastError } from '@contrast-cc/core';
+import { createJsonLineLogger, isContrastError } from '@contrast-cc/core';
 import { readMeshCredentials, startMeshProxy } from '@contrast-cc/mesh';
 import { parseConfig } from './config.js';
 
 async function main(): Promise<void> {
   const env = parseConfig(process.env, process.argv.slice(2));
-  const log = createLogger(
-    (r) => {
-      process.stdout.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: r.level, msg: r.message, ...r.fields })}\n`,
-      );
-    },
-    { level: env.CONTRAST_LOG_LEVEL },
-  );
+  const log = createJsonLineLogger((text) => process.stdout.write(text), { level: env.CONTRAST_LOG_LEVEL });
   const proxy = await startMeshProxy({
     credentials: await readMeshCredentials(env.CONTRAST_TLS_DIR),
     ingress: env.mesh.ingress ?? [],

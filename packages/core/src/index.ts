@@ -37,7 +37,10 @@ export type { ImageConfig, ImageFacts, ImageSource } from './images.js';
 export { type JsonBounds, jsonBoundsViolation, parseJsonBounded } from './json.js';
 export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';
 export {
+  createJsonLineLogger,
   createLogger,
+  type JsonLineLogger,
+  type JsonLineLoggerOptions,
   LOG_LEVELS,
   type LogFields,
   type Logger,
