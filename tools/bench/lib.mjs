@@ -69,7 +69,6 @@ export function percentile(values, p) {
   return s[idx];
 }
 
-/** Prints the closing line every benchmark ends with. */
 /**
  * The size in bytes of a certificate's tbsCertificate (the whole DER element, header included):
  * what the CA signs, for a baseline that signs a body of the same size.
@@ -80,6 +79,7 @@ export function tbsSizeOf(certDer) {
   return tbs.end - tbs.start;
 }
 
+/** Prints the closing line every benchmark ends with. */
 export function printRatio(name, ratio, relativeTo) {
   console.log(`${name}: ratio ${ratio.toFixed(3)} (${relativeTo})`);
 }

@@ -5,9 +5,10 @@
 //
 // `openssl speed` divides by user CPU time (it has `-elapsed` for wall time), so its figure does not
 // drop when the shared machine is loaded; ours is measured the same way (this process's user CPU
-// time, all threads: GC helpers count too). The load changes by the second, so short rounds of ours and of openssl alternate and each side keeps its
-// best round. Wall-clock figures are printed too: sequential (await one at a time) and 200
-// concurrent requests, as 200 initializers starting together would make them.
+// time, all threads: GC helpers count too). The load changes by the second, so short rounds of
+// ours and of openssl alternate and each side keeps its best round. Wall-clock figures are printed
+// too: sequential (await one at a time) and 200 concurrent requests, as 200 initializers starting
+// together would make them.
 import { generateKeyPairSync } from 'node:crypto';
 import { createCaHierarchy, SeedEngine } from '@contrast-cc/certs';
 import { opensslSpeed, printRatio } from '../lib.mjs';
