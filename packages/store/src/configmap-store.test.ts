@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createMemoryLogger } from '@contrast-cc/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigMapHistoryStore } from './configmap-store.js';
 import { describeHistoryStoreConformance, eventually, expectCode } from './test-support/conformance.js';
@@ -104,9 +105,11 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
   });
 
   it('turns API failures into typed errors', async () => {
-    const store = make({ prefix: 'faults' });
-    fake.failNext({ count: 1, status: 500, method: 'GET' });
+    const store = make({ prefix: 'faults', retryDelayMs: 1 });
+    // Every attempt (4) fails: the error reaches the caller.
+    fake.failNext({ count: 4, status: 500, method: 'GET' });
     await expectCode(store.getLatest(), 'unavailable');
+    expect(fake.requests.slice(-4).map((r) => `${r.method} ${r.status}`)).toEqual(Array(4).fill('GET 500'));
     fake.failNext({ count: 1, status: 403, method: 'POST' });
     await expectCode(store.putBlob('policy', enc('x')), 'permission-denied');
     // Nothing was half-written: the retry works.
@@ -126,6 +129,125 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
     const impatient = make({ prefix: 'faults', requestTimeoutMs: 100 });
     fake.failNext({ count: 1, delayMs: 3000, method: 'GET' });
     await expectCode(impatient.getLatest(), 'unavailable');
+  });
+
+  describe('transient API failures', () => {
+    const since = (n: number) => fake.requests.slice(n).map((r) => `${r.method} ${r.status}`);
+
+    it('retries 429, 5xx and refused connections with backoff, and Retry-After when longer', async () => {
+      const log = createMemoryLogger();
+      const store = make({ prefix: 'transient', retryDelayMs: 1, logger: log.logger });
+      const version = await store.setLatest({ transitionHash: sha('t1'), signature: enc('s') }, null);
+      let n = fake.requests.length;
+      fake.failNext({ count: 1, status: 503, method: 'GET' });
+      fake.failNext({ count: 1, status: 429, method: 'GET', retryAfter: '1' });
+      fake.failNext({ count: 1, status: 502, method: 'GET' });
+      expect((await store.getLatest())?.version).toBe(version);
+      expect(since(n)).toEqual(['GET 503', 'GET 429', 'GET 502', 'GET 200']);
+      const retries = log.records.filter((r) => r.message === 'retrying a Kubernetes API request');
+      expect(retries.map((r) => r.fields?.status)).toEqual([503, 429, 502]);
+      // Retry-After: 1 (second) outweighs the 2 ms backoff of the second retry.
+      expect(retries[1]?.fields?.delayMs).toBeGreaterThanOrEqual(1000);
+      expect(retries[0]?.fields?.delayMs).toBeLessThan(1000);
+
+      // A write gets the same: the blob lands after two failed attempts.
+      n = fake.requests.length;
+      fake.failNext({ count: 2, status: 500, method: 'POST' });
+      expect(await store.putBlob('policy', enc('retried'))).toBe(sha('retried'));
+      expect(since(n)).toEqual(['POST 500', 'POST 500', 'POST 201']);
+
+      // Not retried: refusals that another attempt cannot change.
+      n = fake.requests.length;
+      fake.failNext({ count: 1, status: 403, method: 'GET' });
+      await expectCode(store.getLatest(), 'permission-denied');
+      expect(since(n)).toEqual(['GET 403']);
+
+      // maxAttempts 1: no retries at all.
+      const once = make({ prefix: 'transient', maxAttempts: 1 });
+      n = fake.requests.length;
+      fake.failNext({ count: 1, status: 503, method: 'GET' });
+      await expectCode(once.getLatest(), 'unavailable');
+      expect(since(n)).toEqual(['GET 503']);
+    });
+
+    it('retries a refused connection (an API server restarting)', async () => {
+      const down = await startFakeKubeApiServer();
+      const kubeConfig = down.kubeConfig();
+      const port = Number(new URL(down.url).port);
+      await down.close();
+      const log = createMemoryLogger();
+      const store = new ConfigMapHistoryStore({
+        kubeConfig,
+        namespace: NS,
+        retryDelayMs: 1000,
+        logger: log.logger,
+      });
+      // The first attempt is refused; the API server comes back on its port before the retry
+      // (0.5 to 1 s later; two more follow within 3 s).
+      const reading = store.getLatest();
+      await eventually(() => log.records.some((r) => r.message === 'retrying a Kubernetes API request'));
+      expect(log.records[0]?.fields?.status).toBe('no answer');
+      const back = await startFakeKubeApiServer({ port });
+      try {
+        expect(await reading).toBeNull();
+        expect(back.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['GET 404']);
+      } finally {
+        await back.close();
+      }
+    });
+
+    it('takes a lost acknowledgement of its own pointer write as done, and a rival one as a conflict', async () => {
+      const store = make({ prefix: 'lostack', retryDelayMs: 1 });
+      const v1 = await store.setLatest({ transitionHash: sha('l1'), signature: enc('s1') }, null);
+      // The PUT is carried out but answered 500 (etcd timed out after the commit): the retry
+      // meets 409, and the pointer holds exactly what was written, so the write succeeded.
+      let n = fake.requests.length;
+      fake.failNext({ count: 1, status: 500, method: 'PUT', afterApply: true });
+      const v2 = await store.setLatest({ transitionHash: sha('l2'), signature: enc('s2') }, v1);
+      expect(since(n)).toEqual(['PUT 500', 'PUT 409', 'GET 200']);
+      const now = await store.getLatest();
+      expect(now?.version).toBe(v2);
+      expect(now?.value.transitionHash).toBe(sha('l2'));
+
+      // The same for the pointer's creation (409 AlreadyExists on the retry).
+      const fresh = make({ prefix: 'lostack-new', retryDelayMs: 1 });
+      n = fake.requests.length;
+      fake.failNext({ count: 1, status: 504, method: 'POST', afterApply: true });
+      const created = await fresh.setLatest({ transitionHash: sha('n1'), signature: enc('s') }, null);
+      expect(since(n)).toEqual(['POST 504', 'POST 409', 'GET 200']);
+      expect((await fresh.getLatest())?.version).toBe(created);
+
+      // Without a lost answer, a 409 stays a conflict even when the values match (no read).
+      n = fake.requests.length;
+      await expectCode(store.setLatest({ transitionHash: sha('l2'), signature: enc('s2') }, v1), 'conflict');
+      expect(since(n)).toEqual(['PUT 409']);
+
+      // A lost answer, but another writer's value is there: a conflict.
+      const rival = make({ prefix: 'lostack' });
+      fake.failNext({
+        count: 1,
+        status: 503,
+        method: 'PUT',
+        during: async () => {
+          await rival.setLatest({ transitionHash: sha('l3'), signature: enc('rival') }, v2);
+        },
+      });
+      await expectCode(
+        store.setLatest({ transitionHash: sha('l3'), signature: enc('mine') }, v2),
+        'conflict',
+      );
+      expect((await store.getLatest())?.value.signature).toEqual(enc('rival'));
+    });
+
+    it('gives up after maxAttempts with the last failure', async () => {
+      const store = make({ prefix: 'giveup', retryDelayMs: 1, maxAttempts: 3 });
+      const n = fake.requests.length;
+      fake.failNext({ count: 5, status: 503, method: 'POST' });
+      await expectCode(store.putBlob('policy', enc('never')), 'unavailable');
+      expect(since(n)).toEqual(['POST 503', 'POST 503', 'POST 503']);
+      // What the fake still holds for POST is used up by the next write's first two attempts.
+      expect(await store.putBlob('policy', enc('later'))).toBe(sha('later'));
+    });
   });
 
   it('refuses a blob over the 1 MiB ConfigMap limit with invalid-argument', async () => {
@@ -206,5 +328,19 @@ describe('ConfigMapHistoryStore against the loopback fake', () => {
     expect(
       () => new ConfigMapHistoryStore({ kubeConfig: fake.kubeConfig(), namespace: NS, prefix: 'UPPER' }),
     ).toThrow(expect.objectContaining({ code: 'invalid-argument', field: 'prefix' }));
+    for (const [field, value] of [
+      ['maxAttempts', 0],
+      ['maxAttempts', 2.5],
+      ['retryDelayMs', -1],
+      ['retryDelayMs', Number.NaN],
+    ] as const) {
+      expect(() => make({ [field]: value })).toThrow(
+        expect.objectContaining({
+          code: 'invalid-argument',
+          field,
+          message: `${field} must be a positive integer`,
+        }),
+      );
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { ContrastError, isDnsSubdomain, type Logger, noopLogger } from '@contrast-cc/core';
+import { bytesEqual, ContrastError, isDnsSubdomain, type Logger, noopLogger } from '@contrast-cc/core';
 import type { KubeConfig, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
 import {
   assertBytes,
@@ -48,15 +48,54 @@ export interface ConfigMapStoreOptions {
    * with `unavailable` (for setLatest: outcome unknown, re-read the pointer).
    */
   requestTimeoutMs?: number;
+  /**
+   * Attempts per API request (default 4; 1 turns retries off). Retried: 429, 500, 502, 503, 504
+   * and dropped or refused connections (an API server restarting, etcd electing a leader), after
+   * 100, 200, 400 ms (see `retryDelayMs`, with jitter) or the answer's `Retry-After` when longer
+   * (at most 5 s). A request that missed its deadline is not retried. A write retried after an
+   * answer that leaves its outcome open (5xx, a dropped connection) and then refused as a
+   * conflict is checked against what the API server holds: the same value there means it was
+   * carried out.
+   */
+  maxAttempts?: number;
+  /** The first retry's delay (ms), doubling for each further one up to 2 s. Default 100. */
+  retryDelayMs?: number;
 }
 
 class RequestTimeout extends Error {}
+
+/** Statuses that say "try again": too many requests, or a server side that failed on its way. */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const MAX_RETRY_DELAY_MS = 2000;
+const MAX_RETRY_AFTER_MS = 5000;
+
+/** Whether a failed API request is worth another attempt. */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof KubeApiError)) return false;
+  // No status: the connection was refused or dropped before an answer.
+  return error.status === undefined
+    ? !/exceeds \d+ bytes/.test(error.message)
+    : TRANSIENT_STATUS.has(error.status);
+}
+
+/** What the retries of one request saw: whether an attempt that may have been carried out failed. */
+interface Attempts {
+  outcomeOpen: boolean;
+}
 
 function statusOf(error: unknown): number | undefined {
   if (error instanceof KubeApiError) return error.status;
   const e = error as { code?: unknown; statusCode?: unknown } | null;
   if (e && typeof e.statusCode === 'number') return e.statusCode;
   return undefined;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ContrastError('invalid-argument', `${field} must be a positive integer`, { field });
+  }
+  return value;
 }
 
 function decodeBase64(text: string | undefined, field: string): Uint8Array {
@@ -82,6 +121,8 @@ export class ConfigMapHistoryStore implements HistoryStore {
   readonly #logger: Logger;
   readonly #retryMs: number;
   readonly #timeoutMs: number;
+  readonly #maxAttempts: number;
+  readonly #retryDelayMs: number;
   readonly #closers = new Set<() => void>();
   #closed = false;
 
@@ -107,10 +148,43 @@ export class ConfigMapHistoryStore implements HistoryStore {
     this.#logger = (options.logger ?? noopLogger).child({ component: 'store', backend: 'configmap' });
     this.#retryMs = options.watchRetryMs ?? 200;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#maxAttempts = positiveInteger(options.maxAttempts, 4, 'maxAttempts');
+    this.#retryDelayMs = positiveInteger(options.retryDelayMs, 100, 'retryDelayMs');
+  }
+
+  /**
+   * Runs an API request, retrying transient failures (see `maxAttempts`); `attempts` learns
+   * whether a failed attempt may still have been carried out.
+   */
+  async #call<T>(method: string, path: string, body?: unknown, attempts?: Attempts): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#attempt<T>(method, path, body);
+      } catch (error) {
+        if (attempt >= this.#maxAttempts || this.#closed || !isTransient(error)) throw error;
+        const status = statusOf(error);
+        // A 429 was refused before any work; anything else may have reached etcd.
+        if (attempts && status !== 429) attempts.outcomeOpen = true;
+        const backoff = Math.min(this.#retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+        const jittered = Math.round(backoff * (0.5 + Math.random() / 2));
+        const asked = (error as KubeApiError).retryAfterMs;
+        const delayMs =
+          asked === undefined ? jittered : Math.max(jittered, Math.min(asked, MAX_RETRY_AFTER_MS));
+        this.#logger.info('retrying a Kubernetes API request', {
+          method,
+          path,
+          status: status ?? 'no answer',
+          attempt,
+          delayMs,
+        });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (this.#closed) throw error;
+      }
+    }
   }
 
   /** Runs one API request under the deadline (the request is aborted when it passes). */
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #attempt<T>(method: string, path: string, body?: unknown): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new RequestTimeout(`no answer in ${this.#timeoutMs} ms`)),
@@ -282,6 +356,7 @@ export class ConfigMapHistoryStore implements HistoryStore {
     }
     const name = this.latestName;
     const bytes = encodeSignedLatest(value);
+    const attempts: Attempts = { outcomeOpen: false };
     let written: V1ConfigMap;
     try {
       written =
@@ -290,15 +365,29 @@ export class ConfigMapHistoryStore implements HistoryStore {
               'POST',
               this.#path(),
               this.#body(name, LATEST_KEY, LATEST_KEY, bytes),
+              attempts,
             )
           : await this.#call<V1ConfigMap>(
               'PUT',
               this.#path(name),
               this.#body(name, LATEST_KEY, LATEST_KEY, bytes, expectedVersion),
+              attempts,
             );
     } catch (error) {
       const status = statusOf(error);
       if (status === 409 || status === 404) {
+        // An earlier attempt whose answer was lost may be what moved the pointer: ours if the
+        // pointer now holds exactly this value.
+        const current = attempts.outcomeOpen ? await this.#read(name) : null;
+        const version = current?.metadata?.resourceVersion;
+        if (
+          current &&
+          version &&
+          bytesEqual(decodeBase64(current.binaryData?.[LATEST_KEY], `ConfigMap ${name}`), bytes)
+        ) {
+          this.#logger.info('a retried write of the latest pointer had been carried out', { version });
+          return version;
+        }
         throw new ContrastError(
           'conflict',
           expectedVersion === null

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeApi, inCluster, inClusterConnection, KubeApiError } from './kube-api.js';
+import { createKubeApi, inCluster, inClusterConnection, KubeApiError, retryAfterMs } from './kube-api.js';
 
 // An HTTPS stand-in for the API server with a self-signed certificate (openssl), reached the way a
 // pod reaches it: $KUBERNETES_SERVICE_HOST/PORT, the service account's ca.crt and token.
@@ -62,7 +62,10 @@ beforeAll(async () => {
     req.on('end', () => {
       seen.push({ auth: req.headers.authorization, url: req.url, body });
       const url = new URL(req.url ?? '/', 'https://x');
-      if (url.pathname.endsWith('/missing')) {
+      if (url.pathname.endsWith('/busy')) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
+        res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'too many requests' }));
+      } else if (url.pathname.endsWith('/missing')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ kind: 'Status', code: 404, message: 'configmaps "missing" not found' }));
       } else if (url.searchParams.get('watch') === 'true' && url.pathname.endsWith('/gone')) {
@@ -125,6 +128,9 @@ describe('createKubeApi with the in-cluster connection', () => {
     expect(e).toBeInstanceOf(KubeApiError);
     expect((e as KubeApiError).status).toBe(404);
     expect((e as KubeApiError).message).toContain('not found');
+    expect((e as KubeApiError).retryAfterMs).toBeUndefined();
+    const busy = await api.request('GET', '/api/v1/namespaces/ns/configmaps/busy').catch((x: unknown) => x);
+    expect(busy).toMatchObject({ status: 429, retryAfterMs: 3000 });
   });
 
   it('refuses a server whose certificate the service account CA did not sign', async () => {
@@ -175,5 +181,21 @@ describe('createKubeApi with the in-cluster connection', () => {
     const e = await ended;
     expect(e).toBeInstanceOf(KubeApiError);
     expect((e as KubeApiError).status).toBe(410);
+  });
+});
+
+describe('retryAfterMs', () => {
+  it('reads delay-seconds and HTTP dates, and nothing else', () => {
+    const now = Date.parse('2026-12-07T10:00:00Z');
+    expect(retryAfterMs('3', now)).toBe(3000);
+    expect(retryAfterMs(' 0 ', now)).toBe(0);
+    expect(retryAfterMs('Mon, 07 Dec 2026 10:00:05 GMT', now)).toBe(5000);
+    expect(retryAfterMs('Mon, 07 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('Monday, 07-Dec-26 10:00:02 GMT', now)).toBe(2000);
+    // asctime names no zone: it is GMT all the same, whatever the machine's zone.
+    expect(retryAfterMs('Mon Dec  7 10:00:01 2026', now)).toBe(1000);
+    expect(retryAfterMs(['2', '9'], now)).toBe(2000);
+    for (const bad of [undefined, '', '-1', '1.5', '2026-12-07', 'soon', 'Mon, garbage', []])
+      expect(retryAfterMs(bad, now)).toBeUndefined();
   });
 });

@@ -12,11 +12,33 @@ import type { KubeConfig } from '@kubernetes/client-node';
 /** An answer of the API server other than 2xx (`status`), or a dropped connection (no status). @public */
 export class KubeApiError extends Error {
   readonly status: number | undefined;
-  constructor(status: number | undefined, message: string, options?: { cause?: unknown }) {
+  /** The answer's `Retry-After`, in ms (429 and 503 carry it), when it had a valid one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    status: number | undefined,
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
+  ) {
     super(message, options);
     this.name = 'KubeApiError';
     this.status = status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
+}
+
+/**
+ * A `Retry-After` header (RFC 9110 10.2.3: delay-seconds or an HTTP-date) in ms from `now`;
+ * undefined when absent or unreadable. A date in the past is 0.
+ */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP-date starts with the day's name (IMF-fixdate, RFC 850 and asctime forms alike).
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
+  // Every form is in GMT; asctime's does not say so (Date.parse would take it as local time).
+  const date = Date.parse(/ GMT$/.test(text) ? text : `${text} GMT`);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** @public */
@@ -198,7 +220,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       );
     });
 
-  const failure = (status: number, text: string): KubeApiError => {
+  const failure = (status: number, text: string, res: IncomingMessage): KubeApiError => {
     let message = `HTTP ${status}`;
     try {
       const s = JSON.parse(text) as { message?: unknown };
@@ -206,7 +228,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
     } catch {
       // not a Status object
     }
-    return new KubeApiError(status, message);
+    return new KubeApiError(status, message, { retryAfterMs: retryAfterMs(res.headers['retry-after']) });
   };
 
   return {
@@ -217,7 +239,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       const bytes = await readAll(res, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE, options.signal);
       const status = res.statusCode ?? 0;
       const text = bytes.toString('utf8');
-      if (status < 200 || status > 299) throw failure(status, text);
+      if (status < 200 || status > 299) throw failure(status, text, res);
       try {
         return JSON.parse(text) as T;
       } catch (e) {
@@ -244,7 +266,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       if (res.statusCode !== 200) {
         const status = res.statusCode ?? 0;
         readAll(res, 64 * 1024, undefined).then(
-          (b) => finish(failure(status, b.toString('utf8'))),
+          (b) => finish(failure(status, b.toString('utf8'), res)),
           () => finish(new KubeApiError(status, `HTTP ${status}`)),
         );
         return controller;

@@ -80,6 +80,8 @@ export interface FakeKubeApiOptions {
   eventHistory?: number;
   /** How often pods' readiness probes run (ms); default 100. */
   probeIntervalMs?: number;
+  /** The port to listen on (e.g. an API server coming back where it was); default any free one. */
+  port?: number;
 }
 
 /**
@@ -94,6 +96,15 @@ export interface FakeFailure {
   method?: string;
   /** Only watch requests (true) or only other requests (false). */
   watch?: boolean;
+  /** Sent as the failure's `Retry-After` header (seconds or an HTTP date). */
+  retryAfter?: string;
+  /**
+   * Carry the request out, then answer `status` instead of its result: a write whose
+   * acknowledgement was lost (an API server that timed out on etcd after the commit).
+   */
+  afterApply?: boolean;
+  /** Runs before the failure is answered (e.g. another client's write meanwhile). */
+  during?: () => void | Promise<void>;
 }
 
 /**
@@ -377,10 +388,35 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
         await new Promise((resolve) => setTimeout(resolve, failure.delayMs));
       } else {
         const status = failure.status ?? 500;
+        if (failure.afterApply) {
+          // Carried out, its answer lost: what the handler writes goes nowhere.
+          const swallow = res as unknown as { writeHead?: unknown; end?: unknown };
+          swallow.writeHead = () => res;
+          swallow.end = () => res;
+          try {
+            await serve(req, res, url, method);
+          } catch {
+            // failed anyway: the injected answer says so just the same
+          } finally {
+            delete swallow.writeHead;
+            delete swallow.end;
+          }
+        }
+        await failure.during?.();
+        if (failure.retryAfter !== undefined) res.setHeader('retry-after', failure.retryAfter);
         json(res, status, statusBody(status, 'InternalError', 'injected failure'));
         return status;
       }
     }
+    return serve(req, res, url, method);
+  };
+
+  const serve = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+  ): Promise<number> => {
     const podStatus = await pods.handle(req, res, url);
     if (podStatus !== undefined) return podStatus;
     const slice = url.pathname.match(SLICES);
@@ -586,7 +622,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiOptions = {}): 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const url = host === '::1' ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
