@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeApi, inCluster, inClusterConnection, KubeApiError, retryAfterMs } from './kube-api.js';
+import { createKubeApi, inCluster, inClusterConnection, KubeApiError } from './kube-api.js';
 
 // An HTTPS stand-in for the API server with a self-signed certificate (openssl), reached the way a
 // pod reaches it: $KUBERNETES_SERVICE_HOST/PORT, the service account's ca.crt and token.
@@ -181,21 +181,5 @@ describe('createKubeApi with the in-cluster connection', () => {
     const e = await ended;
     expect(e).toBeInstanceOf(KubeApiError);
     expect((e as KubeApiError).status).toBe(410);
-  });
-});
-
-describe('retryAfterMs', () => {
-  it('reads delay-seconds and HTTP dates, and nothing else', () => {
-    const now = Date.parse('2026-12-07T10:00:00Z');
-    expect(retryAfterMs('3', now)).toBe(3000);
-    expect(retryAfterMs(' 0 ', now)).toBe(0);
-    expect(retryAfterMs('Mon, 07 Dec 2026 10:00:05 GMT', now)).toBe(5000);
-    expect(retryAfterMs('Mon, 07 Dec 2026 09:00:00 GMT', now)).toBe(0);
-    expect(retryAfterMs('Monday, 07-Dec-26 10:00:02 GMT', now)).toBe(2000);
-    // asctime names no zone: it is GMT all the same, whatever the machine's zone.
-    expect(retryAfterMs('Mon Dec  7 10:00:01 2026', now)).toBe(1000);
-    expect(retryAfterMs(['2', '9'], now)).toBe(2000);
-    for (const bad of [undefined, '', '-1', '1.5', '2026-12-07', 'soon', 'Mon, garbage', []])
-      expect(retryAfterMs(bad, now)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { ContrastError } from '@contrast-cc/core';
+import { ContrastError, retryAfterMs } from '@contrast-cc/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** An answer of the API server other than 2xx (`status`), or a dropped connection (no status). @public */
@@ -24,21 +24,6 @@ export class KubeApiError extends Error {
     this.status = status;
     this.retryAfterMs = options?.retryAfterMs;
   }
-}
-
-/**
- * A `Retry-After` header (RFC 9110 10.2.3: delay-seconds or an HTTP-date) in ms from `now`;
- * undefined when absent or unreadable. A date in the past is 0.
- */
-export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!text) return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // An HTTP-date starts with the day's name (IMF-fixdate, RFC 850 and asctime forms alike).
-  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
-  // Every form is in GMT; asctime's does not say so (Date.parse would take it as local time).
-  const date = Date.parse(/ GMT$/.test(text) ? text : `${text} GMT`);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** @public */

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { ContrastError, type Logger, noopLogger, retryAfterMs } from '@contrast-cc/core';
 import { z } from 'zod';
 
 /** The metadata file beside a cached body. */
@@ -93,6 +93,12 @@ export interface RateLimitOptions {
   maxRetries?: number;
   /** First backoff when the server gives no Retry-After (default = minIntervalMs); doubles each retry. */
   backoffMs?: number;
+  /**
+   * The longest Retry-After waited for (default 60 000 ms): a server asking for more fails the
+   * fetch at once (`unavailable`, naming the wait it asked for) instead of holding this host's
+   * queue, and every verification behind it, for as long as it says.
+   */
+  maxRetryAfterMs?: number;
   /** Per-attempt timeout (default 20 000 ms). */
   timeoutMs?: number;
   fetch?: typeof globalThis.fetch;
@@ -122,6 +128,7 @@ export class RateLimitedFetcher {
       minIntervalMs,
       maxRetries: options.maxRetries ?? 3,
       backoffMs: options.backoffMs ?? minIntervalMs,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
       timeoutMs: options.timeoutMs ?? 20_000,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       sleep: options.sleep ?? realSleep,
@@ -196,10 +203,15 @@ export class RateLimitedFetcher {
         });
       }
       if ((response.status === 429 || response.status === 503) && attempt < this.o.maxRetries) {
-        // Retry-After in seconds (0 = now); absent or an HTTP date: our own backoff.
-        const header = response.headers.get('retry-after');
-        const retryAfter = header === null || header.trim() === '' ? Number.NaN : Number(header);
-        const wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : backoff;
+        // Retry-After (seconds or an HTTP date); absent or unreadable: our own backoff.
+        const asked = retryAfterMs(response.headers.get('retry-after'), this.o.now());
+        if (asked !== undefined && asked > this.o.maxRetryAfterMs) {
+          throw new CollateralFetchError(
+            `GET ${url}: HTTP ${response.status}, asked to retry in ${Math.ceil(asked / 1000)} s (more than the ${Math.ceil(this.o.maxRetryAfterMs / 1000)} s waited for)`,
+            { url, status: response.status },
+          );
+        }
+        const wait = asked ?? backoff;
         this.o.logger.warn('collateral server asks to slow down', {
           url,
           status: response.status,

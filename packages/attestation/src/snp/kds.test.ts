@@ -248,6 +248,35 @@ describe('RateLimitedFetcher', () => {
       expect(started[i]! - started[i - 1]!).toBeGreaterThanOrEqual(150);
   });
 
+  it('waits the Retry-After a server asks for, as seconds or an HTTP date, and refuses a longer one than it waits for', async () => {
+    let t = Date.parse('2026-12-07T10:00:00Z');
+    const sleeps: number[] = [];
+    const answers = [
+      new Response('slow down', { status: 429, headers: { 'retry-after': '7' } }),
+      new Response('busy', { status: 503, headers: { 'retry-after': 'Mon, 07 Dec 2026 10:00:45 GMT' } }),
+      new Response('ok'),
+      // An hour: held, the queue of this host (every verification that needs it) would wait that long.
+      new Response('slow down', { status: 429, headers: { 'retry-after': '3600' } }),
+    ];
+    const f = new RateLimitedFetcher({
+      minIntervalMs: 1,
+      fetch: async () => answers.shift() ?? new Response('ok'),
+      now: () => t,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+    });
+    expect(new TextDecoder().decode((await f.get('https://kds.example/a')).body)).toBe('ok');
+    // 7 s; then until 10:00:45, 38 s after the first wait ended at 10:00:07.
+    expect(sleeps).toEqual([7000, 38_000]);
+    const refused = await f.get('https://kds.example/b').catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'unavailable', status: 429 });
+    expect((refused as Error).message).toContain('asked to retry in 3600 s (more than the 60 s waited for)');
+    // Only the 1 ms spacing before the second request: no wait for the hour.
+    expect(sleeps).toEqual([7000, 38_000, 1]);
+  });
+
   it('gives up with unavailable after the retries', async () => {
     let t = 0;
     const sleeps: number[] = [];
