@@ -1,5 +1,6 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { retryAfterMs } from './http.js';
+import { networkReason, retryAfterMs } from './http.js';
 
 describe('retryAfterMs', () => {
   const now = Date.parse('2026-12-07T10:00:00Z');
@@ -31,5 +32,28 @@ describe('retryAfterMs', () => {
     ]) {
       expect(retryAfterMs(bad, now)).toBeUndefined();
     }
+  });
+});
+
+describe('networkReason', () => {
+  it("reads the reason out of fetch's causes, in one line", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    expect(networkReason(new TypeError('fetch failed', { cause: refused }))).toBe(
+      'connect ECONNREFUSED 127.0.0.1:1',
+    );
+    const dns = Object.assign(new Error('getaddrinfo failed'), { code: 'ENOTFOUND' });
+    expect(networkReason(new Error('outer', { cause: dns }))).toBe('outer: ENOTFOUND: getaddrinfo failed');
+    expect(networkReason(new TypeError('fetch failed'))).toBe('fetch failed (no reason given)');
+    expect(networkReason('plain')).toBe('plain');
+  });
+
+  it('names the error of a real refused connection', async () => {
+    // A loopback port that was just free (fetch refuses well-known ports such as 1 outright).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const e = await fetch(`http://127.0.0.1:${port}/`).catch((x: unknown) => x);
+    expect(networkReason(e)).toMatch(/ECONNREFUSED/);
   });
 });

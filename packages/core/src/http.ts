@@ -16,3 +16,23 @@ export function retryAfterMs(
   const date = Date.parse(/ GMT$/.test(text) ? text : `${text} GMT`);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
+
+/**
+ * Why a request got no answer, from fetch's error and its causes (undici says only "fetch failed"
+ * and puts the reason, e.g. `ECONNREFUSED 127.0.0.1:5000` or `ENOTFOUND`, in `cause`), in one line.
+ * @public
+ */
+export function networkReason(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    const err = cur as { message?: unknown; code?: unknown; cause?: unknown };
+    const message = typeof err.message === 'string' ? err.message : String(cur);
+    const code = typeof err.code === 'string' ? err.code : undefined;
+    if (message !== 'fetch failed') {
+      parts.push(code && !message.includes(code) ? `${code}: ${message}` : message);
+    }
+    cur = err.cause;
+  }
+  return parts.length > 0 ? parts.join(': ') : 'fetch failed (no reason given)';
+}

@@ -3,6 +3,7 @@ export {
   loadRuntimeAssets,
   type RuntimeAssetsDescription,
 } from './assets-description.js';
+export { type DownloadOptions, downloadFile } from './download.js';
 export {
   CONTAINERD_TARGETS,
   type ContainerdTarget,

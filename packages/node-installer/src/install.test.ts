@@ -2,6 +2,8 @@
 // in apps/node-installer).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isContrastError } from '@contrast-cc/core';
@@ -72,6 +74,47 @@ describe('installRuntime', () => {
     });
     await expect(tampered).rejects.toThrow(/has digest .* not sha256-.*: refused, nothing installed/);
     expect(existsSync(host2)).toBe(false);
+  });
+
+  it('gets through a mirror that answers 503 for a while and one that stalls, with the default download', async () => {
+    // A loopback mirror: every file's first request gets 503, the qemu binary's second stalls
+    // mid-body; the installer's own download (no `download` given) retries both.
+    const hits = new Map<string, number>();
+    const mirror = createServer((req, res) => {
+      const name = (req.url ?? '').slice(1);
+      const n = (hits.get(name) ?? 0) + 1;
+      hits.set(name, n);
+      const body = content(name);
+      if (n === 1) return void res.writeHead(503).end('busy');
+      if (n === 2 && name === 'qemu-system-x86_64') {
+        res.writeHead(200, { 'content-length': body.length }).write(body.subarray(0, 4));
+        return;
+      }
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`;
+      const local = {
+        ...config,
+        files: config.files.map((f) => ({ ...f, url: f.url.replace('https://downloads.invalid', url) })),
+      };
+      const host = path.join(root, 'host-mirror');
+      const result = await installRuntime({
+        hostRoot: host,
+        config: local,
+        configDir,
+        downloadOptions: { retryDelayMs: 1, stallTimeoutMs: 200 },
+      });
+      expect(result.filesChanged).toBe(true);
+      expect(hits.get('qemu-system-x86_64')).toBe(3);
+      expect([...hits.values()].every((n) => n >= 2)).toBe(true);
+      const qemu = path.join(host, `/opt/edgeless/${runtime.handler}/tdx/bin/qemu-system-x86_64`);
+      expect(readFileSync(qemu)).toEqual(content('qemu-system-x86_64'));
+    } finally {
+      mirror.closeAllConnections();
+      await new Promise<void>((resolve) => mirror.close(() => resolve()));
+    }
   });
 
   it('refuses configurations that place files outside the runtime directory or carry an all-zero digest', () => {

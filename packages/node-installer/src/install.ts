@@ -13,6 +13,7 @@ import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import { parse as parseToml, stringify as toToml } from 'smol-toml';
 import { z } from 'zod';
+import { type DownloadOptions, downloadFile } from './download.js';
 import type { InstallerConfig } from './qemu-runtime.js';
 
 const installerConfigSchema = z
@@ -114,8 +115,10 @@ export interface InstallOptions {
   configDir: string;
   /** Root for `file:///` URLs: the installer image's file system (default `/`). */
   imageRoot?: string;
-  /** Downloads an https:// URL (default: global fetch). */
+  /** Downloads an https:// URL (default: {@link downloadFile} with `downloadOptions`). */
   download?: (url: string) => Promise<Uint8Array>;
+  /** Retries, deadlines and the size limit of the default download (see {@link DownloadOptions}). */
+  downloadOptions?: DownloadOptions;
   /** Overrides the configuration's containerd target (K3s, RKE2, another path). */
   containerd?: ContainerdTarget;
   logger?: Logger;
@@ -149,7 +152,7 @@ async function readIfExists(file: string): Promise<Buffer | undefined> {
   }
 }
 
-async function fetchFile(o: InstallOptions, url: string): Promise<Uint8Array> {
+async function fetchFile(o: InstallOptions, url: string, log: Logger): Promise<Uint8Array> {
   if (url.startsWith('file:///')) {
     const file = path.join(o.imageRoot ?? '/', decodeURIComponent(url.slice('file://'.length)));
     const data = await readIfExists(file);
@@ -158,19 +161,18 @@ async function fetchFile(o: InstallOptions, url: string): Promise<Uint8Array> {
     return data;
   }
   if (o.download) return o.download(url);
-  const response = await fetch(url);
-  if (!response.ok) throw new ContrastError('unavailable', `${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return downloadFile(url, { logger: log, ...o.downloadOptions });
 }
 
 /** The runtime directory's files as they should be: path below the runtime root -> content, mode. */
 async function wantedFiles(
   o: InstallOptions,
   runtimeRoot: string,
+  log: Logger,
 ): Promise<Map<string, { data: Uint8Array; mode: number }>> {
   const want = new Map<string, { data: Uint8Array; mode: number }>();
   for (const f of o.config.files) {
-    const data = await fetchFile(o, f.url);
+    const data = await fetchFile(o, f.url, log);
     if (sriOf(data) !== f.integrity) {
       throw new ContrastError(
         'validation-failed',
@@ -364,7 +366,7 @@ export async function installRuntime(o: InstallOptions): Promise<InstallResult> 
   const containerdFile = onHost(o.hostRoot, target.configPath);
 
   // 1. Everything fetched and checked, and the containerd configuration computed, before any write.
-  const want = await wantedFiles(o, runtimeRoot);
+  const want = await wantedFiles(o, runtimeRoot, log);
   const base = await containerdBase(containerdFile, target);
   const patchFile = path.join(
     o.configDir,

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
-import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { ContrastError, type Logger, networkReason, noopLogger } from '@contrast-cc/core';
 import { z } from 'zod';
 import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
 import { type ImageReference, parseImageReference, pinnedReference } from './reference.js';
@@ -557,25 +557,6 @@ export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
     }
   }
   return facts;
-}
-
-/**
- * Why a request got no answer, from fetch's error and its cause (undici says only "fetch failed"
- * and puts the reason, e.g. `ECONNREFUSED 127.0.0.1:5000` or `ENOTFOUND`, in `cause`).
- */
-export function networkReason(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
-    const err = cur as { message?: unknown; code?: unknown; cause?: unknown };
-    const message = typeof err.message === 'string' ? err.message : String(cur);
-    const code = typeof err.code === 'string' ? err.code : undefined;
-    if (message !== 'fetch failed') {
-      parts.push(code && !message.includes(code) ? `${code}: ${message}` : message);
-    }
-    cur = err.cause;
-  }
-  return parts.length > 0 ? parts.join(': ') : 'fetch failed (no reason given)';
 }
 
 /** The registry's own reason from an error answer (OCI `{"errors":[{code,message}]}`), short. */

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContrastError, type Logger, noopLogger, retryAfterMs } from '@contrast-cc/core';
+import { ContrastError, type Logger, networkReason, noopLogger, retryAfterMs } from '@contrast-cc/core';
 import { z } from 'zod';
 
 /** The metadata file beside a cached body. */
@@ -173,7 +173,7 @@ export class RateLimitedFetcher {
         response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
       } catch (e) {
         const timedOut = (e as Error)?.name === 'TimeoutError';
-        const what = timedOut ? `no answer within ${this.o.timeoutMs} ms` : describeNetworkError(e);
+        const what = timedOut ? `no answer within ${this.o.timeoutMs} ms` : networkReason(e);
         if (attempt >= this.o.maxRetries) {
           throw new CollateralFetchError(`GET ${url}: ${what}`, { url, cause: e });
         }
@@ -228,12 +228,6 @@ export class RateLimitedFetcher {
       });
     }
   }
-}
-
-function describeNetworkError(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  return (e as Error)?.message ?? String(e);
 }
 
 /**

@@ -1,0 +1,168 @@
+// The node installer's downloads of runtime files (QEMU, firmware, kernel, guest image) over
+// https: bounded in time and size, retried when the failure is one another attempt can change.
+// Every byte is checked against its digest afterwards (install.ts), so this guards availability,
+// not integrity: a server that stalls, drips, never ends or answers 503 for a while must neither
+// hang the DaemonSet's pod nor fill its memory.
+
+import { ContrastError, type Logger, networkReason, noopLogger, retryAfterMs } from '@contrast-cc/core';
+
+/** Options of {@link downloadFile}. @public */
+export interface DownloadOptions {
+  /** Attempts per file (default 4). */
+  attempts?: number;
+  /** The wait before the second attempt (default 1000 ms), doubling up to 30 s; a Retry-After counts when longer. */
+  retryDelayMs?: number;
+  /** The longest Retry-After waited for (default 60 000 ms); a server asking for more fails the download at once. */
+  maxRetryAfterMs?: number;
+  /** An attempt that receives no byte for this long is given up (default 60 000 ms). */
+  stallTimeoutMs?: number;
+  /** The deadline of one attempt, headers to last byte (default 30 minutes). */
+  attemptTimeoutMs?: number;
+  /** The largest file accepted (default 2 GiB): a longer Content-Length is refused before the body, a longer body cut off. */
+  maxBytes?: number;
+  logger?: Logger;
+  fetch?: typeof globalThis.fetch;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_RETRY_DELAY_MS = 30_000;
+const MiB = 1024 * 1024;
+
+/** One failed attempt: whether another could succeed, and what the server asked to wait. */
+class AttemptFailure extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
+
+/**
+ * Downloads `url` whole: retries network errors, stalls, missed deadlines and 408/429/500/502/503/504
+ * (with backoff, or the server's Retry-After up to `maxRetryAfterMs`), refuses other statuses at
+ * once, and never holds more than `maxBytes`. Throws `ContrastError` (`unavailable`, `not-found`
+ * for 404, `invalid-argument` for a file over `maxBytes`) naming the URL.
+ * @public
+ */
+export async function downloadFile(url: string, options: DownloadOptions = {}): Promise<Uint8Array> {
+  const attempts = options.attempts ?? 4;
+  const maxBytes = options.maxBytes ?? 2048 * MiB;
+  const log = options.logger ?? noopLogger;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let delay = options.retryDelayMs ?? 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await downloadOnce(url, maxBytes, options, log);
+    } catch (e) {
+      if (!(e instanceof AttemptFailure)) throw e;
+      const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
+      if (e.retryAfter !== undefined && e.retryAfter > maxRetryAfter) {
+        throw new ContrastError(
+          'unavailable',
+          `${url}: ${e.message}, asked to retry in ${Math.ceil(e.retryAfter / 1000)} s (more than the ${Math.ceil(maxRetryAfter / 1000)} s waited for)`,
+        );
+      }
+      if (!e.retry || attempt >= attempts) {
+        const after = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+        throw new ContrastError('unavailable', `${url}: ${e.message}${after}`);
+      }
+      const wait = Math.max(e.retryAfter ?? 0, delay);
+      log.warn('download failed, retrying', { url, attempt, error: e.message, waitMs: wait });
+      await sleep(wait);
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    }
+  }
+}
+
+async function downloadOnce(
+  url: string,
+  maxBytes: number,
+  options: DownloadOptions,
+  log: Logger,
+): Promise<Uint8Array> {
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const stallMs = options.stallTimeoutMs ?? 60_000;
+  const deadlineMs = options.attemptTimeoutMs ?? 30 * 60_000;
+  const controller = new AbortController();
+  let why: string | undefined;
+  const abort = (reason: string) => {
+    why ??= reason;
+    controller.abort(new Error(reason));
+  };
+  const deadline = setTimeout(() => abort(`no complete answer within ${deadlineMs} ms`), deadlineMs);
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  const armStall = () => {
+    clearTimeout(stall);
+    stall = setTimeout(() => abort(`no data for ${stallMs} ms`), stallMs);
+  };
+  try {
+    armStall();
+    let response: Response;
+    try {
+      response = await fetchImpl(url, { signal: controller.signal, redirect: 'follow' });
+    } catch (e) {
+      throw new AttemptFailure(why ?? networkReason(e), true);
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      if (response.status === 404) throw new ContrastError('not-found', `${url}: HTTP 404 (not found)`);
+      throw new AttemptFailure(
+        `HTTP ${response.status}`,
+        TRANSIENT_STATUS.has(response.status),
+        retryAfterMs(response.headers.get('retry-after')),
+      );
+    }
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ContrastError(
+        'invalid-argument',
+        `${url}: ${mib(declared)} is more than the ${mib(maxBytes)} a runtime file may have`,
+      );
+    }
+    if (Number.isFinite(declared)) log.info('downloading', { url, size: mib(declared) });
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body?.getReader();
+    try {
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        armStall();
+        size += value.byteLength;
+        if (size > maxBytes) {
+          abort('too large');
+          throw new ContrastError(
+            'invalid-argument',
+            `${url}: more than the ${mib(maxBytes)} a runtime file may have`,
+          );
+        }
+        chunks.push(value);
+      }
+    } catch (e) {
+      if (e instanceof ContrastError) throw e;
+      throw new AttemptFailure(
+        why ?? `the answer was cut off after ${size} bytes: ${networkReason(e)}`,
+        true,
+      );
+    }
+    if (Number.isFinite(declared) && size !== declared) {
+      throw new AttemptFailure(`the answer ended after ${size} of ${declared} bytes`, true);
+    }
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.byteLength;
+    }
+    return out;
+  } finally {
+    clearTimeout(deadline);
+    clearTimeout(stall);
+  }
+}
