@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { networkReason, retryAfterMs } from './http.js';
+import { networkReason, readBody, retryAfterMs } from './http.js';
 
 describe('retryAfterMs', () => {
   const now = Date.parse('2026-12-07T10:00:00Z');
@@ -55,5 +55,44 @@ describe('networkReason', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const e = await fetch(`http://127.0.0.1:${port}/`).catch((x: unknown) => x);
     expect(networkReason(e)).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('readBody', () => {
+  const stream = (...parts: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+        c.close();
+      },
+    });
+  const tooLarge = (declared: number | undefined) => new Error(`too large (declared ${declared})`);
+
+  it('reads a body whole, telling of each chunk', async () => {
+    const seen: number[] = [];
+    const body = await readBody(new Response(stream('ab', 'cde', 'f')), {
+      maxBytes: 6,
+      tooLarge,
+      onChunk: (c) => seen.push(c.byteLength),
+    });
+    expect(new TextDecoder().decode(body)).toBe('abcdef');
+    expect(seen).toEqual([2, 3, 1]);
+  });
+
+  it('refuses a longer Content-Length before the body, and a longer body while it arrives', async () => {
+    const declared = new Response(stream('x'), { headers: { 'content-length': '100' } });
+    await expect(readBody(declared, { maxBytes: 10, tooLarge })).rejects.toThrow('too large (declared 100)');
+    let chunks = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        chunks++;
+        c.enqueue(new Uint8Array(4));
+      },
+    });
+    await expect(readBody(new Response(endless), { maxBytes: 10, tooLarge })).rejects.toThrow(
+      'too large (declared undefined)',
+    );
+    // Stopped at the chunk that went over, not read on.
+    expect(chunks).toBeLessThan(6);
   });
 });

@@ -36,3 +36,48 @@ export function networkReason(e: unknown): string {
   }
   return parts.length > 0 ? parts.join(': ') : 'fetch failed (no reason given)';
 }
+
+/** Options of {@link readBody}. @public */
+export interface ReadBodyOptions {
+  /** The most bytes accepted: a longer Content-Length fails before the body, a longer body while it arrives. */
+  maxBytes: number;
+  /** The error for a body over `maxBytes`; `declared` is the Content-Length when that said so. */
+  tooLarge: (declared: number | undefined) => Error;
+  /** Told of every chunk as it arrives (e.g. to re-arm a stall timer). */
+  onChunk?: (chunk: Uint8Array) => void;
+}
+
+/**
+ * A fetch `Response`'s body read whole, never more than `maxBytes` of it: the one bounded reader
+ * for answers whose size the sender decides (a registry's manifest, a mirror's file). A body cut
+ * off by the network rejects with the stream's error.
+ * @public
+ */
+export async function readBody(res: Response, options: ReadBodyOptions): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > options.maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw options.tooLarge(declared);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    options.onChunk?.(value);
+    size += value.byteLength;
+    if (size > options.maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw options.tooLarge(undefined);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -33,7 +33,7 @@ export {
   verifyOk,
   verifyWithAny,
 } from './evidence.js';
-export { networkReason, retryAfterMs } from './http.js';
+export { networkReason, type ReadBodyOptions, readBody, retryAfterMs } from './http.js';
 export type { ImageConfig, ImageFacts, ImageSource } from './images.js';
 export { type JsonBounds, jsonBoundsViolation, parseJsonBounded } from './json.js';
 export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';

@@ -4,7 +4,14 @@
 // not integrity: a server that stalls, drips, never ends or answers 503 for a while must neither
 // hang the DaemonSet's pod nor fill its memory.
 
-import { ContrastError, type Logger, networkReason, noopLogger, retryAfterMs } from '@contrast-cc/core';
+import {
+  ContrastError,
+  type Logger,
+  networkReason,
+  noopLogger,
+  readBody,
+  retryAfterMs,
+} from '@contrast-cc/core';
 
 /** Options of {@link downloadFile}. @public */
 export interface DownloadOptions {
@@ -118,49 +125,31 @@ async function downloadOnce(
       );
     }
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new ContrastError(
-        'invalid-argument',
-        `${url}: ${mib(declared)} is more than the ${mib(maxBytes)} a runtime file may have`,
-      );
-    }
-    if (Number.isFinite(declared)) log.info('downloading', { url, size: mib(declared) });
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = response.body?.getReader();
+    if (Number.isFinite(declared) && declared <= maxBytes)
+      log.info('downloading', { url, size: mib(declared) });
+    let body: Uint8Array;
     try {
-      while (reader) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        armStall();
-        size += value.byteLength;
-        if (size > maxBytes) {
+      body = await readBody(response, {
+        maxBytes,
+        onChunk: armStall,
+        tooLarge: (length) => {
           abort('too large');
-          throw new ContrastError(
+          return new ContrastError(
             'invalid-argument',
-            `${url}: more than the ${mib(maxBytes)} a runtime file may have`,
+            length === undefined
+              ? `${url}: more than the ${mib(maxBytes)} a runtime file may have`
+              : `${url}: ${mib(length)} is more than the ${mib(maxBytes)} a runtime file may have`,
           );
-        }
-        chunks.push(value);
-      }
+        },
+      });
     } catch (e) {
       if (e instanceof ContrastError) throw e;
-      throw new AttemptFailure(
-        why ?? `the answer was cut off after ${size} bytes: ${networkReason(e)}`,
-        true,
-      );
+      throw new AttemptFailure(why ?? `the answer was cut off: ${networkReason(e)}`, true);
     }
-    if (Number.isFinite(declared) && size !== declared) {
-      throw new AttemptFailure(`the answer ended after ${size} of ${declared} bytes`, true);
+    if (Number.isFinite(declared) && body.length !== declared) {
+      throw new AttemptFailure(`the answer ended after ${body.length} of ${declared} bytes`, true);
     }
-    const out = new Uint8Array(size);
-    let offset = 0;
-    for (const c of chunks) {
-      out.set(c, offset);
-      offset += c.byteLength;
-    }
-    return out;
+    return body;
   } finally {
     clearTimeout(deadline);
     clearTimeout(stall);

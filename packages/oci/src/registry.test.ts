@@ -3,10 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference } from './reference.js';
 import { RegistryImageSource } from './registry.js';
 import { HAS_REGISTRY, LocalRegistry, REGISTRY_BIN, sha256 } from './testing/index.js';
+import { makeTar } from './testing/registry.js';
 
 if (!HAS_REGISTRY) {
   console.warn(
@@ -324,6 +326,164 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
     );
     expect(out).toContain('ECONNREFUSED');
     expect(out).not.toMatch(/: fetch failed$/);
+  });
+
+  /**
+   * A registry stand-in for one image whose user is a name (so its layers are read): the manifest
+   * and config as given, the layer blob served by `layer(res)`.
+   */
+  async function imageServer(
+    layerBytes: Buffer,
+    diffId: string,
+    layer: (res: http.ServerResponse) => void,
+    manifestExtra: Record<string, unknown> = {},
+  ) {
+    const config = Buffer.from(JSON.stringify({ config: { User: 'app' }, rootfs: { diff_ids: [diffId] } }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { digest: sha256(config), mediaType: 'application/vnd.oci.image.config.v1+json' },
+        layers: [
+          {
+            digest: sha256(layerBytes),
+            mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+            size: layerBytes.length,
+            ...manifestExtra,
+          },
+        ],
+      }),
+    );
+    return serve((req, res) => {
+      if (req.url?.includes('/manifests/')) {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(manifest);
+      } else if (req.url === `/v2/app/blobs/${sha256(config)}`) res.end(config);
+      else if (req.url === `/v2/app/blobs/${sha256(layerBytes)}`) layer(res);
+      else res.writeHead(404).end();
+    });
+  }
+  const PASSWD = 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n';
+
+  it('streams a large layer and reads /etc/passwd at its end', async () => {
+    // 48 MiB of files before etc/passwd: held whole (and unpacked whole), that was 48 MiB twice.
+    const tar = makeTar({ 'opt/blob': 'x'.repeat(48 * 1024 * 1024), 'etc/passwd': PASSWD });
+    const gz = gzipSync(tar, { level: 1 });
+    const host = await imageServer(gz, sha256(tar), (res) => {
+      res.writeHead(200, { 'content-length': gz.length });
+      // In 64 KiB writes, as a registry streams a blob.
+      let at = 0;
+      const more = () => {
+        while (at < gz.length) {
+          const ok = res.write(gz.subarray(at, at + 65536));
+          at += 65536;
+          if (!ok) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const facts = await new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, {
+      users: true,
+    });
+    expect(facts.passwd).toBe(PASSWD);
+  });
+
+  it('lets a slow layer take its time, and gives up one that stalls', async () => {
+    const tar = makeTar({ 'etc/passwd': PASSWD, 'opt/data': 'y'.repeat(256 * 1024) });
+    const gz = gzipSync(tar, { level: 0 });
+    // 20 ms between 4 KiB writes: the whole takes far longer than timeoutMs, none of its gaps do.
+    const slow = await imageServer(gz, sha256(tar), (res) => {
+      res.writeHead(200, { 'content-length': gz.length });
+      let at = 0;
+      const tick = setInterval(() => {
+        res.write(gz.subarray(at, at + 4096));
+        at += 4096;
+        if (at >= gz.length) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 20);
+      res.on('close', () => clearInterval(tick));
+    });
+    const patient = new RegistryImageSource({ insecureRegistries: [slow], timeoutMs: 1000 });
+    expect((await patient.resolve(`${slow}/app:v1`, { users: true })).passwd).toBe(PASSWD);
+
+    const stalled = await imageServer(gz, sha256(tar), (res) => {
+      res.writeHead(200, { 'content-length': gz.length });
+      res.write(gz.subarray(0, 1000));
+    });
+    const impatient = new RegistryImageSource({ insecureRegistries: [stalled], timeoutMs: 200 });
+    expect(await codeOf(impatient.resolve(`${stalled}/app:v1`, { users: true }))).toMatch(
+      new RegExp(
+        `^unavailable: registry ${stalled.replace(/\./g, '\\.')}: /v2/app/blobs/sha256:[0-9a-f]{64}: no data for 200 ms$`,
+      ),
+    );
+  });
+
+  it('refuses a gzip bomb, a layer longer than its manifest says, and an oversized manifest', async () => {
+    const tar = makeTar({ 'etc/passwd': PASSWD, 'opt/zeros': '\0'.repeat(64 * 1024 * 1024) });
+    const bomb = gzipSync(tar, { level: 9 });
+    expect(bomb.length).toBeLessThan(256 * 1024);
+    const bombHost = await imageServer(bomb, sha256(tar), (res) => res.end(bomb));
+    const small = new RegistryImageSource({ insecureRegistries: [bombHost], maxLayerBytes: 8 * 1024 * 1024 });
+    expect(await codeOf(small.resolve(`${bombHost}/app:v1`, { users: true }))).toBe(
+      `invalid-argument: layer ${sha256(bomb)} unpacks to more than ${8 * 1024 * 1024} bytes`,
+    );
+
+    const plain = makeTar({ 'etc/passwd': PASSWD });
+    const gz = gzipSync(plain);
+    // The manifest says 10 bytes; the registry sends the whole blob.
+    const longer = await imageServer(gz, sha256(plain), (res) => res.end(gz), { size: 10 });
+    expect(
+      await codeOf(
+        new RegistryImageSource({ insecureRegistries: [longer] }).resolve(`${longer}/app:v1`, {
+          users: true,
+        }),
+      ),
+    ).toBe(`attestation-failed: layer ${sha256(gz)}: more than the 10 bytes its manifest gives`);
+
+    for (const chunked of [false, true]) {
+      const huge = await serve((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          ...(chunked ? {} : { 'content-length': 5 * 1024 * 1024 }),
+        });
+        res.write('{"schemaVersion":2,"pad":"');
+        const pad = Buffer.alloc(64 * 1024, 0x61);
+        let sent = 0;
+        const more = () => {
+          while (sent < 5 * 1024 * 1024) {
+            sent += pad.length;
+            if (!res.write(pad)) return void res.once('drain', more);
+          }
+          res.end('"}');
+        };
+        more();
+      });
+      expect(
+        await codeOf(new RegistryImageSource({ insecureRegistries: [huge] }).resolve(`${huge}/app:v1`)),
+      ).toBe(`invalid-argument: manifest v1 is larger than ${4 * 1024 * 1024} bytes`);
+    }
+  });
+
+  it('reports a broken gzip layer whose digest matches as invalid, a tampered one as a digest mismatch', async () => {
+    const tar = makeTar({ 'etc/passwd': PASSWD });
+    const notGzip = Buffer.from('this is not gzip at all');
+    const host = await imageServer(notGzip, sha256(tar), (res) => res.end(notGzip));
+    expect(
+      await codeOf(
+        new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, { users: true }),
+      ),
+    ).toMatch(new RegExp(`^invalid-argument: layer ${sha256(notGzip)} is not valid gzip: `));
+    const gz = gzipSync(tar);
+    const tampered = Buffer.from(gz);
+    tampered[20] = (tampered[20] as number) ^ 0xff;
+    const bad = await imageServer(gz, sha256(tar), (res) => res.end(tampered));
+    expect(
+      await codeOf(
+        new RegistryImageSource({ insecureRegistries: [bad] }).resolve(`${bad}/app:v1`, { users: true }),
+      ),
+    ).toBe(`attestation-failed: blob ${sha256(gz)} of app: content digest mismatch`);
   });
 
   it('refuses a config blob that is not JSON or of the wrong shape with invalid-argument', async () => {

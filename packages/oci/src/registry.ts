@@ -3,13 +3,20 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
-import { ContrastError, type Logger, networkReason, noopLogger } from '@contrast-cc/core';
+import {
+  ContrastError,
+  type Logger,
+  networkReason,
+  noopLogger,
+  type ReadBodyOptions,
+  readBody,
+} from '@contrast-cc/core';
 import { z } from 'zod';
 import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
 import { type ImageReference, parseImageReference, pinnedReference } from './reference.js';
-import { readTar } from './tar.js';
+import { TarStreamReader } from './tar.js';
 
 const MT = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -36,10 +43,16 @@ export interface RegistryClientOptions {
   platform?: { os: string; architecture: string };
   fetch?: typeof fetch;
   /**
-   * Deadline of each registry request, the body included (default 60 s): a registry that stalls
-   * fails with `unavailable` instead of hanging `contrast generate`.
+   * How long a registry request may go without progress (default 60 s): no answer, or no body
+   * bytes, for this long fails it with `unavailable` instead of hanging `contrast generate`. A
+   * large layer that keeps arriving takes as long as it takes.
    */
   timeoutMs?: number;
+  /**
+   * The largest uncompressed layer read (default 32 GiB): a layer (or a gzip bomb) that unpacks to
+   * more fails with `invalid-argument`. Layers are streamed, never held: this bounds time, not memory.
+   */
+  maxLayerBytes?: number;
   logger?: Logger;
 }
 
@@ -77,6 +90,21 @@ interface Manifest {
   mediaType?: string;
   config: { digest: string; mediaType?: string };
   layers: Array<{ digest: string; mediaType: string; size?: number }>;
+}
+
+/** The largest manifest read: OCI distribution registries accept manifests of at least 4 MiB, no more is needed. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The largest config blob read (image configs are kilobytes; a long history makes a few hundred). */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** {@link readBody}'s bounds for a registry document: `what` (manifest, blob) named when too large. */
+function capped(maxBytes: number, onChunk: () => void, what: string): ReadBodyOptions {
+  return {
+    maxBytes,
+    onChunk,
+    tooLarge: () =>
+      new ContrastError('invalid-argument', `${what} is larger than ${maxBytes} bytes`, { field: 'image' }),
+  };
 }
 
 function sha256(b: Uint8Array): string {
@@ -206,7 +234,7 @@ export class RegistryImageSource implements ImageSource {
 
   async #layerFacts(
     ref: ImageReference,
-    layer: { digest: string; mediaType: string },
+    layer: { digest: string; mediaType: string; size?: number },
     diffId: string,
     signal: AbortSignal | undefined,
   ): Promise<LayerEtcFacts> {
@@ -215,29 +243,7 @@ export class RegistryImageSource implements ImageSource {
     const running = this.#inflight.get(diffId);
     if (running) return running;
     const p = (async () => {
-      const blob = await this.#getBlob(ref, layer.digest, signal);
-      let tar: Buffer;
-      if (GZIP_LAYERS.includes(layer.mediaType)) tar = gunzipSync(blob);
-      else if (TAR_LAYERS.includes(layer.mediaType)) tar = Buffer.from(blob);
-      else {
-        throw new ContrastError(
-          'invalid-argument',
-          `layer ${layer.digest} has unsupported media type ${layer.mediaType}`,
-          {
-            field: 'layers.mediaType',
-          },
-        );
-      }
-      if (sha256(tar) !== diffId) {
-        throw new ContrastError(
-          'attestation-failed',
-          `layer ${layer.digest}: uncompressed content does not match diff_id ${diffId}`,
-          {
-            field: 'rootfs.diff_ids',
-          },
-        );
-      }
-      const facts = scanLayer(tar, diffId);
+      const facts = await this.#streamLayer(ref, layer, diffId, signal);
       await this.#cache?.put(facts);
       return facts;
     })();
@@ -267,7 +273,7 @@ export class RegistryImageSource implements ImageSource {
     signal: AbortSignal | undefined,
   ): Promise<{ json: unknown; mediaType: string; digest: string }> {
     const url = `${this.#base(ref)}/manifests/${reference}`;
-    const body = await this.#bounded(ref, url, signal, async (s) => {
+    const body = await this.#bounded(ref, url, signal, async (s, progress) => {
       const res = await this.#request(
         ref,
         url,
@@ -276,7 +282,10 @@ export class RegistryImageSource implements ImageSource {
         },
         s,
       );
-      return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
+      return {
+        res,
+        bytes: await readBody(res, capped(MAX_MANIFEST_BYTES, progress, `manifest ${reference}`)),
+      };
     });
     const res = body.res;
     return this.#checkedManifest(ref, reference, res, body.bytes);
@@ -327,6 +336,133 @@ export class RegistryImageSource implements ImageSource {
     return { json, mediaType, digest };
   }
 
+  /**
+   * Downloads a layer as a stream: its bytes hashed against the digest (and never more than the
+   * size the manifest gives), unpacked and hashed against the diff_id, and scanned for etc/passwd
+   * and etc/group on the way, in constant memory. Checked when the stream ends: the digest first,
+   * then the diff_id, then the archive.
+   */
+  async #streamLayer(
+    ref: ImageReference,
+    layer: { digest: string; mediaType: string; size?: number },
+    diffId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<LayerEtcFacts> {
+    const gzip = GZIP_LAYERS.includes(layer.mediaType);
+    if (!gzip && !TAR_LAYERS.includes(layer.mediaType)) {
+      throw new ContrastError(
+        'invalid-argument',
+        `layer ${layer.digest} has unsupported media type ${layer.mediaType}`,
+        {
+          field: 'layers.mediaType',
+        },
+      );
+    }
+    if (!/^sha256:[a-f0-9]{64}$/.test(layer.digest)) {
+      throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(layer.digest)}`, {
+        field: 'digest',
+      });
+    }
+    this.blobFetches++;
+    const maxPlain = this.#opts.maxLayerBytes ?? 32 * 1024 ** 3;
+    const url = `${this.#base(ref)}/blobs/${layer.digest}`;
+    return this.#bounded(ref, url, signal, async (s, progress) => {
+      const res = await this.#request(ref, url, {}, s);
+      const packed = createHash('sha256');
+      const plain = createHash('sha256');
+      const { reader, facts } = layerFactsReader(diffId);
+      let packedSize = 0;
+      let plainSize = 0;
+      // What went wrong past the digest: reported only once the digest has been checked, since
+      // a tampered layer is first of all a digest mismatch.
+      let broken: ContrastError | undefined;
+      const unpacked = (chunk: Buffer) => {
+        if (broken) return;
+        plainSize += chunk.length;
+        if (plainSize > maxPlain) {
+          broken = new ContrastError(
+            'invalid-argument',
+            `layer ${layer.digest} unpacks to more than ${maxPlain} bytes`,
+            {
+              field: 'maxLayerBytes',
+            },
+          );
+          return;
+        }
+        plain.update(chunk);
+        try {
+          reader.push(chunk);
+        } catch (e) {
+          broken = e instanceof ContrastError ? e : new ContrastError('invalid-argument', String(e));
+        }
+      };
+      const gunzip = gzip ? createGunzip() : undefined;
+      gunzip?.on('data', unpacked);
+      const gunzipDone = gunzip
+        ? new Promise<void>((resolve) => {
+            gunzip.once('end', resolve);
+            gunzip.once('error', (e) => {
+              broken ??= new ContrastError(
+                'invalid-argument',
+                `layer ${layer.digest} is not valid gzip: ${e.message}`,
+                {
+                  field: 'layers',
+                },
+              );
+              resolve();
+            });
+          })
+        : Promise.resolve();
+      const body = res.body?.getReader();
+      while (body) {
+        const { done, value } = await body.read();
+        if (done) break;
+        progress();
+        packedSize += value.byteLength;
+        if (layer.size !== undefined && packedSize > layer.size) {
+          await body.cancel().catch(() => undefined);
+          throw new ContrastError(
+            'attestation-failed',
+            `layer ${layer.digest}: more than the ${layer.size} bytes its manifest gives`,
+            {
+              field: 'digest',
+            },
+          );
+        }
+        packed.update(value);
+        const chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+        if (!gunzip) unpacked(chunk);
+        else if (!broken && !gunzip.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            gunzip.once('drain', resolve);
+            gunzip.once('error', () => resolve());
+          });
+        }
+      }
+      gunzip?.end();
+      await gunzipDone;
+      if (`sha256:${packed.digest('hex')}` !== layer.digest) {
+        throw new ContrastError(
+          'attestation-failed',
+          `blob ${layer.digest} of ${ref.repository}: content digest mismatch`,
+          {
+            field: 'digest',
+          },
+        );
+      }
+      if (broken) throw broken;
+      if (`sha256:${plain.digest('hex')}` !== diffId) {
+        throw new ContrastError(
+          'attestation-failed',
+          `layer ${layer.digest}: uncompressed content does not match diff_id ${diffId}`,
+          { field: 'rootfs.diff_ids' },
+        );
+      }
+      reader.end();
+      return facts;
+    });
+  }
+
   async #getBlob(ref: ImageReference, digest: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
       throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(digest)}`, {
@@ -335,9 +471,9 @@ export class RegistryImageSource implements ImageSource {
     }
     this.blobFetches++;
     const url = `${this.#base(ref)}/blobs/${digest}`;
-    const { bytes: body } = await this.#bounded(ref, url, signal, async (s) => {
+    const { bytes: body } = await this.#bounded(ref, url, signal, async (s, progress) => {
       const res = await this.#request(ref, url, {}, s);
-      return { res, bytes: new Uint8Array(await res.arrayBuffer()) };
+      return { res, bytes: await readBody(res, capped(MAX_CONFIG_BYTES, progress, `blob ${digest}`)) };
     });
     if (sha256(body) !== digest) {
       throw new ContrastError(
@@ -359,18 +495,29 @@ export class RegistryImageSource implements ImageSource {
     ref: ImageReference,
     url: string,
     signal: AbortSignal | undefined,
-    work: (signal: AbortSignal) => Promise<T>,
+    work: (signal: AbortSignal, progress: () => void) => Promise<T>,
   ): Promise<T> {
     const timeoutMs = this.#opts.timeoutMs ?? 60_000;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const combined = signal ? AbortSignal.any([deadline, signal]) : deadline;
+    const stall = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let answered = false;
+    const progress = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stall.abort(new Error('stalled')), timeoutMs);
+    };
+    const combined = signal ? AbortSignal.any([stall.signal, signal]) : stall.signal;
     const where = `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}`;
     try {
-      return await work(combined);
+      progress();
+      return await work(combined, () => {
+        answered = true;
+        progress();
+      });
     } catch (e) {
       if (e instanceof ContrastError) throw e;
-      if (deadline.aborted) {
-        throw new ContrastError('unavailable', `${where}: no answer within ${timeoutMs} ms`, {
+      if (stall.signal.aborted) {
+        const what = answered ? `no data for ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`;
+        throw new ContrastError('unavailable', `${where}: ${what}`, {
           field: 'image',
           cause: e,
         });
@@ -381,6 +528,8 @@ export class RegistryImageSource implements ImageSource {
         field: 'image',
         cause: e,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -540,22 +689,36 @@ export class RegistryImageSource implements ImageSource {
   }
 }
 
-/** Reads what a layer does to etc/passwd and etc/group (whiteouts and opaque /etc honoured). */
-export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
+/**
+ * Reads what a layer does to etc/passwd and etc/group (whiteouts and opaque /etc honoured) as its
+ * tar stream arrives: push the uncompressed bytes into `reader`, call `reader.end()`, read `facts`.
+ */
+export function layerFactsReader(diffId: string): { reader: TarStreamReader; facts: LayerEtcFacts } {
   const facts: LayerEtcFacts = { diff_id: diffId, etc_reset: false };
-  for (const e of readTar(tar)) {
-    if (e.path === '.wh.etc' || e.path === 'etc/.wh..wh..opq') {
-      facts.etc_reset = true;
-      // entries for etc/* in the same layer (before or after) still apply on top
-      continue;
-    }
-    if (e.path === 'etc' && e.type !== 'dir') facts.etc_reset = true;
-    for (const name of ['passwd', 'group'] as const) {
-      if (e.path === `etc/${name}` && e.type === 'file')
-        facts[name] = { state: 'set', content: e.data.toString('utf8') };
-      if (e.path === `etc/.wh.${name}`) facts[name] = { state: 'deleted' };
-    }
-  }
+  const reader = new TarStreamReader(
+    (p, type) => type === 'file' && (p === 'etc/passwd' || p === 'etc/group'),
+    (e) => {
+      if (e.path === '.wh.etc' || e.path === 'etc/.wh..wh..opq') {
+        facts.etc_reset = true;
+        // entries for etc/* in the same layer (before or after) still apply on top
+        return;
+      }
+      if (e.path === 'etc' && e.type !== 'dir') facts.etc_reset = true;
+      for (const name of ['passwd', 'group'] as const) {
+        if (e.path === `etc/${name}` && e.type === 'file')
+          facts[name] = { state: 'set', content: e.data.toString('utf8') };
+        if (e.path === `etc/.wh.${name}`) facts[name] = { state: 'deleted' };
+      }
+    },
+  );
+  return { reader, facts };
+}
+
+/** {@link layerFactsReader} of a whole tar archive in memory. */
+export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
+  const { reader, facts } = layerFactsReader(diffId);
+  reader.push(tar);
+  reader.end();
   return facts;
 }
 
