@@ -18,6 +18,7 @@ import { deployment, podIssuer, registry } from '@contrast-cc/authority/testing'
 import { isContrastError } from '@contrast-cc/core';
 import { parseResourceText } from '@contrast-cc/kube-resources';
 import { parseManifest } from '@contrast-cc/manifest';
+import { TarStreamReader } from '@contrast-cc/oci';
 import { RegoEngine } from '@contrast-cc/rego';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import fc from 'fast-check';
@@ -464,7 +465,81 @@ const httpApi: FuzzTarget<ApiInput> = {
 };
 
 /** Every target, in the order the runner goes through them. */
+/** A tar header block of `flag` for `name` with `size` content bytes, checksummed. */
+function tarHeader(name: string, flag: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name.slice(0, 99), 0, 100);
+  h.write('0000644\0', 100);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  h.write('        ', 148);
+  h.write(flag, 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return h;
+}
+
+/**
+ * The streaming tar reader of image layers: any bytes, cut into chunks anywhere, either read or
+ * refused with a ContrastError, and the same way however they are cut (the chunked read must
+ * give exactly the entries, or the refusal, of the read in one piece).
+ */
+const tarStream: FuzzTarget<{ bytes: Uint8Array; chunk: number }> = {
+  name: 'oci-tar-stream',
+  async setup() {
+    const entry = (name: string, flag: string, data: string) => {
+      const d = Buffer.from(data);
+      return [tarHeader(name, flag, d.length), d, Buffer.alloc((512 - (d.length % 512)) % 512)];
+    };
+    const long = `usr/${'long-name/'.repeat(12)}x`;
+    const valid = Buffer.concat([
+      ...entry('etc/passwd', '0', 'root:x:0:0::/root:/bin/sh\n'),
+      ...entry('././@LongLink', 'L', `${long}\0`),
+      ...entry('x', '0', 'long-named'),
+      ...entry('PaxHeader', 'x', `25 path=opt/pax/file.txt\n`),
+      ...entry('y', '0', 'pax-named'),
+      ...entry('etc/.wh.group', '0', ''),
+      ...entry('etc', '5', ''),
+      Buffer.alloc(1024),
+    ]);
+    const read = (bytes: Uint8Array, chunk: number): string => {
+      const out: unknown[] = [];
+      const r = new TarStreamReader(
+        (p) => p.startsWith('etc/') || p.startsWith('opt/'),
+        (e) => out.push([e.path, e.type, e.data.toString('base64')]),
+        4096,
+      );
+      try {
+        const b = Buffer.from(bytes);
+        for (let i = 0; i < b.length; i += chunk) r.push(b.subarray(i, i + chunk));
+        r.end();
+      } catch (e) {
+        refusedProperly(e);
+        return `refused: ${(e as Error).message}`;
+      }
+      return JSON.stringify(out);
+    };
+    return {
+      arbitrary: fc.record({
+        bytes: fc.oneof({ weight: 4, arbitrary: mutatedBytes(valid) }, fc.uint8Array({ maxLength: 4096 })),
+        chunk: fc.integer({ min: 1, max: 1100 }),
+      }),
+      run({ bytes, chunk }) {
+        const whole = read(bytes, bytes.length + 1);
+        const cut = read(bytes, chunk);
+        if (whole !== cut)
+          throw new Error(
+            `read in ${chunk}-byte chunks: ${cut.slice(0, 200)}; whole: ${whole.slice(0, 200)}`,
+          );
+      },
+    };
+  },
+};
+
 export const TARGETS: FuzzTarget<never>[] = [
+  tarStream,
   snpReport,
   tdxQuote,
   ccel,
