@@ -186,7 +186,7 @@ describe.skipIf(!vectorDir)('AKS VCEK source: THIM with KDS fallback (loopback f
   let server: Server;
   let base = '';
   const hits = { thim: 0, kdsVcek: 0, kdsChain: 0 };
-  let thimMode: 'ok' | 'down' | 'garbage' | 'other-tcb' = 'ok';
+  let thimMode: 'ok' | 'down' | 'garbage' | 'other-tcb' | 'huge' = 'ok';
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     if (url === THIM_PATH) {
@@ -194,6 +194,7 @@ describe.skipIf(!vectorDir)('AKS VCEK source: THIM with KDS fallback (loopback f
       if (req.headers['metadata'] !== 'true') return void res.writeHead(400).end('Metadata header required');
       if (thimMode === 'down') return void res.writeHead(503).end();
       if (thimMode === 'garbage') return void res.writeHead(200).end('<html>');
+      if (thimMode === 'huge') return void res.writeHead(200).end(Buffer.alloc(2 * 1024 * 1024, 0x20));
       const tcbm = thimMode === 'other-tcb' ? '0000000000000001' : expected!.report.reported_tcb.slice(2);
       return void res
         .writeHead(200, { 'content-type': 'application/json' })
@@ -234,19 +235,28 @@ describe.skipIf(!vectorDir)('AKS VCEK source: THIM with KDS fallback (loopback f
     expect(hits.thim - before).toBe(2);
   });
 
-  it.each(['down', 'garbage', 'other-tcb'] as const)('falls back to KDS when THIM is %s', async (mode) => {
-    thimMode = mode;
-    const before = hits.kdsVcek;
-    const c = await createAksVcekSource({ thimBaseUrl: base, kds: kds() }).collateralFor(report());
-    expect(c.source).toBe('kds');
-    expect(hits.kdsVcek - before).toBe(1);
-  });
+  it.each(['down', 'garbage', 'other-tcb', 'huge'] as const)(
+    'falls back to KDS when THIM is %s',
+    async (mode) => {
+      thimMode = mode;
+      const before = hits.kdsVcek;
+      const c = await createAksVcekSource({ thimBaseUrl: base, kds: kds() }).collateralFor(report());
+      expect(c.source).toBe('kds');
+      expect(hits.kdsVcek - before).toBe(1);
+    },
+  );
 
   it('fails as unavailable without a fallback, naming the THIM problem', async () => {
     thimMode = 'down';
     await expect(createAksVcekSource({ thimBaseUrl: base }).collateralFor(report())).rejects.toMatchObject({
       code: 'unavailable',
       message: expect.stringContaining('THIM answered HTTP 503'),
+    });
+    // An answer of 2 MiB is not read past its first MiB.
+    thimMode = 'huge';
+    await expect(createAksVcekSource({ thimBaseUrl: base }).collateralFor(report())).rejects.toMatchObject({
+      code: 'unavailable',
+      message: expect.stringContaining('THIM response is larger than 1048576 bytes'),
     });
   });
 

@@ -3,7 +3,7 @@
 // gets to its evidence; the verifier checks it against AMD's roots as for any SNP report.
 
 import { encodeTcb, type KdsClient, parseSnpReport } from '@contrast-cc/attestation/snp';
-import { ContrastError, isContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { ContrastError, isContrastError, type Logger, noopLogger, readBody } from '@contrast-cc/core';
 
 /** The Azure instance metadata endpoint (link-local; only reachable inside Azure). @public */
 export const THIM_BASE_URL = 'http://169.254.169.254';
@@ -46,6 +46,7 @@ interface ThimDocument {
 }
 
 const DEFAULT_CACHE_SECONDS = 86_400;
+const MAX_THIM_BYTES = 1024 * 1024;
 
 function parseThim(body: string): ThimDocument {
   let doc: unknown;
@@ -92,7 +93,15 @@ export function createAksVcekSource(options: AksVcekSourceOptions = {}): AksVcek
     if (!response.ok) {
       throw new ContrastError('unavailable', `THIM answered HTTP ${response.status}`, { field: 'thim' });
     }
-    const doc = parseThim(await response.text());
+    // A certification document is a few KiB; more is not read.
+    const body = await readBody(response, {
+      maxBytes: MAX_THIM_BYTES,
+      tooLarge: () =>
+        new ContrastError('invalid-argument', `THIM response is larger than ${MAX_THIM_BYTES} bytes`, {
+          field: 'thim',
+        }),
+    });
+    const doc = parseThim(new TextDecoder().decode(body));
     const seconds = Number.parseInt(doc.cacheControl ?? '', 10);
     const ttl = Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_CACHE_SECONDS;
     cache = { doc, expiresAt: now() + ttl * 1000 };
