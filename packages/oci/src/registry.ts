@@ -614,7 +614,9 @@ export class RegistryImageSource implements ImageSource {
     }
     let answer: unknown;
     try {
-      answer = await res.json();
+      // A token answer is a few KiB; a larger one is no token.
+      const body = await readBody(res, { maxBytes: 1024 * 1024, tooLarge: () => new Error('too large') });
+      answer = JSON.parse(new TextDecoder().decode(body));
     } catch {
       answer = undefined;
     }

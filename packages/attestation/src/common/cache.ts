@@ -11,7 +11,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContrastError, type Logger, networkReason, noopLogger, retryAfterMs } from '@contrast-cc/core';
+import {
+  ContrastError,
+  type Logger,
+  networkReason,
+  noopLogger,
+  readBody,
+  retryAfterMs,
+} from '@contrast-cc/core';
 import { z } from 'zod';
 
 /** The metadata file beside a cached body. */
@@ -107,6 +114,9 @@ export interface RateLimitOptions {
   logger?: Logger;
 }
 
+/** The largest collateral document read (VCEKs, chains, CRLs, TCB info: kilobytes). */
+const MAX_COLLATERAL_BYTES = 32 * 1024 * 1024;
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A successful response body with its headers. */
@@ -169,9 +179,25 @@ export class RateLimitedFetcher {
     for (let attempt = 0; ; attempt++) {
       await this.waitTurn(host);
       let response: Response;
+      let body: Uint8Array | undefined;
       try {
         response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
+        // The body inside the attempt: cut off or too slow, it is retried like a failed request.
+        if (response.ok) {
+          body = await readBody(response, {
+            maxBytes: MAX_COLLATERAL_BYTES,
+            tooLarge: () =>
+              new CollateralFetchError(
+                `GET ${url}: the answer is larger than ${MAX_COLLATERAL_BYTES} bytes`,
+                {
+                  url,
+                  status: response.status,
+                },
+              ),
+          });
+        } else await response.body?.cancel().catch(() => undefined);
       } catch (e) {
+        if (e instanceof CollateralFetchError) throw e;
         const timedOut = (e as Error)?.name === 'TimeoutError';
         const what = timedOut ? `no answer within ${this.o.timeoutMs} ms` : networkReason(e);
         if (attempt >= this.o.maxRetries) {
@@ -187,14 +213,7 @@ export class RateLimitedFetcher {
         backoff *= 2;
         continue;
       }
-      if (response.ok) {
-        return {
-          status: response.status,
-          body: new Uint8Array(await response.arrayBuffer()),
-          headers: response.headers,
-        };
-      }
-      await response.arrayBuffer().catch(() => undefined);
+      if (body !== undefined) return { status: response.status, body, headers: response.headers };
       if (response.status === 404) {
         throw new CollateralFetchError(`GET ${url}: HTTP 404 (not found)`, {
           url,

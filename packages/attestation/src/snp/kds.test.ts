@@ -277,6 +277,40 @@ describe('RateLimitedFetcher', () => {
     expect(sleeps).toEqual([7000, 38_000, 1]);
   });
 
+  it('retries an answer cut off mid-body, and refuses one over 32 MiB without reading it', async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    const cutOff = () =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('half of a VC'));
+          c.error(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+        },
+      });
+    const f = new RateLimitedFetcher({
+      minIntervalMs: 1,
+      backoffMs: 5,
+      fetch: async (url) => {
+        calls++;
+        if (String(url).endsWith('/huge')) {
+          return new Response('x', { headers: { 'content-length': String(40 * 1024 * 1024) } });
+        }
+        return calls === 1 ? new Response(cutOff()) : new Response('whole VCEK');
+      },
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
+    expect(new TextDecoder().decode((await f.get('https://kds.example/vcek')).body)).toBe('whole VCEK');
+    expect(calls).toBe(2);
+    expect(sleeps).toContain(5);
+    await expect(f.get('https://kds.example/huge')).rejects.toMatchObject({
+      code: 'unavailable',
+      message: `GET https://kds.example/huge: the answer is larger than ${32 * 1024 * 1024} bytes`,
+    });
+    expect(calls).toBe(3);
+  });
+
   it('gives up with unavailable after the retries', async () => {
     let t = 0;
     const sleeps: number[] = [];
