@@ -551,7 +551,7 @@ export class RegistryImageSource implements ImageSource {
     if (res.status === 401) {
       const challenge = parseChallenge(res.headers.get('www-authenticate') ?? '');
       const creds = await this.#credentials(ref);
-      await res.arrayBuffer().catch(() => undefined);
+      await res.body?.cancel().catch(() => undefined);
       let auth: string | undefined;
       if (challenge.scheme === 'bearer')
         auth = `Bearer ${await this.#token(challenge.params, creds, ref, signal)}`;
@@ -728,7 +728,9 @@ export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
 async function registryErrorReason(res: Response): Promise<string | undefined> {
   let text: string;
   try {
-    text = await res.text();
+    // Only the first few hundred characters are shown: 64 KiB is plenty to find them.
+    const body = await readBody(res, { maxBytes: 64 * 1024, tooLarge: () => new Error('too large') });
+    text = new TextDecoder().decode(body);
   } catch {
     return undefined;
   }
