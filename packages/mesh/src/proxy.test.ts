@@ -182,3 +182,130 @@ describe('addresses', () => {
     expect(() => parseHostPort('::1:80', 'X')).toThrow(/host:port/);
   });
 });
+
+describe('service mesh proxy connections: half-close, idle and connect timeouts', () => {
+  /** Counts the bytes until the client ends its side, then answers and ends its own. */
+  const counter = (): Server =>
+    createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (d) => {
+        n += d.length;
+      });
+      s.on('end', () => s.end(`got ${n}`));
+    });
+  /** Sends `text`, ends its sending side, and collects the answer until the connection closes. */
+  const askAndHalfClose = (host: string, port: number, text: string) =>
+    new Promise<string>((resolve) => {
+      const c = netConnect({ host, port, allowHalfOpen: true });
+      let out = '';
+      c.on('data', (d) => {
+        out += d;
+      });
+      c.on('close', () => resolve(out));
+      c.on('error', (e) => resolve(`error: ${e.message}`));
+      c.end(text);
+    });
+  const local: MeshProxy[] = [];
+  const servers: Server[] = [];
+  afterAll(async () => {
+    for (const p of local) await p.close();
+    for (const s of servers) s.close();
+  });
+
+  it('passes a half-close on: the client that ends its sending side still gets the answer', async () => {
+    const mca = await createCaHierarchy(SeedEngine.generate());
+    const [pM, pT, pP, pE] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    for (const port of [pM, pT, pP]) {
+      const w = counter();
+      await new Promise<void>((r) => w.listen(port, '127.0.0.1', r));
+      servers.push(w);
+    }
+    local.push(
+      await startMeshProxy({
+        credentials: await credentials(mca, 'a'),
+        ingress: parseIngressConfig(`t#${pT}#false##p#${pP}#true`, [pM])!,
+        egress: [],
+        ingressListenHost: '127.0.0.2',
+      }),
+      await startMeshProxy({
+        credentials: await credentials(mca, 'b'),
+        ingress: [],
+        egress: parseEgressConfig(`a#127.0.0.3:${pE}#127.0.0.2:${pM}`),
+        ingressListenHost: '127.0.0.2',
+      }),
+    );
+    const text = 'x'.repeat(100_000);
+    // Plain TCP through the ingress proxy; mTLS from B's egress to A's ingress.
+    expect(await askAndHalfClose('127.0.0.2', pP, text)).toBe('got 100000');
+    expect(await askAndHalfClose('127.0.0.3', pE, text)).toBe('got 100000');
+    // TLS (no client certificate) straight to the ingress proxy.
+    const answer = await new Promise<string>((resolve) => {
+      const c = tlsConnect({ host: '127.0.0.2', port: pT, rejectUnauthorized: false });
+      let out = '';
+      c.on('data', (d) => {
+        out += d;
+      });
+      c.on('close', () => resolve(out));
+      c.on('secureConnect', () => {
+        c.allowHalfOpen = true;
+        c.end(text);
+      });
+    });
+    expect(answer).toBe('got 100000');
+  });
+
+  it('closes a connection idle for idleTimeoutMs, and an egress whose remote never completes the handshake', async () => {
+    const mca = await createCaHierarchy(SeedEngine.generate());
+    const [pW, pE, pSilent, pE2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const w = echoServer('w');
+    await new Promise<void>((r) => w.listen(pW, '127.0.0.1', r));
+    // Accepts TCP and never says a word: a TLS handshake with it never ends.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(pSilent, '127.0.0.1', r));
+    servers.push(w, silent);
+    local.push(
+      await startMeshProxy({
+        credentials: await credentials(mca, 'a'),
+        ingress: parseIngressConfig('', [pW])!,
+        egress: [],
+        ingressListenHost: '127.0.0.2',
+        idleTimeoutMs: 300,
+      }),
+      await startMeshProxy({
+        credentials: await credentials(mca, 'b'),
+        ingress: [],
+        egress: parseEgressConfig(
+          `a#127.0.0.3:${pE}#127.0.0.2:${pW}##silent#127.0.0.3:${pE2}#127.0.0.1:${pSilent}`,
+        ),
+        ingressListenHost: '127.0.0.2',
+        idleTimeoutMs: 300,
+        connectTimeoutMs: 300,
+      }),
+    );
+    // One exchange, then silence: the proxies close it (without the timeout it stays open and
+    // this test runs into vitest's own).
+    const closed = await new Promise<string>((resolve) => {
+      const c = netConnect({ host: '127.0.0.3', port: pE });
+      c.once('data', (d) => resolve(`answered ${d}, then `));
+      c.write('ping');
+    }).then(
+      (first) =>
+        new Promise<string>((resolve) => {
+          const c = netConnect({ host: '127.0.0.3', port: pE });
+          c.once('data', () => undefined);
+          c.on('close', () => resolve(`${first}closed`));
+          c.write('ping');
+        }),
+    );
+    expect(closed).toBe('answered w:ping, then closed');
+    // The silent remote: the local connection is closed once connectTimeoutMs has passed.
+    const cut = await new Promise<string>((resolve) => {
+      const c = netConnect({ host: '127.0.0.3', port: pE2 });
+      c.on('close', () => resolve('closed'));
+      c.on('error', () => undefined);
+      c.write('hello?');
+    });
+    expect(cut).toBe('closed');
+    expect(local.at(-1)!.stats.silent).toEqual({ forwarded: 0, refused: 1 });
+  });
+});

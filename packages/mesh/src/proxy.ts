@@ -51,6 +51,13 @@ export interface MeshProxyOptions {
    * reaches it: mTLS unless the ingress annotation names the port), on 127.0.0.1 in direct mode.
    */
   adminPort?: number;
+  /**
+   * A connection with no bytes either way for this long is closed (default 1 hour, as Envoy's
+   * TCP proxy); 0 keeps idle connections open.
+   */
+  idleTimeoutMs?: number;
+  /** An egress connection whose mTLS handshake with the remote is not done in this long fails (default 5 s, as Envoy's). */
+  connectTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -70,7 +77,13 @@ export interface MeshProxy {
   close(): Promise<void>;
 }
 
-function pipe(a: Socket, b: Socket, log: Logger, rule: string) {
+/**
+ * Relays two connections both ways. A half-close is passed on: a client that ends its sending side
+ * still gets the rest of the answer (the sockets are half-open capable, and each side's end ends
+ * the other's sending side only). An error on either side, or `idleTimeoutMs` without a byte
+ * either way, closes both.
+ */
+function pipe(a: Socket, b: Socket, log: Logger, rule: string, idleTimeoutMs: number) {
   const closeBoth = (e?: Error) => {
     if (e) log.debug('connection error', { rule, error: e.message });
     a.destroy();
@@ -80,8 +93,13 @@ function pipe(a: Socket, b: Socket, log: Logger, rule: string) {
   b.on('error', closeBoth);
   a.pipe(b);
   b.pipe(a);
+  // Closed for good (both directions done, or torn down): the other side finishes what it sends.
   a.on('close', () => b.end());
   b.on('close', () => a.end());
+  if (idleTimeoutMs > 0) {
+    for (const s of [a, b])
+      s.setTimeout(idleTimeoutMs, () => closeBoth(new Error(`idle for ${idleTimeoutMs} ms`)));
+  }
 }
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -129,6 +147,8 @@ export async function startMeshProxy(options: MeshProxyOptions): Promise<MeshPro
   const log = (options.logger ?? noopLogger).child({ component: 'service-mesh' });
   const { keyPem, certChainPem, meshCaPem } = options.credentials;
   const workloadHost = options.workloadHost ?? '127.0.0.1';
+  const idleTimeoutMs = options.idleTimeoutMs ?? 3_600_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const servers: (Server | HttpServer)[] = [];
   const ports: Record<string, number> = {};
   const stats: Record<string, ProxyStats> = {};
@@ -151,12 +171,15 @@ export async function startMeshProxy(options: MeshProxyOptions): Promise<MeshPro
       stats[rule.name] = counters;
       const forward = (client: Socket) => {
         counters.forwarded++;
-        const upstream = netConnect({ host: workloadHost, port: rule.port });
-        pipe(client, upstream, log, rule.name);
+        // Half-open from here on, not during a TLS handshake: a client that gives up mid-handshake
+        // must not leave a half-open socket behind (it would wait for the handshake timeout).
+        client.allowHalfOpen = true;
+        const upstream = netConnect({ host: workloadHost, port: rule.port, allowHalfOpen: true });
+        pipe(client, upstream, log, rule.name, idleTimeoutMs);
       };
       const server =
         rule.mode === 'plain'
-          ? createNetServer(forward)
+          ? createNetServer({ allowHalfOpen: true }, forward)
           : createTlsServer(
               {
                 key: keyPem,
@@ -181,7 +204,7 @@ export async function startMeshProxy(options: MeshProxyOptions): Promise<MeshPro
     for (const rule of options.egress) {
       const counters: ProxyStats = { forwarded: 0, refused: 0 };
       stats[rule.name] = counters;
-      const server = createNetServer((local) => {
+      const server = createNetServer({ allowHalfOpen: true }, (local) => {
         const remote = tlsConnect({
           host: rule.remoteHost,
           port: rule.remotePort,
@@ -192,9 +215,21 @@ export async function startMeshProxy(options: MeshProxyOptions): Promise<MeshPro
           checkServerIdentity: () => undefined,
           minVersion: 'TLSv1.2',
         });
-        remote.once('secureConnect', () => counters.forwarded++);
+        // A remote that does not answer (a black-holed address) fails the connection in
+        // connectTimeoutMs instead of the kernel's minutes.
+        const connecting = setTimeout(
+          () => remote.destroy(new Error(`no mTLS connection within ${connectTimeoutMs} ms`)),
+          connectTimeoutMs,
+        );
+        remote.once('secureConnect', () => {
+          clearTimeout(connecting);
+          // Half-open once connected (as the ingress side), so a half-close passes through.
+          remote.allowHalfOpen = true;
+          counters.forwarded++;
+        });
+        remote.once('close', () => clearTimeout(connecting));
         remote.once('error', () => counters.refused++);
-        pipe(local, remote, log, rule.name);
+        pipe(local, remote, log, rule.name, idleTimeoutMs);
       });
       servers.push(server);
       ports[rule.name] = await listen(server, rule.listenPort, rule.listenHost);
