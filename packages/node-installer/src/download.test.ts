@@ -69,7 +69,7 @@ function route(path: string, n: number, res: ServerResponse): unknown {
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    const path = req.url ?? '/';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const n = (hits.get(path) ?? 0) + 1;
     hits.set(path, n);
     route(path, n, res);
@@ -176,5 +176,23 @@ describe('downloadFile', () => {
       message: expect.stringContaining('ECONNREFUSED'),
     });
     expect(sleeps).toEqual([5]);
+  });
+
+  it('never shows credentials or a presigned query of a URL in errors or logs', async () => {
+    const log = createMemoryLogger();
+    const { options } = recorded({ attempts: 2, logger: log.logger });
+    const presigned = `${base}/down?X-Amz-Credential=AKIDEXAMPLE&X-Amz-Signature=0123456789abcdef`;
+    const failed = await downloadFile(presigned, options).catch((e: Error) => e);
+    expect((failed as Error).message).toBe(`${base}/down?…: HTTP 500 (after 2 attempts)`);
+    const withUser = `http://mirror-user:s3cret-token@127.0.0.1:${new URL(base).port}/ok`;
+    await expect(downloadFile(withUser, options)).rejects.toMatchObject({
+      code: 'invalid-argument',
+      message: `${base}/ok: a download URL cannot carry credentials (user:password@); serve the file without them`,
+    });
+    const everything = `${(failed as Error).message}\n${log.text()}`;
+    for (const secret of ['0123456789abcdef', 'AKIDEXAMPLE', 's3cret-token', 'mirror-user']) {
+      expect(everything).not.toContain(secret);
+    }
+    expect(log.records.length).toBeGreaterThan(0);
   });
 });

@@ -50,6 +50,21 @@ class AttemptFailure extends Error {
 const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 
 /**
+ * A URL as logs and errors show it: without user information and with its query elided, since a
+ * mirror's URL may carry credentials (`https://user:token@...`) or a presigned signature (`?X-Amz-Signature=...`).
+ */
+export function shownUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return '(a URL that does not parse)';
+  }
+  if (u.protocol === 'file:') return `file://${u.pathname}`;
+  return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+}
+
+/**
  * Downloads `url` whole: retries network errors, stalls, missed deadlines and 408/429/500/502/503/504
  * (with backoff, or the server's Retry-After up to `maxRetryAfterMs`), refuses other statuses at
  * once, and never holds more than `maxBytes`. Throws `ContrastError` (`unavailable`, `not-found`
@@ -62,6 +77,15 @@ export async function downloadFile(url: string, options: DownloadOptions = {}): 
   const log = options.logger ?? noopLogger;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let delay = options.retryDelayMs ?? 1000;
+  const shown = shownUrl(url);
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
+    // fetch refuses them anyway, with the whole URL (credentials included) in its message.
+    throw new ContrastError(
+      'invalid-argument',
+      `${shown}: a download URL cannot carry credentials (user:password@); serve the file without them`,
+      { field: 'url' },
+    );
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       return await downloadOnce(url, maxBytes, options, log);
@@ -71,15 +95,15 @@ export async function downloadFile(url: string, options: DownloadOptions = {}): 
       if (e.retryAfter !== undefined && e.retryAfter > maxRetryAfter) {
         throw new ContrastError(
           'unavailable',
-          `${url}: ${e.message}, asked to retry in ${Math.ceil(e.retryAfter / 1000)} s (more than the ${Math.ceil(maxRetryAfter / 1000)} s waited for)`,
+          `${shown}: ${e.message}, asked to retry in ${Math.ceil(e.retryAfter / 1000)} s (more than the ${Math.ceil(maxRetryAfter / 1000)} s waited for)`,
         );
       }
       if (!e.retry || attempt >= attempts) {
         const after = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-        throw new ContrastError('unavailable', `${url}: ${e.message}${after}`);
+        throw new ContrastError('unavailable', `${shown}: ${e.message}${after}`);
       }
       const wait = Math.max(e.retryAfter ?? 0, delay);
-      log.warn('download failed, retrying', { url, attempt, error: e.message, waitMs: wait });
+      log.warn('download failed, retrying', { url: shown, attempt, error: e.message, waitMs: wait });
       await sleep(wait);
       delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     }
@@ -96,6 +120,7 @@ async function downloadOnce(
   const stallMs = options.stallTimeoutMs ?? 60_000;
   const deadlineMs = options.attemptTimeoutMs ?? 30 * 60_000;
   const controller = new AbortController();
+  const shown = shownUrl(url);
   let why: string | undefined;
   const abort = (reason: string) => {
     why ??= reason;
@@ -113,11 +138,11 @@ async function downloadOnce(
     try {
       response = await fetchImpl(url, { signal: controller.signal, redirect: 'follow' });
     } catch (e) {
-      throw new AttemptFailure(why ?? networkReason(e), true);
+      throw new AttemptFailure(why ?? networkReason(e).replaceAll(url, shown), true);
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      if (response.status === 404) throw new ContrastError('not-found', `${url}: HTTP 404 (not found)`);
+      if (response.status === 404) throw new ContrastError('not-found', `${shown}: HTTP 404 (not found)`);
       throw new AttemptFailure(
         `HTTP ${response.status}`,
         TRANSIENT_STATUS.has(response.status),
@@ -126,7 +151,7 @@ async function downloadOnce(
     }
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
     if (Number.isFinite(declared) && declared <= maxBytes)
-      log.info('downloading', { url, size: mib(declared) });
+      log.info('downloading', { url: shown, size: mib(declared) });
     let body: Uint8Array;
     try {
       body = await readBody(response, {
@@ -137,14 +162,17 @@ async function downloadOnce(
           return new ContrastError(
             'invalid-argument',
             length === undefined
-              ? `${url}: more than the ${mib(maxBytes)} a runtime file may have`
-              : `${url}: ${mib(length)} is more than the ${mib(maxBytes)} a runtime file may have`,
+              ? `${shown}: more than the ${mib(maxBytes)} a runtime file may have`
+              : `${shown}: ${mib(length)} is more than the ${mib(maxBytes)} a runtime file may have`,
           );
         },
       });
     } catch (e) {
       if (e instanceof ContrastError) throw e;
-      throw new AttemptFailure(why ?? `the answer was cut off: ${networkReason(e)}`, true);
+      throw new AttemptFailure(
+        why ?? `the answer was cut off: ${networkReason(e).replaceAll(url, shown)}`,
+        true,
+      );
     }
     if (Number.isFinite(declared) && body.length !== declared) {
       throw new AttemptFailure(`the answer ended after ${body.length} of ${declared} bytes`, true);

@@ -13,7 +13,7 @@ import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
 import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import { parse as parseToml, stringify as toToml } from 'smol-toml';
 import { z } from 'zod';
-import { type DownloadOptions, downloadFile } from './download.js';
+import { type DownloadOptions, downloadFile, shownUrl } from './download.js';
 import type { InstallerConfig } from './qemu-runtime.js';
 
 const installerConfigSchema = z
@@ -176,7 +176,7 @@ async function wantedFiles(
     if (sriOf(data) !== f.integrity) {
       throw new ContrastError(
         'validation-failed',
-        `${f.path}: ${f.url} has digest ${sriOf(data)}, not ${f.integrity}: refused, nothing installed`,
+        `${f.path}: ${shownUrl(f.url)} has digest ${sriOf(data)}, not ${f.integrity}: refused, nothing installed`,
         { field: 'files', file: f.path },
       );
     }
