@@ -282,12 +282,15 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
 
   it('gives up on a registry that never answers (timeoutMs), and when the caller aborts', async () => {
     const host = await serve(() => undefined);
-    const source = new RegistryImageSource({ insecureRegistries: [host], timeoutMs: 200 });
+    const source = new RegistryImageSource({ insecureRegistries: [host], timeoutMs: 200, retryDelayMs: 1 });
     expect(await codeOf(source.resolve(`${host}/app:v1`))).toMatch(/^unavailable: .*no answer within 200 ms/);
     const halt = new AbortController();
-    const pending = new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, {
-      signal: halt.signal,
-    });
+    const pending = new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(
+      `${host}/app:v1`,
+      {
+        signal: halt.signal,
+      },
+    );
     halt.abort();
     expect(await codeOf(pending)).toMatch(/^unavailable: .*aborted/);
   });
@@ -298,7 +301,7 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
       res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
     });
     const out = await codeOf(
-      new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+      new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(`${host}/app:v1`),
     );
     expect(out).toContain(`not-found: registry ${host}: /v2/app/manifests/v1: HTTP 404 Not Found`);
     expect(out).toContain('MANIFEST_UNKNOWN: manifest unknown');
@@ -306,7 +309,9 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
       res.writeHead(503, 'Service Unavailable').end('down for maintenance'),
     );
     expect(
-      await codeOf(new RegistryImageSource({ insecureRegistries: [busy] }).resolve(`${busy}/app:v1`)),
+      await codeOf(
+        new RegistryImageSource({ insecureRegistries: [busy], retryDelayMs: 1 }).resolve(`${busy}/app:v1`),
+      ),
     ).toBe(
       `unavailable: registry ${busy}: /v2/app/manifests/v1: HTTP 503 Service Unavailable: down for maintenance`,
     );
@@ -319,7 +324,7 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
     const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
     await new Promise<void>((r) => s.close(() => r()));
     const out = await codeOf(
-      new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+      new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(`${host}/app:v1`),
     );
     expect(out).toMatch(
       new RegExp(`^unavailable: registry ${host.replace(/\./g, '\\.')}: /v2/app/manifests/v1: `),
@@ -382,9 +387,12 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
       };
       more();
     });
-    const facts = await new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, {
-      users: true,
-    });
+    const facts = await new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(
+      `${host}/app:v1`,
+      {
+        users: true,
+      },
+    );
     expect(facts.passwd).toBe(PASSWD);
   });
 
@@ -412,7 +420,11 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
       res.writeHead(200, { 'content-length': gz.length });
       res.write(gz.subarray(0, 1000));
     });
-    const impatient = new RegistryImageSource({ insecureRegistries: [stalled], timeoutMs: 200 });
+    const impatient = new RegistryImageSource({
+      insecureRegistries: [stalled],
+      timeoutMs: 200,
+      retryDelayMs: 1,
+    });
     expect(await codeOf(impatient.resolve(`${stalled}/app:v1`, { users: true }))).toMatch(
       new RegExp(
         `^unavailable: registry ${stalled.replace(/\./g, '\\.')}: /v2/app/blobs/sha256:[0-9a-f]{64}: no data for 200 ms$`,
@@ -472,7 +484,9 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
     const host = await imageServer(notGzip, sha256(tar), (res) => res.end(notGzip));
     expect(
       await codeOf(
-        new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`, { users: true }),
+        new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(`${host}/app:v1`, {
+          users: true,
+        }),
       ),
     ).toMatch(new RegExp(`^invalid-argument: layer ${sha256(notGzip)} is not valid gzip: `));
     const gz = gzipSync(tar);
@@ -484,6 +498,44 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
         new RegistryImageSource({ insecureRegistries: [bad] }).resolve(`${bad}/app:v1`, { users: true }),
       ),
     ).toBe(`attestation-failed: blob ${sha256(gz)} of app: content digest mismatch`);
+  });
+
+  it('retries 503 and a dropped connection, refuses a Retry-After it will not wait, and retries nothing with attempts: 1', async () => {
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { digest: sha256(Buffer.from('{}')), mediaType: 'application/vnd.oci.image.config.v1+json' },
+        layers: [],
+      }),
+    );
+    const hits: string[] = [];
+    let mode: 'flaky' | 'much-later' = 'flaky';
+    const host = await serve((req, res) => {
+      const n = hits.push(`${req.url}`);
+      if (mode === 'much-later') return void res.writeHead(429, { 'retry-after': '3600' }).end();
+      if (n === 1) return void res.writeHead(503).end('busy');
+      if (n === 2) return void req.socket.destroy();
+      if (req.url?.includes('/manifests/')) {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(manifest);
+      } else res.end('{}');
+    });
+    const source = new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 });
+    expect((await source.resolve(`${host}/app:v1`)).config).toEqual({});
+    expect(hits.filter((h) => h.includes('/manifests/'))).toHaveLength(3);
+    mode = 'much-later';
+    const before = hits.length;
+    expect(await codeOf(source.resolve(`${host}/app:v2`))).toBe(
+      `unavailable: registry ${host}: /v2/app/manifests/v2: HTTP 429 Too Many Requests (asked to retry in 3600 s, more than the 60 s waited for)`,
+    );
+    expect(hits.length - before).toBe(1);
+    mode = 'flaky';
+    hits.length = 0;
+    const once = new RegistryImageSource({ insecureRegistries: [host], attempts: 1 });
+    expect(await codeOf(once.resolve(`${host}/app:v1`))).toBe(
+      `unavailable: registry ${host}: /v2/app/manifests/v1: HTTP 503 Service Unavailable: busy`,
+    );
+    expect(hits).toHaveLength(1);
   });
 
   it('refuses a config blob that is not JSON or of the wrong shape with invalid-argument', async () => {
@@ -508,7 +560,7 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
         else res.writeHead(404).end();
       });
       const out = await codeOf(
-        new RegistryImageSource({ insecureRegistries: [host] }).resolve(`${host}/app:v1`),
+        new RegistryImageSource({ insecureRegistries: [host], retryDelayMs: 1 }).resolve(`${host}/app:v1`),
       );
       expect(out).toMatch(/^invalid-argument: /);
       expect(out).toMatch(message);

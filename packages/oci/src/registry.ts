@@ -12,6 +12,7 @@ import {
   noopLogger,
   type ReadBodyOptions,
   readBody,
+  retryAfterMs,
 } from '@contrast-cc/core';
 import { z } from 'zod';
 import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
@@ -48,6 +49,14 @@ export interface RegistryClientOptions {
    * large layer that keeps arriving takes as long as it takes.
    */
   timeoutMs?: number;
+  /** Attempts per registry request (default 3; 1 turns retries off): see `retryDelayMs`. */
+  attempts?: number;
+  /**
+   * The wait before the second attempt (default 1000 ms), doubling; a Retry-After counts when
+   * longer (more than 60 s fails at once). Retried: no answer, a stall, a dropped connection,
+   * 429/500/502/503/504.
+   */
+  retryDelayMs?: number;
   /**
    * The largest uncompressed layer read (default 32 GiB): a layer (or a gzip bomb) that unpacks to
    * more fails with `invalid-argument`. Layers are streamed, never held: this bounds time, not memory.
@@ -91,6 +100,12 @@ interface Manifest {
   config: { digest: string; mediaType?: string };
   layers: Array<{ digest: string; mediaType: string; size?: number }>;
 }
+
+/** Statuses another attempt may change. */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 60_000;
+/** Failures worth another attempt, with the Retry-After their answer gave (ms), if any. */
+const transientFailures = new WeakMap<object, number | undefined>();
 
 /** The largest manifest read: OCI distribution registries accept manifests of at least 4 MiB, no more is needed. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -491,7 +506,58 @@ export class RegistryImageSource implements ImageSource {
    * Runs one request (headers and body) under the deadline and the caller's signal; a timeout, an
    * abort or a network failure is `unavailable` naming the registry.
    */
+  /**
+   * {@link #attempt}, retried when another attempt can help (no answer, a stall, a dropped
+   * connection, 429/500/502/503/504): `attempts` in all, `retryDelayMs` apart doubling, or the
+   * registry's Retry-After (more than 60 s fails at once). Registry reads are idempotent GETs.
+   */
   async #bounded<T>(
+    ref: ImageReference,
+    url: string,
+    signal: AbortSignal | undefined,
+    work: (signal: AbortSignal, progress: () => void) => Promise<T>,
+  ): Promise<T> {
+    const attempts = this.#opts.attempts ?? 3;
+    let delay = this.#opts.retryDelayMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#attempt(ref, url, signal, work);
+      } catch (e) {
+        if (!transientFailures.has(e as object) || attempt >= attempts || signal?.aborted) throw e;
+        const asked = transientFailures.get(e as object);
+        if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) {
+          throw new ContrastError(
+            (e as ContrastError).code,
+            `${(e as Error).message} (asked to retry in ${Math.ceil(asked / 1000)} s, more than the ${MAX_RETRY_AFTER_MS / 1000} s waited for)`,
+            { field: 'image', cause: e },
+          );
+        }
+        const wait = Math.max(asked ?? 0, delay);
+        this.#logger.warn('registry request failed, retrying', {
+          url,
+          attempt,
+          error: (e as Error).message,
+          waitMs: wait,
+        });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          signal?.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              resolve();
+            },
+            { once: true },
+          );
+        });
+        if (signal?.aborted) throw e;
+        delay *= 2;
+      }
+    }
+  }
+
+  /** One request (headers and body) under the stall timeout and the caller's signal. */
+  async #attempt<T>(
     ref: ImageReference,
     url: string,
     signal: AbortSignal | undefined,
@@ -515,19 +581,16 @@ export class RegistryImageSource implements ImageSource {
       });
     } catch (e) {
       if (e instanceof ContrastError) throw e;
-      if (stall.signal.aborted) {
-        const what = answered ? `no data for ${timeoutMs} ms` : `no answer within ${timeoutMs} ms`;
-        throw new ContrastError('unavailable', `${where}: ${what}`, {
-          field: 'image',
-          cause: e,
-        });
-      }
       if (signal?.aborted)
         throw new ContrastError('unavailable', `${where}: aborted`, { field: 'image', cause: e });
-      throw new ContrastError('unavailable', `${where}: ${networkReason(e)}`, {
-        field: 'image',
-        cause: e,
-      });
+      const what = stall.signal.aborted
+        ? answered
+          ? `no data for ${timeoutMs} ms`
+          : `no answer within ${timeoutMs} ms`
+        : networkReason(e);
+      const failure = new ContrastError('unavailable', `${where}: ${what}`, { field: 'image', cause: e });
+      transientFailures.set(failure, undefined);
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
@@ -572,13 +635,17 @@ export class RegistryImageSource implements ImageSource {
           : res.status === 404
             ? 'not-found'
             : 'unavailable';
-      throw new ContrastError(
+      const error = new ContrastError(
         code,
         `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}: ${what}`,
         {
           field: 'image',
         },
       );
+      if (TRANSIENT_STATUS.has(res.status)) {
+        transientFailures.set(error, retryAfterMs(res.headers.get('retry-after')));
+      }
+      throw error;
     }
     return res;
   }
