@@ -7,8 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference } from './reference.js';
 import { RegistryImageSource } from './registry.js';
-import { HAS_REGISTRY, LocalRegistry, REGISTRY_BIN, sha256 } from './testing/index.js';
-import { makeTar } from './testing/registry.js';
+import { HAS_REGISTRY, LocalRegistry, makeTar, REGISTRY_BIN, sha256 } from './testing/index.js';
 
 if (!HAS_REGISTRY) {
   console.warn(

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
 import {
@@ -539,17 +540,7 @@ export class RegistryImageSource implements ImageSource {
           error: (e as Error).message,
           waitMs: wait,
         });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          signal?.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(t);
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await sleep(wait, undefined, signal ? { signal } : undefined).catch(() => undefined);
         if (signal?.aborted) throw e;
         delay *= 2;
       }

@@ -1,27 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type TarEntry, TarStreamReader } from './tar.js';
-import { makeTar } from './testing/registry.js';
+import { makeTar, tarEntry } from './testing/registry.js';
 
-/** One tar header block of `flag` for `name` with `size` content bytes, checksummed. */
-function header(name: string, flag: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name.slice(0, 99), 0, 100);
-  h.write('0000644\0', 100);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('        ', 148);
-  h.write(flag, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
-const entry = (name: string, flag: string, data: Buffer) => [
-  header(name, flag, data.length),
-  data,
-  Buffer.alloc((512 - (data.length % 512)) % 512),
-];
+const entry = tarEntry;
 
 const LONG = `usr/share/${'very-long-directory-name/'.repeat(8)}etc-lookalike`;
 const PAX = `opt/${'pax-named/'.repeat(12)}file`;

@@ -19,6 +19,7 @@ import { isContrastError } from '@contrast-cc/core';
 import { parseResourceText } from '@contrast-cc/kube-resources';
 import { parseManifest } from '@contrast-cc/manifest';
 import { TarStreamReader } from '@contrast-cc/oci';
+import { tarEntry } from '@contrast-cc/oci/testing';
 import { RegoEngine } from '@contrast-cc/rego';
 import { DirectoryHistoryStore } from '@contrast-cc/store';
 import fc from 'fast-check';
@@ -465,22 +466,6 @@ const httpApi: FuzzTarget<ApiInput> = {
 };
 
 /** Every target, in the order the runner goes through them. */
-/** A tar header block of `flag` for `name` with `size` content bytes, checksummed. */
-function tarHeader(name: string, flag: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name.slice(0, 99), 0, 100);
-  h.write('0000644\0', 100);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write('        ', 148);
-  h.write(flag, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return h;
-}
-
 /**
  * The streaming tar reader of image layers: any bytes, cut into chunks anywhere, either read or
  * refused with a ContrastError, and the same way however they are cut (the chunked read must
@@ -489,10 +474,7 @@ function tarHeader(name: string, flag: string, size: number): Buffer {
 const tarStream: FuzzTarget<{ bytes: Uint8Array; chunk: number }> = {
   name: 'oci-tar-stream',
   async setup() {
-    const entry = (name: string, flag: string, data: string) => {
-      const d = Buffer.from(data);
-      return [tarHeader(name, flag, d.length), d, Buffer.alloc((512 - (d.length % 512)) % 512)];
-    };
+    const entry = tarEntry;
     const long = `usr/${'long-name/'.repeat(12)}x`;
     const valid = Buffer.concat([
       ...entry('etc/passwd', '0', 'root:x:0:0::/root:/bin/sh\n'),

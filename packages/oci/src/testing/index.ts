@@ -1,1 +1,1 @@
-export { HAS_REGISTRY, LocalRegistry, REGISTRY_BIN, sha256 } from './registry.js';
+export { HAS_REGISTRY, LocalRegistry, makeTar, REGISTRY_BIN, sha256, tarEntry } from './registry.js';

@@ -188,27 +188,33 @@ export function sha256(b: Uint8Array): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-/** A minimal ustar writer: regular files (and empty-content whiteout files). */
+/**
+ * One tar entry (header, content, padding to 512 bytes): `flag` is the ustar typeflag ('0' file,
+ * '5' directory, 'L' GNU long name, 'x' PAX header, ...); the name field holds at most 99 bytes.
+ */
+export function tarEntry(name: string, flag: string, content: string | Uint8Array): Buffer[] {
+  const data = Buffer.from(content);
+  const h = Buffer.alloc(512);
+  h.write(name.slice(0, 99), 0, 100);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write(flag, 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return [h, data, Buffer.alloc((512 - (data.length % 512)) % 512)];
+}
+
+/** A minimal ustar writer: regular files (and empty-content whiteout files), then the end marker. */
 export function makeTar(files: Record<string, string>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const data = Buffer.from(content);
-    const h = Buffer.alloc(512);
-    h.write(name, 0, 100);
-    h.write('0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write('00000000000\0', 136);
-    h.write('        ', 148);
-    h.write('0', 156);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
+  return Buffer.concat([
+    ...Object.entries(files).flatMap(([name, content]) => tarEntry(name, '0', content)),
+    Buffer.alloc(1024),
+  ]);
 }
