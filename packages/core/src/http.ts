@@ -81,3 +81,84 @@ export async function readBody(res: Response, options: ReadBodyOptions): Promise
   }
   return out;
 }
+
+/** Options of {@link withRetries}. @public */
+export interface RetryOptions {
+  /** Attempts in all (1: no retry). */
+  attempts: number;
+  /** The wait before the second attempt (ms), doubling for each further one. */
+  delayMs: number;
+  /** The longest backoff wait (ms); default unbounded. */
+  maxDelayMs?: number;
+  /** Wait a random 50-100% of the backoff (spreads clients that failed together). Default false. */
+  jitter?: boolean;
+  /**
+   * The longest Retry-After waited for (ms). A failure asking for more: `retryAfterCap` `'fail'`
+   * (default) ends the retries with `tooLong(error, askedMs)`; `'clamp'` waits this long instead.
+   */
+  maxRetryAfterMs?: number;
+  retryAfterCap?: 'fail' | 'clamp';
+  /** The error for a Retry-After over `maxRetryAfterMs` (default: the failure itself). */
+  tooLong?: (error: unknown, askedMs: number) => unknown;
+  /** Told before each wait (e.g. to log it). */
+  onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
+  /** Ends the waiting (and the retries: the last failure is thrown). */
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** What `transient` says of a failure: worth another attempt, after the Retry-After it gave (ms), if any. */
+export type TransientFailure = { retryAfterMs?: number | undefined };
+
+/**
+ * Runs `attempt` until it succeeds, retrying the failures `transient` accepts (it returns
+ * undefined for the others, which are thrown at once) with a doubling backoff, or after the
+ * failure's Retry-After when that is longer. The last failure is thrown when the attempts run out.
+ * The one retry loop of the registry client, the node installer's downloads and the ConfigMap store.
+ * @public
+ */
+export async function withRetries<T>(
+  attempt: (n: number) => Promise<T>,
+  transient: (error: unknown) => TransientFailure | undefined,
+  options: RetryOptions,
+): Promise<T> {
+  const sleep = options.sleep ?? delay;
+  let backoffMs = options.delayMs;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (e) {
+      const t = n < options.attempts && !options.signal?.aborted ? transient(e) : undefined;
+      if (!t) throw e;
+      let asked = t.retryAfterMs;
+      const cap = options.maxRetryAfterMs;
+      if (asked !== undefined && cap !== undefined && asked > cap) {
+        if ((options.retryAfterCap ?? 'fail') === 'fail')
+          throw options.tooLong ? options.tooLong(e, asked) : e;
+        asked = cap;
+      }
+      const backoff = Math.min(backoffMs, options.maxDelayMs ?? Number.POSITIVE_INFINITY);
+      const waited = options.jitter ? Math.round(backoff * (0.5 + Math.random() / 2)) : backoff;
+      const wait = Math.max(asked ?? 0, waited);
+      options.onRetry?.(e, n, wait);
+      await sleep(wait, options.signal);
+      if (options.signal?.aborted) throw e;
+      backoffMs *= 2;
+    }
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). @public */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

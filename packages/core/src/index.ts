@@ -33,7 +33,16 @@ export {
   verifyOk,
   verifyWithAny,
 } from './evidence.js';
-export { networkReason, type ReadBodyOptions, readBody, retryAfterMs } from './http.js';
+export {
+  delay,
+  networkReason,
+  type ReadBodyOptions,
+  type RetryOptions,
+  readBody,
+  retryAfterMs,
+  type TransientFailure,
+  withRetries,
+} from './http.js';
 export type { ImageConfig, ImageFacts, ImageSource } from './images.js';
 export { type JsonBounds, jsonBoundsViolation, parseJsonBounded } from './json.js';
 export { isDnsLabel, isDnsSubdomain, type KubeObject } from './kube.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContrastError, type Logger, noopLogger } from '@contrast-cc/core';
+import { ContrastError, delay, type Logger, noopLogger } from '@contrast-cc/core';
 import { z } from 'zod';
 
 /**
@@ -253,19 +253,6 @@ export interface WatchVolumesOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
 /**
  * After the workload started: re-checks the host-provided volumes every `spec.intervalSeconds`
  * until `signal` aborts. The first check that fails calls `onViolation` (a change is detected at
@@ -273,7 +260,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
  */
 export async function watchVolumes(spec: VolumeIntegritySpec, options: WatchVolumesOptions): Promise<void> {
   const log = (options.logger ?? noopLogger).child({ component: 'volume-integrity' });
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? delay;
   while (!options.signal?.aborted) {
     await sleep(spec.intervalSeconds * 1000, options.signal);
     if (options.signal?.aborted) return;

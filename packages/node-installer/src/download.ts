@@ -11,6 +11,7 @@ import {
   noopLogger,
   readBody,
   retryAfterMs,
+  withRetries,
 } from '@contrast-cc/core';
 
 /** Options of {@link downloadFile}. @public */
@@ -72,11 +73,8 @@ export function shownUrl(url: string): string {
  * @public
  */
 export async function downloadFile(url: string, options: DownloadOptions = {}): Promise<Uint8Array> {
-  const attempts = options.attempts ?? 4;
   const maxBytes = options.maxBytes ?? 2048 * MiB;
   const log = options.logger ?? noopLogger;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  let delay = options.retryDelayMs ?? 1000;
   const shown = shownUrl(url);
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) {
     // fetch refuses them anyway, with the whole URL (credentials included) in its message.
@@ -86,27 +84,34 @@ export async function downloadFile(url: string, options: DownloadOptions = {}): 
       { field: 'url' },
     );
   }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await downloadOnce(url, maxBytes, options, log);
-    } catch (e) {
-      if (!(e instanceof AttemptFailure)) throw e;
-      const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
-      if (e.retryAfter !== undefined && e.retryAfter > maxRetryAfter) {
-        throw new ContrastError(
-          'unavailable',
-          `${shown}: ${e.message}, asked to retry in ${Math.ceil(e.retryAfter / 1000)} s (more than the ${Math.ceil(maxRetryAfter / 1000)} s waited for)`,
-        );
-      }
-      if (!e.retry || attempt >= attempts) {
-        const after = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-        throw new ContrastError('unavailable', `${shown}: ${e.message}${after}`);
-      }
-      const wait = Math.max(e.retryAfter ?? 0, delay);
-      log.warn('download failed, retrying', { url: shown, attempt, error: e.message, waitMs: wait });
-      await sleep(wait);
-      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-    }
+  const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
+  let attempts = 0;
+  try {
+    return await withRetries(
+      (n) => {
+        attempts = n;
+        return downloadOnce(url, maxBytes, options, log);
+      },
+      (e) => (e instanceof AttemptFailure && e.retry ? { retryAfterMs: e.retryAfter } : undefined),
+      {
+        attempts: options.attempts ?? 4,
+        delayMs: options.retryDelayMs ?? 1000,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        maxRetryAfterMs: maxRetryAfter,
+        tooLong: (e, asked) =>
+          new ContrastError(
+            'unavailable',
+            `${shown}: ${(e as Error).message}, asked to retry in ${Math.ceil(asked / 1000)} s (more than the ${Math.ceil(maxRetryAfter / 1000)} s waited for)`,
+          ),
+        onRetry: (e, attempt, waitMs) =>
+          log.warn('download failed, retrying', { url: shown, attempt, error: (e as Error).message, waitMs }),
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+      },
+    );
+  } catch (e) {
+    if (!(e instanceof AttemptFailure)) throw e;
+    const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+    throw new ContrastError('unavailable', `${shown}: ${e.message}${after}`);
   }
 }
 

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import type { ImageConfig, ImageFacts, ImageSource } from '@contrast-cc/core';
 import {
@@ -14,6 +13,7 @@ import {
   type ReadBodyOptions,
   readBody,
   retryAfterMs,
+  withRetries,
 } from '@contrast-cc/core';
 import { z } from 'zod';
 import { type EtcFileChange, LayerCache, type LayerEtcFacts } from './layer-cache.js';
@@ -518,33 +518,30 @@ export class RegistryImageSource implements ImageSource {
     signal: AbortSignal | undefined,
     work: (signal: AbortSignal, progress: () => void) => Promise<T>,
   ): Promise<T> {
-    const attempts = this.#opts.attempts ?? 3;
-    let delay = this.#opts.retryDelayMs ?? 1000;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#attempt(ref, url, signal, work);
-      } catch (e) {
-        if (!transientFailures.has(e as object) || attempt >= attempts || signal?.aborted) throw e;
-        const asked = transientFailures.get(e as object);
-        if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) {
-          throw new ContrastError(
+    return withRetries(
+      () => this.#attempt(ref, url, signal, work),
+      (e) =>
+        transientFailures.has(e as object) ? { retryAfterMs: transientFailures.get(e as object) } : undefined,
+      {
+        attempts: this.#opts.attempts ?? 3,
+        delayMs: this.#opts.retryDelayMs ?? 1000,
+        maxRetryAfterMs: MAX_RETRY_AFTER_MS,
+        tooLong: (e, asked) =>
+          new ContrastError(
             (e as ContrastError).code,
             `${(e as Error).message} (asked to retry in ${Math.ceil(asked / 1000)} s, more than the ${MAX_RETRY_AFTER_MS / 1000} s waited for)`,
             { field: 'image', cause: e },
-          );
-        }
-        const wait = Math.max(asked ?? 0, delay);
-        this.#logger.warn('registry request failed, retrying', {
-          url,
-          attempt,
-          error: (e as Error).message,
-          waitMs: wait,
-        });
-        await sleep(wait, undefined, signal ? { signal } : undefined).catch(() => undefined);
-        if (signal?.aborted) throw e;
-        delay *= 2;
-      }
-    }
+          ),
+        onRetry: (e, attempt, waitMs) =>
+          this.#logger.warn('registry request failed, retrying', {
+            url,
+            attempt,
+            error: (e as Error).message,
+            waitMs,
+          }),
+        ...(signal ? { signal } : {}),
+      },
+    );
   }
 
   /** One request (headers and body) under the stall timeout and the caller's signal. */

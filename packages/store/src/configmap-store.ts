@@ -1,4 +1,11 @@
-import { bytesEqual, ContrastError, isDnsSubdomain, type Logger, noopLogger } from '@contrast-cc/core';
+import {
+  bytesEqual,
+  ContrastError,
+  isDnsSubdomain,
+  type Logger,
+  noopLogger,
+  withRetries,
+} from '@contrast-cc/core';
 import type { KubeConfig, V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
 import {
   assertBytes,
@@ -157,30 +164,34 @@ export class ConfigMapHistoryStore implements HistoryStore {
    * whether a failed attempt may still have been carried out.
    */
   async #call<T>(method: string, path: string, body?: unknown, attempts?: Attempts): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#attempt<T>(method, path, body);
-      } catch (error) {
-        if (attempt >= this.#maxAttempts || this.#closed || !isTransient(error)) throw error;
-        const status = statusOf(error);
+    return withRetries(
+      (n) => {
+        if (n > 1) this.#check();
+        return this.#attempt<T>(method, path, body);
+      },
+      (error) => {
+        if (this.#closed || !isTransient(error)) return undefined;
         // A 429 was refused before any work; anything else may have reached etcd.
-        if (attempts && status !== 429) attempts.outcomeOpen = true;
-        const backoff = Math.min(this.#retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-        const jittered = Math.round(backoff * (0.5 + Math.random() / 2));
-        const asked = (error as KubeApiError).retryAfterMs;
-        const delayMs =
-          asked === undefined ? jittered : Math.max(jittered, Math.min(asked, MAX_RETRY_AFTER_MS));
-        this.#logger.info('retrying a Kubernetes API request', {
-          method,
-          path,
-          status: status ?? 'no answer',
-          attempt,
-          delayMs,
-        });
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        if (this.#closed) throw error;
-      }
-    }
+        if (attempts && statusOf(error) !== 429) attempts.outcomeOpen = true;
+        return { retryAfterMs: (error as KubeApiError).retryAfterMs };
+      },
+      {
+        attempts: this.#maxAttempts,
+        delayMs: this.#retryDelayMs,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        jitter: true,
+        maxRetryAfterMs: MAX_RETRY_AFTER_MS,
+        retryAfterCap: 'clamp',
+        onRetry: (error, attempt, delayMs) =>
+          this.#logger.info('retrying a Kubernetes API request', {
+            method,
+            path,
+            status: statusOf(error) ?? 'no answer',
+            attempt,
+            delayMs,
+          }),
+      },
+    );
   }
 
   /** Runs one API request under the deadline (the request is aborted when it passes). */
