@@ -18,6 +18,7 @@ import {
   noopLogger,
   readBody,
   retryAfterMs,
+  withRetries,
 } from '@contrast-cc/core';
 import { z } from 'zod';
 
@@ -175,77 +176,101 @@ export class RateLimitedFetcher {
   }
 
   private async attempts(url: string, host: string): Promise<FetchedBody> {
-    let backoff = this.o.backoffMs;
-    for (let attempt = 0; ; attempt++) {
-      await this.waitTurn(host);
-      let response: Response;
-      let body: Uint8Array | undefined;
-      try {
-        response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
-        // The body inside the attempt: cut off or too slow, it is retried like a failed request.
-        if (response.ok) {
-          body = await readBody(response, {
-            maxBytes: MAX_COLLATERAL_BYTES,
-            tooLarge: () =>
-              new CollateralFetchError(
-                `GET ${url}: the answer is larger than ${MAX_COLLATERAL_BYTES} bytes`,
-                {
-                  url,
-                  status: response.status,
-                },
-              ),
-          });
-        } else await response.body?.cancel().catch(() => undefined);
-      } catch (e) {
-        if (e instanceof CollateralFetchError) throw e;
-        const timedOut = (e as Error)?.name === 'TimeoutError';
-        const what = timedOut ? `no answer within ${this.o.timeoutMs} ms` : networkReason(e);
-        if (attempt >= this.o.maxRetries) {
-          throw new CollateralFetchError(`GET ${url}: ${what}`, { url, cause: e });
-        }
-        this.o.logger.warn('collateral request failed, retrying', {
-          url,
-          attempt,
-          backoffMs: backoff,
-          error: what,
+    let tries = 0;
+    try {
+      return await withRetries(
+        async (n) => {
+          tries = n;
+          await this.waitTurn(host);
+          return await this.once(url);
+        },
+        (e) => (e instanceof RetryableFetch ? { retryAfterMs: e.retryAfterMs } : undefined),
+        {
+          attempts: this.o.maxRetries + 1,
+          delayMs: this.o.backoffMs,
+          maxRetryAfterMs: this.o.maxRetryAfterMs,
+          tooLong: (e, asked) =>
+            new CollateralFetchError(
+              `GET ${url}: HTTP ${(e as RetryableFetch).status}, asked to retry in ${Math.ceil(asked / 1000)} s (more than the ${Math.ceil(this.o.maxRetryAfterMs / 1000)} s waited for)`,
+              { url, status: (e as RetryableFetch).status },
+            ),
+          onRetry: (e, attempt, waitMs) => {
+            const f = e as RetryableFetch;
+            if (f.status === undefined) {
+              this.o.logger.warn('collateral request failed, retrying', {
+                url,
+                attempt,
+                backoffMs: waitMs,
+                error: f.message,
+              });
+            } else
+              this.o.logger.warn('collateral server asks to slow down', { url, status: f.status, waitMs });
+          },
+          sleep: (ms) => this.o.sleep(ms),
+        },
+      );
+    } catch (e) {
+      if (!(e instanceof RetryableFetch)) throw e;
+      if (e.status === undefined)
+        throw new CollateralFetchError(`GET ${url}: ${e.message}`, { url, cause: e.cause });
+      const retried = tries > 1 ? ` (after ${tries} attempts)` : '';
+      throw new CollateralFetchError(`GET ${url}: HTTP ${e.status}${retried}`, { url, status: e.status });
+    }
+  }
+
+  /** One request: the body, or a failure (RetryableFetch when another attempt may succeed). */
+  private async once(url: string): Promise<FetchedBody> {
+    let response: Response;
+    try {
+      response = await this.o.fetch(url, { signal: AbortSignal.timeout(this.o.timeoutMs) });
+      // The body inside the attempt: cut off or too slow, it is retried like a failed request.
+      if (response.ok) {
+        const body = await readBody(response, {
+          maxBytes: MAX_COLLATERAL_BYTES,
+          tooLarge: () =>
+            new CollateralFetchError(`GET ${url}: the answer is larger than ${MAX_COLLATERAL_BYTES} bytes`, {
+              url,
+              status: response.status,
+            }),
         });
-        await this.o.sleep(backoff);
-        backoff *= 2;
-        continue;
+        return { status: response.status, body, headers: response.headers };
       }
-      if (body !== undefined) return { status: response.status, body, headers: response.headers };
-      if (response.status === 404) {
-        throw new CollateralFetchError(`GET ${url}: HTTP 404 (not found)`, {
-          url,
-          status: 404,
-          notFound: true,
-        });
-      }
-      if ((response.status === 429 || response.status === 503) && attempt < this.o.maxRetries) {
-        // Retry-After (seconds or an HTTP date); absent or unreadable: our own backoff.
-        const asked = retryAfterMs(response.headers.get('retry-after'), this.o.now());
-        if (asked !== undefined && asked > this.o.maxRetryAfterMs) {
-          throw new CollateralFetchError(
-            `GET ${url}: HTTP ${response.status}, asked to retry in ${Math.ceil(asked / 1000)} s (more than the ${Math.ceil(this.o.maxRetryAfterMs / 1000)} s waited for)`,
-            { url, status: response.status },
-          );
-        }
-        const wait = asked ?? backoff;
-        this.o.logger.warn('collateral server asks to slow down', {
-          url,
-          status: response.status,
-          waitMs: wait,
-        });
-        await this.o.sleep(wait);
-        backoff *= 2;
-        continue;
-      }
-      const retried = attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-      throw new CollateralFetchError(`GET ${url}: HTTP ${response.status}${retried}`, {
+      await response.body?.cancel().catch(() => undefined);
+    } catch (e) {
+      if (e instanceof CollateralFetchError) throw e;
+      const timedOut = (e as Error)?.name === 'TimeoutError';
+      throw new RetryableFetch(
+        timedOut ? `no answer within ${this.o.timeoutMs} ms` : networkReason(e),
+        undefined,
+        undefined,
+        e,
+      );
+    }
+    if (response.status === 404) {
+      throw new CollateralFetchError(`GET ${url}: HTTP 404 (not found)`, {
         url,
-        status: response.status,
+        status: 404,
+        notFound: true,
       });
     }
+    if (response.status === 429 || response.status === 503) {
+      // Retry-After (seconds or an HTTP date); absent or unreadable: the backoff.
+      const asked = retryAfterMs(response.headers.get('retry-after'), this.o.now());
+      throw new RetryableFetch(`HTTP ${response.status}`, response.status, asked);
+    }
+    throw new CollateralFetchError(`GET ${url}: HTTP ${response.status}`, { url, status: response.status });
+  }
+}
+
+/** A failed attempt another one may fix: no answer (no status) or 429/503 (with its Retry-After). */
+class RetryableFetch extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryAfterMs: number | undefined,
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
