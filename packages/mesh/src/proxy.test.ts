@@ -269,7 +269,7 @@ describe('service mesh proxy connections: half-close, idle and connect timeouts'
         ingress: parseIngressConfig('', [pW])!,
         egress: [],
         ingressListenHost: '127.0.0.2',
-        idleTimeoutMs: 300,
+        idleTimeoutMs: 2000,
       }),
       await startMeshProxy({
         credentials: await credentials(mca, 'b'),
@@ -278,8 +278,8 @@ describe('service mesh proxy connections: half-close, idle and connect timeouts'
           `a#127.0.0.3:${pE}#127.0.0.2:${pW}##silent#127.0.0.3:${pE2}#127.0.0.1:${pSilent}`,
         ),
         ingressListenHost: '127.0.0.2',
-        idleTimeoutMs: 300,
-        connectTimeoutMs: 300,
+        idleTimeoutMs: 2000,
+        connectTimeoutMs: 2000,
       }),
     );
     // One exchange, then silence: the proxies close it (without the timeout it stays open and

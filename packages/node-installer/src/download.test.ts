@@ -123,7 +123,7 @@ describe('downloadFile', () => {
   });
 
   it('gives up an attempt that stalls mid-body and one that ends early, and tries again', async () => {
-    const stalled = recorded({ stallTimeoutMs: 200 });
+    const stalled = recorded({ stallTimeoutMs: 1000 });
     expect(await downloadFile(`${base}/stall`, stalled.options)).toEqual(BODY);
     expect(hits.get('/stall')).toBe(2);
     const cut = recorded();

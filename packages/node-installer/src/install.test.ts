@@ -104,7 +104,7 @@ describe('installRuntime', () => {
         hostRoot: host,
         config: local,
         configDir,
-        downloadOptions: { retryDelayMs: 1, stallTimeoutMs: 200 },
+        downloadOptions: { retryDelayMs: 1, stallTimeoutMs: 1000 },
       });
       expect(result.filesChanged).toBe(true);
       expect(hits.get('qemu-system-x86_64')).toBe(3);

@@ -398,13 +398,13 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
   it('lets a slow layer take its time, and gives up one that stalls', async () => {
     const tar = makeTar({ 'etc/passwd': PASSWD, 'opt/data': 'y'.repeat(256 * 1024) });
     const gz = gzipSync(tar, { level: 0 });
-    // 20 ms between 4 KiB writes: the whole takes far longer than timeoutMs, none of its gaps do.
+    // 20 ms between 2 KiB writes (about 2.6 s in all): longer than timeoutMs, none of its gaps near it.
     const slow = await imageServer(gz, sha256(tar), (res) => {
       res.writeHead(200, { 'content-length': gz.length });
       let at = 0;
       const tick = setInterval(() => {
-        res.write(gz.subarray(at, at + 4096));
-        at += 4096;
+        res.write(gz.subarray(at, at + 2048));
+        at += 2048;
         if (at >= gz.length) {
           clearInterval(tick);
           res.end();
@@ -412,7 +412,7 @@ describe('a hostile or stalled registry (loopback stand-ins)', () => {
       }, 20);
       res.on('close', () => clearInterval(tick));
     });
-    const patient = new RegistryImageSource({ insecureRegistries: [slow], timeoutMs: 1000 });
+    const patient = new RegistryImageSource({ insecureRegistries: [slow], timeoutMs: 2000 });
     expect((await patient.resolve(`${slow}/app:v1`, { users: true })).passwd).toBe(PASSWD);
 
     const stalled = await imageServer(gz, sha256(tar), (res) => {
