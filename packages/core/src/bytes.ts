@@ -51,6 +51,14 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Concatenates byte arrays. @public */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatByteList(parts);
+}
+
+/**
+ * {@link concatBytes} of a list (no argument spread: a body read in tens of thousands of chunks
+ * would overflow the call's argument limit).
+ */
+export function concatByteList(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -1,3 +1,5 @@
+import { concatByteList } from './bytes.js';
+
 /**
  * A `Retry-After` header (RFC 9110 10.2.3: delay-seconds or an HTTP-date) as a delay in ms from
  * `now`; undefined when absent or unreadable. A date in the past is 0. The HTTP-date forms
@@ -73,13 +75,7 @@ export async function readBody(res: Response, options: ReadBodyOptions): Promise
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatByteList(chunks);
 }
 
 /** Options of {@link withRetries}. @public */
