@@ -105,8 +105,16 @@ interface Manifest {
 /** Statuses another attempt may change. */
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 60_000;
-/** Failures worth another attempt, with the Retry-After their answer gave (ms), if any. */
-const transientFailures = new WeakMap<object, number | undefined>();
+/** A failure worth another attempt, with the Retry-After its answer gave (ms), if any. */
+class TransientRegistryError extends ContrastError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+    cause?: unknown,
+  ) {
+    super('unavailable', message, { field: 'image', ...(cause === undefined ? {} : { cause }) });
+  }
+}
 
 /** The largest manifest read: OCI distribution registries accept manifests of at least 4 MiB, no more is needed. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -520,8 +528,7 @@ export class RegistryImageSource implements ImageSource {
   ): Promise<T> {
     return withRetries(
       () => this.#attempt(ref, url, signal, work),
-      (e) =>
-        transientFailures.has(e as object) ? { retryAfterMs: transientFailures.get(e as object) } : undefined,
+      (e) => (e instanceof TransientRegistryError ? { retryAfterMs: e.retryAfterMs } : undefined),
       {
         attempts: this.#opts.attempts ?? 3,
         delayMs: this.#opts.retryDelayMs ?? 1000,
@@ -576,9 +583,7 @@ export class RegistryImageSource implements ImageSource {
           ? `no data for ${timeoutMs} ms`
           : `no answer within ${timeoutMs} ms`
         : networkReason(e);
-      const failure = new ContrastError('unavailable', `${where}: ${what}`, { field: 'image', cause: e });
-      transientFailures.set(failure, undefined);
-      throw failure;
+      throw new TransientRegistryError(`${where}: ${what}`, undefined, e);
     } finally {
       clearTimeout(timer);
     }
@@ -623,17 +628,12 @@ export class RegistryImageSource implements ImageSource {
           : res.status === 404
             ? 'not-found'
             : 'unavailable';
-      const error = new ContrastError(
-        code,
-        `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}: ${what}`,
-        {
-          field: 'image',
-        },
-      );
+      const message = `registry ${this.#host(ref)}: ${url.replace(/^https?:\/\/[^/]+/, '')}: ${what}`;
       if (TRANSIENT_STATUS.has(res.status)) {
-        transientFailures.set(error, retryAfterMs(res.headers.get('retry-after')));
+        // Every transient status is a server-side 'unavailable'.
+        throw new TransientRegistryError(message, retryAfterMs(res.headers.get('retry-after')));
       }
-      throw error;
+      throw new ContrastError(code, message, { field: 'image' });
     }
     return res;
   }
