@@ -90,7 +90,7 @@ export async function downloadFile(url: string, options: DownloadOptions = {}): 
     return await withRetries(
       (n) => {
         attempts = n;
-        return downloadOnce(url, maxBytes, options, log);
+        return downloadOnce(url, shown, maxBytes, options, log);
       },
       (e) => (e instanceof AttemptFailure && e.retry ? { retryAfterMs: e.retryAfter } : undefined),
       {
@@ -117,6 +117,7 @@ export async function downloadFile(url: string, options: DownloadOptions = {}): 
 
 async function downloadOnce(
   url: string,
+  shown: string,
   maxBytes: number,
   options: DownloadOptions,
   log: Logger,
@@ -125,7 +126,6 @@ async function downloadOnce(
   const stallMs = options.stallTimeoutMs ?? 60_000;
   const deadlineMs = options.attemptTimeoutMs ?? 30 * 60_000;
   const controller = new AbortController();
-  const shown = shownUrl(url);
   let why: string | undefined;
   const abort = (reason: string) => {
     why ??= reason;
