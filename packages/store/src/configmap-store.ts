@@ -79,10 +79,8 @@ const MAX_RETRY_AFTER_MS = 5000;
 /** Whether a failed API request is worth another attempt. */
 function isTransient(error: unknown): boolean {
   if (!(error instanceof KubeApiError)) return false;
-  // No status: the connection was refused or dropped before an answer.
-  return error.status === undefined
-    ? !/exceeds \d+ bytes/.test(error.message)
-    : TRANSIENT_STATUS.has(error.status);
+  if (error.reason === 'connection') return true;
+  return error.reason === 'status' && error.status !== undefined && TRANSIENT_STATUS.has(error.status);
 }
 
 /** What the retries of one request saw: whether an attempt that may have been carried out failed. */

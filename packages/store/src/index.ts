@@ -30,6 +30,7 @@ export {
   inClusterConnection,
   type KubeApi,
   KubeApiError,
+  type KubeApiErrorReason,
   type KubeConnection,
   type KubeRequestOptions,
   kubeApiFromConfig,

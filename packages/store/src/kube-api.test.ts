@@ -65,6 +65,9 @@ beforeAll(async () => {
       if (url.pathname.endsWith('/busy')) {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
         res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'too many requests' }));
+      } else if (url.pathname.endsWith('/notjson')) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>a proxy page</html>');
       } else if (url.pathname.endsWith('/missing')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ kind: 'Status', code: 404, message: 'configmaps "missing" not found' }));
@@ -131,6 +134,41 @@ describe('createKubeApi with the in-cluster connection', () => {
     expect((e as KubeApiError).retryAfterMs).toBeUndefined();
     const busy = await api.request('GET', '/api/v1/namespaces/ns/configmaps/busy').catch((x: unknown) => x);
     expect(busy).toMatchObject({ status: 429, retryAfterMs: 3000 });
+    expect(e).toMatchObject({ reason: 'status' });
+  });
+
+  it('says why a request failed: too large an answer, no JSON, no connection', async () => {
+    const api = createKubeApi(inClusterConnection(env, dir));
+    // The echo answer is longer than 20 bytes.
+    const big = await api
+      .request('POST', '/api/v1/namespaces/ns/configmaps', {
+        body: { data: 'x'.repeat(100) },
+        maxResponseBytes: 20,
+      })
+      .catch((x: unknown) => x);
+    expect(big).toBeInstanceOf(KubeApiError);
+    expect(big).toMatchObject({
+      status: undefined,
+      reason: 'too-large',
+      message: 'the answer exceeds 20 bytes',
+    });
+    const html = await api
+      .request('GET', '/api/v1/namespaces/ns/configmaps/notjson')
+      .catch((x: unknown) => x);
+    expect(html).toMatchObject({ status: 200, reason: 'not-json' });
+    const closed = createServer(selfSigned('closed'));
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await createKubeApi(
+      inClusterConnection(
+        { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) },
+        dir,
+      ),
+    )
+      .request('GET', '/api/v1/namespaces/ns/configmaps/x')
+      .catch((x: unknown) => x);
+    expect(refused).toMatchObject({ status: undefined, reason: 'connection' });
   });
 
   it('refuses a server whose certificate the service account CA did not sign', async () => {

@@ -10,19 +10,30 @@ import { ContrastError, retryAfterMs } from '@contrast-cc/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** An answer of the API server other than 2xx (`status`), or a dropped connection (no status). @public */
+/**
+ * Why a Kubernetes API request failed: the API server answered with an error `status`; the
+ * `connection` was refused, dropped or cut off before a whole answer (worth another attempt); the
+ * answer was `too-large` for the request's limit; or it was `not-json`. @public
+ */
+export type KubeApiErrorReason = 'status' | 'connection' | 'too-large' | 'not-json';
+
+/** @public */
 export class KubeApiError extends Error {
   readonly status: number | undefined;
   /** The answer's `Retry-After`, in ms (429 and 503 carry it), when it had a valid one. */
   readonly retryAfterMs: number | undefined;
+  /** Why it failed; by default `status` when there is one, else `connection`. */
+  readonly reason: KubeApiErrorReason;
   constructor(
     status: number | undefined,
     message: string,
-    options?: { cause?: unknown; retryAfterMs?: number | undefined },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined; reason?: KubeApiErrorReason },
   ) {
     super(message, options);
     this.name = 'KubeApiError';
     this.status = status;
     this.retryAfterMs = options?.retryAfterMs;
+    this.reason = options?.reason ?? (status === undefined ? 'connection' : 'status');
   }
 }
 
@@ -190,8 +201,9 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > max) {
+          // Rejected before the destroy: that emits 'aborted' at once, which would say "cut off".
+          reject(new KubeApiError(undefined, `the answer exceeds ${max} bytes`, { reason: 'too-large' }));
           res.destroy();
-          reject(new KubeApiError(undefined, `the answer exceeds ${max} bytes`));
           return;
         }
         chunks.push(c);
@@ -228,7 +240,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       try {
         return JSON.parse(text) as T;
       } catch (e) {
-        throw new KubeApiError(status, 'the API server answered no JSON', { cause: e });
+        throw new KubeApiError(status, 'the API server answered no JSON', { cause: e, reason: 'not-json' });
       }
     },
     async watch(path, query, onEvent, onDone) {
@@ -262,7 +274,7 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       res.on('data', (chunk: string) => {
         buffered += chunk;
         if (buffered.length > 16 * 1024 * 1024) {
-          finish(new KubeApiError(undefined, 'a watch event exceeds 16 MiB'));
+          finish(new KubeApiError(undefined, 'a watch event exceeds 16 MiB', { reason: 'too-large' }));
           return;
         }
         let nl = buffered.indexOf('\n');
