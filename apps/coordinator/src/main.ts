@@ -38,10 +38,11 @@ setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 
 /**
  * The young generation is collected, and freed ArrayBuffer memory swept, on the main thread only,
- * not split across V8's helper threads. The pod has two cores at most, which the TLS handshakes
- * already keep busy; splitting a 4 MB scavenge across threads costs more CPU in handing work out
- * and waiting for it than it saves in pause (a few ms, against request latencies of hundreds of ms
- * at 200 concurrent). Measured 2026-12-07 with `coordinator-load` in alternating full runs: paired
+ * not split across V8's helper threads. The Coordinator's VM has one vCPU (it sets no CPU limit,
+ * so the VM keeps Kata's `default_vcpus` of 1), and under load the main thread keeps every core
+ * busy with TLS handshakes: helper threads only take turns with it, and splitting a 4 MB scavenge
+ * across them costs more CPU in handing work out and waiting for it than it saves in pause (a few
+ * ms, against request latencies of hundreds of ms at 200 concurrent). Measured 2026-12-07 with `coordinator-load` in alternating full runs: paired
  * ratio 0.853 / 0.833 / 0.844 without, 0.871 / 0.853 / 0.869 with (server CPU per certificate
  * -2.5%); RSS peaks unchanged. V8 reads both flags at each collection, so setting them here, after
  * startup, takes effect (as `--heap-growing-percent` above does).
