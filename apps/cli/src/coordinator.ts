@@ -1,6 +1,7 @@
 // What set, verify and recover share: the manifest they act on, and an attested connection to
 // the Coordinator built from that manifest's reference values.
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
+import type { CollateralConfig } from '@contrast-cc/attestation';
 import { ContrastError, isContrastError, type PlatformRegistry } from '@contrast-cc/core';
 import { type Manifest, parseManifest } from '@contrast-cc/manifest';
 import type { CliIo } from './io.js';
@@ -14,6 +15,91 @@ export function parseCoordinatorAddress(text: string | undefined): { host: strin
   if (!m || port < 1 || port > 65535)
     throw usageError(`--coordinator "${text}" is not host:port (e.g. 127.0.0.1:1314, [::1]:1314)`);
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/** An http(s) URL flag, checked; undefined when not given. Bad input is a usage error naming the flag. */
+export function httpUrlFlag(value: string | boolean | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw usageError(`${flag} "${String(value)}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw usageError(`${flag} "${String(value)}" must be an http(s) URL`);
+  }
+  return String(value);
+}
+
+/** CONTRAST_COLLATERAL_TIMEOUT_MS: the per-request timeout of collateral fetches, when set. */
+export function collateralTimeoutMs(io: CliIo): number | undefined {
+  const timeout = io.env['CONTRAST_COLLATERAL_TIMEOUT_MS'];
+  if (timeout === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(timeout)) {
+    throw usageError(`CONTRAST_COLLATERAL_TIMEOUT_MS "${timeout}" is not a positive number of milliseconds`);
+  }
+  return Number(timeout);
+}
+
+/** The platforms again, with verifiers that fetch collateral from the given sources. */
+export type RegistryFor = (collateral: CollateralConfig) => PlatformRegistry;
+
+/** The platforms a command attests the Coordinator with, and how to rebuild them on other collateral sources. */
+export interface CommandPlatforms {
+  registry: PlatformRegistry;
+  registryFor?: RegistryFor;
+}
+
+/** The flags of set, verify and recover that say where missing collateral is fetched. */
+export const COLLATERAL_FLAGS = {
+  'kds-url': { type: 'string' },
+  'pcs-url': { type: 'string' },
+} as const;
+
+/** Their help lines, descriptions starting at `column` (as the command's other flags do). */
+export function collateralFlagsHelp(column: number): string {
+  const lines: [string, string[]][] = [
+    [
+      '--kds-url <url>',
+      [
+        "where SEV-SNP certificates and CRLs the Coordinator's evidence",
+        'lacks are fetched: AMD KDS (default) or a mirror of its paths',
+      ],
+    ],
+    [
+      '--pcs-url <url>',
+      ['where TDX collateral the evidence lacks is fetched: Intel PCS', '(default) or your PCCS'],
+    ],
+  ];
+  return lines
+    .map(([flag, text]) =>
+      text.map((t, i) => `${(i === 0 ? `      ${flag}` : '').padEnd(column)}${t}\n`).join(''),
+    )
+    .join('');
+}
+
+/**
+ * The registry a command attests the Coordinator with: `registry` as it is, or, with --kds-url or
+ * --pcs-url, the platforms rebuilt by `registryFor` on those sources (the other one stays the
+ * vendor's default; CONTRAST_COLLATERAL_TIMEOUT_MS bounds each request).
+ */
+export function registryWithCollateral(
+  io: CliIo,
+  values: { 'kds-url'?: string | undefined; 'pcs-url'?: string | undefined },
+  { registry, registryFor }: CommandPlatforms,
+): PlatformRegistry {
+  const kdsUrl = httpUrlFlag(values['kds-url'], '--kds-url');
+  const pcsUrl = httpUrlFlag(values['pcs-url'], '--pcs-url');
+  if (kdsUrl === undefined && pcsUrl === undefined) return registry;
+  if (!registryFor) throw usageError('--kds-url and --pcs-url are not available in this build');
+  const timeoutMs = collateralTimeoutMs(io);
+  return registryFor({
+    ...(kdsUrl !== undefined ? { kdsUrl } : {}),
+    ...(pcsUrl !== undefined ? { pcsUrl } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(io.logger ? { logger: io.logger } : {}),
+  });
 }
 
 export interface LoadedManifest {

@@ -22,7 +22,7 @@ import {
 } from '@contrast-cc/core';
 import { parseManifest } from '@contrast-cc/manifest';
 import type { Command } from '../command.js';
-import { insecureConsent } from '../coordinator.js';
+import { collateralTimeoutMs, httpUrlFlag, insecureConsent } from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { resolveIn } from '../util.js';
 import { failureOf, verdictJson } from '../verdict.js';
@@ -88,20 +88,6 @@ Environment: CONTRAST_COLLATERAL_TIMEOUT_MS (per-request timeout for --online, d
 `;
 
 /** An http(s) URL flag, or undefined when absent; throws naming the flag. */
-function urlFlag(value: string | boolean | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new Error(`${flag} "${String(value)}" is not a URL`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new Error(`${flag} "${String(value)}" must be an http(s) URL`);
-  }
-  return String(value);
-}
-
 function usage(io: CliIo, message: string): ExitCode {
   io.stderr(`contrast evidence verify: ${message}\nRun "contrast evidence --help" for usage.\n`);
   return EXIT.usage;
@@ -233,18 +219,12 @@ async function run(argv: string[], io: CliIo, registry?: PlatformRegistry): Prom
   }
   let sources: CollateralSources | undefined;
   if (online) {
-    const timeout = io.env['CONTRAST_COLLATERAL_TIMEOUT_MS'];
-    if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) {
-      return usage(
-        io,
-        `CONTRAST_COLLATERAL_TIMEOUT_MS "${timeout}" is not a positive number of milliseconds`,
-      );
-    }
     try {
+      const timeoutMs = collateralTimeoutMs(io);
       sources = createCollateralSources({
-        kdsUrl: urlFlag(values['kds-url'], '--kds-url') ?? DEFAULT_COLLATERAL_URLS.kdsUrl,
-        pcsUrl: urlFlag(values['pcs-url'], '--pcs-url') ?? DEFAULT_COLLATERAL_URLS.pcsUrl,
-        ...(timeout ? { timeoutMs: Number(timeout) } : {}),
+        kdsUrl: httpUrlFlag(values['kds-url'], '--kds-url') ?? DEFAULT_COLLATERAL_URLS.kdsUrl,
+        pcsUrl: httpUrlFlag(values['pcs-url'], '--pcs-url') ?? DEFAULT_COLLATERAL_URLS.pcsUrl,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       });
     } catch (e) {
       return usage(io, (e as Error).message);

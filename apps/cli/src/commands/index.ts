@@ -1,6 +1,12 @@
+import type { CollateralConfig } from '@contrast-cc/attestation';
 import type { CommandEntry } from '../command.js';
 
 const registry = async () => (await import('../platforms.js')).cliPlatformRegistry();
+/** For --kds-url / --pcs-url: the same platforms on those collateral sources. */
+const registryFor = async () => {
+  const { cliPlatformRegistry } = await import('../platforms.js');
+  return (collateral: CollateralConfig) => cliPlatformRegistry({ collateral });
+};
 
 /** Every command of the contrast CLI; implementations load on use. */
 export const COMMANDS: readonly CommandEntry[] = [
@@ -20,17 +26,29 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'set',
     summary: 'attest the Coordinator and set the manifest',
-    load: async () => (await import('./set.js')).createSetCommand({ registry: await registry() }),
+    load: async () =>
+      (await import('./set.js')).createSetCommand({
+        registry: await registry(),
+        registryFor: await registryFor(),
+      }),
   },
   {
     name: 'verify',
     summary: 'attest the Coordinator, fetch its history, check it runs your manifest',
-    load: async () => (await import('./verify.js')).createVerifyCommand({ registry: await registry() }),
+    load: async () =>
+      (await import('./verify.js')).createVerifyCommand({
+        registry: await registry(),
+        registryFor: await registryFor(),
+      }),
   },
   {
     name: 'recover',
     summary: 'give a restarted Coordinator its seed back (seed-share owner)',
-    load: async () => (await import('./recover.js')).createRecoverCommand({ registry: await registry() }),
+    load: async () =>
+      (await import('./recover.js')).createRecoverCommand({
+        registry: await registry(),
+        registryFor: await registryFor(),
+      }),
   },
   {
     name: 'runtime',

@@ -209,3 +209,17 @@ describe('verify/history.yml rebuilds a lost store', () => {
     ).rejects.toThrow(/chain to transition/);
   });
 });
+
+describe('contrast recover --kds-url / --pcs-url', () => {
+  it('a bad URL is a usage error naming the flag (exit 2)', async () => {
+    const r = await t.run(createRecoverCommand({ registry: t.d.registry, registryFor: t.d.registryFor }), [
+      '-c',
+      '127.0.0.1:1',
+      '--insecure',
+      '--pcs-url',
+      'file:///etc/passwd',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--pcs-url "file:\/\/\/etc\/passwd" must be an http\(s\) URL/);
+  });
+});

@@ -19,10 +19,17 @@ import {
   seedShareOwnerFingerprint,
   transitionHash,
 } from '@contrast-cc/certs';
-import { type PlatformRegistry, toHex } from '@contrast-cc/core';
+import { toHex } from '@contrast-cc/core';
 import { writeFilesAtomic } from '@contrast-cc/core/fs';
 import type { Command } from '../command.js';
-import { connectCoordinator, loadManifest } from '../coordinator.js';
+import {
+  COLLATERAL_FLAGS,
+  type CommandPlatforms,
+  collateralFlagsHelp,
+  connectCoordinator,
+  loadManifest,
+  registryWithCollateral,
+} from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import {
   operationFailed,
@@ -74,7 +81,7 @@ Flags:
       --share <file>                k of n: an owner's share file (repeat for k owners)
       --force                       recover even if the Coordinator reports peers that could
                                     recover it
-      --insecure                    accept simulated platforms (demo and tests only)
+${collateralFlagsHelp(36)}      --insecure                    accept simulated platforms (demo and tests only)
   -h, --help                        show this help
 
 Examples:
@@ -100,8 +107,9 @@ recovered into an older history (ROLLBACK), 2 bad usage or bad input (missing fi
 cannot open a share, share files that are too few, duplicate, foreign or tampered).
 `;
 
-async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
+async function run(args: string[], io: CliIo, platforms: CommandPlatforms): Promise<ExitCode> {
   const { values } = parseFlags(args, {
+    ...COLLATERAL_FLAGS,
     coordinator: { type: 'string', short: 'c' },
     manifest: { type: 'string', short: 'm' },
     'seedshare-owner-key': { type: 'string' },
@@ -112,6 +120,7 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
     force: { type: 'boolean', default: false },
     insecure: { type: 'boolean', default: false },
   });
+  const registry = registryWithCollateral(io, values, platforms);
   const shareFiles = values.share ?? [];
   if (values['decrypt-share'] && shareFiles.length > 0) {
     throw usageError(
@@ -345,12 +354,15 @@ function transitionChain(manifests: Uint8Array[]): string[] {
   });
 }
 
-/** `contrast recover`, over the CLI's platform registry. */
-export function createRecoverCommand({ registry }: { registry: PlatformRegistry }): Command {
+/**
+ * `contrast recover`, over the CLI's platform registry (`registryFor` rebuilds it on the collateral
+ * sources of --kds-url / --pcs-url).
+ */
+export function createRecoverCommand(platforms: CommandPlatforms): Command {
   return {
     name: 'recover',
     summary: 'give a restarted Coordinator its seed back (seed-share owner)',
     help: HELP,
-    run: (args, io) => runCommand('recover', io, () => run(args, io, registry)),
+    run: (args, io) => runCommand('recover', io, () => run(args, io, platforms)),
   };
 }

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { startFakePcs } from '@contrast-cc/attestation/testing';
 import { describe, expect, it } from 'vitest';
 import { unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
 import { createSetCommand } from './set.js';
@@ -269,5 +270,30 @@ describe('contrast set waits for a Coordinator that is not up yet', () => {
     const r = await set('-c', '127.0.0.1:1', '--insecure', '--wait', 'soon', 'deployment/');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--wait "soon" is not a duration/);
+  });
+});
+
+describe('contrast set --pcs-url', () => {
+  it('attests with collateral from the given PCS: one that has none for the platform stops the set (exit 1), nothing sent', async () => {
+    const c = await t.start();
+    const pcs = await startFakePcs([]);
+    try {
+      const r = await t.run(createSetCommand({ registry: t.d.registry, registryFor: t.d.registryFor }), [
+        '-c',
+        c.address,
+        '--insecure',
+        '--wait',
+        '0',
+        '--pcs-url',
+        pcs.url,
+        'deployment/',
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/collateral/i);
+      expect(pcs.requests.some((q) => q.startsWith('/tdx/certification/v4/tcb?fmspc='))).toBe(true);
+      expect((await c.running.authority.state()).status).toBe('uninitialized');
+    } finally {
+      await pcs.close();
+    }
   });
 });

@@ -1,12 +1,21 @@
 import path from 'node:path';
 import { ApiError } from '@contrast-cc/api';
 import { manifestHash, signTransitionAsOwner, transitionHash } from '@contrast-cc/certs';
-import { fromHex, type PlatformRegistry, toHex } from '@contrast-cc/core';
+import { fromHex, toHex } from '@contrast-cc/core';
 import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import { extractPolicyDocuments, loadResourceFiles } from '@contrast-cc/kube-resources';
 import { workloadOwnerKeyHex } from '@contrast-cc/manifest';
 import type { Command } from '../command.js';
-import { connectCoordinatorWaiting, loadManifest, parseWait, type RetryClock } from '../coordinator.js';
+import {
+  COLLATERAL_FLAGS,
+  type CommandPlatforms,
+  collateralFlagsHelp,
+  connectCoordinatorWaiting,
+  loadManifest,
+  parseWait,
+  type RetryClock,
+  registryWithCollateral,
+} from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import {
   operationFailed,
@@ -49,7 +58,7 @@ Flags:
       --wait <duration>             while the Coordinator cannot be reached yet (its pod is still
                                     starting), retry with progress for this long (default 3m; 0:
                                     fail at once); a failed attestation is never retried
-      --insecure                    accept simulated platforms (demo and tests only)
+${collateralFlagsHelp(36)}      --insecure                    accept simulated platforms (demo and tests only)
       --json                        print { transitionHash, rootCa, meshCa, firstSet } as JSON
   -h, --help                        show this help
 
@@ -69,12 +78,13 @@ Exit codes: 0 set, 1 refused or unreachable (attestation failed, permission deni
 async function run(
   args: string[],
   io: CliIo,
-  registry: PlatformRegistry,
+  platforms: CommandPlatforms,
   clock?: RetryClock,
 ): Promise<ExitCode> {
   const { values, positionals } = parseFlags(
     args,
     {
+      ...COLLATERAL_FLAGS,
       coordinator: { type: 'string', short: 'c' },
       manifest: { type: 'string', short: 'm' },
       'workload-owner-key': { type: 'string' },
@@ -88,6 +98,7 @@ async function run(
     true,
   );
   const waitMs = parseWait(values.wait, '--wait');
+  const registry = registryWithCollateral(io, values, platforms);
   if (positionals.length === 0)
     throw usageError('give the resource files or directories that "contrast generate" patched');
   if (values.signature && values['workload-owner-key'])
@@ -225,12 +236,14 @@ async function run(
   return EXIT.ok;
 }
 
-/** `contrast set`, over the CLI's platform registry. */
+/**
+ * `contrast set`, over the CLI's platform registry (`registryFor` rebuilds it on the collateral
+ * sources of --kds-url / --pcs-url).
+ */
 export function createSetCommand({
-  registry,
   clock,
-}: {
-  registry: PlatformRegistry;
+  ...platforms
+}: CommandPlatforms & {
   /** Time for the wait-and-retry loop (tests pass a virtual clock). */
   clock?: RetryClock;
 }): Command {
@@ -238,6 +251,6 @@ export function createSetCommand({
     name: 'set',
     summary: 'attest the Coordinator and set the manifest',
     help: HELP,
-    run: (args, io) => runCommand('set', io, () => run(args, io, registry, clock)),
+    run: (args, io) => runCommand('set', io, () => run(args, io, platforms, clock)),
   };
 }

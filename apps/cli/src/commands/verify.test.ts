@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { collateralRequestOf, parseTdxQuote } from '@contrast-cc/attestation/tdx';
+import { startFakePcs } from '@contrast-cc/attestation/testing';
 import { describe, expect, it } from 'vitest';
 import { unusedPort, useCoordinatorWorkspace } from '../test-support/coordinator.js';
 import { createEvidenceCommand } from './evidence.js';
@@ -219,5 +221,47 @@ describe('global flags (through runCli)', () => {
       ]),
     ).toBe(2);
     expect(missing.err()).toMatch(/empty[/\\]manifest\.json/);
+  });
+});
+
+describe('contrast verify --kds-url / --pcs-url', () => {
+  const verifyOn = (...args: string[]) =>
+    t.run(createVerifyCommand({ registry: t.d.registry, registryFor: t.d.registryFor }), args);
+
+  it("fetches the collateral the Coordinator's quote lacks from the given PCS (a PCCS), and fails closed when it cannot", async () => {
+    const c = await start();
+    expect((await set('-c', c.address, '--insecure', 'deployment/')).code).toBe(0);
+    const quote = (await t.d.issuerFor(t.d.coordinatorPolicy).issue(new Uint8Array(64))).data;
+    const pcs = await startFakePcs([
+      {
+        fmspc: collateralRequestOf(parseTdxQuote(quote)).fmspc,
+        collateral: await t.d.tdxSimulator.createCollateral(),
+      },
+    ]);
+    try {
+      const r = await verifyOn('-c', c.address, '--insecure', '--pcs-url', pcs.url);
+      expect(r.err).not.toMatch(/contrast verify:/);
+      expect(r.code).toBe(0);
+      expect(pcs.requests.some((q) => q.startsWith('/tdx/certification/v4/tcb?fmspc='))).toBe(true);
+      expect(pcs.requests.some((q) => q.startsWith('/tdx/certification/v4/qe/identity'))).toBe(true);
+
+      // The PCCS has nothing for this platform: the Coordinator is not taken as verified.
+      pcs.failWith = 404;
+      const refused = await verifyOn('-c', c.address, '--insecure', '--pcs-url', pcs.url);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/collateral/i);
+      expect(refused.err).toContain(pcs.url);
+    } finally {
+      await pcs.close();
+    }
+  });
+
+  it('a bad URL is a usage error naming the flag (exit 2), before anything is contacted', async () => {
+    const r = await verifyOn('-c', '127.0.0.1:1', '--insecure', '--kds-url', 'ftp://kds.example');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--kds-url "ftp:\/\/kds\.example" must be an http\(s\) URL/);
+    const bad = await verifyOn('-c', '127.0.0.1:1', '--insecure', '--pcs-url', 'not a url');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--pcs-url "not a url" is not a URL/);
   });
 });

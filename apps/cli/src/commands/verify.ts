@@ -6,12 +6,19 @@ import {
   fromBase64,
   verifyCoordinator,
 } from '@contrast-cc/api';
-import type { PlatformRegistry } from '@contrast-cc/core';
 import { type FileWrite, writeFilesAtomic } from '@contrast-cc/core/fs';
 import { historyConfigMaps } from '@contrast-cc/store/history-file';
 import { stringify } from 'yaml';
 import type { Command } from '../command.js';
-import { insecureConsent, loadManifest, parseCoordinatorAddress } from '../coordinator.js';
+import {
+  COLLATERAL_FLAGS,
+  type CommandPlatforms,
+  collateralFlagsHelp,
+  insecureConsent,
+  loadManifest,
+  parseCoordinatorAddress,
+  registryWithCollateral,
+} from '../coordinator.js';
 import { type CliIo, EXIT, type ExitCode } from '../io.js';
 import { parseFlags, resolveIn, runCommand, workspaceFile } from '../util.js';
 import { failureOf, verdictJson } from '../verdict.js';
@@ -31,7 +38,7 @@ Flags:
   -m, --manifest <file>           the manifest you expect (default manifest.json)
       --workspace-dir <dir>       (global) where manifest.json is read and verify/ written
                                   (default .)
-      --insecure                  accept simulated platforms (demo and tests only)
+${collateralFlagsHelp(34)}      --insecure                  accept simulated platforms (demo and tests only)
       --save-evidence <file>      store what the Coordinator proved (evidence, certificates and
                                   collateral it sent, nonce, TLS key, time, state, history) to
                                   verify again later, offline: contrast evidence verify --bundle
@@ -103,14 +110,16 @@ async function writeVerifyDir(workspace: string, report: CoordinatorReport): Pro
   }
 }
 
-async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promise<ExitCode> {
+async function run(args: string[], io: CliIo, platforms: CommandPlatforms): Promise<ExitCode> {
   const { values } = parseFlags(args, {
+    ...COLLATERAL_FLAGS,
     coordinator: { type: 'string', short: 'c' },
     manifest: { type: 'string', short: 'm' },
     insecure: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'save-evidence': { type: 'string' },
   });
+  const registry = registryWithCollateral(io, values, platforms);
   const manifestFile = values.manifest ?? workspaceFile(io, 'manifest.json');
   const loaded = await loadManifest(io, manifestFile);
   const allowInsecure = insecureConsent(io, loaded.manifest, registry, values.insecure);
@@ -159,12 +168,15 @@ async function run(args: string[], io: CliIo, registry: PlatformRegistry): Promi
   return EXIT.ok;
 }
 
-/** `contrast verify`, over the CLI's platform registry. */
-export function createVerifyCommand({ registry }: { registry: PlatformRegistry }): Command {
+/**
+ * `contrast verify`, over the CLI's platform registry (`registryFor` rebuilds it on the collateral
+ * sources of --kds-url / --pcs-url).
+ */
+export function createVerifyCommand(platforms: CommandPlatforms): Command {
   return {
     name: 'verify',
     summary: 'attest the Coordinator, fetch its history, check it runs your manifest',
     help: HELP,
-    run: (args, io) => runCommand('verify', io, () => run(args, io, registry)),
+    run: (args, io) => runCommand('verify', io, () => run(args, io, platforms)),
   };
 }

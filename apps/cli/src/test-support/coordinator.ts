@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CollateralConfig, createCollateralSources } from '@contrast-cc/attestation';
+import { createSimulatedTdxIssuer, type SimulatedTdx } from '@contrast-cc/attestation/tdx';
 import { type RunningCoordinator, startCoordinator } from '@contrast-cc/authority/server';
 import {
   createPlatformRegistry,
@@ -19,6 +21,7 @@ import {
   createSimulatedSnpPlatform,
   createSimulatedTdxPlatform,
   createSimulatorTrust,
+  SIMULATED_MEASUREMENTS,
 } from '@contrast-cc/platform-simulator';
 import { loadRecordedImages } from '@contrast-cc/policy';
 import { DirectoryHistoryStore, type HistoryStore } from '@contrast-cc/store';
@@ -35,6 +38,10 @@ export interface Deployment {
   /** The template workspace: manifest.json, deployment/, workload-owner.pem, seedshare-owner.pem. */
   template: string;
   registry: PlatformRegistry;
+  /** The same platforms with verifiers on these collateral sources (what --kds-url / --pcs-url build). */
+  registryFor(collateral: CollateralConfig): PlatformRegistry;
+  /** The simulated TDX machine the quotes come from (its collateral, for a PCS stand-in). */
+  tdxSimulator: SimulatedTdx;
   /** Policy hash (hex) of the Coordinator and of one workload. */
   coordinatorPolicy: string;
   workloadPolicy: string;
@@ -52,8 +59,20 @@ export async function generateDeployment(): Promise<Deployment> {
   const root = mkdtempSync(path.join(tmpdir(), 'contrast-cli-deploy-'));
   const template = path.join(root, 'ws');
   const trust = createSimulatorTrust({ dir: path.join(root, 'simulator') });
-  const simTdx = createSimulatedTdxPlatform({ trust });
+  const m = SIMULATED_MEASUREMENTS.tdx;
+  const tdxSimulator = await createSimulatedTdxIssuer({
+    td: { mrTd: fromHex(m.mrTd), mrSeam: fromHex(m.mrSeam), rtmrs: m.rtmrs.map((r) => fromHex(r)) },
+  });
+  const simTdx = createSimulatedTdxPlatform({ trust, tdxSimulator });
   const registry = createPlatformRegistry([createSimulatedSnpPlatform({ trust }), simTdx]);
+  const registryFor = (collateral: CollateralConfig) => {
+    const sources = createCollateralSources(collateral);
+    const c = { ...(sources.snp ? { snp: sources.snp } : {}), ...(sources.tdx ? { tdx: sources.tdx } : {}) };
+    return createPlatformRegistry([
+      createSimulatedSnpPlatform({ trust, collateral: c }),
+      createSimulatedTdxPlatform({ trust, tdxSimulator, collateral: c }),
+    ]);
+  };
 
   cpSync(shop, path.join(template, 'deployment'), {
     recursive: true,
@@ -90,6 +109,8 @@ export async function generateDeployment(): Promise<Deployment> {
   return {
     template,
     registry,
+    registryFor,
+    tdxSimulator,
     coordinatorPolicy,
     workloadPolicy,
     issuerFor: (policyHash) => {
