@@ -5,5 +5,4 @@ export {
   FakeVerifier,
 } from './fake-evidence.js';
 export { createFakePlatform, createTestRegistry } from './fake-platform.js';
-export { type GoldenFiles, goldenFiles } from './golden.js';
 export { createMemoryLogger, type MemoryLogger } from './memory-logger.js';
