@@ -9,7 +9,6 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import { ContrastError, retryAfterMs } from '@contrast-cc/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-/** An answer of the API server other than 2xx (`status`), or a dropped connection (no status). @public */
 /**
  * Why a Kubernetes API request failed: the API server answered with an error `status`; the
  * `connection` was refused, dropped or cut off before a whole answer (worth another attempt); the
@@ -17,7 +16,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
  */
 export type KubeApiErrorReason = 'status' | 'connection' | 'too-large' | 'not-json';
 
-/** @public */
+/**
+ * A failed Kubernetes API request: an answer other than 2xx (`status`), a dropped connection (no
+ * status), or an answer refused as too large or not JSON; `reason` says which. @public
+ */
 export class KubeApiError extends Error {
   readonly status: number | undefined;
   /** The answer's `Retry-After`, in ms (429 and 503 carry it), when it had a valid one. */

@@ -465,7 +465,6 @@ const httpApi: FuzzTarget<ApiInput> = {
   },
 };
 
-/** Every target, in the order the runner goes through them. */
 /**
  * The streaming tar reader of image layers: any bytes, cut into chunks anywhere, either read or
  * refused with a ContrastError, and the same way however they are cut (the chunked read must
@@ -474,16 +473,15 @@ const httpApi: FuzzTarget<ApiInput> = {
 const tarStream: FuzzTarget<{ bytes: Uint8Array; chunk: number }> = {
   name: 'oci-tar-stream',
   async setup() {
-    const entry = tarEntry;
     const long = `usr/${'long-name/'.repeat(12)}x`;
     const valid = Buffer.concat([
-      ...entry('etc/passwd', '0', 'root:x:0:0::/root:/bin/sh\n'),
-      ...entry('././@LongLink', 'L', `${long}\0`),
-      ...entry('x', '0', 'long-named'),
-      ...entry('PaxHeader', 'x', `25 path=opt/pax/file.txt\n`),
-      ...entry('y', '0', 'pax-named'),
-      ...entry('etc/.wh.group', '0', ''),
-      ...entry('etc', '5', ''),
+      ...tarEntry('etc/passwd', '0', 'root:x:0:0::/root:/bin/sh\n'),
+      ...tarEntry('././@LongLink', 'L', `${long}\0`),
+      ...tarEntry('x', '0', 'long-named'),
+      ...tarEntry('PaxHeader', 'x', `25 path=opt/pax/file.txt\n`),
+      ...tarEntry('y', '0', 'pax-named'),
+      ...tarEntry('etc/.wh.group', '0', ''),
+      ...tarEntry('etc', '5', ''),
       Buffer.alloc(1024),
     ]);
     const read = (bytes: Uint8Array, chunk: number): string => {
@@ -520,6 +518,7 @@ const tarStream: FuzzTarget<{ bytes: Uint8Array; chunk: number }> = {
   },
 };
 
+/** Every target, in the order the runner goes through them. */
 export const TARGETS: FuzzTarget<never>[] = [
   tarStream,
   snpReport,
