@@ -131,6 +131,17 @@ function capped(maxBytes: number, onChunk: () => void, what: string): ReadBodyOp
   };
 }
 
+/** A blob whose content does not hash to its digest. */
+function digestMismatch(ref: ImageReference, digest: string): ContrastError {
+  return new ContrastError(
+    'attestation-failed',
+    `blob ${digest} of ${ref.repository}: content digest mismatch`,
+    {
+      field: 'digest',
+    },
+  );
+}
+
 function sha256(b: Uint8Array): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
@@ -382,14 +393,8 @@ export class RegistryImageSource implements ImageSource {
         },
       );
     }
-    if (!/^sha256:[a-f0-9]{64}$/.test(layer.digest)) {
-      throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(layer.digest)}`, {
-        field: 'digest',
-      });
-    }
-    this.blobFetches++;
+    const url = this.#blobUrl(ref, layer.digest);
     const maxPlain = this.#opts.maxLayerBytes ?? 32 * 1024 ** 3;
-    const url = `${this.#base(ref)}/blobs/${layer.digest}`;
     return this.#bounded(ref, url, signal, async (s, progress) => {
       const res = await this.#request(ref, url, {}, s);
       const packed = createHash('sha256');
@@ -465,15 +470,7 @@ export class RegistryImageSource implements ImageSource {
       }
       gunzip?.end();
       await gunzipDone;
-      if (`sha256:${packed.digest('hex')}` !== layer.digest) {
-        throw new ContrastError(
-          'attestation-failed',
-          `blob ${layer.digest} of ${ref.repository}: content digest mismatch`,
-          {
-            field: 'digest',
-          },
-        );
-      }
+      if (`sha256:${packed.digest('hex')}` !== layer.digest) throw digestMismatch(ref, layer.digest);
       if (broken) throw broken;
       if (`sha256:${plain.digest('hex')}` !== diffId) {
         throw new ContrastError(
@@ -487,34 +484,27 @@ export class RegistryImageSource implements ImageSource {
     });
   }
 
-  async #getBlob(ref: ImageReference, digest: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  /** The URL of a blob, its digest checked first (sha256 only); counts the fetch about to be made. */
+  #blobUrl(ref: ImageReference, digest: string): string {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
       throw new ContrastError('invalid-argument', `unsupported blob digest ${JSON.stringify(digest)}`, {
         field: 'digest',
       });
     }
     this.blobFetches++;
-    const url = `${this.#base(ref)}/blobs/${digest}`;
+    return `${this.#base(ref)}/blobs/${digest}`;
+  }
+
+  async #getBlob(ref: ImageReference, digest: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    const url = this.#blobUrl(ref, digest);
     const { bytes: body } = await this.#bounded(ref, url, signal, async (s, progress) => {
       const res = await this.#request(ref, url, {}, s);
       return { res, bytes: await readBody(res, capped(MAX_CONFIG_BYTES, progress, `blob ${digest}`)) };
     });
-    if (sha256(body) !== digest) {
-      throw new ContrastError(
-        'attestation-failed',
-        `blob ${digest} of ${ref.repository}: content digest mismatch`,
-        {
-          field: 'digest',
-        },
-      );
-    }
+    if (sha256(body) !== digest) throw digestMismatch(ref, digest);
     return body;
   }
 
-  /**
-   * Runs one request (headers and body) under the deadline and the caller's signal; a timeout, an
-   * abort or a network failure is `unavailable` naming the registry.
-   */
   /**
    * {@link #attempt}, retried when another attempt can help (no answer, a stall, a dropped
    * connection, 429/500/502/503/504): `attempts` in all, `retryDelayMs` apart doubling, or the
@@ -769,14 +759,6 @@ export function layerFactsReader(diffId: string): { reader: TarStreamReader; fac
     },
   );
   return { reader, facts };
-}
-
-/** {@link layerFactsReader} of a whole tar archive in memory. */
-export function scanLayer(tar: Buffer, diffId: string): LayerEtcFacts {
-  const { reader, facts } = layerFactsReader(diffId);
-  reader.push(tar);
-  reader.end();
-  return facts;
 }
 
 /** The registry's own reason from an error answer (OCI `{"errors":[{code,message}]}`), short. */
