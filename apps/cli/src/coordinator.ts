@@ -2,7 +2,7 @@
 // the Coordinator built from that manifest's reference values.
 import { CoordinatorClient, verifiersForReferenceValues } from '@contrast-cc/api';
 import type { CollateralConfig } from '@contrast-cc/attestation';
-import { ContrastError, isContrastError, type PlatformRegistry } from '@contrast-cc/core';
+import { ContrastError, delay, isContrastError, type PlatformRegistry } from '@contrast-cc/core';
 import { type Manifest, parseManifest } from '@contrast-cc/manifest';
 import type { CliIo } from './io.js';
 import { readInput, usageError } from './util.js';
@@ -185,7 +185,7 @@ export interface RetryClock {
 
 export const realClock: RetryClock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms) => delay(ms),
 };
 
 export { parseWait } from './util.js';

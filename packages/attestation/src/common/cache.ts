@@ -13,6 +13,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ContrastError,
+  delay,
   type Logger,
   networkReason,
   noopLogger,
@@ -118,8 +119,6 @@ export interface RateLimitOptions {
 /** The largest collateral document read (VCEKs, chains, CRLs, TCB info: kilobytes). */
 const MAX_COLLATERAL_BYTES = 32 * 1024 * 1024;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** A successful response body with its headers. */
 export interface FetchedBody {
   status: number;
@@ -142,7 +141,7 @@ export class RateLimitedFetcher {
       maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
       timeoutMs: options.timeoutMs ?? 20_000,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
-      sleep: options.sleep ?? realSleep,
+      sleep: options.sleep ?? ((ms: number) => delay(ms)),
       now: options.now ?? Date.now,
       logger: options.logger ?? noopLogger,
     };
